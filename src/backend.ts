@@ -1,0 +1,84 @@
+/**
+ * The backend contract: what a store must do for EdgeCache. Bytes in, bytes out, a TTL in
+ * seconds (or none), plus optional native operations. EdgeCache supplies a generic fallback for
+ * every optional operation a backend leaves out (see `src/backend-fallbacks.ts`).
+ */
+
+/**
+ * Time to live handed to a backend: seconds (floats allowed, always > 0), or `null` for "never
+ * expires". EdgeCache never passes 0 or a negative number: it turns those into a delete.
+ */
+export type BackendTtl = number | null;
+
+/** What a backend guarantees; EdgeCache and page caching read these to pick strategies. */
+export interface BackendCapabilities {
+  /** `add` is atomic across every client of the store (memcached `ms ME`, Redis `SET NX`). */
+  readonly atomicAdd: boolean;
+  /** `increment` is atomic across every client of the store. */
+  readonly atomicIncrement: boolean;
+  /** A write is visible to the next read from anywhere (false for Workers KV). */
+  readonly consistent: boolean;
+  /** The store is shared beyond this isolate/process (false for the memory backend). */
+  readonly shared: boolean;
+}
+
+/**
+ * A cache store. Only `name`, `get`, `set` and `delete` are required; every other operation is
+ * optional and EdgeCache falls back to the required ones when it is missing.
+ *
+ * Keys arrive fully made (prefix and version included). Values are opaque bytes produced by the
+ * codec; integers arrive as ASCII decimal text (`"42"`) so a native increment can work on them.
+ *
+ * @example
+ * const store = new Map<string, Uint8Array>();
+ * const tiny: Backend = {
+ *   name: "tiny",
+ *   async get(key) { return store.get(key) },
+ *   async set(key, value) { store.set(key, value) },   // ignores TTLs: fine for a sketch
+ *   async delete(key) { return store.delete(key) },
+ * };
+ * const cache = createCache({ backend: tiny });
+ */
+export interface Backend {
+  /** A short name for messages and hooks, e.g. `"memory"`, `"memcached"`. */
+  readonly name: string;
+  /** Guarantees; a missing entry counts as `false`. */
+  readonly capabilities?: Partial<BackendCapabilities>;
+
+  /** The bytes stored under `key`, or `undefined` when missing or expired. */
+  get(key: string): Promise<Uint8Array | undefined>;
+  /** Store `value` under `key`, replacing any entry, expiring after `ttl` seconds (`null`: never). */
+  set(key: string, value: Uint8Array, ttl: BackendTtl): Promise<void>;
+  /** Remove `key`; `true` if it existed. */
+  delete(key: string): Promise<boolean>;
+
+  /** Whether `key` is present. Fallback: `get(key) !== undefined`. */
+  has?(key: string): Promise<boolean>;
+  /** Store only if `key` is missing or expired; `true` if stored. Fallback: `has` then `set` (not atomic). */
+  add?(key: string, value: Uint8Array, ttl: BackendTtl): Promise<boolean>;
+  /**
+   * Add `delta` to the decimal integer stored under `key`, keeping its expiry, and return the new
+   * value; `undefined` when `key` is missing. Throw a `TypeError` when the stored value is not an
+   * integer. Fallback: `get`, add, `set` with the TTL from `ttl(key)` (not atomic).
+   */
+  increment?(key: string, delta: number): Promise<number | undefined>;
+  /** The remaining TTL in seconds (`null`: never expires), or `undefined` when missing. Used by the increment fallback. */
+  ttl?(key: string): Promise<BackendTtl | undefined>;
+  /** Several reads at once, in the order of `keys`. Fallback: parallel `get`s. */
+  getMany?(keys: readonly string[]): Promise<Array<Uint8Array | undefined>>;
+  /** Several writes at once with one TTL; returns the keys that failed. Fallback: parallel `set`s. */
+  setMany?(entries: ReadonlyArray<readonly [string, Uint8Array]>, ttl: BackendTtl): Promise<string[]>;
+  /** Several deletes at once. Fallback: parallel `delete`s. */
+  deleteMany?(keys: readonly string[]): Promise<void>;
+  /** Give an existing entry a new TTL; `true` if it existed. Fallback: `get` then `set` (not atomic). */
+  touch?(key: string, ttl: BackendTtl): Promise<boolean>;
+  /** Remove every entry this backend owns. No fallback: a backend that cannot clear omits it and `clear()` throws. */
+  clear?(): Promise<void>;
+  /** Release connections and timers. Fallback: nothing to do. */
+  close?(): Promise<void>;
+  /**
+   * Check a made key before it is used, throwing `InvalidCacheKeyError` when the store cannot take
+   * it (memcached). Backends that accept any key leave it out; EdgeCache still warns.
+   */
+  validateKey?(key: string): void;
+}

@@ -1,0 +1,57 @@
+/**
+ * Error classes raised by edgecache. Bad arguments raise the built-in `TypeError` naming the
+ * argument; these classes cover the cache-specific failures.
+ */
+
+/**
+ * Raised by `caches.get(alias)` for an alias that `configureCaches` did not define.
+ *
+ * @example
+ * try { caches.get("nope") } catch (e) { if (e instanceof InvalidCacheBackendError) console.log(e.message) }
+ */
+export class InvalidCacheBackendError extends Error {
+  override name = "InvalidCacheBackendError";
+}
+
+/**
+ * Raised when a made key cannot be used by the backend (memcached: over 250 bytes, or with
+ * spaces or control characters). Other backends only warn through `onWarning`.
+ *
+ * @example
+ * await cache.set("has space", 1) // memcached: throws InvalidCacheKeyError
+ */
+export class InvalidCacheKeyError extends Error {
+  override name = "InvalidCacheKeyError";
+}
+
+/**
+ * Raised by `incr`, `decr`, `incrVersion` and `decrVersion` when the key is missing.
+ *
+ * @example
+ * await cache.incr("missing") // throws KeyNotFoundError: Key ':1:missing' not found
+ */
+export class KeyNotFoundError extends Error {
+  override name = "KeyNotFoundError";
+}
+
+/**
+ * Raised by a backend when it cannot work in this runtime (for example the Cache API under Node)
+ * or when the store refuses a value (over its size limit).
+ *
+ * @example
+ * if (err instanceof BackendUnavailableError) console.log("no Cache API here:", err.message)
+ */
+export class BackendUnavailableError extends Error {
+  override name = "BackendUnavailableError";
+}
+
+/**
+ * Raised when bytes read from a backend cannot be decoded. EdgeCache treats such an entry as a
+ * miss and deletes it; it is exported so adapters and hooks can recognise it.
+ *
+ * @example
+ * cachePage(60, { onError: (e) => { if (e instanceof CorruptEntryError) metrics.corrupt++ } })
+ */
+export class CorruptEntryError extends Error {
+  override name = "CorruptEntryError";
+}
