@@ -1,0 +1,45 @@
+/** Argument checks shared by the public API: each throws a TypeError that names the argument. */
+
+/**
+ * A cache timeout in seconds: floats allowed, `null` never expires, 0 or negative keeps nothing.
+ *
+ * @example
+ * await cache.set("k", "v", { timeout: 0.5 });
+ */
+export type Timeout = number | null;
+
+/** Throw unless `value` is a string. */
+export function checkKey(value: unknown, name = "key"): asserts value is string {
+  if (typeof value !== "string") throw new TypeError(`${name} must be a string, got ${describe(value)}`);
+}
+
+/** Throw unless `value` is a finite number or null. */
+export function checkTimeout(value: unknown, name = "timeout"): asserts value is Timeout {
+  if (value === null) return;
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw new TypeError(`${name} must be a finite number of seconds or null, got ${describe(value)}`);
+  }
+}
+
+/** Throw unless `value` is a safe integer. */
+export function checkInteger(value: unknown, name: string): asserts value is number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value)) {
+    throw new TypeError(`${name} must be an integer, got ${describe(value)}`);
+  }
+}
+
+/** Throw unless `value` is a function. */
+export function checkFunction(value: unknown, name: string): asserts value is (...args: never[]) => unknown {
+  if (typeof value !== "function") throw new TypeError(`${name} must be a function, got ${describe(value)}`);
+}
+
+/** A short description of a rejected value for error messages. */
+export function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return String(value);
+  if (typeof value === "undefined") return "undefined";
+  if (typeof value === "function") return "a function";
+  if (typeof value === "symbol") return "a symbol";
+  return Array.isArray(value) ? "an array" : `an object (${Object.prototype.toString.call(value).slice(8, -1)})`;
+}

@@ -1,0 +1,74 @@
+/**
+ * Generic fallbacks for the optional backend operations: `completeBackend` turns any Backend into
+ * one with every operation present, choosing once, at construction, between the native operation
+ * and its fallback so the hot path never branches on it.
+ */
+import type { Backend, BackendCapabilities, BackendTtl } from "./backend.ts";
+import { encodeCounter, parseCounter } from "./codec.ts";
+
+/** A backend with every optional operation filled in. */
+export type CompleteBackend = Required<Omit<Backend, "capabilities" | "validateKey">> & {
+  readonly capabilities: BackendCapabilities;
+};
+
+/**
+ * Fill in the operations `backend` lacks. `defaultTtl` is the TTL the increment fallback uses when
+ * the backend cannot report an entry's remaining TTL.
+ *
+ * @example
+ * const complete = completeBackend(myBackend, () => 300);
+ * await complete.increment(":1:hits", 1); // native when myBackend has it, get+set otherwise
+ */
+export function completeBackend(backend: Backend, defaultTtl: () => BackendTtl): CompleteBackend {
+  const b = backend;
+  const has = b.has?.bind(b) ?? (async (key: string) => (await b.get(key)) !== undefined);
+  return {
+    name: b.name,
+    capabilities: {
+      atomicAdd: b.capabilities?.atomicAdd ?? false,
+      atomicIncrement: b.capabilities?.atomicIncrement ?? false,
+      consistent: b.capabilities?.consistent ?? false,
+      shared: b.capabilities?.shared ?? false,
+    },
+    get: b.get.bind(b),
+    set: b.set.bind(b),
+    delete: b.delete.bind(b),
+    has,
+    add: b.add?.bind(b) ?? (async (key, value, ttl) => {
+      if (await has(key)) return false;
+      await b.set(key, value, ttl);
+      return true;
+    }),
+    increment: b.increment?.bind(b) ?? (async (key, delta) => {
+      const bytes = await b.get(key);
+      if (bytes === undefined) return undefined;
+      const current = parseCounter(bytes);
+      if (current === undefined) throw new TypeError(`the value stored under ${key} is not an integer`);
+      const next = current + delta;
+      if (!Number.isSafeInteger(next)) throw new RangeError(`incrementing ${key} would leave the safe integer range`);
+      const ttl = b.ttl ? await b.ttl(key) : defaultTtl();
+      if (ttl === undefined) return undefined;
+      await b.set(key, encodeCounter(next), ttl);
+      return next;
+    }),
+    ttl: b.ttl?.bind(b) ?? (async (key) => ((await b.get(key)) === undefined ? undefined : defaultTtl())),
+    getMany: b.getMany?.bind(b) ?? ((keys) => Promise.all(keys.map((key) => b.get(key)))),
+    setMany: b.setMany?.bind(b) ?? (async (entries, ttl) => {
+      await Promise.all(entries.map(([key, value]) => b.set(key, value, ttl)));
+      return [];
+    }),
+    deleteMany: b.deleteMany?.bind(b) ?? (async (keys) => {
+      await Promise.all(keys.map((key) => b.delete(key)));
+    }),
+    touch: b.touch?.bind(b) ?? (async (key, ttl) => {
+      const bytes = await b.get(key);
+      if (bytes === undefined) return false;
+      await b.set(key, bytes, ttl);
+      return true;
+    }),
+    clear: b.clear?.bind(b) ?? (async () => {
+      throw new Error(`the ${b.name} backend cannot clear(): it has no way to list or flush its entries`);
+    }),
+    close: b.close?.bind(b) ?? (async () => {}),
+  };
+}

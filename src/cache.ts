@@ -1,0 +1,381 @@
+/**
+ * EdgeCache: Django's low-level cache API (`django.core.cache.cache`) over any Backend.
+ * Key prefix, versions, a key function, default timeouts, memcached key warnings, and the
+ * generic fallbacks for whatever the backend does not do natively.
+ */
+import { memory } from "../adapters/memory.ts";
+import { checkFunction, checkInteger, checkKey, checkTimeout, describe, type Timeout } from "./arguments.ts";
+import type { Backend, BackendTtl } from "./backend.ts";
+import { type CompleteBackend, completeBackend } from "./backend-fallbacks.ts";
+import { cborSerializer, decodeValue, encodeValue, type Serializer } from "./codec.ts";
+import { CorruptEntryError, KeyNotFoundError } from "./errors.ts";
+import { defaultKeyFunction, type KeyFunction, memcachedKeyWarnings } from "./keys.ts";
+
+/**
+ * Options for `createCache`. Every field is optional.
+ *
+ * @example
+ * const options: CacheOptions = { backend: memory(), timeout: 60, keyPrefix: "shop", version: 2 };
+ */
+export interface CacheOptions {
+  /** Where entries live. Default: a private `memory()` backend. */
+  backend?: Backend;
+  /** Default timeout in seconds (floats allowed; `null` never expires). Default 300. */
+  timeout?: Timeout;
+  /** Prepended to every key by the key function. Default `""`. */
+  keyPrefix?: string;
+  /** Default version. Default 1. */
+  version?: number;
+  /** Builds the backend key. Default `${keyPrefix}:${version}:${key}`. */
+  keyFunction?: KeyFunction;
+  /** Encodes values other than safe integers. Default: data-only CBOR (`cborSerializer`). */
+  serializer?: Serializer;
+  /** Receives memcached key warnings (keys over 250 characters, spaces, control characters). Default `console.warn`. */
+  onWarning?: (message: string) => void;
+  /**
+   * When true, a failing backend makes reads miss and writes report failure instead of throwing;
+   * the error goes to `onError`. Default false: errors propagate.
+   */
+  ignoreErrors?: boolean;
+  /** Hears backend errors swallowed by `ignoreErrors` and corrupt entries dropped on read. */
+  onError?: (error: unknown, operation: string) => void;
+}
+
+/** Per-call version override. */
+export interface VersionOption {
+  version?: number;
+}
+
+/** Per-call timeout and version overrides. */
+export interface WriteOptions extends VersionOption {
+  /** Seconds; `null` never expires; 0 or negative keeps nothing. Default: the cache's timeout. */
+  timeout?: Timeout;
+}
+
+/**
+ * Django's low-level cache API. Create one with `createCache`.
+ *
+ * @example
+ * const cache = createCache({ timeout: 60 });
+ * await cache.set("greeting", { text: "hello" });
+ * await cache.get("greeting"); // { text: "hello" }
+ */
+export interface EdgeCache {
+  /** The backend this cache stores into. */
+  readonly backend: Backend;
+  /** The default timeout in seconds (`null`: never expire). */
+  readonly defaultTimeout: Timeout;
+  /** The stored value, or `default` (else `undefined`) when missing. A stored `null` beats the default. */
+  get<T = unknown>(key: string, options?: VersionOption & { default?: T }): Promise<T | undefined>;
+  /** Store a value, replacing any existing entry. */
+  set(key: string, value: unknown, options?: WriteOptions): Promise<void>;
+  /** Store only when the key is missing; `true` if stored. */
+  add(key: string, value: unknown, options?: WriteOptions): Promise<boolean>;
+  /** The stored value, or compute it (value or sync/async factory), add it and return the winner's value. */
+  getOrSet<T>(key: string, value: T | (() => T | Promise<T>), options?: WriteOptions): Promise<T>;
+  /** The present keys only, with their values. */
+  getMany<T = unknown>(keys: Iterable<string>, options?: VersionOption): Promise<Map<string, T>>;
+  /** Store several values with one timeout; returns the keys that failed to store. */
+  setMany(entries: Record<string, unknown> | Iterable<readonly [string, unknown]>, options?: WriteOptions): Promise<string[]>;
+  /** Remove a key; `true` if it existed. */
+  delete(key: string, options?: VersionOption): Promise<boolean>;
+  /** Remove several keys. */
+  deleteMany(keys: Iterable<string>, options?: VersionOption): Promise<void>;
+  /** Whether the key is present (a stored `null` counts). */
+  has(key: string, options?: VersionOption): Promise<boolean>;
+  /** Remove every entry of the backend (what "every" means is the backend's: see its docs). */
+  clear(): Promise<void>;
+  /** Give an existing entry a new timeout (`null`: permanent); `true` if it existed. */
+  touch(key: string, options?: WriteOptions): Promise<boolean>;
+  /** Add `delta` (default 1) to a stored integer, keeping its expiry. KeyNotFoundError when missing. */
+  incr(key: string, delta?: number, options?: VersionOption): Promise<number>;
+  /** Subtract `delta` (default 1) from a stored integer. KeyNotFoundError when missing. */
+  decr(key: string, delta?: number, options?: VersionOption): Promise<number>;
+  /** Move a value to `version + delta` (default timeout) and return the new version. */
+  incrVersion(key: string, delta?: number, options?: VersionOption): Promise<number>;
+  /** Move a value to `version - delta` and return the new version. */
+  decrVersion(key: string, delta?: number, options?: VersionOption): Promise<number>;
+  /** The key the backend sees for `key` at `version` (default: the cache's version). */
+  makeKey(key: string, version?: number): string;
+  /** Release the backend's connections. */
+  close(): Promise<void>;
+}
+
+const MISSING: unique symbol = Symbol("missing");
+type Missing = typeof MISSING;
+/** The TTL meaning "keep nothing": EdgeCache turns it into a delete before the backend sees it. */
+const KEEP_NOTHING = 0;
+
+/**
+ * Create a low-level cache.
+ *
+ * @example
+ * import { createCache } from "edgecache";
+ * import { memory } from "edgecache/adapters/memory";
+ *
+ * const cache = createCache({ backend: memory({ maxEntries: 1000 }), timeout: 60, keyPrefix: "app" });
+ * await cache.set("answer", 42);
+ * await cache.incr("answer"); // 43
+ * await cache.getOrSet("user:1", async () => loadUser(1)); // computed once, then cached
+ */
+export function createCache(options: CacheOptions = {}): EdgeCache {
+  return new Cache(options);
+}
+
+class Cache implements EdgeCache {
+  readonly backend: Backend;
+  readonly defaultTimeout: Timeout;
+  private readonly store: CompleteBackend;
+  private readonly keyPrefix: string;
+  private readonly version: number;
+  private readonly keyFunction: KeyFunction;
+  private readonly serializer: Serializer;
+  private readonly onWarning: (message: string) => void;
+  private readonly ignoreErrors: boolean;
+  private readonly onError: ((error: unknown, operation: string) => void) | undefined;
+  private readonly validateKey: ((key: string) => void) | undefined;
+  private readonly filling = new Map<string, Promise<unknown>>();
+
+  constructor(options: CacheOptions) {
+    const timeout = options.timeout === undefined ? 300 : options.timeout;
+    checkTimeout(timeout, "options.timeout");
+    const version = options.version ?? 1;
+    checkInteger(version, "options.version");
+    const keyPrefix = options.keyPrefix ?? "";
+    checkKey(keyPrefix, "options.keyPrefix");
+    if (options.keyFunction !== undefined) checkFunction(options.keyFunction, "options.keyFunction");
+    if (options.onWarning !== undefined) checkFunction(options.onWarning, "options.onWarning");
+    if (options.onError !== undefined) checkFunction(options.onError, "options.onError");
+    const serializer = options.serializer ?? cborSerializer;
+    if (typeof serializer?.encode !== "function" || typeof serializer.decode !== "function") {
+      throw new TypeError(`options.serializer must have encode and decode functions, got ${describe(serializer)}`);
+    }
+    const backend = options.backend ?? memory();
+    if (typeof backend?.get !== "function" || typeof backend.set !== "function" || typeof backend.delete !== "function") {
+      throw new TypeError(`options.backend must implement get, set and delete, got ${describe(backend)}`);
+    }
+    this.backend = backend;
+    this.defaultTimeout = timeout;
+    this.store = completeBackend(backend, () => this.ttlFor(undefined) || null);
+    this.keyPrefix = keyPrefix;
+    this.version = version;
+    this.keyFunction = options.keyFunction ?? defaultKeyFunction;
+    this.serializer = serializer;
+    this.onWarning = options.onWarning ?? ((message) => console.warn(message));
+    this.ignoreErrors = options.ignoreErrors ?? false;
+    this.onError = options.onError;
+    this.validateKey = backend.validateKey?.bind(backend);
+  }
+
+  makeKey(key: string, version?: number): string {
+    checkKey(key);
+    const v = version ?? this.version;
+    checkInteger(v, "version");
+    return this.keyFunction(key, this.keyPrefix, v);
+  }
+
+  async get<T = unknown>(key: string, options?: VersionOption & { default?: T }): Promise<T | undefined> {
+    const made = this.checkedKey(key, options?.version);
+    const value = await this.read(made, MISSING);
+    return value === MISSING ? options?.default : (value as T);
+  }
+
+  async set(key: string, value: unknown, options?: WriteOptions): Promise<void> {
+    const made = this.checkedKey(key, options?.version);
+    const ttl = this.ttlFor(options?.timeout);
+    const bytes = encodeValue(value, this.serializer);
+    if (ttl === KEEP_NOTHING) {
+      await this.attempt("set", () => this.store.delete(made), false);
+      return;
+    }
+    await this.attempt("set", () => this.store.set(made, bytes, ttl), undefined);
+  }
+
+  async add(key: string, value: unknown, options?: WriteOptions): Promise<boolean> {
+    const made = this.checkedKey(key, options?.version);
+    const ttl = this.ttlFor(options?.timeout);
+    const bytes = encodeValue(value, this.serializer);
+    if (ttl === KEEP_NOTHING) return !(await this.attempt("add", () => this.store.has(made), true));
+    return this.attempt("add", () => this.store.add(made, bytes, ttl), false);
+  }
+
+  async getOrSet<T>(key: string, value: T | (() => T | Promise<T>), options?: WriteOptions): Promise<T> {
+    const made = this.checkedKey(key, options?.version);
+    const ttl = this.ttlFor(options?.timeout);
+    const cached = await this.read(made, MISSING);
+    if (cached !== MISSING) return cached as T;
+    // Concurrent callers in this isolate share one computation (no local thundering herd).
+    let filling = this.filling.get(made);
+    if (!filling) {
+      filling = this.fill(made, value, ttl).finally(() => this.filling.delete(made));
+      this.filling.set(made, filling);
+    }
+    return filling as Promise<T>;
+  }
+
+  private async fill<T>(made: string, value: T | (() => T | Promise<T>), ttl: BackendTtl): Promise<T> {
+    const computed = typeof value === "function" ? await (value as () => T | Promise<T>)() : value;
+    const bytes = encodeValue(computed, this.serializer);
+    if (ttl === KEEP_NOTHING) return computed;
+    const added = await this.attempt("getOrSet", () => this.store.add(made, bytes, ttl), false);
+    if (added) return computed;
+    // Another writer got there first: return its value (or ours if it has gone again).
+    return (await this.read(made, computed)) as T;
+  }
+
+  async getMany<T = unknown>(keys: Iterable<string>, options?: VersionOption): Promise<Map<string, T>> {
+    const [userKeys, madeKeys] = this.checkedKeys(keys, options?.version);
+    const found = new Map<string, T>();
+    if (madeKeys.length === 0) return found;
+    const values = await this.attempt("getMany", () => this.store.getMany(madeKeys), []);
+    for (let i = 0; i < madeKeys.length; i++) {
+      const bytes = values[i];
+      if (bytes === undefined) continue;
+      const value = this.decode(madeKeys[i]!, bytes);
+      if (value !== MISSING) found.set(userKeys[i]!, value as T);
+    }
+    return found;
+  }
+
+  async setMany(entries: Record<string, unknown> | Iterable<readonly [string, unknown]>, options?: WriteOptions): Promise<string[]> {
+    if (entries === null || typeof entries !== "object") throw new TypeError(`entries must be an object or an iterable of [key, value] pairs, got ${describe(entries)}`);
+    const pairs = Symbol.iterator in entries ? [...(entries as Iterable<readonly [string, unknown]>)] : Object.entries(entries);
+    const ttl = this.ttlFor(options?.timeout);
+    const byMade = new Map<string, string>();
+    const encoded: Array<readonly [string, Uint8Array]> = pairs.map((pair) => {
+      if (!Array.isArray(pair) || pair.length !== 2) throw new TypeError(`entries must hold [key, value] pairs, got ${describe(pair)}`);
+      const [key, value] = pair as readonly [string, unknown];
+      const made = this.checkedKey(key, options?.version);
+      byMade.set(made, key);
+      return [made, encodeValue(value, this.serializer)] as const;
+    });
+    if (encoded.length === 0) return [];
+    const madeKeys = encoded.map(([made]) => made);
+    if (ttl === KEEP_NOTHING) {
+      await this.attempt("setMany", () => this.store.deleteMany(madeKeys), undefined);
+      return [];
+    }
+    const failed = await this.attempt("setMany", () => this.store.setMany(encoded, ttl), madeKeys);
+    return failed.map((made) => byMade.get(made) ?? made);
+  }
+
+  async delete(key: string, options?: VersionOption): Promise<boolean> {
+    const made = this.checkedKey(key, options?.version);
+    return this.attempt("delete", () => this.store.delete(made), false);
+  }
+
+  async deleteMany(keys: Iterable<string>, options?: VersionOption): Promise<void> {
+    const [, madeKeys] = this.checkedKeys(keys, options?.version);
+    if (madeKeys.length === 0) return;
+    await this.attempt("deleteMany", () => this.store.deleteMany(madeKeys), undefined);
+  }
+
+  async has(key: string, options?: VersionOption): Promise<boolean> {
+    const made = this.checkedKey(key, options?.version);
+    return this.attempt("has", () => this.store.has(made), false);
+  }
+
+  async clear(): Promise<void> {
+    await this.store.clear();
+  }
+
+  async touch(key: string, options?: WriteOptions): Promise<boolean> {
+    const made = this.checkedKey(key, options?.version);
+    const ttl = this.ttlFor(options?.timeout);
+    if (ttl === KEEP_NOTHING) return this.attempt("touch", () => this.store.delete(made), false);
+    return this.attempt("touch", () => this.store.touch(made, ttl), false);
+  }
+
+  async incr(key: string, delta = 1, options?: VersionOption): Promise<number> {
+    checkInteger(delta, "delta");
+    const made = this.checkedKey(key, options?.version);
+    const value = await this.store.increment(made, delta);
+    if (value === undefined) throw new KeyNotFoundError(`Key '${made}' not found`);
+    return value;
+  }
+
+  async decr(key: string, delta = 1, options?: VersionOption): Promise<number> {
+    checkInteger(delta, "delta");
+    return this.incr(key, -delta, options);
+  }
+
+  async incrVersion(key: string, delta = 1, options?: VersionOption): Promise<number> {
+    checkInteger(delta, "delta");
+    const version = options?.version ?? this.version;
+    const from = this.checkedKey(key, version);
+    const to = this.checkedKey(key, version + delta);
+    const bytes = await this.store.get(from);
+    if (bytes === undefined) throw new KeyNotFoundError(`Key '${key}' not found`);
+    const ttl = this.ttlFor(undefined);
+    if (ttl === KEEP_NOTHING) await this.store.delete(to);
+    else await this.store.set(to, bytes, ttl);
+    await this.store.delete(from);
+    return version + delta;
+  }
+
+  async decrVersion(key: string, delta = 1, options?: VersionOption): Promise<number> {
+    checkInteger(delta, "delta");
+    return this.incrVersion(key, -delta, options);
+  }
+
+  async close(): Promise<void> {
+    await this.store.close();
+  }
+
+  /** Make, warn about and validate the backend key for one user key. */
+  private checkedKey(key: string, version: number | undefined): string {
+    const made = this.makeKey(key, version);
+    if (this.validateKey) {
+      this.validateKey(made);
+    } else {
+      for (const warning of memcachedKeyWarnings(made)) this.onWarning(warning);
+    }
+    return made;
+  }
+
+  private checkedKeys(keys: Iterable<string>, version: number | undefined): [string[], string[]] {
+    if (keys === null || typeof keys !== "object" || !(Symbol.iterator in keys)) {
+      throw new TypeError(`keys must be an iterable of strings, got ${describe(keys)}`);
+    }
+    const userKeys = [...keys];
+    return [userKeys, userKeys.map((key) => this.checkedKey(key, version))];
+  }
+
+  /** The backend TTL for a timeout option: `KEEP_NOTHING` (0) for 0 or negative. */
+  private ttlFor(timeout: Timeout | undefined): BackendTtl {
+    const t = timeout === undefined ? this.defaultTimeout : timeout;
+    checkTimeout(t);
+    if (t === null) return null;
+    return t > 0 ? t : KEEP_NOTHING;
+  }
+
+  private async read<D>(made: string, otherwise: D): Promise<unknown | D> {
+    const bytes = await this.attempt("get", () => this.store.get(made), undefined);
+    if (bytes === undefined) return otherwise;
+    const value = this.decode(made, bytes);
+    return value === MISSING ? otherwise : value;
+  }
+
+  /** Decode an entry; a corrupt one is reported, dropped and read as missing. */
+  private decode(made: string, bytes: Uint8Array): unknown | Missing {
+    try {
+      return decodeValue(bytes, this.serializer);
+    } catch (error) {
+      if (!(error instanceof CorruptEntryError)) throw error;
+      this.onError?.(error, "decode");
+      this.store.delete(made).catch((deleteError: unknown) => this.onError?.(deleteError, "delete"));
+      return MISSING;
+    }
+  }
+
+  /** Run a backend call; with `ignoreErrors`, a failure is reported and `otherwise` returned. */
+  private async attempt<T>(operation: string, call: () => Promise<T>, otherwise: T): Promise<T> {
+    if (!this.ignoreErrors) return call();
+    try {
+      return await call();
+    } catch (error) {
+      this.onError?.(error, operation);
+      return otherwise;
+    }
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * The value codec: how EdgeCache turns values into bytes for a backend and back.
+ *
+ * - Safe integers are stored as ASCII decimal text (`"42"`), so memcached's `ma` and Redis'
+ *   `INCRBY` can increment them natively.
+ * - Everything else is self-described CBOR (RFC 8949 §3.4.6, magic prefix `d9 d9 f7`), encoded
+ *   by cborg: strict, data-only decoding that accepts only the tags registered here. No code is
+ *   ever evaluated or constructor looked up from cache bytes, so a poisoned cache can only ever
+ *   yield plain data.
+ */
+import { decode as cborDecode, encode as cborEncode, Token, Type } from "cborg";
+import type { TagDecodeControl } from "cborg/interface";
+import {
+  bigIntDecoder,
+  bigNegIntDecoder,
+  mapDecoder,
+  mapEncoder,
+  negativeZeroEncoder,
+  setDecoder,
+  setEncoder,
+  structBigIntEncoder,
+  TAG_BIGINT_NEG,
+  TAG_BIGINT_POS,
+  TAG_DATE_EPOCH,
+  TAG_MAP,
+  TAG_SET,
+  TAG_UINT8_ARRAY,
+} from "cborg/taglib";
+import { CorruptEntryError } from "./errors.ts";
+
+/**
+ * Turns values into bytes and back. A custom serializer must never produce bare decimal
+ * integers (`"12"`): those bytes are read as integers.
+ *
+ * @example
+ * const json: Serializer = {
+ *   encode: (v) => new TextEncoder().encode(JSON.stringify(v)),
+ *   decode: (b) => JSON.parse(new TextDecoder().decode(b)),
+ * };
+ * createCache({ serializer: json });
+ */
+export interface Serializer {
+  encode(value: unknown): Uint8Array;
+  decode(bytes: Uint8Array): unknown;
+}
+
+const SELF_DESCRIBED = Uint8Array.of(0xd9, 0xd9, 0xf7);
+
+function reject(what: string): never {
+  throw new TypeError(`edgecache cannot store ${what}: values must be null, booleans, numbers, bigints, strings, Dates, Uint8Arrays, ArrayBuffers, arrays, plain objects, Maps or Sets`);
+}
+
+function rejectType(_value: unknown, type: string): never {
+  return reject(type === "undefined" ? "undefined" : `a ${type}`);
+}
+
+function plainObjectOnly(value: object): null {
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) {
+    const name = (proto as { constructor?: { name?: string } } | null)?.constructor?.name || "anonymous class";
+    reject(`an instance of ${name}`);
+  }
+  return null; // cborg's own encoding of plain objects
+}
+
+function dateEncoder(date: Date): Token[] {
+  return [new Token(Type.tag, TAG_DATE_EPOCH), new Token(Type.float, date.getTime() / 1000)];
+}
+
+function dateDecoder(decode: TagDecodeControl): Date {
+  return new Date(Math.round((decode() as number) * 1000));
+}
+
+// Uint8Array travels as a plain CBOR byte string and ArrayBuffer as RFC 8746's uint8 array (tag 64),
+// so each comes back as the type it went in as. cborg copies byte strings out of the input, so a
+// caller mutating what `get` returned never touches the stored entry.
+function arrayBufferEncoder(buffer: ArrayBuffer): Token[] {
+  return [new Token(Type.tag, TAG_UINT8_ARRAY), new Token(Type.bytes, new Uint8Array(buffer))];
+}
+
+function arrayBufferDecoder(decode: TagDecodeControl): ArrayBuffer {
+  const bytes = decode() as Uint8Array;
+  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
+
+const rejected = [
+  "undefined", "symbol", "Function", "RegExp", "Error", "WeakMap", "WeakSet", "SharedArrayBuffer", "DataView",
+  "Promise", "URL", "Int8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array", "Uint32Array",
+  "Float32Array", "Float64Array", "BigInt64Array", "BigUint64Array", "Tagged",
+];
+
+const encodeOptions = {
+  typeEncoders: {
+    ...Object.fromEntries(rejected.map((type) => [type, rejectType])),
+    Object: plainObjectOnly,
+    number: negativeZeroEncoder,
+    bigint: structBigIntEncoder,
+    Date: dateEncoder,
+    Map: mapEncoder,
+    Set: setEncoder,
+    ArrayBuffer: arrayBufferEncoder,
+  },
+};
+
+const decodeOptions = {
+  allowUndefined: false,
+  rejectDuplicateMapKeys: true,
+  tags: Object.assign([], {
+    [TAG_DATE_EPOCH]: dateDecoder,
+    [TAG_BIGINT_POS]: bigIntDecoder,
+    [TAG_BIGINT_NEG]: bigNegIntDecoder,
+    [TAG_SET]: setDecoder,
+    [TAG_MAP]: mapDecoder,
+    [TAG_UINT8_ARRAY]: arrayBufferDecoder,
+  }),
+};
+
+/**
+ * The default serializer: self-described CBOR through cborg, data only.
+ *
+ * @example
+ * const bytes = cborSerializer.encode(new Map([[1, new Date(0)]]));
+ * cborSerializer.decode(bytes); // Map { 1 => 1970-01-01T00:00:00.000Z }
+ */
+export const cborSerializer: Serializer = {
+  encode(value) {
+    const body = cborEncode(value, encodeOptions);
+    const out = new Uint8Array(SELF_DESCRIBED.length + body.length);
+    out.set(SELF_DESCRIBED);
+    out.set(body, SELF_DESCRIBED.length);
+    return out;
+  },
+  decode(bytes) {
+    if (bytes[0] !== 0xd9 || bytes[1] !== 0xd9 || bytes[2] !== 0xf7) {
+      throw new CorruptEntryError("cache entry is not self-described CBOR");
+    }
+    try {
+      return cborDecode(bytes.subarray(SELF_DESCRIBED.length), decodeOptions);
+    } catch (error) {
+      throw new CorruptEntryError(`cache entry cannot be decoded: ${(error as Error).message}`);
+    }
+  },
+};
+
+const textEncoder = new TextEncoder();
+const textDecoder = new TextDecoder();
+const MINUS = 0x2d;
+const ZERO = 0x30;
+const NINE = 0x39;
+
+/** Whether a value is stored as decimal text (and so can be incremented natively). */
+export function isCounter(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && !Object.is(value, -0);
+}
+
+/**
+ * The decimal integer in `bytes`, or `undefined` when the bytes are anything else. Backends
+ * without a native increment use this too.
+ *
+ * @example
+ * parseCounter(new TextEncoder().encode("-12")); // -12
+ */
+export function parseCounter(bytes: Uint8Array): number | undefined {
+  const length = bytes.length;
+  if (length === 0 || length > 17) return undefined;
+  let i = bytes[0] === MINUS ? 1 : 0;
+  if (i === length || (bytes[i] === ZERO && length > i + 1)) return undefined;
+  for (; i < length; i++) {
+    const byte = bytes[i]!;
+    if (byte < ZERO || byte > NINE) return undefined;
+  }
+  const value = Number(textDecoder.decode(bytes));
+  return isCounter(value) ? value : undefined;
+}
+
+/**
+ * Encode a counter as the decimal text backends store and increment.
+ *
+ * @example
+ * encodeCounter(42); // bytes of "42"
+ */
+export function encodeCounter(value: number): Uint8Array {
+  return textEncoder.encode(String(value));
+}
+
+/**
+ * Encode a value for a backend: safe integers as decimal text, the rest through `serializer`.
+ * Throws a TypeError for values that cannot be stored (undefined, functions, class instances...).
+ *
+ * @example
+ * encodeValue(7, cborSerializer);          // "7"
+ * encodeValue({ a: [1, 2] }, cborSerializer); // d9 d9 f7 a1 61 61 82 01 02
+ */
+export function encodeValue(value: unknown, serializer: Serializer): Uint8Array {
+  if (isCounter(value)) return encodeCounter(value);
+  if (value === undefined) reject("undefined");
+  return serializer.encode(value);
+}
+
+/**
+ * Decode bytes read from a backend. Throws CorruptEntryError when they are not a value this codec
+ * wrote.
+ *
+ * @example
+ * decodeValue(encodeValue(new Set([1]), cborSerializer), cborSerializer); // Set { 1 }
+ */
+export function decodeValue(bytes: Uint8Array, serializer: Serializer): unknown {
+  const counter = parseCounter(bytes);
+  if (counter !== undefined) return counter;
+  try {
+    return serializer.decode(bytes);
+  } catch (error) {
+    if (error instanceof CorruptEntryError) throw error;
+    throw new CorruptEntryError(`cache entry cannot be decoded: ${(error as Error).message}`);
+  }
+}
