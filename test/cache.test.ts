@@ -1,0 +1,74 @@
+import { describe, expect, it } from "vitest";
+import { memory } from "../adapters/memory.ts";
+import type { Backend } from "../src/backend.ts";
+import { createCache } from "../src/cache.ts";
+import { cborSerializer, decodeValue, encodeValue } from "../src/codec.ts";
+import { CorruptEntryError } from "../src/errors.ts";
+
+const failing: Backend = {
+  name: "broken",
+  get: () => Promise.reject(new Error("connection refused")),
+  set: () => Promise.reject(new Error("connection refused")),
+  delete: () => Promise.reject(new Error("connection refused")),
+};
+
+describe("EdgeCache failure model", () => {
+  it("propagates backend errors by default", async () => {
+    const cache = createCache({ backend: failing });
+    await expect(cache.get("k")).rejects.toThrow("connection refused");
+    await expect(cache.set("k", 1)).rejects.toThrow("connection refused");
+  });
+
+  it("with ignoreErrors, a broken backend misses on reads, fails writes quietly and reports each error", async () => {
+    const reported: string[] = [];
+    const cache = createCache({ backend: failing, ignoreErrors: true, onError: (_e, operation) => reported.push(operation) });
+    expect(await cache.get("k", { default: "d" })).toBe("d");
+    await cache.set("k", 1);
+    expect(await cache.add("k", 1)).toBe(false);
+    expect(await cache.has("k")).toBe(false);
+    expect(await cache.delete("k")).toBe(false);
+    expect(await cache.getMany(["a"])).toEqual(new Map());
+    expect(await cache.setMany({ a: 1, b: 2 })).toEqual(["a", "b"]);
+    expect(await cache.getOrSet("k", () => "computed")).toBe("computed");
+    expect(reported).toEqual(["get", "set", "add", "has", "delete", "getMany", "setMany", "get", "getOrSet", "get"]);
+  });
+});
+
+describe("value codec", () => {
+  it("stores safe integers as decimal text so native increments work", () => {
+    expect(new TextDecoder().decode(encodeValue(-42, cborSerializer))).toBe("-42");
+    expect(decodeValue(new TextEncoder().encode("1234"), cborSerializer)).toBe(1234);
+  });
+
+  it("never reads non-canonical decimal text as a counter", () => {
+    for (const text of ["01", "-", "1.0", " 1", "+1", "-0"]) {
+      expect(() => decodeValue(new TextEncoder().encode(text), cborSerializer), text).toThrow(CorruptEntryError);
+    }
+  });
+
+  it("decodes only the tags it knows: a CBOR tag naming a constructor is corrupt data, not code", () => {
+    // Self-described CBOR of tag 27 ["Function", "return 1"]: cbor-x would build a function here.
+    const poisoned = Uint8Array.of(0xd9, 0xd9, 0xf7, 0xd8, 0x1b, 0x82, 0x68, ...new TextEncoder().encode("Function"), 0x68, ...new TextEncoder().encode("return 1"));
+    expect(() => decodeValue(poisoned, cborSerializer)).toThrow(CorruptEntryError);
+  });
+
+  it("never lets a decoded __proto__ key change an object's prototype", () => {
+    const bytes = Uint8Array.of(0xd9, 0xd9, 0xf7, 0xa1, 0x69, ...new TextEncoder().encode("__proto__"), 0xa1, 0x61, 0x78, 0x01);
+    const value = decodeValue(bytes, cborSerializer) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+    expect((value as { x?: number }).x).toBeUndefined();
+  });
+
+  it("accepts a custom serializer for non-integer values", async () => {
+    const json = {
+      encode: (v: unknown) => new TextEncoder().encode(JSON.stringify(v)),
+      decode: (b: Uint8Array) => JSON.parse(new TextDecoder().decode(b)) as unknown,
+    };
+    const cache = createCache({ backend: memory(), serializer: json });
+    await cache.set("o", { a: [1, "x"] });
+    await cache.set("n", 5);
+    expect(await cache.get("o")).toEqual({ a: [1, "x"] });
+    expect(await cache.incr("n")).toBe(6);
+    expect(() => createCache({ serializer: {} as never })).toThrow(/options.serializer must have encode and decode/);
+  });
+});
