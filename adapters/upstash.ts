@@ -1,0 +1,214 @@
+/**
+ * Upstash Redis backend: Redis over HTTP for Workers, Deno Deploy, Vercel, Bun and Node, through
+ * the official `@upstash/redis` client (an optional peer dependency). Web standards only.
+ *
+ * Every Redis key is `<prefix>:<made key>`, so `clear()` can SCAN for this cache's keys alone and
+ * never needs FLUSHDB on a shared database. Operations are native: SET EX/PX, SET NX, INCRBY (in a
+ * script that leaves missing keys missing), MGET, one pipeline for `setMany`, a multi-key DEL for
+ * `deleteMany`, EXPIRE/PEXPIRE/PERSIST for `touch`.
+ */
+import { Redis } from "@upstash/redis";
+import type { Backend, BackendTtl } from "../src/backend.ts";
+import { BackendUnavailableError } from "../src/errors.ts";
+import { fromRedisValue, toRedisValue } from "./upstash/values.ts";
+
+/**
+ * The part of an `@upstash/redis` client this backend uses. A `Redis` from `@upstash/redis`,
+ * `@upstash/redis/cloudflare` or `@upstash/redis/fastly` fits.
+ *
+ * @example
+ * import { Redis } from "@upstash/redis/cloudflare";
+ * const client: UpstashClient = new Redis({ url, token, automaticDeserialization: false });
+ */
+export type UpstashClient = Pick<
+  Redis,
+  "get" | "set" | "mget" | "del" | "exists" | "pttl" | "expire" | "pexpire" | "scan" | "eval" | "pipeline" | "multi"
+>;
+
+/**
+ * Options for {@link upstash}: a ready client, or the REST URL and token to make one, plus the
+ * namespace of this cache's Redis keys.
+ *
+ * @example
+ * const options: UpstashOptions = { url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN, prefix: "pages" };
+ */
+export type UpstashOptions = (
+  | {
+    /**
+     * A client you configured yourself (retries, signal, telemetry). Create it with
+     * `automaticDeserialization: false`; a client that JSON-parses results still works.
+     */
+    client: UpstashClient;
+  }
+  | {
+    /** `UPSTASH_REDIS_REST_URL`. */
+    url: string;
+    /** `UPSTASH_REDIS_REST_TOKEN`. */
+    token: string;
+  }
+) & {
+  /**
+   * Namespace put before every Redis key (`<prefix>:<key>`); `clear()` deletes only keys under
+   * it. Caches sharing a database need different prefixes; note that `clear()` on prefix `"a"`
+   * also removes the keys of prefix `"a:b"`. Default `"edgecache"`.
+   */
+  prefix?: string;
+};
+
+/** Adds `delta` only when the key exists, so a missing key stays missing (plain INCRBY would create it). */
+const INCREMENT_EXISTING = `if redis.call('exists', KEYS[1]) == 1 then return redis.call('incrby', KEYS[1], ARGV[1]) end return false`;
+const NOT_AN_INTEGER = /not an integer|out of range/i;
+const REJECTED_TOKEN = /WRONGPASS|unauthori[sz]ed|NOAUTH/i;
+
+/** Whole milliseconds for a fractional TTL; never 0, which Redis would reject. */
+function milliseconds(ttl: number): number {
+  return Math.max(1, Math.round(ttl * 1000));
+}
+
+function expiry(ttl: BackendTtl): { ex: number } | { px: number } | Record<string, never> {
+  if (ttl === null) return {};
+  return Number.isInteger(ttl) ? { ex: ttl } : { px: milliseconds(ttl) };
+}
+
+function globEscape(text: string): string {
+  return text.replace(/[*?[\]\\]/g, "\\$&");
+}
+
+/** Turns a client failure into an error that names the operation without echoing the request body. */
+function failure(operation: string, error: unknown): Error {
+  const message = error instanceof Error ? error.message : String(error);
+  const reason = message.split(", command was:")[0]!;
+  if (operation === "increment" && NOT_AN_INTEGER.test(reason)) {
+    return new TypeError("upstash increment: the stored value is not an integer (or the result is out of range)", { cause: error });
+  }
+  const hint = REJECTED_TOKEN.test(reason) ? " (the server rejected the token: check UPSTASH_REDIS_REST_TOKEN)" : "";
+  return new BackendUnavailableError(`upstash ${operation} failed: ${reason}${hint}`, { cause: error });
+}
+
+function checkOptions(options: UpstashOptions): void {
+  if (typeof options !== "object" || options === null) throw new TypeError("upstash(options): options must be an object");
+  if ("client" in options) {
+    if ("url" in options || "token" in options) {
+      throw new TypeError("upstash(options): pass either options.client or options.url and options.token, not both");
+    }
+    if (typeof options.client?.pipeline !== "function") throw new TypeError("options.client must be an @upstash/redis Redis client");
+  } else {
+    for (const name of ["url", "token"] as const) {
+      if (typeof options[name] !== "string" || options[name] === "") {
+        throw new TypeError(`options.${name} must be a non-empty string (UPSTASH_REDIS_REST_${name.toUpperCase()}), or pass options.client`);
+      }
+    }
+  }
+  if (options.prefix !== undefined && (typeof options.prefix !== "string" || options.prefix === "")) {
+    throw new TypeError("options.prefix must be a non-empty string");
+  }
+}
+
+/**
+ * An Upstash Redis backend. Values are stored as base64 text (integers as plain decimal so
+ * `incr` is a native, atomic INCRBY); TTLs use SET EX, or PX when the timeout has a fraction.
+ * `close()` waits for requests still in flight (hand it to `ctx.waitUntil` on Workers); the
+ * backend stays usable afterwards, as HTTP holds no connection.
+ *
+ * @example
+ * import { createCache } from "edgecache";
+ * import { upstash } from "edgecache/adapters/upstash";
+ * const cache = createCache({
+ *   backend: upstash({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN }),
+ * });
+ */
+export function upstash(options: UpstashOptions): Backend {
+  checkOptions(options);
+  const redis: UpstashClient = "client" in options
+    ? options.client
+    : new Redis({ url: options.url, token: options.token, automaticDeserialization: false });
+  const namespace = `${options.prefix ?? "edgecache"}:`;
+  const inFlight = new Set<Promise<unknown>>();
+  const redisKey = (key: string) => namespace + key;
+
+  function call<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    const request = run().catch((error: unknown) => {
+      throw failure(operation, error);
+    });
+    const settled = request.then(() => undefined, () => undefined);
+    inFlight.add(settled);
+    void settled.then(() => inFlight.delete(settled));
+    return request;
+  }
+
+  return {
+    name: "upstash",
+    capabilities: { atomicAdd: true, atomicIncrement: true, consistent: true, shared: true },
+
+    get: (key) => call("get", async () => {
+      const value = await redis.get(redisKey(key));
+      return value === null ? undefined : fromRedisValue(value);
+    }),
+
+    set: (key, value, ttl) => call("set", async () => {
+      await redis.set(redisKey(key), toRedisValue(value), expiry(ttl));
+    }),
+
+    delete: (key) => call("delete", async () => (await redis.del(redisKey(key))) === 1),
+
+    has: (key) => call("has", async () => (await redis.exists(redisKey(key))) === 1),
+
+    add: (key, value, ttl) => call("add", async () => {
+      const stored = await redis.set(redisKey(key), toRedisValue(value), { ...expiry(ttl), nx: true });
+      return stored !== null;
+    }),
+
+    increment: (key, delta) => call("increment", async () => {
+      const value = await redis.eval(INCREMENT_EXISTING, [redisKey(key)], [String(delta)]);
+      return value === null ? undefined : Number(value);
+    }),
+
+    ttl: (key) => call("ttl", async () => {
+      const milliseconds = await redis.pttl(redisKey(key));
+      if (milliseconds === -2) return undefined;
+      return milliseconds === -1 ? null : milliseconds / 1000;
+    }),
+
+    getMany: (keys) => call("getMany", async () => {
+      if (keys.length === 0) return [];
+      const values = await redis.mget<unknown[]>(keys.map(redisKey));
+      return values.map((value) => (value === null ? undefined : fromRedisValue(value)));
+    }),
+
+    setMany: (entries, ttl) => call("setMany", async () => {
+      if (entries.length === 0) return [];
+      const pipeline = redis.pipeline();
+      for (const [key, value] of entries) pipeline.set(redisKey(key), toRedisValue(value), expiry(ttl));
+      const results = await pipeline.exec({ keepErrors: true });
+      return entries.filter((_entry, i) => results[i]?.error !== undefined).map(([key]) => key);
+    }),
+
+    deleteMany: (keys) => call("deleteMany", async () => {
+      if (keys.length > 0) await redis.del(...keys.map(redisKey));
+    }),
+
+    touch: (key, ttl) => call("touch", async () => {
+      const target = redisKey(key);
+      if (ttl === null) {
+        const [, exists] = await redis.multi().persist(target).exists(target).exec();
+        return exists === 1;
+      }
+      const updated = Number.isInteger(ttl) ? await redis.expire(target, ttl) : await redis.pexpire(target, milliseconds(ttl));
+      return updated === 1;
+    }),
+
+    clear: () => call("clear", async () => {
+      const match = `${globEscape(namespace)}*`;
+      let cursor = "0";
+      do {
+        const [next, keys] = await redis.scan(cursor, { match, count: 1000 });
+        if (keys.length > 0) await redis.del(...keys.map(String));
+        cursor = String(next);
+      } while (cursor !== "0");
+    }),
+
+    close: async () => {
+      await Promise.all(inFlight);
+    },
+  };
+}
