@@ -2,7 +2,7 @@
  * The Upstash test stack: a private redis-server, the local Upstash REST server in front of it,
  * and real @upstash/redis clients pointed at that server.
  */
-import { Redis } from "@upstash/redis";
+import { Redis, type RedisConfigNodejs } from "@upstash/redis";
 import { startRedis, type RedisServer } from "../fixtures/redis.ts";
 import { startUpstashServer, type UpstashServer } from "../fixtures/upstash-server.ts";
 
@@ -11,7 +11,7 @@ export interface UpstashStack {
   readonly redis: RedisServer;
   readonly server: UpstashServer;
   /** A real client for the local server; options override ours (deserialization off, no telemetry, no retries). */
-  client(options?: Partial<ConstructorParameters<typeof Redis>[0] & object>): Redis;
+  client(options?: Partial<RedisConfigNodejs>): Redis;
   stop(): Promise<void>;
 }
 
