@@ -1,12 +1,12 @@
 /**
  * The in-isolate memory backend, edgecache's embedded default: Django's locmem cache.
  *
- * An LRU over a JavaScript `Map` (insertion order = recency order, most recent last), culled the
- * way Django culls: when full, drop `size / cullFrequency` least recently used entries at once
- * (at least one), or everything when `cullFrequency` is 0. We keep our own LRU rather than use
- * lru-cache because that eviction policy is the contract here (lru-cache evicts one at a time);
- * `npm run bench -- memory` measures it against lru-cache.
+ * Recency is kept by lru-cache (O(1) and allocation-free, where a `Map` re-inserted on every hit
+ * churns its hash table at a million entries). Eviction is Django's, not lru-cache's one-at-a-time:
+ * when full, drop `size / cullFrequency` least recently used entries at once (at least one), or
+ * everything when `cullFrequency` is 0. Expiry is ours too, on the injectable clock.
  */
+import { LRUCache } from "lru-cache";
 import type { Backend, BackendTtl } from "../src/backend.ts";
 import { checkFunction, checkInteger, describe } from "../src/arguments.ts";
 import { encodeCounter, parseCounter } from "../src/codec.ts";
@@ -18,13 +18,13 @@ import { encodeCounter, parseCounter } from "../src/codec.ts";
  * memory({ location: "sessions", maxEntries: 10_000, cullFrequency: 4, maxBytes: 64 * 2 ** 20 });
  */
 export interface MemoryOptions {
-  /** Backends with the same location share one store within the isolate. Default: a private store. */
+  /** Backends with the same location share one store within the isolate (sized by the first one). Default: a private store. */
   location?: string;
-  /** Entries kept before culling. Default 300. */
+  /** Entries kept before culling (storage for this many is allocated up front). Default 300. */
   maxEntries?: number;
   /** Cull `size / cullFrequency` entries when full; 0 empties the store. Default 3. */
   cullFrequency?: number;
-  /** Optional budget for stored bytes (keys and values); least recently used entries go first. */
+  /** Optional budget for stored bytes (keys and values); least recently used entries go first, and a single entry over the budget is not kept. */
   maxBytes?: number;
   /** Clock in milliseconds, for tests. Default `Date.now`. */
   now?: () => number;
@@ -36,16 +36,9 @@ interface Entry {
   expiresAt: number | null;
 }
 
-interface Store {
-  entries: Map<string, Entry>;
-  bytes: number;
-}
+type Store = LRUCache<string, Entry>;
 
 const locations = new Map<string, Store>();
-
-function entrySize(key: string, entry: Entry): number {
-  return key.length + entry.value.byteLength;
-}
 
 /**
  * An in-isolate LRU store. Fast, not shared between isolates or processes.
@@ -60,6 +53,7 @@ export function memory(options: MemoryOptions = {}): Backend {
   if (options === null || typeof options !== "object") throw new TypeError(`options must be an object, got ${describe(options)}`);
   const maxEntries = options.maxEntries ?? 300;
   checkInteger(maxEntries, "options.maxEntries");
+  if (maxEntries < 1) throw new TypeError(`options.maxEntries must be 1 or more, got ${maxEntries}`);
   const cullFrequency = options.cullFrequency ?? 3;
   checkInteger(cullFrequency, "options.cullFrequency");
   if (cullFrequency < 0) throw new TypeError(`options.cullFrequency must be 0 or more, got ${cullFrequency}`);
@@ -71,64 +65,48 @@ export function memory(options: MemoryOptions = {}): Backend {
     throw new TypeError(`options.location must be a string, got ${describe(options.location)}`);
   }
 
+  const createStore = (): Store =>
+    new LRUCache<string, Entry>({
+      max: maxEntries,
+      ...(maxBytes === Infinity ? {} : { maxSize: maxBytes, sizeCalculation: (entry: Entry, key: string) => Math.max(1, key.length + entry.value.byteLength) }),
+    });
   let store: Store;
   if (options.location === undefined) {
-    store = { entries: new Map(), bytes: 0 };
+    store = createStore();
   } else {
-    store = locations.get(options.location) ?? { entries: new Map(), bytes: 0 };
+    store = locations.get(options.location) ?? createStore();
     locations.set(options.location, store);
   }
-  const { entries } = store;
 
   const expiry = (ttl: BackendTtl): number | null => (ttl === null ? null : now() + ttl * 1000);
 
   /** The live entry for `key`, dropping it if it has expired. Does not touch recency. */
   const live = (key: string): Entry | undefined => {
-    const entry = entries.get(key);
-    if (entry === undefined) return undefined;
-    if (entry.expiresAt !== null && entry.expiresAt <= now()) {
-      remove(key, entry);
+    const entry = store.peek(key);
+    if (entry !== undefined && entry.expiresAt !== null && entry.expiresAt <= now()) {
+      store.delete(key);
       return undefined;
     }
     return entry;
   };
 
-  const remove = (key: string, entry: Entry): void => {
-    entries.delete(key);
-    store.bytes -= entrySize(key, entry);
-  };
-
-  const refresh = (key: string, entry: Entry): void => {
-    entries.delete(key);
-    entries.set(key, entry);
-  };
-
-  const evictOldest = (count: number): void => {
-    for (const [key, entry] of entries) {
-      if (count-- <= 0) break;
-      remove(key, entry);
+  /** The live entry for `key`, marked most recently used. */
+  const use = (key: string): Entry | undefined => {
+    const entry = store.get(key);
+    if (entry !== undefined && entry.expiresAt !== null && entry.expiresAt <= now()) {
+      store.delete(key);
+      return undefined;
     }
-  };
-
-  const cull = (): void => {
-    if (cullFrequency === 0) {
-      entries.clear();
-      store.bytes = 0;
-    } else {
-      evictOldest(Math.max(1, Math.floor(entries.size / cullFrequency)));
-    }
+    return entry;
   };
 
   const write = (key: string, entry: Entry): void => {
     // Django culls before storing whenever the store is full, even when overwriting.
-    if (entries.size >= maxEntries) cull();
-    const previous = entries.get(key);
-    if (previous !== undefined) remove(key, previous);
-    const size = entrySize(key, entry);
-    if (size > maxBytes) return; // larger than the whole budget: not kept
-    entries.set(key, entry);
-    store.bytes += size;
-    while (store.bytes > maxBytes) evictOldest(1);
+    if (store.size >= maxEntries) {
+      if (cullFrequency === 0) store.clear();
+      else for (let n = Math.max(1, Math.floor(store.size / cullFrequency)); n > 0; n--) store.pop();
+    }
+    store.set(key, entry); // an entry larger than maxBytes is not kept, and the old value goes too
   };
 
   return {
@@ -136,10 +114,7 @@ export function memory(options: MemoryOptions = {}): Backend {
     capabilities: { atomicAdd: true, atomicIncrement: true, consistent: true, shared: false },
 
     async get(key) {
-      const entry = live(key);
-      if (entry === undefined) return undefined;
-      refresh(key, entry);
-      return entry.value;
+      return use(key)?.value;
     },
 
     async set(key, value, ttl) {
@@ -153,10 +128,7 @@ export function memory(options: MemoryOptions = {}): Backend {
     },
 
     async delete(key) {
-      const entry = live(key);
-      if (entry === undefined) return false;
-      remove(key, entry);
-      return true;
+      return live(key) !== undefined && store.delete(key);
     },
 
     async has(key) {
@@ -170,10 +142,7 @@ export function memory(options: MemoryOptions = {}): Backend {
       if (current === undefined) throw new TypeError(`the value stored under ${key} is not an integer`);
       const next = current + delta;
       if (!Number.isSafeInteger(next)) throw new RangeError(`incrementing ${key} would leave the safe integer range`);
-      remove(key, entry);
-      const updated = { value: encodeCounter(next), expiresAt: entry.expiresAt };
-      entries.set(key, updated);
-      store.bytes += entrySize(key, updated);
+      store.set(key, { value: encodeCounter(next), expiresAt: entry.expiresAt });
       return next;
     },
 
@@ -184,12 +153,7 @@ export function memory(options: MemoryOptions = {}): Backend {
     },
 
     async getMany(keys) {
-      return keys.map((key) => {
-        const entry = live(key);
-        if (entry === undefined) return undefined;
-        refresh(key, entry);
-        return entry.value;
-      });
+      return keys.map((key) => use(key)?.value);
     },
 
     async setMany(pairs, ttl) {
@@ -199,10 +163,7 @@ export function memory(options: MemoryOptions = {}): Backend {
     },
 
     async deleteMany(keys) {
-      for (const key of keys) {
-        const entry = entries.get(key);
-        if (entry !== undefined) remove(key, entry);
-      }
+      for (const key of keys) store.delete(key);
     },
 
     async touch(key, ttl) {
@@ -213,8 +174,7 @@ export function memory(options: MemoryOptions = {}): Backend {
     },
 
     async clear() {
-      entries.clear();
-      store.bytes = 0;
+      store.clear();
     },
   };
 }

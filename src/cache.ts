@@ -350,7 +350,13 @@ class Cache implements EdgeCache {
   }
 
   private async read<D>(made: string, otherwise: D): Promise<unknown | D> {
-    const bytes = await this.attempt("get", () => this.store.get(made), undefined);
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await this.store.get(made);
+    } catch (error) {
+      if (!this.ignoreErrors) throw error;
+      this.onError?.(error, "get");
+    }
     if (bytes === undefined) return otherwise;
     const value = this.decode(made, bytes);
     return value === MISSING ? otherwise : value;
