@@ -1,0 +1,166 @@
+/**
+ * The memcached backend: memcached's meta protocol over pipelined connections, one per server,
+ * keys spread over a pool by consistent hashing. Node's `net` by default; any runtime's sockets
+ * through the `connect` option (see `memcached/stream.ts`).
+ */
+import { describe } from "../src/arguments.ts";
+import type { Backend, BackendTtl } from "../src/backend.ts";
+import * as commands from "./memcached/commands.ts";
+import { Connection } from "./memcached/connection.ts";
+import { validateMemcachedKey } from "./memcached/keys.ts";
+import { connectNode } from "./memcached/node-stream.ts";
+import { HashRing } from "./memcached/ring.ts";
+import { parseServers, type ServerOption } from "./memcached/servers.ts";
+import type { Connector } from "./memcached/stream.ts";
+
+export type { ServerOption } from "./memcached/servers.ts";
+export type { ByteStream, Connector, ServerAddress, StreamListener } from "./memcached/stream.ts";
+
+/**
+ * Options of `memcached()`.
+ *
+ * @example
+ * const options: MemcachedOptions = { servers: ["10.0.0.1:11211", { server: "10.0.0.2:11211", weight: 2 }], timeoutMs: 250 };
+ */
+export interface MemcachedOptions {
+  /**
+   * The pool: a list, or one string separated by `;` or `,` (Django's LOCATION), of `host:port`,
+   * `host` (port 11211), `[ipv6]:port` or `unix:/path`; list entries may be `{ server, weight }`.
+   */
+  servers: string | readonly ServerOption[];
+  /** The longest any operation waits for its server, connecting included. Default 1000 ms. */
+  timeoutMs?: number;
+  /** After a server fails, its operations fail at once for this long before a reconnect is tried; it doubles with each failure in a row. Default 100 ms. */
+  retryDelayMs?: number;
+  /** The cap on that doubling pause. Default 5000 ms. */
+  maxRetryDelayMs?: number;
+  /** Opens sockets; default Node's `net` (also right for Deno and Bun). */
+  connect?: Connector;
+}
+
+/**
+ * The memcached backend as EdgeCache sees it, plus `close()`, which it always has.
+ *
+ * @example
+ * const backend: MemcachedBackend = memcached({ servers: "127.0.0.1:11211" });
+ * await backend.close();
+ */
+export type MemcachedBackend = Backend & Required<Pick<Backend, "close" | "clear" | "getMany" | "setMany" | "deleteMany">>;
+
+/**
+ * A memcached backend over a pool of servers (memcached 1.6.10 or newer: it speaks the meta
+ * protocol). Connections open on first use; call `close()` (or EdgeCache's) when done.
+ *
+ * - Keys are checked before anything is sent: over 250 bytes, or with spaces or control
+ *   characters, they raise `InvalidCacheKeyError`.
+ * - A value over the server's item size limit (`-I`, 1 MiB by default) is refused with
+ *   `BackendUnavailableError`, and the key is deleted so an older value cannot linger.
+ * - A server that is down or does not answer within `timeoutMs` fails its operations with
+ *   `BackendUnavailableError` (quickly, while it backs off), while keys on other servers keep
+ *   working; its keys are not moved elsewhere. Page caching treats all of this as a miss.
+ * - Counters are memcached's: unsigned 64-bit. Decrementing below zero stops at 0, a negative
+ *   stored number cannot be incremented (TypeError), and values above 2^53 lose precision.
+ * - `clear()` runs `flush_all` on every server: it empties them entirely, not just this cache's keys.
+ * - TTLs are whole seconds, rounded up; memcached's clock ticks once a second, so an entry may
+ *   expire up to a second early. Over 30 days they are sent as absolute times.
+ *
+ * @example
+ * const cache = createCache({ backend: memcached({ servers: "10.0.0.1:11211;10.0.0.2:11211" }) });
+ * await cache.set("greeting", "hello", { timeout: 60 });
+ */
+export function memcached(options: MemcachedOptions): MemcachedBackend {
+  if (typeof options !== "object" || options === null) throw new TypeError(`options must be an object, got ${describe(options)}`);
+  const servers = parseServers(options.servers);
+  const timeoutMs = milliseconds(options.timeoutMs, 1000, "options.timeoutMs", 1);
+  const retryDelayMs = milliseconds(options.retryDelayMs, 100, "options.retryDelayMs", 0);
+  const maxRetryDelayMs = milliseconds(options.maxRetryDelayMs, 5000, "options.maxRetryDelayMs", 0);
+  const connect = options.connect ?? connectNode;
+  if (typeof connect !== "function") throw new TypeError(`options.connect must be a function, got ${describe(connect)}`);
+
+  const connections = servers.map(({ address, label }) => new Connection({ address, label, connect, timeoutMs, retryDelayMs, maxRetryDelayMs }));
+  const ring = new HashRing(servers.map(({ label, weight }) => ({ id: label, weight })));
+  const connectionFor = (key: string): Connection => {
+    validateMemcachedKey(key);
+    return connections[connections.length === 1 ? 0 : ring.lookup(key)]!;
+  };
+  /** Split `items` by the server of their key, remembering each item's position. */
+  const byServer = <T>(items: readonly T[], keyOf: (item: T) => string) => {
+    const groups = new Map<Connection, { items: T[]; positions: number[] }>();
+    items.forEach((item, position) => {
+      const connection = connectionFor(keyOf(item));
+      const group = groups.get(connection) ?? groups.set(connection, { items: [], positions: [] }).get(connection)!;
+      group.items.push(item);
+      group.positions.push(position);
+    });
+    return [...groups];
+  };
+  const remove = (key: string) => connectionFor(key).send(commands.del(key));
+
+  return {
+    name: "memcached",
+    capabilities: { atomicAdd: true, atomicIncrement: true, consistent: true, shared: true },
+    validateKey: validateMemcachedKey,
+
+    // async, so that a bad key rejects the returned promise instead of throwing synchronously
+    get: async (key) => connectionFor(key).send(commands.get(key)),
+    has: async (key) => connectionFor(key).send(commands.has(key)),
+    delete: async (key) => remove(key),
+    add: async (key, value, ttl) => connectionFor(key).send(commands.add(key, value, commands.expiry(ttl))),
+    touch: async (key, ttl) => connectionFor(key).send(commands.touch(key, commands.expiry(ttl))),
+    ttl: async (key) => connectionFor(key).send(commands.ttl(key)),
+
+    async set(key, value, ttl) {
+      const connection = connectionFor(key);
+      try {
+        await connection.send(commands.set(key, value, commands.expiry(ttl)));
+      } catch (error) {
+        await remove(key).catch(() => false); // never leave the old value behind (Django does the same)
+        throw error;
+      }
+    },
+
+    async increment(key, delta) {
+      if (!Number.isSafeInteger(delta)) throw new TypeError(`delta must be an integer, got ${describe(delta)}`);
+      return connectionFor(key).send(commands.increment(key, delta));
+    },
+
+    async getMany(keys) {
+      const values = new Array<Uint8Array | undefined>(keys.length).fill(undefined);
+      await Promise.all(byServer(keys, (key) => key).map(async ([connection, group]) => {
+        const found = await connection.send(commands.getMany(group.items));
+        found.forEach((value, index) => (values[group.positions[index]!] = value));
+      }));
+      return values;
+    },
+
+    async setMany(entries, ttl: BackendTtl) {
+      const exptime = commands.expiry(ttl);
+      const failed = new Set<number>();
+      await Promise.all(byServer(entries, ([key]) => key).map(async ([connection, group]) => {
+        const refused = await connection.send(commands.setMany(group.items, exptime)).catch(() => group.items.map((_, index) => index));
+        for (const index of refused) failed.add(group.positions[index]!);
+      }));
+      const failedKeys = entries.filter((_, position) => failed.has(position)).map(([key]) => key);
+      await Promise.all(failedKeys.map((key) => remove(key).catch(() => false)));
+      return failedKeys;
+    },
+
+    async deleteMany(keys) {
+      await Promise.all(byServer(keys, (key) => key).map(([connection, group]) => connection.send(commands.deleteMany(group.items))));
+    },
+
+    async clear() {
+      await Promise.all(connections.map((connection) => connection.send(commands.flushAll())));
+    },
+
+    async close() {
+      for (const connection of connections) connection.close();
+    },
+  };
+}
+
+function milliseconds(value: unknown, fallback: number, name: string, least: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isFinite(value) || value < least) throw new TypeError(`${name} must be a number of milliseconds of at least ${least}, got ${describe(value)}`);
+  return value;
+}

@@ -1,0 +1,153 @@
+/**
+ * One pipelined connection to one memcached server: requests are written as they come and
+ * matched to responses in order. It connects on demand, fails every request that outlives the
+ * timeout, and after a failure refuses requests at once until a backoff delay has passed.
+ */
+import { BackendUnavailableError } from "../../src/errors.ts";
+import { MORE, type Command } from "./commands.ts";
+import { ResponseParser, type Response } from "./parser.ts";
+import type { ByteStream, Connector, ServerAddress } from "./stream.ts";
+
+/**
+ * How a connection reaches its server and how it behaves when the server fails.
+ *
+ * @example
+ * const options: ConnectionOptions = { address, label: "127.0.0.1:11211", connect: connectNode, timeoutMs: 1000, retryDelayMs: 100, maxRetryDelayMs: 10_000 };
+ */
+export interface ConnectionOptions {
+  readonly address: ServerAddress;
+  /** The server's name in error messages (`"127.0.0.1:11211"`). */
+  readonly label: string;
+  readonly connect: Connector;
+  /** The longest a request may wait for its answer, connecting included. */
+  readonly timeoutMs: number;
+  /** The pause after a first failure; it doubles with each failure in a row. */
+  readonly retryDelayMs: number;
+  /** The longest pause between attempts. */
+  readonly maxRetryDelayMs: number;
+}
+
+interface Pending {
+  readonly command: Command<unknown>;
+  readonly deadline: number;
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+/**
+ * A pipelined connection to one server.
+ *
+ * @example
+ * const connection = new Connection({ address, label: "127.0.0.1:11211", connect: connectNode, timeoutMs: 1000, retryDelayMs: 100, maxRetryDelayMs: 10_000 });
+ * const value = await connection.send(get("k"));
+ */
+export class Connection {
+  /** In order: requests written (or waiting for the connection), oldest first. */
+  private readonly queue: Pending[] = [];
+  private stream: ByteStream | undefined;
+  private connecting: AbortController | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private failures = 0;
+  private retryAt = 0;
+  private closed = false;
+
+  constructor(private readonly options: ConnectionOptions) {}
+
+  /** Write `command` (connecting first if needed) and resolve with what its reader returns. */
+  send<T>(command: Command<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new BackendUnavailableError(`memcached ${this.options.label}: the client is closed`));
+    const now = Date.now();
+    if (!this.stream && !this.connecting && now < this.retryAt) {
+      return Promise.reject(new BackendUnavailableError(`memcached ${this.options.label} is down; next attempt in ${this.retryAt - now} ms`));
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ command, deadline: now + this.options.timeoutMs, resolve: resolve as (value: unknown) => void, reject });
+      if (this.stream) this.stream.write(command.bytes);
+      else if (!this.connecting) this.open();
+      this.timer ??= setTimeout(() => this.checkDeadlines(), this.options.timeoutMs);
+    });
+  }
+
+  /** Close the socket and fail whatever is still waiting; later sends are refused. */
+  close(): void {
+    this.closed = true;
+    this.fail(new BackendUnavailableError(`memcached ${this.options.label}: the client is closed`), false);
+  }
+
+  private open(): void {
+    const controller = new AbortController();
+    this.connecting = controller;
+    const parser = new ResponseParser((response) => this.dispatch(response));
+    let stream: ByteStream | undefined;
+    const listener = {
+      onData: (bytes: Uint8Array) => {
+        if (this.stream !== stream) return;
+        try {
+          parser.push(bytes);
+        } catch (error) {
+          this.fail(new BackendUnavailableError(`memcached ${this.options.label}: ${(error as Error).message}`), true);
+        }
+      },
+      onClose: (error?: Error) => {
+        if (this.stream !== stream) return;
+        this.stream = undefined;
+        const reason = error ? `connection lost (${error.message})` : "connection closed by the server";
+        this.fail(new BackendUnavailableError(`memcached ${this.options.label}: ${reason}`), this.queue.length > 0);
+      },
+    };
+    this.options.connect(this.options.address, listener, controller.signal).then(
+      (opened) => {
+        if (this.connecting !== controller) return opened.close(); // given up on meanwhile
+        this.connecting = undefined;
+        this.stream = stream = opened;
+        this.failures = 0;
+        for (const pending of this.queue) opened.write(pending.command.bytes);
+      },
+      (error: Error) => {
+        if (this.connecting !== controller) return;
+        this.fail(new BackendUnavailableError(`memcached ${this.options.label}: cannot connect (${error.message})`), true);
+      },
+    );
+  }
+
+  private dispatch(response: Response): void {
+    const pending = this.queue[0];
+    if (!pending) throw new Error(`unexpected response ${response.code} with no request waiting`);
+    let result: unknown;
+    try {
+      result = pending.command.read(response);
+    } catch (error) {
+      this.queue.shift();
+      pending.reject(error as Error);
+      return;
+    }
+    if (result === MORE) return;
+    this.queue.shift();
+    pending.resolve(result);
+  }
+
+  private checkDeadlines(): void {
+    this.timer = undefined;
+    const oldest = this.queue[0];
+    if (!oldest) return;
+    const wait = oldest.deadline - Date.now();
+    if (wait > 0) this.timer = setTimeout(() => this.checkDeadlines(), wait);
+    else this.fail(new BackendUnavailableError(`memcached ${this.options.label}: no answer within ${this.options.timeoutMs} ms`), true);
+  }
+
+  /** Drop the connection and fail every request on it; `count` a failure to back off from. */
+  private fail(error: Error, count: boolean): void {
+    this.connecting?.abort(error);
+    this.connecting = undefined;
+    const stream = this.stream;
+    this.stream = undefined;
+    stream?.close();
+    if (count) {
+      this.failures++;
+      this.retryAt = Date.now() + Math.min(this.options.maxRetryDelayMs, this.options.retryDelayMs * 2 ** (this.failures - 1));
+    }
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const pending of this.queue.splice(0)) pending.reject(error);
+  }
+}
