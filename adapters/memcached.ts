@@ -39,13 +39,14 @@ export interface MemcachedOptions {
 }
 
 /**
- * The memcached backend as EdgeCache sees it, plus `close()`, which it always has.
+ * A backend with every optional operation implemented natively.
  *
  * @example
  * const backend: MemcachedBackend = memcached({ servers: "127.0.0.1:11211" });
+ * await backend.increment("hits", 1);
  * await backend.close();
  */
-export type MemcachedBackend = Backend & Required<Pick<Backend, "close" | "clear" | "getMany" | "setMany" | "deleteMany">>;
+export type MemcachedBackend = Required<Backend>;
 
 /**
  * A memcached backend over a pool of servers (memcached 1.6.10 or newer: it speaks the meta

@@ -1,0 +1,172 @@
+import { Buffer } from "node:buffer";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { memcached, type MemcachedBackend } from "../../adapters/memcached.ts";
+import { BackendUnavailableError, InvalidCacheKeyError } from "../../src/errors.ts";
+import { startMemcached, type MemcachedServer } from "../fixtures/memcached.ts";
+import { spyConnector, text, utf8 } from "./helpers.ts";
+
+let server: MemcachedServer;
+let small: MemcachedServer; // a 2 KiB item size limit
+const open: MemcachedBackend[] = [];
+const client = (options: Partial<Parameters<typeof memcached>[0]> = {}) => {
+  const backend = memcached({ servers: server.location, ...options });
+  open.push(backend);
+  return backend;
+};
+
+beforeAll(async () => {
+  [server, small] = await Promise.all([startMemcached(), startMemcached({ args: ["-I", "2k", "-o", "slab_chunk_max=1024"] })]);
+});
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((backend) => backend.close()));
+});
+afterAll(async () => {
+  await Promise.all([server.stop(), small.stop()]);
+});
+
+describe("memcached backend on one server", () => {
+  it("pipelines hundreds of concurrent requests over one connection, each getting its own answer", async () => {
+    const spy = spyConnector();
+    const backend = client({ connect: spy.connect });
+    const keys = Array.from({ length: 500 }, (_, i) => `pipe:${i}`);
+    await Promise.all(keys.map((key) => backend.set(key, utf8(`value of ${key}`), 60)));
+    const values = await Promise.all(keys.map((key) => backend.get(key)));
+    expect(values.map(text)).toEqual(keys.map((key) => `value of ${key}`));
+    expect(spy.connections()).toBe(1);
+  });
+
+  it("reads many keys as one batch (one write), in order, with misses as undefined", async () => {
+    const spy = spyConnector();
+    const backend = client({ connect: spy.connect });
+    const keys = Array.from({ length: 1000 }, (_, i) => `batch:${i}`);
+    const failed = await backend.setMany(keys.filter((_, i) => i % 2 === 0).map((key) => [key, utf8(key)]), 60);
+    expect(failed).toEqual([]);
+    const writesBefore = spy.writes.length;
+    const values = await backend.getMany(keys);
+    expect(spy.writes.length - writesBefore).toBe(1);
+    expect(values.map(text)).toEqual(keys.map((key, i) => (i % 2 === 0 ? key : undefined)));
+    await backend.deleteMany(keys.slice(0, 10));
+    // keys 0-9 are gone, 10 is still there, 11 was never stored
+    expect((await backend.getMany(keys.slice(0, 12))).map(text)).toEqual(keys.slice(0, 12).map((key, i) => (i === 10 ? key : undefined)));
+  });
+
+  it("round-trips large binary values that arrive in many TCP chunks", async () => {
+    const backend = client();
+    const value = Uint8Array.from({ length: 900_000 }, (_, i) => (i * 7919) % 256); // includes \r\n pairs
+    await backend.set("large", value, 60);
+    await backend.set("after", utf8("next"), 60);
+    const [large, after] = await Promise.all([backend.get("large"), backend.get("after")]);
+    expect(Buffer.compare(large!, value)).toBe(0); // toEqual walks 900k elements slowly
+    expect(text(after)).toBe("next");
+  });
+
+  it("refuses a value over the server's item size limit and leaves no stale value behind", async () => {
+    const backend = memcached({ servers: small.location });
+    open.push(backend);
+    await backend.set("k", utf8("old"), 60);
+    await expect(backend.set("k", new Uint8Array(4096), 60)).rejects.toThrow(BackendUnavailableError);
+    await expect(backend.set("k", new Uint8Array(4096), 60)).rejects.toThrow(/object too large/);
+    expect(await backend.get("k")).toBeUndefined();
+
+    await backend.setMany([["a", utf8("old")], ["b", utf8("old")]], 60);
+    expect(await backend.setMany([["a", utf8("new")], ["b", new Uint8Array(4096)]], 60)).toEqual(["b"]);
+    expect((await backend.getMany(["a", "b"])).map(text)).toEqual(["new", undefined]);
+    expect(text(await backend.get("a"))).toBe("new"); // the connection is still in step
+  });
+
+  it("rejects keys memcached cannot take before sending anything", async () => {
+    const spy = spyConnector();
+    const backend = client({ connect: spy.connect });
+    const bad = ["has space", "tab\there", "nl\n", "del\u007f", "x".repeat(251), "é".repeat(126) /* 252 bytes */];
+    for (const key of bad) {
+      expect(() => backend.validateKey(key), JSON.stringify(key)).toThrow(InvalidCacheKeyError);
+      await expect(backend.get(key)).rejects.toThrow(InvalidCacheKeyError);
+      await expect(backend.set(key, utf8("v"), 60)).rejects.toThrow(InvalidCacheKeyError);
+      await expect(backend.getMany(["fine", key])).rejects.toThrow(InvalidCacheKeyError);
+      await expect(backend.setMany([["fine", utf8("v")], [key, utf8("v")]], 60)).rejects.toThrow(InvalidCacheKeyError);
+    }
+    expect(spy.writes).toEqual([]);
+    const longest = "é".repeat(125); // 250 bytes: allowed
+    await backend.set(longest, utf8("v"), 60);
+    expect(text(await backend.get(longest))).toBe("v");
+  });
+
+  it("adds atomically: of many concurrent adds from separate clients exactly one wins", async () => {
+    const clients = Array.from({ length: 5 }, () => client());
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => clients[i % 5]!.add("lock", utf8(`owner ${i}`), 60)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(text(await clients[0]!.get("lock"))).toBe(`owner ${results.indexOf(true)}`);
+  });
+
+  it("increments atomically: concurrent increments from separate clients end at the exact sum", async () => {
+    const clients = Array.from({ length: 5 }, () => client());
+    await clients[0]!.set("counter", utf8("0"), 60);
+    const deltas = Array.from({ length: 1000 }, (_, i) => (i % 7) + 1);
+    await Promise.all(deltas.map((delta, i) => clients[i % 5]!.increment("counter", delta)));
+    expect(text(await clients[0]!.get("counter"))).toBe(String(deltas.reduce((a, b) => a + b)));
+  });
+
+  it("keeps memcached's unsigned counters: a decrement stops at 0, a negative number is not incrementable", async () => {
+    const backend = client();
+    await backend.set("n", utf8("3"), 60);
+    expect(await backend.increment("n", -5)).toBe(0);
+    expect(await backend.increment("n", 2)).toBe(2);
+    expect(await backend.increment("missing", 1)).toBeUndefined();
+    await backend.set("negative", utf8("-5"), 60);
+    await expect(backend.increment("negative", 1)).rejects.toThrow(TypeError);
+    await expect(backend.increment("n", 1.5)).rejects.toThrow(/delta must be an integer/);
+  });
+
+  it("reports remaining TTLs, never-expiring entries, and TTLs over 30 days (sent as absolute times)", async () => {
+    const backend = client();
+    await backend.set("hour", utf8("v"), 3600);
+    await backend.set("forever", utf8("v"), null);
+    await backend.set("forty-days", utf8("v"), 40 * 86_400);
+    expect(await backend.ttl("hour")).toBeGreaterThanOrEqual(3599);
+    expect(await backend.ttl("forever")).toBeNull();
+    expect(Math.abs((await backend.ttl("forty-days"))! - 40 * 86_400)).toBeLessThanOrEqual(2);
+    expect(await backend.ttl("missing")).toBeUndefined();
+    expect(await backend.touch("hour", 40 * 86_400)).toBe(true);
+    expect(Math.abs((await backend.ttl("hour"))! - 40 * 86_400)).toBeLessThanOrEqual(2);
+    expect(await backend.touch("missing", 60)).toBe(false);
+  });
+
+  it("clear flushes the whole server, whichever client stored the keys", async () => {
+    const [one, two] = [client(), client()];
+    await one.set("mine", utf8("v"), 60);
+    await two.set("theirs", utf8("v"), 60);
+    await one.clear();
+    expect(await two.has("mine")).toBe(false);
+    expect(await two.has("theirs")).toBe(false);
+  });
+
+  it("works over a Unix socket", async () => {
+    const unix = await startMemcached({ unixSocket: true });
+    try {
+      const backend = memcached({ servers: unix.location });
+      open.push(backend);
+      await backend.set("k", utf8("over a socket"), 60);
+      expect(text(await backend.get("k"))).toBe("over a socket");
+    } finally {
+      await unix.stop();
+    }
+  });
+
+  it("fails operations after close", async () => {
+    const backend = client();
+    await backend.set("k", utf8("v"), 60);
+    await backend.close();
+    await expect(backend.get("k")).rejects.toThrow(/closed/);
+  });
+
+  it.each([
+    ["no options", undefined, /options must be an object/],
+    ["no servers", {}, /options.servers must name at least one server/],
+    ["a zero timeout", { servers: "a:1", timeoutMs: 0 }, /options.timeoutMs must be a number of milliseconds of at least 1/],
+    ["a string retry delay", { servers: "a:1", retryDelayMs: "5" }, /options.retryDelayMs/],
+    ["a connect that is not a function", { servers: "a:1", connect: 1 }, /options.connect must be a function/],
+  ])("rejects %s with a TypeError naming the option", (_label, options, message) => {
+    expect(() => memcached(options as never)).toThrow(TypeError);
+    expect(() => memcached(options as never)).toThrow(message);
+  });
+});

@@ -1,0 +1,44 @@
+/** Test helpers for the memcached suites: a connector that records what is sent, and byte helpers. */
+import { connectNode } from "../../adapters/memcached/node-stream.ts";
+import type { Connector } from "../../adapters/memcached/stream.ts";
+
+/**
+ * Node's connector, counting the connections it opens and keeping every write.
+ *
+ * @example
+ * const spy = spyConnector();
+ * const backend = memcached({ servers, connect: spy.connect });
+ * expect(spy.writes).toHaveLength(0);
+ */
+export function spyConnector(): { connect: Connector; writes: Uint8Array[]; connections: () => number } {
+  const writes: Uint8Array[] = [];
+  let connections = 0;
+  const connect: Connector = async (address, listener, signal) => {
+    connections++;
+    const stream = await connectNode(address, listener, signal);
+    return {
+      write(bytes) {
+        writes.push(bytes);
+        stream.write(bytes);
+      },
+      close: () => stream.close(),
+    };
+  };
+  return { connect, writes, connections: () => connections };
+}
+
+/**
+ * UTF-8 bytes of a string.
+ *
+ * @example
+ * await backend.set("k", utf8("v"), 60);
+ */
+export const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+/**
+ * The text of UTF-8 bytes (undefined stays undefined).
+ *
+ * @example
+ * expect(text(await backend.get("k"))).toBe("v");
+ */
+export const text = (bytes: Uint8Array | undefined): string | undefined => (bytes === undefined ? undefined : new TextDecoder().decode(bytes));
