@@ -44,6 +44,16 @@ describe("Upstash wire format", () => {
     expect(await post("/", ["get", "wire:missing"])).toMatchObject({ body: { result: null } });
   });
 
+  it("writes integers beyond 2^53 as exact JSON digits", async () => {
+    await post("/", ["set", "wire:big", "9007199254740993"]);
+    const response = await fetch(stack.server.url, {
+      method: "POST",
+      headers: { authorization: `Bearer ${stack.server.token}` },
+      body: JSON.stringify(["incrby", "wire:big", 1]),
+    });
+    expect(await response.text()).toBe('{"result":9007199254740994}');
+  });
+
   it("answers 400 with the Redis error for a failing single command", async () => {
     expect(await post("/", ["incr", "wire:b"])).toEqual({ status: 400, body: { error: "ERR value is not an integer or out of range" }, syncToken: expect.any(String) });
     expect(await post("/", ["nosuchcommand"])).toMatchObject({ status: 400, body: { error: expect.stringMatching(/^ERR unknown command/) } });
