@@ -1,0 +1,50 @@
+/**
+ * `cachePage` and `cacheSite`: Django's per-view and per-site caching for fetch handlers.
+ * The engine is in `engine.ts`; the storage rules in `policy.ts`; the keys in `keys.ts`.
+ */
+import { checkTimeout, describe, type Timeout } from "../arguments.ts";
+import type { Handler, Wrapper } from "../types.ts";
+import { PageCacheEngine } from "./engine.ts";
+import { type PageCacheOptions, resolvePageOptions } from "./options.ts";
+
+/**
+ * Cache a handler's pages for `timeout` seconds (Django's `cache_page`). The timeout beats the
+ * response's own max-age; `null` uses max-age, else 600 s. Only GET and HEAD are cached; see
+ * `PageCacheOptions` for keys, Vary, cookies, streaming and failure handling.
+ *
+ * @example
+ * import { cachePage } from "edgecache";
+ *
+ * const handler = cachePage(900)(async (request: Request) => new Response(await render(request)));
+ * export default { fetch: handler };
+ */
+export function cachePage(timeout: Timeout, options: PageCacheOptions = {}): Wrapper {
+  checkTimeout(timeout);
+  const rule = timeout === null ? { kind: "site" as const, seconds: 600 } : { kind: "page" as const, timeout };
+  const engine = new PageCacheEngine(rule, resolvePageOptions(options));
+  return <H extends Handler>(handler: H): H => engine.wrap(handler);
+}
+
+/** Options of `cacheSite`. */
+export interface SiteCacheOptions extends PageCacheOptions {
+  /** Seconds to keep a page whose response sets no max-age. Default 600 (Django's CACHE_MIDDLEWARE_SECONDS). */
+  seconds?: number;
+}
+
+/**
+ * Cache a whole site (Django's CacheMiddleware): each page for its response's max-age (max-age=0:
+ * not cached), else for `seconds`. Wrap the app's top-level fetch handler.
+ *
+ * @example
+ * import { cacheSite } from "edgecache";
+ *
+ * export default { fetch: cacheSite({ seconds: 300, query: { ignore: [/^utm_/] } })(app.fetch) };
+ */
+export function cacheSite(options: SiteCacheOptions = {}): Wrapper {
+  const { seconds = 600, ...rest } = options ?? {};
+  if (typeof seconds !== "number" || !Number.isFinite(seconds)) {
+    throw new TypeError(`options.seconds must be a finite number of seconds, got ${describe(seconds)}`);
+  }
+  const engine = new PageCacheEngine({ kind: "site", seconds }, resolvePageOptions(rest));
+  return <H extends Handler>(handler: H): H => engine.wrap(handler);
+}

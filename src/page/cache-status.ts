@@ -1,0 +1,29 @@
+/**
+ * The RFC 9211 `Cache-Status` member page caching adds to every response, e.g.
+ * `edgecache; hit; ttl=42`, `edgecache; fwd=uri-miss; stored`, `edgecache; fwd=method`.
+ */
+
+/** How a request was answered. */
+export type CacheOutcome =
+  /** Served from the cache; `ttl` is the remaining freshness in seconds (negative when stale). */
+  | { hit: true; ttl: number; detail?: "collapsed" | "revalidating" | "stale-if-error" }
+  /** Forwarded to the handler: `fwd` per RFC 9211, whether the response was stored, and why not. */
+  | { hit: false; fwd: "uri-miss" | "vary-miss" | "miss" | "stale" | "method" | "bypass"; stored?: boolean; detail?: string };
+
+/**
+ * The Cache-Status member for `outcome`.
+ *
+ * @example
+ * cacheStatusValue("edgecache", { hit: true, ttl: 42 }); // "edgecache; hit; ttl=42"
+ */
+export function cacheStatusValue(cacheName: string, outcome: CacheOutcome): string {
+  let value = cacheName;
+  if (outcome.hit) {
+    value += `; hit; ttl=${outcome.ttl}`;
+  } else {
+    value += `; fwd=${outcome.fwd}`;
+    if (outcome.stored) value += "; stored";
+  }
+  if (outcome.detail) value += `; detail=${outcome.detail}`;
+  return value;
+}

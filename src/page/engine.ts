@@ -1,0 +1,306 @@
+/**
+ * The fetch/update engine behind `cachePage` and `cacheSite`: Django's FetchFromCacheMiddleware
+ * and UpdateCacheMiddleware for one handler, plus what Django lacks: streaming misses,
+ * collapsed concurrent misses, stale-while-revalidate / stale-if-error, backend time limits, and
+ * failures that are misses (reported to `onError`) instead of errors.
+ */
+import { LRUCache } from "lru-cache";
+import type { EdgeCache } from "../cache.ts";
+import { CorruptEntryError } from "../errors.ts";
+import { compileCacheControl, parseDeltaSeconds } from "../http/cache-control.ts";
+import { getConditionalResponse } from "../http/conditional.ts";
+import { editHeaders } from "../http/headers.ts";
+import { patchResponseHeaders } from "../http/response-headers.ts";
+import type { Handler } from "../types.ts";
+import { captureBody } from "./capture.ts";
+import { cacheStatusValue, type CacheOutcome } from "./cache-status.ts";
+import { baseKey, variantKey, varyNames } from "./keys.ts";
+import type { PageErrorContext, ResolvedPageOptions } from "./options.ts";
+import { decide, type TimeoutRule } from "./policy.ts";
+import { selectCache } from "./select.ts";
+import { isStoredPage, isVaryIndex, type StoredPage, UNSTORED_HEADERS, type VaryIndex } from "./stored.ts";
+
+/** The result of looking a request up. `missKey` is the key that missed (for collapsing). */
+interface Lookup {
+  page?: StoredPage;
+  missKey: string;
+  fwd: "uri-miss" | "vary-miss" | "miss";
+}
+
+/** How long a learned vary list is trusted without re-reading the index. */
+const VARY_MEMO_MS = 60_000;
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+const CONDITIONAL_HEADERS = ["if-none-match", "if-modified-since", "if-match", "if-unmodified-since"];
+
+class TimeoutError extends Error {
+  override name = "TimeoutError";
+}
+
+/**
+ * One page-caching wrapper's state: its options, the vary lists it has learned, and the misses
+ * it is filling. `wrap` applies it to a handler.
+ *
+ * @example
+ * const engine = new PageCacheEngine({ kind: "page", timeout: 900 }, resolvePageOptions({}));
+ * export default { fetch: engine.wrap(handler) };
+ */
+export class PageCacheEngine {
+  private readonly varyMemo = new WeakMap<EdgeCache, LRUCache<string, { vary: string[]; until: number }>>();
+  private readonly filling = new WeakMap<EdgeCache, Map<string, Promise<void>>>();
+  private readonly staleDirectives: ((headers: Headers) => void) | undefined;
+
+  constructor(
+    private readonly rule: TimeoutRule,
+    private readonly options: ResolvedPageOptions,
+  ) {
+    const { staleWhileRevalidate, staleIfError } = options;
+    this.staleDirectives = staleWhileRevalidate || staleIfError
+      ? compileCacheControl({ staleWhileRevalidate: staleWhileRevalidate || undefined, staleIfError: staleIfError || undefined })
+      : undefined;
+  }
+
+  /** Wrap `handler`, keeping its type and passing its extra arguments through. */
+  wrap<H extends Handler>(handler: H): H {
+    const engine = this;
+    return async function (this: unknown, request: Request, ...args: unknown[]) {
+      return engine.handle((req) => handler.apply(this, [req, ...args]), request, args);
+    } as H;
+  }
+
+  private async handle(run: (request: Request) => Response | Promise<Response>, request: Request, args: readonly unknown[]): Promise<Response> {
+    const method = request.method;
+    if (method !== "GET" && method !== "HEAD") return this.label(await run(request), { hit: false, fwd: "method" });
+    let cache: EdgeCache;
+    try {
+      cache = selectCache(this.options.cache, request, args);
+    } catch (error) {
+      this.report(error, "select", request);
+      return this.label(await run(request), { hit: false, fwd: "miss", detail: "no-cache" });
+    }
+
+    let lookup = await this.lookup(cache, request, method);
+    const authorized = request.headers.has("authorization");
+    const usable = (page: StoredPage | undefined): page is StoredPage => page !== undefined && (page.shareable || !authorized);
+    let now = this.options.now();
+    if (usable(lookup.page)) {
+      if (now < lookup.page.freshUntil) return this.answer(request, lookup.page, now);
+      if (now < lookup.page.staleWhileRevalidateUntil) {
+        this.revalidate(cache, run, request, method, lookup.missKey, args);
+        return this.answer(request, lookup.page, now, "revalidating");
+      }
+    }
+
+    // Another request in this isolate is already filling this page: wait for it, then look again.
+    const pending = lookup.fwd !== "miss" && this.options.collapseMs > 0 ? this.fillsOf(cache).get(lookup.missKey) : undefined;
+    if (pending) {
+      await Promise.race([pending, delay(this.options.collapseMs)]);
+      lookup = await this.lookup(cache, request, method);
+      now = this.options.now();
+      if (usable(lookup.page) && now < lookup.page.freshUntil) return this.answer(request, lookup.page, now, "collapsed");
+    }
+    const stale = usable(lookup.page) && now < lookup.page.staleIfErrorUntil ? lookup.page : undefined;
+    const filled = pending || lookup.fwd === "miss" ? undefined : this.startFill(cache, lookup.missKey);
+
+    let response: Response;
+    try {
+      response = await run(request);
+    } catch (error) {
+      filled?.();
+      if (stale) {
+        this.report(error, "revalidate", request);
+        return this.answer(request, stale, now, "stale-if-error");
+      }
+      throw error;
+    }
+    if (stale && response.status >= 500) {
+      filled?.();
+      response.body?.cancel().catch(() => {});
+      return this.answer(request, stale, now, "stale-if-error");
+    }
+    return this.update(cache, request, method, response, lookup.fwd, args, filled);
+  }
+
+  /** Find the page for a request: the GET page, or for HEAD the GET page then a HEAD page. Never throws. */
+  private async lookup(cache: EdgeCache, request: Request, method: string): Promise<Lookup> {
+    try {
+      const get = await this.limit(cache, this.find(cache, request, "GET"));
+      if (get.page || method !== "HEAD") return get;
+      return await this.limit(cache, this.find(cache, request, "HEAD"));
+    } catch (error) {
+      this.report(error, "lookup", request);
+      return { fwd: "miss", missKey: "" };
+    }
+  }
+
+  private async find(cache: EdgeCache, request: Request, method: string): Promise<Lookup> {
+    const base = await baseKey(request, method, this.options);
+    const memo = this.memoOf(cache);
+    const known = memo.get(base);
+    if (known && known.until > this.options.now()) return this.findVariant(cache, request, base, known.vary);
+    const value = await cache.get(base);
+    if (isStoredPage(value)) return { page: value, missKey: base, fwd: "uri-miss" };
+    if (isVaryIndex(value)) {
+      memo.set(base, { vary: value.vary, until: this.options.now() + VARY_MEMO_MS });
+      return this.findVariant(cache, request, base, value.vary);
+    }
+    if (value !== undefined) this.dropCorrupt(cache, base, request);
+    return { missKey: base, fwd: "uri-miss" };
+  }
+
+  private async findVariant(cache: EdgeCache, request: Request, base: string, vary: readonly string[]): Promise<Lookup> {
+    const key = await variantKey(base, request, vary, this.options);
+    const value = await cache.get(key);
+    if (isStoredPage(value)) return { page: value, missKey: key, fwd: "vary-miss" };
+    if (value !== undefined) this.dropCorrupt(cache, key, request);
+    return { missKey: key, fwd: "vary-miss" };
+  }
+
+  private dropCorrupt(cache: EdgeCache, key: string, request: Request): void {
+    this.report(new CorruptEntryError(`the entry under ${key} is not a stored page`), "lookup", request);
+    cache.delete(key).catch((error: unknown) => this.report(error, "store", request));
+  }
+
+  /** A response for a stored page: Age, freshness, HEAD without a body, conditional requests answered. */
+  private answer(request: Request, page: StoredPage, now: number, detail?: "collapsed" | "revalidating" | "stale-if-error"): Response {
+    const headers = new Headers(page.headers);
+    headers.set("age", String(Math.max(0, Math.floor((now - page.storedAt) / 1000))));
+    let body: BodyInit | null = page.body as Uint8Array<ArrayBuffer>;
+    if (request.method === "HEAD" || NULL_BODY_STATUSES.has(page.status)) {
+      if (request.method === "HEAD") headers.set("content-length", String(page.body.byteLength));
+      body = null;
+    }
+    let response = new Response(body, { status: page.status, headers });
+    if (CONDITIONAL_HEADERS.some((name) => request.headers.has(name))) response = getConditionalResponse(request, response);
+    const remaining = (page.freshUntil - now) / 1000;
+    return this.label(response, { hit: true, ttl: remaining > 0 ? Math.ceil(remaining) : Math.floor(remaining), detail });
+  }
+
+  /** UpdateCacheMiddleware: decide, patch the headers, stream the response and store it when it ends. */
+  private update(cache: EdgeCache, request: Request, method: string, response: Response, fwd: Lookup["fwd"], args: readonly unknown[], filled: (() => void) | undefined): Response {
+    const decision = decide(request, response, this.rule, this.options);
+    if (!decision.patch) {
+      filled?.();
+      return this.label(response, { hit: false, fwd, detail: decision.refusal });
+    }
+    const now = this.options.now();
+    let patched = patchResponseHeaders(response, decision.timeout, { now: () => now });
+    if (this.staleDirectives) patched = editHeaders(patched, this.staleDirectives);
+    if (decision.refusal) {
+      filled?.();
+      return this.label(patched, { hit: false, fwd, detail: decision.refusal });
+    }
+    const swr = this.options.staleWhileRevalidate ?? parseDeltaSeconds(decision.directives.get("stale-while-revalidate")) ?? 0;
+    const sie = this.options.staleIfError ?? parseDeltaSeconds(decision.directives.get("stale-if-error")) ?? 0;
+    const freshUntil = now + decision.timeout * 1000;
+    const headers = [...patched.headers].filter(([name]) => !UNSTORED_HEADERS.has(name));
+    const status = patched.status;
+    const vary = varyNames(patched.headers.get("vary"));
+    const { response: streamed, body } = captureBody(patched, this.options.maxBodyBytes);
+    const write = body
+      .then(async (bytes) => {
+        if (bytes === undefined) return; // over maxBodyBytes, or the stream broke or was cancelled
+        const page: StoredPage = {
+          kind: "page", status, headers, body: bytes, storedAt: now, freshUntil,
+          staleWhileRevalidateUntil: freshUntil + Math.max(0, swr) * 1000,
+          staleIfErrorUntil: freshUntil + Math.max(0, sie) * 1000,
+          shareable: decision.shareable,
+        };
+        await this.limit(cache, this.store(cache, request, method, vary, page, decision.timeout + Math.max(0, swr, sie)));
+      })
+      .catch((error: unknown) => this.report(error, "store", request))
+      .finally(filled);
+    this.schedule(write, args);
+    return this.label(streamed, { hit: false, fwd, stored: true });
+  }
+
+  private async store(cache: EdgeCache, request: Request, method: string, vary: string[], page: StoredPage, timeout: number): Promise<void> {
+    const base = await baseKey(request, method, this.options);
+    const memo = this.memoOf(cache);
+    if (vary.length === 0) {
+      memo.delete(base);
+      await cache.set(base, page, { timeout });
+      return;
+    }
+    const index: VaryIndex = { kind: "vary", vary };
+    await cache.set(await variantKey(base, request, vary, this.options), page, { timeout });
+    await cache.set(base, index, { timeout });
+    memo.set(base, { vary, until: this.options.now() + VARY_MEMO_MS });
+  }
+
+  /** Refresh a stale page in the background, once per key in this isolate. */
+  private revalidate(cache: EdgeCache, run: (request: Request) => Response | Promise<Response>, request: Request, method: string, key: string, args: readonly unknown[]): void {
+    const fills = this.fillsOf(cache);
+    if (fills.has(key)) return;
+    const filled = this.startFill(cache, key);
+    const refresh = (async () => {
+      const response = await run(request.clone());
+      const answered = this.update(cache, request, method, response, "uri-miss", [], filled);
+      await answered.body?.pipeTo(new WritableStream());
+    })().catch((error: unknown) => {
+      filled();
+      this.report(error, "revalidate", request);
+    });
+    this.schedule(refresh, args);
+  }
+
+  private fillsOf(cache: EdgeCache): Map<string, Promise<void>> {
+    let fills = this.filling.get(cache);
+    if (!fills) this.filling.set(cache, (fills = new Map()));
+    return fills;
+  }
+
+  /** Mark `key` as being filled; the returned function ends that (idempotent). */
+  private startFill(cache: EdgeCache, key: string): () => void {
+    const fills = this.fillsOf(cache);
+    let finish!: () => void;
+    const done = new Promise<void>((resolve) => (finish = resolve));
+    fills.set(key, done);
+    return () => {
+      if (fills.get(key) === done) fills.delete(key);
+      finish();
+    };
+  }
+
+  private memoOf(cache: EdgeCache): LRUCache<string, { vary: string[]; until: number }> {
+    let memo = this.varyMemo.get(cache);
+    if (!memo) this.varyMemo.set(cache, (memo = new LRUCache({ max: 1000 })));
+    return memo;
+  }
+
+  /** Fail a backend call that takes longer than `timeoutMs` (in-isolate backends cannot hang). */
+  private limit<T>(cache: EdgeCache, call: Promise<T>): Promise<T> {
+    if (cache.backend.capabilities?.shared === false || this.options.timeoutMs === 0) return call;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TimeoutError(`the ${cache.backend.name} backend took longer than ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
+    });
+    return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  /** Carry a cache write past the response: the `waitUntil` option, a `ctx` argument's, or the background. */
+  private schedule(write: Promise<unknown>, args: readonly unknown[]): void {
+    if (this.options.waitUntil) return this.options.waitUntil(write);
+    const context = args.find((arg): arg is { waitUntil(promise: Promise<unknown>): void } =>
+      typeof arg === "object" && arg !== null && typeof (arg as { waitUntil?: unknown }).waitUntil === "function");
+    context?.waitUntil(write);
+  }
+
+  private label(response: Response, outcome: CacheOutcome): Response {
+    const name = this.options.cacheStatus;
+    if (name === false) return response;
+    const value = cacheStatusValue(this.options.cacheName, outcome);
+    return editHeaders(response, (headers) => headers.append(name, value));
+  }
+
+  private report(error: unknown, operation: PageErrorContext["operation"], request: Request): void {
+    try {
+      this.options.onError(error, { operation, request });
+    } catch {
+      // A throwing hook must not turn a miss into an error page.
+    }
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,132 @@
+/**
+ * Page cache keys. Django's two-key scheme, made unambiguous and cheaper:
+ *
+ * - The **base key** names a URL: method, the wrapper's key prefix, scheme, host, path and query
+ *   (optionally normalised) and any `keyParts`. It holds either the page itself (the response did
+ *   not vary: one read per hit) or a **vary index**: the request headers the page varies on.
+ * - The **variant key** is the base key plus a SHA-256 of the varied request headers, encoded
+ *   as JSON pairs so that an absent header differs from an empty one and values never run
+ *   together (Django concatenates them, so `"ab"+"c"` equals `"a"+"bc"`).
+ *
+ * Keys stay short enough for memcached: a base key over 200 characters is hashed too.
+ */
+import type { EdgeCache } from "../cache.ts";
+import { parseVary } from "../http/vary.ts";
+import { resolvePageOptions, type PageCacheOptions, type ResolvedPageOptions } from "./options.ts";
+import { selectCache } from "./select.ts";
+import { isStoredPage, isVaryIndex, type VaryIndex } from "./stored.ts";
+
+type KeySettings = Pick<ResolvedPageOptions, "keyPrefix" | "query" | "keyParts" | "varyCookies">;
+
+const MAX_PLAIN_KEY = 200;
+const hex = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+async function sha256(text: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+  let out = "";
+  for (const byte of digest) out += hex[byte];
+  return out;
+}
+
+function normalisedUrl(request: Request, query: KeySettings["query"]): string {
+  if (query === undefined) return request.url;
+  const url = new URL(request.url);
+  const ignored = (name: string) => query.ignore.some((rule) => (typeof rule === "string" ? rule === name : rule.test(name)));
+  const params = [...url.searchParams].filter(([name]) => !ignored(name));
+  if (query.sort) params.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  url.search = new URLSearchParams(params).toString();
+  return url.href;
+}
+
+/**
+ * The base key of a request's page for `method`: the URL-level key that holds the page or its
+ * vary index.
+ *
+ * @example
+ * await baseKey(new Request("https://example.com/a?b=1"), "GET", settings); // "page.GET.0:.https://example.com/a?b=1"
+ */
+export async function baseKey(request: Request, method: string, settings: KeySettings): Promise<string> {
+  let parts = "";
+  if (settings.keyParts) {
+    const extra = settings.keyParts(request);
+    if (extra !== undefined) parts = `.${JSON.stringify(typeof extra === "string" ? [extra] : extra)}`;
+  }
+  const key = `page.${method}.${settings.keyPrefix.length}:${settings.keyPrefix}.${normalisedUrl(request, settings.query)}${parts}`;
+  return key.length <= MAX_PLAIN_KEY ? key : `page.${method}.#${await sha256(key)}`;
+}
+
+/** The lowercase, de-duplicated, sorted header names a Vary value lists (`*` included). */
+export function varyNames(vary: string | null): string[] {
+  return [...new Set(parseVary(vary).map((name) => name.toLowerCase()))].sort();
+}
+
+function selectedCookies(header: string | null, names: readonly string[]): string | null {
+  if (header === null) return null;
+  const wanted = header.split(";").map((pair) => pair.trim()).filter((pair) => names.includes(pair.slice(0, pair.indexOf("=") >>> 0)));
+  return wanted.sort().join("; ");
+}
+
+/**
+ * The variant key: the base key plus a hash of the request's values for the varied headers.
+ *
+ * @example
+ * await variantKey(base, request, ["accept-encoding", "cookie"], settings); // `${base}.v.<64 hex digits>`
+ */
+export async function variantKey(base: string, request: Request, vary: readonly string[], settings: KeySettings): Promise<string> {
+  if (vary.length === 0) return base;
+  const values = vary.map((name) => [
+    name,
+    name === "cookie" && settings.varyCookies ? selectedCookies(request.headers.get(name), settings.varyCookies) : request.headers.get(name),
+  ]);
+  return `${base}.v.${await sha256(JSON.stringify(values))}`;
+}
+
+/** Options of `getCacheKey`. */
+export interface GetCacheKeyOptions extends Pick<PageCacheOptions, "keyPrefix" | "cache" | "query" | "keyParts" | "varyCookies"> {
+  /** The method whose page is wanted. Default `"GET"`. */
+  method?: string;
+}
+
+/**
+ * Django's `get_cache_key`: the key under which the page for this request is stored (before the
+ * cache's own prefix and version), or `undefined` when nothing is known about this URL.
+ *
+ * @example
+ * const key = await getCacheKey(request, { keyPrefix: "pages" });
+ * if (key) await caches.default.delete(key); // purge this visitor's variant of the page
+ */
+export async function getCacheKey(request: Request, options: GetCacheKeyOptions = {}): Promise<string | undefined> {
+  const { method = "GET", ...rest } = options;
+  const settings = resolvePageOptions(rest);
+  const cache = selectCache(settings.cache, request, []);
+  const base = await baseKey(request, method, settings);
+  const stored = await cache.get(base);
+  if (isStoredPage(stored)) return base;
+  if (isVaryIndex(stored)) return variantKey(base, request, stored.vary, settings);
+  return undefined;
+}
+
+/** Options of `learnCacheKey`. */
+export interface LearnCacheKeyOptions extends Pick<PageCacheOptions, "keyPrefix" | "cache" | "query" | "keyParts" | "varyCookies"> {
+  /** How long the vary index is kept, in seconds. Default: the cache's default timeout. */
+  timeout?: number | null;
+}
+
+/**
+ * Django's `learn_cache_key`: record which request headers `response` varies on (under the
+ * URL's base key) and return the key its page belongs under.
+ *
+ * @example
+ * const key = await learnCacheKey(request, response, { timeout: 600 });
+ * await caches.default.set(key, somethingDerivedFromTheResponse, { timeout: 600 });
+ */
+export async function learnCacheKey(request: Request, response: Response, options: LearnCacheKeyOptions = {}): Promise<string> {
+  const { timeout, ...rest } = options;
+  const settings = resolvePageOptions(rest);
+  const cache: EdgeCache = selectCache(settings.cache, request, []);
+  const base = await baseKey(request, request.method, settings);
+  const vary = varyNames(response.headers.get("vary"));
+  const index: VaryIndex = { kind: "vary", vary };
+  await cache.set(base, index, timeout === undefined ? undefined : { timeout });
+  return variantKey(base, request, vary, settings);
+}

@@ -1,0 +1,155 @@
+/**
+ * The options of `cachePage` and `cacheSite`, their defaults, and their validation (once, when
+ * the wrapper is built, so a typo fails at start-up rather than on the first request).
+ */
+import { checkFunction, checkInteger, checkKey, describe } from "../arguments.ts";
+import type { EdgeCache } from "../cache.ts";
+import { TOKEN } from "../http/headers.ts";
+
+/** Which cache a page wrapper stores into: a cache, an alias from `configureCaches`, or a function of the request and the handler's extra arguments (Workers' `env`). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type CacheSelector = EdgeCache | string | ((request: Request, ...args: any[]) => EdgeCache);
+
+/** What `onError` is told about a failure that page caching turned into a miss. */
+export interface PageErrorContext {
+  /** `lookup` (reading the cache), `store` (writing it), `revalidate` (a background refresh), `select` (the `cache` function threw). */
+  operation: "lookup" | "store" | "revalidate" | "select";
+  request: Request;
+}
+
+/**
+ * Options shared by `cachePage` and `cacheSite`.
+ *
+ * @example
+ * const options: PageCacheOptions = { cache: "pages", keyPrefix: "v2", query: { ignore: [/^utm_/] }, varyCookies: ["sessionid"] };
+ */
+export interface PageCacheOptions {
+  /** Where pages are stored. Default: the `default` alias (`caches.default`). */
+  cache?: CacheSelector;
+  /** Separates this wrapper's pages from others' with the same URL. Default `""`. */
+  keyPrefix?: string;
+  /** Statuses that are stored. Default `[200]` (a 304 gets caching headers but is never stored). */
+  cacheableStatuses?: readonly number[];
+  /** Store responses that set cookies (their Set-Cookie is replayed to everyone). Default false. */
+  allowSetCookie?: boolean;
+  /** Query-string normalisation: `sort` parameters, `ignore` some (names or patterns such as `/^utm_/`). Default: the query as sent. */
+  query?: { sort?: boolean; ignore?: ReadonlyArray<string | RegExp> };
+  /** Extra key parts derived from the request (a negotiated language, a tenant). */
+  keyParts?: (request: Request) => string | readonly string[] | undefined;
+  /** When a response varies on Cookie, key on these cookies only (e.g. `["sessionid"]`) instead of the whole header, so analytics cookies don't fragment the cache. */
+  varyCookies?: readonly string[];
+  /** Largest body stored; a longer one streams to the client and is not stored. Default 5 MiB. */
+  maxBodyBytes?: number;
+  /** A backend call slower than this is a miss. Default 1000 ms (not applied to in-isolate backends). */
+  timeoutMs?: number;
+  /** Concurrent misses for the same page wait this long for the first one to fill the cache. 0 turns collapsing off. Default 5000 ms. */
+  collapseMs?: number;
+  /** Seconds a stale page may be served while one request refreshes it in the background; adds `stale-while-revalidate` to responses. Default: the response's own directive, else 0. */
+  staleWhileRevalidate?: number;
+  /** Seconds a stale page may be served when the handler throws or answers 5xx; adds `stale-if-error`. Default: the response's own directive, else 0. */
+  staleIfError?: number;
+  /** Carries cache writes past the response. Default: `waitUntil` of the first handler argument that has one (Workers' `ctx`), else writes finish in the background. */
+  waitUntil?: (promise: Promise<unknown>) => void;
+  /** The RFC 9211 header name, or false for none. Default `"Cache-Status"`. */
+  cacheStatus?: string | false;
+  /** This cache's name inside Cache-Status. Default `"edgecache"`. */
+  cacheName?: string;
+  /** Hears every failure that was turned into a miss. Default: none. */
+  onError?: (error: unknown, context: PageErrorContext) => void;
+  /** Clock in milliseconds, for tests. Default `Date.now`. */
+  now?: () => number;
+}
+
+/** Options after validation, with every default filled in. */
+export interface ResolvedPageOptions {
+  cache: CacheSelector;
+  keyPrefix: string;
+  cacheableStatuses: ReadonlySet<number>;
+  allowSetCookie: boolean;
+  query: { sort: boolean; ignore: ReadonlyArray<string | RegExp> } | undefined;
+  keyParts: ((request: Request) => string | readonly string[] | undefined) | undefined;
+  varyCookies: readonly string[] | undefined;
+  maxBodyBytes: number;
+  timeoutMs: number;
+  collapseMs: number;
+  staleWhileRevalidate: number | undefined;
+  staleIfError: number | undefined;
+  waitUntil: ((promise: Promise<unknown>) => void) | undefined;
+  cacheStatus: string | false;
+  cacheName: string;
+  onError: (error: unknown, context: PageErrorContext) => void;
+  now: () => number;
+}
+
+function nonNegative(value: unknown, name: string): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new TypeError(`${name} must be a number of 0 or more, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function stringList(value: unknown, name: string): readonly string[] {
+  if (!Array.isArray(value)) throw new TypeError(`${name} must be an array of strings, got ${describe(value)}`);
+  value.forEach((item, i) => checkKey(item, `${name}[${i}]`));
+  return value as readonly string[];
+}
+
+/**
+ * Validate options and fill in defaults; every error names the option.
+ *
+ * @example
+ * resolvePageOptions({ maxBodyBytes: -1 }); // TypeError: options.maxBodyBytes must be a number of 0 or more, got -1
+ */
+export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPageOptions {
+  if (options === null || typeof options !== "object") throw new TypeError(`options must be an object, got ${describe(options)}`);
+  const o = options;
+  const cache = o.cache ?? "default";
+  if (typeof cache !== "string" && typeof cache !== "function" && (typeof cache !== "object" || typeof cache.get !== "function")) {
+    throw new TypeError(`options.cache must be an EdgeCache, an alias or a function, got ${describe(cache)}`);
+  }
+  const keyPrefix = o.keyPrefix ?? "";
+  checkKey(keyPrefix, "options.keyPrefix");
+  const statuses = o.cacheableStatuses ?? [200];
+  if (!Array.isArray(statuses)) throw new TypeError(`options.cacheableStatuses must be an array of statuses, got ${describe(statuses)}`);
+  statuses.forEach((status, i) => checkInteger(status, `options.cacheableStatuses[${i}]`));
+  let query: ResolvedPageOptions["query"];
+  if (o.query !== undefined) {
+    if (o.query === null || typeof o.query !== "object") throw new TypeError(`options.query must be an object, got ${describe(o.query)}`);
+    const ignore = o.query.ignore ?? [];
+    if (!Array.isArray(ignore) || ignore.some((item) => typeof item !== "string" && !(item instanceof RegExp))) {
+      throw new TypeError(`options.query.ignore must be an array of names and RegExps, got ${describe(ignore)}`);
+    }
+    query = { sort: o.query.sort === true, ignore };
+  }
+  if (o.keyParts !== undefined) checkFunction(o.keyParts, "options.keyParts");
+  if (o.waitUntil !== undefined) checkFunction(o.waitUntil, "options.waitUntil");
+  if (o.onError !== undefined) checkFunction(o.onError, "options.onError");
+  if (o.now !== undefined) checkFunction(o.now, "options.now");
+  const cacheStatus = o.cacheStatus ?? "Cache-Status";
+  if (cacheStatus !== false && (typeof cacheStatus !== "string" || !TOKEN.test(cacheStatus))) {
+    throw new TypeError(`options.cacheStatus must be a header name or false, got ${describe(cacheStatus)}`);
+  }
+  const cacheName = o.cacheName ?? "edgecache";
+  if (typeof cacheName !== "string" || !TOKEN.test(cacheName)) {
+    throw new TypeError(`options.cacheName must be a token, got ${describe(cacheName)}`);
+  }
+  return {
+    cache,
+    keyPrefix,
+    cacheableStatuses: new Set(statuses),
+    allowSetCookie: o.allowSetCookie === true,
+    query,
+    keyParts: o.keyParts,
+    varyCookies: o.varyCookies === undefined ? undefined : stringList(o.varyCookies, "options.varyCookies"),
+    maxBodyBytes: nonNegative(o.maxBodyBytes ?? 5 * 2 ** 20, "options.maxBodyBytes"),
+    timeoutMs: nonNegative(o.timeoutMs ?? 1000, "options.timeoutMs"),
+    collapseMs: nonNegative(o.collapseMs ?? 5000, "options.collapseMs"),
+    staleWhileRevalidate: o.staleWhileRevalidate === undefined ? undefined : nonNegative(o.staleWhileRevalidate, "options.staleWhileRevalidate"),
+    staleIfError: o.staleIfError === undefined ? undefined : nonNegative(o.staleIfError, "options.staleIfError"),
+    waitUntil: o.waitUntil,
+    cacheStatus,
+    cacheName,
+    onError: o.onError ?? (() => {}),
+    now: o.now ?? Date.now,
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * What may be stored, and for how long: Django's UpdateCacheMiddleware rules, stricter where
+ * Django leaks. Checked in this order; the first that fails decides.
+ *
+ * 1. Status: only the cacheable statuses (default 200) are stored; a 304 gets caching headers
+ *    but is never stored; anything else passes through untouched.
+ * 2. Set-Cookie: never stored unless `allowSetCookie` (Django stores it and replays the cookie).
+ * 3. Cache-Control `private`, `no-store` or `no-cache` (parsed, any case; Django: substring).
+ * 4. `Vary: *` (Django caches it without varying).
+ * 5. A request with Authorization, unless the response is explicitly shareable (`public`,
+ *    `s-maxage`, `must-revalidate`; RFC 9111 §3.5). Django caches it.
+ * 6. Timeout: `cachePage`'s timeout beats the response's max-age (even max-age=0); `cacheSite`
+ *    uses max-age (0 means "don't cache") and falls back to its `seconds`.
+ */
+import { parseCacheControl, parseDeltaSeconds, type ParsedCacheControl } from "../http/cache-control.ts";
+import { parseVary } from "../http/vary.ts";
+import type { ResolvedPageOptions } from "./options.ts";
+
+/** `cachePage(timeout)`, or `cacheSite({ seconds })` (which `cachePage(null)` also is, with 600 s). */
+export type TimeoutRule = { kind: "page"; timeout: number } | { kind: "site"; seconds: number };
+
+/** Why a response was not stored: the `detail` of its Cache-Status. */
+export type Refusal = "status" | "not-modified" | "set-cookie" | "private" | "no-store" | "no-cache" | "vary-star" | "authorization" | "max-age-zero" | "zero-timeout";
+
+/** What to do with a response on a miss. */
+export type Decision =
+  /** Leave the response as it is. */
+  | { patch: false; refusal: Refusal }
+  /** Add Expires and max-age for `timeout`; store it when `refusal` is absent. */
+  | { patch: true; timeout: number; refusal?: Refusal; shareable: boolean; directives: ParsedCacheControl };
+
+/**
+ * Decide whether and for how long a miss's response is stored.
+ *
+ * @example
+ * decide(request, response, { kind: "page", timeout: 900 }, options); // { patch: true, timeout: 900, shareable: false, ... }
+ */
+export function decide(request: Request, response: Response, rule: TimeoutRule, options: Pick<ResolvedPageOptions, "cacheableStatuses" | "allowSetCookie">): Decision {
+  const status = response.status;
+  const cacheable = options.cacheableStatuses.has(status);
+  if (!cacheable && status !== 304) return { patch: false, refusal: "status" };
+  const headers = response.headers;
+  if (!options.allowSetCookie && headers.has("set-cookie")) return { patch: false, refusal: "set-cookie" };
+  const directives = parseCacheControl(headers.get("cache-control"));
+  for (const refusal of ["private", "no-store", "no-cache"] as const) {
+    if (directives.has(refusal)) return { patch: false, refusal };
+  }
+  if (parseVary(headers.get("vary")).includes("*")) return { patch: false, refusal: "vary-star" };
+  const shareable = directives.has("public") || directives.has("s-maxage") || directives.has("must-revalidate");
+  if (!shareable && request.headers.has("authorization")) return { patch: false, refusal: "authorization" };
+
+  const maxAge = parseDeltaSeconds(directives.get("max-age"));
+  let timeout: number;
+  if (rule.kind === "site") {
+    if (maxAge === 0) return { patch: false, refusal: "max-age-zero" };
+    timeout = maxAge ?? rule.seconds;
+  } else {
+    timeout = rule.timeout;
+  }
+  const refusal = status === 304 ? "not-modified" : timeout <= 0 ? "zero-timeout" : undefined;
+  return refusal ? { patch: true, timeout, refusal, shareable, directives } : { patch: true, timeout, shareable, directives };
+}
