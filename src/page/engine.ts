@@ -61,9 +61,9 @@ export class PageCacheEngine {
 
   /** Wrap `handler`, keeping its type and passing its extra arguments through. */
   wrap<H extends Handler>(handler: H): H {
-    const engine = this;
+    const handle = this.handle.bind(this);
     return async function (this: unknown, request: Request, ...args: unknown[]) {
-      return engine.handle((req) => handler.apply(this, [req, ...args]), request, args);
+      return handle((req) => handler.apply(this, [req, ...args]), request, args);
     } as H;
   }
 

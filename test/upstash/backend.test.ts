@@ -1,13 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { upstash, type UpstashOptions } from "../../adapters/upstash.ts";
 import { createCache } from "../../src/cache.ts";
-import { freshPrefix, startUpstashStack, type UpstashStack } from "./stack.ts";
+import { freshPrefix, useUpstashStack } from "./stack.ts";
 
-let stack: UpstashStack;
-beforeAll(async () => {
-  stack = await startUpstashStack();
-});
-afterAll(() => stack.stop());
+const stack = useUpstashStack();
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -32,7 +28,7 @@ describe("upstash storage", () => {
   });
 
   it("keeps every byte value intact, including bytes that are not valid UTF-8", async () => {
-    const backend = upstash({ client: stack.client(), prefix });
+    const backend = upstash({ client: stack().client(), prefix });
     const everyByte = Uint8Array.from({ length: 256 }, (_, i) => i);
     const large = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 7919) % 256);
     await backend.set("every", everyByte, null);
@@ -44,24 +40,24 @@ describe("upstash storage", () => {
   });
 
   it("stores integers as plain decimal strings in its own namespace, other bytes as tagged base64", async () => {
-    const cache = createCache({ backend: upstash({ client: stack.client(), prefix }) });
+    const cache = createCache({ backend: upstash({ client: stack().client(), prefix }) });
     await cache.set("n", 42);
     await cache.set("s", "42");
-    const raw = stack.client();
+    const raw = stack().client();
     expect(await raw.get(`${prefix}::1:n`)).toBe("42");
     expect(await raw.get(`${prefix}::1:s`)).toMatch(/^b64:[A-Za-z0-9+/]+=*$/);
     expect(await cache.get("s")).toBe("42");
   });
 
   it("reads integers that another program wrote with a plain SET, and increments them", async () => {
-    const cache = createCache({ backend: upstash({ client: stack.client(), prefix }) });
-    await stack.client().set(`${prefix}::1:visits`, "41");
+    const cache = createCache({ backend: upstash({ client: stack().client(), prefix }) });
+    await stack().client().set(`${prefix}::1:visits`, "41");
     expect(await cache.get("visits")).toBe(41);
     expect(await cache.incr("visits")).toBe(42);
   });
 
   it("uses SET EX for whole seconds and SET PX for fractions", async () => {
-    const backend = upstash({ client: stack.client(), prefix });
+    const backend = upstash({ client: stack().client(), prefix });
     await backend.set("whole", bytes("v"), 60);
     await backend.set("fraction", bytes("v"), 0.25);
     expect(await backend.ttl!("whole")).toBeGreaterThan(59);
@@ -70,19 +66,19 @@ describe("upstash storage", () => {
     expect(left).toBeLessThanOrEqual(0.25);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(await backend.get("fraction")).toBeUndefined();
-    expect(stack.server.requests.flatMap((r) => r.commands).filter((c) => c[0] === "set" && c[1]?.startsWith(prefix)).map((c) => c.slice(3)))
+    expect(stack().server.requests.flatMap((r) => r.commands).filter((c) => c[0] === "set" && c[1]?.startsWith(prefix)).map((c) => c.slice(3)))
       .toEqual([["ex", "60"], ["px", "250"]]);
   });
 
   it("reports the remaining TTL, null for a permanent entry and undefined for a missing one", async () => {
-    const backend = upstash({ client: stack.client(), prefix });
+    const backend = upstash({ client: stack().client(), prefix });
     await backend.set("forever", bytes("v"), null);
     expect(await backend.ttl!("forever")).toBeNull();
     expect(await backend.ttl!("missing")).toBeUndefined();
   });
 
   it("touch with a fraction of a second uses PEXPIRE", async () => {
-    const backend = upstash({ client: stack.client(), prefix });
+    const backend = upstash({ client: stack().client(), prefix });
     await backend.set("k", bytes("v"), null);
     expect(await backend.touch!("k", 0.2)).toBe(true);
     expect(await backend.ttl!("k")).toBeLessThanOrEqual(0.2);
@@ -90,13 +86,13 @@ describe("upstash storage", () => {
   });
 
   it("does one MGET for getMany, one pipeline for setMany and one DEL for deleteMany", async () => {
-    const backend = upstash({ client: stack.client({ enableAutoPipelining: false }), prefix });
+    const backend = upstash({ client: stack().client({ enableAutoPipelining: false }), prefix });
     const entries = ["a", "b", "c"].map((key) => [key, bytes(key)] as const);
-    stack.server.requests.length = 0;
+    stack().server.requests.length = 0;
     expect(await backend.setMany!(entries, 30)).toEqual([]);
     expect(await backend.getMany!(["a", "missing", "c"])).toEqual([bytes("a"), undefined, bytes("c")]);
     await backend.deleteMany!(["a", "b"]);
-    expect(stack.server.requests.map(({ path, commands }) => [path, commands.map((c) => c[0])])).toEqual([
+    expect(stack().server.requests.map(({ path, commands }) => [path, commands.map((c) => c[0])])).toEqual([
       ["/pipeline", ["set", "set", "set"]],
       ["/", ["mget"]],
       ["/", ["del"]],
@@ -105,22 +101,22 @@ describe("upstash storage", () => {
   });
 
   it("sends nothing for empty getMany, setMany and deleteMany", async () => {
-    const backend = upstash({ client: stack.client(), prefix });
-    stack.server.requests.length = 0;
+    const backend = upstash({ client: stack().client(), prefix });
+    stack().server.requests.length = 0;
     expect(await backend.getMany!([])).toEqual([]);
     expect(await backend.setMany!([], null)).toEqual([]);
     await backend.deleteMany!([]);
-    expect(stack.server.requests).toEqual([]);
+    expect(stack().server.requests).toEqual([]);
   });
 
   it("add is atomic across clients: of many concurrent adds exactly one wins", async () => {
-    const clients = Array.from({ length: 8 }, () => upstash({ client: stack.client({ enableAutoPipelining: false }), prefix }));
+    const clients = Array.from({ length: 8 }, () => upstash({ client: stack().client({ enableAutoPipelining: false }), prefix }));
     const results = await Promise.all(clients.flatMap((backend, i) => [0, 1, 2, 3, 4].map((j) => backend.add!("lock", bytes(`${i}-${j}`), 30))));
     expect(results.filter(Boolean)).toHaveLength(1);
   });
 
   it("incr is atomic across clients: concurrent increments over separate HTTP requests end at the exact sum", async () => {
-    const caches = Array.from({ length: 8 }, () => createCache({ backend: upstash({ client: stack.client({ enableAutoPipelining: false }), prefix }) }));
+    const caches = Array.from({ length: 8 }, () => createCache({ backend: upstash({ client: stack().client({ enableAutoPipelining: false }), prefix }) }));
     await caches[0]!.set("counter", 0);
     await Promise.all(caches.flatMap((cache) => Array.from({ length: 25 }, () => cache.incr("counter"))));
     await Promise.all(caches.map((cache) => cache.decr("counter", 10)));
@@ -128,15 +124,15 @@ describe("upstash storage", () => {
   });
 
   it("incr leaves a missing key missing instead of creating it", async () => {
-    const backend = upstash({ client: stack.client(), prefix });
+    const backend = upstash({ client: stack().client(), prefix });
     expect(await backend.increment!("missing", 5)).toBeUndefined();
     expect(await backend.has!("missing")).toBe(false);
   });
 
   it("clear deletes only this cache's keys, even when the prefix contains glob characters", async () => {
-    const raw = stack.client();
-    const mine = upstash({ client: stack.client(), prefix: `${prefix}?*` });
-    const neighbour = upstash({ client: stack.client(), prefix: `${prefix}-other` });
+    const raw = stack().client();
+    const mine = upstash({ client: stack().client(), prefix: `${prefix}?*` });
+    const neighbour = upstash({ client: stack().client(), prefix: `${prefix}-other` });
     const bulk = raw.pipeline();
     for (let i = 0; i < 1500; i++) bulk.set(`${prefix}?*:bulk-${i}`, "b64:AA==");
     await bulk.exec();
@@ -151,9 +147,9 @@ describe("upstash storage", () => {
   });
 
   it("close waits for writes still in flight", async () => {
-    const backend = upstash({ client: stack.client(), prefix });
+    const backend = upstash({ client: stack().client(), prefix });
     void backend.set("late", bytes("written"), null);
     await backend.close!();
-    expect(await stack.client().get(`${prefix}:late`)).toBe("b64:d3JpdHRlbg==");
+    expect(await stack().client().get(`${prefix}:late`)).toBe("b64:d3JpdHRlbg==");
   });
 });

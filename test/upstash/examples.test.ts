@@ -1,17 +1,13 @@
 /** The two Upstash examples, run against the local Upstash server as their runtimes would run them. */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { startUpstashStack, type UpstashStack } from "./stack.ts";
+import { useUpstashStack } from "./stack.ts";
 
-let stack: UpstashStack;
-beforeAll(async () => {
-  stack = await startUpstashStack();
-});
-afterAll(() => stack.stop());
+const stack = useUpstashStack();
 
 describe("examples/upstash-worker", () => {
   it("caches the report across requests and counts visits atomically", async () => {
     const { default: worker } = await import("../../examples/upstash-worker/index.ts");
-    const env = { UPSTASH_REDIS_REST_URL: stack.server.url, UPSTASH_REDIS_REST_TOKEN: stack.server.token };
+    const env = { UPSTASH_REDIS_REST_URL: stack().server.url, UPSTASH_REDIS_REST_TOKEN: stack().server.token };
     const get = async (path: string) => (await worker.fetch(new Request(`https://example.com${path}`), env)).json();
 
     const first = await get("/reports/daily");
@@ -34,7 +30,7 @@ describe("examples/upstash-deno", () => {
   };
 
   it("allows five requests per window and client, then answers 429", async () => {
-    Object.assign(environment, { UPSTASH_REDIS_REST_URL: stack.server.url, UPSTASH_REDIS_REST_TOKEN: stack.server.token });
+    Object.assign(environment, { UPSTASH_REDIS_REST_URL: stack().server.url, UPSTASH_REDIS_REST_TOKEN: stack().server.token });
     const server = await load();
     vi.useFakeTimers({ toFake: ["Date"], now: Date.UTC(2026, 0, 1, 12, 0, 1) }); // well inside one 10 s window
     try {
@@ -49,7 +45,7 @@ describe("examples/upstash-deno", () => {
   it("fails open when Upstash cannot reach Redis", async () => {
     const server = await load();
     const logged = vi.spyOn(console, "error").mockImplementation(() => {});
-    await stack.redis.stop();
+    await stack().redis.stop();
     expect(await call(server, "192.0.2.1")).toEqual([200, "hello (not counted)\n"]);
     expect(logged).toHaveBeenCalledOnce();
     logged.mockRestore();

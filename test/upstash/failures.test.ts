@@ -3,17 +3,13 @@ import { upstash } from "../../adapters/upstash.ts";
 import { createCache } from "../../src/cache.ts";
 import { BackendUnavailableError } from "../../src/errors.ts";
 import { RespConnection } from "../fixtures/redis.ts";
-import { startUpstashStack, type UpstashStack } from "./stack.ts";
+import { useUpstashStack } from "./stack.ts";
 
-let stack: UpstashStack;
-beforeEach(async () => {
-  stack = await startUpstashStack();
-});
-afterEach(() => stack.stop());
+const stack = useUpstashStack("test");
 
 describe("upstash failures", () => {
   it("a wrong token gives a clear error from the low-level API, without the request body in it", async () => {
-    const cache = createCache({ backend: upstash({ url: stack.server.url, token: "wrong-token" }) });
+    const cache = createCache({ backend: upstash({ url: stack().server.url, token: "wrong-token" }) });
     const failure = await cache.set("k", "a value that should not be echoed").catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(BackendUnavailableError);
     expect((failure as Error).message).toMatch(/^upstash set failed: WRONGPASS .*the server rejected the token/);
@@ -23,7 +19,7 @@ describe("upstash failures", () => {
   it("a wrong token makes reads miss when the cache ignores errors, and onError hears why", async () => {
     const errors: unknown[] = [];
     const cache = createCache({
-      backend: upstash({ url: stack.server.url, token: "wrong-token" }),
+      backend: upstash({ url: stack().server.url, token: "wrong-token" }),
       ignoreErrors: true,
       onError: (error) => errors.push(error),
     });
@@ -33,12 +29,12 @@ describe("upstash failures", () => {
 
   it("Redis stopped mid-test: calls fail fast, and a cache that ignores errors misses", async () => {
     const errors: unknown[] = [];
-    const backend = upstash({ client: stack.client(), prefix: "stopped" });
+    const backend = upstash({ client: stack().client(), prefix: "stopped" });
     const cache = createCache({ backend, ignoreErrors: true, onError: (error) => errors.push(error) });
     await cache.set("k", "v");
     expect(await cache.get("k")).toBe("v");
 
-    await stack.redis.stop();
+    await stack().redis.stop();
     const started = performance.now();
     expect(await cache.get("k")).toBeUndefined();
     expect(await cache.getMany(["k"])).toEqual(new Map());
@@ -49,8 +45,8 @@ describe("upstash failures", () => {
   });
 
   it("setMany returns the keys Redis refused", async () => {
-    const backend = upstash({ client: stack.client(), prefix: "full" });
-    const admin = await RespConnection.open(stack.redis.port);
+    const backend = upstash({ client: stack().client(), prefix: "full" });
+    const admin = await RespConnection.open(stack().redis.port);
     await admin.send([["CONFIG", "SET", "maxmemory-policy", "noeviction"], ["CONFIG", "SET", "maxmemory", "1"]]);
     try {
       const entries = ["a", "b"].map((key) => [key, new TextEncoder().encode(key)] as const);

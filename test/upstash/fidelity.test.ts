@@ -4,18 +4,14 @@
  * and without the base64 response encoding.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startUpstashStack, type UpstashStack } from "./stack.ts";
+import { useUpstashStack } from "./stack.ts";
 
-let stack: UpstashStack;
-beforeAll(async () => {
-  stack = await startUpstashStack();
-});
-afterAll(() => stack.stop());
+const stack = useUpstashStack();
 
 async function post(path: string, body: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(stack.server.url + path, {
+  const response = await fetch(stack().server.url + path, {
     method: "POST",
-    headers: { authorization: `Bearer ${stack.server.token}`, "content-type": "application/json", ...headers },
+    headers: { authorization: `Bearer ${stack().server.token}`, "content-type": "application/json", ...headers },
     body: JSON.stringify(body),
   });
   return { status: response.status, body: (await response.json()) as unknown, syncToken: response.headers.get("upstash-sync-token") };
@@ -27,12 +23,12 @@ const b64 = (text: string) => Buffer.from(text).toString("base64");
 describe("Upstash wire format", () => {
   it("answers 401 with an error body for a missing or wrong token", async () => {
     expect(await post("/", ["get", "k"], { authorization: "Bearer nope" })).toMatchObject({ status: 401, body: { error: expect.stringMatching(/WRONGPASS/) } });
-    const anonymous = await fetch(stack.server.url, { method: "POST", body: JSON.stringify(["ping"]) });
+    const anonymous = await fetch(stack().server.url, { method: "POST", body: JSON.stringify(["ping"]) });
     expect(anonymous.status).toBe(401);
   });
 
   it("answers 405 for methods Upstash does not allow", async () => {
-    const response = await fetch(stack.server.url, { method: "DELETE", headers: { authorization: `Bearer ${stack.server.token}` } });
+    const response = await fetch(stack().server.url, { method: "DELETE", headers: { authorization: `Bearer ${stack().server.token}` } });
     expect(response.status).toBe(405);
   });
 
@@ -46,9 +42,9 @@ describe("Upstash wire format", () => {
 
   it("writes integers beyond 2^53 as exact JSON digits", async () => {
     await post("/", ["set", "wire:big", "9007199254740993"]);
-    const response = await fetch(stack.server.url, {
+    const response = await fetch(stack().server.url, {
       method: "POST",
-      headers: { authorization: `Bearer ${stack.server.token}` },
+      headers: { authorization: `Bearer ${stack().server.token}` },
       body: JSON.stringify(["incrby", "wire:big", 1]),
     });
     expect(await response.text()).toBe('{"result":9007199254740994}');
@@ -113,7 +109,7 @@ describe.each([
   ["plain responses", { responseEncoding: false as const }],
 ])("the real client over %s, for every command the adapter uses", (_label, encoding) => {
   it("gives the results Upstash documents", async () => {
-    const redis = stack.client(encoding);
+    const redis = stack().client(encoding);
     const key = (name: string) => `client:${JSON.stringify(encoding)}:${name}`;
     expect(await redis.set(key("a"), "héllo ✓")).toBe("OK");
     expect(await redis.get(key("a"))).toBe("héllo ✓");
@@ -138,7 +134,7 @@ describe.each([
   });
 
   it("follows the server's read-your-writes token", async () => {
-    const redis = stack.client(encoding);
+    const redis = stack().client(encoding);
     await redis.get("client:ryw");
     const first = redis.readYourWritesSyncToken;
     await redis.get("client:ryw");

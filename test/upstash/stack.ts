@@ -3,6 +3,7 @@
  * and real @upstash/redis clients pointed at that server.
  */
 import { Redis, type RedisConfigNodejs } from "@upstash/redis";
+import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
 import { startRedis, type RedisServer } from "../fixtures/redis.ts";
 import { startUpstashServer, type UpstashServer } from "../fixtures/upstash-server.ts";
 
@@ -41,6 +42,24 @@ export async function startUpstashStack(): Promise<UpstashStack> {
       await redis.stop();
     },
   };
+}
+
+/**
+ * Starts a stack for this test file (`"file"`, the default) or a fresh one for each test
+ * (`"test"`, for tests that stop Redis), and stops it afterwards. Returns the current stack.
+ *
+ * @example
+ * const stack = useUpstashStack();
+ * it("works", async () => { await stack().client().ping() });
+ */
+export function useUpstashStack(scope: "file" | "test" = "file"): () => UpstashStack {
+  let current: UpstashStack | undefined;
+  const [before, after] = scope === "file" ? [beforeAll, afterAll] : [beforeEach, afterEach];
+  before(async () => {
+    current = await startUpstashStack();
+  });
+  after(() => current?.stop());
+  return () => current!;
 }
 
 let unique = 0;
