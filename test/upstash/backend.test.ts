@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { upstash, type UpstashOptions } from "../../adapters/upstash.ts";
 import { createCache } from "../../src/cache.ts";
 import { freshPrefix, useUpstashStack } from "./stack.ts";

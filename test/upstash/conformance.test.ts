@@ -1,4 +1,3 @@
-import { afterAll, beforeAll } from "vitest";
 import { upstash } from "../../adapters/upstash.ts";
 import { describeBackendConformance } from "../conformance/backend-conformance.ts";
 import { freshPrefix, useUpstashStack } from "./stack.ts";

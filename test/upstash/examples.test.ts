@@ -1,5 +1,5 @@
 /** The two Upstash examples, run against the local Upstash server as their runtimes would run them. */
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { useUpstashStack } from "./stack.ts";
 
 const stack = useUpstashStack();

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { upstash } from "../../adapters/upstash.ts";
 import { createCache } from "../../src/cache.ts";
 import { BackendUnavailableError } from "../../src/errors.ts";

@@ -3,7 +3,7 @@
  * checked with raw HTTP, and every command the adapter uses, checked through the real client with
  * and without the base64 response encoding.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { useUpstashStack } from "./stack.ts";
 
 const stack = useUpstashStack();
