@@ -1,0 +1,36 @@
+/**
+ * A Hono app whose slow pages are cached in a memcached pool with `cachePage`, and whose visit
+ * counter is memcached's atomic increment. `server.ts` serves it with @hono/node-server.
+ */
+import { Hono } from "hono";
+import { cachePage, type EdgeCache } from "../../src/index.ts";
+
+/** Stands in for slow work: a database query, an upstream API, a template render. */
+async function renderReport(name: string): Promise<string> {
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  return `<h1>Report ${name}</h1><p>built at ${new Date().toISOString()}</p>`;
+}
+
+/**
+ * The app, storing into `cache`.
+ *
+ * @example
+ * // GET /reports/daily -> the same page (and "Cache-Status: edgecache; hit") for 60 s
+ * // GET /visits        -> {"visits":1}, then {"visits":2}, ... shared by every process of the site
+ * const app = createApp(createCache({ backend: memcached({ servers: "10.0.0.1:11211;10.0.0.2:11211" }) }));
+ */
+export function createApp(cache: EdgeCache): Hono {
+  // Django's @cache_page(60) on one view: wrap a fetch handler, then route to it.
+  const report = cachePage(60, { cache, onError: (error) => console.error("page cache:", error) })(
+    async (request: Request) => new Response(await renderReport(new URL(request.url).pathname.split("/").pop()!), {
+      headers: { "Content-Type": "text/html; charset=utf-8" },
+    }),
+  );
+  const app = new Hono();
+  app.get("/reports/:name", (c) => report(c.req.raw));
+  app.get("/visits", async (c) => {
+    await cache.add("visits", 0, { timeout: null });
+    return c.json({ visits: await cache.incr("visits") });
+  });
+  return app;
+}
