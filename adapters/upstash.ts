@@ -9,6 +9,7 @@
  */
 import { Redis } from "@upstash/redis";
 import type { Backend, BackendTtl } from "../src/backend.ts";
+import { describe } from "../src/arguments.ts";
 import { BackendUnavailableError } from "../src/errors.ts";
 import { fromRedisValue, toRedisValue } from "./upstash/values.ts";
 
@@ -91,16 +92,18 @@ function checkOptions(options: UpstashOptions): void {
     if ("url" in options || "token" in options) {
       throw new TypeError("upstash(options): pass either options.client or options.url and options.token, not both");
     }
-    if (typeof options.client?.pipeline !== "function") throw new TypeError("options.client must be an @upstash/redis Redis client");
+    if (typeof options.client?.pipeline !== "function") {
+      throw new TypeError(`options.client must be an @upstash/redis Redis client, got ${describe(options.client)}`);
+    }
   } else {
     for (const name of ["url", "token"] as const) {
       if (typeof options[name] !== "string" || options[name] === "") {
-        throw new TypeError(`options.${name} must be a non-empty string (UPSTASH_REDIS_REST_${name.toUpperCase()}), or pass options.client`);
+        throw new TypeError(`options.${name} must be a non-empty string (UPSTASH_REDIS_REST_${name.toUpperCase()}), got ${describe(options[name])}`);
       }
     }
   }
   if (options.prefix !== undefined && (typeof options.prefix !== "string" || options.prefix === "")) {
-    throw new TypeError("options.prefix must be a non-empty string");
+    throw new TypeError(`options.prefix must be a non-empty string, got ${describe(options.prefix)}`);
   }
 }
 
