@@ -1,0 +1,516 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { createCache } from "../../src/cache.ts";
+import { cacheControl, compose, varyOnCookie, varyOnHeaders } from "../../src/wrappers.ts";
+import { cachePage, cacheSite } from "../../src/page/cache-page.ts";
+import { getCacheKey, learnCacheKey } from "../../src/page/keys.ts";
+import type { PageCacheOptions } from "../../src/page/options.ts";
+import { configureCaches } from "../../src/registry.ts";
+import { type Bench, pageBench, read } from "./setup.ts";
+
+/** A view that counts its calls and echoes what it was asked. */
+function view(init: ResponseInit | ((request: Request) => ResponseInit) = {}) {
+  const seen: Request[] = [];
+  const handler = async (request: Request) => {
+    seen.push(request);
+    const responseInit = typeof init === "function" ? init(request) : init;
+    return new Response(`page ${seen.length} for ${new URL(request.url).pathname}${new URL(request.url).search}`, responseInit);
+  };
+  return Object.assign(handler, { seen });
+}
+
+function options(bench: Bench, extra: PageCacheOptions = {}): PageCacheOptions {
+  return { cache: bench.cache, now: bench.clock.now, waitUntil: bench.waitUntil, onError: (e) => bench.errors.push(e), ...extra };
+}
+
+async function twice(handler: (request: Request) => Promise<Response>, bench: Bench, first: Request | string, second: Request | string = first) {
+  const a = await read(handler(typeof first === "string" ? new Request(first) : first));
+  await bench.settle();
+  const b = await read(handler(typeof second === "string" ? new Request(second) : second));
+  await bench.settle();
+  return [a, b] as const;
+}
+
+describe("cachePage: Django's fetch/update behaviour", () => {
+  it("serves the second request from the cache with Cache-Status, Age and the same body", async () => {
+    const bench = pageBench();
+    const v = view();
+    const handler = cachePage(60, options(bench))(v);
+    const [miss, hit] = await twice(handler, bench, "https://example.com/a");
+    expect(miss.cacheStatus).toBe("edgecache; fwd=uri-miss; stored");
+    expect(hit.cacheStatus).toBe("edgecache; hit; ttl=60");
+    expect(hit.body).toBe(miss.body);
+    expect(hit.headers.get("age")).toBe("0");
+    expect(v.seen).toHaveLength(1);
+  });
+
+  it("sets Expires and max-age like patch_response_headers, and counts Age from the stored time", async () => {
+    const bench = pageBench();
+    const handler = cachePage(2, options(bench))(view());
+    const miss = await read(handler(new Request("https://example.com/")));
+    await bench.settle();
+    expect(miss.headers.get("cache-control")).toBe("max-age=2");
+    expect(miss.headers.get("expires")).toBe(new Date(bench.clock.now() + 2000).toUTCString());
+    bench.clock.advance(1);
+    const hit = await read(handler(new Request("https://example.com/")));
+    expect(hit.headers.get("age")).toBe("1");
+    expect(hit.headers.get("expires")).toBe(miss.headers.get("expires"));
+    expect(hit.cacheStatus).toBe("edgecache; hit; ttl=1");
+    bench.clock.advance(1);
+    expect((await read(handler(new Request("https://example.com/")))).cacheStatus).toBe("edgecache; fwd=uri-miss; stored");
+  });
+
+  it("keys pages by query (order kept), host and scheme", async () => {
+    const bench = pageBench();
+    const v = view();
+    const handler = cachePage(60, options(bench))(v);
+    for (const url of ["https://example.com/p?a=1&b=2", "https://example.com/p?b=2&a=1", "https://other.com/p?a=1&b=2", "http://example.com/p?a=1&b=2"]) {
+      await read(handler(new Request(url)));
+      await bench.settle();
+    }
+    expect(v.seen).toHaveLength(4);
+    expect((await read(handler(new Request("https://example.com/p?b=2&a=1")))).cacheStatus).toMatch(/hit/);
+  });
+
+  it("normalises the query when asked: sorted, with utm_* dropped", async () => {
+    const bench = pageBench();
+    const v = view();
+    const handler = cachePage(60, options(bench, { query: { sort: true, ignore: [/^utm_/, "fbclid"] } }))(v);
+    const [, hit] = await twice(handler, bench, "https://example.com/p?b=2&a=1&utm_source=x", "https://example.com/p?a=1&fbclid=9&b=2");
+    expect(hit.cacheStatus).toMatch(/hit/);
+    expect(v.seen).toHaveLength(1);
+  });
+
+  it("separates wrappers by keyPrefix and resolves a cache alias from the registry", async () => {
+    const bench = pageBench();
+    configureCaches({ pages: bench.cache });
+    try {
+      const v = view();
+      const one = cachePage(60, options(bench, { cache: "pages", keyPrefix: "one" }))(v);
+      const two = cachePage(60, options(bench, { cache: "pages", keyPrefix: "two" }))(v);
+      await twice(one, bench, "https://example.com/");
+      expect((await read(two(new Request("https://example.com/")))).cacheStatus).toMatch(/miss/);
+      expect(v.seen).toHaveLength(2);
+    } finally {
+      configureCaches({});
+    }
+  });
+
+  it("takes the cache from a function of the request and the handler's extra arguments", async () => {
+    const bench = pageBench();
+    const env = { PAGES: bench.cache };
+    const handler = cachePage(60, options(bench, { cache: (_request, e: typeof env) => e.PAGES }))(async (_request: Request, e: typeof env, extra: string) => new Response(`${extra} ${e === env}`));
+    const miss = await read(handler(new Request("https://example.com/"), env, "passed"));
+    await bench.settle();
+    expect(miss.body).toBe("passed true");
+    expect((await read(handler(new Request("https://example.com/"), env, "x"))).cacheStatus).toMatch(/hit/);
+  });
+});
+
+describe("timeouts: which one wins", () => {
+  it("cachePage's timeout beats the response's max-age, even max-age=0, whose header is kept", async () => {
+    const bench = pageBench();
+    const handler = cachePage(60, options(bench))(cacheControl({ maxAge: 0 })(view()));
+    const [miss, hit] = await twice(handler, bench, "https://example.com/");
+    expect(miss.headers.get("cache-control")).toBe("max-age=0");
+    expect(hit.cacheStatus).toBe("edgecache; hit; ttl=60");
+  });
+
+  it("a larger max-age from the view is lowered to cachePage's timeout", async () => {
+    const bench = pageBench();
+    const handler = cachePage(60, options(bench))(cacheControl({ maxAge: 3600, public: true })(view()));
+    const miss = await read(handler(new Request("https://example.com/")));
+    expect(miss.headers.get("cache-control")).toBe("max-age=60, public");
+  });
+
+  it("cachePage(0) adds the headers and stores nothing", async () => {
+    const bench = pageBench();
+    const handler = cachePage(0, options(bench))(view());
+    const [miss, again] = await twice(handler, bench, "https://example.com/");
+    expect(miss.headers.get("cache-control")).toBe("max-age=0");
+    expect(miss.cacheStatus).toBe("edgecache; fwd=uri-miss; detail=zero-timeout");
+    expect(again.cacheStatus).toMatch(/miss/);
+  });
+
+  it("cacheSite uses max-age, then its seconds; max-age=0 is not cached and left untouched", async () => {
+    const bench = pageBench();
+    const site = cacheSite(options(bench, { seconds: 30 }) as never);
+    const plain = site(view());
+    const [miss] = await twice(plain, bench, "https://example.com/plain");
+    expect(miss.headers.get("cache-control")).toBe("max-age=30");
+    const aged = site(cacheControl({ maxAge: 5 })(view()));
+    const [, hit] = await twice(aged, bench, "https://example.com/aged");
+    expect(hit.cacheStatus).toBe("edgecache; hit; ttl=5");
+    const zero = site(cacheControl({ maxAge: 0 })(view()));
+    const [zeroMiss, zeroAgain] = await twice(zero, bench, "https://example.com/zero");
+    expect(zeroMiss.headers.get("expires")).toBeNull();
+    expect(zeroAgain.cacheStatus).toBe("edgecache; fwd=uri-miss; detail=max-age-zero");
+  });
+
+  it("cachePage(null) falls back to max-age, then 600 s", async () => {
+    const bench = pageBench();
+    const miss = await read(cachePage(null, options(bench))(view())(new Request("https://example.com/")));
+    expect(miss.headers.get("cache-control")).toBe("max-age=600");
+  });
+});
+
+describe("what is stored", () => {
+  it("passes other methods straight through, labelled fwd=method", async () => {
+    const bench = pageBench();
+    const v = view();
+    const handler = cachePage(60, options(bench))(v);
+    const [a] = await twice(handler, bench, new Request("https://example.com/", { method: "POST" }), new Request("https://example.com/", { method: "POST" }));
+    expect(a.cacheStatus).toBe("edgecache; fwd=method");
+    expect(v.seen).toHaveLength(2);
+    expect(bench.calls).toEqual([]);
+  });
+
+  it("stores only cacheable statuses; others get no caching headers", async () => {
+    const bench = pageBench();
+    const notFound = cachePage(60, options(bench))(view({ status: 404 }));
+    const [miss, again] = await twice(notFound, bench, "https://example.com/missing");
+    expect(miss.headers.get("cache-control")).toBeNull();
+    expect(again.cacheStatus).toBe("edgecache; fwd=uri-miss; detail=status");
+    const configured = cachePage(60, options(bench, { cacheableStatuses: [200, 404] }))(view({ status: 404 }));
+    const [, hit] = await twice(configured, bench, "https://example.com/gone");
+    expect(hit.status).toBe(404);
+    expect(hit.cacheStatus).toMatch(/hit/);
+  });
+
+  it("gives a 304 caching headers but never stores it", async () => {
+    const bench = pageBench();
+    const handler = cachePage(60, options(bench))(async () => new Response(null, { status: 304 }));
+    const [miss, again] = await twice(handler, bench, "https://example.com/");
+    expect(miss.headers.get("cache-control")).toBe("max-age=60");
+    expect(again.cacheStatus).toBe("edgecache; fwd=uri-miss; detail=not-modified");
+  });
+
+  it("answers HEAD from a GET entry without a body, but never GET from a HEAD entry", async () => {
+    const bench = pageBench();
+    const v = view();
+    const handler = cachePage(60, options(bench))(v);
+    await twice(handler, bench, "https://example.com/g", new Request("https://example.com/g", { method: "HEAD" }));
+    const head = await handler(new Request("https://example.com/g", { method: "HEAD" }));
+    expect(head.headers.get("cache-status")).toMatch(/hit/);
+    expect(head.headers.get("content-length")).toBe(String("page 1 for /g".length));
+    expect(await head.text()).toBe("");
+    await twice(handler, bench, new Request("https://example.com/h", { method: "HEAD" }), "https://example.com/h");
+    expect(v.seen.map((r) => `${r.method} ${new URL(r.url).pathname}`)).toEqual(["GET /g", "HEAD /h", "GET /h"]);
+  });
+
+  it("answers If-None-Match and If-Modified-Since on hits with a 304, without the handler", async () => {
+    const bench = pageBench();
+    const v = view({ headers: { etag: '"v1"', "last-modified": "Sun, 17 Jul 2016 10:00:00 GMT", "content-language": "en" } });
+    const handler = cachePage(60, options(bench))(v);
+    await twice(handler, bench, "https://example.com/");
+    const byEtag = await read(handler(new Request("https://example.com/", { headers: { "if-none-match": 'W/"v1"' } })));
+    const byDate = await read(handler(new Request("https://example.com/", { headers: { "if-modified-since": "Sun, 17 Jul 2016 10:00:00 GMT" } })));
+    for (const response of [byEtag, byDate]) {
+      expect(response.status).toBe(304);
+      expect(response.body).toBe("");
+      expect(response.headers.get("etag")).toBe('"v1"');
+      expect(response.headers.get("content-language")).toBeNull();
+      expect(response.cacheStatus).toMatch(/hit/);
+    }
+    expect(v.seen).toHaveLength(1);
+  });
+});
+
+describe("where edgecache is stricter than Django (DESIGN.md's table)", () => {
+  it("encodes varied header values without collisions: ab+c, a+bc, absent and empty all differ", async () => {
+    const bench = pageBench();
+    const v = view();
+    const handler = cachePage(60, options(bench))(varyOnHeaders("X-A", "X-B")(v));
+    const variants: Array<Record<string, string>> = [{ "x-a": "ab", "x-b": "c" }, { "x-a": "a", "x-b": "bc" }, { "x-a": "", "x-b": "abc" }, { "x-b": "abc" }];
+    const bodies = [];
+    for (const headers of variants) {
+      bodies.push((await read(handler(new Request("https://example.com/", { headers })))).body);
+      await bench.settle();
+    }
+    expect(new Set(bodies).size).toBe(4);
+    expect((await read(handler(new Request("https://example.com/", { headers: { "x-b": "abc" } })))).body).toBe(bodies[3]);
+  });
+
+  it("never stores Vary: *", async () => {
+    const bench = pageBench();
+    const handler = cachePage(60, options(bench))(varyOnHeaders("*")(view()));
+    const [miss, again] = await twice(handler, bench, "https://example.com/");
+    expect(miss.headers.get("cache-control")).toBeNull();
+    expect(again.cacheStatus).toBe("edgecache; fwd=uri-miss; detail=vary-star");
+  });
+
+  it("varies on any request header, Content-Type included", async () => {
+    const bench = pageBench();
+    const handler = cachePage(60, options(bench))(varyOnHeaders("Content-Type")(view()));
+    await twice(handler, bench, new Request("https://example.com/", { headers: { "content-type": "text/html" } }));
+    const other = await read(handler(new Request("https://example.com/", { headers: { "content-type": "application/json" } })));
+    expect(other.cacheStatus).toBe("edgecache; fwd=vary-miss; stored");
+  });
+
+  it.each(["private", "Private", "no-store", "NO-CACHE", 'no-cache="Set-Cookie"'])("parses Cache-Control %s as a directive, in any case, and does not store", async (cc) => {
+    const bench = pageBench();
+    const handler = cachePage(60, options(bench))(view({ headers: { "cache-control": cc } }));
+    const [miss, again] = await twice(handler, bench, "https://example.com/");
+    expect(again.cacheStatus).toMatch(/fwd=uri-miss; detail=(private|no-store|no-cache)/);
+    expect(miss.headers.get("cache-control")).toBe(cc);
+  });
+
+  it("does not store a response that sets a cookie unless allowed", async () => {
+    const bench = pageBench();
+    const setsCookie = view({ headers: { "set-cookie": "sessionid=secret" } });
+    const [miss, again] = await twice(cachePage(60, options(bench))(setsCookie), bench, "https://example.com/");
+    expect(miss.headers.get("cache-control")).toBeNull();
+    expect(again.cacheStatus).toBe("edgecache; fwd=uri-miss; detail=set-cookie");
+    const [, hit] = await twice(cachePage(60, options(bench, { allowSetCookie: true }))(setsCookie), bench, "https://example.com/allowed");
+    expect(hit.cacheStatus).toMatch(/hit/);
+  });
+
+  it("bypasses requests with Authorization unless the response is explicitly shareable", async () => {
+    const bench = pageBench();
+    const auth = { authorization: "Bearer alice" };
+    const privateView = view();
+    const handler = cachePage(60, options(bench))(privateView);
+    const [miss, again] = await twice(handler, bench, new Request("https://example.com/me", { headers: auth }), new Request("https://example.com/me", { headers: auth }));
+    expect(miss.cacheStatus).toBe("edgecache; fwd=uri-miss; detail=authorization");
+    expect(again.cacheStatus).toBe("edgecache; fwd=uri-miss; detail=authorization");
+    for (const cc of ["public", "s-maxage=60", "must-revalidate"]) {
+      const shareable = cachePage(60, options(bench))(view({ headers: { "cache-control": cc } }));
+      const url = `https://example.com/${cc}`;
+      const [, hit] = await twice(shareable, bench, new Request(url, { headers: auth }), new Request(url, { headers: { authorization: "Bearer bob" } }));
+      expect(hit.cacheStatus, cc).toMatch(/hit/);
+    }
+  });
+
+  it("never serves a page stored for an anonymous request to a request with Authorization", async () => {
+    const bench = pageBench();
+    const v = view();
+    const handler = cachePage(60, options(bench))(v);
+    await twice(handler, bench, "https://example.com/", new Request("https://example.com/", { headers: { authorization: "Bearer x" } }));
+    expect(v.seen).toHaveLength(2);
+  });
+
+  it("computes Age from the stored time even when the view set its own Expires", async () => {
+    const bench = pageBench();
+    const handler = cachePage(60, options(bench))(view({ headers: { expires: "Thu, 01 Jan 1970 00:00:00 GMT" } }));
+    await twice(handler, bench, "https://example.com/");
+    bench.clock.advance(7);
+    expect((await read(handler(new Request("https://example.com/")))).headers.get("age")).toBe("7");
+  });
+
+  it("costs exactly one backend read per hit on a page that does not vary, two at most when it varies", async () => {
+    const bench = pageBench();
+    const plain = cachePage(60, options(bench))(view());
+    await twice(plain, bench, "https://example.com/plain");
+    bench.calls.length = 0;
+    await read(plain(new Request("https://example.com/plain")));
+    expect(bench.calls).toEqual(["get"]);
+
+    const varying = cachePage(60, options(bench))(varyOnCookie(view()));
+    await twice(varying, bench, new Request("https://example.com/v", { headers: { cookie: "a=1" } }));
+    const fresh = cachePage(60, options(bench))(varyOnCookie(view())); // a new isolate: nothing memoised
+    bench.calls.length = 0;
+    expect((await read(fresh(new Request("https://example.com/v", { headers: { cookie: "a=1" } })))).cacheStatus).toMatch(/hit/);
+    expect(bench.calls).toEqual(["get", "get"]);
+    bench.calls.length = 0;
+    await read(fresh(new Request("https://example.com/v", { headers: { cookie: "a=1" } })));
+    expect(bench.calls).toEqual(["get"]); // the vary list is memoised
+  });
+});
+
+describe("Vary: Cookie without killing the hit rate", () => {
+  it("keys on the named cookies only, so analytics cookies share the entry and sessions do not", async () => {
+    const bench = pageBench();
+    const v = view();
+    const handler = cachePage(60, options(bench, { varyCookies: ["sessionid"] }))(varyOnCookie(v));
+    await twice(handler, bench, new Request("https://example.com/", { headers: { cookie: "sessionid=a; _ga=1" } }), new Request("https://example.com/", { headers: { cookie: "_ga=2; sessionid=a" } }));
+    expect(v.seen).toHaveLength(1);
+    await read(handler(new Request("https://example.com/", { headers: { cookie: "sessionid=b; _ga=1" } })));
+    expect(v.seen).toHaveLength(2);
+  });
+});
+
+describe("streaming misses", () => {
+  it("sends the first chunk before the handler has finished the body", async () => {
+    const bench = pageBench();
+    let finish!: () => void;
+    const handler = cachePage(60, options(bench))(async () => new Response(new ReadableStream({
+      async start(controller) {
+        controller.enqueue(new TextEncoder().encode("first "));
+        await new Promise<void>((resolve) => (finish = resolve));
+        controller.enqueue(new TextEncoder().encode("second"));
+        controller.close();
+      },
+    })));
+    const response = await handler(new Request("https://example.com/"));
+    const reader = response.body!.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe("first ");
+    finish();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe("second");
+    expect((await reader.read()).done).toBe(true);
+    await bench.settle();
+    expect((await read(handler(new Request("https://example.com/")))).body).toBe("first second");
+  });
+
+  it("does not store a body over maxBodyBytes, but still sends all of it", async () => {
+    const bench = pageBench();
+    const handler = cachePage(60, options(bench, { maxBodyBytes: 10 }))(async () => new Response("x".repeat(11)));
+    const [miss, again] = await twice(handler, bench, "https://example.com/");
+    expect(miss.body).toBe("x".repeat(11));
+    expect(again.cacheStatus).toMatch(/miss/);
+  });
+
+  it("does not store a body the client abandoned", async () => {
+    const bench = pageBench();
+    const handler = cachePage(60, options(bench))(async () => new Response(new ReadableStream({
+      pull(controller) { controller.enqueue(new Uint8Array(8)); },
+    })));
+    const response = await handler(new Request("https://example.com/"));
+    await response.body!.getReader().cancel();
+    await bench.settle();
+    expect(bench.calls.filter((c) => c === "set")).toEqual([]);
+  });
+});
+
+describe("writes and failures", () => {
+  it("carries writes through a ctx.waitUntil among the handler's arguments", async () => {
+    const bench = pageBench();
+    const { waitUntil: _w, ...rest } = options(bench);
+    const handler = cachePage(60, rest)(async (_request: Request, _env: unknown, _ctx: unknown) => new Response("ok"));
+    const ctx = { waited: [] as Promise<unknown>[], waitUntil(promise: Promise<unknown>) { this.waited.push(promise); } };
+    await read(handler(new Request("https://example.com/"), {}, ctx));
+    expect(ctx.waited).toHaveLength(1);
+    await Promise.all(ctx.waited);
+    expect((await read(handler(new Request("https://example.com/"), {}, ctx))).cacheStatus).toMatch(/hit/);
+  });
+
+  it("turns backend errors into misses reported to onError", async () => {
+    const bench = pageBench((backend) => ({ ...backend, get: () => Promise.reject(new Error("store down")), set: () => Promise.reject(new Error("store down")) }));
+    const handler = cachePage(60, options(bench))(view());
+    const [a, b] = await twice(handler, bench, "https://example.com/");
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect(b.cacheStatus).toBe("edgecache; fwd=miss; stored");
+    expect(bench.errors.map((e) => (e as Error).message)).toEqual(["store down", "store down", "store down", "store down"]);
+  });
+
+  it("gives up on a backend slower than timeoutMs", async () => {
+    const bench = pageBench((backend) => ({ ...backend, capabilities: { shared: true }, get: () => new Promise(() => {}) }));
+    const handler = cachePage(60, options(bench, { timeoutMs: 20 }))(view());
+    const started = performance.now();
+    expect((await read(handler(new Request("https://example.com/")))).status).toBe(200);
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(String(bench.errors[0])).toMatch(/took longer than 20 ms/);
+  });
+
+  it("treats a corrupt or foreign entry as a miss, drops it and reports it", async () => {
+    const bench = pageBench();
+    const handler = cachePage(60, options(bench))(view());
+    await twice(handler, bench, "https://example.com/");
+    const key = (await getCacheKey(new Request("https://example.com/"), { cache: bench.cache }))!;
+    await bench.cache.set(key, { kind: "page", status: "200" });
+    expect((await read(handler(new Request("https://example.com/")))).cacheStatus).toMatch(/miss/);
+    expect(String(bench.errors[0])).toMatch(/not a stored page/);
+  });
+
+  it("runs the handler once for concurrent misses on the same page", async () => {
+    const bench = pageBench();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let calls = 0;
+    const handler = cachePage(60, options(bench))(async () => {
+      calls++;
+      await gate;
+      return new Response("slow page");
+    });
+    const responses = Array.from({ length: 5 }, () => handler(new Request("https://example.com/slow")));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    release();
+    const results = await Promise.all(responses.map(read));
+    expect(calls).toBe(1);
+    expect(results.map((r) => r.body)).toEqual(Array(5).fill("slow page"));
+    expect(results.filter((r) => r.cacheStatus === "edgecache; hit; ttl=60; detail=collapsed")).toHaveLength(4);
+  });
+});
+
+describe("stale pages", () => {
+  it("serves a stale page while one background request refreshes it (stale-while-revalidate)", async () => {
+    const bench = pageBench();
+    const v = view();
+    const handler = cachePage(10, options(bench, { staleWhileRevalidate: 30 }))(v);
+    const miss = await read(handler(new Request("https://example.com/")));
+    await bench.settle();
+    expect(miss.headers.get("cache-control")).toBe("max-age=10, stale-while-revalidate=30");
+    bench.clock.advance(15);
+    const stale = await read(handler(new Request("https://example.com/")));
+    expect(stale.body).toBe("page 1 for /");
+    expect(stale.cacheStatus).toBe("edgecache; hit; ttl=-5; detail=revalidating");
+    await bench.settle();
+    const fresh = await read(handler(new Request("https://example.com/")));
+    expect(fresh.body).toBe("page 2 for /");
+    expect(fresh.cacheStatus).toBe("edgecache; hit; ttl=10");
+  });
+
+  it("serves a stale page when the handler fails (stale-if-error)", async () => {
+    const bench = pageBench();
+    let failing = false;
+    const handler = cachePage(10, options(bench))(async () => {
+      if (failing) throw new Error("upstream down");
+      return new Response("good page", { headers: { "cache-control": "stale-if-error=60" } });
+    });
+    await twice(handler, bench, "https://example.com/");
+    failing = true;
+    bench.clock.advance(20);
+    const rescued = await read(handler(new Request("https://example.com/")));
+    expect(rescued.body).toBe("good page");
+    expect(rescued.cacheStatus).toBe("edgecache; hit; ttl=-10; detail=stale-if-error");
+    bench.clock.advance(60);
+    await expect(handler(new Request("https://example.com/"))).rejects.toThrow("upstream down");
+  });
+});
+
+describe("Cache-Status options and arguments", () => {
+  it("renames or removes the header", async () => {
+    const bench = pageBench();
+    const renamed = await read(cachePage(60, options(bench, { cacheStatus: "X-Cache", cacheName: "edge" }))(view())(new Request("https://example.com/a")));
+    expect(renamed.headers.get("x-cache")).toBe("edge; fwd=uri-miss; stored");
+    const off = await read(cachePage(60, options(bench, { cacheStatus: false }))(view())(new Request("https://example.com/b")));
+    expect(off.cacheStatus).toBeNull();
+  });
+
+  it("rejects bad arguments when the wrapper is built, naming them", () => {
+    expect(() => cachePage("60" as never)).toThrow(/timeout must be a finite number/);
+    expect(() => cachePage(60, { maxBodyBytes: -1 })).toThrow(/options.maxBodyBytes/);
+    expect(() => cachePage(60, { cacheStatus: "bad header" })).toThrow(/options.cacheStatus/);
+    expect(() => cachePage(60, { cache: 5 as never })).toThrow(/options.cache must be/);
+    expect(() => cachePage(60, { query: { ignore: [5 as never] } })).toThrow(/options.query.ignore/);
+    expect(() => cacheSite({ seconds: NaN })).toThrow(/options.seconds/);
+  });
+
+  it("composes with the other wrappers, outermost first", async () => {
+    const bench = pageBench();
+    const handler = compose(cachePage(60, options(bench)), varyOnCookie, cacheControl({ public: true }))(view());
+    const miss = await read(handler(new Request("https://example.com/")));
+    expect(miss.headers.get("vary")).toBe("Cookie");
+    expect(miss.headers.get("cache-control")).toBe("public, max-age=60");
+  });
+});
+
+describe("getCacheKey and learnCacheKey", () => {
+  afterEach(() => configureCaches({}));
+
+  it("learns the vary list under the URL's key and returns the page key; getCacheKey finds it again", async () => {
+    const cache = createCache();
+    const request = new Request("https://example.com/x", { headers: { cookie: "a=1" } });
+    const response = new Response("hi", { headers: { vary: "Cookie" } });
+    expect(await getCacheKey(request, { cache })).toBeUndefined();
+    const key = await learnCacheKey(request, response, { cache, timeout: 60 });
+    expect(key).toMatch(/^page\.GET\.0:\.https:\/\/example\.com\/x\.v\.[0-9a-f]{64}$/);
+    expect(await getCacheKey(request, { cache })).toBe(key);
+    expect(await getCacheKey(new Request("https://example.com/x", { headers: { cookie: "a=2" } }), { cache })).not.toBe(key);
+  });
+
+  it("keeps long URLs within memcached's key limit by hashing them", async () => {
+    const cache = createCache();
+    const request = new Request(`https://example.com/${"long/".repeat(60)}`);
+    const key = await learnCacheKey(request, new Response("hi"), { cache, keyPrefix: "p" });
+    expect(key).toMatch(/^page\.GET\.#[0-9a-f]{64}$/);
+  });
+});
