@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createCache } from "../../src/cache.ts";
 import { cacheControl, compose, varyOnCookie, varyOnHeaders } from "../../src/wrappers.ts";
-import { cachePage, cacheSite } from "../../src/page/cache-page.ts";
+import { cachePage, cacheSite, type SiteCacheOptions } from "../../src/page/cache-page.ts";
 import { getCacheKey, learnCacheKey } from "../../src/page/keys.ts";
-import type { PageCacheOptions } from "../../src/page/options.ts";
 import { configureCaches } from "../../src/registry.ts";
 import { type Bench, pageBench, read } from "./setup.ts";
 
@@ -18,7 +17,7 @@ function view(init: ResponseInit | ((request: Request) => ResponseInit) = {}) {
   return Object.assign(handler, { seen });
 }
 
-function options(bench: Bench, extra: PageCacheOptions = {}): PageCacheOptions {
+function options(bench: Bench, extra: SiteCacheOptions = {}): SiteCacheOptions {
   return { cache: bench.cache, now: bench.clock.now, waitUntil: bench.waitUntil, onError: (e) => bench.errors.push(e), ...extra };
 }
 
@@ -133,7 +132,7 @@ describe("timeouts: which one wins", () => {
 
   it("cacheSite uses max-age, then its seconds; max-age=0 is not cached and left untouched", async () => {
     const bench = pageBench();
-    const site = cacheSite(options(bench, { seconds: 30 }) as never);
+    const site = cacheSite(options(bench, { seconds: 30 }));
     const plain = site(view());
     const [miss] = await twice(plain, bench, "https://example.com/plain");
     expect(miss.headers.get("cache-control")).toBe("max-age=30");
@@ -332,7 +331,7 @@ describe("streaming misses", () => {
   it("sends the first chunk before the handler has finished the body", async () => {
     const bench = pageBench();
     let finish!: () => void;
-    const handler = cachePage(60, options(bench))(async () => new Response(new ReadableStream({
+    const handler = cachePage(60, options(bench))(async (_request: Request) => new Response(new ReadableStream({
       async start(controller) {
         controller.enqueue(new TextEncoder().encode("first "));
         await new Promise<void>((resolve) => (finish = resolve));
@@ -360,7 +359,7 @@ describe("streaming misses", () => {
 
   it("does not store a body the client abandoned", async () => {
     const bench = pageBench();
-    const handler = cachePage(60, options(bench))(async () => new Response(new ReadableStream({
+    const handler = cachePage(60, options(bench))(async (_request: Request) => new Response(new ReadableStream({
       pull(controller) { controller.enqueue(new Uint8Array(8)); },
     })));
     const response = await handler(new Request("https://example.com/"));
@@ -415,7 +414,7 @@ describe("writes and failures", () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let calls = 0;
-    const handler = cachePage(60, options(bench))(async () => {
+    const handler = cachePage(60, options(bench))(async (_request: Request) => {
       calls++;
       await gate;
       return new Response("slow page");
@@ -451,7 +450,7 @@ describe("stale pages", () => {
   it("serves a stale page when the handler fails (stale-if-error)", async () => {
     const bench = pageBench();
     let failing = false;
-    const handler = cachePage(10, options(bench))(async () => {
+    const handler = cachePage(10, options(bench))(async (_request: Request) => {
       if (failing) throw new Error("upstream down");
       return new Response("good page", { headers: { "cache-control": "stale-if-error=60" } });
     });
