@@ -1,13 +1,14 @@
 /**
- * Cloudflare Worker + Upstash Redis: a report that is expensive to build is cached for 60 s in
- * Upstash (shared by every isolate and region), and `/visits` is an atomic counter.
+ * Cloudflare Worker + Upstash Redis: report pages are cached for 60 s with `cachePage`, in Upstash,
+ * so every isolate and region shares them; `/visits` is an atomic counter. Cache writes ride on
+ * `ctx.waitUntil`, so they finish after the response has gone out.
  *
  * Run it: put the two secrets from the Upstash console in `examples/upstash-worker/.dev.vars`
  * (UPSTASH_REDIS_REST_URL=..., UPSTASH_REDIS_REST_TOKEN=...), then
  * `npx wrangler dev -c examples/upstash-worker/wrangler.toml`. Deploy with `wrangler secret put`.
  */
 import { upstash } from "../../adapters/upstash.ts";
-import { createCache, type EdgeCache } from "../../src/index.ts";
+import { cachePage, createCache, type EdgeCache } from "../../src/index.ts";
 
 /**
  * The Worker's bindings: the REST URL and token of the Upstash database.
@@ -20,40 +21,44 @@ export interface Env {
   UPSTASH_REDIS_REST_TOKEN: string;
 }
 
+/** What Workers pass as the third argument; only `waitUntil` is used here. */
+interface ExecutionContext {
+  waitUntil(promise: Promise<unknown>): void;
+}
+
 let cache: EdgeCache | undefined;
 
 /** One cache per isolate, made on the first request, when the bindings are known. */
 function cacheFor(env: Env): EdgeCache {
   cache ??= createCache({
     backend: upstash({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN, prefix: "worker-example" }),
-    timeout: 60,
   });
   return cache;
 }
 
-/** Stands in for slow work: a database query, an upstream API, a template render. */
-async function buildReport(path: string): Promise<{ path: string; builtAt: string }> {
+/** A page that is slow to build (it stands in for database queries and a template render). */
+const report = cachePage(60, { cache: (_request, env: Env) => cacheFor(env) })(async (request: Request, _env: Env, _ctx: ExecutionContext) => {
   await new Promise((resolve) => setTimeout(resolve, 50));
-  return { path, builtAt: new Date().toISOString() };
-}
+  const name = new URL(request.url).pathname.split("/").pop();
+  return new Response(`<h1>Report ${name}</h1><p>built at ${new Date().toISOString()}</p>`, {
+    headers: { "content-type": "text/html; charset=utf-8" },
+  });
+});
 
 /**
  * The Worker.
  *
  * @example
- * // GET /reports/daily -> {"path":"/reports/daily","builtAt":"..."} (the same builtAt for 60 s)
+ * // GET /reports/daily -> the page, built once a minute; Cache-Status says hit or miss
  * // GET /visits        -> {"visits":1}, then {"visits":2}, ...
- * const response = await worker.fetch(new Request("https://example.com/visits"), env);
+ * const response = await worker.fetch(new Request("https://example.com/visits"), env, ctx);
  */
 const worker = {
-  async fetch(request: Request, env: Env): Promise<Response> {
-    const cache = cacheFor(env);
-    const { pathname } = new URL(request.url);
-    if (pathname === "/visits") {
-      await cache.add("visits", 0, { timeout: null });
-      return Response.json({ visits: await cache.incr("visits") });
-    }
-    return Response.json(await cache.getOrSet(`report:${pathname}`, () => buildReport(pathname)));
+  async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+    if (new URL(request.url).pathname !== "/visits") return report(request, env, ctx);
+    const counters = cacheFor(env);
+    await counters.add("visits", 0, { timeout: null });
+    return Response.json({ visits: await counters.incr("visits") });
   },
 };
 

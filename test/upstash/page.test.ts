@@ -1,0 +1,86 @@
+/** Page caching over Upstash: pages shared between isolates, and failures that stay misses. */
+import { describe, expect, it } from "vitest";
+import { upstash, type UpstashOptions } from "../../adapters/upstash.ts";
+import { createCache } from "../../src/cache.ts";
+import { BackendUnavailableError } from "../../src/errors.ts";
+import { cachePage } from "../../src/page/cache-page.ts";
+import type { PageErrorContext } from "../../src/page/options.ts";
+import { freshPrefix, useUpstashStack } from "./stack.ts";
+
+const stack = useUpstashStack("test");
+
+/** One isolate's view: its own client and cache over the shared database, and a counting handler. */
+function isolate(backend: UpstashOptions) {
+  const rendered: string[] = [];
+  const errors: Array<[unknown, PageErrorContext["operation"]]> = [];
+  const writes: Promise<unknown>[] = [];
+  const handler = cachePage(60, {
+    cache: createCache({ backend: upstash(backend) }),
+    waitUntil: (write) => writes.push(write),
+    onError: (error, { operation }) => errors.push([error, operation]),
+  })(async (request: Request) => {
+    const { pathname } = new URL(request.url);
+    rendered.push(pathname);
+    if (pathname === "/logo.png") return new Response(Uint8Array.from({ length: 4096 }, (_, i) => (i * 31) % 256), { headers: { "content-type": "image/png" } });
+    return new Response(`<h1>${pathname}</h1>`, { headers: { "content-type": "text/html" } });
+  });
+  /** A request read to the end (the page is stored while it streams), with its cache writes done. */
+  const get = async (path: string) => {
+    const response = await handler(new Request(`https://example.com${path}`));
+    const body = new Uint8Array(await response.arrayBuffer());
+    await Promise.all(writes.splice(0));
+    return { status: response.status, headers: response.headers, body, text: new TextDecoder().decode(body) };
+  };
+  return { get, rendered, errors };
+}
+
+describe("cachePage over Upstash", () => {
+  it("stores a page once and serves it to every isolate, binary bodies intact", async () => {
+    const shared = { client: stack().client(), prefix: freshPrefix("pages") };
+    const first = isolate(shared);
+    const second = isolate({ ...shared, client: stack().client() });
+
+    const html = await first.get("/about");
+    expect(html.headers.get("cache-status")).toMatch(/fwd=uri-miss; stored/);
+    const logo = await first.get("/logo.png");
+
+    const cachedHtml = await second.get("/about");
+    const cachedLogo = await second.get("/logo.png");
+    expect(cachedHtml.headers.get("cache-status")).toMatch(/; hit; ttl=/);
+    expect(cachedHtml.text).toBe("<h1>/about</h1>");
+    expect(cachedLogo.headers.get("content-type")).toBe("image/png");
+    expect(cachedLogo.body).toEqual(logo.body);
+    expect(second.rendered).toEqual([]);
+    expect(first.errors).toEqual([]);
+  });
+
+  it("a wrong token: the handler answers, nothing is stored, onError hears the rejected token", async () => {
+    const site = isolate({ url: stack().server.url, token: "wrong-token" });
+    for (const attempt of [1, 2]) {
+      const response = await site.get("/about");
+      expect(response.status, `attempt ${attempt}`).toBe(200);
+      expect(response.text, `attempt ${attempt}`).toBe("<h1>/about</h1>");
+    }
+    expect(site.rendered).toEqual(["/about", "/about"]);
+    expect(new Set(site.errors.map(([, operation]) => operation))).toEqual(new Set(["lookup", "store"]));
+    for (const [error] of site.errors) {
+      expect(error).toBeInstanceOf(BackendUnavailableError);
+      expect((error as Error).message).toMatch(/rejected the token/);
+    }
+  });
+
+  it("Redis stopped mid-test: pages become misses answered at once, not hangs", async () => {
+    const site = isolate({ client: stack().client(), prefix: freshPrefix("pages") });
+    await site.get("/about");
+    expect((await site.get("/about")).headers.get("cache-status")).toMatch(/; hit/);
+
+    await stack().redis.stop();
+    const started = performance.now();
+    const responses = await Promise.all(["/about", "/contact", "/about"].map(site.get));
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(responses.map((response) => response.text)).toEqual(["<h1>/about</h1>", "<h1>/contact</h1>", "<h1>/about</h1>"]);
+    expect(site.rendered.filter((path) => path === "/about").length).toBeGreaterThanOrEqual(2);
+    expect(site.errors.length).toBeGreaterThan(0);
+    expect(site.errors.every(([error]) => error instanceof BackendUnavailableError)).toBe(true);
+  });
+});
