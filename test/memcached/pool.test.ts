@@ -103,7 +103,7 @@ describe("memcached server pools", () => {
     const sample = keys.slice(0, 100);
     await backend.setMany(sample.map((key) => [key, utf8(key)]), 300);
     const [onFrozen, onLive] = await holdings(pair, sample);
-    pair[0]!.freeze();
+    await pair[0]!.freeze();
     try {
       let started = performance.now();
       const hanging = await Promise.allSettled(onFrozen!.slice(0, 10).map((key) => backend.get(key)));
