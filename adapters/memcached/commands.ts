@@ -173,7 +173,11 @@ export function getMany(keys: readonly string[]): Command<Array<Uint8Array | und
 export function setMany(entries: ReadonlyArray<readonly [string, Uint8Array]>, exptime: number): Command<number[]> {
   const parts = entries.map(([key, value]) => requestBytes(`ms ${key} ${value.length} T${exptime}`, value));
   const bytes = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
-  parts.reduce((offset, part) => (bytes.set(part, offset), offset + part.length), 0);
+  let offset = 0;
+  for (const part of parts) {
+    bytes.set(part, offset);
+    offset += part.length;
+  }
   const failed: number[] = [];
   let answered = 0;
   return {
