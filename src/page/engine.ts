@@ -162,17 +162,20 @@ export class PageCacheEngine {
 
   /** A response for a stored page: Age, freshness, HEAD without a body, conditional requests answered. */
   private answer(request: Request, page: StoredPage, now: number, detail?: "collapsed" | "revalidating" | "stale-if-error"): Response {
-    const headers = new Headers(page.headers);
-    headers.set("age", String(Math.max(0, Math.floor((now - page.storedAt) / 1000))));
+    const remaining = (page.freshUntil - now) / 1000;
+    const outcome: CacheOutcome = { hit: true, ttl: remaining > 0 ? Math.ceil(remaining) : Math.floor(remaining), detail };
+    const headers: Array<[string, string]> = [...page.headers, ["age", String(Math.max(0, Math.floor((now - page.storedAt) / 1000)))]];
+    const status = this.options.cacheStatus;
+    if (status !== false) headers.push([status, cacheStatusValue(this.options.cacheName, outcome)]);
     let body: BodyInit | null = page.body as Uint8Array<ArrayBuffer>;
     if (request.method === "HEAD" || NULL_BODY_STATUSES.has(page.status)) {
-      if (request.method === "HEAD") headers.set("content-length", String(page.body.byteLength));
+      if (request.method === "HEAD") headers.push(["content-length", String(page.body.byteLength)]);
       body = null;
     }
-    let response = new Response(body, { status: page.status, headers });
-    if (CONDITIONAL_HEADERS.some((name) => request.headers.has(name))) response = getConditionalResponse(request, response);
-    const remaining = (page.freshUntil - now) / 1000;
-    return this.label(response, { hit: true, ttl: remaining > 0 ? Math.ceil(remaining) : Math.floor(remaining), detail });
+    const response = new Response(body, { status: page.status, headers });
+    if (!CONDITIONAL_HEADERS.some((name) => request.headers.has(name))) return response;
+    const conditional = getConditionalResponse(request, response);
+    return conditional === response ? response : this.label(conditional, outcome);
   }
 
   /** UpdateCacheMiddleware: decide, patch the headers, stream the response and store it when it ends. */
