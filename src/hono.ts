@@ -1,0 +1,181 @@
+/**
+ * `edgecache/hono`: the wrappers as Hono middleware, with the same names and arguments. Each
+ * middleware builds its wrapper once; per request it runs the wrapper around the rest of Hono's
+ * chain (`next()`) and puts the wrapper's response in `c.res`. No caching logic lives here: a
+ * cache hit simply never calls `next()`.
+ *
+ * The wrapped handler is called as `(c.req.raw, c.env, executionCtx)`, like a Workers fetch
+ * handler, so a `cache` function gets the bindings and `ctx.waitUntil` carries cache writes past
+ * the response. Deno, Bun and Node have no execution context: writes then finish in the
+ * background.
+ *
+ * HEAD requests: Hono runs the GET route and drops the body. The page cache answers a HEAD from
+ * the stored GET page. On a miss the handler's body is cancelled here (nothing reads it), so a
+ * HEAD never fills the cache and never holds up other requests.
+ */
+import type { Context, Env, ExecutionContext, MiddlewareHandler } from "hono";
+import type { Timeout } from "./arguments.ts";
+import type { EdgeCache } from "./cache.ts";
+import type { CacheControlDirectives } from "./http/cache-control.ts";
+import type { ConditionalGetOptions } from "./http/conditional.ts";
+import { cachePage as cachePageWrapper, cacheSite as cacheSiteWrapper, type SiteCacheOptions } from "./page/cache-page.ts";
+import type { PageCacheOptions } from "./page/options.ts";
+import type { Wrapper } from "./types.ts";
+import * as wrappers from "./wrappers.ts";
+
+/**
+ * Which cache a page middleware stores into: a cache, an alias from `configureCaches`, or a
+ * function of the request, the Hono bindings (`c.env`) and the execution context (Workers only).
+ *
+ * @example
+ * const pages: HonoCacheSelector<{ Bindings: { PAGES: KVNamespace } }> = (_request, env) => createCache({ backend: workersKv(env.PAGES) });
+ */
+export type HonoCacheSelector<E extends Env> =
+  | EdgeCache
+  | string
+  | ((request: Request, env: E["Bindings"], executionCtx: ExecutionContext | undefined) => EdgeCache);
+
+/**
+ * Options of the `cachePage` middleware: those of edgecache's `cachePage`, with `cache` typed
+ * for the app's bindings.
+ *
+ * @example
+ * const options: HonoPageCacheOptions<{ Bindings: Bindings }> = { cache: (_request, env) => pagesCache(env), keyPrefix: "v2" };
+ */
+export interface HonoPageCacheOptions<E extends Env = Env> extends Omit<PageCacheOptions, "cache"> {
+  /** Where pages are stored. Default: the `default` alias (`caches.default`). */
+  cache?: HonoCacheSelector<E>;
+}
+
+/**
+ * Options of the `cacheSite` middleware: those of edgecache's `cacheSite`, with `cache` typed
+ * for the app's bindings.
+ *
+ * @example
+ * const options: HonoSiteCacheOptions = { seconds: 300, query: { ignore: [/^utm_/] } };
+ */
+export type HonoSiteCacheOptions<E extends Env = Env> = Omit<SiteCacheOptions, "cache"> & Pick<HonoPageCacheOptions<E>, "cache">;
+
+/** The request's downstream chain, passed to the wrapped handler as its fourth argument. */
+type Forward = () => Promise<Response>;
+
+/** `c.executionCtx`, or undefined where the adapter passed none (its getter throws there). */
+function executionContext(c: Context): ExecutionContext | undefined {
+  try {
+    return c.executionCtx;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Hono would drop a HEAD response's body unread; cancel it so a capturing wrapper sees the end. */
+function withoutBody(response: Response): Response {
+  if (response.body === null) return response;
+  response.body.cancel().catch(() => {});
+  return new Response(null, response);
+}
+
+/** Run `wrapper` as middleware, the rest of the chain being the wrapped handler. */
+function middleware<E extends Env>(wrapper: Wrapper): MiddlewareHandler<E> {
+  const handle = wrapper((_request: Request, _env: unknown, _ctx: unknown, forward: Forward) => forward());
+  return async (c, next) => {
+    let downstream: Promise<Response> | undefined;
+    // Read c.res as soon as the chain finishes, before anything else can replace it.
+    const forward: Forward = () => (downstream = next().then(() => c.res));
+    const response = await handle(c.req.raw, c.env, executionContext(c), forward);
+    if (downstream) {
+      // A stale page served while revalidating returns before the refresh has run the chain;
+      // the chain belongs to this request, so finish it before handing the context back.
+      // Its failure has already been reported or turned into the response by the wrapper.
+      await downstream.catch(() => {});
+      c.res = undefined; // replace, rather than merge the handler's old headers over ours
+    }
+    c.res = c.req.method === "HEAD" ? withoutBody(response) : response;
+  };
+}
+
+/**
+ * Cache the pages of the routes below for `timeout` seconds (Django's `cache_page`); `null` uses
+ * the response's max-age, else 600 s. Same options as edgecache's `cachePage`; a `cache`
+ * function also gets the bindings (`c.env`) and the execution context.
+ *
+ * @example
+ * import { cachePage } from "edgecache/hono";
+ *
+ * app.get("/reports/:name", cachePage(900), async (c) => c.html(await renderReport(c.req.param("name"))));
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Hono's own default, so the middleware fits any app
+export function cachePage<E extends Env = any>(timeout: Timeout, options: HonoPageCacheOptions<E> = {}): MiddlewareHandler<E> {
+  return middleware(cachePageWrapper(timeout, options));
+}
+
+/**
+ * Cache a whole site (Django's CacheMiddleware): each page for its response's max-age
+ * (max-age=0: not cached), else for `seconds` (default 600).
+ *
+ * @example
+ * import { cacheSite } from "edgecache/hono";
+ *
+ * app.use(cacheSite({ seconds: 300, cache: (_request, env) => pagesCache(env.PAGES) }));
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Hono's own default, so the middleware fits any app
+export function cacheSite<E extends Env = any>(options: HonoSiteCacheOptions<E> = {}): MiddlewareHandler<E> {
+  return middleware(cacheSiteWrapper(options));
+}
+
+/**
+ * Patch the Cache-Control of every response below with `directives` (Django's `cache_control`).
+ *
+ * @example
+ * app.get("/feed", cacheControl({ public: true, maxAge: 3600 }), (c) => c.json(feed));
+ */
+export function cacheControl(directives: CacheControlDirectives): MiddlewareHandler {
+  return middleware(wrappers.cacheControl(directives));
+}
+
+/**
+ * Mark every response below as never cacheable (Django's `never_cache`).
+ *
+ * @example
+ * app.get("/account", neverCache, (c) => c.text(`Hello ${c.get("user")}`));
+ */
+export const neverCache: MiddlewareHandler = middleware(wrappers.neverCache);
+
+/**
+ * Add `names` to the Vary header of every response below (Django's `vary_on_headers`).
+ *
+ * @example
+ * app.get("/", cachePage(60), varyOnHeaders("Accept-Language"), (c) => c.html(home(c.req.header("accept-language"))));
+ */
+export function varyOnHeaders(...names: string[]): MiddlewareHandler {
+  return middleware(wrappers.varyOnHeaders(...names));
+}
+
+/**
+ * Add `Cookie` to the Vary header of every response below (Django's `vary_on_cookie`). Put it
+ * after `cachePage` so the page cache keys each visitor's copy by their cookies.
+ *
+ * @example
+ * app.get("/me", cachePage(60), varyOnCookie, (c) => c.text(`Hello ${getCookie(c, "user")}`));
+ */
+export const varyOnCookie: MiddlewareHandler = middleware(wrappers.varyOnCookie);
+
+/**
+ * `conditionalGet` with options: `maxEtagBytes` is the largest body hashed for an ETag
+ * (default 1 MiB).
+ *
+ * @example
+ * app.use(createConditionalGet({ maxEtagBytes: 64 * 1024 }));
+ */
+export function createConditionalGet(options: ConditionalGetOptions = {}): MiddlewareHandler {
+  return middleware(wrappers.createConditionalGet(options));
+}
+
+/**
+ * Django's ConditionalGetMiddleware: ETags for GET 200 responses, then 304 / 412 answers to
+ * conditional requests. The handler still runs; this saves bandwidth, not work.
+ *
+ * @example
+ * app.use(conditionalGet);
+ */
+export const conditionalGet: MiddlewareHandler = middleware(wrappers.conditionalGet);

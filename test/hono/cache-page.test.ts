@@ -1,0 +1,220 @@
+/** cachePage and cacheSite as Hono middleware, driven through `app.request()`. */
+import { Hono, type MiddlewareHandler } from "hono";
+import { describe, expect, expectTypeOf, it } from "vitest";
+import { memory } from "../../adapters/memory.ts";
+import { cachePage, cacheSite, varyOnCookie } from "../../src/hono.ts";
+import { createCache, type EdgeCache } from "../../src/index.ts";
+import { client, counting, executionContext, store } from "./helpers.ts";
+
+describe("cachePage middleware", () => {
+  it("serves a hit without running the rest of the chain", async () => {
+    const { clock, options } = store();
+    const page = counting();
+    let inner = 0;
+    const app = new Hono().get("/", cachePage(60, options), async (_c, next) => {
+      inner++;
+      await next();
+    }, page);
+    const get = client(app);
+
+    const miss = await get("/");
+    expect([miss.body, miss.cacheStatus]).toEqual(["page 1", "edgecache; fwd=uri-miss; stored"]);
+    clock.advance(10);
+    const hit = await get("/");
+    expect([hit.body, hit.cacheStatus, hit.headers.get("age")]).toEqual(["page 1", "edgecache; hit; ttl=50", "10"]);
+    expect([page.calls, inner]).toEqual([1, 1]);
+    clock.advance(51);
+    expect((await get("/")).body).toBe("page 2");
+  });
+
+  it("replaces c.res: the handler's own headers never override the page cache's", async () => {
+    const { options } = store();
+    const app = new Hono().get("/", cachePage(60, options), counting("page", { "Cache-Control": "public, max-age=3600" }));
+    const miss = await client(app)("/");
+    expect(miss.headers.get("cache-control")).toBe("public, max-age=60");
+    expect(miss.headers.get("expires")).toBe("Thu, 01 Jan 2026 00:01:00 GMT");
+  });
+
+  it("lets middleware registered before it edit both misses and hits", async () => {
+    const { options } = store();
+    const app = new Hono();
+    app.use(async (c, next) => {
+      await next();
+      c.res.headers.set("X-Served-By", "edge-1");
+    });
+    app.get("/", cachePage(60, options), counting());
+    const get = client(app);
+    const answers = [await get("/"), await get("/")];
+    expect(answers.map((answer) => [answer.body, answer.headers.get("x-served-by")])).toEqual([["page 1", "edge-1"], ["page 1", "edge-1"]]);
+  });
+
+  it("works without an execution context (Deno, Bun, Node): the write finishes in the background", async () => {
+    const { options } = store();
+    const page = counting();
+    const app = new Hono().get("/", cachePage(60, options), page);
+    const miss = await app.request("/");
+    expect(await miss.text()).toBe("page 1");
+    await expect.poll(async () => (await app.request("/")).headers.get("cache-status")).toMatch(/; hit;/);
+    expect(page.calls).toBe(1);
+  });
+
+  it("hands cache writes to c.executionCtx.waitUntil when there is one", async () => {
+    const { options } = store();
+    const app = new Hono().get("/", cachePage(60, options), counting());
+    const ctx = executionContext();
+    await (await app.request("/", {}, {}, ctx)).text();
+    expect(ctx.waited).toHaveLength(1);
+    await Promise.all(ctx.waited);
+    expect((await app.request("/")).headers.get("cache-status")).toMatch(/; hit;/);
+  });
+
+  it("picks its cache from the Workers bindings with a cache function", async () => {
+    interface Bindings { TENANT: string }
+    const tenants = new Map<string, EdgeCache>();
+    const seen: unknown[] = [];
+    const app = new Hono<{ Bindings: Bindings }>();
+    app.get("/", cachePage(60, {
+      cache: (request, env, ctx) => {
+        expectTypeOf(env).toEqualTypeOf<Bindings>();
+        seen.push([new URL(request.url).pathname, env.TENANT, typeof ctx?.waitUntil]);
+        if (!tenants.has(env.TENANT)) tenants.set(env.TENANT, createCache({ backend: memory() }));
+        return tenants.get(env.TENANT)!;
+      },
+    }), (c) => c.text(`hello ${c.env.TENANT}`));
+
+    const acme = client(app, { TENANT: "acme" });
+    const globex = client(app, { TENANT: "globex" });
+    expect((await acme("/")).cacheStatus).toMatch(/stored/);
+    expect((await globex("/")).cacheStatus).toMatch(/stored/);
+    const hit = await acme("/");
+    expect([hit.body, hit.cacheStatus]).toEqual(["hello acme", "edgecache; hit; ttl=60"]);
+    expect(seen[0]).toEqual(["/", "acme", "function"]);
+    expect([...tenants.keys()]).toEqual(["acme", "globex"]);
+  });
+
+  it("keeps a copy per visitor with varyOnCookie after it", async () => {
+    const { options } = store();
+    const app = new Hono().get("/me", cachePage(60, options), varyOnCookie, (c) => c.text(`hi ${c.req.header("cookie") ?? "stranger"}`));
+    const get = client(app);
+    const alice = { headers: { Cookie: "user=alice" } };
+    expect((await get("/me", alice)).cacheStatus).toMatch(/stored/);
+    expect((await get("/me", { headers: { Cookie: "user=bob" } })).body).toBe("hi user=bob");
+    const again = await get("/me", alice);
+    expect([again.body, again.cacheStatus, again.headers.get("vary")]).toEqual(["hi user=alice", "edgecache; hit; ttl=60", "Cookie"]);
+  });
+
+  it("passes other methods through and labels them", async () => {
+    const { options } = store();
+    const app = new Hono().post("/", cachePage(60, options), counting());
+    const get = client(app);
+    const posts = [await get("/", { method: "POST" }), await get("/", { method: "POST" })];
+    expect(posts.map((post) => [post.body, post.cacheStatus])).toEqual([["page 1", "edgecache; fwd=method"], ["page 2", "edgecache; fwd=method"]]);
+  });
+
+  it("rejects bad options when the middleware is built", () => {
+    expect(() => cachePage(Number.NaN)).toThrow(TypeError);
+    expect(() => cachePage(60, { maxBodyBytes: -1 })).toThrow(/options.maxBodyBytes/);
+  });
+
+  it("types as Hono middleware", () => {
+    expectTypeOf(cachePage(60)).toEqualTypeOf<MiddlewareHandler>();
+    expectTypeOf(cacheSite()).toEqualTypeOf<MiddlewareHandler>();
+  });
+});
+
+describe("HEAD on a GET route", () => {
+  it("is answered from the cached GET page without running the handler", async () => {
+    const { options } = store();
+    const page = counting();
+    const app = new Hono().get("/", cachePage(60, options), page);
+    const get = client(app);
+    await get("/");
+    const head = await get("/", { method: "HEAD" });
+    expect([head.status, head.body, head.headers.get("content-length"), head.cacheStatus]).toEqual([200, "", "6", "edgecache; hit; ttl=60"]);
+    expect(page.calls).toBe(1);
+  });
+
+  it("runs the handler on a miss, stores nothing, and leaves the next request free to fill the page", async () => {
+    // A long collapse window: were the HEAD miss still counted as filling the page, the
+    // requests below would wait a minute for it (and the test would time out).
+    const { options } = store();
+    const page = counting();
+    const app = new Hono().get("/", cachePage(60, { ...options, collapseMs: 60_000 }), page);
+    const get = client(app);
+    const heads = [await get("/", { method: "HEAD" }), await get("/", { method: "HEAD" })];
+    expect(heads.map((head) => [head.body, head.headers.get("cache-status")?.includes("hit")])).toEqual([["", false], ["", false]]);
+    const fill = await get("/");
+    expect([fill.body, fill.cacheStatus]).toEqual(["page 3", "edgecache; fwd=uri-miss; stored"]);
+    expect((await get("/", { method: "HEAD" })).cacheStatus).toBe("edgecache; hit; ttl=60");
+  });
+});
+
+describe("stale pages", () => {
+  it("serves a stale page while this request's run of the chain refreshes it", async () => {
+    const { clock, options } = store();
+    // The refresh waits for a slow upstream that the test releases once the refresh has started.
+    let calls = 0;
+    let release!: () => void;
+    let refreshing!: () => void;
+    const refreshStarted = new Promise<void>((resolve) => (refreshing = resolve));
+    const app = new Hono().get("/", cachePage(60, { ...options, staleWhileRevalidate: 30 }), async (c) => {
+      if (++calls === 2) {
+        refreshing();
+        await new Promise<void>((resolve) => (release = resolve));
+      }
+      return c.text(`page ${calls}`);
+    });
+    const get = client(app);
+    await get("/");
+    clock.advance(70);
+    const pending = get("/");
+    await refreshStarted;
+    release();
+    const stale = await pending;
+    expect([stale.body, stale.cacheStatus]).toEqual(["page 1", "edgecache; hit; ttl=-10; detail=revalidating"]);
+    const fresh = await get("/");
+    expect([fresh.body, fresh.cacheStatus]).toEqual(["page 2", "edgecache; hit; ttl=60"]);
+  });
+
+  it("serves a stale page when the handler throws and Hono answers 500", async () => {
+    const { clock, options } = store();
+    let fail = false;
+    const app = new Hono().get("/", cachePage(60, { ...options, staleIfError: 300 }), (c) => {
+      if (fail) throw new Error("upstream down");
+      return c.text("page");
+    });
+    app.onError((_error, c) => c.text("error", 500));
+    const get = client(app);
+    await get("/");
+    clock.advance(90);
+    fail = true;
+    const stale = await get("/");
+    expect([stale.status, stale.body, stale.cacheStatus]).toEqual([200, "page", "edgecache; hit; ttl=-30; detail=stale-if-error"]);
+  });
+});
+
+describe("cacheSite middleware", () => {
+  it("caches each page of the app for its max-age, else for `seconds`, and skips max-age=0", async () => {
+    const { clock, options } = store();
+    const home = counting("home");
+    const news = counting("news", { "Cache-Control": "max-age=30" });
+    const live = counting("live", { "Cache-Control": "max-age=0" });
+    const app = new Hono();
+    app.use(cacheSite({ ...options, seconds: 120 }));
+    app.get("/", home).get("/news", news).get("/live", live);
+    const get = client(app);
+    for (const path of ["/", "/news", "/live"]) await get(path);
+    clock.advance(60);
+    const answers = await Promise.all(["/", "/news", "/live"].map((path) => get(path)));
+    expect(answers.map((answer) => answer.body)).toEqual(["home 1", "news 2", "live 2"]);
+    expect(answers[0]!.cacheStatus).toBe("edgecache; hit; ttl=60");
+  });
+
+  it("leaves 404s from Hono's not-found handler uncached", async () => {
+    const { options } = store();
+    const app = new Hono();
+    app.use(cacheSite(options));
+    const missing = await client(app)("/nowhere");
+    expect([missing.status, missing.cacheStatus]).toEqual([404, "edgecache; fwd=uri-miss; detail=status"]);
+  });
+});
