@@ -237,7 +237,7 @@ export class PageCacheEngine {
     const filled = this.startFill(cache, key);
     const refresh = (async () => {
       const response = await run(request.clone());
-      const answered = this.update(cache, request, method, response, "uri-miss", [], filled);
+      const answered = this.update(cache, request, method, response, "uri-miss", args, filled);
       await answered.body?.pipeTo(new WritableStream());
     })().catch((error: unknown) => {
       filled();

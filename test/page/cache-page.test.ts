@@ -447,6 +447,22 @@ describe("stale pages", () => {
     expect(fresh.cacheStatus).toBe("edgecache; hit; ttl=10");
   });
 
+  it("carries the background refresh and its cache write through the handler's ctx.waitUntil", async () => {
+    const bench = pageBench();
+    const { waitUntil: _w, ...rest } = options(bench, { staleWhileRevalidate: 30 });
+    let version = 0;
+    const handler = cachePage(10, rest)(async (_request: Request, _env: unknown, _ctx: unknown) => new Response(`v${++version}`));
+    const waited: Promise<unknown>[] = [];
+    const ctx = { waitUntil: (promise: Promise<unknown>) => void waited.push(promise) };
+    const settle = async () => { while (waited.length) await Promise.all(waited.splice(0)); };
+    await read(handler(new Request("https://example.com/"), {}, ctx));
+    await settle();
+    bench.clock.advance(15);
+    expect((await read(handler(new Request("https://example.com/"), {}, ctx))).body).toBe("v1");
+    await settle();
+    expect((await read(handler(new Request("https://example.com/"), {}, ctx))).body).toBe("v2");
+  });
+
   it("serves a stale page when the handler fails (stale-if-error)", async () => {
     const bench = pageBench();
     let failing = false;
