@@ -453,13 +453,16 @@ describe("stale pages", () => {
     let version = 0;
     const handler = cachePage(10, rest)(async (_request: Request, _env: unknown, _ctx: unknown) => new Response(`v${++version}`));
     const waited: Promise<unknown>[] = [];
-    const ctx = { waitUntil: (promise: Promise<unknown>) => void waited.push(promise) };
+    let scheduled = 0;
+    const ctx = { waitUntil: (promise: Promise<unknown>) => void (scheduled++, waited.push(promise)) };
     const settle = async () => { while (waited.length) await Promise.all(waited.splice(0)); };
     await read(handler(new Request("https://example.com/"), {}, ctx));
     await settle();
     bench.clock.advance(15);
+    scheduled = 0;
     expect((await read(handler(new Request("https://example.com/"), {}, ctx))).body).toBe("v1");
     await settle();
+    expect(scheduled).toBe(2); // the refresh, and the write of its result
     expect((await read(handler(new Request("https://example.com/"), {}, ctx))).body).toBe("v2");
   });
 
