@@ -1,0 +1,153 @@
+/**
+ * Cache API backend: entries in a Web `Cache` (Workers' `caches.open(name)`, Deno's `caches`),
+ * each under a synthetic URL on a private origin that no real request can reach.
+ *
+ * - Expiry: every entry carries its expiry time in a header and reads enforce it, because
+ *   Deno ignores Cache-Control and miniflare keeps nothing without it. `Cache-Control: max-age`
+ *   is set as well so Workers evict entries themselves.
+ * - `cache.put` refuses HEAD requests, 206 responses and `Vary: *`: the backend only ever puts
+ *   GET requests for its own 200 responses without Vary, so none of that can reach the caller.
+ * - `clear()` replaces a generation token stored in the cache; entries of older generations are
+ *   never read again and age out. Other isolates notice within a second.
+ * - The Cache API is per data centre on Workers: entries are not replicated, and `clear()` only
+ *   reaches the data centre it runs in. Where `caches` is missing (Node, Bun), creating the
+ *   backend throws a BackendUnavailableError unless `options.cache` is given.
+ */
+import { checkFunction, describe } from "../src/arguments.ts";
+import type { Backend } from "../src/backend.ts";
+import { BackendUnavailableError } from "../src/errors.ts";
+import { entryBackend } from "./workers-kv/entries.ts";
+import { boundedName } from "./workers-kv/keys.ts";
+
+/**
+ * The part of a Web `Cache` the backend uses; Workers', Deno's and the DOM's `Cache` fit it.
+ *
+ * @example
+ * const store: CacheLike = await caches.open("edgecache");
+ */
+export interface CacheLike {
+  match(request: string): Promise<Response | undefined>;
+  put(request: string, response: Response): Promise<void>;
+  delete(request: string): Promise<boolean>;
+}
+
+/**
+ * Options for `cacheApi()`.
+ *
+ * @example
+ * cacheApi({ name: "pages" });
+ * cacheApi({ cache: caches.default }); // Workers' shared cache; the private origin keeps entries apart
+ */
+export interface CacheApiOptions {
+  /** The cache to use. Default: `caches.open(name)`. */
+  cache?: CacheLike | Promise<CacheLike>;
+  /** The name given to `caches.open`. Default `"edgecache"`. */
+  name?: string;
+  /** The origin of the synthetic entry URLs. Default `"https://edgecache.invalid"` (a reserved name that never resolves). */
+  origin?: string;
+  /** Clock in milliseconds for entry expiry, for tests. Default `Date.now`. */
+  now?: () => number;
+}
+
+const EXPIRES_HEADER = "x-edgecache-expires";
+/** `max-age` for entries that never expire: a year, longer than any cache keeps them. */
+const FOREVER_SECONDS = 365 * 86400;
+/** How long an isolate trusts the generation it read before reading it again. */
+const GENERATION_CHECK_MS = 1000;
+/** Longest URL-encoded key kept as it is; longer ones are hashed. */
+const MAX_NAME_LENGTH = 1024;
+
+/**
+ * A backend over the Cache API.
+ *
+ * @example
+ * import { createCache, cachePage } from "edgecache";
+ * import { cacheApi } from "edgecache/adapters/cache-api";
+ *
+ * const pages = createCache({ backend: cacheApi({ name: "pages" }) });
+ * export default { fetch: cachePage(60, { cache: pages })(handler) };
+ */
+export function cacheApi(options: CacheApiOptions = {}): Backend {
+  if (options === null || typeof options !== "object") throw new TypeError(`options must be an object, got ${describe(options)}`);
+  const name = options.name ?? "edgecache";
+  if (typeof name !== "string") throw new TypeError(`options.name must be a string, got ${describe(name)}`);
+  const origin = parseOrigin(options.origin ?? "https://edgecache.invalid");
+  const now = options.now ?? Date.now;
+  checkFunction(now, "options.now");
+  const storage = (globalThis as { caches?: { open(name: string): Promise<CacheLike> } }).caches;
+  if (options.cache === undefined && typeof storage?.open !== "function") {
+    throw new BackendUnavailableError("the Cache API (globalThis.caches) is not available in this runtime: pass options.cache, or use another backend");
+  }
+  // Opened on first use: Workers allow no I/O at module scope, where backends are often made.
+  let opened: Promise<CacheLike> | undefined;
+  const cacheReady = (): Promise<CacheLike> =>
+    (opened ??= Promise.resolve(options.cache ?? storage!.open(name)).catch((error: unknown) => {
+      opened = undefined; // try again on the next call
+      throw error;
+    }));
+
+  const generationUrl = `${origin}/generation`;
+  let generation: { token: string; readAt: number } | undefined;
+  const setGeneration = async (token: string): Promise<string> => {
+    const headers = { "cache-control": `max-age=${FOREVER_SECONDS}` };
+    await (await cacheReady()).put(generationUrl, new Response(token, { headers }));
+    generation = { token, readAt: now() };
+    return token;
+  };
+  /** The current generation: trusted for a second, read again after; a missing one (never set, or evicted) is replaced, so old entries can never come back. */
+  const currentGeneration = async (): Promise<string> => {
+    if (generation && now() - generation.readAt < GENERATION_CHECK_MS) return generation.token;
+    const stored = await (await cacheReady()).match(generationUrl);
+    const token = stored && (await stored.text());
+    if (!token) return setGeneration(crypto.randomUUID());
+    generation = { token, readAt: now() };
+    return token;
+  };
+
+  return entryBackend({
+    name: "cache-api",
+    capabilities: { atomicAdd: false, atomicIncrement: false, consistent: false, shared: true },
+    now,
+
+    locate: async (key) => `${origin}/${await currentGeneration()}/${await boundedName(encodeURIComponent(key), MAX_NAME_LENGTH)}`,
+
+    async load(location) {
+      const response = await (await cacheReady()).match(location);
+      if (response === undefined) return undefined;
+      const expires = response.headers.get(EXPIRES_HEADER);
+      return { value: new Uint8Array(await response.arrayBuffer()), expiresAt: expires === null ? null : Number(expires) };
+    },
+
+    async save(location, { value, expiresAt }) {
+      const headers = new Headers({ "content-type": "application/octet-stream" });
+      if (expiresAt === null) {
+        headers.set("cache-control", `max-age=${FOREVER_SECONDS}`);
+      } else {
+        headers.set("cache-control", `max-age=${Math.max(1, Math.ceil((expiresAt - now()) / 1000))}`);
+        headers.set(EXPIRES_HEADER, String(expiresAt));
+      }
+      await (await cacheReady()).put(location, new Response(value as Uint8Array<ArrayBuffer>, { headers }));
+    },
+
+    async remove(location) {
+      await (await cacheReady()).delete(location);
+    },
+
+    async clear() {
+      await setGeneration(crypto.randomUUID());
+    },
+  });
+}
+
+function parseOrigin(origin: unknown): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(origin as string);
+  } catch {
+    // reported below
+  }
+  if (typeof origin === "string" && url && (url.protocol === "https:" || url.protocol === "http:") && url.origin === origin.replace(/\/$/, "")) {
+    return url.origin;
+  }
+  throw new TypeError(`options.origin must be an http(s) origin such as "https://edgecache.invalid", got ${describe(origin)}`);
+}

@@ -1,0 +1,157 @@
+/**
+ * Workers KV backend: a cache shared by every isolate and region of a Worker, over a
+ * `KVNamespace` binding. KV's limits shape it:
+ *
+ * - Timeouts under 60 s work: KV refuses an `expirationTtl` below 60, so each entry carries its
+ *   own expiry in its metadata, reads enforce it, and KV is told `max(60, timeout)`.
+ * - Keys over KV's 512 bytes become `prefix + "h:" + sha256(key)`; shorter ones are stored as
+ *   `prefix + "k:" + key`. Values over 25 MiB are refused with a BackendUnavailableError (page
+ *   caching treats that as "not stored").
+ * - KV allows one write per key per second: a second write of a key within the second waits
+ *   for it (later writes coalesce into it), and reads in this isolate see the waiting value.
+ * - KV is eventually consistent (up to 60 s between locations) and has no atomic operations:
+ *   `add` and `incr` are best-effort read-modify-writes, and the capabilities say so.
+ */
+import { checkFunction, checkInteger, describe } from "../src/arguments.ts";
+import type { Backend } from "../src/backend.ts";
+import { BackendUnavailableError } from "../src/errors.ts";
+import { type Entry, entryBackend } from "./workers-kv/entries.ts";
+import { boundedName, utf8Length } from "./workers-kv/keys.ts";
+import { WriteThrottle } from "./workers-kv/throttle.ts";
+
+/**
+ * Options for `workersKv()`.
+ *
+ * @example
+ * workersKv(env.CACHE_KV, { prefix: "pages:", cacheTtl: 60 });
+ */
+export interface WorkersKvOptions {
+  /** Prepended to every KV key; `clear()` removes the keys under it and nothing else. Default `"edgecache:"`. */
+  prefix?: string;
+  /**
+   * Seconds a KV location may keep serving a read from its own cache (KV's `cacheTtl`, at least
+   * 30). Faster hits, but a write or delete made elsewhere can take this long to be seen.
+   * Default: KV's own (60 s).
+   */
+  cacheTtl?: number;
+  /** Clock in milliseconds for entry expiry, for tests. Default `Date.now`. */
+  now?: () => number;
+}
+
+/**
+ * The part of a `KVNamespace` binding the backend uses; Workers' own `KVNamespace` fits it.
+ *
+ * @example
+ * const binding: KvNamespaceLike = env.CACHE_KV;
+ */
+export interface KvNamespaceLike {
+  getWithMetadata<M>(key: string, options: { type: "arrayBuffer"; cacheTtl?: number }): Promise<{ value: ArrayBuffer | null; metadata: M | null }>;
+  put(key: string, value: ArrayBufferView, options?: { expirationTtl?: number; metadata?: unknown }): Promise<void>;
+  delete(key: string): Promise<void>;
+  list(options: { prefix: string; cursor?: string }): Promise<{ keys: ReadonlyArray<{ name: string }>; list_complete: boolean; cursor?: string }>;
+}
+
+/** KV's limits (developers.cloudflare.com/kv/platform/limits). */
+const MAX_KEY_BYTES = 512;
+const MAX_VALUE_BYTES = 25 * 2 ** 20;
+const MIN_EXPIRATION_TTL = 60;
+const MIN_CACHE_TTL = 30;
+const WRITE_INTERVAL_MS = 1000;
+/** Room a hashed name needs after the prefix: "h:" and 64 hex digits. */
+const HASHED_NAME_BYTES = 66;
+
+/** What KV keeps in an entry's metadata (well under KV's 1 KiB). */
+interface Metadata {
+  expiresAt?: number;
+}
+
+/** One throttle per namespace binding in this isolate, shared by every backend over it. */
+const throttles = new WeakMap<KvNamespaceLike, WriteThrottle<Entry>>();
+
+/**
+ * A backend over a Workers KV namespace. Create it once per isolate (at module scope with
+ * `import { env } from "cloudflare:workers"`, or memoised per binding) so its write throttle sees
+ * every write; backends over the same binding share one throttle in any case.
+ *
+ * @example
+ * import { env } from "cloudflare:workers";
+ * import { createCache, cachePage } from "edgecache";
+ * import { workersKv } from "edgecache/adapters/workers-kv";
+ *
+ * const pages = createCache({ backend: workersKv(env.CACHE_KV, { prefix: "pages:" }) });
+ * export default { fetch: cachePage(30, { cache: pages })(handler) };
+ */
+export function workersKv(namespace: KvNamespaceLike, options: WorkersKvOptions = {}): Backend {
+  if (namespace === null || typeof namespace !== "object" || typeof namespace.getWithMetadata !== "function") {
+    throw new TypeError(`namespace must be a KVNamespace binding, got ${describe(namespace)}`);
+  }
+  if (options === null || typeof options !== "object") throw new TypeError(`options must be an object, got ${describe(options)}`);
+  const prefix = options.prefix ?? "edgecache:";
+  if (typeof prefix !== "string" || utf8Length(prefix) > MAX_KEY_BYTES - HASHED_NAME_BYTES) {
+    throw new TypeError(`options.prefix must be a string of at most ${MAX_KEY_BYTES - HASHED_NAME_BYTES} bytes, got ${describe(prefix)}`);
+  }
+  const { cacheTtl } = options;
+  if (cacheTtl !== undefined) {
+    checkInteger(cacheTtl, "options.cacheTtl");
+    if (cacheTtl < MIN_CACHE_TTL) throw new TypeError(`options.cacheTtl must be at least ${MIN_CACHE_TTL} seconds, got ${cacheTtl}`);
+  }
+  const now = options.now ?? Date.now;
+  checkFunction(now, "options.now");
+
+  let throttle = throttles.get(namespace);
+  if (!throttle) throttles.set(namespace, (throttle = new WriteThrottle(WRITE_INTERVAL_MS)));
+  const writes = throttle;
+  const readOptions = cacheTtl === undefined ? { type: "arrayBuffer" as const } : { type: "arrayBuffer" as const, cacheTtl };
+  const nameBytes = MAX_KEY_BYTES - utf8Length(prefix);
+
+  const remove = (location: string): Promise<void> =>
+    writes.write(location, { entry: undefined, send: () => namespace.delete(location) });
+
+  return entryBackend({
+    name: "workers-kv",
+    capabilities: { atomicAdd: false, atomicIncrement: false, consistent: false, shared: true },
+    now,
+
+    locate: async (key) => prefix + (await boundedName(key, nameBytes)),
+
+    async load(location) {
+      const waiting = writes.waiting(location);
+      if (waiting) return waiting.entry;
+      const { value, metadata } = await namespace.getWithMetadata<Metadata>(location, readOptions);
+      if (value === null) return undefined;
+      return { value: new Uint8Array(value), expiresAt: metadata?.expiresAt ?? null };
+    },
+
+    async save(location, entry) {
+      const { value, expiresAt } = entry;
+      if (value.byteLength > MAX_VALUE_BYTES) {
+        throw new BackendUnavailableError(`Workers KV refuses values over 25 MiB: the value for ${location} is ${value.byteLength} bytes`);
+      }
+      await writes.write(location, {
+        entry,
+        send: () => {
+          if (expiresAt === null) return namespace.put(location, value);
+          const expirationTtl = Math.max(MIN_EXPIRATION_TTL, Math.ceil((expiresAt - now()) / 1000));
+          return namespace.put(location, value, { expirationTtl, metadata: { expiresAt } satisfies Metadata });
+        },
+      });
+    },
+
+    remove,
+
+    /** Deletes every key under the prefix, a page of 1000 at a time: slow on big namespaces (see docs/cloudflare.md). */
+    async clear() {
+      const waiting = writes.waitingKeys().filter((location) => location.startsWith(prefix)).map(remove);
+      let cursor: string | undefined;
+      do {
+        const page = await namespace.list(cursor === undefined ? { prefix } : { prefix, cursor });
+        await Promise.all(page.keys.map(({ name }) => remove(name)));
+        cursor = page.list_complete ? undefined : page.cursor;
+      } while (cursor !== undefined);
+      await Promise.all(waiting);
+    },
+
+    /** Waits for the writes the one-write-per-second rule deferred. */
+    close: () => writes.idle(),
+  });
+}
