@@ -116,7 +116,8 @@ export function cachePage<E extends Env = any>(timeout: Timeout, options: HonoPa
  * @example
  * import { cacheSite } from "edgecache/hono";
  *
- * app.use(cacheSite({ seconds: 300, cache: (_request, env) => pagesCache(env.PAGES) }));
+ * type AppEnv = { Bindings: { PAGES: KVNamespace } }; // name it: TypeScript cannot infer it from the app
+ * app.use(cacheSite<AppEnv>({ seconds: 300, cache: (_request, env) => pagesCache(env.PAGES) }));
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Hono's own default, so the middleware fits any app
 export function cacheSite<E extends Env = any>(options: HonoSiteCacheOptions<E> = {}): MiddlewareHandler<E> {

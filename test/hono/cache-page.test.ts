@@ -70,10 +70,11 @@ describe("cachePage middleware", () => {
 
   it("picks its cache from the Workers bindings with a cache function", async () => {
     interface Bindings { TENANT: string }
+    type AppEnv = { Bindings: Bindings };
     const tenants = new Map<string, EdgeCache>();
     const seen: unknown[] = [];
-    const app = new Hono<{ Bindings: Bindings }>();
-    app.get("/", cachePage(60, {
+    const app = new Hono<AppEnv>();
+    app.get("/", cachePage<AppEnv>(60, {
       cache: (request, env, ctx) => {
         expectTypeOf(env).toEqualTypeOf<Bindings>();
         seen.push([new URL(request.url).pathname, env.TENANT, typeof ctx?.waitUntil]);

@@ -1,5 +1,5 @@
 /** Shared set-up for the Hono middleware tests: a fake clock, a memory cache on it, counted handlers and a client. */
-import type { Context, ExecutionContext, Hono } from "hono";
+import type { Context, ExecutionContext } from "hono";
 import { memory } from "../../adapters/memory.ts";
 import { createCache, type EdgeCache, type PageCacheOptions } from "../../src/index.ts";
 import { fakeClock, type FakeClock } from "../conformance/fake-clock.ts";
@@ -65,6 +65,11 @@ export function executionContext(): RecordingContext {
   return { waited, waitUntil: (promise) => void waited.push(promise), passThroughOnException: () => {}, props: {} };
 }
 
+/** A Hono app of any env, as far as `client` needs it. */
+export interface Requestable {
+  request(input: string, init: RequestInit, env: object, ctx: ExecutionContext): Response | Promise<Response>;
+}
+
 /**
  * `app.request()` with a Workers-like execution context: reads the body, then waits for the cache
  * writes the request scheduled, so the next request sees them.
@@ -73,7 +78,7 @@ export function executionContext(): RecordingContext {
  * const get = client(app);
  * expect((await get("/")).cacheStatus).toMatch(/stored/);
  */
-export function client(app: Hono, env: object = {}): (path: string, init?: RequestInit) => Promise<Answer> {
+export function client(app: Requestable, env: object = {}): (path: string, init?: RequestInit) => Promise<Answer> {
   return async (path, init = {}) => {
     const ctx = executionContext();
     const response = await app.request(path, init, env, ctx);
