@@ -101,6 +101,10 @@ function checkOptions(options: UpstashOptions): void {
         throw new TypeError(`options.${name} must be a non-empty string (UPSTASH_REDIS_REST_${name.toUpperCase()}), got ${describe(options[name])}`);
       }
     }
+    if (!/^https?:\/\//.test(options.url)) {
+      // the value is not echoed: a connection string carries the password
+      throw new TypeError("options.url must be the REST URL (https://...), not a redis:// connection string");
+    }
   }
   if (options.prefix !== undefined && (typeof options.prefix !== "string" || options.prefix === "")) {
     throw new TypeError(`options.prefix must be a non-empty string, got ${describe(options.prefix)}`);

@@ -12,12 +12,17 @@ describe("upstash options", () => {
     ["no options", undefined, /options must be an object/],
     ["a missing token", { url: "http://127.0.0.1:1" }, /options.token must be a non-empty string/],
     ["an empty url", { url: "", token: "t" }, /options.url must be a non-empty string/],
+    ["a redis:// connection string", { url: "rediss://default:secret@eu1-example.upstash.io:6379", token: "t" }, /options.url must be the REST URL/],
     ["something that is not a client", { client: {} }, /options.client must be an @upstash\/redis Redis client/],
     ["a client and a url", { client: {}, url: "http://127.0.0.1:1", token: "t" }, /either options.client or options.url/],
     ["an empty prefix", { url: "http://127.0.0.1:1", token: "t", prefix: "" }, /options.prefix must be a non-empty string/],
   ])("rejects %s with a TypeError naming the argument", (_label, options, message) => {
     expect(() => upstash(options as unknown as UpstashOptions)).toThrow(TypeError);
     expect(() => upstash(options as unknown as UpstashOptions)).toThrow(message);
+  });
+
+  it("does not echo a connection string, which carries the password", () => {
+    expect(() => upstash({ url: "rediss://default:secret@eu1-example.upstash.io:6379", token: "t" })).not.toThrow(/secret/);
   });
 });
 
