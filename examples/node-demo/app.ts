@@ -1,0 +1,59 @@
+/**
+ * The `npm start` demo app: Django's classic cache tutorial on Hono. One page takes two seconds
+ * to build (a slow upstream) and is cached for a minute; one page is per visitor (varyOnCookie);
+ * one is never cached; and `/hello` is a bare route with no caching at all (the benchmark's
+ * baseline). Pages live in the embedded default cache: memory, in this process.
+ */
+import { Hono } from "hono";
+import { getCookie } from "hono/cookie";
+import { html } from "hono/html";
+import { cachePage, neverCache, varyOnCookie } from "../../src/hono.ts";
+
+/** Options of the demo app. */
+export interface DemoOptions {
+  /** How long the slow upstream takes, in milliseconds. Default 2000. */
+  slowMs?: number;
+}
+
+/** Stands in for a slow database query or upstream API. */
+async function slowUpstream(ms: number): Promise<string[]> {
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  return ["Cheddar", "Gouda", "Roquefort", "Stilton"];
+}
+
+/**
+ * The demo app.
+ *
+ * @example
+ * // GET /slow  -> 2 s, "Cache-Status: edgecache; fwd=uri-miss; stored"; then instant, "edgecache; hit; ttl=59"
+ * // GET /me    -> cached per Cookie:  curl -b user=alice ... and curl -b user=bob ... get their own pages
+ * // GET /now   -> never cached:       "Cache-Control: max-age=0, no-cache, no-store, must-revalidate, private"
+ * serve({ fetch: createApp().fetch, port: 3000 });
+ */
+export function createApp({ slowMs = 2000 }: DemoOptions = {}): Hono {
+  const app = new Hono();
+
+  app.get("/", (c) => c.html(html`<h1>edgecache demo</h1>
+<ul>
+  <li><a href="/slow">/slow</a>: takes ${slowMs / 1000} s to build, then comes from the cache for 60 s</li>
+  <li><a href="/me">/me</a>: a page per visitor, cached per Cookie (try <code>curl -b user=alice</code>)</li>
+  <li><a href="/now">/now</a>: never cached</li>
+  <li><a href="/hello">/hello</a>: a bare route, no caching</li>
+</ul>`));
+
+  app.get("/slow", cachePage(60), async (c) => {
+    const cheeses = await slowUpstream(slowMs);
+    return c.html(html`<h1>Cheeses</h1><ul>${cheeses.map((name) => html`<li>${name}</li>`)}</ul><p>Built at ${new Date().toISOString()}</p>`);
+  });
+
+  app.get("/me", cachePage(60), varyOnCookie, (c) => {
+    const user = getCookie(c, "user") ?? "stranger";
+    return c.html(html`<h1>Hello, ${user}</h1><p>Your page was built at ${new Date().toISOString()}</p>`);
+  });
+
+  app.get("/now", neverCache, (c) => c.text(`It is ${new Date().toISOString()}`));
+
+  app.get("/hello", (c) => c.text("Hello, world!"));
+
+  return app;
+}
