@@ -35,8 +35,9 @@ export class KeyNotFoundError extends Error {
 }
 
 /**
- * Raised by a backend when it cannot work in this runtime (for example the Cache API under Node)
- * or when the store refuses a value (over its size limit).
+ * Raised by a backend when it cannot work in this runtime (the Cache API under Node), when the
+ * store cannot be reached or refuses the request (a wrong token), or when it refuses a value
+ * (over its size limit).
  *
  * @example
  * if (err instanceof BackendUnavailableError) console.log("no Cache API here:", err.message)

@@ -48,7 +48,12 @@ export interface PageCacheOptions {
   staleWhileRevalidate?: number;
   /** Seconds a stale page may be served when the handler throws or answers 5xx; adds `stale-if-error`. Default: the response's own directive, else 0. */
   staleIfError?: number;
-  /** Carries cache writes past the response. Default: `waitUntil` of the first handler argument that has one (Workers' `ctx`), else writes finish in the background. */
+  /**
+   * Carries cache writes past the response. Default: `waitUntil` of the first handler argument
+   * that has one (Workers' `ctx`), else writes finish in the background. A miss's write settles
+   * only after the client has read the body (it is stored as it streams), so never await it
+   * before sending the response.
+   */
   waitUntil?: (promise: Promise<unknown>) => void;
   /** The RFC 9211 header name, or false for none. Default `"Cache-Status"`. */
   cacheStatus?: string | false;

@@ -377,7 +377,7 @@ export function describeBackendConformance(name: string, options: ConformanceOpt
           it("is atomic: concurrent increments end at the exact sum", async () => {
             expect(target.backend.capabilities?.atomicIncrement).toBe(true);
             await cache.set("counter", 0);
-          await Promise.all(Array.from({ length: 200 }, (_, i) => cache.incr("counter", (i % 3) + 1)));
+            await Promise.all(Array.from({ length: 200 }, (_, i) => cache.incr("counter", (i % 3) + 1)));
             expect(await cache.get("counter")).toBe(Array.from({ length: 200 }, (_, i) => (i % 3) + 1).reduce((a, b) => a + b));
           });
         }
