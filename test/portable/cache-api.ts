@@ -1,0 +1,78 @@
+/**
+ * The Cache API backend where the runtime has `caches` (Deno, workerd): entries, expiry on an
+ * injected clock, clear, and page caching over it. Where it has none (Node, Bun): a clean
+ * BackendUnavailableError, and page caching that still answers.
+ */
+import { cacheApi } from "../../adapters/cache-api.ts";
+import { BackendUnavailableError, cachePage, createCache } from "../../src/index.ts";
+import { fakeClock } from "../conformance/fake-clock.ts";
+import { equal, ok, suite, type Suite, throws } from "./harness.ts";
+
+/** `globalThis.caches` where the runtime has one. */
+const storage = (globalThis as { caches?: { delete(name: string): Promise<boolean> } }).caches;
+
+/** workerd's CacheStorage cannot `delete` a cache; its caches end with the Miniflare instance that runs the suite. */
+const workerd = globalThis.navigator?.userAgent === "Cloudflare-Workers";
+
+/** Runs `use` with a Cache API cache under a fresh name, then deletes that cache where the runtime keeps it (Deno keeps it on disk). */
+async function withCacheApi(use: (name: string, clock: ReturnType<typeof fakeClock>) => Promise<void>): Promise<void> {
+  const name = `edgecache-portable-${crypto.randomUUID()}`;
+  try {
+    await use(name, fakeClock());
+  } finally {
+    if (!workerd) await storage?.delete(name);
+  }
+}
+
+const available = suite("cache-api", (test) => {
+  test("stores, counts, expires and clears entries in the runtime's own caches", () => withCacheApi(async (name, clock) => {
+    const cache = createCache({ backend: cacheApi({ name, now: clock.now }), timeout: 60 });
+    await cache.setMany({ greeting: { text: "hello" }, visits: 1 });
+    await cache.set("forever", "kept", { timeout: null });
+    equal([await cache.get("greeting"), await cache.incr("visits")], [{ text: "hello" }, 2]);
+    clock.advance(61);
+    equal(Object.fromEntries(await cache.getMany(["greeting", "visits", "forever"])), { forever: "kept" });
+    await cache.clear();
+    equal(await cache.has("forever"), false);
+  }));
+
+  test("cachePage over the Cache API: a miss is stored, then served from the cache", () => withCacheApi(async (name, clock) => {
+    const writes: Promise<unknown>[] = [];
+    const cache = createCache({ backend: cacheApi({ name, now: clock.now }) });
+    let calls = 0;
+    const handler = cachePage(60, { cache, now: clock.now, waitUntil: (write) => void writes.push(write) })((_request: Request) => new Response(`page ${++calls}`));
+    const fetchPage = async () => {
+      const response = await handler(new Request("https://example.com/"));
+      const body = await response.text();
+      await Promise.all(writes.splice(0));
+      return [body, response.headers.get("cache-status")];
+    };
+    equal(await fetchPage(), ["page 1", "edgecache; fwd=uri-miss; stored"]);
+    equal(await fetchPage(), ["page 1", "edgecache; hit; ttl=60"]);
+  }));
+});
+
+const unavailable = suite("cache-api", (test) => {
+  test("cacheApi() reports the missing Cache API with a BackendUnavailableError", async () => {
+    ok(storage === undefined, "this runtime has no globalThis.caches");
+    await throws(() => cacheApi(), BackendUnavailableError, /Cache API/);
+  });
+
+  test("cachePage over an unavailable Cache API still answers and reports why", async () => {
+    const heard: unknown[] = [];
+    const handler = cachePage(60, { cache: () => createCache({ backend: cacheApi() }), onError: (error) => void heard.push(error) })((_request: Request) => new Response("page"));
+    const response = await handler(new Request("https://example.com/"));
+    equal([await response.text(), response.headers.get("cache-status")], ["page", "edgecache; fwd=miss; detail=no-cache"]);
+    ok(heard.length === 1 && heard[0] instanceof BackendUnavailableError, "onError hears the BackendUnavailableError");
+  });
+});
+
+/**
+ * The Cache API suite for a runtime that has the Cache API (`true`) or must report it missing.
+ *
+ * @example
+ * const suites = [...portableSuites, cacheApiSuite(runtime === "deno")];
+ */
+export function cacheApiSuite(runtimeHasCacheApi: boolean): Suite {
+  return runtimeHasCacheApi ? available : unavailable;
+}

@@ -1,0 +1,38 @@
+/**
+ * workerd for the runtime matrix: bundle a Worker module with esbuild (workerd runs JavaScript,
+ * and the sources import npm packages) and run it in Miniflare, the local workerd that
+ * `@cloudflare/vitest-pool-workers` and wrangler use.
+ */
+import { readFile } from "node:fs/promises";
+import { build } from "esbuild";
+import { Miniflare } from "miniflare";
+import type { Finished } from "./processes.ts";
+
+
+/**
+ * Bundle `entry` (a module whose default export has `fetch`), run it in workerd, fetch it once
+ * and return the answer as a finished command: code 0 for a 2xx, 1 otherwise.
+ *
+ * @example
+ * const { code, output } = await runInWorkerd("test/runtimes/worker.ts");
+ */
+export async function runInWorkerd(entry: string): Promise<Finished> {
+  const bundle = await build({
+    entryPoints: [entry], bundle: true, write: false, format: "esm", platform: "neutral", target: "es2022",
+    conditions: ["workerd", "worker", "browser"], mainFields: ["module", "main"], logLevel: "error",
+  });
+  // The compatibility date of the repository's wrangler.toml, so the suite sees what the Workers examples see.
+  const compatibilityDate = /^compatibility_date\s*=\s*"([\d-]+)"/m.exec(await readFile("wrangler.toml", "utf8"))?.[1];
+  if (!compatibilityDate) throw new Error("wrangler.toml has no compatibility_date");
+  const miniflare = new Miniflare({
+    modules: [{ type: "ESModule", path: "portable.mjs", contents: bundle.outputFiles[0]!.text }],
+    compatibilityDate,
+  });
+  try {
+    const response = await miniflare.dispatchFetch("http://portable.test/");
+    const output = await response.text();
+    return { code: response.ok ? 0 : 1, output, stdout: output };
+  } finally {
+    await miniflare.dispose();
+  }
+}
