@@ -87,20 +87,31 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
     }));
 
   const generationUrl = `${origin}/generation`;
-  let generation: { token: string; readAt: number } | undefined;
+  let generation: { token: Promise<string>; readAt: number } | undefined;
   const setGeneration = async (token: string): Promise<string> => {
     const headers = { "cache-control": `max-age=${FOREVER_SECONDS}` };
     await (await cacheReady()).put(generationUrl, new Response(token, { headers }));
-    generation = { token, readAt: now() };
     return token;
   };
-  /** The current generation: trusted for a second, read again after; a missing one (never set, or evicted) is replaced, so old entries can never come back. */
-  const currentGeneration = async (): Promise<string> => {
-    if (generation && now() - generation.readAt < GENERATION_CHECK_MS) return generation.token;
+  const readGeneration = async (): Promise<string> => {
     const stored = await (await cacheReady()).match(generationUrl);
     const token = stored && (await stored.text());
-    if (!token) return setGeneration(crypto.randomUUID());
-    generation = { token, readAt: now() };
+    return token || setGeneration(crypto.randomUUID());
+  };
+  /**
+   * The current generation, trusted for a second and then read again; concurrent callers share
+   * one read. A missing token (never set, or evicted) is replaced, so old entries never come back.
+   */
+  const currentGeneration = (): Promise<string> => {
+    if (generation && now() - generation.readAt < GENERATION_CHECK_MS) return generation.token;
+    return remember(readGeneration());
+  };
+  const remember = (token: Promise<string>): Promise<string> => {
+    const known = { token, readAt: now() };
+    generation = known;
+    token.catch(() => {
+      if (generation === known) generation = undefined; // read again on the next call
+    });
     return token;
   };
 
@@ -134,7 +145,7 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
     },
 
     async clear() {
-      await setGeneration(crypto.randomUUID());
+      await remember(setGeneration(crypto.randomUUID()));
     },
   });
 }

@@ -72,9 +72,9 @@ export function entryBackend(store: EntryStore): Backend {
 
     async delete(key) {
       const location = await store.locate(key);
-      const existed = (await live(location)) !== undefined;
-      await store.remove(location);
-      return existed;
+      // Read and remove together, so the removal keeps its place among concurrent writes.
+      const [entry] = await Promise.all([live(location), store.remove(location)]);
+      return entry !== undefined;
     },
 
     async has(key) {

@@ -1,0 +1,157 @@
+/** The Cache API backend's own behaviour, inside workerd against miniflare's Cache API. */
+import { describe, expect, it, vi } from "vitest";
+import { cacheApi, type CacheLike } from "../../adapters/cache-api.ts";
+import { BackendUnavailableError, cachePage, createCache } from "../../src/index.ts";
+import { fakeClock } from "../conformance/fake-clock.ts";
+
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+const text = (value: Uint8Array | undefined): string | undefined => value && new TextDecoder().decode(value);
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** A page handler as a Worker calls it. */
+type Page = (request: Request, env: unknown, ctx: { waitUntil(promise: Promise<unknown>): void }) => Response;
+
+let names = 0;
+/** A cache no other test uses. */
+const freshName = (): string => `cache-api-test-${++names}`;
+
+/** A named cache, recording the URLs put into it. */
+async function recording(name: string): Promise<{ cache: CacheLike; urls: string[] }> {
+  const cache = await caches.open(name);
+  const urls: string[] = [];
+  return {
+    urls,
+    cache: {
+      match: (url) => cache.match(url),
+      put: (url, response) => {
+        urls.push(url);
+        return cache.put(url, response);
+      },
+      delete: (url) => cache.delete(url),
+    },
+  };
+}
+
+describe("cache-api backend", () => {
+  it("declares that it is shared but per data centre, without atomic add or increment", () => {
+    expect(cacheApi().capabilities).toEqual({ atomicAdd: false, atomicIncrement: false, consistent: false, shared: true });
+  });
+
+  it("expires entries by their stored time, in real time too", async () => {
+    const backend = cacheApi({ name: freshName() });
+    await backend.set("short", bytes("v"), 0.5);
+    await backend.set("forever", bytes("v"), null);
+    expect(text(await backend.get("short"))).toBe("v");
+    await sleep(600);
+    expect(await backend.get("short")).toBeUndefined();
+    expect(text(await backend.get("forever"))).toBe("v");
+  });
+
+  it("enforces the stored time even where the Cache API would keep the entry (as Deno does)", async () => {
+    const clock = fakeClock();
+    const backend = cacheApi({ name: freshName(), now: clock.now });
+    await backend.set("k", bytes("v"), 10);
+    clock.advance(10);
+    expect(await backend.get("k")).toBeUndefined();
+  });
+
+  it("stores entries under synthetic URLs on its private origin only, hashing long keys", async () => {
+    const name = freshName();
+    const { cache, urls } = await recording(name);
+    const backend = cacheApi({ cache });
+    await backend.set("https://example.com/page", bytes("v"), 60);
+    await backend.set("x".repeat(2000), bytes("long"), 60);
+    expect(urls.every((url) => url.startsWith("https://edgecache.invalid/"))).toBe(true);
+    expect(urls.at(-2)).toMatch(/\/k:https%3A%2F%2Fexample\.com%2Fpage$/);
+    expect(urls.at(-1)).toMatch(/\/h:[0-9a-f]{64}$/);
+    expect(await (await caches.open(name)).match("https://example.com/page")).toBeUndefined();
+    expect(text(await backend.get("x".repeat(2000)))).toBe("long");
+  });
+
+  it("uses a given cache, such as caches.default, through the custom origin", async () => {
+    const backend = cacheApi({ cache: caches.default, origin: "https://private.example" });
+    await backend.set("k", bytes("v"), 60);
+    expect(text(await backend.get("k"))).toBe("v");
+  });
+
+  describe("clear", () => {
+    it("hides every entry from this and from new backends over the cache", async () => {
+      const name = freshName();
+      const backend = cacheApi({ name });
+      await backend.set("a", bytes("a"), null);
+      await backend.clear!();
+      expect(await backend.get("a")).toBeUndefined();
+      expect(await cacheApi({ name }).get("a")).toBeUndefined();
+      await backend.set("b", bytes("b"), null);
+      expect(text(await cacheApi({ name }).get("b"))).toBe("b");
+    });
+
+    it("reaches other backends over the cache within a second", async () => {
+      const clock = fakeClock();
+      const name = freshName();
+      const one = cacheApi({ name, now: clock.now });
+      const other = cacheApi({ name, now: clock.now });
+      await one.set("a", bytes("a"), null);
+      expect(text(await other.get("a"))).toBe("a");
+      await one.clear!();
+      clock.advance(1);
+      expect(await other.get("a")).toBeUndefined();
+    });
+
+    it("never brings old entries back when the generation is evicted", async () => {
+      const name = freshName();
+      const clock = fakeClock();
+      const backend = cacheApi({ name, now: clock.now });
+      await backend.set("a", bytes("a"), null);
+      await (await caches.open(name)).delete("https://edgecache.invalid/generation");
+      clock.advance(1);
+      expect(await backend.get("a")).toBeUndefined();
+    });
+
+    it("shares one generation among concurrent first calls", async () => {
+      const backend = cacheApi({ name: freshName() });
+      await Promise.all(["a", "b", "c"].map((key) => backend.set(key, bytes(key), null)));
+      expect((await Promise.all(["a", "b", "c"].map((key) => backend.get(key)))).map(text)).toEqual(["a", "b", "c"]);
+    });
+  });
+
+  it("keeps put's constraints from callers: HEAD requests, 206 responses and Vary: * never throw", async () => {
+    const errors: unknown[] = [];
+    const cache = createCache({ backend: cacheApi({ name: freshName() }) });
+    const wrap = cachePage(60, { cache, onError: (error) => errors.push(error) });
+    const waits: Promise<unknown>[] = [];
+    const ctx = { waitUntil: (promise: Promise<unknown>) => waits.push(promise) };
+    const ok = wrap<Page>(() => new Response("ok"));
+    const partial = wrap<Page>(() => new Response("part", { status: 206, headers: { "content-range": "bytes 0-3/10" } }));
+    const star = wrap<Page>(() => new Response("any", { headers: { vary: "*" } }));
+    const head = await ok(new Request("https://example.com/h", { method: "HEAD" }), {}, ctx);
+    const answers = [head, await partial(new Request("https://example.com/p"), {}, ctx), await star(new Request("https://example.com/s"), {}, ctx)];
+    await Promise.all(answers.map((response) => response.arrayBuffer()));
+    await Promise.all(waits);
+    expect(answers.map((response) => response.status)).toEqual([200, 206, 200]);
+    expect(errors).toEqual([]);
+    const again = await ok(new Request("https://example.com/h", { method: "HEAD" }), {}, ctx);
+    expect(again.headers.get("cache-status")).toMatch(/hit/);
+  });
+
+  describe("where there is no Cache API", () => {
+    it("throws a BackendUnavailableError saying so, unless a cache is given", () => {
+      vi.stubGlobal("caches", undefined);
+      try {
+        expect(() => cacheApi()).toThrow(BackendUnavailableError);
+        expect(() => cacheApi()).toThrow(/globalThis.caches\) is not available/);
+        const given: CacheLike = { match: async () => undefined, put: async () => {}, delete: async () => false };
+        expect(cacheApi({ cache: given }).name).toBe("cache-api");
+      } finally {
+        vi.unstubAllGlobals();
+      }
+    });
+  });
+
+  it.each([
+    ["a non-http origin", { origin: "ftp://x" }, /options.origin must be an http\(s\) origin/],
+    ["an origin with a path", { origin: "https://x.example/path" }, /options.origin must be an http\(s\) origin/],
+    ["a name that is not a string", { name: 5 as unknown as string }, /options.name must be a string/],
+  ])("rejects %s", (_label, options, message) => {
+    expect(() => cacheApi(options)).toThrow(message);
+  });
+});

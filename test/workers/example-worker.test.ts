@@ -1,0 +1,113 @@
+/**
+ * The example Worker end to end inside workerd: through its real entry point
+ * (`exports.default.fetch`), and through `createApp` with a fake clock where time must pass.
+ */
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { createApp } from "../../examples/worker/app.ts";
+import { fakeClock } from "../conformance/fake-clock.ts";
+
+const worker = exports.default;
+
+/** Fetch through the Worker and read the body (so the response's cache write can finish). */
+async function get(path: string, headers: Record<string, string> = {}): Promise<{ status: string | null; body: string; response: Response }> {
+  const response = await worker.fetch(`https://example.com${path}`, { headers });
+  return { status: response.headers.get("cache-status"), body: await response.text(), response };
+}
+
+/** Wait for the cache write of the previous response: the Worker carries it with ctx.waitUntil. */
+async function stored(path: string, headers: Record<string, string> = {}): Promise<string> {
+  let status: string | null = null;
+  for (let attempt = 0; attempt < 50 && !status?.includes("hit"); attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    status = (await get(path, headers)).status;
+  }
+  return status ?? "";
+}
+
+describe("the example Worker", () => {
+  for (const backend of ["kv", "cache-api"]) {
+    it(`misses, then hits the same page (${backend})`, async () => {
+      const first = await get(`/${backend}/miss-then-hit`);
+      expect(first.status).toBe("edgecache; fwd=uri-miss; stored");
+      expect(await stored(`/${backend}/miss-then-hit`)).toMatch(/^edgecache; hit; ttl=(29|30)$/);
+      const hit = await get(`/${backend}/miss-then-hit`);
+      expect(hit.body).toBe(first.body);
+      expect(hit.response.headers.get("cache-control")).toBe("max-age=30");
+      expect(Number(hit.response.headers.get("age"))).toBeGreaterThanOrEqual(0);
+    });
+  }
+
+  it("keeps Accept-Language variants apart", async () => {
+    const fr = await get("/greeting", { "accept-language": "fr" });
+    expect(fr.body).toContain("Bonjour");
+    expect(fr.response.headers.get("vary")).toBe("Accept-Language");
+    expect(await stored("/greeting", { "accept-language": "fr" })).toMatch(/hit/);
+    const en = await get("/greeting", { "accept-language": "en" });
+    expect(en.status).toMatch(/fwd=vary-miss/);
+    expect(en.body).toContain("Hello");
+    expect(await stored("/greeting", { "accept-language": "en" })).toMatch(/hit/);
+    expect((await get("/greeting", { "accept-language": "fr" })).body).toBe(fr.body);
+  });
+
+  it("refuses to store a page that sets a cookie", async () => {
+    const first = await get("/login");
+    expect(first.response.headers.get("set-cookie")).toContain("session=abc");
+    expect(first.status).toBe("edgecache; fwd=uri-miss; detail=set-cookie");
+    expect((await get("/login")).status).toBe("edgecache; fwd=uri-miss; detail=set-cookie");
+  });
+
+  it("serves cacheControl and neverCache routes with their headers and stores nothing", async () => {
+    const statics = await get("/static");
+    expect(statics.response.headers.get("cache-control")).toBe("public, max-age=3600");
+    expect(statics.status).toBeNull();
+    const account = await get("/account");
+    expect(account.response.headers.get("cache-control")).toBe("max-age=0, no-cache, no-store, must-revalidate, private");
+  });
+
+  it("reads a binding imported at module scope: /report is built once and then read from KV", async () => {
+    const first = await (await worker.fetch("https://example.com/report")).json();
+    const second = await (await worker.fetch("https://example.com/report")).json();
+    expect(second).toEqual(first);
+  });
+
+  for (const backend of ["kv", "cache-api"]) {
+    it(`expires a 30 s page on time, under KV's 60 s minimum (${backend})`, async () => {
+      const clock = fakeClock(Date.now());
+      const app = createApp({ now: clock.now });
+      const path = `https://example.com/${backend}/expiry`;
+      const fetchPage = async (): Promise<string | null> => {
+        const ctx = createExecutionContext();
+        const response = await app.fetch(new Request(path), env, ctx);
+        await response.text();
+        await waitOnExecutionContext(ctx);
+        return response.headers.get("cache-status");
+      };
+      expect(await fetchPage()).toBe("edgecache; fwd=uri-miss; stored");
+      clock.advance(29);
+      expect(await fetchPage()).toBe("edgecache; hit; ttl=1");
+      clock.advance(1);
+      expect(await fetchPage()).toBe("edgecache; fwd=uri-miss; stored");
+      expect(await fetchPage()).toBe("edgecache; hit; ttl=30");
+    });
+  }
+
+  it("carries cache writes with ctx.waitUntil", async () => {
+    const app = createApp();
+    const inner = createExecutionContext();
+    const carried: Promise<unknown>[] = [];
+    const ctx = Object.assign(Object.create(inner) as ExecutionContext, {
+      waitUntil: (promise: Promise<unknown>) => {
+        carried.push(promise);
+        inner.waitUntil(promise);
+      },
+    });
+    const response = await app.fetch(new Request("https://example.com/kv/carried"), env, ctx);
+    await response.text();
+    expect(carried).toHaveLength(1);
+    await waitOnExecutionContext(inner);
+    const again = await app.fetch(new Request("https://example.com/kv/carried"), env, createExecutionContext());
+    expect(again.headers.get("cache-status")).toMatch(/^edgecache; hit/);
+  });
+});
