@@ -12,10 +12,11 @@
  *   /account           neverCache
  */
 import { env } from "cloudflare:workers";
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { cacheApi } from "../../adapters/cache-api.ts";
 import { workersKv } from "../../adapters/workers-kv.ts";
-import { cacheControl, cachePage, compose, createCache, type EdgeCache, neverCache, varyOnHeaders } from "../../src/index.ts";
+import { cacheControl, cachePage, neverCache, varyOnHeaders } from "../../src/hono.ts";
+import { createCache, type EdgeCache } from "../../src/index.ts";
 
 /**
  * The Worker's bindings (see wrangler.toml).
@@ -40,14 +41,11 @@ export interface AppOptions {
 /** Seconds pages stay cached: under KV's 60 s minimum TTL on purpose. */
 const PAGE_SECONDS = 30;
 
-type Bindings = { Bindings: Env };
-/** A page handler as Workers call it. */
-type Page = (request: Request, env: Env, ctx: { waitUntil(promise: Promise<unknown>): void }) => Response;
+type App = { Bindings: Env };
 
 /** A page that says when it was rendered, so a hit is easy to spot. */
-function render(title: string): Response {
-  const html = `<!doctype html><title>${title}</title><h1>${title}</h1><p>rendered at ${new Date().toISOString()}</p>`;
-  return new Response(html, { headers: { "content-type": "text/html; charset=utf-8" } });
+function render(c: Context<App>, title: string): Response {
+  return c.html(`<!doctype html><title>${title}</title><h1>${title}</h1><p>rendered at ${new Date().toISOString()}</p>`);
 }
 
 /**
@@ -57,9 +55,8 @@ function render(title: string): Response {
  * @example
  * export default createApp();
  */
-export function createApp(options: AppOptions = {}): Hono<Bindings> {
-  const { now } = options;
-  const clock = now ? { now } : {};
+export function createApp(options: AppOptions = {}): Hono<App> {
+  const clock = options.now ? { now: options.now } : {};
 
   // Per request: a function of the handler's `env`, memoised per binding.
   const kvCaches = new WeakMap<KVNamespace, EdgeCache>();
@@ -71,29 +68,21 @@ export function createApp(options: AppOptions = {}): Hono<Bindings> {
   // At module scope: a binding imported from "cloudflare:workers" (no I/O happens until a request).
   const data = createCache({ backend: workersKv((env as Env).CACHE_KV, { prefix: "data:", ...clock }), timeout: PAGE_SECONDS });
   const cacheApiPages = createCache({ backend: cacheApi({ name: "pages", ...clock }) });
+  const inKv = cachePage<App>(PAGE_SECONDS, { cache: kvPages, ...clock });
+  const inCacheApi = cachePage<App>(PAGE_SECONDS, { cache: cacheApiPages, ...clock });
 
-  const inKv = cachePage(PAGE_SECONDS, { cache: kvPages, ...clock });
-  const inCacheApi = cachePage(PAGE_SECONDS, { cache: cacheApiPages, ...clock });
-  const kvPage = inKv<Page>((request) => render(`KV: ${new URL(request.url).pathname}`));
-  const cacheApiPage = inCacheApi<Page>((request) => render(`Cache API: ${new URL(request.url).pathname}`));
-  const greeting = compose(inCacheApi, varyOnHeaders("Accept-Language"))<Page>((request) =>
-    render(request.headers.get("accept-language")?.startsWith("fr") ? "Bonjour" : "Hello"));
-  const login = inCacheApi<Page>(() => {
-    const response = render("Signed in");
-    response.headers.set("set-cookie", "session=abc; HttpOnly; Secure; Path=/");
-    return response;
-  });
-  const staticPage = cacheControl({ public: true, maxAge: 3600 })<Page>(() => render("Static"));
-  const account = neverCache<Page>(() => render("Your account"));
-
-  const app = new Hono<Bindings>();
+  const app = new Hono<App>();
   app.get("/", (c) => c.text(["/kv/:page", "/cache-api/:page", "/greeting", "/login", "/report", "/static", "/account"].join("\n")));
-  app.get("/kv/:page", (c) => kvPage(c.req.raw, c.env, c.executionCtx));
-  app.get("/cache-api/:page", (c) => cacheApiPage(c.req.raw, c.env, c.executionCtx));
-  app.get("/greeting", (c) => greeting(c.req.raw, c.env, c.executionCtx));
-  app.get("/login", (c) => login(c.req.raw, c.env, c.executionCtx));
+  app.get("/kv/:page", inKv, (c) => render(c, `KV: ${c.req.path}`));
+  app.get("/cache-api/:page", inCacheApi, (c) => render(c, `Cache API: ${c.req.path}`));
+  app.get("/greeting", inCacheApi, varyOnHeaders("Accept-Language"), (c) =>
+    render(c, c.req.header("accept-language")?.startsWith("fr") ? "Bonjour" : "Hello"));
+  app.get("/login", inCacheApi, (c) => {
+    c.header("set-cookie", "session=abc; HttpOnly; Secure; Path=/");
+    return render(c, "Signed in");
+  });
   app.get("/report", async (c) => c.json(await data.getOrSet("report", () => ({ builtAt: new Date().toISOString() }))));
-  app.get("/static", (c) => staticPage(c.req.raw, c.env, c.executionCtx));
-  app.get("/account", (c) => account(c.req.raw, c.env, c.executionCtx));
+  app.get("/static", cacheControl({ public: true, maxAge: 3600 }), (c) => render(c, "Static"));
+  app.get("/account", neverCache, (c) => render(c, "Your account"));
   return app;
 }
