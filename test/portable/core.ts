@@ -7,6 +7,12 @@ import { caches, configureCaches, createCache, InvalidCacheBackendError, KeyNotF
 import { fakeClock } from "../conformance/fake-clock.ts";
 import { equal, ok, suite, throws } from "./harness.ts";
 
+/**
+ * The core suite.
+ *
+ * @example
+ * await runTests([core], console.log);
+ */
 export default suite("core", (test) => {
   test("stores every supported value type and reads it back as the same type", async () => {
     const cache = createCache({ backend: memory() });

@@ -7,10 +7,20 @@
 
 type TestFn = () => void | Promise<void>;
 
-/** Registers one test of a suite. */
+/**
+ * Registers one test of a suite.
+ *
+ * @example
+ * const define = (test: Test) => test("adds", () => equal(1 + 1, 2));
+ */
 export type Test = (name: string, fn: TestFn) => void;
 
-/** A named group of tests; `define` registers them when the suite runs. */
+/**
+ * A named group of tests; `define` registers them when the suite runs.
+ *
+ * @example
+ * const arithmetic: Suite = suite("arithmetic", (test) => test("adds", () => equal(1 + 1, 2)));
+ */
 export interface Suite {
   name: string;
   define: (test: Test) => void;
@@ -28,7 +38,12 @@ export function suite(name: string, define: (test: Test) => void): Suite {
   return { name, define };
 }
 
-/** Counts of one run. */
+/**
+ * Counts of one run.
+ *
+ * @example
+ * const summary: RunSummary = await runTests(suites, console.log); // { passed: 31, failed: 0 }
+ */
 export interface RunSummary {
   passed: number;
   failed: number;

@@ -28,6 +28,12 @@ function app() {
   return { clock, get };
 }
 
+/**
+ * The Hono middleware suite.
+ *
+ * @example
+ * await runTests([hono], console.log);
+ */
 export default suite("hono", (test) => {
   test("cachePage middleware renders a route once, then serves it from the cache per cookie", async () => {
     const { clock, get } = app();

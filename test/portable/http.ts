@@ -11,6 +11,12 @@ import { equal, suite, throws } from "./harness.ts";
 const withHeaders = (headers: Record<string, string>, status = 200) => new Response("body", { status, headers });
 const request = (headers: Record<string, string>, method = "GET") => new Request("https://example.com/page", { method, headers });
 
+/**
+ * The HTTP helpers suite.
+ *
+ * @example
+ * await runTests([http], console.log);
+ */
 export default suite("http", (test) => {
   test("patchCacheControl merges directives as Django does", async () => {
     const patched = patchCacheControl(withHeaders({ "Cache-Control": 'public, max-age=60, no-cache="Set-Cookie"' }),

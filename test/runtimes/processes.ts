@@ -4,7 +4,13 @@
  */
 import { spawn } from "node:child_process";
 
-/** What a finished command left: its exit code (null when killed), its stdout and stderr interleaved, and its stdout alone. */
+/**
+ * What a finished command left: its exit code (null when killed), its stdout and stderr
+ * interleaved, and its stdout alone.
+ *
+ * @example
+ * const { code, output }: Finished = await runCommand("node_modules/.bin/bun", ["--version"], 10_000);
+ */
 export interface Finished {
   code: number | null;
   output: string;
@@ -47,7 +53,13 @@ export function runCommand(command: string, args: readonly string[], timeoutMs: 
   });
 }
 
-/** A started server: its origin (`http://127.0.0.1:PORT`), everything it printed so far, and a way to stop it. */
+/**
+ * A started server: its origin (`http://127.0.0.1:PORT`), everything it printed so far, and a way
+ * to stop it.
+ *
+ * @example
+ * const server: Server = await startServer("node_modules/.bin/bun", ["examples/bun/server.ts"], 30_000, { PORT: "0" });
+ */
 export interface Server {
   origin: string;
   output: () => string;
