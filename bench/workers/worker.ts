@@ -1,0 +1,84 @@
+/**
+ * The Worker behind `bench/workers.bench.ts`, run in workerd by Miniflare. `GET /run` times
+ * cache hits of one page through three Hono apps: Hono's own `cache()` middleware, and edgecache's
+ * `cachePage` middleware over the Cache API and over Workers KV. Each app's page is filled once,
+ * then each is asked `n` times per round, the apps taking turns; the answer is the mean time per
+ * hit of each and how often its handler ran (1: every timed request was a hit).
+ */
+import { type ExecutionContext, Hono } from "hono";
+import { cache } from "hono/cache";
+import { cacheApi } from "../../adapters/cache-api.ts";
+import { type KvNamespaceLike, workersKv } from "../../adapters/workers-kv.ts";
+import { cachePage } from "../../src/hono.ts";
+import { createCache } from "../../src/index.ts";
+
+/**
+ * The bench Worker's bindings.
+ *
+ * @example
+ * const env: BenchEnv = { CACHE_KV: kvNamespace };
+ */
+export interface BenchEnv {
+  CACHE_KV: KvNamespaceLike;
+}
+
+/**
+ * One contender's figures, as `/run` reports them.
+ *
+ * @example
+ * const row: Timing = { name: "hono cache()", nsPerHit: 412_000, handlerRuns: 1 };
+ */
+export interface Timing {
+  name: string;
+  nsPerHit: number;
+  handlerRuns: number;
+}
+
+const PAGE = `<!doctype html><title>bench</title>${"<p>edgecache benchmark page</p>".repeat(64)}`;
+
+/** A Hono app serving one page through `middleware`, counting how often the page is rendered. */
+function contender(name: string, middleware: Parameters<Hono<{ Bindings: BenchEnv }>["use"]>[1]) {
+  const app = new Hono<{ Bindings: BenchEnv }>();
+  const counter = { name, runs: 0, app, totalMs: 0 };
+  app.get("/page", middleware, (c) => {
+    counter.runs++;
+    return c.html(PAGE);
+  });
+  return counter;
+}
+
+/**
+ * The bench Worker.
+ *
+ * @example
+ * const timings: Timing[] = await (await mf.dispatchFetch("http://bench/run?n=300&rounds=5")).json();
+ */
+export default {
+  async fetch(request: Request, env: BenchEnv, ctx: ExecutionContext): Promise<Response> {
+    const params = new URL(request.url).searchParams;
+    const n = Number(params.get("n") ?? 300);
+    const rounds = Number(params.get("rounds") ?? 5);
+    const contenders = [
+      contender("hono cache() (Cache API)", cache({ cacheName: "hono-bench", wait: true, cacheControl: "max-age=3600" })),
+      contender("cachePage, cache-api adapter", cachePage(3600, { cache: createCache({ backend: cacheApi({ name: "edgecache-bench" }) }) })),
+      contender("cachePage, workers-kv adapter", cachePage(3600, { cache: createCache({ backend: workersKv(env.CACHE_KV) }) })),
+    ];
+    const hit = async (app: Hono<{ Bindings: BenchEnv }>): Promise<void> => {
+      const response = await app.fetch(new Request("https://bench.example/page"), env, ctx);
+      await response.arrayBuffer();
+    };
+    for (const { app } of contenders) await hit(app); // fill
+    await new Promise((resolve) => setTimeout(resolve, 50)); // let the background writes land
+    for (const { app } of contenders) for (let i = 0; i < 20; i++) await hit(app); // warm up
+    for (let round = 0; round < rounds; round++) {
+      for (let turn = 0; turn < contenders.length; turn++) {
+        const current = contenders[(round + turn) % contenders.length]!;
+        const start = performance.now();
+        for (let i = 0; i < n; i++) await hit(current.app);
+        current.totalMs += performance.now() - start;
+      }
+    }
+    const timings: Timing[] = contenders.map(({ name, runs, totalMs }) => ({ name, nsPerHit: (totalMs * 1e6) / (n * rounds), handlerRuns: runs }));
+    return Response.json(timings);
+  },
+};
