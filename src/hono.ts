@@ -4,10 +4,10 @@
  * chain (`next()`) and puts the wrapper's response in `c.res`. No caching logic lives here: a
  * cache hit simply never calls `next()`.
  *
- * The wrapped handler is called as `(c.req.raw, c.env, executionCtx)`, like a Workers fetch
- * handler, so a `cache` function gets the bindings and `ctx.waitUntil` carries cache writes past
- * the response. Deno, Bun and Node have no execution context: writes then finish in the
- * background.
+ * The wrapped handler is called as `(c.req.raw, c.env, ctx)`, like a Workers fetch handler, so a
+ * `cache` function gets the bindings, and `ctx.waitUntil` hands cache writes to
+ * `c.executionCtx.waitUntil`. Deno, Bun and Node have no execution context: writes then finish in
+ * the background.
  *
  * HEAD requests: Hono runs the GET route and drops the body. The page cache answers a HEAD from
  * the stored GET page. On a miss the handler's body is cancelled here (nothing reads it), so a
@@ -24,8 +24,18 @@ import type { Wrapper } from "./types.ts";
 import * as wrappers from "./wrappers.ts";
 
 /**
+ * What the wrapped handler gets as its third argument, like a Workers `ctx`: `waitUntil` hands a
+ * promise to `c.executionCtx` where there is one (Workers) and otherwise lets it finish in the
+ * background (Deno, Bun, Node).
+ *
+ * @example
+ * const selector: HonoCacheSelector<AppEnv> = (_request, env, ctx) => { ctx.waitUntil(warmUp(env)); return pages; };
+ */
+export type WaitUntilContext = Pick<ExecutionContext, "waitUntil">;
+
+/**
  * Which cache a page middleware stores into: a cache, an alias from `configureCaches`, or a
- * function of the request, the Hono bindings (`c.env`) and the execution context (Workers only).
+ * function of the request, the Hono bindings (`c.env`) and a {@link WaitUntilContext}.
  *
  * @example
  * const pages: HonoCacheSelector<{ Bindings: { PAGES: KVNamespace } }> = (_request, env) => createCache({ backend: workersKv(env.PAGES) });
@@ -33,7 +43,7 @@ import * as wrappers from "./wrappers.ts";
 export type HonoCacheSelector<E extends Env> =
   | EdgeCache
   | string
-  | ((request: Request, env: E["Bindings"], executionCtx: ExecutionContext | undefined) => EdgeCache);
+  | ((request: Request, env: E["Bindings"], ctx: WaitUntilContext) => EdgeCache);
 
 /**
  * Options of the `cachePage` middleware: those of edgecache's `cachePage`, with `cache` typed
@@ -59,13 +69,23 @@ export type HonoSiteCacheOptions<E extends Env = Env> = Omit<SiteCacheOptions, "
 /** The request's downstream chain, passed to the wrapped handler as its fourth argument. */
 type Forward = () => Promise<Response>;
 
-/** `c.executionCtx`, or undefined where the adapter passed none (its getter throws there). */
-function executionContext(c: Context): ExecutionContext | undefined {
-  try {
-    return c.executionCtx;
-  } catch {
-    return undefined;
-  }
+/**
+ * A `ctx` whose `waitUntil` goes to `c.executionCtx` when there is one. The getter throws where
+ * the adapter passed none, and building that Error costs more than a cache hit, so it is only
+ * touched when something is actually scheduled (a store, a refresh), never on a hit.
+ */
+function waitUntilContext(c: Context): WaitUntilContext {
+  return {
+    waitUntil(promise) {
+      let ctx: ExecutionContext;
+      try {
+        ctx = c.executionCtx;
+      } catch {
+        return; // Deno, Bun, Node: the promise is already running and finishes in the background
+      }
+      ctx.waitUntil(promise);
+    },
+  };
 }
 
 /** Hono would drop a HEAD response's body unread; cancel it so a capturing wrapper sees the end. */
@@ -82,7 +102,7 @@ function middleware<E extends Env>(wrapper: Wrapper): MiddlewareHandler<E> {
     let downstream: Promise<Response> | undefined;
     // Read c.res as soon as the chain finishes, before anything else can replace it.
     const forward: Forward = () => (downstream = next().then(() => c.res));
-    const response = await handle(c.req.raw, c.env, executionContext(c), forward);
+    const response = await handle(c.req.raw, c.env, waitUntilContext(c), forward);
     if (downstream) {
       // A stale page served while revalidating returns before the refresh has run the chain;
       // the chain belongs to this request, so finish it before handing the context back.

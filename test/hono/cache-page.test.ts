@@ -77,7 +77,7 @@ describe("cachePage middleware", () => {
     app.get("/", cachePage<AppEnv>(60, {
       cache: (request, env, ctx) => {
         expectTypeOf(env).toEqualTypeOf<Bindings>();
-        seen.push([new URL(request.url).pathname, env.TENANT, typeof ctx?.waitUntil]);
+        seen.push([new URL(request.url).pathname, env.TENANT, typeof ctx.waitUntil]);
         if (!tenants.has(env.TENANT)) tenants.set(env.TENANT, createCache({ backend: memory() }));
         return tenants.get(env.TENANT)!;
       },

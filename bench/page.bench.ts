@@ -1,0 +1,44 @@
+/**
+ * The cost of a page-cache hit, in process: a memory-backed `cachePage` hit against the bare
+ * handler it wraps, which builds the same Response (same body, same headers) on every call.
+ * Each operation is one request answered and its body read, as a server would. The same pair is
+ * measured through Hono's `app.request()`: a bare route against the `cachePage` middleware's hit.
+ * Target: a hit costs at most 2x the bare handler.
+ */
+import { Hono } from "hono";
+import { cachePage as cachePageMiddleware } from "../src/hono.ts";
+import { cachePage } from "../src/index.ts";
+import { report, time } from "./lib.ts";
+
+const body = `<h1>Cheeses</h1><ul>${["Cheddar", "Gouda", "Roquefort", "Stilton"].map((name) => `<li>${name}</li>`).join("")}</ul>`;
+const headers = { "Content-Type": "text/html; charset=UTF-8" };
+const handler = (_request: Request) => new Response(body, { headers });
+const writes: Promise<unknown>[] = [];
+const waitUntil = (write: Promise<unknown>) => void writes.push(write);
+const cached = cachePage(600, { waitUntil })(handler);
+const request = new Request("https://example.com/cheeses");
+
+/** One request answered and its body read. */
+async function serve(fetchHandler: (request: Request) => Response | Promise<Response>): Promise<void> {
+  await (await fetchHandler(request)).arrayBuffer();
+}
+
+await serve(cached); // the miss that stores the page
+await Promise.all(writes.splice(0));
+const check = await cached(request);
+if (!check.headers.get("cache-status")?.includes("hit")) throw new Error(`expected a hit, got ${check.headers.get("cache-status")}`);
+
+report("handler call, body read", [
+  await time("bare handler (baseline)", () => serve(handler)),
+  await time("cachePage hit (memory)", () => serve(cached)),
+]);
+
+const app = new Hono();
+app.get("/bare", (c) => c.html(body));
+app.get("/cheeses", cachePageMiddleware(600, { waitUntil }), (c) => c.html(body));
+await (await app.request("/cheeses")).arrayBuffer();
+await Promise.all(writes.splice(0));
+report("Hono app.request(), body read", [
+  await time("bare c.html() route (baseline)", async () => (await app.request("/bare")).arrayBuffer()),
+  await time("cachePage middleware hit (memory)", async () => (await app.request("/cheeses")).arrayBuffer()),
+]);
