@@ -71,8 +71,8 @@ type Forward = () => Promise<Response>;
 
 /**
  * A `ctx` whose `waitUntil` goes to `c.executionCtx` when there is one. The getter throws where
- * the adapter passed none, and building that Error costs more than a cache hit, so it is only
- * touched when something is actually scheduled (a store, a refresh), never on a hit.
+ * the adapter passed none, and building that Error cost more than the cache read itself on a
+ * Node hit, so it is only touched when something is scheduled (a store, a refresh).
  */
 function waitUntilContext(c: Context): WaitUntilContext {
   return {
