@@ -90,6 +90,8 @@ const rejected = [
 ];
 
 const encodeOptions = {
+  // cborg sorts map keys by default (deterministic CBOR); a cache must give back the order it got.
+  mapSorter: undefined,
   typeEncoders: {
     ...Object.fromEntries(rejected.map((type) => [type, rejectType])),
     Object: plainObjectOnly,

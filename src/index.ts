@@ -12,7 +12,7 @@ export { BackendUnavailableError, CorruptEntryError, InvalidCacheBackendError, I
 export { defaultKeyFunction, memcachedKeyWarnings } from "./keys.ts";
 export type { KeyFunction } from "./keys.ts";
 export { caches, configureCaches } from "./registry.ts";
-export type { CachesConfig } from "./registry.ts";
+export type { CacheRegistry, CachesConfig } from "./registry.ts";
 export type { Handler, Wrapper } from "./types.ts";
 export { cacheControl, compose, conditionalGet, createConditionalGet, neverCache, varyOnCookie, varyOnHeaders } from "./wrappers.ts";
 export { cachePage, cacheSite } from "./page/cache-page.ts";

@@ -44,13 +44,26 @@ export function configureCaches(aliases: CachesConfig): void {
 }
 
 /**
+ * The configured caches by alias: the type of `caches`.
+ *
+ * @example
+ * function pagesCache(registry: CacheRegistry): EdgeCache { return registry.get("pages"); }
+ */
+export interface CacheRegistry {
+  /** The cache configured under `alias`. InvalidCacheBackendError for an unknown alias. */
+  get(alias: string): EdgeCache;
+  /** The `default` alias: a memory cache unless configured. */
+  readonly default: EdgeCache;
+}
+
+/**
  * The configured caches by alias, Django's `caches`.
  *
  * @example
  * await caches.default.set("k", 1);
  * const sessions = caches.get("sessions");
  */
-export const caches = {
+export const caches: CacheRegistry = {
   /** The cache configured under `alias`. InvalidCacheBackendError for an unknown alias. */
   get(alias: string): EdgeCache {
     const existing = instances.get(alias);

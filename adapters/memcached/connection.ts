@@ -51,7 +51,11 @@ export class Connection {
   private retryAt = 0;
   private closed = false;
 
-  constructor(private readonly options: ConnectionOptions) {}
+  private readonly options: ConnectionOptions;
+
+  constructor(options: ConnectionOptions) {
+    this.options = options;
+  }
 
   /** Write `command` (connecting first if needed) and resolve with what its reader returns. */
   send<T>(command: Command<T>): Promise<T> {

@@ -35,7 +35,11 @@ export class ResponseParser {
   /** The `VA` whose value is being filled, with the value and how many of its bytes (+ CRLF) arrived. */
   private body: { code: string; flags: string[]; value: Uint8Array; received: number } | undefined;
 
-  constructor(private readonly onResponse: (response: Response) => void) {}
+  private readonly onResponse: (response: Response) => void;
+
+  constructor(onResponse: (response: Response) => void) {
+    this.onResponse = onResponse;
+  }
 
   push(chunk: Uint8Array): void {
     let bytes = chunk;

@@ -48,11 +48,12 @@ export class PageCacheEngine {
   private readonly varyMemo = new WeakMap<EdgeCache, LRUCache<string, { vary: string[]; until: number }>>();
   private readonly filling = new WeakMap<EdgeCache, Map<string, Promise<void>>>();
   private readonly staleDirectives: ((headers: Headers) => void) | undefined;
+  private readonly rule: TimeoutRule;
+  private readonly options: ResolvedPageOptions;
 
-  constructor(
-    private readonly rule: TimeoutRule,
-    private readonly options: ResolvedPageOptions,
-  ) {
+  constructor(rule: TimeoutRule, options: ResolvedPageOptions) {
+    this.rule = rule;
+    this.options = options;
     const { staleWhileRevalidate, staleIfError } = options;
     this.staleDirectives = staleWhileRevalidate || staleIfError
       ? compileCacheControl({ staleWhileRevalidate: staleWhileRevalidate || undefined, staleIfError: staleIfError || undefined })

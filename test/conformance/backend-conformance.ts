@@ -142,6 +142,14 @@ export function describeBackendConformance(name: string, options: ConformanceOpt
           expect(Object.is(await cache.get("negativeZero"), -0)).toBe(true);
         });
 
+        it("gives back object keys and Map entries in the order they were stored", async () => {
+          await cache.set("ordered", { zebra: 1, apple: 2, mango: { y: 1, b: 2 }, map: new Map([["b", 1], ["a", 2]]) });
+          const got = (await cache.get<{ mango: object; map: Map<string, number> }>("ordered"))!;
+          expect(Object.keys(got)).toEqual(["zebra", "apple", "mango", "map"]);
+          expect(Object.keys(got.mango)).toEqual(["y", "b"]);
+          expect([...got.map.keys()]).toEqual(["b", "a"]);
+        });
+
         it("returns undefined, or the default, for a missing key", async () => {
           expect(await cache.get("missing")).toBeUndefined();
           expect(await cache.get("missing", { default: "fallback" })).toBe("fallback");
