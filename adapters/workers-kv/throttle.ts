@@ -36,8 +36,11 @@ const SWEEP_AT = 256;
  */
 export class WriteThrottle<T> {
   private readonly slots = new Map<string, Slot<T>>();
+  private readonly intervalMs: number;
 
-  constructor(private readonly intervalMs: number) {}
+  constructor(intervalMs: number) {
+    this.intervalMs = intervalMs;
+  }
 
   /** The write of `key` waiting for its window, if any. */
   waiting(key: string): PendingWrite<T> | undefined {
