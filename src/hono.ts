@@ -10,8 +10,8 @@
  * the background.
  *
  * HEAD requests: Hono runs the GET route and drops the body. The page cache answers a HEAD from
- * the stored GET page. On a miss the handler's body is cancelled here (nothing reads it), so a
- * HEAD never fills the cache and never holds up other requests.
+ * the stored GET page, then from a stored HEAD page; on a miss it stores the HEAD response (without
+ * a body, as Django does) and cancels the body nobody will read.
  */
 import type { Context, Env, ExecutionContext, MiddlewareHandler } from "hono";
 import type { Timeout } from "./arguments.ts";

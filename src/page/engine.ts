@@ -12,7 +12,7 @@ import { getConditionalResponse } from "../http/conditional.ts";
 import { editHeaders } from "../http/headers.ts";
 import { patchResponseHeaders } from "../http/response-headers.ts";
 import type { Handler } from "../types.ts";
-import { captureBody } from "./capture.ts";
+import { captureBody, type CapturedResponse } from "./capture.ts";
 import { cacheStatusValue, type CacheOutcome } from "./cache-status.ts";
 import { baseKey, variantKey, varyNames } from "./keys.ts";
 import type { PageErrorContext, ResolvedPageOptions } from "./options.ts";
@@ -199,7 +199,7 @@ export class PageCacheEngine {
     const headers = [...patched.headers].filter(([name]) => !UNSTORED_HEADERS.has(name));
     const status = patched.status;
     const vary = varyNames(patched.headers.get("vary"));
-    const { response: streamed, body } = captureBody(patched, this.options.maxBodyBytes);
+    const { response: streamed, body } = method === "HEAD" ? headOnly(patched) : captureBody(patched, this.options.maxBodyBytes);
     const write = body
       .then(async (bytes) => {
         if (bytes === undefined) return; // over maxBodyBytes, or the stream broke or was cancelled
@@ -278,7 +278,9 @@ export class PageCacheEngine {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new TimeoutError(`the ${cache.backend.name} backend took longer than ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
     });
-    return Promise.race([call, timeout]).finally(() => clearTimeout(timer));
+    return Promise.race([call, timeout]).finally(() => {
+      if (timer !== undefined) clearTimeout(timer);
+    });
   }
 
   /** Carry a cache write past the response: the `waitUntil` option, a `ctx` argument's, or the background. */
@@ -303,6 +305,15 @@ export class PageCacheEngine {
       // A throwing hook must not turn a miss into an error page.
     }
   }
+}
+
+/**
+ * A HEAD response has no body to stream or store. Hosts drop whatever body a handler gave a HEAD
+ * request (Hono runs GET routes for it) without reading it, so waiting for it would never end.
+ */
+function headOnly(response: Response): CapturedResponse {
+  response.body?.cancel().catch(() => {});
+  return { response: new Response(null, response), body: Promise.resolve(new Uint8Array(0)) };
 }
 
 function delay(ms: number): Promise<void> {

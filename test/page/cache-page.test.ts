@@ -196,6 +196,18 @@ describe("what is stored", () => {
     expect(v.seen.map((r) => `${r.method} ${new URL(r.url).pathname}`)).toEqual(["GET /g", "HEAD /h", "GET /h"]);
   });
 
+  it("stores a HEAD miss at once, without waiting for a body nobody reads", async () => {
+    const bench = pageBench();
+    const v = view();
+    const handler = cachePage(60, options(bench, { collapseMs: 60_000 }))(v); // the view sends a body even for HEAD
+    const first = await handler(new Request("https://example.com/h", { method: "HEAD" }));
+    expect(first.body).toBeNull();
+    await bench.settle();
+    const second = await read(handler(new Request("https://example.com/h", { method: "HEAD" })));
+    expect(second.cacheStatus).toBe("edgecache; hit; ttl=60");
+    expect(v.seen).toHaveLength(1);
+  });
+
   it("answers If-None-Match and If-Modified-Since on hits with a 304, without the handler", async () => {
     const bench = pageBench();
     const v = view({ headers: { etag: '"v1"', "last-modified": "Sun, 17 Jul 2016 10:00:00 GMT", "content-language": "en" } });
