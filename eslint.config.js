@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "dist/", ".wrangler/", "coverage/"] },
+  { ignores: ["node_modules/", "dist/", ".wrangler/", "coverage/", ".scratch/", "runtimes/node_modules/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
