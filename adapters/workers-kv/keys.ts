@@ -4,8 +4,9 @@
  * can never meet, so the mapping stays injective, and SHA-256 collisions do not happen in practice.
  */
 
+import { sha256Hex } from "../../src/hash.ts";
+
 const encoder = new TextEncoder();
-const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
 
 /** The UTF-8 length of `text` in bytes. */
 export function utf8Length(text: string): number {
@@ -23,8 +24,5 @@ export async function boundedName(key: string, maxBytes: number): Promise<string
   const literal = `k:${key}`;
   // A UTF-16 code unit takes at most 3 UTF-8 bytes, so short keys skip the encoding.
   if (literal.length * 3 <= maxBytes || utf8Length(literal) <= maxBytes) return literal;
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(key)));
-  let hex = "h:";
-  for (const byte of digest) hex += HEX[byte];
-  return hex;
+  return `h:${await sha256Hex(key)}`;
 }

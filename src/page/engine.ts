@@ -18,7 +18,7 @@ import { baseKey, variantKey, varyNames } from "./keys.ts";
 import type { PageErrorContext, ResolvedPageOptions } from "./options.ts";
 import { decide, type TimeoutRule } from "./policy.ts";
 import { selectCache } from "./select.ts";
-import { isStoredPage, isVaryIndex, type StoredPage, UNSTORED_HEADERS, type VaryIndex } from "./stored.ts";
+import { decodeStoredPage, encodeStoredPage, isVaryIndex, type StoredPage, UNSTORED_HEADERS, type VaryIndex } from "./stored.ts";
 
 /** The result of looking a request up. `missKey` is the key that missed (for collapsing). */
 interface Lookup {
@@ -139,7 +139,8 @@ export class PageCacheEngine {
     const known = memo.get(base);
     if (known && known.until > this.options.now()) return this.findVariant(cache, request, base, known.vary);
     const value = await cache.get(base);
-    if (isStoredPage(value)) return { page: value, missKey: base, fwd: "uri-miss" };
+    const page = decodeStoredPage(value);
+    if (page) return { page, missKey: base, fwd: "uri-miss" };
     if (isVaryIndex(value)) {
       memo.set(base, { vary: value.vary, until: this.options.now() + VARY_MEMO_MS });
       return this.findVariant(cache, request, base, value.vary);
@@ -151,7 +152,8 @@ export class PageCacheEngine {
   private async findVariant(cache: EdgeCache, request: Request, base: string, vary: readonly string[]): Promise<Lookup> {
     const key = await variantKey(base, request, vary, this.options);
     const value = await cache.get(key);
-    if (isStoredPage(value)) return { page: value, missKey: key, fwd: "vary-miss" };
+    const page = decodeStoredPage(value);
+    if (page) return { page, missKey: key, fwd: "vary-miss" };
     if (value !== undefined) this.dropCorrupt(cache, key, request);
     return { missKey: key, fwd: "vary-miss" };
   }
@@ -204,7 +206,7 @@ export class PageCacheEngine {
       .then(async (bytes) => {
         if (bytes === undefined) return; // over maxBodyBytes, or the stream broke or was cancelled
         const page: StoredPage = {
-          kind: "page", status, headers, body: bytes, storedAt: now, freshUntil,
+          status, headers, body: bytes, storedAt: now, freshUntil,
           staleWhileRevalidateUntil: freshUntil + Math.max(0, swr) * 1000,
           staleIfErrorUntil: freshUntil + Math.max(0, sie) * 1000,
           shareable: decision.shareable,
@@ -222,11 +224,11 @@ export class PageCacheEngine {
     const memo = this.memoOf(cache);
     if (vary.length === 0) {
       memo.delete(base);
-      await cache.set(base, page, { timeout });
+      await cache.set(base, encodeStoredPage(page), { timeout });
       return;
     }
     const index: VaryIndex = { kind: "vary", vary };
-    await cache.set(await variantKey(base, request, vary, this.options), page, { timeout });
+    await cache.set(await variantKey(base, request, vary, this.options), encodeStoredPage(page), { timeout });
     await cache.set(base, index, { timeout });
     memo.set(base, { vary, until: this.options.now() + VARY_MEMO_MS });
   }

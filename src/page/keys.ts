@@ -11,22 +11,15 @@
  * Keys stay short enough for memcached: a base key over 200 characters is hashed too.
  */
 import type { EdgeCache } from "../cache.ts";
+import { sha256Hex } from "../hash.ts";
 import { parseVary } from "../http/vary.ts";
 import { resolvePageOptions, type PageCacheOptions, type ResolvedPageOptions } from "./options.ts";
 import { selectCache } from "./select.ts";
-import { isStoredPage, isVaryIndex, type VaryIndex } from "./stored.ts";
+import { decodeStoredPage, isVaryIndex, type VaryIndex } from "./stored.ts";
 
 type KeySettings = Pick<ResolvedPageOptions, "keyPrefix" | "query" | "keyParts" | "varyCookies">;
 
 const MAX_PLAIN_KEY = 200;
-const hex = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
-async function sha256(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-  let out = "";
-  for (const byte of digest) out += hex[byte];
-  return out;
-}
 
 function normalisedUrl(request: Request, query: KeySettings["query"]): string {
   if (query === undefined) return request.url;
@@ -52,7 +45,7 @@ export async function baseKey(request: Request, method: string, settings: KeySet
     if (extra !== undefined) parts = `.${JSON.stringify(typeof extra === "string" ? [extra] : extra)}`;
   }
   const key = `page.${method}.${settings.keyPrefix.length}:${settings.keyPrefix}.${normalisedUrl(request, settings.query)}${parts}`;
-  return key.length <= MAX_PLAIN_KEY ? key : `page.${method}.#${await sha256(key)}`;
+  return key.length <= MAX_PLAIN_KEY ? key : `page.${method}.#${await sha256Hex(key)}`;
 }
 
 /** The lowercase, de-duplicated, sorted header names a Vary value lists (`*` included). */
@@ -78,7 +71,7 @@ export async function variantKey(base: string, request: Request, vary: readonly 
     name,
     name === "cookie" && settings.varyCookies ? selectedCookies(request.headers.get(name), settings.varyCookies) : request.headers.get(name),
   ]);
-  return `${base}.v.${await sha256(JSON.stringify(values))}`;
+  return `${base}.v.${await sha256Hex(JSON.stringify(values))}`;
 }
 
 /** Options of `getCacheKey`. */
@@ -101,7 +94,7 @@ export async function getCacheKey(request: Request, options: GetCacheKeyOptions 
   const cache = selectCache(settings.cache, request, []);
   const base = await baseKey(request, method, settings);
   const stored = await cache.get(base);
-  if (isStoredPage(stored)) return base;
+  if (decodeStoredPage(stored)) return base;
   if (isVaryIndex(stored)) return variantKey(base, request, stored.vary, settings);
   return undefined;
 }
