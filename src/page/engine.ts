@@ -175,7 +175,7 @@ export class PageCacheEngine {
       if (request.method === "HEAD") headers.push(["content-length", String(page.body.byteLength)]);
       body = null;
     }
-    const response = new Response(body, { status: page.status, headers });
+    const response = new Response(body, { status: page.status, headers: asRecord(headers) ?? headers });
     if (!CONDITIONAL_HEADERS.some((name) => request.headers.has(name))) return response;
     const conditional = getConditionalResponse(request, response);
     return conditional === response ? response : this.label(conditional, outcome);
@@ -307,6 +307,19 @@ export class PageCacheEngine {
       // A throwing hook must not turn a miss into an error page.
     }
   }
+}
+
+/**
+ * Headers as a plain record when no name repeats (only stored Set-Cookies can): runtimes build a
+ * Response from a record fastest, and @hono/node-server writes one without building Headers.
+ */
+function asRecord(headers: ReadonlyArray<readonly [string, string]>): Record<string, string> | undefined {
+  const record: Record<string, string> = {};
+  for (const [name, value] of headers) {
+    if (Object.hasOwn(record, name)) return undefined;
+    record[name] = value;
+  }
+  return record;
 }
 
 /**
