@@ -80,19 +80,9 @@ export function memory(options: MemoryOptions = {}): Backend {
 
   const expiry = (ttl: BackendTtl): number | null => (ttl === null ? null : now() + ttl * 1000);
 
-  /** The live entry for `key`, dropping it if it has expired. Does not touch recency. */
-  const live = (key: string): Entry | undefined => {
-    const entry = store.peek(key);
-    if (entry !== undefined && entry.expiresAt !== null && entry.expiresAt <= now()) {
-      store.delete(key);
-      return undefined;
-    }
-    return entry;
-  };
-
-  /** The live entry for `key`, marked most recently used. */
-  const use = (key: string): Entry | undefined => {
-    const entry = store.get(key);
+  /** The live entry for `key`, dropping it if it has expired; `use` marks it most recently used. */
+  const live = (key: string, use = false): Entry | undefined => {
+    const entry = use ? store.get(key) : store.peek(key);
     if (entry !== undefined && entry.expiresAt !== null && entry.expiresAt <= now()) {
       store.delete(key);
       return undefined;
@@ -114,7 +104,7 @@ export function memory(options: MemoryOptions = {}): Backend {
     capabilities: { atomicAdd: true, atomicIncrement: true, consistent: true, shared: false },
 
     async get(key) {
-      return use(key)?.value;
+      return live(key, true)?.value;
     },
 
     async set(key, value, ttl) {
@@ -153,7 +143,7 @@ export function memory(options: MemoryOptions = {}): Backend {
     },
 
     async getMany(keys) {
-      return keys.map((key) => use(key)?.value);
+      return keys.map((key) => live(key, true)?.value);
     },
 
     async setMany(pairs, ttl) {
