@@ -151,7 +151,7 @@ const ZERO = 0x30;
 const NINE = 0x39;
 
 /** Whether a value is stored as decimal text (and so can be incremented natively). */
-export function isCounter(value: unknown): value is number {
+function isCounter(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && !Object.is(value, -0);
 }
 
