@@ -8,7 +8,8 @@
  *   as JSON pairs so that an absent header differs from an empty one and values never run
  *   together (Django concatenates them, so `"ab"+"c"` equals `"a"+"bc"`).
  *
- * Keys stay short enough for memcached: a base key over 200 characters is hashed too.
+ * Keys stay short enough for memcached (250 bytes with the cache's own `prefix:version:`): a base
+ * key over 160 characters is hashed, so even a variant key (base + 67) stays within 227.
  */
 import type { EdgeCache } from "../cache.ts";
 import { sha256Hex } from "../hash.ts";
@@ -19,7 +20,7 @@ import { decodeStoredPage, isVaryIndex, type VaryIndex } from "./stored.ts";
 
 type KeySettings = Pick<ResolvedPageOptions, "keyPrefix" | "query" | "keyParts" | "varyCookies">;
 
-const MAX_PLAIN_KEY = 200;
+const MAX_PLAIN_KEY = 160;
 
 function normalisedUrl(request: Request, query: KeySettings["query"]): string {
   if (query === undefined) return request.url;

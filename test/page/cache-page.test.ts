@@ -537,10 +537,15 @@ describe("getCacheKey and learnCacheKey", () => {
     expect(await getCacheKey(new Request("https://example.com/x", { headers: { cookie: "a=2" } }), { cache })).not.toBe(key);
   });
 
-  it("keeps long URLs within memcached's key limit by hashing them", async () => {
+  it("keeps long URLs within memcached's key limit by hashing them, variant keys included", async () => {
     const cache = createCache();
     const request = new Request(`https://example.com/${"long/".repeat(60)}`);
     const key = await learnCacheKey(request, new Response("hi"), { cache, keyPrefix: "p" });
     expect(key).toMatch(/^page\.GET\.#[0-9a-f]{64}$/);
+    for (let length = 100; length < 200; length++) {
+      const url = `https://example.com/${"x".repeat(length)}`;
+      const variant = await learnCacheKey(new Request(url), new Response("hi", { headers: { vary: "Cookie" } }), { cache });
+      expect(cache.makeKey(variant).length, url).toBeLessThanOrEqual(230);
+    }
   });
 });
