@@ -94,7 +94,7 @@ export class PageCacheEngine {
     // Another request in this isolate is already filling this page: wait for it, then look again.
     const pending = lookup.fwd !== "miss" && this.options.collapseMs > 0 ? this.fillsOf(cache).get(lookup.missKey) : undefined;
     if (pending) {
-      await Promise.race([pending, delay(this.options.collapseMs)]);
+      await settledWithin(pending, this.options.collapseMs);
       lookup = await this.lookup(cache, request, method);
       now = this.options.now();
       if (usable(lookup.page) && now < lookup.page.freshUntil) return this.answer(request, lookup.page, now, "collapsed");
@@ -331,6 +331,11 @@ function headOnly(response: Response): CapturedResponse {
   return { response: new Response(null, response), body: Promise.resolve(new Uint8Array(0)) };
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Wait for `promise`, but no longer than `ms`; the timer goes as soon as either is done. */
+function settledWithin(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return Promise.race([promise, timeout]).finally(() => {
+    if (timer !== undefined) clearTimeout(timer);
+  });
 }
