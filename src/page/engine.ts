@@ -94,7 +94,7 @@ export class PageCacheEngine {
     // Another request in this isolate is already filling this page: wait for it, then look again.
     const pending = lookup.fwd !== "miss" && this.options.collapseMs > 0 ? this.fillsOf(cache).get(lookup.missKey) : undefined;
     if (pending) {
-      await settledWithin(pending, this.options.collapseMs);
+      await withDeadline(pending, this.options.collapseMs, () => undefined);
       lookup = await this.lookup(cache, request, method);
       now = this.options.now();
       if (usable(lookup.page) && now < lookup.page.freshUntil) return this.answer(request, lookup.page, now, "collapsed");
@@ -276,12 +276,8 @@ export class PageCacheEngine {
   /** Fail a backend call that takes longer than `timeoutMs` (in-isolate backends cannot hang). */
   private limit<T>(cache: EdgeCache, call: Promise<T>): Promise<T> {
     if (cache.backend.capabilities?.shared === false || this.options.timeoutMs === 0) return call;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TimeoutError(`the ${cache.backend.name} backend took longer than ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
-    });
-    return Promise.race([call, timeout]).finally(() => {
-      if (timer !== undefined) clearTimeout(timer);
+    return withDeadline(call, this.options.timeoutMs, () => {
+      throw new TimeoutError(`the ${cache.backend.name} backend took longer than ${this.options.timeoutMs} ms`);
     });
   }
 
@@ -331,11 +327,19 @@ function headOnly(response: Response): CapturedResponse {
   return { response: new Response(null, response), body: Promise.resolve(new Uint8Array(0)) };
 }
 
-/** Wait for `promise`, but no longer than `ms`; the timer goes as soon as either is done. */
-function settledWithin(promise: Promise<void>, ms: number): Promise<void> {
+/** `promise`, or after `ms` whatever `atDeadline` returns or throws; the timer goes as soon as either is done. */
+function withDeadline<T>(promise: Promise<T>, ms: number, atDeadline: () => T): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
-  return Promise.race([promise, timeout]).finally(() => {
+  const deadline = new Promise<T>((resolve, reject) => {
+    timer = setTimeout(() => {
+      try {
+        resolve(atDeadline());
+      } catch (error) {
+        reject(error);
+      }
+    }, ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => {
     if (timer !== undefined) clearTimeout(timer);
   });
 }
