@@ -16,8 +16,8 @@
 import { checkFunction, describe } from "../src/arguments.ts";
 import type { Backend } from "../src/backend.ts";
 import { BackendUnavailableError } from "../src/errors.ts";
-import { entryBackend } from "./workers-kv/entries.ts";
-import { boundedName } from "./workers-kv/keys.ts";
+import { entryBackend } from "./cloudflare/entries.ts";
+import { boundedName } from "./cloudflare/keys.ts";
 
 /**
  * The part of a Web `Cache` the backend uses; Workers', Deno's and the DOM's `Cache` fit it.

@@ -15,8 +15,8 @@
 import { checkFunction, checkInteger, describe } from "../src/arguments.ts";
 import type { Backend } from "../src/backend.ts";
 import { BackendUnavailableError } from "../src/errors.ts";
-import { type Entry, entryBackend } from "./workers-kv/entries.ts";
-import { boundedName, utf8Length } from "./workers-kv/keys.ts";
+import { type Entry, entryBackend } from "./cloudflare/entries.ts";
+import { boundedName, utf8Length } from "./cloudflare/keys.ts";
 import { WriteThrottle } from "./workers-kv/throttle.ts";
 
 /**
