@@ -9,7 +9,7 @@
 import { LRUCache } from "lru-cache";
 import type { Backend, BackendTtl } from "../src/backend.ts";
 import { checkFunction, checkInteger, describe } from "../src/arguments.ts";
-import { encodeCounter, parseCounter } from "../src/codec.ts";
+import { addToCounter } from "../src/codec.ts";
 
 /**
  * Options for `memory()`.
@@ -128,12 +128,9 @@ export function memory(options: MemoryOptions = {}): Backend {
     async increment(key, delta) {
       const entry = live(key);
       if (entry === undefined) return undefined;
-      const current = parseCounter(entry.value);
-      if (current === undefined) throw new TypeError(`the value stored under ${key} is not an integer`);
-      const next = current + delta;
-      if (!Number.isSafeInteger(next)) throw new RangeError(`incrementing ${key} would leave the safe integer range`);
-      store.set(key, { value: encodeCounter(next), expiresAt: entry.expiresAt });
-      return next;
+      const next = addToCounter(entry.value, delta, key);
+      store.set(key, { value: next.bytes, expiresAt: entry.expiresAt });
+      return next.value;
     },
 
     async ttl(key) {

@@ -4,7 +4,7 @@
  * and its fallback so the hot path never branches on it.
  */
 import type { Backend, BackendCapabilities, BackendTtl } from "./backend.ts";
-import { encodeCounter, parseCounter } from "./codec.ts";
+import { addToCounter } from "./codec.ts";
 
 /** A backend with every optional operation filled in. */
 export type CompleteBackend = Required<Omit<Backend, "capabilities" | "validateKey">> & {
@@ -42,14 +42,11 @@ export function completeBackend(backend: Backend, defaultTtl: () => BackendTtl):
     increment: b.increment?.bind(b) ?? (async (key, delta) => {
       const bytes = await b.get(key);
       if (bytes === undefined) return undefined;
-      const current = parseCounter(bytes);
-      if (current === undefined) throw new TypeError(`the value stored under ${key} is not an integer`);
-      const next = current + delta;
-      if (!Number.isSafeInteger(next)) throw new RangeError(`incrementing ${key} would leave the safe integer range`);
+      const next = addToCounter(bytes, delta, key);
       const ttl = b.ttl ? await b.ttl(key) : defaultTtl();
       if (ttl === undefined) return undefined;
-      await b.set(key, encodeCounter(next), ttl);
-      return next;
+      await b.set(key, next.bytes, ttl);
+      return next.value;
     }),
     ttl: b.ttl?.bind(b) ?? (async (key) => ((await b.get(key)) === undefined ? undefined : defaultTtl())),
     getMany: b.getMany?.bind(b) ?? ((keys) => Promise.all(keys.map((key) => b.get(key)))),

@@ -186,6 +186,22 @@ export function encodeCounter(value: number): Uint8Array {
 }
 
 /**
+ * The counter stored in `bytes` plus `delta`, and its bytes: what a backend without a native
+ * increment stores back. TypeError when `bytes` is not a counter, RangeError when the result
+ * leaves the safe integer range; `key` names the entry in both messages.
+ *
+ * @example
+ * const { value, bytes } = addToCounter(entry.value, 1, key); // entry.value "41" → 42, "42"
+ */
+export function addToCounter(stored: Uint8Array, delta: number, key: string): { value: number; bytes: Uint8Array } {
+  const current = parseCounter(stored);
+  if (current === undefined) throw new TypeError(`the value stored under ${key} is not an integer`);
+  const value = current + delta;
+  if (!Number.isSafeInteger(value)) throw new RangeError(`incrementing ${key} would leave the safe integer range`);
+  return { value, bytes: encodeCounter(value) };
+}
+
+/**
  * Encode a value for a backend: safe integers as decimal text, the rest through `serializer`.
  * Throws a TypeError for values that cannot be stored (undefined, functions, class instances...).
  *

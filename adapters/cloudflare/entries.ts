@@ -7,7 +7,7 @@
  * read-modify-write: best effort, never atomic.
  */
 import type { Backend, BackendCapabilities, BackendTtl } from "../../src/backend.ts";
-import { encodeCounter, parseCounter } from "../../src/codec.ts";
+import { addToCounter } from "../../src/codec.ts";
 
 /** One stored value and its absolute expiry in clock milliseconds (`null`: never). */
 export interface Entry {
@@ -92,12 +92,9 @@ export function entryBackend(store: EntryStore): Backend {
       const location = await store.locate(key);
       const entry = await live(location);
       if (entry === undefined) return undefined;
-      const current = parseCounter(entry.value);
-      if (current === undefined) throw new TypeError(`the value stored under ${key} is not an integer`);
-      const next = current + delta;
-      if (!Number.isSafeInteger(next)) throw new RangeError(`incrementing ${key} would leave the safe integer range`);
-      await store.save(location, { value: encodeCounter(next), expiresAt: entry.expiresAt });
-      return next;
+      const next = addToCounter(entry.value, delta, key);
+      await store.save(location, { value: next.bytes, expiresAt: entry.expiresAt });
+      return next.value;
     },
 
     async ttl(key) {
