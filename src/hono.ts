@@ -88,13 +88,6 @@ function waitUntilContext(c: Context): WaitUntilContext {
   };
 }
 
-/** Hono would drop a HEAD response's body unread; cancel it so a capturing wrapper sees the end. */
-function withoutBody(response: Response): Response {
-  if (response.body === null) return response;
-  response.body.cancel().catch(() => {});
-  return new Response(null, response);
-}
-
 /** Run `wrapper` as middleware, the rest of the chain being the wrapped handler. */
 function middleware<E extends Env>(wrapper: Wrapper): MiddlewareHandler<E> {
   const handle = wrapper((_request: Request, _env: unknown, _ctx: unknown, forward: Forward) => forward());
@@ -110,7 +103,7 @@ function middleware<E extends Env>(wrapper: Wrapper): MiddlewareHandler<E> {
       await downstream.catch(() => {});
       c.res = undefined; // replace, rather than merge the handler's old headers over ours
     }
-    c.res = c.req.method === "HEAD" ? withoutBody(response) : response;
+    c.res = response;
   };
 }
 
