@@ -45,7 +45,11 @@ export interface Backend {
   /** Guarantees; a missing entry counts as `false`. */
   readonly capabilities?: Partial<BackendCapabilities>;
 
-  /** The bytes stored under `key`, or `undefined` when missing or expired. */
+  /**
+   * The bytes stored under `key`, or `undefined` when missing or expired. The bytes must never
+   * change afterwards (return fresh ones, or stored ones that are replaced rather than modified):
+   * edgecache's page cache reads them without copying.
+   */
   get(key: string): Promise<Uint8Array | undefined>;
   /** Store `value` under `key`, replacing any entry, expiring after `ttl` seconds (`null`: never). */
   set(key: string, value: Uint8Array, ttl: BackendTtl): Promise<void>;

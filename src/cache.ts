@@ -122,6 +122,19 @@ export function createCache(options: CacheOptions = {}): EdgeCache {
   return new Cache(options);
 }
 
+/**
+ * `cache.get(key)` for edgecache's own modules, which never modify what they read: a Uint8Array
+ * value may be a view of the backend's bytes (for the memory backend, the stored entry itself),
+ * so a read allocates no copy and the same entry reads back as the same bytes. Not exported from
+ * the package: user code gets copies.
+ *
+ * @example
+ * const page = decodeStoredPage(await readShared(cache, key));
+ */
+export function readShared(cache: EdgeCache, key: string): Promise<unknown> {
+  return cache instanceof Cache ? cache.readShared(key) : cache.get(key);
+}
+
 class Cache implements EdgeCache {
   readonly backend: Backend;
   readonly defaultTimeout: Timeout;
@@ -349,7 +362,14 @@ class Cache implements EdgeCache {
     return t > 0 ? t : KEEP_NOTHING;
   }
 
-  private async read<D>(made: string, otherwise: D): Promise<unknown | D> {
+  /** See `readShared`. Its keys were warned about when their entries were written. */
+  readShared(key: string): Promise<unknown> {
+    const made = this.makeKey(key);
+    this.validateKey?.(made);
+    return this.read(made, undefined, false);
+  }
+
+  private async read<D>(made: string, otherwise: D, copy = true): Promise<unknown | D> {
     let bytes: Uint8Array | undefined;
     try {
       bytes = await this.store.get(made);
@@ -358,14 +378,19 @@ class Cache implements EdgeCache {
       this.onError?.(error, "get");
     }
     if (bytes === undefined) return otherwise;
-    const value = this.decode(made, bytes);
+    const value = this.decode(made, bytes, copy);
     return value === MISSING ? otherwise : value;
   }
 
-  /** Decode an entry; a corrupt one is reported, dropped and read as missing. */
-  private decode(made: string, bytes: Uint8Array): unknown | Missing {
+  /**
+   * Decode an entry; a corrupt one is reported, dropped and read as missing. With `copy`, a
+   * Uint8Array that is a view of the backend's bytes is copied, so callers can never modify a
+   * stored entry through it.
+   */
+  private decode(made: string, bytes: Uint8Array, copy = true): unknown | Missing {
     try {
-      return decodeValue(bytes, this.serializer);
+      const value = decodeValue(bytes, this.serializer);
+      return copy && value instanceof Uint8Array && value.buffer === bytes.buffer ? value.slice() : value;
     } catch (error) {
       if (!(error instanceof CorruptEntryError)) throw error;
       this.onError?.(error, "decode");

@@ -1,7 +1,8 @@
+import { encode as cborgEncode } from "cborg";
 import { describe, expect, it } from "vitest";
 import { memory } from "../adapters/memory.ts";
 import type { Backend } from "../src/backend.ts";
-import { createCache } from "../src/cache.ts";
+import { createCache, readShared } from "../src/cache.ts";
 import { cborSerializer, decodeValue, encodeValue } from "../src/codec.ts";
 import { CorruptEntryError } from "../src/errors.ts";
 
@@ -57,6 +58,34 @@ describe("value codec", () => {
     const value = decodeValue(bytes, cborSerializer) as Record<string, unknown>;
     expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
     expect((value as { x?: number }).x).toBeUndefined();
+  });
+
+  it("writes a byte string exactly as cborg does at every length width, and reads it back", () => {
+    for (const length of [0, 23, 24, 255, 256, 65_535, 65_536]) {
+      const value = Uint8Array.from({ length }, (_, i) => i % 251);
+      const encoded = encodeValue(value, cborSerializer);
+      expect(encoded, `length ${length}`).toEqual(Uint8Array.of(0xd9, 0xd9, 0xf7, ...cborgEncode(value)));
+      expect(decodeValue(encoded, cborSerializer), `length ${length}`).toEqual(value);
+    }
+  });
+
+  it("reads a byte string whose length does not fill the entry as corrupt", () => {
+    const truncated = encodeValue(new Uint8Array(300), cborSerializer).subarray(0, 200);
+    expect(() => decodeValue(truncated, cborSerializer)).toThrow(CorruptEntryError);
+    const trailing = Uint8Array.of(...encodeValue(new Uint8Array(3), cborSerializer), 0x00);
+    expect(() => decodeValue(trailing, cborSerializer)).toThrow(CorruptEntryError);
+  });
+
+  it("gives callers copies of stored bytes, and edgecache's own readers the stored bytes themselves", async () => {
+    const cache = createCache({ backend: memory() });
+    await cache.set("bytes", Uint8Array.of(1, 2, 3));
+    (await cache.get<Uint8Array>("bytes"))![0] = 9;
+    (await cache.getMany<Uint8Array>(["bytes"])).get("bytes")![1] = 9;
+    (await cache.getOrSet("bytes", () => new Uint8Array(0)))[2] = 9;
+    expect(await cache.get("bytes")).toEqual(Uint8Array.of(1, 2, 3));
+    const shared = (await readShared(cache, "bytes")) as Uint8Array;
+    expect(shared).toEqual(Uint8Array.of(1, 2, 3));
+    expect(((await readShared(cache, "bytes")) as Uint8Array).buffer).toBe(shared.buffer); // no copy on a hit
   });
 
   it("accepts a custom serializer for non-integer values", async () => {
