@@ -5,7 +5,7 @@
  * failures that are misses (reported to `onError`) instead of errors.
  */
 import { LRUCache } from "lru-cache";
-import type { EdgeCache } from "../cache.ts";
+import { type EdgeCache, readShared } from "../cache.ts";
 import { CorruptEntryError } from "../errors.ts";
 import { compileCacheControl, parseDeltaSeconds } from "../http/cache-control.ts";
 import { getConditionalResponse } from "../http/conditional.ts";
@@ -18,11 +18,11 @@ import { baseKey, variantKey, varyNames } from "./keys.ts";
 import type { PageErrorContext, ResolvedPageOptions } from "./options.ts";
 import { decide, type TimeoutRule } from "./policy.ts";
 import { selectCache } from "./select.ts";
-import { decodeStoredPage, encodeStoredPage, isVaryIndex, type StoredPage, UNSTORED_HEADERS, type VaryIndex } from "./stored.ts";
+import { type DecodedPage, decodeStoredPage, encodeStoredPage, isVaryIndex, type StoredPage, UNSTORED_HEADERS, type VaryIndex } from "./stored.ts";
 
 /** The result of looking a request up. `missKey` is the key that missed (for collapsing). */
 interface Lookup {
-  page?: StoredPage;
+  page?: DecodedPage;
   missKey: string;
   fwd: "uri-miss" | "vary-miss" | "miss";
 }
@@ -81,7 +81,7 @@ export class PageCacheEngine {
 
     let lookup = await this.lookup(cache, request, method);
     const authorized = request.headers.has("authorization");
-    const usable = (page: StoredPage | undefined): page is StoredPage => page !== undefined && (page.shareable || !authorized);
+    const usable = (page: DecodedPage | undefined): page is DecodedPage => page !== undefined && (page.shareable || !authorized);
     let now = this.options.now();
     if (usable(lookup.page)) {
       if (now < lookup.page.freshUntil) return this.answer(request, lookup.page, now);
@@ -134,11 +134,12 @@ export class PageCacheEngine {
   }
 
   private async find(cache: EdgeCache, request: Request, method: string): Promise<Lookup> {
-    const base = await baseKey(request, method, this.options);
+    const key = baseKey(request, method, this.options);
+    const base = typeof key === "string" ? key : await key;
     const memo = this.memoOf(cache);
     const known = memo.get(base);
     if (known && known.until > this.options.now()) return this.findVariant(cache, request, base, known.vary);
-    const value = await cache.get(base);
+    const value = await readShared(cache, base);
     const page = decodeStoredPage(value);
     if (page) return { page, missKey: base, fwd: "uri-miss" };
     if (isVaryIndex(value)) {
@@ -151,7 +152,7 @@ export class PageCacheEngine {
 
   private async findVariant(cache: EdgeCache, request: Request, base: string, vary: readonly string[]): Promise<Lookup> {
     const key = await variantKey(base, request, vary, this.options);
-    const value = await cache.get(key);
+    const value = await readShared(cache, key);
     const page = decodeStoredPage(value);
     if (page) return { page, missKey: key, fwd: "vary-miss" };
     if (value !== undefined) this.dropCorrupt(cache, key, request);
@@ -164,18 +165,18 @@ export class PageCacheEngine {
   }
 
   /** A response for a stored page: Age, freshness, HEAD without a body, conditional requests answered. */
-  private answer(request: Request, page: StoredPage, now: number, detail?: "collapsed" | "revalidating" | "stale-if-error"): Response {
+  private answer(request: Request, page: DecodedPage, now: number, detail?: "collapsed" | "revalidating" | "stale-if-error"): Response {
     const remaining = (page.freshUntil - now) / 1000;
     const outcome: CacheOutcome = { hit: true, ttl: remaining > 0 ? Math.ceil(remaining) : Math.floor(remaining), detail };
-    const headers: Array<[string, string]> = [...page.headers, ["age", String(Math.max(0, Math.floor((now - page.storedAt) / 1000)))]];
+    const added: Array<[string, string]> = [["age", String(Math.max(0, Math.floor((now - page.storedAt) / 1000)))]];
     const status = this.options.cacheStatus;
-    if (status !== false) headers.push([status, cacheStatusValue(this.options.cacheName, outcome)]);
+    if (status !== false) added.push([status, cacheStatusValue(this.options.cacheName, outcome)]);
     let body: BodyInit | null = page.body as Uint8Array<ArrayBuffer>;
     if (request.method === "HEAD" || NULL_BODY_STATUSES.has(page.status)) {
-      if (request.method === "HEAD") headers.push(["content-length", String(page.body.byteLength)]);
+      if (request.method === "HEAD") added.push(["content-length", String(page.body.byteLength)]);
       body = null;
     }
-    const response = new Response(body, { status: page.status, headers: asRecord(headers) ?? headers });
+    const response = new Response(body, { status: page.status, headers: withHeaders(page, added) });
     if (!CONDITIONAL_HEADERS.some((name) => request.headers.has(name))) return response;
     const conditional = getConditionalResponse(request, response);
     return conditional === response ? response : this.label(conditional, outcome);
@@ -306,16 +307,17 @@ export class PageCacheEngine {
 }
 
 /**
- * Headers as a plain record when no name repeats (only stored Set-Cookies can): runtimes build a
- * Response from a record fastest, and @hono/node-server writes one without building Headers.
+ * A page's headers plus `added`: a plain record when no name repeats (runtimes build a Response
+ * from a record fastest, and @hono/node-server writes one without building Headers), else pairs.
  */
-function asRecord(headers: ReadonlyArray<readonly [string, string]>): Record<string, string> | undefined {
-  const record: Record<string, string> = {};
-  for (const [name, value] of headers) {
-    if (Object.hasOwn(record, name)) return undefined;
-    record[name] = value;
+function withHeaders(page: DecodedPage, added: ReadonlyArray<[string, string]>): HeadersInit {
+  const stored = page.headerRecord;
+  if (stored && added.every(([name]) => !Object.hasOwn(stored, name))) {
+    const record: Record<string, string> = { ...stored };
+    for (const [name, value] of added) record[name] = value;
+    return record;
   }
-  return record;
+  return [...page.headers, ...added];
 }
 
 /**

@@ -34,19 +34,20 @@ function normalisedUrl(request: Request, query: KeySettings["query"]): string {
 
 /**
  * The base key of a request's page for `method`: the URL-level key that holds the page or its
- * vary index.
+ * vary index. A key over 160 characters is hashed, which Web Crypto does asynchronously; any
+ * other comes back at once, so a cache hit waits for nothing but the backend.
  *
  * @example
  * await baseKey(new Request("https://example.com/a?b=1"), "GET", settings); // "page.GET.0:.https://example.com/a?b=1"
  */
-export async function baseKey(request: Request, method: string, settings: KeySettings): Promise<string> {
+export function baseKey(request: Request, method: string, settings: KeySettings): string | Promise<string> {
   let parts = "";
   if (settings.keyParts) {
     const extra = settings.keyParts(request);
     if (extra !== undefined) parts = `.${JSON.stringify(typeof extra === "string" ? [extra] : extra)}`;
   }
   const key = `page.${method}.${settings.keyPrefix.length}:${settings.keyPrefix}.${normalisedUrl(request, settings.query)}${parts}`;
-  return key.length <= MAX_PLAIN_KEY ? key : `page.${method}.#${await sha256Hex(key)}`;
+  return key.length <= MAX_PLAIN_KEY ? key : sha256Hex(key).then((hash) => `page.${method}.#${hash}`);
 }
 
 /** The lowercase, de-duplicated, sorted header names a Vary value lists (`*` included). */

@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { decodeStoredPage, encodeStoredPage, type StoredPage } from "../../src/page/stored.ts";
+
+const page: StoredPage = {
+  status: 200,
+  headers: [["content-type", "text/html"], ["set-cookie", "a=1"], ["set-cookie", "b=2"]],
+  body: new TextEncoder().encode("<p>hi</p>"),
+  storedAt: 1_000,
+  freshUntil: 61_000,
+  staleWhileRevalidateUntil: 61_000,
+  staleIfErrorUntil: 61_000,
+  shareable: false,
+};
+
+describe("stored pages", () => {
+  it("decode to what was encoded, with a header record only when no name repeats", () => {
+    const decoded = decodeStoredPage(encodeStoredPage(page))!;
+    expect({ ...decoded, headerRecord: undefined }).toEqual({ ...page, headerRecord: undefined });
+    expect(decoded.headerRecord).toBeUndefined();
+    const single = decodeStoredPage(encodeStoredPage({ ...page, headers: [["content-type", "text/html"], ["etag", '"x"']] }))!;
+    expect(single.headerRecord).toEqual({ "content-type": "text/html", etag: '"x"' });
+  });
+
+  it("decode the same bytes once: a page read again from an in-isolate store costs no decoding", () => {
+    const bytes = encodeStoredPage(page);
+    expect(decodeStoredPage(bytes)).toBe(decodeStoredPage(bytes));
+    expect(decodeStoredPage(bytes.subarray(0))).toBe(decodeStoredPage(bytes));
+    expect(decodeStoredPage(encodeStoredPage(page))).not.toBe(decodeStoredPage(bytes));
+    expect(Object.isFrozen(decodeStoredPage(bytes))).toBe(true);
+  });
+
+  it("are not confused with other bytes that share a buffer", () => {
+    const bytes = encodeStoredPage(page);
+    const buffer = new Uint8Array(bytes.byteLength * 2);
+    buffer.set(bytes);
+    buffer.set(encodeStoredPage({ ...page, status: 404 }).subarray(0, bytes.byteLength), bytes.byteLength);
+    expect(decodeStoredPage(buffer.subarray(0, bytes.byteLength))!.status).toBe(200);
+    expect(decodeStoredPage(buffer.subarray(bytes.byteLength))!.status).toBe(404);
+  });
+
+  it("read anything else as no page", () => {
+    for (const value of [undefined, "page", new Uint8Array(3), Uint8Array.of(0x45, 0x50, 0x01)]) expect(decodeStoredPage(value)).toBeUndefined();
+  });
+});
