@@ -46,7 +46,7 @@ export interface MemcachedOptions {
  * await backend.increment("hits", 1);
  * await backend.close();
  */
-export type MemcachedBackend = Required<Backend>;
+export type MemcachedBackend = Required<Omit<Backend, "streams">>;
 
 /**
  * A memcached backend over a pool of servers (memcached 1.6.10 or newer: it speaks the meta

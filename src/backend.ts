@@ -85,4 +85,39 @@ export interface Backend {
    * it (memcached). Backends that accept any key leave it out; EdgeCache still warns.
    */
   validateKey?(key: string): void;
+  /**
+   * Entries whose bodies stream, for stores that keep HTTP responses (the Cache API). No
+   * fallback: page caching uses it when present so a hit streams the page body through instead
+   * of reading it into memory, and reads plain values when not.
+   */
+  readonly streams?: StreamStore;
+}
+
+/**
+ * Entries kept as a small head read at once and a body that streams. An entry written here is the
+ * same entry as a plain `set(key, head + body)`: `get` returns the joined bytes, and reading a plain
+ * entry here gives an empty head and the whole value as the body.
+ *
+ * @example
+ * await backend.streams?.set(key, head, body, 600);
+ * const entry = await backend.streams?.get(key); // { head, body: ReadableStream, length }
+ */
+export interface StreamStore {
+  /** The entry under `key`, or `undefined` when missing or expired. */
+  get(key: string): Promise<StreamedEntry | undefined>;
+  /** Store `head` (a few KiB at most) and `body` under `key`, like `set` with their joined bytes. */
+  set(key: string, head: Uint8Array, body: Uint8Array, ttl: BackendTtl): Promise<void>;
+}
+
+/**
+ * One entry of a {@link StreamStore}: its head, and its body as a stream that must be read or cancelled.
+ *
+ * @example
+ * const entry: StreamedEntry = { head, body: response.body!, length: head.byteLength + bodyBytes };
+ */
+export interface StreamedEntry {
+  readonly head: Uint8Array;
+  readonly body: ReadableStream<Uint8Array>;
+  /** The entry's whole length in bytes, head included. */
+  readonly length: number;
 }

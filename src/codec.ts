@@ -160,38 +160,56 @@ function lengthWidth(length: number): 0 | 1 | 2 | 4 {
   return length < 24 ? 0 : length < 0x100 ? 1 : length < 0x10000 ? 2 : 4;
 }
 
-/** Self-described CBOR for one byte string (under 4 GiB), byte for byte what cborg writes. */
-function encodeByteString(value: Uint8Array): Uint8Array {
-  const length = value.byteLength;
+/**
+ * The bytes that open the encoding of a byte string of `length` bytes (under 4 GiB): the magic
+ * prefix and the CBOR head, byte for byte what cborg writes. The string's bytes follow them.
+ *
+ * @example
+ * byteStringHeader(3); // d9 d9 f7 43
+ */
+export function byteStringHeader(length: number): Uint8Array {
   const width = lengthWidth(length);
   const at = SELF_DESCRIBED.length;
-  const out = new Uint8Array(at + 1 + width + length);
-  out.set(SELF_DESCRIBED);
-  const view = new DataView(out.buffer);
-  if (width === 0) out[at] = BYTE_STRING | length;
-  if (width === 1) out[at + 1] = length;
-  if (width === 2) view.setUint16(at + 1, length);
-  if (width === 4) view.setUint32(at + 1, length);
-  if (width !== 0) out[at] = BYTE_STRING | (24 + Math.log2(width));
-  out.set(value, at + 1 + width);
-  return out;
+  const header = new Uint8Array(at + 1 + width);
+  header.set(SELF_DESCRIBED);
+  header[at] = BYTE_STRING | (width === 0 ? length : 24 + Math.log2(width));
+  for (let i = header.length - 1, rest = length; i > at; i--, rest = Math.floor(rest / 256)) header[i] = rest % 256; // big-endian
+  return header;
 }
 
 /**
- * A view of the byte string that fills `bytes` after the magic prefix, or `undefined` for
- * anything else (other types, 64-bit or indefinite lengths, truncation), which cborg then decides.
+ * Where the byte string starts in bytes that open with its encoding, and how long it is; `undefined`
+ * when they open with anything else (other values, 64-bit or indefinite lengths) or stop too soon.
+ *
+ * @example
+ * byteStringBounds(Uint8Array.of(0xd9, 0xd9, 0xf7, 0x43, 1, 2, 3)); // { start: 4, length: 3 }
  */
-function decodeByteString(bytes: Uint8Array): Uint8Array | undefined {
+export function byteStringBounds(bytes: Uint8Array): { start: number; length: number } | undefined {
   const at = SELF_DESCRIBED.length;
   const initial = bytes[at];
-  if (initial === undefined || initial >> 5 !== BYTE_STRING >> 5) return undefined;
+  if (bytes[0] !== 0xd9 || bytes[1] !== 0xd9 || bytes[2] !== 0xf7 || initial === undefined || initial >> 5 !== BYTE_STRING >> 5) return undefined;
   const info = initial & 0x1f;
   const width = info < 24 ? 0 : info <= 26 ? 2 ** (info - 24) : -1;
-  const head = at + 1 + width;
-  if (width < 0 || bytes.byteLength < head) return undefined;
+  const start = at + 1 + width;
+  if (width < 0 || bytes.byteLength < start) return undefined;
   let length = width === 0 ? info : 0;
-  for (let i = at + 1; i < head; i++) length = length * 256 + bytes[i]!; // big-endian
-  return head + length === bytes.byteLength ? bytes.subarray(head) : undefined;
+  for (let i = at + 1; i < start; i++) length = length * 256 + bytes[i]!; // big-endian
+  return { start, length };
+}
+
+/** Self-described CBOR for one byte string, as cborg encodes it. */
+function encodeByteString(value: Uint8Array): Uint8Array {
+  const header = byteStringHeader(value.byteLength);
+  const out = new Uint8Array(header.byteLength + value.byteLength);
+  out.set(header);
+  out.set(value, header.byteLength);
+  return out;
+}
+
+/** A view of the byte string that fills `bytes`, or `undefined` for anything else, which cborg then decides. */
+function decodeByteString(bytes: Uint8Array): Uint8Array | undefined {
+  const bounds = byteStringBounds(bytes);
+  return bounds && bounds.start + bounds.length === bytes.byteLength ? bytes.subarray(bounds.start) : undefined;
 }
 
 const textEncoder = new TextEncoder();

@@ -3,12 +3,22 @@ import { memory } from "../adapters/memory.ts";
 import { createCache } from "../src/cache.ts";
 import { describeBackendConformance } from "./conformance/backend-conformance.ts";
 import { fakeClock } from "./conformance/fake-clock.ts";
+import { streamingMemory } from "./fixtures/streaming-memory.ts";
 
 describeBackendConformance("memory", {
   fakeClock: true,
   create() {
     const clock = fakeClock();
     return { backend: memory({ now: clock.now, maxEntries: 10_000 }), advance: clock.advance };
+  },
+});
+
+describeBackendConformance("memory with streams (the test fixture for streamed pages)", {
+  fakeClock: true,
+  streams: true,
+  create() {
+    const clock = fakeClock();
+    return { backend: streamingMemory({ now: clock.now, maxEntries: 10_000, chunkBytes: 2 }).backend, advance: clock.advance };
   },
 });
 

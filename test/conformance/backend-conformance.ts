@@ -37,6 +37,8 @@ export interface ConformanceOptions {
   atomicIncrement?: boolean;
   /** The backend rejects memcached-unsafe keys with InvalidCacheKeyError instead of warning. Default false. */
   strictKeys?: boolean;
+  /** The backend offers `streams` (the Cache API), checked by its own tests. Default false. */
+  streams?: boolean;
 }
 
 /**
@@ -448,6 +450,39 @@ export function describeBackendConformance(name: string, options: ConformanceOpt
             expect(await cache.get("has space")).toBe(1);
           });
         }
+      });
+
+      it(options.streams ? "offers streams" : "offers no streams, so pages are read as plain values", () => {
+        expect(target.backend.streams !== undefined).toBe(options.streams ?? false);
+      });
+
+      if (options.streams) describe("streams", () => {
+        const bytes = (...values: number[]) => Uint8Array.from(values);
+        const streams = () => target.backend.streams!;
+        const readBody = async (body: ReadableStream<Uint8Array>) => new Uint8Array(await new Response(body).arrayBuffer());
+
+        it("stores a head and a body as the one value get returns", async () => {
+          await streams().set("s", bytes(1, 2), bytes(3, 4, 5), 60);
+          expect(await target.backend.get("s")).toEqual(bytes(1, 2, 3, 4, 5));
+          const entry = (await streams().get("s"))!;
+          expect(entry.length).toBe(5);
+          expect(await readBody(entry.body)).toEqual(entry.head.byteLength === 2 ? bytes(3, 4, 5) : bytes(1, 2, 3, 4, 5).subarray(entry.head.byteLength));
+        });
+
+        it("reads a plain value as an empty head and the value as the body", async () => {
+          await target.backend.set("p", bytes(7, 8, 9), 60);
+          const entry = (await streams().get("p"))!;
+          expect(entry.length).toBe(3);
+          expect([...entry.head, ...(await readBody(entry.body))]).toEqual([7, 8, 9]);
+        });
+
+        it("reports missing and expired entries as undefined", async () => {
+          expect(await streams().get("missing")).toBeUndefined();
+          await streams().set("short", bytes(1), bytes(2), 2);
+          await target.advance(3);
+          expect(await streams().get("short")).toBeUndefined();
+          expect(await target.backend.get("short")).toBeUndefined();
+        });
       });
     }
   });
