@@ -6,8 +6,9 @@
 import { memory } from "../adapters/memory.ts";
 import { checkFunction, checkInteger, checkKey, checkTimeout, describe, type Timeout } from "./arguments.ts";
 import type { Backend, BackendTtl } from "./backend.ts";
+import { concatBytes, readAll } from "./bytes.ts";
 import { type CompleteBackend, completeBackend } from "./backend-fallbacks.ts";
-import { cborSerializer, decodeValue, encodeValue, type Serializer } from "./codec.ts";
+import { byteStringBounds, byteStringHeader, cborSerializer, decodeValue, encodeValue, type Serializer } from "./codec.ts";
 import { CorruptEntryError, KeyNotFoundError } from "./errors.ts";
 import { defaultKeyFunction, type KeyFunction, memcachedKeyWarnings } from "./keys.ts";
 
@@ -133,6 +134,66 @@ export function createCache(options: CacheOptions = {}): EdgeCache {
  */
 export function readShared(cache: EdgeCache, key: string): Promise<unknown> {
   return cache instanceof Cache ? cache.readShared(key) : cache.get(key);
+}
+
+/**
+ * A byte string read from a backend with streams (the Cache API): its first bytes, read at once,
+ * and the rest as a stream to read or cancel.
+ *
+ * @example
+ * const value = await readSharedStreamed(cache, key);
+ * if (isStreamedBytes(value)) return new Response(value.rest);
+ */
+export interface StreamedBytes {
+  readonly head: Uint8Array;
+  readonly rest: ReadableStream<Uint8Array>;
+  /** The byte string's whole length, `head` included. */
+  readonly length: number;
+}
+
+/**
+ * Whether a value from `readSharedStreamed` is a streamed byte string.
+ *
+ * @example
+ * if (isStreamedBytes(value)) await value.rest.cancel();
+ */
+export function isStreamedBytes(value: unknown): value is StreamedBytes {
+  return value instanceof StreamedByteString;
+}
+
+class StreamedByteString implements StreamedBytes {
+  readonly head: Uint8Array;
+  readonly rest: ReadableStream<Uint8Array>;
+  readonly length: number;
+
+  constructor(head: Uint8Array, rest: ReadableStream<Uint8Array>, length: number) {
+    this.head = head;
+    this.rest = rest;
+    this.length = length;
+  }
+}
+
+/**
+ * `readShared` for values that may be large byte strings: where the backend has streams (and the
+ * cache the default codec), a byte string written with `writeStreamed` comes back as
+ * {@link StreamedBytes}, its body not yet read. Anything else comes back as `readShared` gives it.
+ *
+ * @example
+ * const value = await readSharedStreamed(pages, key); // StreamedBytes on the Cache API, bytes elsewhere
+ */
+export function readSharedStreamed(cache: EdgeCache, key: string): Promise<unknown> {
+  return cache instanceof Cache ? cache.readSharedStreamed(key) : cache.get(key);
+}
+
+/**
+ * Store the byte string `head` + `body` under `key`: on a backend with streams, as a head and a
+ * body that `readSharedStreamed` can stream; elsewhere as one value, exactly as `set` would.
+ *
+ * @example
+ * await writeStreamed(pages, key, pageHead, pageBody, { timeout: 600 });
+ */
+export function writeStreamed(cache: EdgeCache, key: string, head: Uint8Array, body: Uint8Array, options?: WriteOptions): Promise<void> {
+  return cache instanceof Cache ? cache.writeStreamed(key, head, body, options) : cache.set(key, concatBytes(head, body), options);
 }
 
 class Cache implements EdgeCache {
@@ -367,6 +428,42 @@ class Cache implements EdgeCache {
     const made = this.makeKey(key);
     this.validateKey?.(made);
     return this.read(made, undefined, false);
+  }
+
+  /** See `readSharedStreamed`. */
+  async readSharedStreamed(key: string): Promise<unknown> {
+    const streams = this.backend.streams;
+    if (streams === undefined || this.serializer !== cborSerializer) return this.readShared(key);
+    const made = this.makeKey(key);
+    this.validateKey?.(made);
+    try {
+      const entry = await streams.get(made);
+      if (entry === undefined) return undefined;
+      const bounds = byteStringBounds(entry.head);
+      if (bounds && bounds.start + bounds.length === entry.length) {
+        return new StreamedByteString(entry.head.subarray(bounds.start), entry.body, bounds.length);
+      }
+      const value = this.decode(made, concatBytes(entry.head, await readAll(entry.body)), false); // a plain entry
+      return value === MISSING ? undefined : value;
+    } catch (error) {
+      if (!this.ignoreErrors) throw error;
+      this.onError?.(error, "get");
+      return undefined;
+    }
+  }
+
+  /** See `writeStreamed`. */
+  async writeStreamed(key: string, head: Uint8Array, body: Uint8Array, options?: WriteOptions): Promise<void> {
+    const streams = this.backend.streams;
+    if (streams === undefined || this.serializer !== cborSerializer) return this.set(key, concatBytes(head, body), options);
+    const made = this.checkedKey(key, options?.version);
+    const ttl = this.ttlFor(options?.timeout);
+    if (ttl === KEEP_NOTHING) {
+      await this.attempt("set", () => this.store.delete(made), false);
+      return;
+    }
+    const opened = concatBytes(byteStringHeader(head.byteLength + body.byteLength), head);
+    await this.attempt("set", () => streams.set(made, opened, body, ttl), undefined);
   }
 
   private async read<D>(made: string, otherwise: D, copy = true): Promise<unknown | D> {
