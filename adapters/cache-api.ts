@@ -7,6 +7,9 @@
  *   is set as well so Workers evict entries themselves.
  * - `cache.put` refuses HEAD requests, 206 responses and `Vary: *`: the backend only ever puts
  *   GET requests for its own 200 responses without Vary, so none of that can reach the caller.
+ * - Streams: page caching writes a page's head (status, headers, freshness) and body separately;
+ *   the head rides base64-encoded in a header of the stored response and the body is its body, so
+ *   a hit needs no body read and streams the page straight through, as Hono's `cache()` does.
  * - `clear()` replaces a generation token stored in the cache; entries of older generations are
  *   never read again and age out. Other isolates notice within a second.
  * - The Cache API is per data centre on Workers: entries are not replicated, and `clear()` only
@@ -15,6 +18,7 @@
  */
 import { checkFunction, describe } from "../src/arguments.ts";
 import type { Backend } from "../src/backend.ts";
+import { concatBytes } from "../src/bytes.ts";
 import { BackendUnavailableError } from "../src/errors.ts";
 import { entryBackend } from "./cloudflare/entries.ts";
 import { boundedName } from "./cloudflare/keys.ts";
@@ -50,6 +54,12 @@ export interface CacheApiOptions {
 }
 
 const EXPIRES_HEADER = "x-edgecache-expires";
+/** The head of a streamed entry, base64; the entry's value is the head's bytes then the body's. */
+const HEAD_HEADER = "x-edgecache-head";
+/** The length of the stored body in bytes (Content-Length is not always kept by a cache). */
+const BODY_LENGTH_HEADER = "x-edgecache-body-length";
+/** Heads up to this size ride in a header; a larger one is stored with the body, as a plain value. */
+const MAX_HEAD_BYTES = 8 * 1024;
 /** `max-age` for entries that never expire: a year, longer than any cache keeps them. */
 const FOREVER_SECONDS = 365 * 86400;
 /** How long an isolate trusts the generation it read before reading it again. */
@@ -115,30 +125,45 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
     return token;
   };
 
-  return entryBackend({
+  const locate = async (key: string): Promise<string> => `${origin}/${await currentGeneration()}/${await boundedName(encodeURIComponent(key), MAX_NAME_LENGTH)}`;
+
+  /** The unexpired stored response under `location`. */
+  const match = async (location: string): Promise<{ response: Response; expiresAt: number | null } | undefined> => {
+    const response = await (await cacheReady()).match(location);
+    if (response === undefined) return undefined;
+    const expires = response.headers.get(EXPIRES_HEADER);
+    return { response, expiresAt: expires === null ? null : Number(expires) };
+  };
+
+  const save = async (location: string, head: Uint8Array, body: Uint8Array, expiresAt: number | null): Promise<void> => {
+    const headers = new Headers({ "content-type": "application/octet-stream" });
+    if (expiresAt === null) {
+      headers.set("cache-control", `max-age=${FOREVER_SECONDS}`);
+    } else {
+      headers.set("cache-control", `max-age=${Math.max(1, Math.ceil((expiresAt - now()) / 1000))}`);
+      headers.set(EXPIRES_HEADER, String(expiresAt));
+    }
+    if (head.byteLength > 0) headers.set(HEAD_HEADER, toBase64(head));
+    headers.set(BODY_LENGTH_HEADER, String(body.byteLength));
+    await (await cacheReady()).put(location, new Response(body as Uint8Array<ArrayBuffer>, { headers }));
+  };
+
+  const backend = entryBackend({
     name: "cache-api",
     capabilities: { atomicAdd: false, atomicIncrement: false, consistent: false, shared: true },
     now,
 
-    locate: async (key) => `${origin}/${await currentGeneration()}/${await boundedName(encodeURIComponent(key), MAX_NAME_LENGTH)}`,
+    locate,
 
     async load(location) {
-      const response = await (await cacheReady()).match(location);
-      if (response === undefined) return undefined;
-      const expires = response.headers.get(EXPIRES_HEADER);
-      return { value: new Uint8Array(await response.arrayBuffer()), expiresAt: expires === null ? null : Number(expires) };
+      const found = await match(location);
+      if (found === undefined) return undefined;
+      const head = fromBase64(found.response.headers.get(HEAD_HEADER) ?? "");
+      const body = new Uint8Array(await found.response.arrayBuffer());
+      return { value: head.byteLength === 0 ? body : concatBytes(head, body), expiresAt: found.expiresAt };
     },
 
-    async save(location, { value, expiresAt }) {
-      const headers = new Headers({ "content-type": "application/octet-stream" });
-      if (expiresAt === null) {
-        headers.set("cache-control", `max-age=${FOREVER_SECONDS}`);
-      } else {
-        headers.set("cache-control", `max-age=${Math.max(1, Math.ceil((expiresAt - now()) / 1000))}`);
-        headers.set(EXPIRES_HEADER, String(expiresAt));
-      }
-      await (await cacheReady()).put(location, new Response(value as Uint8Array<ArrayBuffer>, { headers }));
-    },
+    save: (location, { value, expiresAt }) => save(location, new Uint8Array(0), value, expiresAt),
 
     async remove(location) {
       await (await cacheReady()).delete(location);
@@ -148,6 +173,43 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
       await remember(setGeneration(crypto.randomUUID()));
     },
   });
+
+  return {
+    ...backend,
+    streams: {
+      async get(key) {
+        const found = await match(await locate(key));
+        if (found === undefined) return undefined;
+        const { response, expiresAt } = found;
+        if (expiresAt !== null && expiresAt <= now()) {
+          await response.body?.cancel();
+          return undefined;
+        }
+        const head = fromBase64(response.headers.get(HEAD_HEADER) ?? "");
+        const body = response.body ?? new ReadableStream<Uint8Array>({ start: (controller) => controller.close() });
+        return { head, body, length: head.byteLength + Number(response.headers.get(BODY_LENGTH_HEADER)) };
+      },
+      async set(key, head, body, ttl) {
+        const expiresAt = ttl === null ? null : now() + ttl * 1000;
+        const location = await locate(key);
+        if (head.byteLength <= MAX_HEAD_BYTES) await save(location, head, body, expiresAt);
+        else await save(location, new Uint8Array(0), concatBytes(head, body), expiresAt);
+      },
+    },
+  };
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let at = 0; at < bytes.byteLength; at += 0x8000) binary += String.fromCharCode(...bytes.subarray(at, at + 0x8000));
+  return btoa(binary);
+}
+
+function fromBase64(text: string): Uint8Array {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
 }
 
 function parseOrigin(origin: unknown): string {

@@ -22,6 +22,7 @@ describeBackendConformance("workers-kv", {
 
 describeBackendConformance("cache-api", {
   fakeClock: true,
+  streams: true,
   atomicIncrement: false,
   create() {
     const clock = fakeClock();
