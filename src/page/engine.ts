@@ -5,7 +5,7 @@
  * failures that are misses (reported to `onError`) instead of errors.
  */
 import { LRUCache } from "lru-cache";
-import { type EdgeCache, readShared } from "../cache.ts";
+import { type EdgeCache, readSharedStreamed, writeStreamed } from "../cache.ts";
 import { CorruptEntryError } from "../errors.ts";
 import { compileCacheControl, parseDeltaSeconds } from "../http/cache-control.ts";
 import { getConditionalResponse } from "../http/conditional.ts";
@@ -18,7 +18,7 @@ import { baseKey, variantKey, varyNames } from "./keys.ts";
 import type { PageErrorContext, ResolvedPageOptions } from "./options.ts";
 import { decide, type TimeoutRule } from "./policy.ts";
 import { selectCache } from "./select.ts";
-import { type DecodedPage, decodeStoredPage, encodeStoredPage, isVaryIndex, type StoredPage, UNSTORED_HEADERS, type VaryIndex } from "./stored.ts";
+import { type DecodedPage, decodeStoredPage, isVaryIndex, type StoredPage, storedPageHead, UNSTORED_HEADERS, type VaryIndex } from "./stored.ts";
 
 /** The result of looking a request up. `missKey` is the key that missed (for collapsing). */
 interface Lookup {
@@ -95,11 +95,13 @@ export class PageCacheEngine {
     const pending = lookup.fwd !== "miss" && this.options.collapseMs > 0 ? this.fillsOf(cache).get(lookup.missKey) : undefined;
     if (pending) {
       await withDeadline(pending, this.options.collapseMs, () => undefined);
+      release(lookup.page);
       lookup = await this.lookup(cache, request, method);
       now = this.options.now();
       if (usable(lookup.page) && now < lookup.page.freshUntil) return this.answer(request, lookup.page, now, "collapsed");
     }
     const stale = usable(lookup.page) && now < lookup.page.staleIfErrorUntil ? lookup.page : undefined;
+    if (lookup.page !== stale) release(lookup.page);
     const filled = pending || lookup.fwd === "miss" ? undefined : this.startFill(cache, lookup.missKey);
 
     let response: Response;
@@ -118,6 +120,7 @@ export class PageCacheEngine {
       response.body?.cancel().catch(() => {});
       return this.answer(request, stale, now, "stale-if-error");
     }
+    release(stale);
     return this.update(cache, request, method, response, lookup.fwd, args, filled);
   }
 
@@ -139,7 +142,7 @@ export class PageCacheEngine {
     const memo = this.memoOf(cache);
     const known = memo.get(base);
     if (known && known.until > this.options.now()) return this.findVariant(cache, request, base, known.vary);
-    const value = await readShared(cache, base);
+    const value = await readSharedStreamed(cache, base);
     const page = decodeStoredPage(value);
     if (page) return { page, missKey: base, fwd: "uri-miss" };
     if (isVaryIndex(value)) {
@@ -152,7 +155,7 @@ export class PageCacheEngine {
 
   private async findVariant(cache: EdgeCache, request: Request, base: string, vary: readonly string[]): Promise<Lookup> {
     const key = await variantKey(base, request, vary, this.options);
-    const value = await readShared(cache, key);
+    const value = await readSharedStreamed(cache, key);
     const page = decodeStoredPage(value);
     if (page) return { page, missKey: key, fwd: "vary-miss" };
     if (value !== undefined) this.dropCorrupt(cache, key, request);
@@ -171,9 +174,10 @@ export class PageCacheEngine {
     const added: Array<[string, string]> = [["age", String(Math.max(0, Math.floor((now - page.storedAt) / 1000)))]];
     const status = this.options.cacheStatus;
     if (status !== false) added.push([status, cacheStatusValue(this.options.cacheName, outcome)]);
-    let body: BodyInit | null = page.body as Uint8Array<ArrayBuffer>;
+    let body: BodyInit | null = page.body as Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
     if (request.method === "HEAD" || NULL_BODY_STATUSES.has(page.status)) {
-      if (request.method === "HEAD") added.push(["content-length", String(page.body.byteLength)]);
+      if (request.method === "HEAD") added.push(["content-length", String(page.bodyLength)]);
+      release(page);
       body = null;
     }
     const response = new Response(body, { status: page.status, headers: withHeaders(page, added) });
@@ -225,11 +229,11 @@ export class PageCacheEngine {
     const memo = this.memoOf(cache);
     if (vary.length === 0) {
       memo.delete(base);
-      await cache.set(base, encodeStoredPage(page), { timeout });
+      await writeStreamed(cache, base, storedPageHead(page), page.body, { timeout });
       return;
     }
     const index: VaryIndex = { kind: "vary", vary };
-    await cache.set(await variantKey(base, request, vary, this.options), encodeStoredPage(page), { timeout });
+    await writeStreamed(cache, await variantKey(base, request, vary, this.options), storedPageHead(page), page.body, { timeout });
     await cache.set(base, index, { timeout });
     memo.set(base, { vary, until: this.options.now() + VARY_MEMO_MS });
   }
@@ -318,6 +322,11 @@ function withHeaders(page: DecodedPage, added: ReadonlyArray<[string, string]>):
     return record;
   }
   return [...page.headers, ...added];
+}
+
+/** Let go of a looked-up page that will not be answered with: a streamed body must be cancelled. */
+function release(page: DecodedPage | undefined): void {
+  if (page !== undefined && !(page.body instanceof Uint8Array)) page.body.cancel().catch(() => {});
 }
 
 /**

@@ -3,6 +3,8 @@
  * freshness times, packed into one byte string) or a vary index (a plain object). Both travel
  * through the data-only codec; anything read back that is neither is treated as corrupt.
  */
+import { concatBytes } from "../bytes.ts";
+import { isStreamedBytes, type StreamedBytes } from "../cache.ts";
 
 /** A cached response. Times are clock milliseconds. */
 export interface StoredPage {
@@ -40,14 +42,14 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
- * A stored page as the bytes kept in the cache.
+ * A stored page as the bytes kept in the cache: its head (status, freshness, headers), then its body.
  *
  * @example
- * await cache.set(key, encodeStoredPage(page), { timeout: 600 });
+ * await writeStreamed(cache, key, storedPageHead(page), page.body, { timeout: 600 });
  */
-export function encodeStoredPage(page: StoredPage): Uint8Array {
+export function storedPageHead(page: StoredPage): Uint8Array {
   const headers = encoder.encode(page.headers.map(([name, value]) => `${name}\n${value}`).join("\n"));
-  const bytes = new Uint8Array(FIXED + headers.byteLength + page.body.byteLength);
+  const bytes = new Uint8Array(FIXED + headers.byteLength);
   const view = new DataView(bytes.buffer);
   bytes.set(MAGIC);
   let at = MAGIC.length;
@@ -60,16 +62,28 @@ export function encodeStoredPage(page: StoredPage): Uint8Array {
   }
   view.setUint32(at, headers.byteLength);
   bytes.set(headers, FIXED);
-  bytes.set(page.body, FIXED + headers.byteLength);
   return bytes;
 }
 
 /**
- * A stored page as decoded for answering: the fields of {@link StoredPage}, plus its headers as
- * one record when no name repeats (only stored Set-Cookies can), the form runtimes build a
- * Response from fastest.
+ * A stored page as one byte array: its head then its body.
+ *
+ * @example
+ * await cache.set(key, encodeStoredPage(page), { timeout: 600 });
  */
-export interface DecodedPage extends Readonly<StoredPage> {
+export function encodeStoredPage(page: StoredPage): Uint8Array {
+  return concatBytes(storedPageHead(page), page.body);
+}
+
+/**
+ * A stored page as decoded for answering: the fields of {@link StoredPage}, with a body that is
+ * either bytes or, from a backend with streams, a stream to read or cancel exactly once; and
+ * the headers as one record when no name repeats (only stored Set-Cookies can), the form
+ * runtimes build a Response from fastest.
+ */
+export interface DecodedPage extends Readonly<Omit<StoredPage, "body">> {
+  readonly body: Uint8Array | ReadableStream<Uint8Array>;
+  readonly bodyLength: number;
   readonly headerRecord: Readonly<Record<string, string>> | undefined;
 }
 
@@ -80,26 +94,45 @@ const decoded = new WeakMap<ArrayBufferLike, { offset: number; length: number; p
 
 /**
  * The stored page in a value read from the cache, or `undefined` when the value is not one.
- * The same bytes always give the same (frozen) object.
+ * The same bytes always give the same (frozen) object. A streamed value (see `readSharedStreamed`)
+ * gives a page whose body streams; it is cancelled when it holds no page.
  *
  * @example
- * const page = decodeStoredPage(await cache.get(key));
+ * const page = decodeStoredPage(await readSharedStreamed(cache, key));
  */
 export function decodeStoredPage(value: unknown): DecodedPage | undefined {
+  if (isStreamedBytes(value)) return decodeStreamedPage(value);
   if (!(value instanceof Uint8Array)) return undefined;
   const known = decoded.get(value.buffer);
   if (known !== undefined && known.offset === value.byteOffset && known.length === value.byteLength) return known.page;
-  const page = decodePage(value);
-  if (page !== undefined) decoded.set(value.buffer, { offset: value.byteOffset, length: value.byteLength, page });
+  const head = decodeHead(value);
+  if (head === undefined) return undefined;
+  const { size, ...fields } = head;
+  const page = Object.freeze({ ...fields, body: value.subarray(size), bodyLength: value.byteLength - size });
+  decoded.set(value.buffer, { offset: value.byteOffset, length: value.byteLength, page });
   return page;
 }
 
-function decodePage(value: Uint8Array): DecodedPage | undefined {
-  if (value.byteLength < FIXED || value[0] !== MAGIC[0] || value[1] !== MAGIC[1] || value[2] !== MAGIC[2]) return undefined;
-  const view = new DataView(value.buffer, value.byteOffset, value.byteLength);
-  const headerBytes = view.getUint32(FIXED - 4);
-  if (FIXED + headerBytes > value.byteLength) return undefined;
-  const fields = headerBytes === 0 ? [] : decoder.decode(value.subarray(FIXED, FIXED + headerBytes)).split("\n");
+/** A page whose head came at once and whose body streams. */
+function decodeStreamedPage(value: StreamedBytes): DecodedPage | undefined {
+  const head = decodeHead(value.head);
+  if (head === undefined) {
+    value.rest.cancel().catch(() => {});
+    return undefined;
+  }
+  const { size, ...fields } = head;
+  const early = value.head.subarray(size); // body bytes that came with the head
+  const body = early.byteLength === 0 ? value.rest : prepend(early, value.rest);
+  return Object.freeze({ ...fields, body, bodyLength: value.length - size });
+}
+
+/** The page fields in the head `bytes` open with, and the head's size; `undefined` when they hold no page head. */
+function decodeHead(bytes: Uint8Array): (Omit<DecodedPage, "body" | "bodyLength"> & { size: number }) | undefined {
+  if (bytes.byteLength < FIXED || bytes[0] !== MAGIC[0] || bytes[1] !== MAGIC[1] || bytes[2] !== MAGIC[2]) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const size = FIXED + view.getUint32(FIXED - 4);
+  if (size > bytes.byteLength) return undefined;
+  const fields = size === FIXED ? [] : decoder.decode(bytes.subarray(FIXED, size)).split("\n");
   if (fields.length % 2 !== 0) return undefined;
   const headers: Array<[string, string]> = [];
   let headerRecord: Record<string, string> | undefined = {};
@@ -111,7 +144,7 @@ function decodePage(value: Uint8Array): DecodedPage | undefined {
     else if (headerRecord) headerRecord[name] = value;
   }
   const at = MAGIC.length + 3;
-  return Object.freeze({
+  return {
     status: view.getUint16(MAGIC.length),
     shareable: view.getUint8(MAGIC.length + 2) === 1,
     storedAt: view.getFloat64(at),
@@ -120,7 +153,26 @@ function decodePage(value: Uint8Array): DecodedPage | undefined {
     staleIfErrorUntil: view.getFloat64(at + 24),
     headers,
     headerRecord: headerRecord && Object.freeze(headerRecord),
-    body: value.subarray(FIXED + headerBytes),
+    size,
+  };
+}
+
+/** `rest` with `first` in front of it. */
+function prepend(first: Uint8Array, rest: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  const reader = rest.getReader();
+  let sent = false;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (!sent) {
+        sent = true;
+        controller.enqueue(first);
+        return;
+      }
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
   });
 }
 
