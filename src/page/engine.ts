@@ -340,17 +340,23 @@ function headOnly(response: Response): CapturedResponse {
 
 /** `promise`, or after `ms` whatever `atDeadline` returns or throws; the timer goes as soon as either is done. */
 function withDeadline<T>(promise: Promise<T>, ms: number, atDeadline: () => T): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<T>((resolve, reject) => {
-    timer = setTimeout(() => {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
       try {
         resolve(atDeadline());
       } catch (error) {
         reject(error);
       }
     }, ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => {
-    if (timer !== undefined) clearTimeout(timer);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
   });
 }
