@@ -34,15 +34,16 @@ export interface Timing {
   handlerRuns: number;
 }
 
-const PAGE = `<!doctype html><title>bench</title>${"<p>edgecache benchmark page</p>".repeat(64)}`;
+/** A page of about `kib` KiB. */
+const page = (kib: number) => `<!doctype html><title>bench</title>${"<p>edgecache benchmark page</p>".repeat(Math.max(1, Math.round(kib * 32)))}`;
 
 /** A Hono app serving one page through `middleware`, counting how often the page is rendered. */
-function contender(name: string, middleware: Parameters<Hono<{ Bindings: BenchEnv }>["use"]>[1]) {
+function contender(name: string, html: string, middleware: Parameters<Hono<{ Bindings: BenchEnv }>["use"]>[1]) {
   const app = new Hono<{ Bindings: BenchEnv }>();
   const counter = { name, runs: 0, app, totalMs: 0 };
   app.get("/page", middleware, (c) => {
     counter.runs++;
-    return c.html(PAGE);
+    return c.html(html);
   });
   return counter;
 }
@@ -51,17 +52,19 @@ function contender(name: string, middleware: Parameters<Hono<{ Bindings: BenchEn
  * The bench Worker.
  *
  * @example
- * const timings: Timing[] = await (await mf.dispatchFetch("http://bench/run?n=300&rounds=5")).json();
+ * const timings: Timing[] = await (await mf.dispatchFetch("http://bench/run?n=300&rounds=5&kib=2")).json();
  */
 export default {
   async fetch(request: Request, env: BenchEnv, ctx: ExecutionContext): Promise<Response> {
     const params = new URL(request.url).searchParams;
     const n = Number(params.get("n") ?? 300);
     const rounds = Number(params.get("rounds") ?? 5);
+    const kib = Number(params.get("kib") ?? 2);
+    const html = page(kib);
     const contenders = [
-      contender("hono cache() (Cache API)", cache({ cacheName: "hono-bench", wait: true, cacheControl: "max-age=3600" })),
-      contender("cachePage, cache-api adapter", cachePage(3600, { cache: createCache({ backend: cacheApi({ name: "edgecache-bench" }) }) })),
-      contender("cachePage, workers-kv adapter", cachePage(3600, { cache: createCache({ backend: workersKv(env.CACHE_KV) }) })),
+      contender("hono cache() (Cache API)", html, cache({ cacheName: `hono-bench-${kib}`, wait: true, cacheControl: "max-age=3600" })),
+      contender("cachePage, cache-api adapter", html, cachePage(3600, { cache: createCache({ backend: cacheApi({ name: `edgecache-bench-${kib}` }) }) })),
+      contender("cachePage, workers-kv adapter", html, cachePage(3600, { cache: createCache({ backend: workersKv(env.CACHE_KV), keyPrefix: `kib-${kib}` }) })),
     ];
     const hit = async (app: Hono<{ Bindings: BenchEnv }>): Promise<void> => {
       const response = await app.fetch(new Request("https://bench.example/page"), env, ctx);
