@@ -18,7 +18,7 @@
  */
 import { checkFunction, describe } from "../src/arguments.ts";
 import type { Backend } from "../src/backend.ts";
-import { concatBytes } from "../src/bytes.ts";
+import { concatBytes, fromBase64, toBase64 } from "../src/bytes.ts";
 import { BackendUnavailableError } from "../src/errors.ts";
 import { entryBackend } from "./cloudflare/entries.ts";
 import { boundedName } from "./cloudflare/keys.ts";
@@ -197,25 +197,6 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
       },
     },
   };
-}
-
-// Uint8Array's own base64 methods (workerd, recent V8) where present: decoding a head is then one
-// native call instead of a loop over every character, a hit's largest cost after the match itself.
-const nativeBase64 = Uint8Array as unknown as { fromBase64?(text: string): Uint8Array; prototype: { toBase64?(): string } };
-
-function toBase64(bytes: Uint8Array): string {
-  if (nativeBase64.prototype.toBase64) return (bytes as unknown as { toBase64(): string }).toBase64();
-  let binary = "";
-  for (let at = 0; at < bytes.byteLength; at += 0x8000) binary += String.fromCharCode(...bytes.subarray(at, at + 0x8000));
-  return btoa(binary);
-}
-
-function fromBase64(text: string): Uint8Array {
-  if (nativeBase64.fromBase64) return nativeBase64.fromBase64(text);
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
 }
 
 function parseOrigin(origin: unknown): string {
