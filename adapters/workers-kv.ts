@@ -11,9 +11,13 @@
  *   for it (later writes coalesce into it), and reads in this isolate see the waiting value.
  * - KV is eventually consistent (up to 60 s between locations) and has no atomic operations:
  *   `add` and `incr` are best-effort read-modify-writes, and the capabilities say so.
+ * - Streams: page caching writes a page's head and body separately; a head that fits KV's 1 KiB
+ *   of metadata (base64) goes there and the body is the value, so a hit reads the value as a
+ *   stream and the page streams through. A larger head is stored with the body, as a plain value.
  */
 import { checkFunction, checkInteger, describe } from "../src/arguments.ts";
-import type { Backend } from "../src/backend.ts";
+import type { Backend, StreamedEntry } from "../src/backend.ts";
+import { concatBytes, fromBase64, toBase64 } from "../src/bytes.ts";
 import { BackendUnavailableError } from "../src/errors.ts";
 import { type Entry, entryBackend } from "./cloudflare/entries.ts";
 import { boundedName, utf8Length } from "./cloudflare/keys.ts";
@@ -46,6 +50,7 @@ export interface WorkersKvOptions {
  */
 export interface KvNamespaceLike {
   getWithMetadata<M>(key: string, options: { type: "arrayBuffer"; cacheTtl?: number }): Promise<{ value: ArrayBuffer | null; metadata: M | null }>;
+  getWithMetadata<M>(key: string, options: { type: "stream"; cacheTtl?: number }): Promise<{ value: ReadableStream<Uint8Array> | null; metadata: M | null }>;
   put(key: string, value: ArrayBufferView, options?: { expirationTtl?: number; metadata?: unknown }): Promise<void>;
   delete(key: string): Promise<void>;
   list(options: { prefix: string; cursor?: string }): Promise<{ keys: ReadonlyArray<{ name: string }>; list_complete: boolean; cursor?: string }>;
@@ -60,13 +65,23 @@ const WRITE_INTERVAL_MS = 1000;
 /** Room a hashed name needs after the prefix: "h:" and 64 hex digits. */
 const HASHED_NAME_BYTES = 66;
 
-/** What KV keeps in an entry's metadata (well under KV's 1 KiB). */
+/** KV's limit on an entry's metadata, as JSON. */
+const MAX_METADATA_BYTES = 1024;
+
+/** What KV keeps in an entry's metadata: its expiry, and for a streamed entry its head (base64) and body length. */
 interface Metadata {
   expiresAt?: number;
+  head?: string;
+  bodyLength?: number;
+}
+
+/** An entry as it is written: a streamed one has a head kept in its metadata; the value is the body. */
+interface KvEntry extends Entry {
+  head?: Uint8Array;
 }
 
 /** One throttle per namespace binding in this isolate, shared by every backend over it. */
-const throttles = new WeakMap<KvNamespaceLike, WriteThrottle<Entry>>();
+const throttles = new WeakMap<KvNamespaceLike, WriteThrottle<KvEntry>>();
 
 /**
  * A backend over a Workers KV namespace. Create it once per isolate (at module scope with
@@ -102,40 +117,49 @@ export function workersKv(namespace: KvNamespaceLike, options: WorkersKvOptions 
   if (!throttle) throttles.set(namespace, (throttle = new WriteThrottle(WRITE_INTERVAL_MS)));
   const writes = throttle;
   const readOptions = cacheTtl === undefined ? { type: "arrayBuffer" as const } : { type: "arrayBuffer" as const, cacheTtl };
+  const streamOptions = cacheTtl === undefined ? { type: "stream" as const } : { type: "stream" as const, cacheTtl };
   const nameBytes = MAX_KEY_BYTES - utf8Length(prefix);
 
   const remove = (location: string): Promise<void> =>
     writes.write(location, { entry: undefined, send: () => namespace.delete(location) });
 
-  return entryBackend({
+  const locate = async (key: string): Promise<string> => prefix + (await boundedName(key, nameBytes));
+  const live = (entry: { expiresAt: number | null }): boolean => entry.expiresAt === null || entry.expiresAt > now();
+
+  const save = async (location: string, entry: KvEntry): Promise<void> => {
+    const { value, head, expiresAt } = entry;
+    const size = value.byteLength + (head?.byteLength ?? 0);
+    if (size > MAX_VALUE_BYTES) {
+      throw new BackendUnavailableError(`Workers KV refuses values over 25 MiB: the value for ${location} is ${size} bytes`);
+    }
+    const metadata: Metadata = {};
+    if (expiresAt !== null) metadata.expiresAt = expiresAt;
+    if (head !== undefined) Object.assign(metadata, { head: toBase64(head), bodyLength: value.byteLength });
+    await writes.write(location, {
+      entry,
+      send: () => {
+        const expiry = expiresAt === null ? {} : { expirationTtl: Math.max(MIN_EXPIRATION_TTL, Math.ceil((expiresAt - now()) / 1000)) };
+        return Object.keys(metadata).length === 0 ? namespace.put(location, value) : namespace.put(location, value, { ...expiry, metadata });
+      },
+    });
+  };
+
+  const backend = entryBackend({
     name: "workers-kv",
     capabilities: { atomicAdd: false, atomicIncrement: false, consistent: false, shared: true },
     now,
-
-    locate: async (key) => prefix + (await boundedName(key, nameBytes)),
+    locate,
 
     async load(location) {
       const waiting = writes.waiting(location);
-      if (waiting) return waiting.entry;
+      if (waiting) return waiting.entry && { value: joined(waiting.entry), expiresAt: waiting.entry.expiresAt };
       const { value, metadata } = await namespace.getWithMetadata<Metadata>(location, readOptions);
       if (value === null) return undefined;
-      return { value: new Uint8Array(value), expiresAt: metadata?.expiresAt ?? null };
+      const body = new Uint8Array(value);
+      return { value: metadata?.head === undefined ? body : concatBytes(fromBase64(metadata.head), body), expiresAt: metadata?.expiresAt ?? null };
     },
 
-    async save(location, entry) {
-      const { value, expiresAt } = entry;
-      if (value.byteLength > MAX_VALUE_BYTES) {
-        throw new BackendUnavailableError(`Workers KV refuses values over 25 MiB: the value for ${location} is ${value.byteLength} bytes`);
-      }
-      await writes.write(location, {
-        entry,
-        send: () => {
-          if (expiresAt === null) return namespace.put(location, value);
-          const expirationTtl = Math.max(MIN_EXPIRATION_TTL, Math.ceil((expiresAt - now()) / 1000));
-          return namespace.put(location, value, { expirationTtl, metadata: { expiresAt } satisfies Metadata });
-        },
-      });
-    },
+    save,
 
     remove,
 
@@ -154,4 +178,47 @@ export function workersKv(namespace: KvNamespaceLike, options: WorkersKvOptions 
     /** Waits for the writes the one-write-per-second rule deferred. */
     close: () => writes.idle(),
   });
+
+  return {
+    ...backend,
+    streams: {
+      async get(key): Promise<StreamedEntry | undefined> {
+        const location = await locate(key);
+        const waiting = writes.waiting(location);
+        if (waiting) {
+          const entry = waiting.entry;
+          return entry && live(entry) ? { head: entry.head ?? new Uint8Array(0), body: new Response(entry.value as Uint8Array<ArrayBuffer>).body!, length: joined(entry).byteLength } : undefined;
+        }
+        const { value, metadata } = await namespace.getWithMetadata<Metadata>(location, streamOptions);
+        if (value === null) return undefined;
+        if (!live({ expiresAt: metadata?.expiresAt ?? null })) {
+          await value.cancel();
+          return undefined;
+        }
+        if (metadata?.head === undefined || metadata.bodyLength === undefined) {
+          const whole = new Uint8Array(await new Response(value).arrayBuffer()); // a plain entry: its length is only known once read
+          return { head: whole, body: emptyStream(), length: whole.byteLength };
+        }
+        const head = fromBase64(metadata.head);
+        return { head, body: value, length: head.byteLength + metadata.bodyLength };
+      },
+
+      async set(key, head, body, ttl) {
+        const location = await locate(key);
+        const expiresAt = ttl === null ? null : now() + ttl * 1000;
+        const metadata: Metadata = { expiresAt: expiresAt ?? undefined, head: toBase64(head), bodyLength: body.byteLength };
+        if (JSON.stringify(metadata).length <= MAX_METADATA_BYTES) await save(location, { value: body, head, expiresAt });
+        else await save(location, { value: concatBytes(head, body), expiresAt });
+      },
+    },
+  };
+}
+
+/** A written entry's whole value: its head, then its body. */
+function joined(entry: KvEntry): Uint8Array {
+  return entry.head === undefined ? entry.value : concatBytes(entry.head, entry.value);
+}
+
+function emptyStream(): ReadableStream<Uint8Array> {
+  return new ReadableStream({ start: (controller) => controller.close() });
 }

@@ -12,6 +12,7 @@ let created = 0;
 
 describeBackendConformance("workers-kv", {
   fakeClock: true,
+  streams: true,
   atomicIncrement: false,
   create() {
     const clock = fakeClock();

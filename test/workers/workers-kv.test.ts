@@ -28,10 +28,10 @@ function recording(pageSize?: number) {
   const reads: unknown[] = [];
   let lists = 0;
   const namespace: KvNamespaceLike = {
-    getWithMetadata: (key, options) => {
+    getWithMetadata: ((key: string, options: { type: "arrayBuffer" | "stream"; cacheTtl?: number }) => {
       reads.push(options);
-      return kv.getWithMetadata(key, options);
-    },
+      return kv.getWithMetadata(key, options as { type: "arrayBuffer" });
+    }) as KvNamespaceLike["getWithMetadata"],
     put: (key, value, options) => {
       puts.push({ key, at: Date.now(), options });
       return kv.put(key, value, options);
@@ -76,6 +76,25 @@ describe("workers-kv backend", () => {
     expect(Object.keys(metadata as object)).toEqual(["expiresAt"]);
     expect(JSON.stringify(metadata).length).toBeLessThan(1024);
     expect((await env.CACHE_KV.getWithMetadata(`${prefix}k:forever`)).metadata).toBeNull();
+  });
+
+  it("keeps a streamed entry's head in metadata under 1 KiB, and a larger head with the body", async () => {
+    const prefix = freshPrefix();
+    const backend = workersKv(env.CACHE_KV, { prefix });
+    const body = bytes("<p>body</p>");
+    await backend.streams!.set("small", bytes("head"), body, 30);
+    const { value, metadata } = await env.CACHE_KV.getWithMetadata<{ head?: string; bodyLength?: number }>(`${prefix}k:small`, { type: "text" });
+    expect(value).toBe("<p>body</p>");
+    expect(metadata).toMatchObject({ head: btoa("head"), bodyLength: body.byteLength });
+    expect(text(await backend.get("small"))).toBe("head<p>body</p>");
+
+    const bigHead = bytes("h".repeat(2000));
+    await backend.streams!.set("big", bigHead, body, 30);
+    expect(Object.keys((await env.CACHE_KV.getWithMetadata(`${prefix}k:big`)).metadata as object)).toEqual(["expiresAt"]);
+    const entry = (await backend.streams!.get("big"))!;
+    expect(entry.length).toBe(bigHead.byteLength + body.byteLength);
+    expect(text(await backend.get("big"))).toBe(`${"h".repeat(2000)}<p>body</p>`);
+    await entry.body.cancel();
   });
 
   it("maps keys over 512 bytes to distinct hashed names and keeps shorter keys readable", async () => {
