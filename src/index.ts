@@ -3,7 +3,7 @@
  * re-exports; each name is documented where it is defined.
  */
 export type { Timeout } from "./arguments.ts";
-export type { Backend, BackendCapabilities, BackendTtl } from "./backend.ts";
+export type { Backend, BackendCapabilities, BackendTtl, StreamedEntry, StreamStore } from "./backend.ts";
 export { createCache } from "./cache.ts";
 export type { CacheOptions, EdgeCache, VersionOption, WriteOptions } from "./cache.ts";
 export { cborSerializer } from "./codec.ts";
