@@ -5,6 +5,7 @@
  * failures that are misses (reported to `onError`) instead of errors.
  */
 import { LRUCache } from "lru-cache";
+import { readAll } from "../bytes.ts";
 import { type EdgeCache, readSharedStreamed, writeStreamed } from "../cache.ts";
 import { CorruptEntryError } from "../errors.ts";
 import { compileCacheControl, parseDeltaSeconds } from "../http/cache-control.ts";
@@ -29,6 +30,11 @@ interface Lookup {
 
 /** How long a learned vary list is trusted without re-reading the index. */
 const VARY_MEMO_MS = 60_000;
+/**
+ * A streamed page up to this size is read whole during the lookup, so a store failing mid-read is
+ * still a miss; a larger one streams to the client, where a failure can only cut it short.
+ */
+const STREAMED_READ_WHOLE_BYTES = 64 * 1024;
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 const CONDITIONAL_HEADERS = ["if-none-match", "if-modified-since", "if-match", "if-unmodified-since"];
 
@@ -143,7 +149,7 @@ export class PageCacheEngine {
     const known = memo.get(base);
     if (known && known.until > this.options.now()) return this.findVariant(cache, request, base, known.vary);
     const value = await readSharedStreamed(cache, base);
-    const page = decodeStoredPage(value);
+    const page = await wholeIfSmall(decodeStoredPage(value));
     if (page) return { page, missKey: base, fwd: "uri-miss" };
     if (isVaryIndex(value)) {
       memo.set(base, { vary: value.vary, until: this.options.now() + VARY_MEMO_MS });
@@ -156,7 +162,7 @@ export class PageCacheEngine {
   private async findVariant(cache: EdgeCache, request: Request, base: string, vary: readonly string[]): Promise<Lookup> {
     const key = await variantKey(base, request, vary, this.options);
     const value = await readSharedStreamed(cache, key);
-    const page = decodeStoredPage(value);
+    const page = await wholeIfSmall(decodeStoredPage(value));
     if (page) return { page, missKey: key, fwd: "vary-miss" };
     if (value !== undefined) this.dropCorrupt(cache, key, request);
     return { missKey: key, fwd: "vary-miss" };
@@ -322,6 +328,12 @@ function withHeaders(page: DecodedPage, added: ReadonlyArray<[string, string]>):
     return record;
   }
   return [...page.headers, ...added];
+}
+
+/** `page` with its body read, when it streams and is small enough to read before answering. */
+async function wholeIfSmall(page: DecodedPage | undefined): Promise<DecodedPage | undefined> {
+  if (page === undefined || page.body instanceof Uint8Array || page.bodyLength > STREAMED_READ_WHOLE_BYTES) return page;
+  return { ...page, body: await readAll(page.body) };
 }
 
 /** Let go of a looked-up page that will not be answered with: a streamed body must be cancelled. */

@@ -1,6 +1,7 @@
 /**
- * Pages on a backend with streams (the Cache API's layout, here over memory): a hit answers with
- * the stored body as it streams, and every body looked up but not answered with is cancelled.
+ * Pages on a backend with streams (the Cache API's layout, here over memory): a hit on a page
+ * over 64 KiB answers with the stored body as it streams, a smaller one is read whole first, and
+ * every body looked up but not answered with is cancelled.
  */
 import { describe, expect, it } from "vitest";
 import { createCache, writeStreamed } from "../../src/cache.ts";
@@ -9,11 +10,12 @@ import { getCacheKey } from "../../src/page/keys.ts";
 import { fakeClock } from "../conformance/fake-clock.ts";
 import { streamingMemory } from "../fixtures/streaming-memory.ts";
 
-const BODY = `<h1>Cheeses</h1>${"<p>Stilton, Roquefort, Gouda</p>".repeat(20)}`;
+const BODY = `<h1>Cheeses</h1>${"<p>Stilton, Roquefort, Gouda</p>".repeat(2400)}`; // about 77 KiB: streamed
+const SMALL = "<h1>Cheeses</h1>";
 
 function setup(fixture: Parameters<typeof streamingMemory>[0] = {}) {
   const clock = fakeClock();
-  const { backend, bodies } = streamingMemory({ now: clock.now, ...fixture });
+  const { backend, bodies } = streamingMemory({ now: clock.now, chunkBytes: 4096, ...fixture });
   const cache = createCache({ backend });
   const pending: Promise<unknown>[] = [];
   const errors: unknown[] = [];
@@ -38,8 +40,8 @@ const get = (init?: RequestInit) => new Request("https://example.com/cheeses", i
 
 describe("streamed pages", () => {
   it.each([
-    ["the head alone", { chunkBytes: 7 }],
-    ["some body bytes with the head", { chunkBytes: 64, bodyBytesInHead: 5 }],
+    ["the head alone", { chunkBytes: 1000 }],
+    ["some body bytes with the head", { chunkBytes: 777, bodyBytesInHead: 5 }],
   ])("answer a hit with the stored body as it streams (%s comes first)", async (_label, fixture) => {
     const t = setup(fixture);
     const handler = t.handler();
@@ -48,9 +50,22 @@ describe("streamed pages", () => {
     const hit = await handler(get());
     expect(hit.headers.get("cache-status")).toBe("edgecache; hit; ttl=60");
     expect(hit.headers.get("content-type")).toBe("text/html");
+    expect(t.bodies).toEqual({ opened: 1, cancelled: 0, read: 0 }); // answered before the body was read
     expect(await hit.text()).toBe(BODY);
     expect(t.calls()).toBe(1);
     expect(t.bodies).toEqual({ opened: 1, cancelled: 0, read: 1 });
+  });
+
+  it("up to 64 KiB, are read whole before answering, so a store failing mid-read is a miss", async () => {
+    const t = setup({ failBodies: true });
+    t.respondWith(() => new Response(SMALL, { headers: { "content-type": "text/html" } }));
+    await (await t.handler()(get())).text();
+    await t.settle();
+    const answer = await t.handler()(get());
+    expect(answer.headers.get("cache-status")).toBe("edgecache; fwd=miss; stored");
+    expect(await answer.text()).toBe(SMALL);
+    expect(t.calls()).toBe(2);
+    expect(t.errors).toEqual([new Error("the store dropped the connection mid-body")]);
   });
 
   it("are stored so that plain reads still see them: getCacheKey and purging work", async () => {
