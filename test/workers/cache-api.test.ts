@@ -114,6 +114,21 @@ describe("cache-api backend", () => {
     });
   });
 
+  it("page caching streams a large page's hit from the stored body, byte for byte", async () => {
+    const cache = createCache({ backend: cacheApi({ name: freshName() }) });
+    const body = Uint8Array.from({ length: 300 * 1024 }, (_, i) => i % 251);
+    const handler = cachePage(30, { cache })<Page>(() => new Response(body, { headers: { "content-type": "application/octet-stream" } }));
+    const waits: Promise<unknown>[] = [];
+    const ctx = { waitUntil: (promise: Promise<unknown>) => waits.push(promise) };
+    await (await handler(new Request("https://example.com/large"), {}, ctx)).arrayBuffer();
+    await Promise.all(waits);
+    const hit = await handler(new Request("https://example.com/large"), {}, ctx);
+    expect(hit.headers.get("cache-status")).toBe("edgecache; hit; ttl=30");
+    expect(new Uint8Array(await hit.arrayBuffer())).toEqual(body);
+    const head = await handler(new Request("https://example.com/large", { method: "HEAD" }), {}, ctx);
+    expect(head.headers.get("content-length")).toBe(String(body.byteLength));
+  });
+
   it("keeps put's constraints from callers: HEAD requests, 206 responses and Vary: * never throw", async () => {
     const errors: unknown[] = [];
     const cache = createCache({ backend: cacheApi({ name: freshName() }) });

@@ -124,6 +124,21 @@ describe("workers-kv backend", () => {
     expect(text(await backend.get("small"))).toBe("s");
   });
 
+  it("page caching streams a large page's hit from the stored body, byte for byte", async () => {
+    const cache = createCache({ backend: workersKv(env.CACHE_KV, { prefix: freshPrefix() }) });
+    const body = Uint8Array.from({ length: 300 * 1024 }, (_, i) => i % 251);
+    const handler = cachePage(30, { cache })<Page>(() => new Response(body, { headers: { "content-type": "application/octet-stream" } }));
+    const waits: Promise<unknown>[] = [];
+    const ctx = { waitUntil: (promise: Promise<unknown>) => waits.push(promise) };
+    await (await handler(new Request("https://example.com/large"), env, ctx)).arrayBuffer();
+    await Promise.all(waits);
+    const hit = await handler(new Request("https://example.com/large"), env, ctx);
+    expect(hit.headers.get("cache-status")).toBe("edgecache; hit; ttl=30");
+    expect(new Uint8Array(await hit.arrayBuffer())).toEqual(body);
+    const head = await handler(new Request("https://example.com/large", { method: "HEAD" }), env, ctx);
+    expect(head.headers.get("content-length")).toBe(String(body.byteLength));
+  });
+
   it("page caching serves a page too big for KV and simply does not store it", async () => {
     const errors: unknown[] = [];
     const cache = createCache({ backend: workersKv(env.CACHE_KV, { prefix: freshPrefix() }) });
