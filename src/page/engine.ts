@@ -17,6 +17,7 @@ import { captureBody, type CapturedResponse } from "./capture.ts";
 import { cacheStatusValue, type CacheOutcome } from "./cache-status.ts";
 import { baseKey, variantKey, varyNames } from "./keys.ts";
 import type { PageErrorContext, ResolvedPageOptions } from "./options.ts";
+import { claimFill, releaseFill, sharesFills } from "./fill-lock.ts";
 import { decide, type TimeoutRule } from "./policy.ts";
 import { selectCache } from "./select.ts";
 import { type DecodedPage, decodeStoredPage, isVaryIndex, type StoredPage, storedPageHead, UNSTORED_HEADERS, type VaryIndex } from "./stored.ts";
@@ -106,9 +107,25 @@ export class PageCacheEngine {
       now = this.options.now();
       if (usable(lookup.page) && now < lookup.page.freshUntil) return this.answer(request, lookup.page, now, "collapsed");
     }
+    // Another process is filling it (a shared store with an atomic add): wait for its page, or
+    // take over if its lock goes without one; after collapseMs, fill it here too.
+    const lock = { held: false };
+    if (!pending && lookup.fwd !== "miss" && this.options.collapseMs > 0 && sharesFills(cache)) {
+      let claimed = await this.claim(cache, lookup.missKey, request);
+      for (let waited = 0, pause = 10; claimed === false && waited < this.options.collapseMs; waited += pause, pause = Math.min(2 * pause, 200)) {
+        await new Promise((resolve) => setTimeout(resolve, pause));
+        release(lookup.page);
+        lookup = await this.lookup(cache, request, method);
+        now = this.options.now();
+        if (usable(lookup.page) && now < lookup.page.freshUntil) return this.answer(request, lookup.page, now, "collapsed");
+        if (lookup.fwd === "miss") break; // the store failed: waiting on it is pointless
+        claimed = await this.claim(cache, lookup.missKey, request);
+      }
+      lock.held = claimed === true;
+    }
     const stale = usable(lookup.page) && now < lookup.page.staleIfErrorUntil ? lookup.page : undefined;
     if (lookup.page !== stale) release(lookup.page);
-    const filled = pending || lookup.fwd === "miss" ? undefined : this.startFill(cache, lookup.missKey);
+    const filled = pending || lookup.fwd === "miss" ? undefined : this.startFill(cache, lookup.missKey, lock, request);
 
     let response: Response;
     try {
@@ -244,12 +261,18 @@ export class PageCacheEngine {
     memo.set(base, { vary, until: this.options.now() + VARY_MEMO_MS });
   }
 
-  /** Refresh a stale page in the background, once per key in this isolate. */
+  /** Refresh a stale page in the background, once per key in this isolate (and in the store, where it shares fills). */
   private revalidate(cache: EdgeCache, run: (request: Request) => Response | Promise<Response>, request: Request, method: string, key: string, args: readonly unknown[]): void {
     const fills = this.fillsOf(cache);
     if (fills.has(key)) return;
-    const filled = this.startFill(cache, key);
+    const lock = { held: false };
+    const filled = this.startFill(cache, key, lock, request);
     const refresh = (async () => {
+      if (sharesFills(cache)) {
+        const claimed = await this.claim(cache, key, request);
+        if (claimed === false) return filled(); // another process is refreshing it
+        lock.held = claimed === true;
+      }
       const response = await run(request.clone());
       const answered = this.update(cache, request, method, response, "uri-miss", args, filled);
       await answered.body?.pipeTo(new WritableStream());
@@ -266,16 +289,36 @@ export class PageCacheEngine {
     return fills;
   }
 
-  /** Mark `key` as being filled; the returned function ends that (idempotent). */
-  private startFill(cache: EdgeCache, key: string): () => void {
+  /**
+   * Mark `key` as being filled; the returned function ends that (idempotent) and frees the
+   * store-wide fill lock if `lock` says this fill holds it by then.
+   */
+  private startFill(cache: EdgeCache, key: string, lock: { held: boolean }, request: Request): () => void {
     const fills = this.fillsOf(cache);
     let finish!: () => void;
     const done = new Promise<void>((resolve) => (finish = resolve));
     fills.set(key, done);
+    let ended = false;
     return () => {
+      if (ended) return;
+      ended = true;
       if (fills.get(key) === done) fills.delete(key);
       finish();
+      if (lock.held) releaseFill(cache, key).catch((error: unknown) => this.report(error, "store", request));
     };
+  }
+
+  /**
+   * Take the store-wide fill lock of `key`: `true` when taken here, `false` when another process
+   * holds it, `undefined` when the store could not say (reported; the fill goes ahead unlocked).
+   */
+  private async claim(cache: EdgeCache, key: string, request: Request): Promise<boolean | undefined> {
+    try {
+      return await this.limit(cache, claimFill(cache, key, this.options.collapseMs));
+    } catch (error) {
+      this.report(error, "lookup", request);
+      return undefined;
+    }
   }
 
   private memoOf(cache: EdgeCache): LRUCache<string, { vary: string[]; until: number }> {

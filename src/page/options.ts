@@ -42,7 +42,7 @@ export interface PageCacheOptions {
   maxBodyBytes?: number;
   /** A backend call slower than this is a miss. Default 1000 ms (not applied to in-isolate backends). */
   timeoutMs?: number;
-  /** Concurrent misses for the same page wait this long for the first one to fill the cache. 0 turns collapsing off. Default 5000 ms. */
+  /** Concurrent misses for the same page wait this long for the first one to fill the cache: in this isolate, and across processes on stores with an atomic add (memcached, Redis). 0 turns collapsing off. Default 5000 ms. */
   collapseMs?: number;
   /** Seconds a stale page may be served while one request refreshes it in the background; adds `stale-while-revalidate` to responses. Default: the response's own directive, else 0. */
   staleWhileRevalidate?: number;

@@ -1,0 +1,126 @@
+/**
+ * Collapsing across processes: on a store shared between processes with an atomic add, one
+ * process fills a missing or stale page while the others wait for it. Two EdgeCaches over one
+ * memory store marked as shared stand in for two processes on one memcached.
+ */
+import { describe, expect, it } from "vitest";
+import { memory } from "../../adapters/memory.ts";
+import type { Backend } from "../../src/backend.ts";
+import { createCache, type EdgeCache } from "../../src/cache.ts";
+import { cachePage } from "../../src/page/cache-page.ts";
+import type { PageCacheOptions } from "../../src/page/options.ts";
+import { fakeClock } from "../conformance/fake-clock.ts";
+
+const URL = "https://example.com/report";
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function processes(capabilities: Partial<NonNullable<Backend["capabilities"]>> = { shared: true }) {
+  const clock = fakeClock();
+  const store = memory({ now: clock.now });
+  const adds: string[] = [];
+  const backend: Backend = {
+    ...store,
+    capabilities: { ...store.capabilities, ...capabilities },
+    add: (key, value, ttl) => (adds.push(key), store.add!(key, value, ttl)),
+  };
+  const pending: Promise<unknown>[] = [];
+  const errors: unknown[] = [];
+  let calls = 0;
+  let respond: () => Promise<Response> = async () => new Response(`page ${calls}`);
+  const wrap = (cache: EdgeCache, extra: PageCacheOptions = {}) =>
+    cachePage(60, { cache, now: clock.now, waitUntil: (p) => void pending.push(p), onError: (e) => errors.push(e), ...extra })((_request: Request) => {
+      calls++;
+      return respond();
+    });
+  return {
+    clock, adds, errors,
+    one: createCache({ backend }),
+    two: createCache({ backend }),
+    wrap,
+    calls: () => calls,
+    respondWith: (next: () => Promise<Response>) => void (respond = next),
+    settle: async () => {
+      while (pending.length > 0) await Promise.all(pending.splice(0));
+    },
+  };
+}
+
+/** A response that waits for `open()`. */
+function gated() {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  return { open, respond: async () => (await gate, new Response("the page")) };
+}
+
+describe("collapsing across processes (shared stores with an atomic add)", () => {
+  it("runs the handler once for misses in two processes; the second gets the first's page", async () => {
+    const p = processes();
+    const gate = gated();
+    p.respondWith(gate.respond);
+    const first = p.wrap(p.one)(new Request(URL));
+    await sleep(5);
+    const second = p.wrap(p.two)(new Request(URL));
+    await sleep(40);
+    expect(p.calls()).toBe(1);
+    gate.open();
+    expect(await (await first).text()).toBe("the page");
+    await p.settle();
+    const collapsed = await second;
+    expect(collapsed.headers.get("cache-status")).toBe("edgecache; hit; ttl=60; detail=collapsed");
+    expect(await collapsed.text()).toBe("the page");
+    expect(p.calls()).toBe(1);
+    expect(await p.one.has(`lock.page.GET.0:.${URL}`)).toBe(false); // freed once the page was stored
+  });
+
+  it("frees the lock when a fill fails, and a waiting process fills the page instead", async () => {
+    const p = processes();
+    let failNow!: () => void;
+    p.respondWith(() => new Promise((_, reject) => (failNow = () => reject(new Error("upstream down")))));
+    const first = p.wrap(p.one)(new Request(URL));
+    await sleep(5);
+    const second = p.wrap(p.two)(new Request(URL));
+    await sleep(20);
+    p.respondWith(async () => new Response("filled by the second"));
+    failNow();
+    await expect(first).rejects.toThrow("upstream down");
+    const filled = await second;
+    expect(filled.headers.get("cache-status")).toBe("edgecache; fwd=uri-miss; stored");
+    expect(await filled.text()).toBe("filled by the second");
+    expect(p.calls()).toBe(2);
+  });
+
+  it("stops waiting after collapseMs and fills the page itself", async () => {
+    const p = processes();
+    await p.one.add(`lock.page.GET.0:.${URL}`, 1, { timeout: 600 }); // a lock whose holder died
+    const response = await p.wrap(p.two, { collapseMs: 100 })(new Request(URL));
+    expect(response.headers.get("cache-status")).toBe("edgecache; fwd=uri-miss; stored");
+    expect(p.calls()).toBe(1);
+  });
+
+  it("refreshes a stale page in one process only", async () => {
+    const p = processes();
+    const options = { staleWhileRevalidate: 30 };
+    await (await p.wrap(p.one, options)(new Request(URL))).text();
+    await p.settle();
+    p.clock.advance(61);
+    const gate = gated();
+    p.respondWith(gate.respond);
+    const [a, b] = await Promise.all([p.wrap(p.one, options)(new Request(URL)), p.wrap(p.two, options)(new Request(URL))]);
+    expect([a.headers.get("cache-status"), b.headers.get("cache-status")]).toEqual([
+      "edgecache; hit; ttl=-1; detail=revalidating",
+      "edgecache; hit; ttl=-1; detail=revalidating",
+    ]);
+    gate.open();
+    await p.settle();
+    expect(p.calls()).toBe(2); // the first fill and one refresh
+  });
+
+  it.each([
+    ["an in-isolate store", { shared: false }],
+    ["a shared store without an atomic add (Workers KV, the Cache API)", { shared: true, atomicAdd: false }],
+  ])("takes no lock on %s", async (_label, capabilities) => {
+    const p = processes(capabilities);
+    await (await p.wrap(p.one)(new Request(URL))).text();
+    expect(p.adds).toEqual([]);
+  });
+});
