@@ -107,21 +107,13 @@ export class PageCacheEngine {
       now = this.options.now();
       if (usable(lookup.page) && now < lookup.page.freshUntil) return this.answer(request, lookup.page, now, "collapsed");
     }
-    // Another process is filling it (a shared store with an atomic add): wait for its page, or
-    // take over if its lock goes without one; after collapseMs, fill it here too.
+    // Another process may be filling it (a shared store with an atomic add).
     const lock = { held: false };
     if (!pending && lookup.fwd !== "miss" && this.options.collapseMs > 0 && sharesFills(cache)) {
-      let claimed = await this.claim(cache, lookup.missKey, request);
-      for (let waited = 0, pause = 10; claimed === false && waited < this.options.collapseMs; waited += pause, pause = Math.min(2 * pause, 200)) {
-        await new Promise((resolve) => setTimeout(resolve, pause));
-        release(lookup.page);
-        lookup = await this.lookup(cache, request, method);
-        now = this.options.now();
-        if (usable(lookup.page) && now < lookup.page.freshUntil) return this.answer(request, lookup.page, now, "collapsed");
-        if (lookup.fwd === "miss") break; // the store failed: waiting on it is pointless
-        claimed = await this.claim(cache, lookup.missKey, request);
-      }
-      lock.held = claimed === true;
+      const waited = await this.waitForOtherProcess(cache, request, method, lookup, usable);
+      if (waited.fresh) return this.answer(request, waited.fresh, waited.now, "collapsed");
+      ({ lookup, now } = waited);
+      lock.held = waited.held;
     }
     const stale = usable(lookup.page) && now < lookup.page.staleIfErrorUntil ? lookup.page : undefined;
     if (lookup.page !== stale) release(lookup.page);
@@ -145,6 +137,26 @@ export class PageCacheEngine {
     }
     release(stale);
     return this.update(cache, request, method, response, lookup.fwd, args, filled);
+  }
+
+  /**
+   * Take the store-wide fill lock of a missing or stale page, or else wait for the process that
+   * holds it: poll (10 ms, doubling to 200 ms) until its page is fresh, or its lock goes without
+   * one and this process takes over, or `collapseMs` passes and this process fills it too.
+   */
+  private async waitForOtherProcess(cache: EdgeCache, request: Request, method: string, lookup: Lookup, usable: (page: DecodedPage | undefined) => page is DecodedPage): Promise<{ fresh?: DecodedPage; lookup: Lookup; now: number; held: boolean }> {
+    let now = this.options.now();
+    let claimed = await this.claim(cache, lookup.missKey, request);
+    for (let waited = 0, pause = 10; claimed === false && waited < this.options.collapseMs; waited += pause, pause = Math.min(2 * pause, 200)) {
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      release(lookup.page);
+      lookup = await this.lookup(cache, request, method);
+      now = this.options.now();
+      if (usable(lookup.page) && now < lookup.page.freshUntil) return { fresh: lookup.page, lookup, now, held: false };
+      if (lookup.fwd === "miss") break; // the store failed: waiting on it is pointless
+      claimed = await this.claim(cache, lookup.missKey, request);
+    }
+    return { lookup, now, held: claimed === true };
   }
 
   /** Find the page for a request: the GET page, or for HEAD the GET page then a HEAD page. Never throws. */
