@@ -3,7 +3,6 @@
  * freshness times, packed into one byte string) or a vary index (a plain object). Both travel
  * through the data-only codec; anything read back that is neither is treated as corrupt.
  */
-import { concatBytes } from "../bytes.ts";
 import { isStreamedBytes, type StreamedBytes } from "../cache.ts";
 
 /** A cached response. Times are clock milliseconds. */
@@ -63,16 +62,6 @@ export function storedPageHead(page: StoredPage): Uint8Array {
   view.setUint32(at, headers.byteLength);
   bytes.set(headers, FIXED);
   return bytes;
-}
-
-/**
- * A stored page as one byte array: its head then its body.
- *
- * @example
- * await cache.set(key, encodeStoredPage(page), { timeout: 600 });
- */
-export function encodeStoredPage(page: StoredPage): Uint8Array {
-  return concatBytes(storedPageHead(page), page.body);
 }
 
 /**

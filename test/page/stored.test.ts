@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { decodeStoredPage, encodeStoredPage, type StoredPage } from "../../src/page/stored.ts";
+import { concatBytes } from "../../src/bytes.ts";
+import { decodeStoredPage, type StoredPage, storedPageHead } from "../../src/page/stored.ts";
+
+/** A page's bytes as a backend without streams keeps them: head, then body. */
+const encodeStoredPage = (page: StoredPage) => concatBytes(storedPageHead(page), page.body);
 
 const page: StoredPage = {
   status: 200,
