@@ -124,19 +124,6 @@ export function createCache(options: CacheOptions = {}): EdgeCache {
 }
 
 /**
- * `cache.get(key)` for edgecache's own modules, which never modify what they read: a Uint8Array
- * value may be a view of the backend's bytes (for the memory backend, the stored entry itself),
- * so a read allocates no copy and the same entry reads back as the same bytes. Not exported from
- * the package: user code gets copies.
- *
- * @example
- * const page = decodeStoredPage(await readShared(cache, key));
- */
-export function readShared(cache: EdgeCache, key: string): Promise<unknown> {
-  return cache instanceof Cache ? cache.readShared(key) : cache.get(key);
-}
-
-/**
  * A byte string read from a backend with streams (the Cache API): its first bytes, read at once,
  * and the rest as a stream to read or cancel.
  *
@@ -174,9 +161,12 @@ class StreamedByteString implements StreamedBytes {
 }
 
 /**
- * `readShared` for values that may be large byte strings: where the backend has streams (and the
- * cache the default codec), a byte string written with `writeStreamed` comes back as
- * {@link StreamedBytes}, its body not yet read. Anything else comes back as `readShared` gives it.
+ * `cache.get(key)` for edgecache's own modules, which never modify what they read:
+ * - a Uint8Array value may be a view of the backend's bytes (for the memory backend, the stored
+ *   entry itself), so a read allocates no copy and the same entry reads back as the same bytes;
+ * - where the backend has streams (and the cache the default codec), a byte string written with
+ *   `writeStreamed` comes back as {@link StreamedBytes}, its body not yet read.
+ * Not exported from the package: user code gets copies.
  *
  * @example
  * const value = await readSharedStreamed(pages, key); // StreamedBytes on the Cache API, bytes elsewhere
@@ -423,8 +413,8 @@ class Cache implements EdgeCache {
     return t > 0 ? t : KEEP_NOTHING;
   }
 
-  /** See `readShared`. Its keys were warned about when their entries were written. */
-  readShared(key: string): Promise<unknown> {
+  /** `readSharedStreamed` without streams. Its keys were warned about when their entries were written. */
+  private readShared(key: string): Promise<unknown> {
     const made = this.makeKey(key);
     this.validateKey?.(made);
     return this.read(made, undefined, false);

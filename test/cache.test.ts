@@ -2,7 +2,7 @@ import { encode as cborgEncode } from "cborg";
 import { describe, expect, it } from "vitest";
 import { memory } from "../adapters/memory.ts";
 import type { Backend } from "../src/backend.ts";
-import { createCache, readShared } from "../src/cache.ts";
+import { createCache, readSharedStreamed } from "../src/cache.ts";
 import { cborSerializer, decodeValue, encodeValue } from "../src/codec.ts";
 import { CorruptEntryError } from "../src/errors.ts";
 
@@ -83,9 +83,9 @@ describe("value codec", () => {
     (await cache.getMany<Uint8Array>(["bytes"])).get("bytes")![1] = 9;
     (await cache.getOrSet("bytes", () => new Uint8Array(0)))[2] = 9;
     expect(await cache.get("bytes")).toEqual(Uint8Array.of(1, 2, 3));
-    const shared = (await readShared(cache, "bytes")) as Uint8Array;
+    const shared = (await readSharedStreamed(cache, "bytes")) as Uint8Array;
     expect(shared).toEqual(Uint8Array.of(1, 2, 3));
-    expect(((await readShared(cache, "bytes")) as Uint8Array).buffer).toBe(shared.buffer); // no copy on a hit
+    expect(((await readSharedStreamed(cache, "bytes")) as Uint8Array).buffer).toBe(shared.buffer); // no copy on a hit
   });
 
   it("accepts a custom serializer for non-integer values", async () => {
