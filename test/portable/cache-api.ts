@@ -50,6 +50,19 @@ const available = suite("cache-api", (test) => {
     equal(await fetchPage(), ["page 1", "edgecache; fwd=uri-miss; stored"]);
     equal(await fetchPage(), ["page 1", "edgecache; hit; ttl=60"]);
   }));
+
+  test("cachePage over the Cache API streams a large page's hit from the stored body, byte for byte", () => withCacheApi(async (name, clock) => {
+    const writes: Promise<unknown>[] = [];
+    const cache = createCache({ backend: cacheApi({ name, now: clock.now }) });
+    const page = Uint8Array.from({ length: 200 * 1024 }, (_, i) => i % 253);
+    const handler = cachePage(60, { cache, now: clock.now, waitUntil: (write) => void writes.push(write) })((_request: Request) => new Response(page));
+    await (await handler(new Request("https://example.com/large"))).arrayBuffer();
+    await Promise.all(writes.splice(0));
+    const hit = await handler(new Request("https://example.com/large"));
+    const body = new Uint8Array(await hit.arrayBuffer());
+    equal([hit.headers.get("cache-status"), body.byteLength], ["edgecache; hit; ttl=60", page.byteLength]);
+    ok(body.every((byte, i) => byte === page[i]), "the streamed body is the stored one");
+  }));
 });
 
 const unavailable = suite("cache-api", (test) => {
