@@ -17,7 +17,7 @@ import { captureBody, type CapturedResponse } from "./capture.ts";
 import { cacheStatusValue, type CacheOutcome } from "./cache-status.ts";
 import { baseKey, variantKey, varyNames } from "./keys.ts";
 import type { PageErrorContext, ResolvedPageOptions } from "./options.ts";
-import { claimFill, releaseFill, sharesFills } from "./fill-lock.ts";
+import { claimFill, type Fill, Fills, sharesFills } from "./fills.ts";
 import { decide, type TimeoutRule } from "./policy.ts";
 import { selectCache } from "./select.ts";
 import { type DecodedPage, decodeStoredPage, isVaryIndex, type StoredPage, storedPageHead, UNSTORED_HEADERS, type VaryIndex } from "./stored.ts";
@@ -53,7 +53,7 @@ class TimeoutError extends Error {
  */
 export class PageCacheEngine {
   private readonly varyMemo = new WeakMap<EdgeCache, LRUCache<string, { vary: string[]; until: number }>>();
-  private readonly filling = new WeakMap<EdgeCache, Map<string, Promise<void>>>();
+  private readonly fills = new Fills();
   private readonly staleDirectives: ((headers: Headers) => void) | undefined;
   private readonly rule: TimeoutRule;
   private readonly options: ResolvedPageOptions;
@@ -99,7 +99,7 @@ export class PageCacheEngine {
     }
 
     // Another request in this isolate is already filling this page: wait for it, then look again.
-    const pending = lookup.fwd !== "miss" && this.options.collapseMs > 0 ? this.fillsOf(cache).get(lookup.missKey) : undefined;
+    const pending = lookup.fwd !== "miss" && this.options.collapseMs > 0 ? this.fills.pending(cache, lookup.missKey) : undefined;
     if (pending) {
       await withDeadline(pending, this.options.collapseMs, () => undefined);
       release(lookup.page);
@@ -108,22 +108,22 @@ export class PageCacheEngine {
       if (usable(lookup.page) && now < lookup.page.freshUntil) return this.answer(request, lookup.page, now, "collapsed");
     }
     // Another process may be filling it (a shared store with an atomic add).
-    const lock = { held: false };
+    let held = false;
     if (!pending && lookup.fwd !== "miss" && this.options.collapseMs > 0 && sharesFills(cache)) {
       const waited = await this.waitForOtherProcess(cache, request, method, lookup, usable);
       if (waited.fresh) return this.answer(request, waited.fresh, waited.now, "collapsed");
-      ({ lookup, now } = waited);
-      lock.held = waited.held;
+      ({ lookup, now, held } = waited);
     }
     const stale = usable(lookup.page) && now < lookup.page.staleIfErrorUntil ? lookup.page : undefined;
     if (lookup.page !== stale) release(lookup.page);
-    const filled = pending || lookup.fwd === "miss" ? undefined : this.startFill(cache, lookup.missKey, lock, request);
+    const fill = pending || lookup.fwd === "miss" ? undefined : this.startFill(cache, lookup.missKey, request);
+    if (fill) fill.held = held;
 
     let response: Response;
     try {
       response = await run(request);
     } catch (error) {
-      filled?.();
+      fill?.end();
       if (stale) {
         this.report(error, "revalidate", request);
         return this.answer(request, stale, now, "stale-if-error");
@@ -131,12 +131,12 @@ export class PageCacheEngine {
       throw error;
     }
     if (stale && response.status >= 500) {
-      filled?.();
+      fill?.end();
       response.body?.cancel().catch(() => {});
       return this.answer(request, stale, now, "stale-if-error");
     }
     release(stale);
-    return this.update(cache, request, method, response, lookup.fwd, args, filled);
+    return this.update(cache, request, method, response, lookup.fwd, args, fill);
   }
 
   /**
@@ -222,17 +222,17 @@ export class PageCacheEngine {
   }
 
   /** UpdateCacheMiddleware: decide, patch the headers, stream the response and store it when it ends. */
-  private update(cache: EdgeCache, request: Request, method: string, response: Response, fwd: Lookup["fwd"], args: readonly unknown[], filled: (() => void) | undefined): Response {
+  private update(cache: EdgeCache, request: Request, method: string, response: Response, fwd: Lookup["fwd"], args: readonly unknown[], fill: Fill | undefined): Response {
     const decision = decide(request, response, this.rule, this.options);
     if (!decision.patch) {
-      filled?.();
+      fill?.end();
       return this.label(response, { hit: false, fwd, detail: decision.refusal });
     }
     const now = this.options.now();
     let patched = patchResponseHeaders(response, decision.timeout, { now: () => now });
     if (this.staleDirectives) patched = editHeaders(patched, this.staleDirectives);
     if (decision.refusal) {
-      filled?.();
+      fill?.end();
       return this.label(patched, { hit: false, fwd, detail: decision.refusal });
     }
     const swr = this.options.staleWhileRevalidate ?? parseDeltaSeconds(decision.directives.get("stale-while-revalidate")) ?? 0;
@@ -254,7 +254,7 @@ export class PageCacheEngine {
         await this.limit(cache, this.store(cache, request, method, vary, page, decision.timeout + Math.max(0, swr, sie)));
       })
       .catch((error: unknown) => this.report(error, "store", request))
-      .finally(filled);
+      .finally(() => fill?.end());
     this.schedule(write, args);
     return this.label(streamed, { hit: false, fwd, stored: true });
   }
@@ -275,49 +275,27 @@ export class PageCacheEngine {
 
   /** Refresh a stale page in the background, once per key in this isolate (and in the store, where it shares fills). */
   private revalidate(cache: EdgeCache, run: (request: Request) => Response | Promise<Response>, request: Request, method: string, key: string, args: readonly unknown[]): void {
-    const fills = this.fillsOf(cache);
-    if (fills.has(key)) return;
-    const lock = { held: false };
-    const filled = this.startFill(cache, key, lock, request);
+    if (this.fills.pending(cache, key)) return;
+    const fill = this.startFill(cache, key, request);
     const refresh = (async () => {
       if (sharesFills(cache)) {
         const claimed = await this.claim(cache, key, request);
-        if (claimed === false) return filled(); // another process is refreshing it
-        lock.held = claimed === true;
+        if (claimed === false) return fill.end(); // another process is refreshing it
+        fill.held = claimed === true;
       }
       const response = await run(request.clone());
-      const answered = this.update(cache, request, method, response, "uri-miss", args, filled);
+      const answered = this.update(cache, request, method, response, "uri-miss", args, fill);
       await answered.body?.pipeTo(new WritableStream());
     })().catch((error: unknown) => {
-      filled();
+      fill.end();
       this.report(error, "revalidate", request);
     });
     this.schedule(refresh, args);
   }
 
-  private fillsOf(cache: EdgeCache): Map<string, Promise<void>> {
-    let fills = this.filling.get(cache);
-    if (!fills) this.filling.set(cache, (fills = new Map()));
-    return fills;
-  }
-
-  /**
-   * Mark `key` as being filled; the returned function ends that (idempotent) and frees the
-   * store-wide fill lock if `lock` says this fill holds it by then.
-   */
-  private startFill(cache: EdgeCache, key: string, lock: { held: boolean }, request: Request): () => void {
-    const fills = this.fillsOf(cache);
-    let finish!: () => void;
-    const done = new Promise<void>((resolve) => (finish = resolve));
-    fills.set(key, done);
-    let ended = false;
-    return () => {
-      if (ended) return;
-      ended = true;
-      if (fills.get(key) === done) fills.delete(key);
-      finish();
-      if (lock.held) releaseFill(cache, key).catch((error: unknown) => this.report(error, "store", request));
-    };
+  /** Mark `key` as being filled in this isolate; a failure to free its store-wide lock is reported. */
+  private startFill(cache: EdgeCache, key: string, request: Request): Fill {
+    return this.fills.start(cache, key, (error) => this.report(error, "store", request));
   }
 
   /**

@@ -1,0 +1,94 @@
+/**
+ * The pages being filled, so concurrent misses wait for one fill instead of all running the
+ * handler: in this isolate, a promise per page being filled; and on a store shared between
+ * processes that has an atomic add (memcached, Redis), a store-wide lock entry next to the page's
+ * key, taken by the first process to miss. Stores without an atomic add (Workers KV, the Cache
+ * API) and in-isolate stores do with the isolate's promises.
+ */
+import type { EdgeCache } from "../cache.ts";
+import { encodeCounter } from "../codec.ts";
+
+const LOCKED = encodeCounter(1);
+
+/** The lock's key: its own namespace, so it can never be a page's key. */
+function lockKey(cache: EdgeCache, key: string): string {
+  return cache.makeKey(`lock.${key}`);
+}
+
+/**
+ * Whether `cache`'s store can hold a fill lock: shared beyond this isolate, with an atomic add.
+ *
+ * @example
+ * if (sharesFills(cache) && !(await claimFill(cache, key, 5000))) await waitForPage();
+ */
+export function sharesFills(cache: EdgeCache): boolean {
+  const { capabilities, add } = cache.backend;
+  return capabilities?.shared === true && capabilities.atomicAdd === true && typeof add === "function";
+}
+
+/**
+ * Take the fill lock of the page under `key` for `ms` milliseconds (at least a second, so a filler
+ * that dies frees it soon); `true` when this caller took it. Store failures reject.
+ *
+ * @example
+ * const mine = await claimFill(cache, "page.GET.0:.https://example.com/", 5000);
+ */
+export function claimFill(cache: EdgeCache, key: string, ms: number): Promise<boolean> {
+  return cache.backend.add!(lockKey(cache, key), LOCKED, Math.max(1, ms / 1000));
+}
+
+/**
+ * Free the fill lock of the page under `key`, once its page is stored or its fill has failed.
+ *
+ * @example
+ * await releaseFill(cache, "page.GET.0:.https://example.com/");
+ */
+export async function releaseFill(cache: EdgeCache, key: string): Promise<void> {
+  await cache.backend.delete(lockKey(cache, key));
+}
+
+/**
+ * One fill under way in this isolate. `end` (idempotent) lets its waiters go and, when `held` is
+ * set by then, frees the store-wide lock.
+ */
+export interface Fill {
+  held: boolean;
+  end(): void;
+}
+
+/**
+ * The fills under way in this isolate, per cache.
+ *
+ * @example
+ * const fill = fills.start(cache, key, report);
+ * try { await fillThePage() } finally { fill.end() }
+ */
+export class Fills {
+  private readonly underWay = new WeakMap<EdgeCache, Map<string, Promise<void>>>();
+
+  /** Settles when this isolate's fill of `key` ends; `undefined` when there is none. */
+  pending(cache: EdgeCache, key: string): Promise<void> | undefined {
+    return this.underWay.get(cache)?.get(key);
+  }
+
+  /** Mark `key` as being filled here. A failure to free the store-wide lock goes to `onError`. */
+  start(cache: EdgeCache, key: string, onError: (error: unknown) => void): Fill {
+    let fills = this.underWay.get(cache);
+    if (!fills) this.underWay.set(cache, (fills = new Map()));
+    let finish!: () => void;
+    const done = new Promise<void>((resolve) => (finish = resolve));
+    fills.set(key, done);
+    let ended = false;
+    const fill: Fill = {
+      held: false,
+      end() {
+        if (ended) return;
+        ended = true;
+        if (fills.get(key) === done) fills.delete(key);
+        finish();
+        if (fill.held) releaseFill(cache, key).catch(onError);
+      },
+    };
+    return fill;
+  }
+}
