@@ -5,7 +5,7 @@
  */
 import { memory } from "../adapters/memory.ts";
 import { checkFunction, checkInteger, checkKey, checkTimeout, describe, type Timeout } from "./arguments.ts";
-import type { Backend, BackendTtl } from "./backend.ts";
+import type { Backend, BackendTtl, StreamStore } from "./backend.ts";
 import { concatBytes, readAll } from "./bytes.ts";
 import { type CompleteBackend, completeBackend } from "./backend-fallbacks.ts";
 import { byteStringBounds, byteStringHeader, cborSerializer, decodeValue, encodeValue, type Serializer } from "./codec.ts";
@@ -421,9 +421,12 @@ class Cache implements EdgeCache {
   }
 
   /** See `readSharedStreamed`. */
-  async readSharedStreamed(key: string): Promise<unknown> {
+  readSharedStreamed(key: string): Promise<unknown> {
     const streams = this.backend.streams;
-    if (streams === undefined || this.serializer !== cborSerializer) return this.readShared(key);
+    return streams === undefined || this.serializer !== cborSerializer ? this.readShared(key) : this.readStreamed(streams, key);
+  }
+
+  private async readStreamed(streams: StreamStore, key: string): Promise<unknown> {
     const made = this.makeKey(key);
     this.validateKey?.(made);
     try {

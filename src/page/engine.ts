@@ -178,7 +178,8 @@ export class PageCacheEngine {
     const known = memo.get(base);
     if (known && known.until > this.options.now()) return this.findVariant(cache, request, base, known.vary);
     const value = await readSharedStreamed(cache, base);
-    const page = await wholeIfSmall(decodeStoredPage(value));
+    let page = decodeStoredPage(value);
+    if (smallStream(page)) page = await readWhole(page);
     if (page) return { page, missKey: base, fwd: "uri-miss" };
     if (isVaryIndex(value)) {
       memo.set(base, { vary: value.vary, until: this.options.now() + VARY_MEMO_MS });
@@ -191,7 +192,8 @@ export class PageCacheEngine {
   private async findVariant(cache: EdgeCache, request: Request, base: string, vary: readonly string[]): Promise<Lookup> {
     const key = await variantKey(base, request, vary, this.options);
     const value = await readSharedStreamed(cache, key);
-    const page = await wholeIfSmall(decodeStoredPage(value));
+    let page = decodeStoredPage(value);
+    if (smallStream(page)) page = await readWhole(page);
     if (page) return { page, missKey: key, fwd: "vary-miss" };
     if (value !== undefined) this.dropCorrupt(cache, key, request);
     return { missKey: key, fwd: "vary-miss" };
@@ -363,9 +365,13 @@ function withHeaders(page: DecodedPage, added: ReadonlyArray<[string, string]>):
   return [...page.headers, ...added];
 }
 
-/** `page` with its body read, when it streams and is small enough to read before answering. */
-async function wholeIfSmall(page: DecodedPage | undefined): Promise<DecodedPage | undefined> {
-  if (page === undefined || page.body instanceof Uint8Array || page.bodyLength > STREAMED_READ_WHOLE_BYTES) return page;
+/** Whether `page` streams yet is small enough to read whole before answering. */
+function smallStream(page: DecodedPage | undefined): page is DecodedPage & { body: ReadableStream<Uint8Array> } {
+  return page !== undefined && !(page.body instanceof Uint8Array) && page.bodyLength <= STREAMED_READ_WHOLE_BYTES;
+}
+
+/** `page` with its streamed body read into bytes. */
+async function readWhole(page: DecodedPage & { body: ReadableStream<Uint8Array> }): Promise<DecodedPage> {
   return { ...page, body: await readAll(page.body) };
 }
 
