@@ -18,7 +18,7 @@
  */
 import { checkFunction, describe } from "../src/arguments.ts";
 import type { Backend } from "../src/backend.ts";
-import { concatBytes, fromBase64, toBase64 } from "../src/bytes.ts";
+import { concatBytes, emptyStream, fromBase64, toBase64 } from "../src/bytes.ts";
 import { BackendUnavailableError } from "../src/errors.ts";
 import { entryBackend } from "./cloudflare/entries.ts";
 import { boundedName } from "./cloudflare/keys.ts";
@@ -186,7 +186,7 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
           return undefined;
         }
         const head = fromBase64(response.headers.get(HEAD_HEADER) ?? "");
-        const body = response.body ?? new ReadableStream<Uint8Array>({ start: (controller) => controller.close() });
+        const body = response.body ?? emptyStream();
         return { head, body, length: head.byteLength + Number(response.headers.get(BODY_LENGTH_HEADER)) };
       },
       async set(key, head, body, ttl) {

@@ -17,7 +17,7 @@
  */
 import { checkFunction, checkInteger, describe } from "../src/arguments.ts";
 import type { Backend, StreamedEntry } from "../src/backend.ts";
-import { concatBytes, fromBase64, toBase64 } from "../src/bytes.ts";
+import { concatBytes, emptyStream, fromBase64, toBase64 } from "../src/bytes.ts";
 import { BackendUnavailableError } from "../src/errors.ts";
 import { type Entry, entryBackend } from "./cloudflare/entries.ts";
 import { boundedName, utf8Length } from "./cloudflare/keys.ts";
@@ -219,6 +219,3 @@ function joined(entry: KvEntry): Uint8Array {
   return entry.head === undefined ? entry.value : concatBytes(entry.head, entry.value);
 }
 
-function emptyStream(): ReadableStream<Uint8Array> {
-  return new ReadableStream({ start: (controller) => controller.close() });
-}

@@ -14,6 +14,16 @@ export function concatBytes(head: Uint8Array, tail: Uint8Array): Uint8Array {
 }
 
 /**
+ * A stream that yields nothing: the body of an entry whose bytes all came at once.
+ *
+ * @example
+ * return { head: wholeValue, body: emptyStream(), length: wholeValue.byteLength };
+ */
+export function emptyStream(): ReadableStream<Uint8Array> {
+  return new ReadableStream({ start: (controller) => controller.close() });
+}
+
+/**
  * Everything `stream` yields, in one array.
  *
  * @example
