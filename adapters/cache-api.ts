@@ -20,7 +20,7 @@ import { checkFunction, describe } from "../src/arguments.ts";
 import type { Backend } from "../src/backend.ts";
 import { concatBytes, emptyStream, fromBase64, toBase64 } from "../src/bytes.ts";
 import { BackendUnavailableError } from "../src/errors.ts";
-import { entryBackend } from "./cloudflare/entries.ts";
+import { entryBackend, expiresAtFor, isLive } from "./cloudflare/entries.ts";
 import { boundedName } from "./cloudflare/keys.ts";
 
 /**
@@ -127,7 +127,7 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
 
   const locate = async (key: string): Promise<string> => `${origin}/${await currentGeneration()}/${await boundedName(encodeURIComponent(key), MAX_NAME_LENGTH)}`;
 
-  /** The unexpired stored response under `location`. */
+  /** The stored response under `location`, and the expiry it carries (expired or not). */
   const match = async (location: string): Promise<{ response: Response; expiresAt: number | null } | undefined> => {
     const response = await (await cacheReady()).match(location);
     if (response === undefined) return undefined;
@@ -181,7 +181,7 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
         const found = await match(await locate(key));
         if (found === undefined) return undefined;
         const { response, expiresAt } = found;
-        if (expiresAt !== null && expiresAt <= now()) {
+        if (!isLive(expiresAt, now)) {
           await response.body?.cancel();
           return undefined;
         }
@@ -190,7 +190,7 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
         return { head, body, length: head.byteLength + Number(response.headers.get(BODY_LENGTH_HEADER)) };
       },
       async set(key, head, body, ttl) {
-        const expiresAt = ttl === null ? null : now() + ttl * 1000;
+        const expiresAt = expiresAtFor(ttl, now);
         const location = await locate(key);
         if (head.byteLength <= MAX_HEAD_BYTES) await save(location, head, body, expiresAt);
         else await save(location, new Uint8Array(0), concatBytes(head, body), expiresAt);

@@ -19,7 +19,7 @@ import { checkFunction, checkInteger, describe } from "../src/arguments.ts";
 import type { Backend, StreamedEntry } from "../src/backend.ts";
 import { concatBytes, emptyStream, fromBase64, toBase64 } from "../src/bytes.ts";
 import { BackendUnavailableError } from "../src/errors.ts";
-import { type Entry, entryBackend } from "./cloudflare/entries.ts";
+import { type Entry, entryBackend, expiresAtFor, isLive } from "./cloudflare/entries.ts";
 import { boundedName, utf8Length } from "./cloudflare/keys.ts";
 import { WriteThrottle } from "./workers-kv/throttle.ts";
 
@@ -124,7 +124,6 @@ export function workersKv(namespace: KvNamespaceLike, options: WorkersKvOptions 
     writes.write(location, { entry: undefined, send: () => namespace.delete(location) });
 
   const locate = async (key: string): Promise<string> => prefix + (await boundedName(key, nameBytes));
-  const live = (entry: { expiresAt: number | null }): boolean => entry.expiresAt === null || entry.expiresAt > now();
 
   const save = async (location: string, entry: KvEntry): Promise<void> => {
     const { value, head, expiresAt } = entry;
@@ -187,11 +186,11 @@ export function workersKv(namespace: KvNamespaceLike, options: WorkersKvOptions 
         const waiting = writes.waiting(location);
         if (waiting) {
           const entry = waiting.entry;
-          return entry && live(entry) ? { head: entry.head ?? new Uint8Array(0), body: new Response(entry.value as Uint8Array<ArrayBuffer>).body!, length: joined(entry).byteLength } : undefined;
+          return entry && isLive(entry.expiresAt, now) ? { head: entry.head ?? new Uint8Array(0), body: new Response(entry.value as Uint8Array<ArrayBuffer>).body!, length: joined(entry).byteLength } : undefined;
         }
         const { value, metadata } = await namespace.getWithMetadata<Metadata>(location, streamOptions);
         if (value === null) return undefined;
-        if (!live({ expiresAt: metadata?.expiresAt ?? null })) {
+        if (!isLive(metadata?.expiresAt ?? null, now)) {
           await value.cancel();
           return undefined;
         }
@@ -205,7 +204,7 @@ export function workersKv(namespace: KvNamespaceLike, options: WorkersKvOptions 
 
       async set(key, head, body, ttl) {
         const location = await locate(key);
-        const expiresAt = ttl === null ? null : now() + ttl * 1000;
+        const expiresAt = expiresAtFor(ttl, now);
         const metadata: Metadata = { expiresAt: expiresAt ?? undefined, head: toBase64(head), bodyLength: body.byteLength };
         if (JSON.stringify(metadata).length <= MAX_METADATA_BYTES) await save(location, { value: body, head, expiresAt });
         else await save(location, { value: concatBytes(head, body), expiresAt });

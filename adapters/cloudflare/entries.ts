@@ -16,6 +16,26 @@ export interface Entry {
 }
 
 /**
+ * The expiry time in clock milliseconds of an entry written now with `ttl` (`null`: never).
+ *
+ * @example
+ * expiresAtFor(30, Date.now); // Date.now() + 30_000
+ */
+export function expiresAtFor(ttl: BackendTtl, now: () => number): number | null {
+  return ttl === null ? null : now() + ttl * 1000;
+}
+
+/**
+ * Whether an entry expiring at `expiresAt` (`null`: never) is still live.
+ *
+ * @example
+ * if (!isLive(entry.expiresAt, now)) return undefined;
+ */
+export function isLive(expiresAt: number | null, now: () => number): boolean {
+  return expiresAt === null || expiresAt > now();
+}
+
+/**
  * What an adapter supplies: where a key lives and the three raw operations on that place.
  *
  * @example
@@ -50,12 +70,12 @@ export interface EntryStore {
  */
 export function entryBackend(store: EntryStore): Backend {
   const { now } = store;
-  const expiry = (ttl: BackendTtl): number | null => (ttl === null ? null : now() + ttl * 1000);
+  const expiry = (ttl: BackendTtl): number | null => expiresAtFor(ttl, now);
 
   /** The unexpired entry at `location`. */
   const live = async (location: string): Promise<Entry | undefined> => {
     const entry = await store.load(location);
-    return entry === undefined || (entry.expiresAt !== null && entry.expiresAt <= now()) ? undefined : entry;
+    return entry !== undefined && isLive(entry.expiresAt, now) ? entry : undefined;
   };
 
   return {
