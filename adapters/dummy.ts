@@ -17,7 +17,7 @@ import type { Backend } from "../src/backend.ts";
 export function dummy(): Backend {
   return {
     name: "dummy",
-    capabilities: { atomicAdd: true, atomicIncrement: true, consistent: true, shared: false },
+    capabilities: { atomicAdd: true, atomicIncrement: true, consistent: true, shared: false, local: true },
     async get() { return undefined; },
     async set() {},
     async add() { return true; },

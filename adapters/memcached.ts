@@ -99,7 +99,7 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
 
   return {
     name: "memcached",
-    capabilities: { atomicAdd: true, atomicIncrement: true, consistent: true, shared: true },
+    capabilities: { atomicAdd: true, atomicIncrement: true, consistent: true, shared: true, local: false },
     validateKey: validateMemcachedKey,
 
     // async, so that a bad key rejects the returned promise instead of throwing synchronously

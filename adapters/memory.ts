@@ -101,7 +101,7 @@ export function memory(options: MemoryOptions = {}): Backend {
 
   return {
     name: "memory",
-    capabilities: { atomicAdd: true, atomicIncrement: true, consistent: true, shared: false },
+    capabilities: { atomicAdd: true, atomicIncrement: true, consistent: true, shared: false, local: true },
 
     async get(key) {
       return live(key, true)?.value;

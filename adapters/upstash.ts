@@ -145,7 +145,7 @@ export function upstash(options: UpstashOptions): Backend {
 
   return {
     name: "upstash",
-    capabilities: { atomicAdd: true, atomicIncrement: true, consistent: true, shared: true },
+    capabilities: { atomicAdd: true, atomicIncrement: true, consistent: true, shared: true, local: false },
 
     get: (key) => call("get", async () => {
       const value = await redis.get(redisKey(key));

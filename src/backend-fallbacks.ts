@@ -29,6 +29,7 @@ export function completeBackend(backend: Backend, defaultTtl: () => BackendTtl):
       atomicIncrement: b.capabilities?.atomicIncrement ?? false,
       consistent: b.capabilities?.consistent ?? false,
       shared: b.capabilities?.shared ?? false,
+      local: b.capabilities?.local ?? false,
     },
     get: b.get.bind(b),
     set: b.set.bind(b),

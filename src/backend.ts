@@ -20,6 +20,12 @@ export interface BackendCapabilities {
   readonly consistent: boolean;
   /** The store is shared beyond this isolate/process (false for the memory backend). */
   readonly shared: boolean;
+  /**
+   * The store is part of the runtime, not a service behind a connection: in-process memory, or
+   * the Cache API (the data centre's own HTTP cache on Workers, a local file in Deno). Page
+   * caching sets no default time limit on its calls (see the `timeoutMs` page option).
+   */
+  readonly local: boolean;
 }
 
 /**

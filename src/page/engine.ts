@@ -5,7 +5,6 @@
  * failures that are misses (reported to `onError`) instead of errors.
  */
 import { LRUCache } from "lru-cache";
-import { readAll } from "../bytes.ts";
 import { type EdgeCache, readSharedStreamed, writeStreamed } from "../cache.ts";
 import { CorruptEntryError } from "../errors.ts";
 import { compileCacheControl, parseDeltaSeconds } from "../http/cache-control.ts";
@@ -29,13 +28,10 @@ interface Lookup {
   fwd: "uri-miss" | "vary-miss" | "miss";
 }
 
+/** The time limit on calls to a store behind a connection, unless `timeoutMs` says otherwise. */
+const DEFAULT_TIMEOUT_MS = 1000;
 /** How long a learned vary list is trusted without re-reading the index. */
 const VARY_MEMO_MS = 60_000;
-/**
- * A streamed page up to this size is read whole during the lookup, so a store failing mid-read is
- * still a miss; a larger one streams to the client, where a failure can only cut it short.
- */
-const STREAMED_READ_WHOLE_BYTES = 64 * 1024;
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 const CONDITIONAL_HEADERS = ["if-none-match", "if-modified-since", "if-match", "if-unmodified-since"];
 
@@ -178,8 +174,7 @@ export class PageCacheEngine {
     const known = memo.get(base);
     if (known && known.until > this.options.now()) return this.findVariant(cache, request, base, known.vary);
     const value = await readSharedStreamed(cache, base);
-    let page = decodeStoredPage(value);
-    if (smallStream(page)) page = await readWhole(page);
+    const page = decodeStoredPage(value);
     if (page) return { page, missKey: base, fwd: "uri-miss" };
     if (isVaryIndex(value)) {
       memo.set(base, { vary: value.vary, until: this.options.now() + VARY_MEMO_MS });
@@ -192,8 +187,7 @@ export class PageCacheEngine {
   private async findVariant(cache: EdgeCache, request: Request, base: string, vary: readonly string[]): Promise<Lookup> {
     const key = await variantKey(base, request, vary, this.options);
     const value = await readSharedStreamed(cache, key);
-    let page = decodeStoredPage(value);
-    if (smallStream(page)) page = await readWhole(page);
+    const page = decodeStoredPage(value);
     if (page) return { page, missKey: key, fwd: "vary-miss" };
     if (value !== undefined) this.dropCorrupt(cache, key, request);
     return { missKey: key, fwd: "vary-miss" };
@@ -319,11 +313,14 @@ export class PageCacheEngine {
     return memo;
   }
 
-  /** Fail a backend call that takes longer than `timeoutMs` (in-isolate backends cannot hang). */
+  /** Fail a backend call that takes longer than the store's time limit (see the `timeoutMs` option). */
   private limit<T>(cache: EdgeCache, call: Promise<T>): Promise<T> {
-    if (cache.backend.capabilities?.shared === false || this.options.timeoutMs === 0) return call;
-    return withDeadline(call, this.options.timeoutMs, () => {
-      throw new TimeoutError(`the ${cache.backend.name} backend took longer than ${this.options.timeoutMs} ms`);
+    const capabilities = cache.backend.capabilities;
+    if (capabilities?.shared === false) return call; // in-isolate: its calls never wait on I/O
+    const ms = this.options.timeoutMs ?? (capabilities?.local === true ? 0 : DEFAULT_TIMEOUT_MS);
+    if (ms === 0) return call;
+    return withDeadline(call, ms, () => {
+      throw new TimeoutError(`the ${cache.backend.name} backend took longer than ${ms} ms`);
     });
   }
 
@@ -363,16 +360,6 @@ function withHeaders(page: DecodedPage, added: ReadonlyArray<[string, string]>):
     return record;
   }
   return [...page.headers, ...added];
-}
-
-/** Whether `page` streams yet is small enough to read whole before answering. */
-function smallStream(page: DecodedPage | undefined): page is DecodedPage & { body: ReadableStream<Uint8Array> } {
-  return page !== undefined && !(page.body instanceof Uint8Array) && page.bodyLength <= STREAMED_READ_WHOLE_BYTES;
-}
-
-/** `page` with its streamed body read into bytes. */
-async function readWhole(page: DecodedPage & { body: ReadableStream<Uint8Array> }): Promise<DecodedPage> {
-  return { ...page, body: await readAll(page.body) };
 }
 
 /** Let go of a looked-up page that will not be answered with: a streamed body must be cancelled. */

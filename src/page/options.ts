@@ -40,7 +40,11 @@ export interface PageCacheOptions {
   varyCookies?: readonly string[];
   /** Largest body stored; a longer one streams to the client and is not stored. Default 5 MiB. */
   maxBodyBytes?: number;
-  /** A backend call slower than this is a miss. Default 1000 ms (not applied to in-isolate backends). */
+  /**
+   * A backend call slower than this is a miss; 0 sets no limit. Default 1000 ms for stores behind a
+   * connection (memcached, Redis, KV) and no limit for local ones (the Cache API), where a timer per
+   * call costs more than the call risks. Never applied to in-isolate stores, which cannot hang.
+   */
   timeoutMs?: number;
   /** Concurrent misses for the same page wait this long for the first one to fill the cache: in this isolate, and across processes on stores with an atomic add (memcached, Redis). 0 turns collapsing off. Default 5000 ms. */
   collapseMs?: number;
@@ -75,7 +79,8 @@ export interface ResolvedPageOptions {
   keyParts: ((request: Request) => string | readonly string[] | undefined) | undefined;
   varyCookies: readonly string[] | undefined;
   maxBodyBytes: number;
-  timeoutMs: number;
+  /** `undefined`: the default, which depends on the store. */
+  timeoutMs: number | undefined;
   collapseMs: number;
   staleWhileRevalidate: number | undefined;
   staleIfError: number | undefined;
@@ -147,7 +152,7 @@ export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPage
     keyParts: o.keyParts,
     varyCookies: o.varyCookies === undefined ? undefined : stringList(o.varyCookies, "options.varyCookies"),
     maxBodyBytes: nonNegative(o.maxBodyBytes ?? 5 * 2 ** 20, "options.maxBodyBytes"),
-    timeoutMs: nonNegative(o.timeoutMs ?? 1000, "options.timeoutMs"),
+    timeoutMs: o.timeoutMs === undefined ? undefined : nonNegative(o.timeoutMs, "options.timeoutMs"),
     collapseMs: nonNegative(o.collapseMs ?? 5000, "options.collapseMs"),
     staleWhileRevalidate: o.staleWhileRevalidate === undefined ? undefined : nonNegative(o.staleWhileRevalidate, "options.staleWhileRevalidate"),
     staleIfError: o.staleIfError === undefined ? undefined : nonNegative(o.staleIfError, "options.staleIfError"),

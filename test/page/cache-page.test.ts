@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { createCache } from "../../src/cache.ts";
 import { cacheControl, compose, varyOnCookie, varyOnHeaders } from "../../src/wrappers.ts";
 import { cachePage, cacheSite, type SiteCacheOptions } from "../../src/page/cache-page.ts";
@@ -409,6 +409,25 @@ describe("writes and failures", () => {
     expect((await read(handler(new Request("https://example.com/")))).status).toBe(200);
     expect(performance.now() - started).toBeLessThan(1000);
     expect(String(bench.errors[0])).toMatch(/took longer than 20 ms/);
+  });
+
+  it("sets no default time limit on a local store (the Cache API), yet applies an explicit timeoutMs to it", async () => {
+    let release = (): void => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const local = pageBench((backend) => ({ ...backend, capabilities: { shared: true, local: true }, get: async (key) => (await gate, backend.get(key)) }));
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const answer = read(cachePage(60, options(local))(view())(new Request("https://example.com/")));
+      await vi.advanceTimersByTimeAsync(5000); // far past the 1000 ms default of stores behind a connection
+      release();
+      expect((await answer).cacheStatus).toBe("edgecache; fwd=uri-miss; stored");
+      expect(local.errors).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
+    const hanging = pageBench((backend) => ({ ...backend, capabilities: { shared: true, local: true }, get: () => new Promise(() => {}) }));
+    expect((await read(cachePage(60, options(hanging, { timeoutMs: 20 }))(view())(new Request("https://example.com/")))).status).toBe(200);
+    expect(String(hanging.errors[0])).toMatch(/took longer than 20 ms/);
   });
 
   it("treats a corrupt or foreign entry as a miss, drops it and reports it", async () => {

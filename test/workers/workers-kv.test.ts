@@ -50,7 +50,7 @@ function recording(pageSize?: number) {
 
 describe("workers-kv backend", () => {
   it("declares that it is shared, eventually consistent and without atomic add or increment", () => {
-    expect(workersKv(env.CACHE_KV).capabilities).toEqual({ atomicAdd: false, atomicIncrement: false, consistent: false, shared: true });
+    expect(workersKv(env.CACHE_KV).capabilities).toEqual({ atomicAdd: false, atomicIncrement: false, consistent: false, shared: true, local: false });
   });
 
   it("expires an entry under 60 s on time, though KV is given 60 s", async () => {
