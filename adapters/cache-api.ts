@@ -2,14 +2,16 @@
  * Cache API backend: entries in a Web `Cache` (Workers' `caches.open(name)`, Deno's `caches`),
  * each under a synthetic URL on a private origin that no real request can reach.
  *
- * - Expiry: every entry carries its expiry time in a header and reads enforce it, because
- *   Deno ignores Cache-Control and miniflare keeps nothing without it. `Cache-Control: max-age`
- *   is set as well so Workers evict entries themselves.
+ * - Expiry: every entry carries its expiry time in its one metadata header and reads enforce it,
+ *   because Deno ignores Cache-Control and miniflare keeps nothing without it.
+ *   `Cache-Control: max-age` is set as well so Workers evict entries themselves.
  * - `cache.put` refuses HEAD requests, 206 responses and `Vary: *`: the backend only ever puts
  *   GET requests for its own 200 responses without Vary, so none of that can reach the caller.
  * - Streams: page caching writes a page's head (status, headers, freshness) and body separately;
- *   the head rides base64-encoded in a header of the stored response and the body is its body, so
- *   a hit needs no body read and streams the page straight through, as Hono's `cache()` does.
+ *   the head rides base64-encoded in the metadata header and the body is the stored body, so a
+ *   hit needs no body read and streams the page straight through, as Hono's `cache()` does.
+ * - Local: the Cache API is the runtime's own cache, so page caching sets it no time limit by
+ *   default (see the `local` capability).
  * - `clear()` replaces a generation token stored in the cache; entries of older generations are
  *   never read again and age out. Other isolates notice within a second.
  * - The Cache API is per data centre on Workers: entries are not replicated, and `clear()` only
@@ -17,10 +19,11 @@
  *   backend throws a BackendUnavailableError unless `options.cache` is given.
  */
 import { checkFunction, describe } from "../src/arguments.ts";
-import type { Backend } from "../src/backend.ts";
-import { concatBytes, emptyStream, fromBase64, toBase64 } from "../src/bytes.ts";
+import type { Backend, StreamedEntry } from "../src/backend.ts";
+import { concatBytes, emptyStream, toBase64 } from "../src/bytes.ts";
 import { BackendUnavailableError } from "../src/errors.ts";
 import { entryBackend, expiresAtFor, isLive } from "./cloudflare/entries.ts";
+import { headBytes } from "./cloudflare/heads.ts";
 import { boundedName } from "./cloudflare/keys.ts";
 
 /**
@@ -53,11 +56,12 @@ export interface CacheApiOptions {
   now?: () => number;
 }
 
-const EXPIRES_HEADER = "x-edgecache-expires";
-/** The head of a streamed entry, base64; the entry's value is the head's bytes then the body's. */
-const HEAD_HEADER = "x-edgecache-head";
-/** The length of the stored body in bytes (Content-Length is not always kept by a cache). */
-const BODY_LENGTH_HEADER = "x-edgecache-body-length";
+/**
+ * Everything the backend keeps beside an entry's body, in one header (each extra header costs a
+ * cache a little on every hit): `<expiry ms, empty for never>,<body bytes>,<head, base64>`. For a
+ * streamed entry the head is its start (see `streams`), for a plain entry it is empty.
+ */
+const ENTRY_HEADER = "x-edgecache";
 /** Heads up to this size ride in a header; a larger one is stored with the body, as a plain value. */
 const MAX_HEAD_BYTES = 8 * 1024;
 /** `max-age` for entries that never expire: a year, longer than any cache keeps them. */
@@ -89,15 +93,21 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
     throw new BackendUnavailableError("the Cache API (globalThis.caches) is not available in this runtime: pass options.cache, or use another backend");
   }
   // Opened on first use: Workers allow no I/O at module scope, where backends are often made.
-  let opened: Promise<CacheLike> | undefined;
-  const cacheReady = (): Promise<CacheLike> =>
-    (opened ??= Promise.resolve(options.cache ?? storage!.open(name)).catch((error: unknown) => {
-      opened = undefined; // try again on the next call
-      throw error;
-    }));
+  // Once open, calls use it without waiting (a hit is all in a few awaits).
+  let store: CacheLike | undefined;
+  let opening: Promise<CacheLike> | undefined;
+  const cacheReady = (): CacheLike | Promise<CacheLike> =>
+    store ??
+    (opening ??= Promise.resolve(options.cache ?? storage!.open(name)).then(
+      (opened) => (store = opened),
+      (error: unknown) => {
+        opening = undefined; // try again on the next call
+        throw error;
+      },
+    ));
 
   const generationUrl = `${origin}/generation`;
-  let generation: { token: Promise<string>; readAt: number } | undefined;
+  let generation: { token: Promise<string>; value?: string; readAt: number } | undefined;
   const setGeneration = async (token: string): Promise<string> => {
     const headers = { "cache-control": `max-age=${FOREVER_SECONDS}` };
     await (await cacheReady()).put(generationUrl, new Response(token, { headers }));
@@ -109,48 +119,72 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
     return token || setGeneration(crypto.randomUUID());
   };
   /**
-   * The current generation, trusted for a second and then read again; concurrent callers share
-   * one read. A missing token (never set, or evicted) is replaced, so old entries never come back.
+   * The current generation (once read, without waiting), trusted for a second and then read
+   * again; concurrent callers share one read. A missing token (never set, or evicted) is
+   * replaced, so old entries never come back.
    */
-  const currentGeneration = (): Promise<string> => {
-    if (generation && now() - generation.readAt < GENERATION_CHECK_MS) return generation.token;
+  const currentGeneration = (): string | Promise<string> => {
+    if (generation && now() - generation.readAt < GENERATION_CHECK_MS) return generation.value ?? generation.token;
     return remember(readGeneration());
   };
   const remember = (token: Promise<string>): Promise<string> => {
-    const known = { token, readAt: now() };
+    const known: NonNullable<typeof generation> = { token, readAt: now() };
     generation = known;
-    token.catch(() => {
-      if (generation === known) generation = undefined; // read again on the next call
-    });
+    token.then(
+      (value) => (known.value = value),
+      () => {
+        if (generation === known) generation = undefined; // read again on the next call
+      },
+    );
     return token;
   };
 
-  const locate = async (key: string): Promise<string> => `${origin}/${await currentGeneration()}/${await boundedName(encodeURIComponent(key), MAX_NAME_LENGTH)}`;
+  /** The synthetic URL of `key`'s entry; without waiting once the generation is known and for keys that need no hashing. */
+  const locate = (key: string): string | Promise<string> => {
+    const token = currentGeneration();
+    const entry = boundedName(encodeURIComponent(key), MAX_NAME_LENGTH);
+    if (typeof token === "string" && typeof entry === "string") return `${origin}/${token}/${entry}`;
+    return Promise.all([token, entry]).then(([token, entry]) => `${origin}/${token}/${entry}`);
+  };
 
-  /** The stored response under `location`, and the expiry it carries (expired or not). */
-  const match = async (location: string): Promise<{ response: Response; expiresAt: number | null } | undefined> => {
-    const response = await (await cacheReady()).match(location);
+  /** The stored response under `location` and what its entry header says; `undefined` when there is none or it is not ours. */
+  const match = async (location: string): Promise<StoredEntry | undefined> => {
+    const response = await (store ?? (await cacheReady())).match(location);
     if (response === undefined) return undefined;
-    const expires = response.headers.get(EXPIRES_HEADER);
-    return { response, expiresAt: expires === null ? null : Number(expires) };
+    const fields = response.headers.get(ENTRY_HEADER)?.split(",");
+    if (fields?.length !== 3) {
+      await response.body?.cancel();
+      return undefined;
+    }
+    const [expires, bodyLength, head] = fields as [string, string, string];
+    return { response, expiresAt: expires === "" ? null : Number(expires), bodyLength: Number(bodyLength), head };
+  };
+
+  /** The live entry at `location` as a head and a streaming body. */
+  const streamedEntry = async (location: string): Promise<StreamedEntry | undefined> => {
+    const found = await match(location);
+    if (found === undefined) return undefined;
+    const { response, expiresAt } = found;
+    if (!isLive(expiresAt, now)) {
+      await response.body?.cancel();
+      return undefined;
+    }
+    const head = headBytes(found.head);
+    return { head, body: response.body ?? emptyStream(), length: head.byteLength + found.bodyLength };
   };
 
   const save = async (location: string, head: Uint8Array, body: Uint8Array, expiresAt: number | null): Promise<void> => {
-    const headers = new Headers({ "content-type": "application/octet-stream" });
-    if (expiresAt === null) {
-      headers.set("cache-control", `max-age=${FOREVER_SECONDS}`);
-    } else {
-      headers.set("cache-control", `max-age=${Math.max(1, Math.ceil((expiresAt - now()) / 1000))}`);
-      headers.set(EXPIRES_HEADER, String(expiresAt));
-    }
-    if (head.byteLength > 0) headers.set(HEAD_HEADER, toBase64(head));
-    headers.set(BODY_LENGTH_HEADER, String(body.byteLength));
-    await (await cacheReady()).put(location, new Response(body as Uint8Array<ArrayBuffer>, { headers }));
+    const seconds = expiresAt === null ? FOREVER_SECONDS : Math.max(1, Math.ceil((expiresAt - now()) / 1000));
+    const headers = {
+      "cache-control": `max-age=${seconds}`,
+      [ENTRY_HEADER]: `${expiresAt ?? ""},${body.byteLength},${head.byteLength > 0 ? toBase64(head) : ""}`,
+    };
+    await (store ?? (await cacheReady())).put(location, new Response(body as Uint8Array<ArrayBuffer>, { headers }));
   };
 
   const backend = entryBackend({
     name: "cache-api",
-    capabilities: { atomicAdd: false, atomicIncrement: false, consistent: false, shared: true },
+    capabilities: { atomicAdd: false, atomicIncrement: false, consistent: false, shared: true, local: true },
     now,
 
     locate,
@@ -158,9 +192,8 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
     async load(location) {
       const found = await match(location);
       if (found === undefined) return undefined;
-      const head = fromBase64(found.response.headers.get(HEAD_HEADER) ?? "");
       const body = new Uint8Array(await found.response.arrayBuffer());
-      return { value: head.byteLength === 0 ? body : concatBytes(head, body), expiresAt: found.expiresAt };
+      return { value: found.head === "" ? body : concatBytes(headBytes(found.head), body), expiresAt: found.expiresAt };
     },
 
     save: (location, { value, expiresAt }) => save(location, new Uint8Array(0), value, expiresAt),
@@ -177,17 +210,9 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
   return {
     ...backend,
     streams: {
-      async get(key) {
-        const found = await match(await locate(key));
-        if (found === undefined) return undefined;
-        const { response, expiresAt } = found;
-        if (!isLive(expiresAt, now)) {
-          await response.body?.cancel();
-          return undefined;
-        }
-        const head = fromBase64(response.headers.get(HEAD_HEADER) ?? "");
-        const body = response.body ?? emptyStream();
-        return { head, body, length: head.byteLength + Number(response.headers.get(BODY_LENGTH_HEADER)) };
+      get(key) {
+        const location = locate(key);
+        return typeof location === "string" ? streamedEntry(location) : location.then(streamedEntry);
       },
       async set(key, head, body, ttl) {
         const expiresAt = expiresAtFor(ttl, now);
@@ -197,6 +222,15 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
       },
     },
   };
+}
+
+/** A stored response and what its entry header says. */
+interface StoredEntry {
+  response: Response;
+  expiresAt: number | null;
+  bodyLength: number;
+  /** The entry's head, base64 (empty for a plain entry). */
+  head: string;
 }
 
 function parseOrigin(origin: unknown): string {

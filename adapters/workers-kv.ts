@@ -17,9 +17,10 @@
  */
 import { checkFunction, checkInteger, describe } from "../src/arguments.ts";
 import type { Backend, StreamedEntry } from "../src/backend.ts";
-import { concatBytes, emptyStream, fromBase64, toBase64 } from "../src/bytes.ts";
+import { concatBytes, emptyStream, toBase64 } from "../src/bytes.ts";
 import { BackendUnavailableError } from "../src/errors.ts";
 import { type Entry, entryBackend, expiresAtFor, isLive } from "./cloudflare/entries.ts";
+import { headBytes } from "./cloudflare/heads.ts";
 import { boundedName, utf8Length } from "./cloudflare/keys.ts";
 import { WriteThrottle } from "./workers-kv/throttle.ts";
 
@@ -123,7 +124,11 @@ export function workersKv(namespace: KvNamespaceLike, options: WorkersKvOptions 
   const remove = (location: string): Promise<void> =>
     writes.write(location, { entry: undefined, send: () => namespace.delete(location) });
 
-  const locate = async (key: string): Promise<string> => prefix + (await boundedName(key, nameBytes));
+  /** The KV key of `key`'s entry; without waiting for keys that need no hashing. */
+  const locate = (key: string): string | Promise<string> => {
+    const name = boundedName(key, nameBytes);
+    return typeof name === "string" ? prefix + name : name.then((hashed) => prefix + hashed);
+  };
 
   const save = async (location: string, entry: KvEntry): Promise<void> => {
     const { value, head, expiresAt } = entry;
@@ -145,7 +150,7 @@ export function workersKv(namespace: KvNamespaceLike, options: WorkersKvOptions 
 
   const backend = entryBackend({
     name: "workers-kv",
-    capabilities: { atomicAdd: false, atomicIncrement: false, consistent: false, shared: true },
+    capabilities: { atomicAdd: false, atomicIncrement: false, consistent: false, shared: true, local: false },
     now,
     locate,
 
@@ -155,7 +160,7 @@ export function workersKv(namespace: KvNamespaceLike, options: WorkersKvOptions 
       const { value, metadata } = await namespace.getWithMetadata<Metadata>(location, readOptions);
       if (value === null) return undefined;
       const body = new Uint8Array(value);
-      return { value: metadata?.head === undefined ? body : concatBytes(fromBase64(metadata.head), body), expiresAt: metadata?.expiresAt ?? null };
+      return { value: metadata?.head === undefined ? body : concatBytes(headBytes(metadata.head), body), expiresAt: metadata?.expiresAt ?? null };
     },
 
     save,
@@ -198,7 +203,7 @@ export function workersKv(namespace: KvNamespaceLike, options: WorkersKvOptions 
           const whole = new Uint8Array(await new Response(value).arrayBuffer()); // a plain entry: its length is only known once read
           return { head: whole, body: emptyStream(), length: whole.byteLength };
         }
-        const head = fromBase64(metadata.head);
+        const head = headBytes(metadata.head);
         return { head, body: value, length: head.byteLength + metadata.bodyLength };
       },
 

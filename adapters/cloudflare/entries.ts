@@ -41,7 +41,7 @@ export function isLive(expiresAt: number | null, now: () => number): boolean {
  * @example
  * const store = new Map<string, Entry>();
  * const backend = entryBackend({
- *   name: "map", capabilities: { atomicAdd: false, atomicIncrement: false, consistent: true, shared: false },
+ *   name: "map", capabilities: { atomicAdd: false, atomicIncrement: false, consistent: true, shared: false, local: true },
  *   now: Date.now, locate: async (key) => key,
  *   load: async (at) => store.get(at), save: async (at, entry) => void store.set(at, entry),
  *   remove: async (at) => void store.delete(at), clear: async () => store.clear(),
@@ -53,7 +53,7 @@ export interface EntryStore {
   /** The clock expiry is measured on, in milliseconds. */
   now: () => number;
   /** The store's name for a made key. */
-  locate(key: string): Promise<string>;
+  locate(key: string): string | Promise<string>;
   /** The entry at `location`, expired or not; `undefined` when there is none. */
   load(location: string): Promise<Entry | undefined>;
   save(location: string, entry: Entry): Promise<void>;

@@ -14,15 +14,16 @@ export function utf8Length(text: string): number {
 }
 
 /**
- * `key` as a storage name of at most `maxBytes` UTF-8 bytes (`maxBytes` must leave room for a hash: 66 bytes).
+ * `key` as a storage name of at most `maxBytes` UTF-8 bytes (`maxBytes` must leave room for a hash:
+ * 66 bytes). A name that needs hashing comes as a promise; one that fits comes at once.
  *
  * @example
- * await boundedName(":1:home", 512);          // "k::1:home"
+ * boundedName(":1:home", 512);                // "k::1:home"
  * await boundedName("x".repeat(600), 512);   // "h:" + sha256 hex of the key
  */
-export async function boundedName(key: string, maxBytes: number): Promise<string> {
+export function boundedName(key: string, maxBytes: number): string | Promise<string> {
   const literal = `k:${key}`;
   // A UTF-16 code unit takes at most 3 UTF-8 bytes, so short keys skip the encoding.
   if (literal.length * 3 <= maxBytes || utf8Length(literal) <= maxBytes) return literal;
-  return `h:${await sha256Hex(key)}`;
+  return sha256Hex(key).then((hash) => `h:${hash}`);
 }

@@ -76,10 +76,18 @@ export interface DecodedPage extends Readonly<Omit<StoredPage, "body">> {
   readonly headerRecord: Readonly<Record<string, string>> | undefined;
 }
 
-// Decoding is a pure function of immutable bytes (backends never modify what `get` returned), so
+/** What a page's head holds: its fields, and its own size in bytes. */
+interface PageHead {
+  fields: Omit<DecodedPage, "body" | "bodyLength">;
+  size: number;
+}
+
+// Decoding is a pure function of immutable bytes (backends never modify what they return), so
 // each page's bytes are decoded once: the memory backend hands back the same bytes on every hit,
-// which then decode to nothing. Keyed weakly by the bytes' buffer, so pages go when their bytes do.
-const decoded = new WeakMap<ArrayBufferLike, { offset: number; length: number; page: DecodedPage }>();
+// and the Cloudflare adapters the same head bytes, which then decode to nothing. Keyed weakly by
+// the bytes' buffer, so decoded pages and heads go when their bytes do.
+const decodedPages = new WeakMap<ArrayBufferLike, { offset: number; length: number; page: DecodedPage }>();
+const decodedHeads = new WeakMap<ArrayBufferLike, { offset: number; length: number; head: PageHead | undefined }>();
 
 /**
  * The stored page in a value read from the cache, or `undefined` when the value is not one.
@@ -92,58 +100,62 @@ const decoded = new WeakMap<ArrayBufferLike, { offset: number; length: number; p
 export function decodeStoredPage(value: unknown): DecodedPage | undefined {
   if (isStreamedBytes(value)) return decodeStreamedPage(value);
   if (!(value instanceof Uint8Array)) return undefined;
-  const known = decoded.get(value.buffer);
+  const known = decodedPages.get(value.buffer);
   if (known !== undefined && known.offset === value.byteOffset && known.length === value.byteLength) return known.page;
   const head = decodeHead(value);
   if (head === undefined) return undefined;
-  const { size, ...fields } = head;
-  const page = Object.freeze({ ...fields, body: value.subarray(size), bodyLength: value.byteLength - size });
-  decoded.set(value.buffer, { offset: value.byteOffset, length: value.byteLength, page });
+  const page = Object.freeze({ ...head.fields, body: value.subarray(head.size), bodyLength: value.byteLength - head.size });
+  decodedPages.set(value.buffer, { offset: value.byteOffset, length: value.byteLength, page });
   return page;
 }
 
 /** A page whose head came at once and whose body streams. */
 function decodeStreamedPage(value: StreamedBytes): DecodedPage | undefined {
-  const head = decodeHead(value.head);
-  if (head === undefined) {
+  const bytes = value.head;
+  let known = decodedHeads.get(bytes.buffer);
+  if (known === undefined || known.offset !== bytes.byteOffset || known.length !== bytes.byteLength) {
+    known = { offset: bytes.byteOffset, length: bytes.byteLength, head: decodeHead(bytes) };
+    decodedHeads.set(bytes.buffer, known);
+  }
+  if (known.head === undefined) {
     value.rest.cancel().catch(() => {});
     return undefined;
   }
-  const { size, ...fields } = head;
-  const early = value.head.subarray(size); // body bytes that came with the head
-  const body = early.byteLength === 0 ? value.rest : prepend(early, value.rest);
-  return Object.freeze({ ...fields, body, bodyLength: value.length - size });
+  const { fields, size } = known.head;
+  // Body bytes may have come with the head (from a store that keeps the entry whole).
+  const body = size === bytes.byteLength ? value.rest : prepend(bytes.subarray(size), value.rest);
+  return { ...fields, body, bodyLength: value.length - size };
 }
 
 /** The page fields in the head `bytes` open with, and the head's size; `undefined` when they hold no page head. */
-function decodeHead(bytes: Uint8Array): (Omit<DecodedPage, "body" | "bodyLength"> & { size: number }) | undefined {
+function decodeHead(bytes: Uint8Array): PageHead | undefined {
   if (bytes.byteLength < FIXED || bytes[0] !== MAGIC[0] || bytes[1] !== MAGIC[1] || bytes[2] !== MAGIC[2]) return undefined;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const size = FIXED + view.getUint32(FIXED - 4);
   if (size > bytes.byteLength) return undefined;
-  const fields = size === FIXED ? [] : decoder.decode(bytes.subarray(FIXED, size)).split("\n");
-  if (fields.length % 2 !== 0) return undefined;
+  const lines = size === FIXED ? [] : decoder.decode(bytes.subarray(FIXED, size)).split("\n");
+  if (lines.length % 2 !== 0) return undefined;
   const headers: Array<[string, string]> = [];
   let headerRecord: Record<string, string> | undefined = {};
-  for (let i = 0; i < fields.length; i += 2) {
-    const name = fields[i]!;
-    const value = fields[i + 1]!;
+  for (let i = 0; i < lines.length; i += 2) {
+    const name = lines[i]!;
+    const value = lines[i + 1]!;
     headers.push([name, value]);
     if (headerRecord && Object.hasOwn(headerRecord, name)) headerRecord = undefined;
     else if (headerRecord) headerRecord[name] = value;
   }
   const at = MAGIC.length + 3;
-  return {
+  const fields = {
     status: view.getUint16(MAGIC.length),
     shareable: view.getUint8(MAGIC.length + 2) === 1,
     storedAt: view.getFloat64(at),
     freshUntil: view.getFloat64(at + 8),
     staleWhileRevalidateUntil: view.getFloat64(at + 16),
     staleIfErrorUntil: view.getFloat64(at + 24),
-    headers,
+    headers: Object.freeze(headers) as Array<[string, string]>,
     headerRecord: headerRecord && Object.freeze(headerRecord),
-    size,
   };
+  return { fields, size };
 }
 
 /** `rest` with `first` in front of it. */

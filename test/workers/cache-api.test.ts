@@ -32,8 +32,8 @@ async function recording(name: string): Promise<{ cache: CacheLike; urls: string
 }
 
 describe("cache-api backend", () => {
-  it("declares that it is shared but per data centre, without atomic add or increment", () => {
-    expect(cacheApi().capabilities).toEqual({ atomicAdd: false, atomicIncrement: false, consistent: false, shared: true });
+  it("declares that it is shared but per data centre and local to the runtime, without atomic add or increment", () => {
+    expect(cacheApi().capabilities).toEqual({ atomicAdd: false, atomicIncrement: false, consistent: false, shared: true, local: true });
   });
 
   it("expires entries by their stored time, in real time too", async () => {
@@ -65,6 +65,27 @@ describe("cache-api backend", () => {
     expect(urls.at(-1)).toMatch(/\/h:[0-9a-f]{64}$/);
     expect(await (await caches.open(name)).match("https://example.com/page")).toBeUndefined();
     expect(text(await backend.get("x".repeat(2000)))).toBe("long");
+  });
+
+  it("reads a response at one of its URLs without its entry header (another writer's) as a miss", async () => {
+    const name = freshName();
+    const { cache, urls } = await recording(name);
+    const backend = cacheApi({ cache });
+    await backend.set("k", bytes("v"), 60);
+    await (await caches.open(name)).put(urls.at(-1)!, new Response("not ours", { headers: { "cache-control": "max-age=60" } }));
+    expect(await backend.get("k")).toBeUndefined();
+    expect(await backend.streams!.get("k")).toBeUndefined();
+  });
+
+  it("hands out the same head bytes on every read of a streamed entry, decoded once", async () => {
+    const backend = cacheApi({ name: freshName() });
+    await backend.streams!.set("page", bytes("the head"), bytes("the body"), 60);
+    const first = (await backend.streams!.get("page"))!;
+    const second = (await backend.streams!.get("page"))!;
+    expect(text(first.head)).toBe("the head");
+    expect(second.head).toBe(first.head);
+    expect(await new Response(second.body).text()).toBe("the body");
+    await first.body.cancel();
   });
 
   it("uses a given cache, such as caches.default, through the custom origin", async () => {
