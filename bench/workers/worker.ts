@@ -66,13 +66,19 @@ export default {
       contender("cachePage, cache-api adapter", html, cachePage(3600, { cache: createCache({ backend: cacheApi({ name: `edgecache-bench-${kib}` }) }) })),
       contender("cachePage, workers-kv adapter", html, cachePage(3600, { cache: createCache({ backend: workersKv(env.CACHE_KV), keyPrefix: `kib-${kib}` }) })),
     ];
-    const hit = async (app: Hono<{ Bindings: BenchEnv }>): Promise<void> => {
-      const response = await app.fetch(new Request("https://bench.example/page"), env, ctx);
+    // The fills' background writes are kept here and waited for, so no write is still running
+    // (and taking CPU from the hits) when the timing starts.
+    const writes: Array<Promise<unknown>> = [];
+    const filling = { waitUntil: (write: Promise<unknown>) => writes.push(write), passThroughOnException: () => ctx.passThroughOnException(), props: ctx.props } as ExecutionContext;
+    const hit = async (app: Hono<{ Bindings: BenchEnv }>, context = ctx): Promise<void> => {
+      const response = await app.fetch(new Request("https://bench.example/page"), env, context);
       await response.arrayBuffer();
     };
-    for (const { app } of contenders) await hit(app); // fill
-    await new Promise((resolve) => setTimeout(resolve, 50)); // let the background writes land
-    for (const { app } of contenders) for (let i = 0; i < 20; i++) await hit(app); // warm up
+    for (const { app } of contenders) await hit(app, filling);
+    await Promise.all(writes);
+    // Warm up with one untimed round: the JIT, and the allocator (a 1 MiB page allocates fresh
+    // memory for its first few hundred reads, which would tax whichever contender came first).
+    for (const { app } of contenders) for (let i = 0; i < n; i++) await hit(app);
     for (let round = 0; round < rounds; round++) {
       for (let turn = 0; turn < contenders.length; turn++) {
         const current = contenders[(round + turn) % contenders.length]!;
