@@ -147,22 +147,13 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
     return Promise.all([token, entry]).then(([token, entry]) => `${origin}/${token}/${entry}`);
   };
 
-  /** The stored response under `location` and what its entry header says; `undefined` when there is none or it is not ours. */
-  const match = async (location: string): Promise<StoredEntry | undefined> => {
-    const response = await (store ?? (await cacheReady())).match(location);
-    if (response === undefined) return undefined;
-    const fields = response.headers.get(ENTRY_HEADER)?.split(",");
-    if (fields?.length !== 3) {
-      await response.body?.cancel();
-      return undefined;
-    }
-    const [expires, bodyLength, head] = fields as [string, string, string];
-    return { response, expiresAt: expires === "" ? null : Number(expires), bodyLength: Number(bodyLength), head };
-  };
+  /** The stored response under `location`: straight from the cache once it is open. */
+  const match = (location: string): Promise<Response | undefined> =>
+    store ? store.match(location) : Promise.resolve(cacheReady()).then((opened) => opened.match(location));
 
   /** The live entry at `location` as a head and a streaming body. */
   const streamedEntry = async (location: string): Promise<StreamedEntry | undefined> => {
-    const found = await match(location);
+    const found = entryOf(await match(location));
     if (found === undefined) return undefined;
     const { response, expiresAt } = found;
     if (!isLive(expiresAt, now)) {
@@ -190,7 +181,7 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
     locate,
 
     async load(location) {
-      const found = await match(location);
+      const found = entryOf(await match(location));
       if (found === undefined) return undefined;
       const body = new Uint8Array(await found.response.arrayBuffer());
       return { value: found.head === "" ? body : concatBytes(headBytes(found.head), body), expiresAt: found.expiresAt };
@@ -231,6 +222,18 @@ interface StoredEntry {
   bodyLength: number;
   /** The entry's head, base64 (empty for a plain entry). */
   head: string;
+}
+
+/** What a stored response's entry header says; `undefined` when there is no response or it has no such header (not ours). */
+function entryOf(response: Response | undefined): StoredEntry | undefined {
+  if (response === undefined) return undefined;
+  const fields = response.headers.get(ENTRY_HEADER)?.split(",");
+  if (fields?.length !== 3) {
+    response.body?.cancel().catch(() => {});
+    return undefined;
+  }
+  const [expires, bodyLength, head] = fields as [string, string, string];
+  return { response, expiresAt: expires === "" ? null : Number(expires), bodyLength: Number(bodyLength), head };
 }
 
 function parseOrigin(origin: unknown): string {

@@ -66,7 +66,7 @@ export class PageCacheEngine {
   /** Wrap `handler`, keeping its type and passing its extra arguments through. */
   wrap<H extends Handler>(handler: H): H {
     const handle = this.handle.bind(this);
-    return async function (this: unknown, request: Request, ...args: unknown[]) {
+    return function (this: unknown, request: Request, ...args: unknown[]) {
       return handle((req) => handler.apply(this, [req, ...args]), request, args);
     } as H;
   }
@@ -87,10 +87,10 @@ export class PageCacheEngine {
     const usable = (page: DecodedPage | undefined): page is DecodedPage => page !== undefined && (page.shareable || !authorized);
     let now = this.options.now();
     if (usable(lookup.page)) {
-      if (now < lookup.page.freshUntil) return this.answer(request, lookup.page, now);
+      if (now < lookup.page.freshUntil) return this.answer(request, method, lookup.page, now);
       if (now < lookup.page.staleWhileRevalidateUntil) {
         this.revalidate(cache, run, request, method, lookup.missKey, args);
-        return this.answer(request, lookup.page, now, "revalidating");
+        return this.answer(request, method, lookup.page, now, "revalidating");
       }
     }
 
@@ -101,13 +101,13 @@ export class PageCacheEngine {
       release(lookup.page);
       lookup = await this.lookup(cache, request, method);
       now = this.options.now();
-      if (usable(lookup.page) && now < lookup.page.freshUntil) return this.answer(request, lookup.page, now, "collapsed");
+      if (usable(lookup.page) && now < lookup.page.freshUntil) return this.answer(request, method, lookup.page, now, "collapsed");
     }
     // Another process may be filling it (a shared store with an atomic add).
     let held = false;
     if (!pending && lookup.fwd !== "miss" && this.options.collapseMs > 0 && sharesFills(cache)) {
       const waited = await this.waitForOtherProcess(cache, request, method, lookup, usable);
-      if (waited.fresh) return this.answer(request, waited.fresh, waited.now, "collapsed");
+      if (waited.fresh) return this.answer(request, method, waited.fresh, waited.now, "collapsed");
       ({ lookup, now, held } = waited);
     }
     const stale = usable(lookup.page) && now < lookup.page.staleIfErrorUntil ? lookup.page : undefined;
@@ -122,14 +122,14 @@ export class PageCacheEngine {
       fill?.end();
       if (stale) {
         this.report(error, "revalidate", request);
-        return this.answer(request, stale, now, "stale-if-error");
+        return this.answer(request, method, stale, now, "stale-if-error");
       }
       throw error;
     }
     if (stale && response.status >= 500) {
       fill?.end();
       response.body?.cancel().catch(() => {});
-      return this.answer(request, stale, now, "stale-if-error");
+      return this.answer(request, method, stale, now, "stale-if-error");
     }
     release(stale);
     return this.update(cache, request, method, response, lookup.fwd, args, fill);
@@ -199,20 +199,20 @@ export class PageCacheEngine {
   }
 
   /** A response for a stored page: Age, freshness, HEAD without a body, conditional requests answered. */
-  private answer(request: Request, page: DecodedPage, now: number, detail?: "collapsed" | "revalidating" | "stale-if-error"): Response {
+  private answer(request: Request, method: string, page: DecodedPage, now: number, detail?: "collapsed" | "revalidating" | "stale-if-error"): Response {
     const remaining = (page.freshUntil - now) / 1000;
     const outcome: CacheOutcome = { hit: true, ttl: remaining > 0 ? Math.ceil(remaining) : Math.floor(remaining), detail };
     const added: Array<[string, string]> = [["age", String(Math.max(0, Math.floor((now - page.storedAt) / 1000)))]];
     const status = this.options.cacheStatus;
     if (status !== false) added.push([status, cacheStatusValue(this.options.cacheName, outcome)]);
     let body: BodyInit | null = page.body as Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
-    if (request.method === "HEAD" || NULL_BODY_STATUSES.has(page.status)) {
-      if (request.method === "HEAD") added.push(["content-length", String(page.bodyLength)]);
+    if (method === "HEAD" || NULL_BODY_STATUSES.has(page.status)) {
+      if (method === "HEAD") added.push(["content-length", String(page.bodyLength)]);
       release(page);
       body = null;
     }
-    const response = new Response(body, { status: page.status, headers: withHeaders(page, added) });
-    if (!CONDITIONAL_HEADERS.some((name) => request.headers.has(name))) return response;
+    const response = pageResponse(page, body, added);
+    if (!hasAnyHeader(request.headers, CONDITIONAL_HEADERS)) return response;
     const conditional = getConditionalResponse(request, response);
     return conditional === response ? response : this.label(conditional, outcome);
   }
@@ -349,6 +349,24 @@ export class PageCacheEngine {
 }
 
 /**
+ * The response for `page` with `body` and the `added` headers after its own. A streamed page
+ * comes from a runtime's own cache (workerd, Deno), where copying a Headers is native and cheaper
+ * than reading a record's properties: its stored headers are prepared once per decoded head and
+ * copied. A page read whole gets a record (see `withHeaders`).
+ */
+function pageResponse(page: DecodedPage, body: BodyInit | null, added: ReadonlyArray<[string, string]>): Response {
+  if (page.body instanceof Uint8Array) return new Response(body, { status: page.status, headers: withHeaders(page, added) });
+  let headers = preparedHeaders.get(page.headers);
+  if (headers === undefined) preparedHeaders.set(page.headers, (headers = new Headers(page.headers)));
+  const response = new Response(body, { status: page.status, headers });
+  for (const [name, value] of added) response.headers.append(name, value);
+  return response;
+}
+
+/** Streamed pages' stored headers, keyed by their decoded head's (shared, frozen) header list. */
+const preparedHeaders = new WeakMap<ReadonlyArray<[string, string]>, Headers>();
+
+/**
  * A page's headers plus `added`: a plain record when no name repeats (runtimes build a Response
  * from a record fastest, and @hono/node-server writes one without building Headers), else pairs.
  */
@@ -360,6 +378,12 @@ function withHeaders(page: DecodedPage, added: ReadonlyArray<[string, string]>):
     return record;
   }
   return [...page.headers, ...added];
+}
+
+/** Whether `headers` has any of `names` (a loop: no closure per request, as `some` would make). */
+function hasAnyHeader(headers: Headers, names: readonly string[]): boolean {
+  for (const name of names) if (headers.has(name)) return true;
+  return false;
 }
 
 /** Let go of a looked-up page that will not be answered with: a streamed body must be cancelled. */
