@@ -2,8 +2,8 @@
  * The Worker behind `bench/workers.bench.ts`, run in workerd by Miniflare. `GET /run` times
  * cache hits of one page through three Hono apps: Hono's own `cache()` middleware, and edgecache's
  * `cachePage` middleware over the Cache API and over Workers KV. Each app's page is filled once,
- * then each is asked `n` times per round, the apps taking turns; the answer is the mean time per
- * hit of each and how often its handler ran (1: every timed request was a hit).
+ * then each is asked `n` times per round, the apps taking turns; the answer is each one's time per
+ * round, the mean time per hit and how often its handler ran (1: every timed request was a hit).
  */
 import { type ExecutionContext, Hono } from "hono";
 import { cache } from "hono/cache";
@@ -26,11 +26,13 @@ export interface BenchEnv {
  * One contender's figures, as `/run` reports them.
  *
  * @example
- * const row: Timing = { name: "hono cache()", nsPerHit: 412_000, handlerRuns: 1 };
+ * const row: Timing = { name: "hono cache()", nsPerHit: 412_000, roundMs: [123.6, 124.1], handlerRuns: 1 };
  */
 export interface Timing {
   name: string;
   nsPerHit: number;
+  /** Milliseconds for each round's `n` hits, in round order. */
+  roundMs: number[];
   handlerRuns: number;
 }
 
@@ -40,7 +42,7 @@ const page = (kib: number) => `<!doctype html><title>bench</title>${"<p>edgecach
 /** A Hono app serving one page through `middleware`, counting how often the page is rendered. */
 function contender(name: string, html: string, middleware: Parameters<Hono<{ Bindings: BenchEnv }>["use"]>[1]) {
   const app = new Hono<{ Bindings: BenchEnv }>();
-  const counter = { name, runs: 0, app, totalMs: 0 };
+  const counter = { name, runs: 0, app, roundMs: [] as number[] };
   app.get("/page", middleware, (c) => {
     counter.runs++;
     return c.html(html);
@@ -84,10 +86,15 @@ export default {
         const current = contenders[(round + turn) % contenders.length]!;
         const start = performance.now();
         for (let i = 0; i < n; i++) await hit(current.app);
-        current.totalMs += performance.now() - start;
+        current.roundMs[round] = performance.now() - start;
       }
     }
-    const timings: Timing[] = contenders.map(({ name, runs, totalMs }) => ({ name, nsPerHit: (totalMs * 1e6) / (n * rounds), handlerRuns: runs }));
+    const timings: Timing[] = contenders.map(({ name, runs, roundMs }) => ({
+      name,
+      nsPerHit: (roundMs.reduce((sum, ms) => sum + ms, 0) * 1e6) / (n * rounds),
+      roundMs,
+      handlerRuns: runs,
+    }));
     return Response.json(timings);
   },
 };
