@@ -20,7 +20,7 @@ const SIZES = [
   { kib: 2, hitsPerRound: 150 },
   { kib: 1024, hitsPerRound: 100 },
 ];
-/** A multiple of the number of contenders, so each takes every turn in the order equally often. */
+/** A multiple of the number of contenders (4), so each takes every turn in the order equally often. */
 const ROUNDS = 12;
 
 const bundle = await build({

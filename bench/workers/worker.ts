@@ -1,7 +1,8 @@
 /**
  * The Worker behind `bench/workers.bench.ts`, run in workerd by Miniflare. `GET /run` times
- * cache hits of one page through three Hono apps: Hono's own `cache()` middleware, and edgecache's
- * `cachePage` middleware over the Cache API and over Workers KV. Each app's page is filled once,
+ * cache hits of one page through four Hono apps: Hono's own `cache()` middleware, and edgecache's
+ * `cachePage` middleware over the Cache API (with and without Cache-Status, which Hono's does not
+ * add) and over Workers KV. Each app's page is filled once,
  * then each is asked `n` times per round, the apps taking turns; the answer is each one's time per
  * round, the mean time per hit and how often its handler ran (1: every timed request was a hit).
  */
@@ -66,6 +67,8 @@ export default {
     const contenders = [
       contender("hono cache() (Cache API)", html, cache({ cacheName: `hono-bench-${kib}`, wait: true, cacheControl: "max-age=3600" })),
       contender("cachePage, cache-api adapter", html, cachePage(3600, { cache: createCache({ backend: cacheApi({ name: `edgecache-bench-${kib}` }) }) })),
+      // Hono's middleware adds no Cache-Status; this row shows what that header costs.
+      contender("  the same, cacheStatus: false", html, cachePage(3600, { cache: createCache({ backend: cacheApi({ name: `edgecache-bench-plain-${kib}` }) }), cacheStatus: false })),
       contender("cachePage, workers-kv adapter", html, cachePage(3600, { cache: createCache({ backend: workersKv(env.CACHE_KV), keyPrefix: `kib-${kib}` }) })),
     ];
     // The fills' background writes are kept here and waited for, so no write is still running
