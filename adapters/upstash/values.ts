@@ -7,25 +7,11 @@
  *   left with `automaticDeserialization` on hands them back untouched.
  */
 
+import { fromBase64, toBase64 } from "../../src/bytes.ts";
+
 const DECIMAL_INTEGER = /^(0|-?[1-9][0-9]{0,19})$/;
 const BYTES_TAG = "b64:";
-const CHUNK = 0x8000;
 const utf8 = new TextEncoder();
-
-function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let at = 0; at < bytes.length; at += CHUNK) {
-    binary += String.fromCharCode(...bytes.subarray(at, at + CHUNK));
-  }
-  return btoa(binary);
-}
-
-function fromBase64(text: string): Uint8Array {
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
 
 /**
  * The Redis string for `bytes`: plain decimal text for integers, `b64:`-tagged base64 otherwise.
