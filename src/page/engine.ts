@@ -349,22 +349,27 @@ export class PageCacheEngine {
 }
 
 /**
- * The response for `page` with `body` and the `added` headers after its own. A streamed page
- * comes from a runtime's own cache (workerd, Deno), where copying a Headers is native and cheaper
- * than reading a record's properties: its stored headers are prepared once per decoded head and
- * copied. A page read whole gets a record (see `withHeaders`).
+ * The response for `page` with `body` and the `added` headers after its own. A page read whole
+ * gets a record (see `withHeaders`). A streamed page comes from a runtime's own cache (workerd,
+ * Deno), where copying a Headers is native and cheaper than building one: its headers, `added`
+ * included, are prepared once and copied by every hit that adds the same (Age and Cache-Status
+ * change once a second, so most hits of a popular page do).
  */
 function pageResponse(page: DecodedPage, body: BodyInit | null, added: ReadonlyArray<[string, string]>): Response {
   if (page.body instanceof Uint8Array) return new Response(body, { status: page.status, headers: withHeaders(page, added) });
-  let headers = preparedHeaders.get(page.headers);
-  if (headers === undefined) preparedHeaders.set(page.headers, (headers = new Headers(page.headers)));
-  const response = new Response(body, { status: page.status, headers });
-  for (const [name, value] of added) response.headers.append(name, value);
-  return response;
+  let additions = "";
+  for (const [name, value] of added) additions += `${name}\n${value}\n`;
+  let prepared = preparedHeaders.get(page.headers);
+  if (prepared?.additions !== additions) {
+    const headers = new Headers(page.headers);
+    for (const [name, value] of added) headers.append(name, value);
+    preparedHeaders.set(page.headers, (prepared = { additions, headers }));
+  }
+  return new Response(body, { status: page.status, headers: prepared.headers });
 }
 
-/** Streamed pages' stored headers, keyed by their decoded head's (shared, frozen) header list. */
-const preparedHeaders = new WeakMap<ReadonlyArray<[string, string]>, Headers>();
+/** The last headers prepared for each streamed page, keyed by its decoded head's (shared, frozen) header list. */
+const preparedHeaders = new WeakMap<ReadonlyArray<[string, string]>, { additions: string; headers: Headers }>();
 
 /**
  * A page's headers plus `added`: a plain record when no name repeats (runtimes build a Response
