@@ -78,6 +78,24 @@ describe("streamed pages", () => {
     expect((await t.handler()(get())).headers.get("cache-status")).toBe("edgecache; fwd=uri-miss; stored");
   });
 
+  it("give each hit its own Age, Cache-Status and Content-Length, however many hits share a second", async () => {
+    const t = setup();
+    const handler = t.handler();
+    await (await handler(get())).text();
+    await t.settle();
+    const headers = async (init?: RequestInit) => {
+      const answer = await handler(get(init));
+      await answer.body?.cancel();
+      return Object.fromEntries(["age", "cache-status", "content-length", "content-type"].map((name) => [name, answer.headers.get(name)]));
+    };
+    const first = { age: "0", "cache-status": "edgecache; hit; ttl=60", "content-length": null, "content-type": "text/html" };
+    expect(await headers()).toEqual(first);
+    expect(await headers()).toEqual(first);
+    expect(await headers({ method: "HEAD" })).toEqual({ ...first, "content-length": String(new TextEncoder().encode(BODY).byteLength) });
+    t.clock.advance(2);
+    expect(await headers()).toEqual({ ...first, age: "2", "cache-status": "edgecache; hit; ttl=58" });
+  });
+
   it("answer HEAD with the stored length and no body, cancelling the stored one", async () => {
     const t = setup();
     await (await t.handler()(get())).text();
