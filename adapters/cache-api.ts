@@ -105,6 +105,9 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
         throw error;
       },
     ));
+  /** The stored response under `location`: straight from the cache once it is open. */
+  const match = (location: string): Promise<Response | undefined> =>
+    store ? store.match(location) : Promise.resolve(cacheReady()).then((opened) => opened.match(location));
 
   const generationUrl = `${origin}/generation`;
   let generation: { token: Promise<string>; value?: string; readAt: number } | undefined;
@@ -114,7 +117,7 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
     return token;
   };
   const readGeneration = async (): Promise<string> => {
-    const stored = await (await cacheReady()).match(generationUrl);
+    const stored = await match(generationUrl);
     const token = stored && (await stored.text());
     return token || setGeneration(crypto.randomUUID());
   };
@@ -147,10 +150,6 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
     return Promise.all([token, entry]).then(([token, entry]) => `${origin}/${token}/${entry}`);
   };
 
-  /** The stored response under `location`: straight from the cache once it is open. */
-  const match = (location: string): Promise<Response | undefined> =>
-    store ? store.match(location) : Promise.resolve(cacheReady()).then((opened) => opened.match(location));
-
   /** The live entry at `location` as a head and a streaming body. */
   const streamedEntry = async (location: string): Promise<StreamedEntry | undefined> => {
     const found = entryOf(await match(location));
@@ -170,7 +169,7 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
       "cache-control": `max-age=${seconds}`,
       [ENTRY_HEADER]: `${expiresAt ?? ""},${body.byteLength},${head.byteLength > 0 ? toBase64(head) : ""}`,
     };
-    await (store ?? (await cacheReady())).put(location, new Response(body as Uint8Array<ArrayBuffer>, { headers }));
+    await (await cacheReady()).put(location, new Response(body as Uint8Array<ArrayBuffer>, { headers }));
   };
 
   const backend = entryBackend({

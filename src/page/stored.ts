@@ -86,8 +86,18 @@ interface PageHead {
 // each page's bytes are decoded once: the memory backend hands back the same bytes on every hit,
 // and the Cloudflare adapters the same head bytes, which then decode to nothing. Keyed weakly by
 // the bytes' buffer, so decoded pages and heads go when their bytes do.
-const decodedPages = new WeakMap<ArrayBufferLike, { offset: number; length: number; page: DecodedPage }>();
-const decodedHeads = new WeakMap<ArrayBufferLike, { offset: number; length: number; head: PageHead | undefined }>();
+type DecodeMemo<T> = WeakMap<ArrayBufferLike, { offset: number; length: number; value: T }>;
+const decodedPages: DecodeMemo<DecodedPage | undefined> = new WeakMap();
+const decodedHeads: DecodeMemo<PageHead | undefined> = new WeakMap();
+
+/** What `decode` makes of `bytes`, decoded once for the same bytes. */
+function decodeOnce<T>(memo: DecodeMemo<T>, bytes: Uint8Array, decode: () => T): T {
+  const known = memo.get(bytes.buffer);
+  if (known !== undefined && known.offset === bytes.byteOffset && known.length === bytes.byteLength) return known.value;
+  const value = decode();
+  memo.set(bytes.buffer, { offset: bytes.byteOffset, length: bytes.byteLength, value });
+  return value;
+}
 
 /**
  * The stored page in a value read from the cache, or `undefined` when the value is not one.
@@ -100,28 +110,21 @@ const decodedHeads = new WeakMap<ArrayBufferLike, { offset: number; length: numb
 export function decodeStoredPage(value: unknown): DecodedPage | undefined {
   if (isStreamedBytes(value)) return decodeStreamedPage(value);
   if (!(value instanceof Uint8Array)) return undefined;
-  const known = decodedPages.get(value.buffer);
-  if (known !== undefined && known.offset === value.byteOffset && known.length === value.byteLength) return known.page;
-  const head = decodeHead(value);
-  if (head === undefined) return undefined;
-  const page = Object.freeze({ ...head.fields, body: value.subarray(head.size), bodyLength: value.byteLength - head.size });
-  decodedPages.set(value.buffer, { offset: value.byteOffset, length: value.byteLength, page });
-  return page;
+  return decodeOnce(decodedPages, value, () => {
+    const head = decodeHead(value);
+    return head && Object.freeze({ ...head.fields, body: value.subarray(head.size), bodyLength: value.byteLength - head.size });
+  });
 }
 
 /** A page whose head came at once and whose body streams. */
 function decodeStreamedPage(value: StreamedBytes): DecodedPage | undefined {
   const bytes = value.head;
-  let known = decodedHeads.get(bytes.buffer);
-  if (known === undefined || known.offset !== bytes.byteOffset || known.length !== bytes.byteLength) {
-    known = { offset: bytes.byteOffset, length: bytes.byteLength, head: decodeHead(bytes) };
-    decodedHeads.set(bytes.buffer, known);
-  }
-  if (known.head === undefined) {
+  const head = decodeOnce(decodedHeads, bytes, () => decodeHead(bytes));
+  if (head === undefined) {
     value.rest.cancel().catch(() => {});
     return undefined;
   }
-  const { fields, size } = known.head;
+  const { fields, size } = head;
   // Body bytes may have come with the head (from a store that keeps the entry whole).
   const body = size === bytes.byteLength ? value.rest : prepend(bytes.subarray(size), value.rest);
   return { ...fields, body, bodyLength: value.length - size };
