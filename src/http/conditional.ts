@@ -88,6 +88,29 @@ export function evaluateConditional(request: Request, validators: Validators): C
   return "proceed";
 }
 
+// Which request headers can change evaluateConditional's answer for a safe method, by the
+// response's validators: If-Match and If-Unmodified-Since always can (without an ETag or a
+// Last-Modified they fail), If-None-Match only against an ETag, If-Modified-Since only against a
+// Last-Modified.
+const PRECONDITIONS = ["if-match", "if-unmodified-since"] as const;
+const WITH_ETAG = [...PRECONDITIONS, "if-none-match"] as const;
+const WITH_LAST_MODIFIED = [...PRECONDITIONS, "if-modified-since"] as const;
+const WITH_BOTH = [...WITH_ETAG, "if-modified-since"] as const;
+
+/**
+ * The request headers that can change the answer to a GET or HEAD for a 2xx response with these
+ * validators (present or not): a request with none of them always gets the response itself, so
+ * a cache hit needs to look for only these.
+ *
+ * @example
+ * conditionalRequestHeaders({ etag: '"v1"' }); // ["if-match", "if-unmodified-since", "if-none-match"]
+ */
+export function conditionalRequestHeaders(validators: Validators): readonly string[] {
+  const etag = validators.etag != null;
+  const lastModified = validators.lastModified != null;
+  return etag ? (lastModified ? WITH_BOTH : WITH_ETAG) : lastModified ? WITH_LAST_MODIFIED : PRECONDITIONS;
+}
+
 /**
  * A 304 for `response`, keeping only the headers RFC 9110 asks a 304 to repeat: Cache-Control,
  * Content-Location, Date, ETag, Expires, Last-Modified, Vary, and every Set-Cookie. The

@@ -33,7 +33,17 @@ const DEFAULT_TIMEOUT_MS = 1000;
 /** How long a learned vary list is trusted without re-reading the index. */
 const VARY_MEMO_MS = 60_000;
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
-const CONDITIONAL_HEADERS = ["if-none-match", "if-modified-since", "if-match", "if-unmodified-since"];
+
+/** Why a hit was served other than fresh from the cache. */
+type HitDetail = "collapsed" | "revalidating" | "stale-if-error";
+
+/** What a hit adds to its page's headers: whole seconds since it was stored and of freshness left, and whether it answers a HEAD. */
+interface Hit {
+  age: number;
+  ttl: number;
+  detail: HitDetail | undefined;
+  head: boolean;
+}
 
 class TimeoutError extends Error {
   override name = "TimeoutError";
@@ -50,6 +60,8 @@ class TimeoutError extends Error {
 export class PageCacheEngine {
   private readonly varyMemo = new WeakMap<EdgeCache, LRUCache<string, { vary: string[]; until: number }>>();
   private readonly fills = new Fills();
+  /** The headers last prepared for each streamed page (see `hitHeaders`), keyed by its decoded head's (shared, frozen) header list. */
+  private readonly preparedHeaders = new WeakMap<DecodedPage["headers"], Hit & { headers: Headers }>();
   private readonly staleDirectives: ((headers: Headers) => void) | undefined;
   private readonly rule: TimeoutRule;
   private readonly options: ResolvedPageOptions;
@@ -156,37 +168,37 @@ export class PageCacheEngine {
   }
 
   /** Find the page for a request: the GET page, or for HEAD the GET page then a HEAD page. Never throws. */
-  private async lookup(cache: EdgeCache, request: Request, method: string): Promise<Lookup> {
+  private lookup(cache: EdgeCache, request: Request, method: string): Promise<Lookup> {
+    const get = this.find(cache, request, "GET");
+    return method === "HEAD" ? get.then((found) => (found.page ? found : this.find(cache, request, "HEAD"))) : get;
+  }
+
+  /** Find the page stored for `method`: under the base key, or under a variant key when it varies. Never throws. */
+  private async find(cache: EdgeCache, request: Request, method: string): Promise<Lookup> {
     try {
-      const get = await this.limit(cache, this.find(cache, request, "GET"));
-      if (get.page || method !== "HEAD") return get;
-      return await this.limit(cache, this.find(cache, request, "HEAD"));
+      const key = baseKey(request, method, this.options);
+      const base = typeof key === "string" ? key : await key;
+      const memo = this.memoOf(cache);
+      const known = memo.get(base);
+      if (known && known.until > this.options.now()) return await this.findVariant(cache, request, base, known.vary);
+      const value = await this.limit(cache, readSharedStreamed(cache, base));
+      const page = decodeStoredPage(value);
+      if (page) return { page, missKey: base, fwd: "uri-miss" };
+      if (isVaryIndex(value)) {
+        memo.set(base, { vary: value.vary, until: this.options.now() + VARY_MEMO_MS });
+        return await this.findVariant(cache, request, base, value.vary);
+      }
+      if (value !== undefined) this.dropCorrupt(cache, base, request);
+      return { missKey: base, fwd: "uri-miss" };
     } catch (error) {
       this.report(error, "lookup", request);
       return { fwd: "miss", missKey: "" };
     }
   }
 
-  private async find(cache: EdgeCache, request: Request, method: string): Promise<Lookup> {
-    const key = baseKey(request, method, this.options);
-    const base = typeof key === "string" ? key : await key;
-    const memo = this.memoOf(cache);
-    const known = memo.get(base);
-    if (known && known.until > this.options.now()) return this.findVariant(cache, request, base, known.vary);
-    const value = await readSharedStreamed(cache, base);
-    const page = decodeStoredPage(value);
-    if (page) return { page, missKey: base, fwd: "uri-miss" };
-    if (isVaryIndex(value)) {
-      memo.set(base, { vary: value.vary, until: this.options.now() + VARY_MEMO_MS });
-      return this.findVariant(cache, request, base, value.vary);
-    }
-    if (value !== undefined) this.dropCorrupt(cache, base, request);
-    return { missKey: base, fwd: "uri-miss" };
-  }
-
   private async findVariant(cache: EdgeCache, request: Request, base: string, vary: readonly string[]): Promise<Lookup> {
     const key = await variantKey(base, request, vary, this.options);
-    const value = await readSharedStreamed(cache, key);
+    const value = await this.limit(cache, readSharedStreamed(cache, key));
     const page = decodeStoredPage(value);
     if (page) return { page, missKey: key, fwd: "vary-miss" };
     if (value !== undefined) this.dropCorrupt(cache, key, request);
@@ -199,22 +211,51 @@ export class PageCacheEngine {
   }
 
   /** A response for a stored page: Age, freshness, HEAD without a body, conditional requests answered. */
-  private answer(request: Request, method: string, page: DecodedPage, now: number, detail?: "collapsed" | "revalidating" | "stale-if-error"): Response {
+  private answer(request: Request, method: string, page: DecodedPage, now: number, detail?: HitDetail): Response {
     const remaining = (page.freshUntil - now) / 1000;
-    const outcome: CacheOutcome = { hit: true, ttl: remaining > 0 ? Math.ceil(remaining) : Math.floor(remaining), detail };
-    const added: Array<[string, string]> = [["age", String(Math.max(0, Math.floor((now - page.storedAt) / 1000)))]];
-    const status = this.options.cacheStatus;
-    if (status !== false) added.push([status, cacheStatusValue(this.options.cacheName, outcome)]);
+    const hit: Hit = {
+      age: Math.max(0, Math.floor((now - page.storedAt) / 1000)),
+      ttl: remaining > 0 ? Math.ceil(remaining) : Math.floor(remaining),
+      detail,
+      head: method === "HEAD",
+    };
     let body: BodyInit | null = page.body as Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
-    if (method === "HEAD" || NULL_BODY_STATUSES.has(page.status)) {
-      if (method === "HEAD") added.push(["content-length", String(page.bodyLength)]);
+    if (hit.head || NULL_BODY_STATUSES.has(page.status)) {
       release(page);
       body = null;
     }
-    const response = pageResponse(page, body, added);
-    if (!hasAnyHeader(request.headers, CONDITIONAL_HEADERS)) return response;
+    const response = new Response(body, { status: page.status, headers: this.hitHeaders(page, hit) });
+    if (!hasAnyHeader(request.headers, page.conditionalHeaders)) return response;
     const conditional = getConditionalResponse(request, response);
-    return conditional === response ? response : this.label(conditional, outcome);
+    return conditional === response ? response : this.label(conditional, { hit: true, ttl: hit.ttl, detail });
+  }
+
+  /**
+   * A hit's headers: the page's own, then Age, Cache-Status and, for HEAD, Content-Length. A page
+   * read whole gets a record (see `withHeaders`). A streamed page comes from a runtime's own cache
+   * (workerd, Deno), where copying a Headers is native and cheaper than building one: its headers
+   * are prepared once and copied by every hit that adds the same values (Age and the TTL in
+   * Cache-Status change once a second, so most hits of a popular page do).
+   */
+  private hitHeaders(page: DecodedPage, hit: Hit): HeadersInit {
+    if (page.body instanceof Uint8Array) return withHeaders(page, this.hitAdditions(page, hit));
+    const prepared = this.preparedHeaders.get(page.headers);
+    if (prepared && prepared.age === hit.age && prepared.ttl === hit.ttl && prepared.detail === hit.detail && prepared.head === hit.head) {
+      return prepared.headers;
+    }
+    const headers = new Headers(page.headers);
+    for (const [name, value] of this.hitAdditions(page, hit)) headers.append(name, value);
+    this.preparedHeaders.set(page.headers, { ...hit, headers });
+    return headers;
+  }
+
+  /** The headers a hit adds after the page's own. */
+  private hitAdditions(page: DecodedPage, hit: Hit): Array<[string, string]> {
+    const added: Array<[string, string]> = [["age", String(hit.age)]];
+    const status = this.options.cacheStatus;
+    if (status !== false) added.push([status, cacheStatusValue(this.options.cacheName, { hit: true, ttl: hit.ttl, detail: hit.detail })]);
+    if (hit.head) added.push(["content-length", String(page.bodyLength)]);
+    return added;
   }
 
   /** UpdateCacheMiddleware: decide, patch the headers, stream the response and store it when it ends. */
@@ -347,29 +388,6 @@ export class PageCacheEngine {
     }
   }
 }
-
-/**
- * The response for `page` with `body` and the `added` headers after its own. A page read whole
- * gets a record (see `withHeaders`). A streamed page comes from a runtime's own cache (workerd,
- * Deno), where copying a Headers is native and cheaper than building one: its headers, `added`
- * included, are prepared once and copied by every hit that adds the same (Age and Cache-Status
- * change once a second, so most hits of a popular page do).
- */
-function pageResponse(page: DecodedPage, body: BodyInit | null, added: ReadonlyArray<[string, string]>): Response {
-  if (page.body instanceof Uint8Array) return new Response(body, { status: page.status, headers: withHeaders(page, added) });
-  let additions = "";
-  for (const [name, value] of added) additions += `${name}\n${value}\n`;
-  let prepared = preparedHeaders.get(page.headers);
-  if (prepared?.additions !== additions) {
-    const headers = new Headers(page.headers);
-    for (const [name, value] of added) headers.append(name, value);
-    preparedHeaders.set(page.headers, (prepared = { additions, headers }));
-  }
-  return new Response(body, { status: page.status, headers: prepared.headers });
-}
-
-/** The last headers prepared for each streamed page, keyed by its decoded head's (shared, frozen) header list. */
-const preparedHeaders = new WeakMap<ReadonlyArray<[string, string]>, { additions: string; headers: Headers }>();
 
 /**
  * A page's headers plus `added`: a plain record when no name repeats (runtimes build a Response

@@ -4,6 +4,7 @@
  * through the data-only codec; anything read back that is neither is treated as corrupt.
  */
 import { isStreamedBytes, type StreamedBytes } from "../cache.ts";
+import { conditionalRequestHeaders } from "../http/conditional.ts";
 
 /** A cached response. Times are clock milliseconds. */
 export interface StoredPage {
@@ -66,14 +67,16 @@ export function storedPageHead(page: StoredPage): Uint8Array {
 
 /**
  * A stored page as decoded for answering: the fields of {@link StoredPage}, with a body that is
- * either bytes or, from a backend with streams, a stream to read or cancel exactly once; and
- * the headers as one record when no name repeats (only stored Set-Cookies can), the form
- * runtimes build a Response from fastest.
+ * either bytes or, from a backend with streams, a stream to read or cancel exactly once; the
+ * headers as one record when no name repeats (only stored Set-Cookies can), the form runtimes
+ * build a Response from fastest; and the conditional request headers that can change its answer.
  */
 export interface DecodedPage extends Readonly<Omit<StoredPage, "body">> {
   readonly body: Uint8Array | ReadableStream<Uint8Array>;
   readonly bodyLength: number;
   readonly headerRecord: Readonly<Record<string, string>> | undefined;
+  /** The request headers that can turn a hit into a 304 or 412 (none for a non-2xx page); see `conditionalRequestHeaders`. */
+  readonly conditionalHeaders: readonly string[];
 }
 
 /** What a page's head holds: its fields, and its own size in bytes. */
@@ -140,16 +143,20 @@ function decodeHead(bytes: Uint8Array): PageHead | undefined {
   if (lines.length % 2 !== 0) return undefined;
   const headers: Array<[string, string]> = [];
   let headerRecord: Record<string, string> | undefined = {};
+  const validators: { etag?: string; lastModified?: string } = {};
   for (let i = 0; i < lines.length; i += 2) {
     const name = lines[i]!;
     const value = lines[i + 1]!;
     headers.push([name, value]);
+    if (name === "etag") validators.etag = value;
+    else if (name === "last-modified") validators.lastModified = value;
     if (headerRecord && Object.hasOwn(headerRecord, name)) headerRecord = undefined;
     else if (headerRecord) headerRecord[name] = value;
   }
+  const status = view.getUint16(MAGIC.length);
   const at = MAGIC.length + 3;
   const fields = {
-    status: view.getUint16(MAGIC.length),
+    status,
     shareable: view.getUint8(MAGIC.length + 2) === 1,
     storedAt: view.getFloat64(at),
     freshUntil: view.getFloat64(at + 8),
@@ -157,6 +164,7 @@ function decodeHead(bytes: Uint8Array): PageHead | undefined {
     staleIfErrorUntil: view.getFloat64(at + 24),
     headers: Object.freeze(headers) as Array<[string, string]>,
     headerRecord: headerRecord && Object.freeze(headerRecord),
+    conditionalHeaders: status >= 200 && status <= 299 ? conditionalRequestHeaders(validators) : [],
   };
   return { fields, size };
 }

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
-  compileConditionalGet, evaluateConditional, getConditionalResponse, notModified, parseETags, quoteETag,
+  compileConditionalGet, conditionalRequestHeaders, evaluateConditional, getConditionalResponse, notModified, parseETags, quoteETag,
 } from "../../src/http/conditional.ts";
 import { anyString, headerValue } from "./arbitraries.ts";
 
@@ -84,6 +84,32 @@ describe("evaluateConditional (RFC 9110 §13.2.2 as Django orders it)", () => {
       const request = get({ "If-None-Match": inm, "If-Modified-Since": ims, "If-Match": inm, "If-Unmodified-Since": ims });
       evaluateConditional(request, { etag, lastModified });
     }));
+  });
+});
+
+describe("conditionalRequestHeaders", () => {
+  const CONDITIONALS = ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since"];
+  const value = fc.oneof(headerValue, fc.constantFrom('"v1"', 'W/"v1"', "*", EARLY, LATE));
+
+  it("lists every header that can change the answer to a GET or HEAD: without them, the response proceeds", () => {
+    fc.assert(fc.property(
+      fc.option(fc.constantFrom('"v1"', 'W/"v1"', ""), { nil: undefined }),
+      fc.option(fc.constantFrom(EARLY, LATE, "not a date"), { nil: undefined }),
+      fc.dictionary(fc.constantFrom(...CONDITIONALS), value),
+      fc.constantFrom("GET", "HEAD"),
+      (etag, lastModified, sent, method) => {
+        const listed = conditionalRequestHeaders({ etag, lastModified });
+        const unlisted = Object.fromEntries(Object.entries(sent).filter(([name]) => !listed.includes(name)));
+        expect(evaluateConditional(get(unlisted, method), { etag, lastModified })).toBe("proceed");
+      },
+    ));
+  });
+
+  it("always lists If-Match and If-Unmodified-Since, which fail without validators", () => {
+    expect(conditionalRequestHeaders({})).toEqual(["if-match", "if-unmodified-since"]);
+    expect(conditionalRequestHeaders({ etag: '"v1"' })).toEqual(["if-match", "if-unmodified-since", "if-none-match"]);
+    expect(conditionalRequestHeaders({ lastModified: EARLY })).toEqual(["if-match", "if-unmodified-since", "if-modified-since"]);
+    expect([...conditionalRequestHeaders({ etag: '"v1"', lastModified: EARLY })].sort()).toEqual([...CONDITIONALS].sort());
   });
 });
 
