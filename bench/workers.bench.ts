@@ -5,23 +5,38 @@
  * (1 MiB, where streaming the stored body matters). The target: cachePage on the Cache API no
  * slower than Hono's middleware. Run alone with `npm run bench -- workers`.
  *
- * The contenders take turns in rounds, and each ratio is the median over rounds of the time
- * against Hono's in the same round: a machine whose speed drifts over seconds (a shared one)
- * moves a whole round, not one contender.
+ * Each contender is its own Worker, so its own isolate, as each would be deployed: in one shared
+ * isolate the three edgecache contenders would run the same engine code with different backends
+ * and options, and the mixed shapes would slow each other's inline caches and garbage collection,
+ * a cost Hono's lone contender would not pay. The contenders take turns in rounds, and each ratio
+ * is the median over rounds of the time against Hono's in the same round: a machine whose speed
+ * drifts over seconds (a shared one) moves a whole round, not one contender.
+ *
+ * Wall time on a shared machine moves by several percent between runs, so where valgrind is
+ * installed the bench also counts the instructions workerd executes per 2 KiB hit (its whole
+ * process, Miniflare's cache service included): each contender in its own workerd under
+ * callgrind, counted over rounds of hits after a warm-up. Counts barely move between runs.
  */
+import { execFileSync, spawnSync } from "node:child_process";
+import { createRequire } from "node:module";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
-import { Miniflare } from "miniflare";
-import type { Timing } from "./workers/worker.ts";
+import { Miniflare, type WorkerOptions } from "miniflare";
+import { CONTENDERS, type Round } from "./workers/worker.ts";
 import { machine } from "./lib.ts";
 
-/** The page sizes measured, and hits per round for each. */
+/** The page sizes timed, and hits per round for each. */
 const SIZES = [
-  { kib: 2, hitsPerRound: 150 },
-  { kib: 1024, hitsPerRound: 100 },
+  { kib: 2, hitsPerRound: 100 },
+  { kib: 1024, hitsPerRound: 50 },
 ];
 /** A multiple of the number of contenders (4), so each takes every turn in the order equally often. */
-const ROUNDS = 12;
+const ROUNDS = 40;
+/** Instruction counts: rounds, hits per round, and how much slower a hit runs under valgrind. */
+const COUNTED = { rounds: 3, hitsPerRound: 400, slowdown: 50 };
 
 const bundle = await build({
   entryPoints: [fileURLToPath(new URL("./workers/worker.ts", import.meta.url))],
@@ -33,28 +48,120 @@ const bundle = await build({
   write: false,
   logLevel: "error",
 });
-const mf = new Miniflare({
+const names = Object.keys(CONTENDERS) as Array<keyof typeof CONTENDERS>;
+/** The workerd binary Miniflare runs (the `workerd` package's default export). */
+const workerd = (createRequire(import.meta.url)("workerd") as { default: string }).default;
+
+/** One contender's Worker. */
+const workerOptions = (name: keyof typeof CONTENDERS, bindings: Record<string, string> = {}): WorkerOptions => ({
+  name,
   modules: [{ type: "ESModule", path: "bench-worker.mjs", contents: bundle.outputFiles[0]!.text }],
   compatibilityDate: "2026-04-26",
+  bindings: { CONTENDER: name, ...bindings },
   kvNamespaces: ["CACHE_KV"],
 });
-try {
-  console.log(`workerd (Miniflare) on ${machine()}`);
-  for (const { kib, hitsPerRound } of SIZES) {
-    const response = await mf.dispatchFetch(`http://bench.example/run?n=${hitsPerRound}&rounds=${ROUNDS}&kib=${kib}`);
-    if (!response.ok) throw new Error(`the bench Worker answered ${response.status}: ${await response.text()}`);
-    const timings = (await response.json()) as Timing[];
-    console.log(`\ncache hit, one ${kib < 1024 ? `${kib} KiB` : `${kib / 1024} MiB`} page, ${hitsPerRound * ROUNDS} hits each (interleaved rounds)`);
-    const baseline = timings[0]!.roundMs;
-    for (const { name, nsPerHit, roundMs, handlerRuns } of timings) {
-      const ratios = roundMs.map((ms, round) => ms / baseline[round]!).sort((a, b) => a - b);
-      const middle = ratios[Math.floor(ratios.length / 2)]!;
-      const spread = `rounds ${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)}`;
-      const note = handlerRuns === 1 ? "" : `  (handler ran ${handlerRuns} times: not all hits)`;
-      console.log(`  ${name.padEnd(32)} ${(nsPerHit / 1000).toFixed(1).padStart(8)} µs/hit  ${middle.toFixed(2)}x  (${spread})${note}`);
-    }
-    if (timings.some(({ handlerRuns }) => handlerRuns !== 1)) process.exitCode = 1;
-  }
-} finally {
-  await mf.dispose();
+
+/** Ask a bench Worker for `path`, failing on an error answer. */
+async function ask(mf: Miniflare, name: string, path: string): Promise<Response> {
+  const response = await (await mf.getWorker(name)).fetch(`http://bench.example${path}`);
+  if (!response.ok) throw new Error(`the bench Worker answered ${response.status}: ${await response.text()}`);
+  return response as unknown as Response;
 }
+
+/** Fill a contender's page, then run one untimed round (the JIT; the allocator, which a 1 MiB page taxes on its first reads). */
+async function prepare(mf: Miniflare, name: string, kib: number, hits: number): Promise<void> {
+  await (await ask(mf, name, `/fill?kib=${kib}`)).arrayBuffer();
+  await (await ask(mf, name, `/round?kib=${kib}&n=${hits}`)).arrayBuffer();
+}
+
+/** The median of `values`. */
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/** Hit latency: every contender in one workerd, taking turns in rounds. Exits non-zero if any timed request missed. */
+async function timeHits(): Promise<void> {
+  const mf = new Miniflare({ workers: names.map((name) => workerOptions(name)) });
+  try {
+    for (const { kib, hitsPerRound } of SIZES) {
+      for (const name of names) await prepare(mf, name, kib, hitsPerRound);
+      const roundMs = names.map(() => [] as number[]);
+      const handlerRuns = names.map(() => 0);
+      for (let r = 0; r < ROUNDS; r++) {
+        for (let turn = 0; turn < names.length; turn++) {
+          const index = (r + turn) % names.length;
+          const round = (await (await ask(mf, names[index]!, `/round?kib=${kib}&n=${hitsPerRound}`)).json()) as Round;
+          roundMs[index]![r] = round.ms;
+          handlerRuns[index] = round.handlerRuns;
+        }
+      }
+      console.log(`\ncache hit, one ${kib < 1024 ? `${kib} KiB` : `${kib / 1024} MiB`} page, ${hitsPerRound * ROUNDS} hits each (interleaved rounds, one isolate each)`);
+      const baseline = roundMs[0]!;
+      names.forEach((name, index) => {
+        const ms = roundMs[index]!;
+        const usPerHit = (ms.reduce((sum, each) => sum + each, 0) * 1000) / (hitsPerRound * ROUNDS);
+        const ratios = ms.map((each, r) => each / baseline[r]!).sort((a, b) => a - b);
+        const spread = `rounds ${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)}`;
+        const note = handlerRuns[index] === 1 ? "" : `  (handler ran ${handlerRuns[index]} times: not all hits)`;
+        console.log(`  ${CONTENDERS[name].label.padEnd(32)} ${usPerHit.toFixed(1).padStart(8)} µs/hit  ${median(ratios).toFixed(2)}x  (${spread})${note}`);
+      });
+      if (handlerRuns.some((runs) => runs !== 1)) process.exitCode = 1;
+    }
+  } finally {
+    await mf.dispose();
+  }
+}
+
+/**
+ * Instructions per 2 KiB hit: each contender in its own workerd under callgrind, all at once
+ * (the counts do not depend on what else runs), each round's count taken with callgrind_control.
+ */
+async function countInstructions(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "edgecache-callgrind-"));
+  const wrapper = join(dir, "workerd");
+  writeFileSync(wrapper, `#!/bin/sh\nexec valgrind --tool=callgrind --callgrind-out-file=${dir}/cg.%p --dump-instr=no "${workerd}" "$@"\n`);
+  chmodSync(wrapper, 0o755);
+  const previous = process.env.MINIFLARE_WORKERD_PATH;
+  process.env.MINIFLARE_WORKERD_PATH = wrapper;
+  const instances: Array<{ name: keyof typeof CONTENDERS; mf: Miniflare; pid: string }> = [];
+  try {
+    for (const name of names) {
+      const mf = new Miniflare({ workers: [workerOptions(name, { CLOCK_SLOWDOWN: String(COUNTED.slowdown) })] });
+      await mf.ready;
+      instances.push({ name, mf, pid: execFileSync("pgrep", ["-n", "-f", wrapper.replace(/\/workerd$/, "")]).toString().trim() });
+    }
+    /** Instructions the process has executed since its counters were last zeroed. */
+    const executed = (pid: string): number => {
+      for (const file of readdirSync(dir)) if (file.startsWith(`cg.${pid}`)) rmSync(join(dir, file));
+      execFileSync("callgrind_control", ["--dump", pid], { stdio: "ignore" });
+      return readdirSync(dir)
+        .filter((file) => file.startsWith(`cg.${pid}`))
+        .reduce((sum, file) => sum + Number(/^(?:summary|totals): (\d+)/m.exec(readFileSync(join(dir, file), "utf8"))?.[1] ?? 0), 0);
+    };
+    const counts = await Promise.all(instances.map(async ({ name, mf, pid }) => {
+      await prepare(mf, name, 2, COUNTED.hitsPerRound);
+      const perHit: number[] = [];
+      for (let r = 0; r < COUNTED.rounds; r++) {
+        execFileSync("callgrind_control", ["--zero", pid], { stdio: "ignore" });
+        const round = (await (await ask(mf, name, `/round?kib=2&n=${COUNTED.hitsPerRound}`)).json()) as Round;
+        if (round.handlerRuns !== 1) process.exitCode = 1;
+        perHit.push(executed(pid) / COUNTED.hitsPerRound);
+      }
+      return perHit;
+    }));
+    console.log(`\ninstructions per hit, one 2 KiB page, ${COUNTED.rounds} rounds of ${COUNTED.hitsPerRound} hits each (valgrind callgrind, one workerd each)`);
+    names.forEach((name, index) => {
+      const perHit = counts[index]!;
+      const lowest = Math.min(...perHit) / Math.min(...counts[0]!);
+      console.log(`  ${CONTENDERS[name].label.padEnd(32)} ${(median(perHit) / 1000).toFixed(0).padStart(6)}k/hit  ${(median(perHit) / median(counts[0]!)).toFixed(2)}x  (lowest rounds ${lowest.toFixed(2)}x)`);
+    });
+  } finally {
+    await Promise.all(instances.map(({ mf }) => mf.dispose()));
+    if (previous === undefined) delete process.env.MINIFLARE_WORKERD_PATH;
+    else process.env.MINIFLARE_WORKERD_PATH = previous;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+console.log(`workerd (Miniflare) on ${machine()}`);
+await timeHits();
+if (spawnSync("valgrind", ["--version"]).status === 0) await countInstructions();
+else console.log("\ninstructions per hit: skipped, valgrind is not installed (apt-get install valgrind)");

@@ -1,103 +1,122 @@
 /**
- * The Worker behind `bench/workers.bench.ts`, run in workerd by Miniflare. `GET /run` times
- * cache hits of one page through four Hono apps: Hono's own `cache()` middleware, and edgecache's
- * `cachePage` middleware over the Cache API (with and without Cache-Status, which Hono's does not
- * add) and over Workers KV. Each app's page is filled once,
- * then each is asked `n` times per round, the apps taking turns; the answer is each one's time per
- * round, the mean time per hit and how often its handler ran (1: every timed request was a hit).
+ * The Worker behind `bench/workers.bench.ts`, run in workerd by Miniflare once per contender,
+ * each in its own isolate: the `CONTENDER` binding names which Hono app it serves (Hono's own
+ * `cache()` middleware, or edgecache's `cachePage` middleware over the Cache API, with and
+ * without Cache-Status, or over Workers KV). `GET /fill` stores the page once and waits for the
+ * write; `GET /round` then times `n` hits and answers with the milliseconds they took and how
+ * often the page's handler has run (1: every timed request was a hit).
+ *
+ * Under valgrind (the bench's instruction counts) a hit takes about 50 times as long, so the
+ * `CLOCK_SLOWDOWN` binding slows edgecache's clocks by as much: work done once a second (Age,
+ * the Cache API adapter's generation check) then stays as rare per hit as at full speed.
  */
-import { type ExecutionContext, Hono } from "hono";
+import { type ExecutionContext, Hono, type MiddlewareHandler } from "hono";
 import { cache } from "hono/cache";
 import { cacheApi } from "../../adapters/cache-api.ts";
 import { type KvNamespaceLike, workersKv } from "../../adapters/workers-kv.ts";
 import { cachePage } from "../../src/hono.ts";
 import { createCache } from "../../src/index.ts";
 
+/** The contenders, by the name their Worker is given; the first is the baseline. */
+export const CONTENDERS = {
+  "hono-cache": {
+    label: "hono cache() (Cache API)",
+    middleware: (kib: number) => cache({ cacheName: `hono-bench-${kib}`, wait: true, cacheControl: "max-age=3600" }),
+  },
+  "cache-api": {
+    label: "cachePage, cache-api adapter",
+    middleware: (kib: number, now: () => number) => cachePage(3600, { cache: createCache({ backend: cacheApi({ name: `edgecache-bench-${kib}`, now }) }), now }),
+  },
+  // Hono's middleware adds no Cache-Status; this row shows what that header costs.
+  "cache-api-plain": {
+    label: "  the same, cacheStatus: false",
+    middleware: (kib: number, now: () => number) => cachePage(3600, { cache: createCache({ backend: cacheApi({ name: `edgecache-bench-plain-${kib}`, now }) }), cacheStatus: false, now }),
+  },
+  "workers-kv": {
+    label: "cachePage, workers-kv adapter",
+    middleware: (kib: number, now: () => number, env: BenchEnv) => cachePage(3600, { cache: createCache({ backend: workersKv(env.CACHE_KV!, { now }), keyPrefix: `kib-${kib}` }), now }),
+  },
+} satisfies Record<string, { label: string; middleware: (kib: number, now: () => number, env: BenchEnv) => MiddlewareHandler<{ Bindings: BenchEnv }> }>;
+
 /**
- * The bench Worker's bindings.
+ * The bench Worker's bindings: which contender it runs, and the KV namespace (KV's only).
  *
  * @example
- * const env: BenchEnv = { CACHE_KV: kvNamespace };
+ * const env: BenchEnv = { CONTENDER: "workers-kv", CACHE_KV: kvNamespace };
  */
 export interface BenchEnv {
-  CACHE_KV: KvNamespaceLike;
+  CONTENDER: keyof typeof CONTENDERS;
+  CACHE_KV?: KvNamespaceLike;
+  /** How many times slower than real time edgecache's clocks run. Default 1. */
+  CLOCK_SLOWDOWN?: string;
 }
 
 /**
- * One contender's figures, as `/run` reports them.
+ * What `/round` answers.
  *
  * @example
- * const row: Timing = { name: "hono cache()", nsPerHit: 412_000, roundMs: [123.6, 124.1], handlerRuns: 1 };
+ * const { ms, handlerRuns }: Round = await (await worker.fetch("http://bench/round?kib=2&n=150")).json();
  */
-export interface Timing {
-  name: string;
-  nsPerHit: number;
-  /** Milliseconds for each round's `n` hits, in round order. */
-  roundMs: number[];
+export interface Round {
+  ms: number;
   handlerRuns: number;
 }
 
 /** A page of about `kib` KiB. */
 const page = (kib: number) => `<!doctype html><title>bench</title>${"<p>edgecache benchmark page</p>".repeat(Math.max(1, Math.round(kib * 32)))}`;
 
-/** A Hono app serving one page through `middleware`, counting how often the page is rendered. */
-function contender(name: string, html: string, middleware: Parameters<Hono<{ Bindings: BenchEnv }>["use"]>[1]) {
-  const app = new Hono<{ Bindings: BenchEnv }>();
-  const counter = { name, runs: 0, app, roundMs: [] as number[] };
-  app.get("/page", middleware, (c) => {
-    counter.runs++;
-    return c.html(html);
-  });
-  return counter;
+/** This isolate's app for each page size, and how often it has rendered the page. */
+const apps = new Map<number, { app: Hono<{ Bindings: BenchEnv }>; runs: number }>();
+
+/** A clock `slowdown` times slower than `Date.now`, starting from now. */
+function slowClock(slowdown: number): () => number {
+  const start = Date.now();
+  return () => start + (Date.now() - start) / slowdown;
+}
+
+function appFor(kib: number, env: BenchEnv) {
+  let served = apps.get(kib);
+  if (!served) {
+    const html = page(kib);
+    const slowdown = Number(env.CLOCK_SLOWDOWN ?? 1);
+    const app = new Hono<{ Bindings: BenchEnv }>();
+    const counted = { app, runs: 0 };
+    app.get("/page", CONTENDERS[env.CONTENDER].middleware(kib, slowdown === 1 ? Date.now : slowClock(slowdown), env), (c) => {
+      counted.runs++;
+      return c.html(html);
+    });
+    apps.set(kib, (served = counted));
+  }
+  return served;
 }
 
 /**
  * The bench Worker.
  *
  * @example
- * const timings: Timing[] = await (await mf.dispatchFetch("http://bench/run?n=300&rounds=5&kib=2")).json();
+ * await mf.getWorker("cache-api").then((worker) => worker.fetch("http://bench/fill?kib=2"));
  */
 export default {
   async fetch(request: Request, env: BenchEnv, ctx: ExecutionContext): Promise<Response> {
     const params = new URL(request.url).searchParams;
-    const n = Number(params.get("n") ?? 300);
-    const rounds = Number(params.get("rounds") ?? 5);
     const kib = Number(params.get("kib") ?? 2);
-    const html = page(kib);
-    const contenders = [
-      contender("hono cache() (Cache API)", html, cache({ cacheName: `hono-bench-${kib}`, wait: true, cacheControl: "max-age=3600" })),
-      contender("cachePage, cache-api adapter", html, cachePage(3600, { cache: createCache({ backend: cacheApi({ name: `edgecache-bench-${kib}` }) }) })),
-      // Hono's middleware adds no Cache-Status; this row shows what that header costs.
-      contender("  the same, cacheStatus: false", html, cachePage(3600, { cache: createCache({ backend: cacheApi({ name: `edgecache-bench-plain-${kib}` }) }), cacheStatus: false })),
-      contender("cachePage, workers-kv adapter", html, cachePage(3600, { cache: createCache({ backend: workersKv(env.CACHE_KV), keyPrefix: `kib-${kib}` }) })),
-    ];
-    // The fills' background writes are kept here and waited for, so no write is still running
-    // (and taking CPU from the hits) when the timing starts.
-    const writes: Array<Promise<unknown>> = [];
-    const filling = { waitUntil: (write: Promise<unknown>) => writes.push(write), passThroughOnException: () => ctx.passThroughOnException(), props: ctx.props } as ExecutionContext;
-    const hit = async (app: Hono<{ Bindings: BenchEnv }>, context = ctx): Promise<void> => {
-      const response = await app.fetch(new Request("https://bench.example/page"), env, context);
+    const served = appFor(kib, env);
+    const hit = async (context: ExecutionContext): Promise<void> => {
+      const response = await served.app.fetch(new Request("https://bench.example/page"), env, context);
       await response.arrayBuffer();
     };
-    for (const { app } of contenders) await hit(app, filling);
-    await Promise.all(writes);
-    // Warm up with one untimed round: the JIT, and the allocator (a 1 MiB page allocates fresh
-    // memory for its first few hundred reads, which would tax whichever contender came first).
-    for (const { app } of contenders) for (let i = 0; i < n; i++) await hit(app);
-    for (let round = 0; round < rounds; round++) {
-      for (let turn = 0; turn < contenders.length; turn++) {
-        const current = contenders[(round + turn) % contenders.length]!;
-        const start = performance.now();
-        for (let i = 0; i < n; i++) await hit(current.app);
-        current.roundMs[round] = performance.now() - start;
-      }
+    if (new URL(request.url).pathname === "/fill") {
+      // The fill's background write is kept and waited for, so no write is still running (and
+      // taking CPU from the hits) when the timing starts.
+      const writes: Array<Promise<unknown>> = [];
+      await hit({ waitUntil: (write: Promise<unknown>) => writes.push(write), passThroughOnException: () => ctx.passThroughOnException(), props: ctx.props } as ExecutionContext);
+      await Promise.all(writes);
+      return new Response(null, { status: 204 });
     }
-    const timings: Timing[] = contenders.map(({ name, runs, roundMs }) => ({
-      name,
-      nsPerHit: (roundMs.reduce((sum, ms) => sum + ms, 0) * 1e6) / (n * rounds),
-      roundMs,
-      handlerRuns: runs,
-    }));
-    return Response.json(timings);
+    const n = Number(params.get("n") ?? 100);
+    const start = performance.now();
+    for (let i = 0; i < n; i++) await hit(ctx);
+    const round: Round = { ms: performance.now() - start, handlerRuns: served.runs };
+    return Response.json(round);
   },
 };
