@@ -12,8 +12,11 @@
  *   hit needs no body read and streams the page straight through, as Hono's `cache()` does.
  * - Local: the Cache API is the runtime's own cache, so page caching sets it no time limit by
  *   default (see the `local` capability).
- * - `clear()` replaces a generation token stored in the cache; entries of older generations are
- *   never read again and age out. Other isolates notice within a second.
+ * - `clear()` replaces a generation token stored in the cache. Every entry carries the generation
+ *   it was written in, and reads take one of an older generation as a miss; it ages out or is
+ *   overwritten. Other isolates notice within a second. The token is not part of entry URLs, so
+ *   a read whose isolate has to re-check the token sends both reads at once rather than one
+ *   after the other: at a request a second or fewer, where every hit re-checks, that halves it.
  * - The Cache API is per data centre on Workers: entries are not replicated, and `clear()` only
  *   reaches the data centre it runs in. Where `caches` is missing (Node, Bun), creating the
  *   backend throws a BackendUnavailableError unless `options.cache` is given.
@@ -58,8 +61,9 @@ export interface CacheApiOptions {
 
 /**
  * Everything the backend keeps beside an entry's body, in one header (each extra header costs a
- * cache a little on every hit): `<expiry ms, empty for never>,<body bytes>,<head, base64>`. For a
- * streamed entry the head is its start (see `streams`), for a plain entry it is empty.
+ * cache a little on every hit): `<generation>,<expiry ms, empty for never>,<body bytes>,<head,
+ * base64>`. For a streamed entry the head is its start (see `streams`), for a plain entry it is
+ * empty.
  */
 const ENTRY_HEADER = "x-edgecache";
 /** Heads up to this size ride in a header; a larger one is stored with the body, as a plain value. */
@@ -109,7 +113,9 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
   const match = (location: string): Promise<Response | undefined> =>
     store ? store.match(location) : Promise.resolve(cacheReady()).then((opened) => opened.match(location));
 
+  // Entry names are URL-encoded, so they never contain a "/": no entry can be the token's URL.
   const generationUrl = `${origin}/generation`;
+  const entries = `${origin}/entry/`;
   let generation: { token: Promise<string>; value?: string; readAt: number } | undefined;
   const setGeneration = async (token: string): Promise<string> => {
     const headers = { "cache-control": `max-age=${FOREVER_SECONDS}` };
@@ -142,17 +148,25 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
     return token;
   };
 
-  /** The synthetic URL of `key`'s entry; without waiting once the generation is known and for keys that need no hashing. */
+  /** The synthetic URL of `key`'s entry; without waiting for keys that need no hashing. */
   const locate = (key: string): string | Promise<string> => {
-    const token = currentGeneration();
     const entry = boundedName(encodeURIComponent(key), MAX_NAME_LENGTH);
-    if (typeof token === "string" && typeof entry === "string") return `${origin}/${token}/${entry}`;
-    return Promise.all([token, entry]).then(([token, entry]) => `${origin}/${token}/${entry}`);
+    return typeof entry === "string" ? `${entries}${entry}` : entry.then((hashed) => `${entries}${hashed}`);
+  };
+
+  /**
+   * The entry at `location` if it is of the current generation. When the generation is due for
+   * a re-check, its read and the entry's go out together.
+   */
+  const matchEntry = async (location: string): Promise<StoredEntry | undefined> => {
+    const generation = currentGeneration();
+    const response = await match(location);
+    return entryOf(response, typeof generation === "string" ? generation : await generation);
   };
 
   /** The live entry at `location` as a head and a streaming body. */
   const streamedEntry = async (location: string): Promise<StreamedEntry | undefined> => {
-    const found = entryOf(await match(location));
+    const found = await matchEntry(location);
     if (found === undefined) return undefined;
     const { response, expiresAt } = found;
     if (!isLive(expiresAt, now)) {
@@ -164,10 +178,11 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
   };
 
   const save = async (location: string, head: Uint8Array, body: Uint8Array, expiresAt: number | null): Promise<void> => {
+    const generation = await currentGeneration();
     const seconds = expiresAt === null ? FOREVER_SECONDS : Math.max(1, Math.ceil((expiresAt - now()) / 1000));
     const headers = {
       "cache-control": `max-age=${seconds}`,
-      [ENTRY_HEADER]: `${expiresAt ?? ""},${body.byteLength},${head.byteLength > 0 ? toBase64(head) : ""}`,
+      [ENTRY_HEADER]: `${generation},${expiresAt ?? ""},${body.byteLength},${head.byteLength > 0 ? toBase64(head) : ""}`,
     };
     await (await cacheReady()).put(location, new Response(body as Uint8Array<ArrayBuffer>, { headers }));
   };
@@ -180,7 +195,7 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
     locate,
 
     async load(location) {
-      const found = entryOf(await match(location));
+      const found = await matchEntry(location);
       if (found === undefined) return undefined;
       const body = new Uint8Array(await found.response.arrayBuffer());
       return { value: found.head === "" ? body : concatBytes(headBytes(found.head), body), expiresAt: found.expiresAt };
@@ -223,15 +238,18 @@ interface StoredEntry {
   head: string;
 }
 
-/** What a stored response's entry header says; `undefined` when there is no response or it has no such header (not ours). */
-function entryOf(response: Response | undefined): StoredEntry | undefined {
+/**
+ * What a stored response's entry header says; `undefined` when there is no response, or it has
+ * no such header (not ours), or it was written in another generation than `generation`.
+ */
+function entryOf(response: Response | undefined, generation: string): StoredEntry | undefined {
   if (response === undefined) return undefined;
   const fields = response.headers.get(ENTRY_HEADER)?.split(",");
-  if (fields?.length !== 3) {
+  if (fields?.length !== 4 || fields[0] !== generation) {
     response.body?.cancel().catch(() => {});
     return undefined;
   }
-  const [expires, bodyLength, head] = fields as [string, string, string];
+  const [, expires, bodyLength, head] = fields as [string, string, string, string];
   return { response, expiresAt: expires === "" ? null : Number(expires), bodyLength: Number(bodyLength), head };
 }
 

@@ -128,6 +128,33 @@ describe("cache-api backend", () => {
       expect(await backend.get("a")).toBeUndefined();
     });
 
+    it("checks the generation alongside the entry's read, not before it", async () => {
+      const clock = fakeClock();
+      const name = freshName();
+      const store = await caches.open(name);
+      let releaseGeneration = (): void => {};
+      let holdGeneration = false;
+      const matched: string[] = [];
+      const cache: CacheLike = {
+        match: async (url) => {
+          matched.push(url.endsWith("/generation") ? "generation" : "entry");
+          if (url.endsWith("/generation") && holdGeneration) await new Promise<void>((resolve) => (releaseGeneration = resolve));
+          return store.match(url);
+        },
+        put: (url, response) => store.put(url, response),
+        delete: (url) => store.delete(url),
+      };
+      const backend = cacheApi({ cache, now: clock.now });
+      await backend.set("a", bytes("a"), null);
+      clock.advance(1); // the generation is due for a re-check
+      holdGeneration = true;
+      matched.length = 0;
+      const read = backend.get("a");
+      await vi.waitFor(() => expect(matched).toEqual(["generation", "entry"]));
+      releaseGeneration();
+      expect(text(await read)).toBe("a");
+    });
+
     it("shares one generation among concurrent first calls", async () => {
       const backend = cacheApi({ name: freshName() });
       await Promise.all(["a", "b", "c"].map((key) => backend.set(key, bytes(key), null)));
