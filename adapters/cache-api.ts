@@ -25,7 +25,7 @@ import { checkFunction, describe } from "../src/arguments.ts";
 import type { Backend, StreamedEntry } from "../src/backend.ts";
 import { concatBytes, emptyStream, toBase64 } from "../src/bytes.ts";
 import { BackendUnavailableError } from "../src/errors.ts";
-import { entryBackend, expiresAtFor, isLive } from "./cloudflare/entries.ts";
+import { type Entry, entryBackend, expiresAtFor, isLive } from "./cloudflare/entries.ts";
 import { headBytes } from "./cloudflare/heads.ts";
 import { boundedName } from "./cloudflare/keys.ts";
 
@@ -155,26 +155,31 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
   };
 
   /**
-   * The entry at `location` if it is of the current generation. When the generation is due for
-   * a re-check, its read and the entry's go out together.
+   * `use` of the entry at `location` if there is one of the current generation. When the
+   * generation is due for a re-check, its read and the entry's go out together; otherwise only
+   * the entry's read is waited for, so a hit is one await here (`use` runs inside it).
    */
-  const matchEntry = async (location: string): Promise<StoredEntry | undefined> => {
+  const matchEntry = async <T>(location: string, use: (found: StoredEntry) => T | Promise<T>): Promise<T | undefined> => {
     const generation = currentGeneration();
     const response = await match(location);
-    return entryOf(response, typeof generation === "string" ? generation : await generation);
+    const found = typeof generation === "string" ? entryOf(response, generation) : await entryOnceRead(response, generation);
+    return found && use(found);
   };
 
-  /** The live entry at `location` as a head and a streaming body. */
-  const streamedEntry = async (location: string): Promise<StreamedEntry | undefined> => {
-    const found = await matchEntry(location);
-    if (found === undefined) return undefined;
-    const { response, expiresAt } = found;
+  /** A live entry as a head and a streaming body. */
+  const streamedEntry = ({ response, expiresAt, head, bodyLength }: StoredEntry): StreamedEntry | undefined => {
     if (!isLive(expiresAt, now)) {
-      await response.body?.cancel();
+      response.body?.cancel().catch(() => {});
       return undefined;
     }
-    const head = headBytes(found.head);
-    return { head, body: response.body ?? emptyStream(), length: head.byteLength + found.bodyLength };
+    const bytes = headBytes(head);
+    return { head: bytes, body: response.body ?? emptyStream(), length: bytes.byteLength + bodyLength };
+  };
+
+  /** An entry as the bytes it holds (head and body together) and its expiry. */
+  const wholeEntry = async ({ response, expiresAt, head }: StoredEntry): Promise<Entry> => {
+    const body = new Uint8Array(await response.arrayBuffer());
+    return { value: head === "" ? body : concatBytes(headBytes(head), body), expiresAt };
   };
 
   const save = async (location: string, head: Uint8Array, body: Uint8Array, expiresAt: number | null): Promise<void> => {
@@ -194,12 +199,7 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
 
     locate,
 
-    async load(location) {
-      const found = await matchEntry(location);
-      if (found === undefined) return undefined;
-      const body = new Uint8Array(await found.response.arrayBuffer());
-      return { value: found.head === "" ? body : concatBytes(headBytes(found.head), body), expiresAt: found.expiresAt };
-    },
+    load: (location) => matchEntry(location, wholeEntry),
 
     save: (location, { value, expiresAt }) => save(location, new Uint8Array(0), value, expiresAt),
 
@@ -217,7 +217,7 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
     streams: {
       get(key) {
         const location = locate(key);
-        return typeof location === "string" ? streamedEntry(location) : location.then(streamedEntry);
+        return typeof location === "string" ? matchEntry(location, streamedEntry) : location.then((at) => matchEntry(at, streamedEntry));
       },
       async set(key, head, body, ttl) {
         const expiresAt = expiresAtFor(ttl, now);
@@ -251,6 +251,16 @@ function entryOf(response: Response | undefined, generation: string): StoredEntr
   }
   const [, expires, bodyLength, head] = fields as [string, string, string, string];
   return { response, expiresAt: expires === "" ? null : Number(expires), bodyLength: Number(bodyLength), head };
+}
+
+/** `entryOf` once the generation being re-read is known; a failed read lets go of the response. */
+async function entryOnceRead(response: Response | undefined, generation: Promise<string>): Promise<StoredEntry | undefined> {
+  try {
+    return entryOf(response, await generation);
+  } catch (error) {
+    response?.body?.cancel().catch(() => {});
+    throw error;
+  }
 }
 
 function parseOrigin(origin: unknown): string {
