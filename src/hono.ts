@@ -18,7 +18,7 @@ import type { Timeout } from "./arguments.ts";
 import type { EdgeCache } from "./cache.ts";
 import type { CacheControlDirectives } from "./http/cache-control.ts";
 import type { ConditionalGetOptions } from "./http/conditional.ts";
-import { cachePage as cachePageWrapper, cacheSite as cacheSiteWrapper, type SiteCacheOptions } from "./page/cache-page.ts";
+import { pageCaching, siteCaching, type SiteCacheOptions } from "./page/cache-page.ts";
 import type { PageCacheOptions } from "./page/options.ts";
 import type { Wrapper } from "./types.ts";
 import * as wrappers from "./wrappers.ts";
@@ -97,9 +97,10 @@ function middleware<E extends Env>(wrapper: Wrapper): MiddlewareHandler<E> {
     const forward: Forward = () => (downstream = next().then(() => c.res));
     const response = await handle(c.req.raw, c.env, waitUntilContext(c), forward);
     if (downstream) {
-      // A stale page served while revalidating returns before the refresh has run the chain;
-      // the chain belongs to this request, so finish it before handing the context back.
-      // Its failure has already been reported or turned into the response by the wrapper.
+      // The chain ran for a miss, or for a stale page's refresh (which the wrapper runs before
+      // answering: see "in-request"); the chain belongs to this request, so it has finished or
+      // finishes before the context is handed back. Its failure has already been reported or
+      // turned into the response by the wrapper.
       await downstream.catch(() => {});
       c.res = undefined; // replace, rather than merge the handler's old headers over ours
     }
@@ -119,7 +120,7 @@ function middleware<E extends Env>(wrapper: Wrapper): MiddlewareHandler<E> {
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Hono's own default, so the middleware fits any app
 export function cachePage<E extends Env = any>(timeout: Timeout, options: HonoPageCacheOptions<E> = {}): MiddlewareHandler<E> {
-  return middleware(cachePageWrapper(timeout, options));
+  return middleware(pageCaching(timeout, options, "in-request"));
 }
 
 /**
@@ -134,7 +135,7 @@ export function cachePage<E extends Env = any>(timeout: Timeout, options: HonoPa
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Hono's own default, so the middleware fits any app
 export function cacheSite<E extends Env = any>(options: HonoSiteCacheOptions<E> = {}): MiddlewareHandler<E> {
-  return middleware(cacheSiteWrapper(options));
+  return middleware(siteCaching(options, "in-request"));
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import { checkTimeout, describe, type Timeout } from "../arguments.ts";
 import type { Handler, Wrapper } from "../types.ts";
-import { PageCacheEngine } from "./engine.ts";
+import { PageCacheEngine, type RefreshMode } from "./engine.ts";
 import { type PageCacheOptions, resolvePageOptions } from "./options.ts";
 
 /**
@@ -19,9 +19,20 @@ import { type PageCacheOptions, resolvePageOptions } from "./options.ts";
  * export default { fetch: handler };
  */
 export function cachePage(timeout: Timeout, options: PageCacheOptions = {}): Wrapper {
+  return pageCaching(timeout, options, "background");
+}
+
+/**
+ * `cachePage` with the refresh mode chosen; `edgecache/hono` refreshes stale pages "in-request",
+ * since Hono's chain can run only within its request. Not exported from the package.
+ *
+ * @example
+ * const middlewareWrapper = pageCaching(60, options, "in-request");
+ */
+export function pageCaching(timeout: Timeout, options: PageCacheOptions, refresh: RefreshMode): Wrapper {
   checkTimeout(timeout);
   const rule = timeout === null ? { kind: "site" as const, seconds: 600 } : { kind: "page" as const, timeout };
-  const engine = new PageCacheEngine(rule, resolvePageOptions(options));
+  const engine = new PageCacheEngine(rule, resolvePageOptions(options), refresh);
   return <H extends Handler>(handler: H): H => engine.wrap(handler);
 }
 
@@ -41,10 +52,20 @@ export interface SiteCacheOptions extends PageCacheOptions {
  * export default { fetch: cacheSite({ seconds: 300, query: { ignore: [/^utm_/] } })(app.fetch) };
  */
 export function cacheSite(options: SiteCacheOptions = {}): Wrapper {
+  return siteCaching(options, "background");
+}
+
+/**
+ * `cacheSite` with the refresh mode chosen (see `pageCaching`). Not exported from the package.
+ *
+ * @example
+ * const middlewareWrapper = siteCaching({ seconds: 300 }, "in-request");
+ */
+export function siteCaching(options: SiteCacheOptions, refresh: RefreshMode): Wrapper {
   const { seconds = 600, ...rest } = options ?? {};
   if (typeof seconds !== "number" || !Number.isFinite(seconds)) {
     throw new TypeError(`options.seconds must be a finite number of seconds, got ${describe(seconds)}`);
   }
-  const engine = new PageCacheEngine({ kind: "site", seconds }, resolvePageOptions(rest));
+  const engine = new PageCacheEngine({ kind: "site", seconds }, resolvePageOptions(rest), refresh);
   return <H extends Handler>(handler: H): H => engine.wrap(handler);
 }

@@ -34,6 +34,12 @@ const DEFAULT_TIMEOUT_MS = 1000;
 const VARY_MEMO_MS = 60_000;
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
+/**
+ * Where a stale page's refresh runs its handler: in the background, or before the stale page is
+ * answered, for handlers that can only run within their request (Hono's chain, `edgecache/hono`).
+ */
+export type RefreshMode = "background" | "in-request";
+
 /** Why a hit was served other than fresh from the cache. */
 type HitDetail = "collapsed" | "revalidating" | "stale-if-error";
 
@@ -65,10 +71,12 @@ export class PageCacheEngine {
   private readonly staleDirectives: ((headers: Headers) => void) | undefined;
   private readonly rule: TimeoutRule;
   private readonly options: ResolvedPageOptions;
+  private readonly refresh: RefreshMode;
 
-  constructor(rule: TimeoutRule, options: ResolvedPageOptions) {
+  constructor(rule: TimeoutRule, options: ResolvedPageOptions, refresh: RefreshMode = "background") {
     this.rule = rule;
     this.options = options;
+    this.refresh = refresh;
     const { staleWhileRevalidate, staleIfError } = options;
     this.staleDirectives = staleWhileRevalidate || staleIfError
       ? compileCacheControl({ staleWhileRevalidate: staleWhileRevalidate || undefined, staleIfError: staleIfError || undefined })
@@ -101,7 +109,8 @@ export class PageCacheEngine {
     if (usable(lookup.page)) {
       if (now < lookup.page.freshUntil) return this.answer(request, method, lookup.page, now);
       if (now < lookup.page.staleWhileRevalidateUntil) {
-        this.revalidate(cache, run, request, method, lookup.missKey, args);
+        const handled = this.revalidate(cache, run, request, method, lookup.missKey, args);
+        if (this.refresh === "in-request") await handled;
         return this.answer(request, method, lookup.page, now, "revalidating");
       }
     }
@@ -310,10 +319,16 @@ export class PageCacheEngine {
     memo.set(base, { vary, until: this.options.now() + VARY_MEMO_MS });
   }
 
-  /** Refresh a stale page in the background, once per key in this isolate (and in the store, where it shares fills). */
-  private revalidate(cache: EdgeCache, run: (request: Request) => Response | Promise<Response>, request: Request, method: string, key: string, args: readonly unknown[]): void {
-    if (this.fills.pending(cache, key)) return;
+  /**
+   * Refresh a stale page in the background, once per key in this isolate (and in the store, where
+   * it shares fills). Resolves once the handler has answered, or the refresh was left to another
+   * request or process, or failed; storing the new page goes on after that.
+   */
+  private revalidate(cache: EdgeCache, run: (request: Request) => Response | Promise<Response>, request: Request, method: string, key: string, args: readonly unknown[]): Promise<void> {
+    if (this.fills.pending(cache, key)) return Promise.resolve();
     const fill = this.startFill(cache, key, request);
+    let handled!: () => void;
+    const answered = new Promise<void>((resolve) => (handled = resolve));
     const refresh = (async () => {
       if (sharesFills(cache)) {
         const claimed = await this.claim(cache, key, request);
@@ -321,13 +336,15 @@ export class PageCacheEngine {
         fill.held = claimed === true;
       }
       const response = await run(request.clone());
-      const answered = this.update(cache, request, method, response, "uri-miss", args, fill);
-      await answered.body?.pipeTo(new WritableStream());
+      handled();
+      const stored = this.update(cache, request, method, response, "uri-miss", args, fill);
+      await stored.body?.pipeTo(new WritableStream());
     })().catch((error: unknown) => {
       fill.end();
       this.report(error, "revalidate", request);
-    });
+    }).finally(handled);
     this.schedule(refresh, args);
+    return answered;
   }
 
   /** Mark `key` as being filled in this isolate; a failure to free its store-wide lock is reported. */

@@ -3,6 +3,7 @@ import { Hono, type MiddlewareHandler } from "hono";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { memory } from "../../adapters/memory.ts";
 import { cachePage, cacheSite, varyOnCookie } from "../../src/hono.ts";
+import type { Backend } from "../../src/backend.ts";
 import { createCache, type EdgeCache } from "../../src/index.ts";
 import { client, counting, executionContext, store } from "./helpers.ts";
 
@@ -175,6 +176,22 @@ describe("stale pages", () => {
     expect([stale.body, stale.cacheStatus]).toEqual(["page 1", "edgecache; hit; ttl=-10; detail=revalidating"]);
     const fresh = await get("/");
     expect([fresh.body, fresh.cacheStatus]).toEqual(["page 2", "edgecache; hit; ttl=60"]);
+  });
+
+  it("refreshes a stale page on a store shared between processes, where the refresh first takes the fill lock", async () => {
+    // A memory store marked as shared with an atomic add stands in for memcached or Upstash.
+    const { clock, cache: local } = store();
+    const backend: Backend = { ...local.backend, capabilities: { ...local.backend.capabilities, shared: true, atomicAdd: true } };
+    const cache = createCache({ backend });
+    const page = counting();
+    const app = new Hono().get("/", cachePage(60, { cache, now: clock.now, staleWhileRevalidate: 30 }), page);
+    const get = client(app);
+    await get("/");
+    clock.advance(70);
+    const stale = await get("/");
+    expect([stale.body, stale.cacheStatus]).toEqual(["page 1", "edgecache; hit; ttl=-10; detail=revalidating"]);
+    const fresh = await get("/");
+    expect([fresh.body, fresh.cacheStatus, page.calls]).toEqual(["page 2", "edgecache; hit; ttl=60", 2]);
   });
 
   it("serves a stale page when the handler throws and Hono answers 500", async () => {
