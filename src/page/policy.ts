@@ -11,6 +11,8 @@
  *    `s-maxage`, `must-revalidate`; RFC 9111 §3.5). Django caches it.
  * 6. Timeout: `cachePage`'s timeout beats the response's max-age (even max-age=0); `cacheSite`
  *    uses max-age (0 means "don't cache") and falls back to its `seconds`.
+ * 7. A Content-Length over `maxBodyBytes`: patched but not stored, and its body is not collected
+ *    (a body without one is collected while it streams, and dropped once it grows past).
  */
 import { parseCacheControl, parseDeltaSeconds, type ParsedCacheControl } from "../http/cache-control.ts";
 import { parseVary } from "../http/vary.ts";
@@ -20,7 +22,7 @@ import type { ResolvedPageOptions } from "./options.ts";
 export type TimeoutRule = { kind: "page"; timeout: number } | { kind: "site"; seconds: number };
 
 /** Why a response was not stored: the `detail` of its Cache-Status. */
-export type Refusal = "status" | "not-modified" | "set-cookie" | "private" | "no-store" | "no-cache" | "vary-star" | "authorization" | "max-age-zero" | "zero-timeout";
+export type Refusal = "status" | "not-modified" | "set-cookie" | "private" | "no-store" | "no-cache" | "vary-star" | "authorization" | "max-age-zero" | "zero-timeout" | "too-large";
 
 /** What to do with a response on a miss. */
 export type Decision =
@@ -35,7 +37,7 @@ export type Decision =
  * @example
  * decide(request, response, { kind: "page", timeout: 900 }, options); // { patch: true, timeout: 900, shareable: false, ... }
  */
-export function decide(request: Request, response: Response, rule: TimeoutRule, options: Pick<ResolvedPageOptions, "cacheableStatuses" | "allowSetCookie">): Decision {
+export function decide(request: Request, response: Response, rule: TimeoutRule, options: Pick<ResolvedPageOptions, "cacheableStatuses" | "allowSetCookie" | "maxBodyBytes">): Decision {
   const status = response.status;
   const cacheable = options.cacheableStatuses.has(status);
   if (!cacheable && status !== 304) return { patch: false, refusal: "status" };
@@ -57,6 +59,6 @@ export function decide(request: Request, response: Response, rule: TimeoutRule, 
   } else {
     timeout = rule.timeout;
   }
-  const refusal = status === 304 ? "not-modified" : timeout <= 0 ? "zero-timeout" : undefined;
+  const refusal = status === 304 ? "not-modified" : timeout <= 0 ? "zero-timeout" : Number(headers.get("content-length")) > options.maxBodyBytes ? "too-large" : undefined;
   return refusal ? { patch: true, timeout, refusal, shareable, directives } : { patch: true, timeout, shareable, directives };
 }

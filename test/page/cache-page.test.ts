@@ -369,6 +369,15 @@ describe("streaming misses", () => {
     expect(again.cacheStatus).toMatch(/miss/);
   });
 
+  it("passes a body whose Content-Length is over maxBodyBytes straight through, saying why it is not stored", async () => {
+    const bench = pageBench();
+    const handler = cachePage(60, options(bench, { maxBodyBytes: 10 }))(async (_request: Request) => new Response("x".repeat(11), { headers: { "Content-Length": "11" } }));
+    const miss = await read(handler(new Request("https://example.com/")));
+    expect([miss.body, miss.cacheStatus, miss.headers.get("cache-control")]).toEqual(["x".repeat(11), "edgecache; fwd=uri-miss; detail=too-large", "max-age=60"]);
+    await bench.settle();
+    expect(bench.calls.filter((c) => c === "set")).toEqual([]);
+  });
+
   it("does not store a body the client abandoned", async () => {
     const bench = pageBench();
     const handler = cachePage(60, options(bench))(async (_request: Request) => new Response(new ReadableStream({
