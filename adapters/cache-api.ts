@@ -14,14 +14,15 @@
  *   default (see the `local` capability).
  * - `clear()` replaces a generation token stored in the cache. Every entry carries the generation
  *   it was written in, and reads take one of an older generation as a miss; it ages out or is
- *   overwritten. Other isolates notice within a second. The token is not part of entry URLs, so
- *   a read whose isolate has to re-check the token sends both reads at once rather than one
- *   after the other: at a request a second or fewer, where every hit re-checks, that halves it.
+ *   overwritten. Other isolates notice within `generationCheckMs` (a second). The token is not
+ *   part of entry URLs, so a read whose isolate has to re-check the token sends both reads at
+ *   once rather than one after the other: at a request a second or fewer, where every hit
+ *   re-checks, that halves the wait.
  * - The Cache API is per data centre on Workers: entries are not replicated, and `clear()` only
  *   reaches the data centre it runs in. Where `caches` is missing (Node, Bun), creating the
  *   backend throws a BackendUnavailableError unless `options.cache` is given.
  */
-import { checkFunction, describe } from "../src/arguments.ts";
+import { checkFunction, describe, nonNegative } from "../src/arguments.ts";
 import type { Backend, StreamedEntry } from "../src/backend.ts";
 import { concatBytes, emptyStream, toBase64 } from "../src/bytes.ts";
 import { BackendUnavailableError } from "../src/errors.ts";
@@ -55,6 +56,12 @@ export interface CacheApiOptions {
   name?: string;
   /** The origin of the synthetic entry URLs. Default `"https://edgecache.invalid"` (a reserved name that never resolves). */
   origin?: string;
+  /**
+   * How long an isolate trusts the generation token it read before reading it again, in ms:
+   * `clear()` takes up to this long to reach other isolates, and an isolate busier than one
+   * request per this long reads the token once per period, not per hit. Default 1000.
+   */
+  generationCheckMs?: number;
   /** Clock in milliseconds for entry expiry, for tests. Default `Date.now`. */
   now?: () => number;
 }
@@ -70,8 +77,6 @@ const ENTRY_HEADER = "x-edgecache";
 const MAX_HEAD_BYTES = 8 * 1024;
 /** `max-age` for entries that never expire: a year, longer than any cache keeps them. */
 const FOREVER_SECONDS = 365 * 86400;
-/** How long an isolate trusts the generation it read before reading it again. */
-const GENERATION_CHECK_MS = 1000;
 /** Longest URL-encoded key kept as it is; longer ones are hashed. */
 const MAX_NAME_LENGTH = 1024;
 
@@ -92,6 +97,7 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
   const origin = parseOrigin(options.origin ?? "https://edgecache.invalid");
   const now = options.now ?? Date.now;
   checkFunction(now, "options.now");
+  const generationCheckMs = nonNegative(options.generationCheckMs ?? 1000, "options.generationCheckMs");
   const storage = (globalThis as { caches?: { open(name: string): Promise<CacheLike> } }).caches;
   if (options.cache === undefined && typeof storage?.open !== "function") {
     throw new BackendUnavailableError("the Cache API (globalThis.caches) is not available in this runtime: pass options.cache, or use another backend");
@@ -128,12 +134,12 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
     return token || setGeneration(crypto.randomUUID());
   };
   /**
-   * The current generation (once read, without waiting), trusted for a second and then read
-   * again; concurrent callers share one read. A missing token (never set, or evicted) is
+   * The current generation (once read, without waiting), trusted for `generationCheckMs` and
+   * then read again; concurrent callers share one read. A missing token (never set, or evicted) is
    * replaced, so old entries never come back.
    */
   const currentGeneration = (): string | Promise<string> => {
-    if (generation && now() - generation.readAt < GENERATION_CHECK_MS) return generation.value ?? generation.token;
+    if (generation && now() - generation.readAt < generationCheckMs) return generation.value ?? generation.token;
     return remember(readGeneration());
   };
   const remember = (token: Promise<string>): Promise<string> => {

@@ -33,7 +33,7 @@ const SIZES = [
   { kib: 2, hitsPerRound: 100 },
   { kib: 1024, hitsPerRound: 50 },
 ];
-/** A multiple of the number of contenders (4), so each takes every turn in the order equally often. */
+/** A multiple of the number of contenders (5), so each takes every turn in the order equally often. */
 const ROUNDS = 40;
 /** Instruction counts: rounds, hits per round, and how much slower a hit runs under valgrind. */
 const COUNTED = { rounds: 3, hitsPerRound: 400, slowdown: 50 };
@@ -101,7 +101,7 @@ async function timeHits(): Promise<void> {
         const ratios = ms.map((each, r) => each / baseline[r]!).sort((a, b) => a - b);
         const spread = `rounds ${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)}`;
         const note = handlerRuns[index] === 1 ? "" : `  (handler ran ${handlerRuns[index]} times: not all hits)`;
-        console.log(`  ${CONTENDERS[name].label.padEnd(32)} ${usPerHit.toFixed(1).padStart(8)} µs/hit  ${median(ratios).toFixed(2)}x  (${spread})${note}`);
+        console.log(`  ${CONTENDERS[name].label.padEnd(36)} ${usPerHit.toFixed(1).padStart(8)} µs/hit  ${median(ratios).toFixed(2)}x  (${spread})${note}`);
       });
       if (handlerRuns.some((runs) => runs !== 1)) process.exitCode = 1;
     }
@@ -151,7 +151,7 @@ async function countInstructions(): Promise<void> {
     names.forEach((name, index) => {
       const perHit = counts[index]!;
       const lowest = Math.min(...perHit) / Math.min(...counts[0]!);
-      console.log(`  ${CONTENDERS[name].label.padEnd(32)} ${(median(perHit) / 1000).toFixed(0).padStart(6)}k/hit  ${(median(perHit) / median(counts[0]!)).toFixed(2)}x  (lowest rounds ${lowest.toFixed(2)}x)`);
+      console.log(`  ${CONTENDERS[name].label.padEnd(36)} ${(median(perHit) / 1000).toFixed(0).padStart(6)}k/hit  ${(median(perHit) / median(counts[0]!)).toFixed(2)}x  (lowest rounds ${lowest.toFixed(2)}x)`);
     });
   } finally {
     await Promise.all(instances.map(({ mf }) => mf.dispose()));

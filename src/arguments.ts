@@ -28,6 +28,19 @@ export function checkInteger(value: unknown, name: string): asserts value is num
   }
 }
 
+/**
+ * `value` if it is a finite number of 0 or more; else a TypeError naming `name`.
+ *
+ * @example
+ * const ms = nonNegative(options.timeoutMs ?? 1000, "options.timeoutMs");
+ */
+export function nonNegative(value: unknown, name: string): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new TypeError(`${name} must be a number of 0 or more, got ${describe(value)}`);
+  }
+  return value;
+}
+
 /** Throw unless `value` is a function. */
 export function checkFunction(value: unknown, name: string): asserts value is (...args: never[]) => unknown {
   if (typeof value !== "function") throw new TypeError(`${name} must be a function, got ${describe(value)}`);

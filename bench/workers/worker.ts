@@ -2,7 +2,7 @@
  * The Worker behind `bench/workers.bench.ts`, run in workerd by Miniflare once per contender,
  * each in its own isolate: the `CONTENDER` binding names which Hono app it serves (Hono's own
  * `cache()` middleware, or edgecache's `cachePage` middleware over the Cache API, with and
- * without Cache-Status, or over Workers KV). `GET /fill` stores the page once and waits for the
+ * without Cache-Status and re-reading the generation token on every hit, or over Workers KV). `GET /fill` stores the page once and waits for the
  * write; `GET /round` then times `n` hits and answers with the milliseconds they took and how
  * often the page's handler has run (1: every timed request was a hit).
  *
@@ -31,6 +31,11 @@ export const CONTENDERS = {
   "cache-api-plain": {
     label: "  the same, cacheStatus: false",
     middleware: (kib: number, now: () => number) => cachePage(3600, { cache: createCache({ backend: cacheApi({ name: `edgecache-bench-plain-${kib}`, now }) }), cacheStatus: false, now }),
+  },
+  // At a request a second or fewer per isolate, every hit re-reads the adapter's generation token.
+  "cache-api-recheck": {
+    label: "  the same, token re-read every hit",
+    middleware: (kib: number, now: () => number) => cachePage(3600, { cache: createCache({ backend: cacheApi({ name: `edgecache-bench-recheck-${kib}`, now, generationCheckMs: 0 }) }), now }),
   },
   "workers-kv": {
     label: "cachePage, workers-kv adapter",

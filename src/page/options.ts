@@ -2,7 +2,7 @@
  * The options of `cachePage` and `cacheSite`, their defaults, and their validation (once, when
  * the wrapper is built, so a typo fails at start-up rather than on the first request).
  */
-import { checkFunction, checkInteger, checkKey, describe } from "../arguments.ts";
+import { checkFunction, checkInteger, checkKey, describe, nonNegative } from "../arguments.ts";
 import type { EdgeCache } from "../cache.ts";
 import { TOKEN } from "../http/headers.ts";
 
@@ -89,13 +89,6 @@ export interface ResolvedPageOptions {
   cacheName: string;
   onError: (error: unknown, context: PageErrorContext) => void;
   now: () => number;
-}
-
-function nonNegative(value: unknown, name: string): number {
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
-    throw new TypeError(`${name} must be a number of 0 or more, got ${describe(value)}`);
-  }
-  return value;
 }
 
 function stringList(value: unknown, name: string): readonly string[] {

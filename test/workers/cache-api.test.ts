@@ -128,6 +128,32 @@ describe("cache-api backend", () => {
       expect(await backend.get("a")).toBeUndefined();
     });
 
+    it("reads the token again only once generationCheckMs has passed", async () => {
+      const clock = fakeClock();
+      const store = await caches.open(freshName());
+      const tokenReads: string[] = [];
+      const cache: CacheLike = {
+        match: (url) => {
+          if (url.endsWith("/generation")) tokenReads.push(url);
+          return store.match(url);
+        },
+        put: (url, response) => store.put(url, response),
+        delete: (url) => store.delete(url),
+      };
+      const backend = cacheApi({ cache, now: clock.now, generationCheckMs: 5000 });
+      await backend.set("a", bytes("a"), null);
+      clock.advance(4);
+      await backend.get("a");
+      expect(tokenReads).toHaveLength(1);
+      clock.advance(1);
+      await backend.get("a");
+      expect(tokenReads).toHaveLength(2);
+    });
+
+    it("refuses a generationCheckMs that is not a number of 0 or more, naming it", () => {
+      expect(() => cacheApi({ generationCheckMs: -1 })).toThrow("options.generationCheckMs must be a number of 0 or more, got -1");
+    });
+
     it("checks the generation alongside the entry's read, not before it", async () => {
       const clock = fakeClock();
       const name = freshName();
