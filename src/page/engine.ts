@@ -275,8 +275,11 @@ export class PageCacheEngine {
       return this.label(response, { hit: false, fwd, detail: decision.refusal });
     }
     const now = this.options.now();
-    let patched = patchResponseHeaders(response, decision.timeout, { now: () => now });
-    if (this.staleDirectives) patched = editHeaders(patched, this.staleDirectives);
+    let patched = response;
+    if (this.options.sendCacheHeaders) {
+      patched = patchResponseHeaders(response, decision.timeout, { now: () => now });
+      if (this.staleDirectives) patched = editHeaders(patched, this.staleDirectives);
+    }
     if (decision.refusal) {
       fill?.end();
       return this.label(patched, { hit: false, fwd, detail: decision.refusal });

@@ -32,6 +32,12 @@ export interface PageCacheOptions {
   cacheableStatuses?: readonly number[];
   /** Store responses that set cookies (their Set-Cookie is replayed to everyone). Default false. */
   allowSetCookie?: boolean;
+  /**
+   * Add Django's caching headers to the responses: `Expires`, `max-age` for the timeout, and the
+   * stale directives. `false` caches on the server only: browsers and CDNs get the handler's own
+   * Cache-Control, on misses and hits alike. Default true.
+   */
+  sendCacheHeaders?: boolean;
   /** Query-string normalisation: `sort` parameters, `ignore` some (names or patterns such as `/^utm_/`). Default: the query as sent. */
   query?: { sort?: boolean; ignore?: ReadonlyArray<string | RegExp> };
   /** Extra key parts derived from the request (a negotiated language, a tenant). */
@@ -75,6 +81,7 @@ export interface ResolvedPageOptions {
   keyPrefix: string;
   cacheableStatuses: ReadonlySet<number>;
   allowSetCookie: boolean;
+  sendCacheHeaders: boolean;
   query: { sort: boolean; ignore: ReadonlyArray<string | RegExp> } | undefined;
   keyParts: ((request: Request) => string | readonly string[] | undefined) | undefined;
   varyCookies: readonly string[] | undefined;
@@ -89,6 +96,12 @@ export interface ResolvedPageOptions {
   cacheName: string;
   onError: (error: unknown, context: PageErrorContext) => void;
   now: () => number;
+}
+
+function flag(value: unknown, fallback: boolean, name: string): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") throw new TypeError(`${name} must be true or false, got ${describe(value)}`);
+  return value;
 }
 
 function stringList(value: unknown, name: string): readonly string[] {
@@ -140,7 +153,8 @@ export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPage
     cache,
     keyPrefix,
     cacheableStatuses: new Set(statuses),
-    allowSetCookie: o.allowSetCookie === true,
+    allowSetCookie: flag(o.allowSetCookie, false, "options.allowSetCookie"),
+    sendCacheHeaders: flag(o.sendCacheHeaders, true, "options.sendCacheHeaders"),
     query,
     keyParts: o.keyParts,
     varyCookies: o.varyCookies === undefined ? undefined : stringList(o.varyCookies, "options.varyCookies"),

@@ -369,6 +369,17 @@ describe("streaming misses", () => {
     expect(again.cacheStatus).toMatch(/miss/);
   });
 
+  it("caches on the server only with sendCacheHeaders: false, leaving the handler's Cache-Control alone", async () => {
+    const bench = pageBench();
+    const handler = cachePage(60, options(bench, { sendCacheHeaders: false, staleWhileRevalidate: 30 }))(
+      async (_request: Request) => new Response(`page ${bench.clock.now()}`, { headers: { "Cache-Control": "max-age=5" } }));
+    const [miss, hit] = await twice(handler, bench, "https://example.com/");
+    for (const answer of [miss, hit]) expect([answer.headers.get("cache-control"), answer.headers.get("expires")]).toEqual(["max-age=5", null]);
+    expect([hit.body, hit.cacheStatus]).toEqual([miss.body, "edgecache; hit; ttl=60"]);
+    bench.clock.advance(61);
+    expect((await read(handler(new Request("https://example.com/")))).cacheStatus).toBe("edgecache; hit; ttl=-1; detail=revalidating");
+  });
+
   it("passes a body whose Content-Length is over maxBodyBytes straight through, saying why it is not stored", async () => {
     const bench = pageBench();
     const handler = cachePage(60, options(bench, { maxBodyBytes: 10 }))(async (_request: Request) => new Response("x".repeat(11), { headers: { "Content-Length": "11" } }));
@@ -540,6 +551,8 @@ describe("Cache-Status options and arguments", () => {
     expect(() => cachePage(60, { cache: 5 as never })).toThrow(/options.cache must be/);
     expect(() => cachePage(60, { query: { ignore: [5 as never] } })).toThrow(/options.query.ignore/);
     expect(() => cacheSite({ seconds: NaN })).toThrow(/options.seconds/);
+    expect(() => cachePage(60, { allowSetCookie: "yes" as never })).toThrow('options.allowSetCookie must be true or false, got "yes"');
+    expect(() => cachePage(60, { sendCacheHeaders: 0 as never })).toThrow("options.sendCacheHeaders must be true or false, got 0");
   });
 
   it("composes with the other wrappers, outermost first", async () => {
