@@ -12,7 +12,8 @@
  * 6. Timeout: `cachePage`'s timeout beats the response's max-age (even max-age=0); `cacheSite`
  *    uses max-age (0 means "don't cache") and falls back to its `seconds`.
  * 7. A Content-Length over `maxBodyBytes`: patched but not stored, and its body is not collected
- *    (a body without one is collected while it streams, and dropped once it grows past).
+ *    (a body without one is collected while it streams, and dropped once it grows past). HEAD
+ *    responses store no body, so theirs does not count.
  */
 import { parseCacheControl, parseDeltaSeconds, type ParsedCacheControl } from "../http/cache-control.ts";
 import { parseVary } from "../http/vary.ts";
@@ -59,6 +60,6 @@ export function decide(request: Request, response: Response, rule: TimeoutRule, 
   } else {
     timeout = rule.timeout;
   }
-  const refusal = status === 304 ? "not-modified" : timeout <= 0 ? "zero-timeout" : Number(headers.get("content-length")) > options.maxBodyBytes ? "too-large" : undefined;
+  const refusal = status === 304 ? "not-modified" : timeout <= 0 ? "zero-timeout" : request.method !== "HEAD" && Number(headers.get("content-length")) > options.maxBodyBytes ? "too-large" : undefined;
   return refusal ? { patch: true, timeout, refusal, shareable, directives } : { patch: true, timeout, shareable, directives };
 }

@@ -387,6 +387,8 @@ describe("streaming misses", () => {
     expect([miss.body, miss.cacheStatus, miss.headers.get("cache-control")]).toEqual(["x".repeat(11), "edgecache; fwd=uri-miss; detail=too-large", "max-age=60"]);
     await bench.settle();
     expect(bench.calls.filter((c) => c === "set")).toEqual([]);
+    const head = await read(handler(new Request("https://example.com/", { method: "HEAD" })));
+    expect(head.cacheStatus).toBe("edgecache; fwd=uri-miss; stored"); // a HEAD page stores no body
   });
 
   it("does not store a body the client abandoned", async () => {
