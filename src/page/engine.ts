@@ -8,12 +8,11 @@ import { LRUCache } from "lru-cache";
 import { type EdgeCache, readSharedStreamed, writeStreamed } from "../cache.ts";
 import { CorruptEntryError } from "../errors.ts";
 import { compileCacheControl, parseDeltaSeconds } from "../http/cache-control.ts";
-import { getConditionalResponse } from "../http/conditional.ts";
 import { editHeaders } from "../http/headers.ts";
 import { patchResponseHeaders } from "../http/response-headers.ts";
 import type { Handler } from "../types.ts";
+import { PageAnswers, release } from "./answer.ts";
 import { captureBody, type CapturedResponse } from "./capture.ts";
-import { cacheStatusValue, type CacheOutcome } from "./cache-status.ts";
 import { baseKey, variantKey, varyNames } from "./keys.ts";
 import type { PageErrorContext, ResolvedPageOptions } from "./options.ts";
 import { claimFill, type Fill, Fills, sharesFills } from "./fills.ts";
@@ -32,24 +31,11 @@ interface Lookup {
 const DEFAULT_TIMEOUT_MS = 1000;
 /** How long a learned vary list is trusted without re-reading the index. */
 const VARY_MEMO_MS = 60_000;
-const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
-
 /**
  * Where a stale page's refresh runs its handler: in the background, or before the stale page is
  * answered, for handlers that can only run within their request (Hono's chain, `edgecache/hono`).
  */
 export type RefreshMode = "background" | "in-request";
-
-/** Why a hit was served other than fresh from the cache. */
-type HitDetail = "collapsed" | "revalidating" | "stale-if-error";
-
-/** What a hit adds to its page's headers: whole seconds since it was stored and of freshness left, and whether it answers a HEAD. */
-interface Hit {
-  age: number;
-  ttl: number;
-  detail: HitDetail | undefined;
-  head: boolean;
-}
 
 class TimeoutError extends Error {
   override name = "TimeoutError";
@@ -66,8 +52,7 @@ class TimeoutError extends Error {
 export class PageCacheEngine {
   private readonly varyMemo = new WeakMap<EdgeCache, LRUCache<string, { vary: string[]; until: number }>>();
   private readonly fills = new Fills();
-  /** The headers last prepared for each streamed page (see `hitHeaders`), keyed by its decoded head's (shared, frozen) header list. */
-  private readonly preparedHeaders = new WeakMap<DecodedPage["headers"], Hit & { headers: Headers }>();
+  private readonly answers: PageAnswers;
   private readonly staleDirectives: ((headers: Headers) => void) | undefined;
   private readonly rule: TimeoutRule;
   private readonly options: ResolvedPageOptions;
@@ -77,6 +62,7 @@ export class PageCacheEngine {
     this.rule = rule;
     this.options = options;
     this.refresh = refresh;
+    this.answers = new PageAnswers(options);
     const { staleWhileRevalidate, staleIfError } = options;
     this.staleDirectives = staleWhileRevalidate || staleIfError
       ? compileCacheControl({ staleWhileRevalidate: staleWhileRevalidate || undefined, staleIfError: staleIfError || undefined })
@@ -93,13 +79,13 @@ export class PageCacheEngine {
 
   private async handle(run: (request: Request) => Response | Promise<Response>, request: Request, args: readonly unknown[]): Promise<Response> {
     const method = request.method;
-    if (method !== "GET" && method !== "HEAD") return this.label(await run(request), { hit: false, fwd: "method" });
+    if (method !== "GET" && method !== "HEAD") return this.answers.label(await run(request), { hit: false, fwd: "method" });
     let cache: EdgeCache;
     try {
       cache = selectCache(this.options.cache, request, args);
     } catch (error) {
       this.report(error, "select", request);
-      return this.label(await run(request), { hit: false, fwd: "miss", detail: "no-cache" });
+      return this.answers.label(await run(request), { hit: false, fwd: "miss", detail: "no-cache" });
     }
 
     let lookup = await this.lookup(cache, request, method);
@@ -107,11 +93,11 @@ export class PageCacheEngine {
     const usable = (page: DecodedPage | undefined): page is DecodedPage => page !== undefined && (page.shareable || !authorized);
     let now = this.options.now();
     if (usable(lookup.page)) {
-      if (now < lookup.page.freshUntil) return this.answer(request, method, lookup.page, now);
+      if (now < lookup.page.freshUntil) return this.answers.hit(request, method, lookup.page, now);
       if (now < lookup.page.staleWhileRevalidateUntil) {
         const handled = this.revalidate(cache, run, request, method, lookup.missKey, args);
         if (this.refresh === "in-request") await handled;
-        return this.answer(request, method, lookup.page, now, "revalidating");
+        return this.answers.hit(request, method, lookup.page, now, "revalidating");
       }
     }
 
@@ -122,13 +108,13 @@ export class PageCacheEngine {
       release(lookup.page);
       lookup = await this.lookup(cache, request, method);
       now = this.options.now();
-      if (usable(lookup.page) && now < lookup.page.freshUntil) return this.answer(request, method, lookup.page, now, "collapsed");
+      if (usable(lookup.page) && now < lookup.page.freshUntil) return this.answers.hit(request, method, lookup.page, now, "collapsed");
     }
     // Another process may be filling it (a shared store with an atomic add).
     let held = false;
     if (!pending && lookup.fwd !== "miss" && this.options.collapseMs > 0 && sharesFills(cache)) {
       const waited = await this.waitForOtherProcess(cache, request, method, lookup, usable);
-      if (waited.fresh) return this.answer(request, method, waited.fresh, waited.now, "collapsed");
+      if (waited.fresh) return this.answers.hit(request, method, waited.fresh, waited.now, "collapsed");
       ({ lookup, now, held } = waited);
     }
     const stale = usable(lookup.page) && now < lookup.page.staleIfErrorUntil ? lookup.page : undefined;
@@ -143,14 +129,14 @@ export class PageCacheEngine {
       fill?.end();
       if (stale) {
         this.report(error, "revalidate", request);
-        return this.answer(request, method, stale, now, "stale-if-error");
+        return this.answers.hit(request, method, stale, now, "stale-if-error");
       }
       throw error;
     }
     if (stale && response.status >= 500) {
       fill?.end();
       response.body?.cancel().catch(() => {});
-      return this.answer(request, method, stale, now, "stale-if-error");
+      return this.answers.hit(request, method, stale, now, "stale-if-error");
     }
     release(stale);
     return this.update(cache, request, method, response, lookup.fwd, args, fill);
@@ -219,60 +205,12 @@ export class PageCacheEngine {
     cache.delete(key).catch((error: unknown) => this.report(error, "store", request));
   }
 
-  /** A response for a stored page: Age, freshness, HEAD without a body, conditional requests answered. */
-  private answer(request: Request, method: string, page: DecodedPage, now: number, detail?: HitDetail): Response {
-    const remaining = (page.freshUntil - now) / 1000;
-    const hit: Hit = {
-      age: Math.max(0, Math.floor((now - page.storedAt) / 1000)),
-      ttl: remaining > 0 ? Math.ceil(remaining) : Math.floor(remaining),
-      detail,
-      head: method === "HEAD",
-    };
-    let body: BodyInit | null = page.body as Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
-    if (hit.head || NULL_BODY_STATUSES.has(page.status)) {
-      release(page);
-      body = null;
-    }
-    const response = new Response(body, { status: page.status, headers: this.hitHeaders(page, hit) });
-    if (!hasAnyHeader(request.headers, page.conditionalHeaders)) return response;
-    const conditional = getConditionalResponse(request, response);
-    return conditional === response ? response : this.label(conditional, { hit: true, ttl: hit.ttl, detail });
-  }
-
-  /**
-   * A hit's headers: the page's own, then Age, Cache-Status and, for HEAD, Content-Length. A page
-   * read whole gets a record (see `withHeaders`). A streamed page comes from a runtime's own cache
-   * (workerd, Deno), where copying a Headers is native and cheaper than building one: its headers
-   * are prepared once and copied by every hit that adds the same values (Age and the TTL in
-   * Cache-Status change once a second, so most hits of a popular page do).
-   */
-  private hitHeaders(page: DecodedPage, hit: Hit): HeadersInit {
-    if (page.body instanceof Uint8Array) return withHeaders(page, this.hitAdditions(page, hit));
-    const prepared = this.preparedHeaders.get(page.headers);
-    if (prepared && prepared.age === hit.age && prepared.ttl === hit.ttl && prepared.detail === hit.detail && prepared.head === hit.head) {
-      return prepared.headers;
-    }
-    const headers = new Headers(page.headers);
-    for (const [name, value] of this.hitAdditions(page, hit)) headers.append(name, value);
-    this.preparedHeaders.set(page.headers, { ...hit, headers });
-    return headers;
-  }
-
-  /** The headers a hit adds after the page's own. */
-  private hitAdditions(page: DecodedPage, hit: Hit): Array<[string, string]> {
-    const added: Array<[string, string]> = [["age", String(hit.age)]];
-    const status = this.options.cacheStatus;
-    if (status !== false) added.push([status, cacheStatusValue(this.options.cacheName, { hit: true, ttl: hit.ttl, detail: hit.detail })]);
-    if (hit.head) added.push(["content-length", String(page.bodyLength)]);
-    return added;
-  }
-
   /** UpdateCacheMiddleware: decide, patch the headers, stream the response and store it when it ends. */
   private update(cache: EdgeCache, request: Request, method: string, response: Response, fwd: Lookup["fwd"], args: readonly unknown[], fill: Fill | undefined): Response {
     const decision = decide(request, response, this.rule, this.options);
     if (!decision.patch) {
       fill?.end();
-      return this.label(response, { hit: false, fwd, detail: decision.refusal });
+      return this.answers.label(response, { hit: false, fwd, detail: decision.refusal });
     }
     const now = this.options.now();
     let patched = response;
@@ -282,7 +220,7 @@ export class PageCacheEngine {
     }
     if (decision.refusal) {
       fill?.end();
-      return this.label(patched, { hit: false, fwd, detail: decision.refusal });
+      return this.answers.label(patched, { hit: false, fwd, detail: decision.refusal });
     }
     const swr = this.options.staleWhileRevalidate ?? parseDeltaSeconds(decision.directives.get("stale-while-revalidate")) ?? 0;
     const sie = this.options.staleIfError ?? parseDeltaSeconds(decision.directives.get("stale-if-error")) ?? 0;
@@ -305,7 +243,7 @@ export class PageCacheEngine {
       .catch((error: unknown) => this.report(error, "store", request))
       .finally(() => fill?.end());
     this.schedule(write, args);
-    return this.label(streamed, { hit: false, fwd, stored: true });
+    return this.answers.label(streamed, { hit: false, fwd, stored: true });
   }
 
   private async store(cache: EdgeCache, request: Request, method: string, vary: string[], page: StoredPage, timeout: number): Promise<void> {
@@ -393,13 +331,6 @@ export class PageCacheEngine {
     context?.waitUntil(write);
   }
 
-  private label(response: Response, outcome: CacheOutcome): Response {
-    const name = this.options.cacheStatus;
-    if (name === false) return response;
-    const value = cacheStatusValue(this.options.cacheName, outcome);
-    return editHeaders(response, (headers) => headers.append(name, value));
-  }
-
   private report(error: unknown, operation: PageErrorContext["operation"], request: Request): void {
     try {
       this.options.onError(error, { operation, request });
@@ -407,31 +338,6 @@ export class PageCacheEngine {
       // A throwing hook must not turn a miss into an error page.
     }
   }
-}
-
-/**
- * A page's headers plus `added`: a plain record when no name repeats (runtimes build a Response
- * from a record fastest, and @hono/node-server writes one without building Headers), else pairs.
- */
-function withHeaders(page: DecodedPage, added: ReadonlyArray<[string, string]>): HeadersInit {
-  const stored = page.headerRecord;
-  if (stored && added.every(([name]) => !Object.hasOwn(stored, name))) {
-    const record: Record<string, string> = { ...stored };
-    for (const [name, value] of added) record[name] = value;
-    return record;
-  }
-  return [...page.headers, ...added];
-}
-
-/** Whether `headers` has any of `names` (a loop: no closure per request, as `some` would make). */
-function hasAnyHeader(headers: Headers, names: readonly string[]): boolean {
-  for (const name of names) if (headers.has(name)) return true;
-  return false;
-}
-
-/** Let go of a looked-up page that will not be answered with: a streamed body must be cancelled. */
-function release(page: DecodedPage | undefined): void {
-  if (page !== undefined && !(page.body instanceof Uint8Array)) page.body.cancel().catch(() => {});
 }
 
 /**

@@ -1,0 +1,127 @@
+/**
+ * Answering from the cache: a stored page as the response to a request (Age, Cache-Status, HEAD
+ * without a body, conditional requests answered), and the Cache-Status label on any response.
+ * The engine (`engine.ts`) decides when; this module builds what is sent.
+ */
+import { getConditionalResponse } from "../http/conditional.ts";
+import { editHeaders } from "../http/headers.ts";
+import { cacheStatusValue, type CacheOutcome } from "./cache-status.ts";
+import type { ResolvedPageOptions } from "./options.ts";
+import type { DecodedPage } from "./stored.ts";
+
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+
+/** Why a hit was served other than fresh from the cache. */
+export type HitDetail = "collapsed" | "revalidating" | "stale-if-error";
+
+/** What a hit adds to its page's headers: whole seconds since it was stored and of freshness left, and whether it answers a HEAD. */
+interface Hit {
+  age: number;
+  ttl: number;
+  detail: HitDetail | undefined;
+  head: boolean;
+}
+
+/**
+ * One page-caching wrapper's way of answering: its Cache-Status settings, and the hit headers it
+ * has prepared.
+ *
+ * @example
+ * const answers = new PageAnswers(resolvePageOptions({ cacheName: "edge" }));
+ * return answers.hit(request, "GET", page, Date.now());
+ */
+export class PageAnswers {
+  /** The headers last prepared for each streamed page (see `hitHeaders`), keyed by its decoded head's (shared, frozen) header list. */
+  private readonly preparedHeaders = new WeakMap<DecodedPage["headers"], Hit & { headers: Headers }>();
+  private readonly options: Pick<ResolvedPageOptions, "cacheStatus" | "cacheName">;
+
+  constructor(options: Pick<ResolvedPageOptions, "cacheStatus" | "cacheName">) {
+    this.options = options;
+  }
+
+  /** A response for a stored page: Age, freshness, HEAD without a body, conditional requests answered. */
+  hit(request: Request, method: string, page: DecodedPage, now: number, detail?: HitDetail): Response {
+    const remaining = (page.freshUntil - now) / 1000;
+    const hit: Hit = {
+      age: Math.max(0, Math.floor((now - page.storedAt) / 1000)),
+      ttl: remaining > 0 ? Math.ceil(remaining) : Math.floor(remaining),
+      detail,
+      head: method === "HEAD",
+    };
+    let body: BodyInit | null = page.body as Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
+    if (hit.head || NULL_BODY_STATUSES.has(page.status)) {
+      release(page);
+      body = null;
+    }
+    const response = new Response(body, { status: page.status, headers: this.hitHeaders(page, hit) });
+    if (!hasAnyHeader(request.headers, page.conditionalHeaders)) return response;
+    const conditional = getConditionalResponse(request, response);
+    return conditional === response ? response : this.label(conditional, { hit: true, ttl: hit.ttl, detail });
+  }
+
+  /** `response` with its Cache-Status for `outcome` (unless the header is turned off). */
+  label(response: Response, outcome: CacheOutcome): Response {
+    const name = this.options.cacheStatus;
+    if (name === false) return response;
+    const value = cacheStatusValue(this.options.cacheName, outcome);
+    return editHeaders(response, (headers) => headers.append(name, value));
+  }
+
+  /**
+   * A hit's headers: the page's own, then Age, Cache-Status and, for HEAD, Content-Length. A page
+   * read whole gets a record (see `withHeaders`). A streamed page comes from a runtime's own cache
+   * (workerd, Deno), where copying a Headers is native and cheaper than building one: its headers
+   * are prepared once and copied by every hit that adds the same values (Age and the TTL in
+   * Cache-Status change once a second, so most hits of a popular page do).
+   */
+  private hitHeaders(page: DecodedPage, hit: Hit): HeadersInit {
+    if (page.body instanceof Uint8Array) return withHeaders(page, this.hitAdditions(page, hit));
+    const prepared = this.preparedHeaders.get(page.headers);
+    if (prepared && prepared.age === hit.age && prepared.ttl === hit.ttl && prepared.detail === hit.detail && prepared.head === hit.head) {
+      return prepared.headers;
+    }
+    const headers = new Headers(page.headers);
+    for (const [name, value] of this.hitAdditions(page, hit)) headers.append(name, value);
+    this.preparedHeaders.set(page.headers, { ...hit, headers });
+    return headers;
+  }
+
+  /** The headers a hit adds after the page's own. */
+  private hitAdditions(page: DecodedPage, hit: Hit): Array<[string, string]> {
+    const added: Array<[string, string]> = [["age", String(hit.age)]];
+    const status = this.options.cacheStatus;
+    if (status !== false) added.push([status, cacheStatusValue(this.options.cacheName, { hit: true, ttl: hit.ttl, detail: hit.detail })]);
+    if (hit.head) added.push(["content-length", String(page.bodyLength)]);
+    return added;
+  }
+}
+
+/**
+ * Let go of a looked-up page that will not be answered with: a streamed body must be cancelled.
+ *
+ * @example
+ * if (lookup.page !== stale) release(lookup.page);
+ */
+export function release(page: DecodedPage | undefined): void {
+  if (page !== undefined && !(page.body instanceof Uint8Array)) page.body.cancel().catch(() => {});
+}
+
+/**
+ * A page's headers plus `added`: a plain record when no name repeats (runtimes build a Response
+ * from a record fastest, and @hono/node-server writes one without building Headers), else pairs.
+ */
+function withHeaders(page: DecodedPage, added: ReadonlyArray<[string, string]>): HeadersInit {
+  const stored = page.headerRecord;
+  if (stored && added.every(([name]) => !Object.hasOwn(stored, name))) {
+    const record: Record<string, string> = { ...stored };
+    for (const [name, value] of added) record[name] = value;
+    return record;
+  }
+  return [...page.headers, ...added];
+}
+
+/** Whether `headers` has any of `names` (a loop: no closure per request, as `some` would make). */
+function hasAnyHeader(headers: Headers, names: readonly string[]): boolean {
+  for (const name of names) if (headers.has(name)) return true;
+  return false;
+}
