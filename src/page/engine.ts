@@ -4,7 +4,6 @@
  * collapsed concurrent misses, stale-while-revalidate / stale-if-error, backend time limits, and
  * failures that are misses (reported to `onError`) instead of errors.
  */
-import { LRUCache } from "lru-cache";
 import { type EdgeCache, readSharedStreamed, writeStreamed } from "../cache.ts";
 import { CorruptEntryError } from "../errors.ts";
 import { compileCacheControl, parseDeltaSeconds } from "../http/cache-control.ts";
@@ -13,12 +12,13 @@ import { patchResponseHeaders } from "../http/response-headers.ts";
 import type { Handler } from "../types.ts";
 import { PageAnswers, release } from "./answer.ts";
 import { captureBody, type CapturedResponse } from "./capture.ts";
-import { baseKey, variantKey, varyNames } from "./keys.ts";
+import { baseKey, variantKey, varyIndexFor, varyNames } from "./keys.ts";
 import type { PageErrorContext, ResolvedPageOptions } from "./options.ts";
 import { claimFill, type Fill, Fills, sharesFills } from "./fills.ts";
 import { decide, type TimeoutRule } from "./policy.ts";
 import { selectCache } from "./select.ts";
-import { type DecodedPage, decodeStoredPage, isVaryIndex, type StoredPage, storedPageHead, UNSTORED_HEADERS, type VaryIndex } from "./stored.ts";
+import { type DecodedPage, decodeStoredPage, isVaryIndex, type StoredPage, storedPageHead, UNSTORED_HEADERS } from "./stored.ts";
+import { VARY_MEMO_MS, varyMemo } from "./vary-memo.ts";
 
 /** The result of looking a request up. `missKey` is the key that missed (for collapsing). */
 interface Lookup {
@@ -29,8 +29,6 @@ interface Lookup {
 
 /** The time limit on calls to a store behind a connection, unless `timeoutMs` says otherwise. */
 const DEFAULT_TIMEOUT_MS = 1000;
-/** How long a learned vary list is trusted without re-reading the index. */
-const VARY_MEMO_MS = 60_000;
 /**
  * Where a stale page's refresh runs its handler: in the background, or before the stale page is
  * answered, for handlers that can only run within their request (Hono's chain, `edgecache/hono`).
@@ -50,7 +48,6 @@ class TimeoutError extends Error {
  * export default { fetch: engine.wrap(handler) };
  */
 export class PageCacheEngine {
-  private readonly varyMemo = new WeakMap<EdgeCache, LRUCache<string, { vary: string[]; until: number }>>();
   private readonly fills = new Fills();
   private readonly answers: PageAnswers;
   private readonly staleDirectives: ((headers: Headers) => void) | undefined;
@@ -173,15 +170,15 @@ export class PageCacheEngine {
     try {
       const key = baseKey(request, method, this.options);
       const base = typeof key === "string" ? key : await key;
-      const memo = this.memoOf(cache);
+      const memo = varyMemo(cache);
       const known = memo.get(base);
-      if (known && known.until > this.options.now()) return await this.findVariant(cache, request, base, known.vary);
+      if (known && known.until > this.options.now()) return await this.findVariant(cache, request, base, known.vary, known.epoch);
       const value = await this.limit(cache, readSharedStreamed(cache, base));
       const page = decodeStoredPage(value);
       if (page) return { page, missKey: base, fwd: "uri-miss" };
       if (isVaryIndex(value)) {
-        memo.set(base, { vary: value.vary, until: this.options.now() + VARY_MEMO_MS });
-        return await this.findVariant(cache, request, base, value.vary);
+        memo.set(base, { vary: value.vary, epoch: value.epoch, until: this.options.now() + VARY_MEMO_MS });
+        return await this.findVariant(cache, request, base, value.vary, value.epoch);
       }
       if (value !== undefined) this.dropCorrupt(cache, base, request);
       return { missKey: base, fwd: "uri-miss" };
@@ -191,8 +188,8 @@ export class PageCacheEngine {
     }
   }
 
-  private async findVariant(cache: EdgeCache, request: Request, base: string, vary: readonly string[]): Promise<Lookup> {
-    const key = await variantKey(base, request, vary, this.options);
+  private async findVariant(cache: EdgeCache, request: Request, base: string, vary: readonly string[], epoch: string | undefined): Promise<Lookup> {
+    const key = await variantKey(base, request, vary, this.options, epoch);
     const value = await this.limit(cache, readSharedStreamed(cache, key));
     const page = decodeStoredPage(value);
     if (page) return { page, missKey: key, fwd: "vary-miss" };
@@ -248,16 +245,18 @@ export class PageCacheEngine {
 
   private async store(cache: EdgeCache, request: Request, method: string, vary: string[], page: StoredPage, timeout: number): Promise<void> {
     const base = await baseKey(request, method, this.options);
-    const memo = this.memoOf(cache);
+    const memo = varyMemo(cache);
     if (vary.length === 0) {
       memo.delete(base);
       await writeStreamed(cache, base, storedPageHead(page), page.body, { timeout });
       return;
     }
-    const index: VaryIndex = { kind: "vary", vary };
-    await writeStreamed(cache, await variantKey(base, request, vary, this.options), storedPageHead(page), page.body, { timeout });
+    // The epoch comes from the store, never from the memo: after a purge elsewhere, a remembered
+    // epoch would bring the purged variants back.
+    const index = await varyIndexFor(cache, base, vary);
+    await writeStreamed(cache, await variantKey(base, request, vary, this.options, index.epoch), storedPageHead(page), page.body, { timeout });
     await cache.set(base, index, { timeout });
-    memo.set(base, { vary, until: this.options.now() + VARY_MEMO_MS });
+    memo.set(base, { vary, epoch: index.epoch, until: this.options.now() + VARY_MEMO_MS });
   }
 
   /**
@@ -304,12 +303,6 @@ export class PageCacheEngine {
       this.report(error, "lookup", request);
       return undefined;
     }
-  }
-
-  private memoOf(cache: EdgeCache): LRUCache<string, { vary: string[]; until: number }> {
-    let memo = this.varyMemo.get(cache);
-    if (!memo) this.varyMemo.set(cache, (memo = new LRUCache({ max: 1000 })));
-    return memo;
   }
 
   /** Fail a backend call that takes longer than the store's time limit (see the `timeoutMs` option). */

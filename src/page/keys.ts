@@ -6,7 +6,8 @@
  *   not vary: one read per hit) or a **vary index**: the request headers the page varies on.
  * - The **variant key** is the base key plus a SHA-256 of the varied request headers, encoded
  *   as JSON pairs so that an absent header differs from an empty one and values never run
- *   together (Django concatenates them, so `"ab"+"c"` equals `"a"+"bc"`).
+ *   together (Django concatenates them, so `"ab"+"c"` equals `"a"+"bc"`), and of the index's
+ *   epoch, which a purge renews so that old variants are never read again.
  *
  * Keys stay short enough for memcached (250 bytes with the cache's own `prefix:version:`): a base
  * key over 160 characters is hashed, so even a variant key (base + 67) stays within 227.
@@ -62,18 +63,33 @@ function selectedCookies(header: string | null, names: readonly string[]): strin
 }
 
 /**
- * The variant key: the base key plus a hash of the request's values for the varied headers.
+ * The variant key: the base key plus a hash of the request's values for the varied headers and
+ * of the vary index's epoch (see `VaryIndex`), so a purge leaves the old variants behind.
  *
  * @example
- * await variantKey(base, request, ["accept-encoding", "cookie"], settings); // `${base}.v.<64 hex digits>`
+ * await variantKey(base, request, ["accept-encoding", "cookie"], settings, index.epoch); // `${base}.v.<64 hex digits>`
  */
-export async function variantKey(base: string, request: Request, vary: readonly string[], settings: KeySettings): Promise<string> {
+export async function variantKey(base: string, request: Request, vary: readonly string[], settings: KeySettings, epoch?: string): Promise<string> {
   if (vary.length === 0) return base;
   const values = vary.map((name) => [
     name,
     name === "cookie" && settings.varyCookies ? selectedCookies(request.headers.get(name), settings.varyCookies) : request.headers.get(name),
   ]);
-  return `${base}.v.${await sha256Hex(JSON.stringify(values))}`;
+  // JSON never holds a raw newline, so the epoch cannot run into the values.
+  return `${base}.v.${await sha256Hex(epoch === undefined ? JSON.stringify(values) : `${JSON.stringify(values)}\n${epoch}`)}`;
+}
+
+/**
+ * The vary index to store under `base` for a page varying on `vary`: the epoch of the index
+ * already there, else a new one (after a purge, or for a URL seen for the first time).
+ *
+ * @example
+ * const index = await varyIndexFor(cache, base, ["cookie"]); // { kind: "vary", vary: ["cookie"], epoch: "3f9c0a1b" }
+ */
+export async function varyIndexFor(cache: EdgeCache, base: string, vary: string[]): Promise<VaryIndex> {
+  const current: unknown = await cache.get(base);
+  const epoch = isVaryIndex(current) && current.epoch !== undefined ? current.epoch : crypto.randomUUID().slice(0, 8);
+  return { kind: "vary", vary, epoch };
 }
 
 /** Options of `getCacheKey`. */
@@ -97,7 +113,7 @@ export async function getCacheKey(request: Request, options: GetCacheKeyOptions 
   const base = await baseKey(request, method, settings);
   const stored = await cache.get(base);
   if (decodeStoredPage(stored)) return base;
-  if (isVaryIndex(stored)) return variantKey(base, request, stored.vary, settings);
+  if (isVaryIndex(stored)) return variantKey(base, request, stored.vary, settings, stored.epoch);
   return undefined;
 }
 
@@ -121,7 +137,7 @@ export async function learnCacheKey(request: Request, response: Response, option
   const cache: EdgeCache = selectCache(settings.cache, request, []);
   const base = await baseKey(request, request.method, settings);
   const vary = varyNames(response.headers.get("vary"));
-  const index: VaryIndex = { kind: "vary", vary };
+  const index = await varyIndexFor(cache, base, vary);
   await cache.set(base, index, timeout === undefined ? undefined : { timeout });
-  return variantKey(base, request, vary, settings);
+  return variantKey(base, request, vary, settings, index.epoch);
 }

@@ -22,10 +22,16 @@ export interface StoredPage {
   shareable: boolean;
 }
 
-/** Under a URL's base key when its page varies: the request headers it varies on. */
+/**
+ * Under a URL's base key when its page varies: the request headers it varies on, and the epoch
+ * that every variant key of the URL hashes in. Purging a page drops its index; the next one gets
+ * a new epoch, so variants stored before the purge are never read again.
+ */
 export interface VaryIndex {
   kind: "vary";
   vary: string[];
+  /** Absent in indexes written before epochs: their variants hash no epoch. */
+  epoch?: string;
 }
 
 /** Headers never stored: recomputed on every answer, or meaningless once stored. */
@@ -197,5 +203,6 @@ function prepend(first: Uint8Array, rest: ReadableStream<Uint8Array>): ReadableS
 export function isVaryIndex(value: unknown): value is VaryIndex {
   if (value === null || typeof value !== "object") return false;
   const index = value as Partial<VaryIndex>;
-  return index.kind === "vary" && Array.isArray(index.vary) && index.vary.every((name) => typeof name === "string");
+  return index.kind === "vary" && Array.isArray(index.vary) && index.vary.every((name) => typeof name === "string") &&
+    (index.epoch === undefined || typeof index.epoch === "string");
 }

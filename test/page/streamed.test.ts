@@ -27,7 +27,7 @@ function setup(fixture: Parameters<typeof streamingMemory>[0] = {}) {
     return respond();
   });
   return {
-    clock, cache, bodies, errors, handler, options,
+    clock, cache, backend, bodies, errors, handler, options,
     calls: () => calls,
     respondWith: (next: typeof respond) => void (respond = next),
     settle: async () => {
@@ -160,7 +160,7 @@ describe("streamed pages", () => {
     const en = () => get({ headers: { "accept-language": "en" } });
     await (await t.handler()(en())).text();
     await t.settle();
-    const hit = await t.handler()(en()); // a new wrapper: no memoised vary list, so the index is read
+    const hit = await t.handler({ cache: createCache({ backend: t.backend }) })(en()); // a new isolate: no memoised vary list, so the index is read
     expect(hit.headers.get("cache-status")).toBe("edgecache; hit; ttl=60");
     expect(await hit.text()).toBe(BODY);
     expect(t.bodies).toEqual({ opened: 2, cancelled: 0, read: 2 }); // the index's body, then the page's

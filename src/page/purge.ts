@@ -1,0 +1,51 @@
+/**
+ * Purging a URL from page caching: its GET and HEAD pages, every variant included (Django has no
+ * such call; `cache.delete(getCacheKey(request))` there removes one variant only).
+ */
+import { describe } from "../arguments.ts";
+import { baseKey } from "./keys.ts";
+import { type PageCacheOptions, resolvePageOptions } from "./options.ts";
+import { selectCache } from "./select.ts";
+import { varyMemo } from "./vary-memo.ts";
+
+/**
+ * Options of `purgePage`: those that shape a page's key, as given to the wrapper that cached it.
+ * `keyParts` and a `cache` selector function are called with the request given to `purgePage`
+ * (for a URL, a plain GET for it) and nothing else.
+ *
+ * @example
+ * const options: PurgePageOptions = { cache: pages, keyPrefix: "v2", query: { ignore: [/^utm_/] } };
+ */
+export type PurgePageOptions = Pick<PageCacheOptions, "cache" | "keyPrefix" | "query" | "keyParts">;
+
+/**
+ * Remove the cached pages of `url`, GET and HEAD, every variant included; the next request for it
+ * is a miss. A page that varies is gone at once in this isolate; another isolate that read its
+ * vary index within the last minute may serve a variant it already knew of until then.
+ *
+ * @example
+ * import { purgePage } from "edgecache";
+ *
+ * await purgePage("https://example.com/products/42", { cache: pages });
+ */
+export async function purgePage(url: string | URL | Request, options: PurgePageOptions = {}): Promise<void> {
+  const request = url instanceof Request ? url : new Request(checkedUrl(url));
+  const settings = resolvePageOptions(options);
+  const cache = selectCache(settings.cache, request, []);
+  const memo = varyMemo(cache);
+  await Promise.all(["GET", "HEAD"].map(async (method) => {
+    const base = await baseKey(request, method, settings);
+    memo.delete(base);
+    await cache.delete(base);
+  }));
+}
+
+function checkedUrl(url: unknown): string {
+  if (url instanceof URL) return url.href;
+  try {
+    if (typeof url === "string") return new URL(url).href;
+  } catch {
+    // reported below
+  }
+  throw new TypeError(`url must be an absolute URL string, a URL or a Request, got ${describe(url)}`);
+}

@@ -1,0 +1,73 @@
+/** purgePage: a URL's cached pages go, GET and HEAD, every variant included, and stay gone. */
+import { describe, expect, it } from "vitest";
+import { createCache } from "../../src/cache.ts";
+import { cachePage } from "../../src/page/cache-page.ts";
+import { purgePage } from "../../src/page/purge.ts";
+import { type Bench, pageBench, read } from "./setup.ts";
+
+/** A page handler answering `<path> <n>` for its n-th call, varying on Accept-Language when asked. */
+function counted(headers: Record<string, string> = {}) {
+  let calls = 0;
+  return async (request: Request) => new Response(`${new URL(request.url).pathname} ${++calls}`, { headers });
+}
+
+function wrap(bench: Bench, headers: Record<string, string> = {}, extra: Parameters<typeof cachePage>[1] = {}) {
+  return cachePage(60, { cache: bench.cache, now: bench.clock.now, waitUntil: bench.waitUntil, ...extra })(counted(headers));
+}
+
+/** GET (or `init`'s method) `url` through `handler`, waiting for the cache writes. */
+async function get(handler: (request: Request) => Promise<Response>, bench: Bench, url: string, init?: RequestInit) {
+  const answer = await read(handler(new Request(url, init)));
+  await bench.settle();
+  return answer;
+}
+
+describe("purgePage", () => {
+  it("makes the next request for a purged page a miss, and leaves other pages alone", async () => {
+    const bench = pageBench();
+    const handler = wrap(bench);
+    await get(handler, bench, "https://example.com/a");
+    await get(handler, bench, "https://example.com/b");
+    await purgePage("https://example.com/a", { cache: bench.cache });
+    const a = await get(handler, bench, "https://example.com/a");
+    const b = await get(handler, bench, "https://example.com/b");
+    expect([a.body, a.cacheStatus]).toEqual(["/a 3", "edgecache; fwd=uri-miss; stored"]);
+    expect([b.body, b.cacheStatus]).toEqual(["/b 2", "edgecache; hit; ttl=60"]);
+  });
+
+  it("purges every variant of a page that varies, and none comes back when the page is stored again", async () => {
+    const bench = pageBench();
+    const handler = wrap(bench, { vary: "Accept-Language" });
+    const english = { headers: { "accept-language": "en" } };
+    const french = { headers: { "accept-language": "fr" } };
+    await get(handler, bench, "https://example.com/", english);
+    await get(handler, bench, "https://example.com/", french);
+    await purgePage(new URL("https://example.com/"), { cache: bench.cache });
+    const refilled = await get(handler, bench, "https://example.com/", english);
+    expect([refilled.body, refilled.cacheStatus]).toEqual(["/ 3", "edgecache; fwd=uri-miss; stored"]);
+    // The French variant stored before the purge is not reachable through the new index.
+    const afterwards = await get(handler, bench, "https://example.com/", french);
+    expect([afterwards.body, afterwards.cacheStatus]).toEqual(["/ 4", "edgecache; fwd=vary-miss; stored"]);
+    // Nor from another isolate (a new EdgeCache over the same store: nothing memoised).
+    const elsewhere = wrap({ ...bench, cache: createCache({ backend: bench.backend, onWarning: () => {} }) }, { vary: "Accept-Language" });
+    expect((await get(elsewhere, bench, "https://example.com/", french)).body).toBe("/ 4");
+  });
+
+  it("purges the HEAD page too, and reaches pages cached under a key prefix and a normalised query", async () => {
+    const bench = pageBench();
+    const keyed = { keyPrefix: "v2", query: { ignore: [/^utm_/] } };
+    const handler = wrap(bench, {}, keyed);
+    await get(handler, bench, "https://example.com/head-only", { method: "HEAD" });
+    expect((await get(handler, bench, "https://example.com/head-only", { method: "HEAD" })).cacheStatus).toMatch(/^edgecache; hit/);
+    await get(handler, bench, "https://example.com/p?utm_source=mail");
+    await purgePage("https://example.com/head-only", { cache: bench.cache, ...keyed });
+    await purgePage("https://example.com/p?utm_campaign=x", { cache: bench.cache, ...keyed });
+    expect((await get(handler, bench, "https://example.com/head-only", { method: "HEAD" })).cacheStatus).toBe("edgecache; fwd=uri-miss; stored");
+    expect((await get(handler, bench, "https://example.com/p")).cacheStatus).toBe("edgecache; fwd=uri-miss; stored");
+  });
+
+  it("refuses a URL that is not one, naming the argument", async () => {
+    await expect(purgePage("/relative")).rejects.toThrow('url must be an absolute URL string, a URL or a Request, got "/relative"');
+    await expect(purgePage(42 as never)).rejects.toThrow("url must be an absolute URL string, a URL or a Request, got 42");
+  });
+});
