@@ -104,7 +104,7 @@ export interface GetCacheKeyOptions extends Pick<PageCacheOptions, "keyPrefix" |
  *
  * @example
  * const key = await getCacheKey(request, { keyPrefix: "pages" });
- * if (key) await caches.default.delete(key); // purge this visitor's variant of the page
+ * if (key) await caches.default.delete(key); // this visitor's variant only; purgePage removes them all
  */
 export async function getCacheKey(request: Request, options: GetCacheKeyOptions = {}): Promise<string | undefined> {
   const { method = "GET", ...rest } = options;
