@@ -6,11 +6,13 @@
  * slower than Hono's middleware. Run alone with `npm run bench -- workers`.
  *
  * Each contender is its own Worker, so its own isolate, as each would be deployed: in one shared
- * isolate the three edgecache contenders would run the same engine code with different backends
+ * isolate the edgecache contenders would run the same engine code with different backends
  * and options, and the mixed shapes would slow each other's inline caches and garbage collection,
  * a cost Hono's lone contender would not pay. The contenders take turns in rounds, and each ratio
  * is the median over rounds of the time against Hono's in the same round: a machine whose speed
- * drifts over seconds (a shared one) moves a whole round, not one contender.
+ * drifts over seconds (a shared one) moves a whole round, not one contender. Hono's middleware
+ * runs twice, in two isolates: how far apart the two read (the A/A row) is the noise that every
+ * other ratio of the run carries.
  *
  * Wall time on a shared machine moves by several percent between runs, so where valgrind is
  * installed the bench also counts the instructions workerd executes per 2 KiB hit (its whole
@@ -33,8 +35,8 @@ const SIZES = [
   { kib: 2, hitsPerRound: 100 },
   { kib: 1024, hitsPerRound: 50 },
 ];
-/** A multiple of the number of contenders (5), so each takes every turn in the order equally often. */
-const ROUNDS = 40;
+/** A multiple of the number of contenders (6), so each takes every turn in the order equally often. */
+const ROUNDS = 42;
 /** Instruction counts: rounds, hits per round, and how much slower a hit runs under valgrind. */
 const COUNTED = { rounds: 3, hitsPerRound: 400, slowdown: 50 };
 
@@ -117,7 +119,7 @@ async function timeHits(): Promise<void> {
 async function countInstructions(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "edgecache-callgrind-"));
   const wrapper = join(dir, "workerd");
-  writeFileSync(wrapper, `#!/bin/sh\nexec valgrind --tool=callgrind --callgrind-out-file=${dir}/cg.%p --dump-instr=no "${workerd}" "$@"\n`);
+  writeFileSync(wrapper, `#!/bin/sh\nexec valgrind -q --tool=callgrind --callgrind-out-file=${dir}/cg.%p --dump-instr=no "${workerd}" "$@"\n`);
   chmodSync(wrapper, 0o755);
   const previous = process.env.MINIFLARE_WORKERD_PATH;
   process.env.MINIFLARE_WORKERD_PATH = wrapper;

@@ -1,10 +1,11 @@
 /**
  * The Worker behind `bench/workers.bench.ts`, run in workerd by Miniflare once per contender,
  * each in its own isolate: the `CONTENDER` binding names which Hono app it serves (Hono's own
- * `cache()` middleware, or edgecache's `cachePage` middleware over the Cache API, with and
- * without Cache-Status and re-reading the generation token on every hit, or over Workers KV). `GET /fill` stores the page once and waits for the
- * write; `GET /round` then times `n` hits and answers with the milliseconds they took and how
- * often the page's handler has run (1: every timed request was a hit).
+ * `cache()` middleware, twice, or edgecache's `cachePage` middleware over the Cache API, with and
+ * without Cache-Status and re-reading the generation token on every hit, or over Workers KV).
+ * `GET /fill` stores the page once and waits for the write; `GET /round` then times `n` hits and
+ * answers with the milliseconds they took and how often the page's handler has run (1: every
+ * timed request was a hit).
  *
  * Under valgrind (the bench's instruction counts) a hit takes about 50 times as long, so the
  * `CLOCK_SLOWDOWN` binding slows edgecache's clocks by as much: work done once a second (Age,
@@ -22,6 +23,12 @@ export const CONTENDERS = {
   "hono-cache": {
     label: "hono cache() (Cache API)",
     middleware: (kib: number) => cache({ cacheName: `hono-bench-${kib}`, wait: true, cacheControl: "max-age=3600" }),
+  },
+  // The baseline again, in an isolate of its own: how far apart two identical contenders read,
+  // which is the noise every other ratio carries.
+  "hono-cache-again": {
+    label: "hono cache() again (A/A: the noise)",
+    middleware: (kib: number) => cache({ cacheName: `hono-bench-again-${kib}`, wait: true, cacheControl: "max-age=3600" }),
   },
   "cache-api": {
     label: "cachePage, cache-api adapter",
