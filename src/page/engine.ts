@@ -17,14 +17,15 @@ import type { PageErrorContext, ResolvedPageOptions } from "./options.ts";
 import { claimFill, type Fill, Fills, sharesFills } from "./fills.ts";
 import { decide, type TimeoutRule } from "./policy.ts";
 import { selectCache } from "./select.ts";
-import { type DecodedPage, decodeStoredPage, isVaryIndex, type StoredPage, storedPageHead, UNSTORED_HEADERS } from "./stored.ts";
+import { type DecodedPage, decodeStoredPage, isVaryIndex, type StoredPage, storedPageHead, type Tagged, UNSTORED_HEADERS } from "./stored.ts";
+import { checkTags, fileUnderTags, isPurged } from "./tags.ts";
 import { VARY_MEMO_MS, varyMemo } from "./vary-memo.ts";
 
-/** The result of looking a request up. `missKey` is the key that missed (for collapsing). */
+/** The result of looking a request up. `missKey` is the key that missed (for collapsing); `stale`: its page was purged by a tag. */
 interface Lookup {
   page?: DecodedPage;
   missKey: string;
-  fwd: "uri-miss" | "vary-miss" | "miss";
+  fwd: "uri-miss" | "vary-miss" | "stale" | "miss";
 }
 
 /** The time limit on calls to a store behind a connection, unless `timeoutMs` says otherwise. */
@@ -120,6 +121,7 @@ export class PageCacheEngine {
     if (fill) fill.held = held;
 
     let response: Response;
+    const started = this.options.now();
     try {
       response = await run(request);
     } catch (error) {
@@ -136,7 +138,7 @@ export class PageCacheEngine {
       return this.answers.hit(request, method, stale, now, "stale-if-error");
     }
     release(stale);
-    return this.update(cache, request, method, response, lookup.fwd, args, fill);
+    return this.update(cache, request, method, response, started, lookup.fwd, args, fill);
   }
 
   /**
@@ -175,7 +177,7 @@ export class PageCacheEngine {
       if (known && known.until > this.options.now()) return await this.findVariant(cache, request, base, known.vary, known.epoch);
       const value = await this.limit(cache, readSharedStreamed(cache, base));
       const page = decodeStoredPage(value);
-      if (page) return { page, missKey: base, fwd: "uri-miss" };
+      if (page) return page.tagged ? await this.unlessPurged(cache, page, page.tagged, base, "uri-miss") : { page, missKey: base, fwd: "uri-miss" };
       if (isVaryIndex(value)) {
         memo.set(base, { vary: value.vary, epoch: value.epoch, until: this.options.now() + VARY_MEMO_MS });
         return await this.findVariant(cache, request, base, value.vary, value.epoch);
@@ -192,9 +194,21 @@ export class PageCacheEngine {
     const key = await variantKey(base, request, vary, this.options, epoch);
     const value = await this.limit(cache, readSharedStreamed(cache, key));
     const page = decodeStoredPage(value);
-    if (page) return { page, missKey: key, fwd: "vary-miss" };
+    if (page) return page.tagged ? this.unlessPurged(cache, page, page.tagged, key, "vary-miss") : { page, missKey: key, fwd: "vary-miss" };
     if (value !== undefined) this.dropCorrupt(cache, key, request);
     return { missKey: key, fwd: "vary-miss" };
+  }
+
+  /** A tagged page found under `key`, unless a tag of its has been purged since it was made (then a `stale` miss). */
+  private async unlessPurged(cache: EdgeCache, page: DecodedPage, tagged: Readonly<Tagged>, key: string, fwd: Lookup["fwd"]): Promise<Lookup> {
+    try {
+      if (!(await this.limit(cache, isPurged(cache, tagged, this.options)))) return { page, missKey: key, fwd };
+    } catch (error) {
+      release(page);
+      throw error;
+    }
+    release(page);
+    return { missKey: key, fwd: "stale" };
   }
 
   private dropCorrupt(cache: EdgeCache, key: string, request: Request): void {
@@ -202,8 +216,8 @@ export class PageCacheEngine {
     cache.delete(key).catch((error: unknown) => this.report(error, "store", request));
   }
 
-  /** UpdateCacheMiddleware: decide, patch the headers, stream the response and store it when it ends. */
-  private update(cache: EdgeCache, request: Request, method: string, response: Response, fwd: Lookup["fwd"], args: readonly unknown[], fill: Fill | undefined): Response {
+  /** UpdateCacheMiddleware: decide, patch the headers, stream the response and store it when it ends. `started`: when the handler was called. */
+  private update(cache: EdgeCache, request: Request, method: string, response: Response, started: number, fwd: Lookup["fwd"], args: readonly unknown[], fill: Fill | undefined): Response {
     const decision = decide(request, response, this.rule, this.options);
     if (!decision.patch) {
       fill?.end();
@@ -218,6 +232,15 @@ export class PageCacheEngine {
     if (decision.refusal) {
       fill?.end();
       return this.answers.label(patched, { hit: false, fwd, detail: decision.refusal });
+    }
+    let tagged: Tagged | undefined;
+    try {
+      tagged = this.tagsOf(request, patched, started);
+    } catch (error) {
+      // An untagged copy could never be purged by its tags: store none.
+      fill?.end();
+      this.report(error, "store", request);
+      return this.answers.label(patched, { hit: false, fwd, detail: "tags-failed" });
     }
     const swr = this.options.staleWhileRevalidate ?? parseDeltaSeconds(decision.directives.get("stale-while-revalidate")) ?? 0;
     const sie = this.options.staleIfError ?? parseDeltaSeconds(decision.directives.get("stale-if-error")) ?? 0;
@@ -234,6 +257,7 @@ export class PageCacheEngine {
           staleWhileRevalidateUntil: freshUntil + Math.max(0, swr) * 1000,
           staleIfErrorUntil: freshUntil + Math.max(0, sie) * 1000,
           shareable: decision.shareable,
+          tagged,
         };
         await this.limit(cache, this.store(cache, request, method, vary, page, decision.timeout + Math.max(0, swr, sie)));
       })
@@ -243,7 +267,15 @@ export class PageCacheEngine {
     return this.answers.label(streamed, { hit: false, fwd, stored: true });
   }
 
+  /** The tags to file a page under, with the time its handler was called; `undefined` when untagged. */
+  private tagsOf(request: Request, response: Response, started: number): Tagged | undefined {
+    const tags = this.options.tags?.(request, response);
+    if (tags === undefined || (Array.isArray(tags) && tags.length === 0)) return undefined;
+    return { tags: checkTags(tags, "the tags options.tags returned"), at: started };
+  }
+
   private async store(cache: EdgeCache, request: Request, method: string, vary: string[], page: StoredPage, timeout: number): Promise<void> {
+    if (page.tagged) await fileUnderTags(cache, page.tagged);
     const base = await baseKey(request, method, this.options);
     const memo = varyMemo(cache);
     if (vary.length === 0) {
@@ -275,9 +307,10 @@ export class PageCacheEngine {
         if (claimed === false) return fill.end(); // another process is refreshing it
         fill.held = claimed === true;
       }
+      const started = this.options.now();
       const response = await run(request.clone());
       handled();
-      const stored = this.update(cache, request, method, response, "uri-miss", args, fill);
+      const stored = this.update(cache, request, method, response, started, "uri-miss", args, fill);
       await stored.body?.pipeTo(new WritableStream());
     })().catch((error: unknown) => {
       fill.end();

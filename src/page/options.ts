@@ -5,6 +5,7 @@
 import { checkFunction, checkInteger, checkKey, describe, nonNegative } from "../arguments.ts";
 import type { EdgeCache } from "../cache.ts";
 import { TOKEN } from "../http/headers.ts";
+import { checkTags } from "./tags.ts";
 
 /** Which cache a page wrapper stores into: a cache, an alias from `configureCaches`, or a function of the request and the handler's extra arguments (Workers' `env`). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -42,6 +43,14 @@ export interface PageCacheOptions {
   query?: { sort?: boolean; ignore?: ReadonlyArray<string | RegExp> };
   /** Extra key parts derived from the request (a negotiated language, a tenant). */
   keyParts?: (request: Request) => string | readonly string[] | undefined;
+  /**
+   * Tags to file each stored page under, so that `purgeTag` ends every page of a tag at once:
+   * a list, or a function of the request and the response (`undefined` or `[]`: untagged).
+   * Tags are non-empty strings without control characters. Default: untagged.
+   */
+  tags?: readonly string[] | ((request: Request, response: Response) => readonly string[] | undefined);
+  /** How long this isolate trusts a tag's purge record it has read, in ms: a hit on a tagged page reads its tags' records at most this often. Default 1000. */
+  tagCheckMs?: number;
   /** When a response varies on Cookie, key on these cookies only (e.g. `["sessionid"]`) instead of the whole header, so analytics cookies don't fragment the cache. */
   varyCookies?: readonly string[];
   /** Largest body stored; a longer one streams to the client and is not stored. Default 5 MiB. */
@@ -85,6 +94,9 @@ export interface ResolvedPageOptions {
   query: { sort: boolean; ignore: ReadonlyArray<string | RegExp> } | undefined;
   keyParts: ((request: Request) => string | readonly string[] | undefined) | undefined;
   varyCookies: readonly string[] | undefined;
+  /** The tags of a page about to be stored (unchecked when a function returned them). */
+  tags: ((request: Request, response: Response) => readonly string[] | undefined) | undefined;
+  tagCheckMs: number;
   maxBodyBytes: number;
   /** `undefined`: the default, which depends on the store. */
   timeoutMs: number | undefined;
@@ -138,6 +150,13 @@ export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPage
     query = { sort: o.query.sort === true, ignore };
   }
   if (o.keyParts !== undefined) checkFunction(o.keyParts, "options.keyParts");
+  let tags: ResolvedPageOptions["tags"];
+  if (typeof o.tags === "function") tags = o.tags;
+  else if (o.tags !== undefined) {
+    if (!Array.isArray(o.tags)) throw new TypeError(`options.tags must be an array of tags or a function, got ${describe(o.tags)}`);
+    const list = checkTags(o.tags, "options.tags");
+    if (list.length > 0) tags = () => list;
+  }
   if (o.waitUntil !== undefined) checkFunction(o.waitUntil, "options.waitUntil");
   if (o.onError !== undefined) checkFunction(o.onError, "options.onError");
   if (o.now !== undefined) checkFunction(o.now, "options.now");
@@ -158,6 +177,8 @@ export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPage
     query,
     keyParts: o.keyParts,
     varyCookies: o.varyCookies === undefined ? undefined : stringList(o.varyCookies, "options.varyCookies"),
+    tags,
+    tagCheckMs: nonNegative(o.tagCheckMs ?? 1000, "options.tagCheckMs"),
     maxBodyBytes: nonNegative(o.maxBodyBytes ?? 5 * 2 ** 20, "options.maxBodyBytes"),
     timeoutMs: o.timeoutMs === undefined ? undefined : nonNegative(o.timeoutMs, "options.timeoutMs"),
     collapseMs: nonNegative(o.collapseMs ?? 5000, "options.collapseMs"),

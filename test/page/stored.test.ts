@@ -43,6 +43,17 @@ describe("stored pages", () => {
     expect(decodeStoredPage(buffer.subarray(bytes.byteLength))!.status).toBe(404);
   });
 
+  it("keep a tagged page's tags and time, and read a cut-off tag block as no page", () => {
+    const tagged = { ...page, tagged: { tags: ["product:42", "ümlaut tag"], at: 999 } };
+    const bytes = encodeStoredPage(tagged);
+    const decoded = decodeStoredPage(bytes)!;
+    expect(decoded.tagged).toEqual({ tags: ["product:42", "ümlaut tag"], at: 999 });
+    expect(new TextDecoder().decode(decoded.body as Uint8Array)).toBe("<p>hi</p>");
+    expect(decodeStoredPage(encodeStoredPage(page))!.tagged).toBeUndefined();
+    const head = storedPageHead(tagged);
+    expect(decodeStoredPage(head.subarray(0, head.byteLength - 1))).toBeUndefined();
+  });
+
   it("read anything else as no page", () => {
     for (const value of [undefined, "page", new Uint8Array(3), Uint8Array.of(0x45, 0x50, 0x01)]) expect(decodeStoredPage(value)).toBeUndefined();
   });

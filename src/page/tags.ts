@@ -1,0 +1,169 @@
+/**
+ * Cache tags: pages filed under names, so that one `purgeTag` call ends every page filed under
+ * one of them (a product's pages, an author's), on any backend, without listing keys.
+ *
+ * Each tag has a record in the pages' cache: the clock time it was last purged, or first used.
+ * A page is filed with the time its handler was called, and stays good while each of its tags
+ * has a record older than that. So:
+ * - a purge during a render ends the page that render produces (it may hold the purged data);
+ * - a record the store evicts ends its pages too: they never come back, they are refilled;
+ * - nothing is deleted or listed, so a purge is one write per tag, however many pages it ends.
+ *
+ * Checking costs a read per hit of a tagged page (none for untagged pages). An isolate trusts the
+ * records it read for `tagCheckMs` (a second), so a busy page costs one read a second, and a
+ * purge made elsewhere takes up to that long to reach this isolate; in-isolate stores are read on
+ * every hit. Times come from each isolate's clock, which on Workers, Deno Deploy and servers
+ * alike is kept in sync with real time.
+ */
+import { describe } from "../arguments.ts";
+import type { EdgeCache } from "../cache.ts";
+import { sha256Hex } from "../hash.ts";
+import { caches } from "../registry.ts";
+import { LRUCache } from "lru-cache";
+import type { Tagged } from "./stored.ts";
+
+/** The longest tag accepted, in characters. */
+const MAX_TAG_LENGTH = 1024;
+/** Tags stored in keys as they are: printable ASCII without spaces (any store takes that), at most 100 characters. */
+const PLAIN_TAG = /^[\x21-\x7e]{1,100}$/;
+// eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+const CONTROL = /[\x00-\x1f\x7f]/;
+
+/** A tag's record as this isolate read it at `readAt`: its time (`undefined`: none). */
+interface KnownTag {
+  since: number | undefined;
+  readAt: number;
+}
+
+const memos = new WeakMap<EdgeCache, LRUCache<string, KnownTag>>();
+
+function tagMemo(cache: EdgeCache): LRUCache<string, KnownTag> {
+  let memo = memos.get(cache);
+  if (!memo) memos.set(cache, (memo = new LRUCache({ max: 10_000 })));
+  return memo;
+}
+
+/**
+ * `value` as a list of tags, or a TypeError naming `name`: each a non-empty string of at most
+ * 1024 characters without control characters (a newline would split it when stored).
+ *
+ * @example
+ * checkTags(["product:42", "author:7"], "options.tags"); // ["product:42", "author:7"]
+ * checkTags([""], "options.tags"); // TypeError: options.tags[0] must be a non-empty string ...
+ */
+export function checkTags(value: unknown, name: string): readonly string[] {
+  if (!Array.isArray(value)) throw new TypeError(`${name} must be an array of tags, got ${describe(value)}`);
+  value.forEach((tag: unknown, i) => {
+    if (typeof tag !== "string" || tag === "" || tag.length > MAX_TAG_LENGTH || CONTROL.test(tag)) {
+      throw new TypeError(`${name}[${i}] must be a non-empty string of at most ${MAX_TAG_LENGTH} characters without control characters, got ${describe(tag)}`);
+    }
+  });
+  return value as readonly string[];
+}
+
+/** The key of a tag's record: the tag itself when any store takes it, else its SHA-256 (the two forms never meet). */
+function recordKey(tag: string): string | Promise<string> {
+  return PLAIN_TAG.test(tag) ? `tag:${tag}` : sha256Hex(tag).then((hash) => `tag#${hash}`);
+}
+
+const recordKeys = (tags: readonly string[]): Promise<string[]> => Promise.all(tags.map(recordKey));
+
+/** A record's time as stored; anything else is no record. */
+const recordTime = (value: unknown): number | undefined => (typeof value === "number" && Number.isFinite(value) ? value : undefined);
+
+/** Whether the isolate may keep what it read of `cache`'s records: not for in-isolate stores, read on every hit. */
+const memoised = (cache: EdgeCache): boolean => cache.backend.capabilities?.shared !== false;
+
+/**
+ * Whether a page filed under `tagged` has been purged since it was made: one of its tags has no
+ * record, or one from the page's time or later.
+ *
+ * @example
+ * if (await isPurged(cache, page.tagged, { now: Date.now, tagCheckMs: 1000 })) release(page);
+ */
+export async function isPurged(cache: EdgeCache, tagged: Readonly<Tagged>, clock: { now: () => number; tagCheckMs: number }): Promise<boolean> {
+  const memo = memoised(cache) ? tagMemo(cache) : undefined;
+  const now = clock.now();
+  const unknown: string[] = [];
+  for (const tag of tagged.tags) {
+    const known = memo?.get(tag);
+    if (known === undefined || now - known.readAt >= clock.tagCheckMs) unknown.push(tag);
+    else if (known.since === undefined || known.since >= tagged.at) return true;
+  }
+  if (unknown.length === 0) return false;
+  const keys = await recordKeys(unknown);
+  const found = await cache.getMany(keys);
+  let purged = false;
+  unknown.forEach((tag, i) => {
+    const since = recordTime(found.get(keys[i]!));
+    memo?.set(tag, { since, readAt: now });
+    if (since === undefined || since >= tagged.at) purged = true;
+  });
+  return purged;
+}
+
+/**
+ * Give each of a new page's tags a record if it has none: one just older than the page, so that
+ * the page is good and any older page of a tag whose record was lost is not.
+ *
+ * @example
+ * await fileUnderTags(cache, { tags: ["product:42"], at: startedAt });
+ */
+export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>): Promise<void> {
+  const keys = await recordKeys(tagged.tags);
+  const found = await cache.getMany(keys);
+  const memo = memoised(cache) ? tagMemo(cache) : undefined;
+  await Promise.all(tagged.tags.map(async (tag, i) => {
+    if (recordTime(found.get(keys[i]!)) !== undefined) return;
+    await cache.add(keys[i]!, tagged.at - 1, { timeout: null });
+    memo?.delete(tag); // it remembered no record: read the one that is there now
+  }));
+}
+
+/**
+ * Options of `purgeTag`. `cache` must be a cache or an alias: there is no request to call a
+ * selector function with.
+ *
+ * @example
+ * const options: PurgeTagOptions = { cache: "pages" };
+ */
+export interface PurgeTagOptions {
+  /** The cache the pages are stored in. Default: the `default` alias. */
+  cache?: EdgeCache | string;
+  /** Clock in milliseconds, the same as the page wrappers', for tests. Default `Date.now`. */
+  now?: () => number;
+}
+
+/**
+ * End every page filed under any of `tags` (see the `tags` option of `cachePage` and
+ * `cacheSite`): the next request for each is a miss, and so is one whose render was under way.
+ * At once in this isolate; other isolates notice within their `tagCheckMs` (a second by default),
+ * once the store itself has the write (KV takes up to a minute to reach every location; the
+ * Cache API is one data centre's).
+ *
+ * @example
+ * import { cachePage, purgeTag } from "edgecache";
+ *
+ * const product = cachePage(600, { cache: pages, tags: (request) => [`product:${new URL(request.url).searchParams.get("id")}`] })(handler);
+ * await purgeTag("product:42", { cache: pages }); // after product 42 changed
+ */
+export async function purgeTag(tags: string | readonly string[], options: PurgeTagOptions = {}): Promise<void> {
+  if (options === null || typeof options !== "object") throw new TypeError(`options must be an object, got ${describe(options)}`);
+  const list = checkTags(typeof tags === "string" ? [tags] : tags, "tags");
+  const now = options.now ?? Date.now;
+  if (typeof now !== "function") throw new TypeError(`options.now must be a function, got ${describe(now)}`);
+  const cache = selectTagCache(options.cache ?? "default");
+  const keys = await recordKeys(list);
+  const at = now();
+  const failed = new Set(await cache.setMany(keys.map((key) => [key, at] as const), { timeout: null }));
+  const memo = memoised(cache) ? tagMemo(cache) : undefined;
+  for (const tag of list) memo?.delete(tag);
+  const unpurged = list.filter((_, i) => failed.has(keys[i]!));
+  if (unpurged.length > 0) throw new Error(`purgeTag could not write to the ${cache.backend.name} backend, so these tags were not purged: ${unpurged.join(", ")}`);
+}
+
+function selectTagCache(selector: unknown): EdgeCache {
+  if (typeof selector === "string") return caches.get(selector);
+  if (selector !== null && typeof selector === "object" && typeof (selector as EdgeCache).setMany === "function") return selector as EdgeCache;
+  throw new TypeError(`options.cache must be an EdgeCache or an alias (purgeTag has no request to call a selector function with), got ${describe(selector)}`);
+}
