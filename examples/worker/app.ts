@@ -4,6 +4,8 @@
  *
  * Routes (every response carries `Cache-Status`):
  *   /kv/:page          cachePage(30) in Workers KV; the cache is picked per request from `env`
+ *   /products/:id      cachePage(30) in Workers KV, filed under the tag `product:<id>`
+ *   POST /products/:id/purge   purgeTag(`product:<id>`): that product's pages are misses again
  *   /cache-api/:page   cachePage(30) in the Cache API
  *   /greeting          cachePage(30) in the Cache API, varying on Accept-Language
  *   /login             sets a cookie, so cachePage refuses to store it
@@ -16,7 +18,7 @@ import { type Context, Hono } from "hono";
 import { cacheApi } from "../../adapters/cache-api.ts";
 import { workersKv } from "../../adapters/workers-kv.ts";
 import { cacheControl, cachePage, neverCache, varyOnHeaders } from "../../src/hono.ts";
-import { createCache, type EdgeCache } from "../../src/index.ts";
+import { createCache, type EdgeCache, purgeTag } from "../../src/index.ts";
 
 /**
  * The Worker's bindings (see wrangler.toml).
@@ -69,11 +71,18 @@ export function createApp(options: AppOptions = {}): Hono<App> {
   const data = createCache({ backend: workersKv((env as Env).CACHE_KV, { prefix: "data:", ...clock }), timeout: PAGE_SECONDS });
   const cacheApiPages = createCache({ backend: cacheApi({ name: "pages", ...clock }) });
   const inKv = cachePage<App>(PAGE_SECONDS, { cache: kvPages, ...clock });
+  const productTag = (id: string) => `product:${id}`;
+  const taggedInKv = cachePage<App>(PAGE_SECONDS, { cache: kvPages, tags: (request) => [productTag(new URL(request.url).pathname.split("/").pop()!)], ...clock });
   const inCacheApi = cachePage<App>(PAGE_SECONDS, { cache: cacheApiPages, ...clock });
 
   const app = new Hono<App>();
-  app.get("/", (c) => c.text(["/kv/:page", "/cache-api/:page", "/greeting", "/login", "/report", "/static", "/account"].join("\n")));
+  app.get("/", (c) => c.text(["/kv/:page", "/cache-api/:page", "/products/:id", "POST /products/:id/purge", "/greeting", "/login", "/report", "/static", "/account"].join("\n")));
   app.get("/kv/:page", inKv, (c) => render(c, `KV: ${c.req.path}`));
+  app.get("/products/:id", taggedInKv, (c) => render(c, `Product ${c.req.param("id")}`));
+  app.post("/products/:id/purge", async (c) => {
+    await purgeTag(productTag(c.req.param("id")), { cache: kvPages(c.req.raw, c.env), ...clock });
+    return c.body(null, 204);
+  });
   app.get("/cache-api/:page", inCacheApi, (c) => render(c, `Cache API: ${c.req.path}`));
   app.get("/greeting", inCacheApi, varyOnHeaders("Accept-Language"), (c) =>
     render(c, c.req.header("accept-language")?.startsWith("fr") ? "Bonjour" : "Hello"));

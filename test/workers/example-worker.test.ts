@@ -39,6 +39,17 @@ describe("the example Worker", () => {
     });
   }
 
+  it("purges a product's pages by tag, and only that product's", async () => {
+    await get("/products/42");
+    await get("/products/7");
+    expect(await stored("/products/42")).toMatch(/hit/);
+    expect(await stored("/products/7")).toMatch(/hit/);
+    const purge = await worker.fetch("https://example.com/products/42/purge", { method: "POST" });
+    expect(purge.status).toBe(204);
+    expect((await get("/products/42")).status).toBe("edgecache; fwd=stale; stored");
+    expect((await get("/products/7")).status).toMatch(/^edgecache; hit/);
+  });
+
   it("keeps Accept-Language variants apart", async () => {
     const fr = await get("/greeting", { "accept-language": "fr" });
     expect(fr.body).toContain("Bonjour");
