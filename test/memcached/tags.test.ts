@@ -1,0 +1,47 @@
+/** Cache tags on a real memcached, where isolates keep what they read: two clients stand in for two Node processes. */
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { memcached, type MemcachedBackend } from "../../adapters/memcached.ts";
+import { cachePage, createCache, purgeTag } from "../../src/index.ts";
+import { fakeClock } from "../conformance/fake-clock.ts";
+import { startMemcached, type MemcachedServer } from "../fixtures/memcached.ts";
+
+let server: MemcachedServer;
+const clients: MemcachedBackend[] = [];
+beforeAll(async () => {
+  server = await startMemcached();
+});
+afterAll(async () => {
+  await Promise.all(clients.map((client) => client.close()));
+  await server.stop();
+});
+
+it("purges a tag from one process; the other trusts what it read for tagCheckMs, then misses too; a long, spaced tag is hashed into a valid key", async () => {
+  const clock = fakeClock(Date.now());
+  const tag = `author: ${"Ada Lovelace ".repeat(20)}`;
+  const writes: Promise<unknown>[] = [];
+  const settle = async () => void (await Promise.all(writes.splice(0)));
+  const aProcess = (keyPrefix: string) => {
+    const client = memcached({ servers: [server.location] });
+    clients.push(client);
+    const cache = createCache({ backend: client });
+    let renders = 0;
+    const handler = cachePage(60, { cache, keyPrefix, now: clock.now, tags: [tag], waitUntil: (write) => void writes.push(write) })(async (_request: Request) => new Response(`render ${++renders}`));
+    return { cache, get: async () => { const response = await handler(new Request("https://example.com/articles/1")); const body = await response.text(); await settle(); return [body, response.headers.get("cache-status")]; } };
+  };
+  // Each process its own page (key prefix), both filed under the tag.
+  const [one, two] = [aProcess("one"), aProcess("two")];
+  expect(await one.get()).toEqual(["render 1", "edgecache; fwd=uri-miss; stored"]);
+  expect(await two.get()).toEqual(["render 1", "edgecache; fwd=uri-miss; stored"]);
+  expect(await two.get()).toEqual(["render 1", "edgecache; hit; ttl=60"]);
+  clock.advance(0.5);
+  await purgeTag(tag, { cache: one.cache, now: clock.now });
+  clock.advance(0.1); // a page made in the purge's own millisecond would count as purged
+  expect(await one.get()).toEqual(["render 2", "edgecache; fwd=stale; stored"]);
+  // Process two read the tag's record 0.6 s ago and still trusts it...
+  expect(await two.get()).toEqual(["render 1", "edgecache; hit; ttl=60"]);
+  clock.advance(0.4);
+  // ...until its second is up.
+  expect(await two.get()).toEqual(["render 2", "edgecache; fwd=stale; stored"]);
+  expect(await one.get()).toEqual(["render 2", "edgecache; hit; ttl=60"]);
+  expect(clients.every((client) => client.capabilities.shared)).toBe(true);
+});
