@@ -6,7 +6,7 @@
 import { memory } from "../../adapters/memory.ts";
 import {
   type Backend, cacheControl, cachePage, cacheSite, compose, conditionalGet, createCache, createConditionalGet,
-  type EdgeCache, getCacheKey, type Handler, neverCache, type PageCacheOptions, varyOnCookie, varyOnHeaders,
+  type EdgeCache, getCacheKey, type Handler, neverCache, type PageCacheOptions, purgeTag, varyOnCookie, varyOnHeaders,
 } from "../../src/index.ts";
 import { fakeClock } from "../conformance/fake-clock.ts";
 import { equal, ok, suite } from "./harness.ts";
@@ -162,6 +162,21 @@ export default suite("pages", (test) => {
     const key = await getCacheKey(new Request("https://example.com/"), { cache, query: { ignore: [/^utm_/] } });
     ok(key !== undefined && (await cache.delete(key)), "the page is found by its key and purged");
     equal((await get(handler, "/", {}, env, ctx)).cacheStatus, "edgecache; fwd=uri-miss; stored");
+  });
+
+  test("purgeTag ends the pages filed under a tag (a long one hashed with this runtime's crypto) and no others", async () => {
+    const { clock, cache, options, get } = site();
+    const long = `collection ${"x".repeat(200)}`;
+    const tagged = cachePage(60, { ...options, tags: (request) => [long, new URL(request.url).pathname] })(counting());
+    await get(tagged, "/a");
+    await get(tagged, "/b");
+    clock.advance(1);
+    await purgeTag("/a", { cache, now: clock.now });
+    clock.advance(1);
+    equal([(await get(tagged, "/a")).cacheStatus, (await get(tagged, "/b")).cacheStatus], ["edgecache; fwd=stale; stored", "edgecache; hit; ttl=58"]);
+    await purgeTag(long, { cache, now: clock.now });
+    clock.advance(1);
+    equal([(await get(tagged, "/a")).body, (await get(tagged, "/b")).body], ["page 4", "page 5"]);
   });
 
   test("cacheControl, neverCache and the vary wrappers patch every response; compose is outermost first", async () => {
