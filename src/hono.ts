@@ -9,12 +9,18 @@
  * `c.executionCtx.waitUntil`. Deno, Bun and Node have no execution context: writes then finish in
  * the background.
  *
+ * Stale pages: Hono's context cannot be used once its request is answered, so by default a stale
+ * page's refresh runs the chain before the stale page is answered. Given the app (`options.app`),
+ * the stale page is answered at once and the refresh dispatches the request through the app
+ * again, in the background; this middleware recognises that dispatch by its Request object (no
+ * header a client could forge) and hands the chain's response below it to the refresh.
+ *
  * HEAD requests: Hono runs the GET route and drops the body. The page cache answers a HEAD from
  * the stored GET page, then from a stored HEAD page; on a miss it stores the HEAD response (without
  * a body, as Django does) and cancels the body nobody will read.
  */
 import type { Context, Env, ExecutionContext, MiddlewareHandler } from "hono";
-import type { Timeout } from "./arguments.ts";
+import { describe, type Timeout } from "./arguments.ts";
 import type { EdgeCache } from "./cache.ts";
 import type { CacheControlDirectives } from "./http/cache-control.ts";
 import type { ConditionalGetOptions } from "./http/conditional.ts";
@@ -55,6 +61,24 @@ export type HonoCacheSelector<E extends Env> =
 export interface HonoPageCacheOptions<E extends Env = Env> extends Omit<PageCacheOptions, "cache"> {
   /** Where pages are stored. Default: the `default` alias (`caches.default`). */
   cache?: HonoCacheSelector<E>;
+  /**
+   * The app this middleware is mounted on. With it, a stale page (see `staleWhileRevalidate`) is
+   * answered at once and refreshed in the background, by a second dispatch of the request through
+   * the app (carried by `waitUntil`) whose chain below this middleware renders the new page.
+   * Without it, the refresh runs the chain before the stale page is answered. Default: none.
+   */
+  app?: RefreshDispatcher;
+}
+
+/**
+ * What a background refresh needs of the app: Hono's `app.fetch`.
+ *
+ * @example
+ * const app = new Hono();
+ * app.get("/news", cachePage(60, { staleWhileRevalidate: 300, app }), renderNews);
+ */
+export interface RefreshDispatcher {
+  fetch(request: Request, env?: unknown, executionCtx?: ExecutionContext): Response | Promise<Response>;
 }
 
 /**
@@ -64,10 +88,10 @@ export interface HonoPageCacheOptions<E extends Env = Env> extends Omit<PageCach
  * @example
  * const options: HonoSiteCacheOptions = { seconds: 300, query: { ignore: [/^utm_/] } };
  */
-export type HonoSiteCacheOptions<E extends Env = Env> = Omit<SiteCacheOptions, "cache"> & Pick<HonoPageCacheOptions<E>, "cache">;
+export type HonoSiteCacheOptions<E extends Env = Env> = Omit<SiteCacheOptions, "cache"> & Pick<HonoPageCacheOptions<E>, "cache" | "app">;
 
-/** The request's downstream chain, passed to the wrapped handler as its fourth argument. */
-type Forward = () => Promise<Response>;
+/** The downstream chain for `request`, passed to the wrapped handler as its fourth argument. */
+type Forward = (request: Request) => Promise<Response>;
 
 /**
  * A `ctx` whose `waitUntil` goes to `c.executionCtx` when there is one. The getter throws where
@@ -88,13 +112,29 @@ function waitUntilContext(c: Context): WaitUntilContext {
   };
 }
 
-/** Run `wrapper` as middleware, the rest of the chain being the wrapped handler. */
-function middleware<E extends Env>(wrapper: Wrapper): MiddlewareHandler<E> {
-  const handle = wrapper((_request: Request, _env: unknown, _ctx: unknown, forward: Forward) => forward());
+/**
+ * Run `wrapper` as middleware, the rest of the chain being the wrapped handler. With `app`, a
+ * request the wrapper runs the handler for that is not this request's own (a stale page's
+ * refresh) is dispatched through the app again.
+ */
+function middleware<E extends Env>(wrapper: Wrapper, app?: RefreshDispatcher): MiddlewareHandler<E> {
+  const handle = wrapper((request: Request, _env: unknown, _ctx: unknown, forward: Forward) => forward(request));
+  /** Refreshes dispatched through the app, by their Request: where the chain's response goes. */
+  const refreshes = new WeakMap<Request, (response: Response) => void>();
   return async (c, next) => {
+    const refreshed = refreshes.get(c.req.raw);
+    if (refreshed) {
+      // A refresh's dispatch: the chain below renders the page, which goes to the refresh.
+      await next();
+      refreshed(c.res);
+      c.res = undefined;
+      c.res = new Response(null, { status: 204 }); // the dispatch's own answer goes nowhere
+      return;
+    }
     let downstream: Promise<Response> | undefined;
     // Read c.res as soon as the chain finishes, before anything else can replace it.
-    const forward: Forward = () => (downstream = next().then(() => c.res));
+    const forward: Forward = (request) =>
+      request === c.req.raw || app === undefined ? (downstream = next().then(() => c.res)) : dispatchRefresh(app, request, c, refreshes);
     const response = await handle(c.req.raw, c.env, waitUntilContext(c), forward);
     if (downstream) {
       // The chain ran for a miss, or for a stale page's refresh (which the wrapper runs before
@@ -106,6 +146,34 @@ function middleware<E extends Env>(wrapper: Wrapper): MiddlewareHandler<E> {
     }
     c.res = response;
   };
+}
+
+/** The chain's response for `request`, dispatched through `app` again (see `middleware`). */
+function dispatchRefresh(app: RefreshDispatcher, request: Request, c: Context, refreshes: WeakMap<Request, (response: Response) => void>): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    refreshes.set(request, resolve);
+    let ctx: ExecutionContext | undefined;
+    try {
+      ctx = c.executionCtx;
+    } catch {
+      ctx = undefined; // Deno, Bun, Node
+    }
+    // Once the middleware has handed the chain's response over, settling again changes nothing.
+    Promise.resolve(app.fetch(request, c.env, ctx)).then(
+      () => reject(new Error("the refresh dispatched through options.app never reached the cache middleware: something before it answered")),
+      reject,
+    );
+  });
+}
+
+/** `options` without `app`, and `app` checked. */
+function withoutApp<O extends { app?: RefreshDispatcher }>(options: O): [Omit<O, "app">, RefreshDispatcher | undefined] {
+  if (options === null || typeof options !== "object") return [options, undefined]; // the wrapper names the error
+  const { app, ...rest } = options;
+  if (app !== undefined && typeof (app as Partial<RefreshDispatcher> | null)?.fetch !== "function") {
+    throw new TypeError(`options.app must be the Hono app the middleware is mounted on (anything with a fetch method), got ${describe(app)}`);
+  }
+  return [rest, app];
 }
 
 /**
@@ -120,7 +188,8 @@ function middleware<E extends Env>(wrapper: Wrapper): MiddlewareHandler<E> {
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Hono's own default, so the middleware fits any app
 export function cachePage<E extends Env = any>(timeout: Timeout, options: HonoPageCacheOptions<E> = {}): MiddlewareHandler<E> {
-  return middleware(pageCaching(timeout, options, "in-request"));
+  const [rest, app] = withoutApp(options);
+  return middleware(pageCaching(timeout, rest, app ? "background" : "in-request"), app);
 }
 
 /**
@@ -135,7 +204,8 @@ export function cachePage<E extends Env = any>(timeout: Timeout, options: HonoPa
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Hono's own default, so the middleware fits any app
 export function cacheSite<E extends Env = any>(options: HonoSiteCacheOptions<E> = {}): MiddlewareHandler<E> {
-  return middleware(siteCaching(options, "in-request"));
+  const [rest, app] = withoutApp(options);
+  return middleware(siteCaching(rest, app ? "background" : "in-request"), app);
 }
 
 /**

@@ -194,6 +194,73 @@ describe("stale pages", () => {
     expect([fresh.body, fresh.cacheStatus, page.calls]).toEqual(["page 2", "edgecache; hit; ttl=60", 2]);
   });
 
+  it("given the app, answers a stale page at once and refreshes it in the background through the app", async () => {
+    const { clock, options } = store();
+    let calls = 0;
+    let release!: () => void;
+    const upstream = new Promise<void>((resolve) => (release = resolve));
+    const app = new Hono();
+    // A middleware before the cache's: its work on the refresh's dispatch must not be stored.
+    app.use(async (c, next) => {
+      await next();
+      c.res.headers.append("x-outer", "1");
+    });
+    app.get("/", cachePage(60, { ...options, staleWhileRevalidate: 30, app }), async (c) => {
+      if (++calls === 2) await upstream; // the refresh's render is slow
+      return c.text(`page ${calls}`);
+    });
+    const get = client(app);
+    await get("/");
+    clock.advance(70);
+    const ctx = executionContext();
+    // Answered while the refresh still waits for its upstream (in-request, this would never return).
+    const stale = await app.request("/", {}, {}, ctx);
+    expect([await stale.text(), stale.headers.get("cache-status"), stale.headers.get("x-outer")]).toEqual(["page 1", "edgecache; hit; ttl=-10; detail=revalidating", "1"]);
+    release();
+    await Promise.all(ctx.waited);
+    const fresh = await get("/");
+    expect([fresh.body, fresh.cacheStatus, fresh.headers.get("x-outer"), calls]).toEqual(["page 2", "edgecache; hit; ttl=60", "1", 2]);
+  });
+
+  it("given the app, refreshes in the background on a store shared between processes too", async () => {
+    const { clock, cache: local } = store();
+    const backend: Backend = { ...local.backend, capabilities: { ...local.backend.capabilities, shared: true, atomicAdd: true } };
+    const page = counting();
+    const app = new Hono();
+    app.get("/", cachePage(60, { cache: createCache({ backend }), now: clock.now, staleWhileRevalidate: 30, app }), page);
+    const get = client(app);
+    await get("/");
+    clock.advance(70);
+    expect((await get("/")).cacheStatus).toBe("edgecache; hit; ttl=-10; detail=revalidating");
+    const fresh = await get("/");
+    expect([fresh.body, fresh.cacheStatus, page.calls]).toEqual(["page 2", "edgecache; hit; ttl=60", 2]);
+  });
+
+  it("given the app, reports a refresh that a middleware before the cache answered, and keeps the stale page", async () => {
+    const { clock, options } = store();
+    const errors: unknown[] = [];
+    let requests = 0;
+    const app = new Hono();
+    app.use(async (c, next) => {
+      if (++requests === 3) return c.text("busy", 503); // the refresh's dispatch
+      await next();
+    });
+    const page = counting();
+    app.get("/", cachePage(60, { ...options, staleWhileRevalidate: 30, app, onError: (error) => errors.push(error) }), page);
+    const get = client(app);
+    await get("/");
+    clock.advance(70);
+    expect((await get("/")).cacheStatus).toBe("edgecache; hit; ttl=-10; detail=revalidating");
+    expect(errors.map(String)).toEqual(["Error: the refresh dispatched through options.app never reached the cache middleware: something before it answered"]);
+    expect((await get("/")).body).toBe("page 1");
+    expect((await get("/")).body).toBe("page 2");
+  });
+
+  it("refuses an app option that is not an app, naming it", () => {
+    expect(() => cachePage(60, { app: {} as never })).toThrow("options.app must be the Hono app the middleware is mounted on (anything with a fetch method), got an object (Object)");
+    expect(() => cacheSite({ app: 42 as never })).toThrow("options.app must be the Hono app the middleware is mounted on (anything with a fetch method), got 42");
+  });
+
   it("serves a stale page when the handler throws and Hono answers 500", async () => {
     const { clock, options } = store();
     let fail = false;
