@@ -7,6 +7,8 @@
  *   /products/:id      cachePage(30) in Workers KV, filed under the tag `product:<id>`
  *   POST /products/:id/purge   purgeTag(`product:<id>`): that product's pages are misses again
  *   /cache-api/:page   cachePage(30) in the Cache API
+ *   /news              cachePage(30) in the Cache API, then served stale for 5 minutes while a
+ *                      background dispatch through the app refreshes it
  *   /greeting          cachePage(30) in the Cache API, varying on Accept-Language
  *   /login             sets a cookie, so cachePage refuses to store it
  *   /report            low-level getOrSet in KV, through a binding imported at module scope
@@ -76,7 +78,7 @@ export function createApp(options: AppOptions = {}): Hono<App> {
   const inCacheApi = cachePage<App>(PAGE_SECONDS, { cache: cacheApiPages, ...clock });
 
   const app = new Hono<App>();
-  app.get("/", (c) => c.text(["/kv/:page", "/cache-api/:page", "/products/:id", "POST /products/:id/purge", "/greeting", "/login", "/report", "/static", "/account"].join("\n")));
+  app.get("/", (c) => c.text(["/kv/:page", "/cache-api/:page", "/products/:id", "POST /products/:id/purge", "/news", "/greeting", "/login", "/report", "/static", "/account"].join("\n")));
   app.get("/kv/:page", inKv, (c) => render(c, `KV: ${c.req.path}`));
   app.get("/products/:id", taggedInKv, (c) => render(c, `Product ${c.req.param("id")}`));
   app.post("/products/:id/purge", async (c) => {
@@ -84,6 +86,7 @@ export function createApp(options: AppOptions = {}): Hono<App> {
     return c.body(null, 204);
   });
   app.get("/cache-api/:page", inCacheApi, (c) => render(c, `Cache API: ${c.req.path}`));
+  app.get("/news", cachePage<App>(PAGE_SECONDS, { cache: cacheApiPages, staleWhileRevalidate: 300, app, ...clock }), (c) => render(c, "News"));
   app.get("/greeting", inCacheApi, varyOnHeaders("Accept-Language"), (c) =>
     render(c, c.req.header("accept-language")?.startsWith("fr") ? "Bonjour" : "Hello"));
   app.get("/login", inCacheApi, (c) => {

@@ -104,6 +104,23 @@ describe("the example Worker", () => {
     });
   }
 
+  it("serves /news stale at once after 30 s while ctx.waitUntil carries its refresh through the app", async () => {
+    const clock = fakeClock(Date.now());
+    const app = createApp({ now: clock.now });
+    const fetchNews = async () => {
+      const ctx = createExecutionContext();
+      const response = await app.fetch(new Request("https://example.com/news"), env, ctx);
+      const body = await response.text();
+      await waitOnExecutionContext(ctx);
+      return [body, response.headers.get("cache-status")];
+    };
+    const [rendered] = await fetchNews();
+    clock.advance(40);
+    expect(await fetchNews()).toEqual([rendered, "edgecache; hit; ttl=-10; detail=revalidating"]);
+    // Stored again by the refresh, 40 s after the first: fresh for its whole 30 s.
+    expect((await fetchNews())[1]).toBe("edgecache; hit; ttl=30");
+  });
+
   it("carries cache writes with ctx.waitUntil", async () => {
     const app = createApp();
     const inner = createExecutionContext();
