@@ -17,8 +17,8 @@ import type { PageErrorContext, ResolvedPageOptions } from "./options.ts";
 import { claimFill, type Fill, Fills, sharesFills } from "./fills.ts";
 import { decide, type TimeoutRule } from "./policy.ts";
 import { selectCache } from "./select.ts";
-import { type DecodedPage, decodeStoredPage, isVaryIndex, type StoredPage, storedPageHead, type Tagged, UNSTORED_HEADERS } from "./stored.ts";
-import { checkTags, fileUnderTags, isPurged } from "./tags.ts";
+import { type DecodedPage, decodeStoredPage, isVaryIndex, staleFrom, type StoredPage, storedPageHead, type Tagged, UNSTORED_HEADERS } from "./stored.ts";
+import { checkTags, fileUnderTags, type TagVerdict, tagVerdict } from "./tags.ts";
 import { VARY_MEMO_MS, varyMemo } from "./vary-memo.ts";
 
 /** The result of looking a request up. `missKey` is the key that missed (for collapsing); `stale`: its page was purged by a tag. */
@@ -199,14 +199,20 @@ export class PageCacheEngine {
     return { missKey: key, fwd: "vary-miss" };
   }
 
-  /** A tagged page found under `key`, unless a tag of its has been purged since it was made (then a `stale` miss). */
+  /**
+   * A tagged page found under `key`, unless a tag of its has been purged since it was made (then a
+   * `stale` miss); after a soft purge since, the page as stale from then on (labelled `stale` too).
+   */
   private async unlessPurged(cache: EdgeCache, page: DecodedPage, tagged: Readonly<Tagged>, key: string, fwd: Lookup["fwd"]): Promise<Lookup> {
+    let verdict: TagVerdict;
     try {
-      if (!(await this.limit(cache, isPurged(cache, tagged, this.options)))) return { page, missKey: key, fwd };
+      verdict = await this.limit(cache, tagVerdict(cache, tagged, this.options));
     } catch (error) {
       release(page);
       throw error;
     }
+    if (verdict === undefined) return { page, missKey: key, fwd };
+    if (verdict !== "purged") return { page: staleFrom(page, verdict), missKey: key, fwd: "stale" };
     release(page);
     return { missKey: key, fwd: "stale" };
   }

@@ -148,6 +148,23 @@ export function decodeStoredPage(value: unknown): DecodedPage | undefined {
   });
 }
 
+/**
+ * `page` as if it had gone stale at `at` (a soft purge), its stale windows keeping their lengths;
+ * `page` itself if it was stale by then anyway.
+ *
+ * @example
+ * const stale = staleFrom(page, softPurgedAt); // stale.freshUntil === softPurgedAt
+ */
+export function staleFrom(page: DecodedPage, at: number): DecodedPage {
+  if (at >= page.freshUntil) return page;
+  return {
+    ...page,
+    freshUntil: at,
+    staleWhileRevalidateUntil: at + (page.staleWhileRevalidateUntil - page.freshUntil),
+    staleIfErrorUntil: at + (page.staleIfErrorUntil - page.freshUntil),
+  };
+}
+
 /** A page whose head came at once and whose body streams. */
 function decodeStreamedPage(value: StreamedBytes): DecodedPage | undefined {
   const bytes = value.head;

@@ -2,12 +2,14 @@
  * Cache tags: pages filed under names, so that one `purgeTag` call ends every page filed under
  * one of them (a product's pages, an author's), on any backend, without listing keys.
  *
- * Each tag has a record in the pages' cache: the clock time it was last purged, or first used.
- * A page is filed with the time its handler was called, and stays good while each of its tags
- * has a record older than that. So:
+ * Each tag has a record in the pages' cache: the clock time it was last purged, or first used,
+ * and the time of a soft purge since. A page is filed with the time its handler was called, and
+ * stays good while each of its tags has a record older than that. So:
  * - a purge during a render ends the page that render produces (it may hold the purged data);
  * - a record the store evicts ends its pages too: they never come back, they are refilled;
  * - nothing is deleted or listed, so a purge is one write per tag, however many pages it ends.
+ * A soft purge newer than a page makes it stale from then on instead: it is served as any stale
+ * page is (stale-while-revalidate, stale-if-error) until a refresh replaces it.
  *
  * Checking costs a read per hit of a tagged page (none for untagged pages). An isolate trusts the
  * records it read for `tagCheckMs` (a second), so a busy page costs one read a second, and a
@@ -29,11 +31,23 @@ const PLAIN_TAG = /^[\x21-\x7e]{1,100}$/;
 // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
 const CONTROL = /[\x00-\x1f\x7f]/;
 
-/** A tag's record as this isolate read it at `readAt`: its time (`undefined`: none). */
+/** A tag's record: when it was last purged (or first used), and when it was last purged softly. */
+interface TagRecord {
+  purged: number;
+  soft?: number;
+}
+
+/** A tag's record as this isolate read it at `readAt` (`undefined`: none). */
 interface KnownTag {
-  since: number | undefined;
+  record: TagRecord | undefined;
   readAt: number;
 }
+
+/**
+ * What a page's tags say of it: `"purged"`, the time it went stale (a soft purge since it was
+ * made), or `undefined`: good.
+ */
+export type TagVerdict = "purged" | number | undefined;
 
 const memos = new WeakMap<EdgeCache, LRUCache<string, KnownTag>>();
 
@@ -68,38 +82,57 @@ function recordKey(tag: string): string | Promise<string> {
 
 const recordKeys = (tags: readonly string[]): Promise<string[]> => Promise.all(tags.map(recordKey));
 
-/** A record's time as stored; anything else is no record. */
-const recordTime = (value: unknown): number | undefined => (typeof value === "number" && Number.isFinite(value) ? value : undefined);
+const isTime = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value);
+
+/** A record as stored (the purge time, or the purge time and the soft purge time); anything else is none. */
+function parseRecord(value: unknown): TagRecord | undefined {
+  if (isTime(value)) return { purged: value };
+  if (Array.isArray(value) && value.length === 2 && isTime(value[0]) && isTime(value[1])) return { purged: value[0], soft: value[1] };
+  return undefined;
+}
+
+/** What one tag's record says of a page made at `at`. */
+function verdictOf(record: TagRecord | undefined, at: number): TagVerdict {
+  if (record === undefined || record.purged >= at) return "purged";
+  return record.soft !== undefined && record.soft >= at ? record.soft : undefined;
+}
+
+/** Two tags' verdicts together: purged if either is, else stale from the earlier soft purge. */
+function worse(a: TagVerdict, b: TagVerdict): TagVerdict {
+  if (a === "purged" || b === "purged") return "purged";
+  return a === undefined ? b : b === undefined ? a : Math.min(a, b);
+}
 
 /** Whether the isolate may keep what it read of `cache`'s records: not for in-isolate stores, read on every hit. */
 const memoised = (cache: EdgeCache): boolean => cache.backend.capabilities?.shared !== false;
 
 /**
- * Whether a page filed under `tagged` has been purged since it was made: one of its tags has no
- * record, or one from the page's time or later.
+ * What the tags of a page filed under `tagged` say of it: `"purged"` when one of them has no
+ * record or was purged since the page was made, else the time of the earliest soft purge since
+ * then, else `undefined`.
  *
  * @example
- * if (await isPurged(cache, page.tagged, { now: Date.now, tagCheckMs: 1000 })) release(page);
+ * const verdict = await tagVerdict(cache, page.tagged, { now: Date.now, tagCheckMs: 1000 });
  */
-export async function isPurged(cache: EdgeCache, tagged: Readonly<Tagged>, clock: { now: () => number; tagCheckMs: number }): Promise<boolean> {
+export async function tagVerdict(cache: EdgeCache, tagged: Readonly<Tagged>, clock: { now: () => number; tagCheckMs: number }): Promise<TagVerdict> {
   const memo = memoised(cache) ? tagMemo(cache) : undefined;
   const now = clock.now();
   const unknown: string[] = [];
+  let verdict: TagVerdict;
   for (const tag of tagged.tags) {
     const known = memo?.get(tag);
     if (known === undefined || now - known.readAt >= clock.tagCheckMs) unknown.push(tag);
-    else if (known.since === undefined || known.since >= tagged.at) return true;
+    else verdict = worse(verdict, verdictOf(known.record, tagged.at));
   }
-  if (unknown.length === 0) return false;
+  if (unknown.length === 0 || verdict === "purged") return verdict;
   const keys = await recordKeys(unknown);
   const found = await cache.getMany(keys);
-  let purged = false;
   unknown.forEach((tag, i) => {
-    const since = recordTime(found.get(keys[i]!));
-    memo?.set(tag, { since, readAt: now });
-    if (since === undefined || since >= tagged.at) purged = true;
+    const record = parseRecord(found.get(keys[i]!));
+    memo?.set(tag, { record, readAt: now });
+    verdict = worse(verdict, verdictOf(record, tagged.at));
   });
-  return purged;
+  return verdict;
 }
 
 /**
@@ -114,7 +147,7 @@ export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>):
   const found = await cache.getMany(keys);
   const memo = memoised(cache) ? tagMemo(cache) : undefined;
   await Promise.all(tagged.tags.map(async (tag, i) => {
-    if (recordTime(found.get(keys[i]!)) !== undefined) return;
+    if (parseRecord(found.get(keys[i]!)) !== undefined) return;
     await cache.add(keys[i]!, tagged.at - 1, { timeout: null });
     memo?.delete(tag); // it remembered no record: read the one that is there now
   }));
@@ -130,13 +163,22 @@ export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>):
 export interface PurgeTagOptions {
   /** The cache the pages are stored in. Default: the `default` alias. */
   cache?: EdgeCache | string;
+  /**
+   * Make the pages stale rather than end them: each is then served as a stale page is (within
+   * its stale-while-revalidate window, counted from the purge, while one request refreshes it;
+   * within its stale-if-error window when the handler fails) and a miss where it has none. This
+   * reads each tag's record before writing it: a hard purge of the same tag at the same moment
+   * elsewhere may be lost. Default false.
+   */
+  soft?: boolean;
   /** Clock in milliseconds, the same as the page wrappers', for tests. Default `Date.now`. */
   now?: () => number;
 }
 
 /**
  * End every page filed under any of `tags` (see the `tags` option of `cachePage` and
- * `cacheSite`): the next request for each is a miss, and so is one whose render was under way.
+ * `cacheSite`): the next request for each is a miss, and so is one whose render was under way;
+ * with `soft`, make them stale instead.
  * At once in this isolate; other isolates notice within their `tagCheckMs` (a second by default),
  * once the store itself has the write (KV takes up to a minute to reach every location; the
  * Cache API is one data centre's).
@@ -146,16 +188,25 @@ export interface PurgeTagOptions {
  *
  * const product = cachePage(600, { cache: pages, tags: (request) => [`product:${new URL(request.url).searchParams.get("id")}`] })(handler);
  * await purgeTag("product:42", { cache: pages }); // after product 42 changed
+ * await purgeTag("catalogue", { cache: pages, soft: true }); // served stale while each page refreshes
  */
 export async function purgeTag(tags: string | readonly string[], options: PurgeTagOptions = {}): Promise<void> {
   if (options === null || typeof options !== "object") throw new TypeError(`options must be an object, got ${describe(options)}`);
   const list = checkTags(typeof tags === "string" ? [tags] : tags, "tags");
   const now = options.now ?? Date.now;
   if (typeof now !== "function") throw new TypeError(`options.now must be a function, got ${describe(now)}`);
+  const soft = options.soft ?? false;
+  if (typeof soft !== "boolean") throw new TypeError(`options.soft must be true or false, got ${describe(soft)}`);
   const cache = selectTagCache(options.cache ?? "default");
   const keys = await recordKeys(list);
   const at = now();
-  const failed = new Set(await cache.setMany(keys.map((key) => [key, at] as const), { timeout: null }));
+  // A soft purge keeps the record's purge time; a tag without a record has no good pages to keep.
+  const current = soft ? await cache.getMany(keys) : undefined;
+  const records = keys.map((key) => {
+    const record = current && parseRecord(current.get(key));
+    return [key, record ? [record.purged, at] : at] as const;
+  });
+  const failed = new Set(await cache.setMany(records, { timeout: null }));
   const memo = memoised(cache) ? tagMemo(cache) : undefined;
   for (const tag of list) memo?.delete(tag);
   const unpurged = list.filter((_, i) => failed.has(keys[i]!));

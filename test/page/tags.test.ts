@@ -195,6 +195,59 @@ describe("cache tags", () => {
     expect(broken.errors.map(String)).toEqual(["Error: store down", "Error: store down"]);
   });
 
+  describe("soft purges", () => {
+    it("make a page stale from the purge: served while one request refreshes it, within its stale-while-revalidate window", async () => {
+      const bench = pageBench();
+      const handler = wrap(bench, { tags: ["t"], staleWhileRevalidate: 300 });
+      await get(handler, bench, "https://example.com/");
+      bench.clock.advance(10);
+      await purgeTag("t", { cache: bench.cache, now: bench.clock.now, soft: true });
+      bench.clock.advance(1);
+      const stale = await get(handler, bench, "https://example.com/");
+      expect([stale.body, stale.cacheStatus]).toEqual(["/ 1", "edgecache; hit; ttl=-1; detail=revalidating"]);
+      const fresh = await get(handler, bench, "https://example.com/");
+      expect([fresh.body, fresh.cacheStatus]).toEqual(["/ 2", "edgecache; hit; ttl=60"]);
+    });
+
+    it("make a page without a stale window a miss, and serve it when the handler fails within its stale-if-error window", async () => {
+      const bench = pageBench();
+      let failing = false;
+      const handler = cachePage(60, { cache: bench.cache, now: bench.clock.now, waitUntil: bench.waitUntil, tags: ["t"], staleIfError: 600 })(
+        async (_request: Request) => (failing ? new Response("down", { status: 503 }) : new Response("page")));
+      const plain = wrap(bench, { tags: ["t"], keyPrefix: "plain" });
+      await get(handler, bench, "https://example.com/");
+      await get(plain, bench, "https://example.com/");
+      bench.clock.advance(1);
+      await purgeTag("t", { cache: bench.cache, now: bench.clock.now, soft: true });
+      bench.clock.advance(1);
+      expect((await get(plain, bench, "https://example.com/")).cacheStatus).toBe("edgecache; fwd=stale; stored");
+      failing = true;
+      const stale = await get(handler, bench, "https://example.com/");
+      expect([stale.status, stale.body, stale.cacheStatus]).toEqual([200, "page", "edgecache; hit; ttl=-1; detail=stale-if-error"]);
+    });
+
+    it("give way to a hard purge, and end the pages of a tag that has no record", async () => {
+      const bench = pageBench();
+      const handler = wrap(bench, { tags: ["t"], staleWhileRevalidate: 300 });
+      const lost = wrap(bench, { tags: ["lost"], staleWhileRevalidate: 300 });
+      await get(handler, bench, "https://example.com/");
+      await get(lost, bench, "https://example.com/lost");
+      bench.clock.advance(1);
+      await purgeTag("t", { cache: bench.cache, now: bench.clock.now, soft: true });
+      await purgeTag("t", { cache: bench.cache, now: bench.clock.now });
+      await bench.cache.delete("tag:lost");
+      await purgeTag("lost", { cache: bench.cache, now: bench.clock.now, soft: true });
+      bench.clock.advance(1);
+      expect((await get(handler, bench, "https://example.com/")).cacheStatus).toBe("edgecache; fwd=stale; stored");
+      expect((await get(lost, bench, "https://example.com/lost")).cacheStatus).toBe("edgecache; fwd=stale; stored");
+      // A page made after a soft purge is fresh.
+      await purgeTag("t", { cache: bench.cache, now: bench.clock.now, soft: true });
+      bench.clock.advance(1);
+      expect((await get(handler, bench, "https://example.com/other")).cacheStatus).toBe("edgecache; fwd=uri-miss; stored");
+      expect((await get(handler, bench, "https://example.com/other")).cacheStatus).toBe("edgecache; hit; ttl=60");
+    });
+  });
+
   it("refuses bad tags and options, naming them, and fails loudly when the purge cannot be written", async () => {
     const bench = pageBench();
     expect(() => cachePage(60, { tags: "a" as never })).toThrow('options.tags must be an array of tags or a function, got "a"');
@@ -202,6 +255,7 @@ describe("cache tags", () => {
     expect(() => cachePage(60, { tagCheckMs: -1 })).toThrow("options.tagCheckMs must be a number of 0 or more, got -1");
     await expect(purgeTag("", { cache: bench.cache })).rejects.toThrow("tags[0] must be a non-empty string");
     await expect(purgeTag([42 as never], { cache: bench.cache })).rejects.toThrow("tags[0] must be a non-empty string of at most 1024 characters without control characters, got 42");
+    await expect(purgeTag("a", { cache: bench.cache, soft: "yes" as never })).rejects.toThrow('options.soft must be true or false, got "yes"');
     await expect(purgeTag("a", { cache: () => bench.cache } as never)).rejects.toThrow("options.cache must be an EdgeCache or an alias (purgeTag has no request to call a selector function with)");
     const failing = createCache({
       backend: new Proxy(bench.backend, { get: (target, property, receiver) => (property === "setMany" ? () => Promise.reject(new Error("down")) : Reflect.get(target, property, receiver) as unknown) }),
