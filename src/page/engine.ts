@@ -18,7 +18,7 @@ import { claimFill, type Fill, Fills, sharesFills } from "./fills.ts";
 import { decide, type TimeoutRule } from "./policy.ts";
 import { selectCache } from "./select.ts";
 import { type DecodedPage, decodeStoredPage, isVaryIndex, staleFrom, type StoredPage, storedPageHead, type Tagged, UNSTORED_HEADERS } from "./stored.ts";
-import { checkTags, fileUnderTags, type TagVerdict, tagVerdict } from "./tags.ts";
+import { checkTags, fileUnderTags, tagHeaderValue, type TagVerdict, tagVerdict } from "./tags.ts";
 import { VARY_MEMO_MS, varyMemo } from "./vary-memo.ts";
 
 /** The result of looking a request up. `missKey` is the key that missed (for collapsing); `stale`: its page was purged by a tag. */
@@ -248,6 +248,8 @@ export class PageCacheEngine {
       this.report(error, "store", request);
       return this.answers.label(patched, { hit: false, fwd, detail: "tags-failed" });
     }
+    const tagHeader = this.options.tagHeader;
+    if (tagged && tagHeader) patched = editHeaders(patched, (headers) => headers.set(tagHeader, tagHeaderValue(tagHeader, tagged.tags)));
     const swr = this.options.staleWhileRevalidate ?? parseDeltaSeconds(decision.directives.get("stale-while-revalidate")) ?? 0;
     const sie = this.options.staleIfError ?? parseDeltaSeconds(decision.directives.get("stale-if-error")) ?? 0;
     const freshUntil = now + decision.timeout * 1000;
@@ -277,7 +279,7 @@ export class PageCacheEngine {
   private tagsOf(request: Request, response: Response, started: number): Tagged | undefined {
     const tags = this.options.tags?.(request, response);
     if (tags === undefined || (Array.isArray(tags) && tags.length === 0)) return undefined;
-    return { tags: checkTags(tags, "the tags options.tags returned"), at: started };
+    return { tags: checkTags(tags, "the tags options.tags returned", this.options.tagHeader !== false), at: started };
   }
 
   private async store(cache: EdgeCache, request: Request, method: string, vary: string[], page: StoredPage, timeout: number): Promise<void> {

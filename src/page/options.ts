@@ -51,6 +51,12 @@ export interface PageCacheOptions {
   tags?: readonly string[] | ((request: Request, response: Response) => readonly string[] | undefined);
   /** How long this isolate trusts a tag's purge record it has read, in ms: a hit on a tagged page reads its tags' records at most this often. Default 1000. */
   tagCheckMs?: number;
+  /**
+   * Also send each stored page's tags in this response header, so that a CDN in front purges by
+   * the same tags: `"Cache-Tag"` (Cloudflare; comma-separated) or `"Surrogate-Key"` (Fastly;
+   * space-separated). Tags must then hold no commas or whitespace. Default false: not sent.
+   */
+  tagHeader?: string | false;
   /** When a response varies on Cookie, key on these cookies only (e.g. `["sessionid"]`) instead of the whole header, so analytics cookies don't fragment the cache. */
   varyCookies?: readonly string[];
   /** Largest body stored; a longer one streams to the client and is not stored. Default 5 MiB. */
@@ -97,6 +103,7 @@ export interface ResolvedPageOptions {
   /** The tags of a page about to be stored (unchecked when a function returned them). */
   tags: ((request: Request, response: Response) => readonly string[] | undefined) | undefined;
   tagCheckMs: number;
+  tagHeader: string | false;
   maxBodyBytes: number;
   /** `undefined`: the default, which depends on the store. */
   timeoutMs: number | undefined;
@@ -150,11 +157,15 @@ export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPage
     query = { sort: o.query.sort === true, ignore };
   }
   if (o.keyParts !== undefined) checkFunction(o.keyParts, "options.keyParts");
+  const tagHeader = o.tagHeader ?? false;
+  if (tagHeader !== false && (typeof tagHeader !== "string" || !TOKEN.test(tagHeader))) {
+    throw new TypeError(`options.tagHeader must be a header name or false, got ${describe(tagHeader)}`);
+  }
   let tags: ResolvedPageOptions["tags"];
   if (typeof o.tags === "function") tags = o.tags;
   else if (o.tags !== undefined) {
     if (!Array.isArray(o.tags)) throw new TypeError(`options.tags must be an array of tags or a function, got ${describe(o.tags)}`);
-    const list = checkTags(o.tags, "options.tags");
+    const list = checkTags(o.tags, "options.tags", tagHeader !== false);
     if (list.length > 0) tags = () => list;
   }
   if (o.waitUntil !== undefined) checkFunction(o.waitUntil, "options.waitUntil");
@@ -179,6 +190,7 @@ export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPage
     varyCookies: o.varyCookies === undefined ? undefined : stringList(o.varyCookies, "options.varyCookies"),
     tags,
     tagCheckMs: nonNegative(o.tagCheckMs ?? 1000, "options.tagCheckMs"),
+    tagHeader,
     maxBodyBytes: nonNegative(o.maxBodyBytes ?? 5 * 2 ** 20, "options.maxBodyBytes"),
     timeoutMs: o.timeoutMs === undefined ? undefined : nonNegative(o.timeoutMs, "options.timeoutMs"),
     collapseMs: nonNegative(o.collapseMs ?? 5000, "options.collapseMs"),

@@ -30,6 +30,8 @@ const MAX_TAG_LENGTH = 1024;
 const PLAIN_TAG = /^[\x21-\x7e]{1,100}$/;
 // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
 const CONTROL = /[\x00-\x1f\x7f]/;
+/** What CDNs split tag headers on. */
+const SEPARATOR = /[\s,]/;
 
 /** A tag's record: when it was last purged (or first used), and when it was last purged softly. */
 interface TagRecord {
@@ -59,20 +61,35 @@ function tagMemo(cache: EdgeCache): LRUCache<string, KnownTag> {
 
 /**
  * `value` as a list of tags, or a TypeError naming `name`: each a non-empty string of at most
- * 1024 characters without control characters (a newline would split it when stored).
+ * 1024 characters without control characters (a newline would split it when stored) and, when
+ * the tags are sent in a header (`sent`), without the commas and whitespace CDNs split them on.
  *
  * @example
  * checkTags(["product:42", "author:7"], "options.tags"); // ["product:42", "author:7"]
  * checkTags([""], "options.tags"); // TypeError: options.tags[0] must be a non-empty string ...
  */
-export function checkTags(value: unknown, name: string): readonly string[] {
+export function checkTags(value: unknown, name: string, sent = false): readonly string[] {
   if (!Array.isArray(value)) throw new TypeError(`${name} must be an array of tags, got ${describe(value)}`);
   value.forEach((tag: unknown, i) => {
     if (typeof tag !== "string" || tag === "" || tag.length > MAX_TAG_LENGTH || CONTROL.test(tag)) {
       throw new TypeError(`${name}[${i}] must be a non-empty string of at most ${MAX_TAG_LENGTH} characters without control characters, got ${describe(tag)}`);
     }
+    if (sent && SEPARATOR.test(tag)) {
+      throw new TypeError(`${name}[${i}] must hold no commas or whitespace, as options.tagHeader sends it in a header, got ${describe(tag)}`);
+    }
   });
   return value as readonly string[];
+}
+
+/**
+ * The value of the header that sends `tags` downstream: space-separated in Fastly's
+ * `Surrogate-Key`, comma-separated elsewhere (Cloudflare's `Cache-Tag`, Akamai's `Edge-Cache-Tag`).
+ *
+ * @example
+ * tagHeaderValue("Cache-Tag", ["product:42", "catalogue"]); // "product:42,catalogue"
+ */
+export function tagHeaderValue(header: string, tags: readonly string[]): string {
+  return tags.join(header.toLowerCase() === "surrogate-key" ? " " : ",");
 }
 
 /** The key of a tag's record: the tag itself when any store takes it, else its SHA-256 (the two forms never meet). */

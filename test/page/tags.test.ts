@@ -248,11 +248,28 @@ describe("cache tags", () => {
     });
   });
 
+  it("sends the tags downstream in tagHeader, on the miss and on hits, as each CDN splits them", async () => {
+    const bench = pageBench();
+    const cloudflare = wrap(bench, { tags: byProduct, tagHeader: "Cache-Tag" });
+    const fastly = wrap(bench, { tags: byProduct, tagHeader: "Surrogate-Key", keyPrefix: "fastly" });
+    const untagged = wrap(bench, { tagHeader: "Cache-Tag", keyPrefix: "none" });
+    for (let i = 0; i < 2; i++) {
+      expect((await get(cloudflare, bench, "https://example.com/p?id=1")).headers.get("cache-tag")).toBe("product:1,catalogue");
+      expect((await get(fastly, bench, "https://example.com/p?id=1")).headers.get("surrogate-key")).toBe("product:1 catalogue");
+      expect((await get(untagged, bench, "https://example.com/p?id=1")).headers.has("cache-tag")).toBe(false);
+    }
+    const spaced = wrap(bench, { tags: () => ["two words"], tagHeader: "Surrogate-Key", keyPrefix: "spaced" });
+    expect((await get(spaced, bench, "https://example.com/")).cacheStatus).toBe("edgecache; fwd=uri-miss; detail=tags-failed");
+    expect(String(bench.errors[0])).toBe('TypeError: the tags options.tags returned[0] must hold no commas or whitespace, as options.tagHeader sends it in a header, got "two words"');
+  });
+
   it("refuses bad tags and options, naming them, and fails loudly when the purge cannot be written", async () => {
     const bench = pageBench();
     expect(() => cachePage(60, { tags: "a" as never })).toThrow('options.tags must be an array of tags or a function, got "a"');
     expect(() => cachePage(60, { tags: ["a\nb"] })).toThrow('options.tags[0] must be a non-empty string of at most 1024 characters without control characters, got "a\\nb"');
     expect(() => cachePage(60, { tagCheckMs: -1 })).toThrow("options.tagCheckMs must be a number of 0 or more, got -1");
+    expect(() => cachePage(60, { tagHeader: "Cache Tag" })).toThrow('options.tagHeader must be a header name or false, got "Cache Tag"');
+    expect(() => cachePage(60, { tags: ["a,b"], tagHeader: "Cache-Tag" })).toThrow('options.tags[0] must hold no commas or whitespace, as options.tagHeader sends it in a header, got "a,b"');
     await expect(purgeTag("", { cache: bench.cache })).rejects.toThrow("tags[0] must be a non-empty string");
     await expect(purgeTag([42 as never], { cache: bench.cache })).rejects.toThrow("tags[0] must be a non-empty string of at most 1024 characters without control characters, got 42");
     await expect(purgeTag("a", { cache: bench.cache, soft: "yes" as never })).rejects.toThrow('options.soft must be true or false, got "yes"');
