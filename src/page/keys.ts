@@ -7,13 +7,15 @@
  * - The **variant key** is the base key plus a SHA-256 of the varied request headers, encoded
  *   as JSON pairs so that an absent header differs from an empty one and values never run
  *   together (Django concatenates them, so `"ab"+"c"` equals `"a"+"bc"`), and of the index's
- *   epoch, which a purge renews so that old variants are never read again.
+ *   epoch, which a purge renews so that old variants are never read again. Accept-Encoding
+ *   counts as the codings it accepts and refuses (`acceptedCodings`), not as spelled.
  *
  * Keys stay short enough for memcached (250 bytes with the cache's own `prefix:version:`): a base
  * key over 160 characters is hashed, so even a variant key (base + 67) stays within 227.
  */
 import type { EdgeCache } from "../cache.ts";
 import { sha256Hex } from "../hash.ts";
+import { acceptedCodings } from "../http/accept-encoding.ts";
 import { parseVary } from "../http/vary.ts";
 import { resolvePageOptions, type PageCacheOptions, type ResolvedPageOptions } from "./options.ts";
 import { selectCache } from "./select.ts";
@@ -62,6 +64,13 @@ function selectedCookies(header: string | null, names: readonly string[]): strin
   return wanted.sort().join("; ");
 }
 
+/** What a request's `name` header (lowercase) counts as in a variant key. */
+function varyValue(request: Request, name: string, settings: KeySettings): string | null {
+  const value = request.headers.get(name);
+  if (name === "accept-encoding") return acceptedCodings(value);
+  return name === "cookie" && settings.varyCookies ? selectedCookies(value, settings.varyCookies) : value;
+}
+
 /**
  * The variant key: the base key plus a hash of the request's values for the varied headers and
  * of the vary index's epoch (see `VaryIndex`), so a purge leaves the old variants behind.
@@ -71,10 +80,7 @@ function selectedCookies(header: string | null, names: readonly string[]): strin
  */
 export async function variantKey(base: string, request: Request, vary: readonly string[], settings: KeySettings, epoch?: string): Promise<string> {
   if (vary.length === 0) return base;
-  const values = vary.map((name) => [
-    name,
-    name === "cookie" && settings.varyCookies ? selectedCookies(request.headers.get(name), settings.varyCookies) : request.headers.get(name),
-  ]);
+  const values = vary.map((name) => [name, varyValue(request, name, settings)]);
   // JSON never holds a raw newline, so the epoch cannot run into the values.
   return `${base}.v.${await sha256Hex(epoch === undefined ? JSON.stringify(values) : `${JSON.stringify(values)}\n${epoch}`)}`;
 }

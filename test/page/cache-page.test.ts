@@ -340,6 +340,19 @@ describe("Vary: Cookie without killing the hit rate", () => {
   });
 });
 
+describe("Vary: Accept-Encoding without a copy per spelling", () => {
+  it("shares a variant between requests accepting the same codings, and keeps refusals apart", async () => {
+    const bench = pageBench();
+    const v = view({ headers: { vary: "Accept-Encoding" } });
+    const handler = cachePage(60, options(bench))(v);
+    const asking = (codings: string) => new Request("https://example.com/", { headers: { "accept-encoding": codings } });
+    const [, firefox] = await twice(handler, bench, asking("gzip, deflate, br, zstd"), asking("zstd;q=1.0, BR, deflate,gzip"));
+    expect([firefox.cacheStatus, v.seen]).toEqual(["edgecache; hit; ttl=60", [expect.any(Request)]]);
+    const refusing = await read(handler(asking("gzip;q=0, deflate, br, zstd")));
+    expect(refusing.cacheStatus).toBe("edgecache; fwd=vary-miss; stored");
+  });
+});
+
 describe("streaming misses", () => {
   it("sends the first chunk before the handler has finished the body", async () => {
     const bench = pageBench();
