@@ -31,6 +31,12 @@ export interface PageCacheOptions {
   keyPrefix?: string;
   /** Statuses that are stored. Default `[200]` (a 304 gets caching headers but is never stored). */
   cacheableStatuses?: readonly number[];
+  /**
+   * Statuses stored for their own number of seconds, whatever the timeout and max-age: negative
+   * caching such as `{ 404: 30, 410: 3600 }` keeps requests for missing URLs off the handler
+   * without keeping a new page's 404 for long. Default: none.
+   */
+  statusTimeouts?: Readonly<Record<number, number>>;
   /** Store responses that set cookies (their Set-Cookie is replayed to everyone). Default false. */
   allowSetCookie?: boolean;
   /**
@@ -95,6 +101,7 @@ export interface ResolvedPageOptions {
   cache: CacheSelector;
   keyPrefix: string;
   cacheableStatuses: ReadonlySet<number>;
+  statusTimeouts: ReadonlyMap<number, number>;
   allowSetCookie: boolean;
   sendCacheHeaders: boolean;
   query: { sort: boolean; ignore: ReadonlyArray<string | RegExp> } | undefined;
@@ -147,6 +154,16 @@ export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPage
   const statuses = o.cacheableStatuses ?? [200];
   if (!Array.isArray(statuses)) throw new TypeError(`options.cacheableStatuses must be an array of statuses, got ${describe(statuses)}`);
   statuses.forEach((status, i) => checkInteger(status, `options.cacheableStatuses[${i}]`));
+  const statusTimeouts = new Map<number, number>();
+  if (o.statusTimeouts !== undefined) {
+    if (o.statusTimeouts === null || typeof o.statusTimeouts !== "object" || Array.isArray(o.statusTimeouts)) {
+      throw new TypeError(`options.statusTimeouts must be an object of seconds by status, such as { 404: 30 }, got ${describe(o.statusTimeouts)}`);
+    }
+    for (const [status, seconds] of Object.entries(o.statusTimeouts)) {
+      if (!/^[1-5]\d\d$/.test(status)) throw new TypeError(`options.statusTimeouts must be keyed by statuses (100-599), got ${describe(status)}`);
+      statusTimeouts.set(Number(status), nonNegative(seconds, `options.statusTimeouts[${status}]`));
+    }
+  }
   let query: ResolvedPageOptions["query"];
   if (o.query !== undefined) {
     if (o.query === null || typeof o.query !== "object") throw new TypeError(`options.query must be an object, got ${describe(o.query)}`);
@@ -183,6 +200,7 @@ export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPage
     cache,
     keyPrefix,
     cacheableStatuses: new Set(statuses),
+    statusTimeouts,
     allowSetCookie: flag(o.allowSetCookie, false, "options.allowSetCookie"),
     sendCacheHeaders: flag(o.sendCacheHeaders, true, "options.sendCacheHeaders"),
     query,

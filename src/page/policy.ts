@@ -2,15 +2,17 @@
  * What may be stored, and for how long: Django's UpdateCacheMiddleware rules, stricter where
  * Django leaks. Checked in this order; the first that fails decides.
  *
- * 1. Status: only the cacheable statuses (default 200) are stored; a 304 gets caching headers
- *    but is never stored; anything else passes through untouched.
+ * 1. Status: only the cacheable statuses (default 200) and those with a `statusTimeouts` entry
+ *    are stored; a 304 gets caching headers but is never stored; anything else passes through
+ *    untouched.
  * 2. Set-Cookie: never stored unless `allowSetCookie` (Django stores it and replays the cookie).
  * 3. Cache-Control `private`, `no-store` or `no-cache` (parsed, any case; Django: substring).
  * 4. `Vary: *` (Django caches it without varying).
  * 5. A request with Authorization, unless the response is explicitly shareable (`public`,
  *    `s-maxage`, `must-revalidate`; RFC 9111 §3.5). Django caches it.
- * 6. Timeout: `cachePage`'s timeout beats the response's max-age (even max-age=0); `cacheSite`
- *    uses max-age (0 means "don't cache") and falls back to its `seconds`.
+ * 6. Timeout: a `statusTimeouts` entry for the status beats everything; else `cachePage`'s timeout
+ *    beats the response's max-age (even max-age=0); `cacheSite` uses max-age (0 means "don't
+ *    cache") and falls back to its `seconds`.
  * 7. A Content-Length over `maxBodyBytes`: patched but not stored, and its body is not collected
  *    (a body without one is collected while it streams, and dropped once it grows past). HEAD
  *    responses store no body, so theirs does not count.
@@ -38,9 +40,10 @@ export type Decision =
  * @example
  * decide(request, response, { kind: "page", timeout: 900 }, options); // { patch: true, timeout: 900, shareable: false, ... }
  */
-export function decide(request: Request, response: Response, rule: TimeoutRule, options: Pick<ResolvedPageOptions, "cacheableStatuses" | "allowSetCookie" | "maxBodyBytes">): Decision {
+export function decide(request: Request, response: Response, rule: TimeoutRule, options: Pick<ResolvedPageOptions, "cacheableStatuses" | "statusTimeouts" | "allowSetCookie" | "maxBodyBytes">): Decision {
   const status = response.status;
-  const cacheable = options.cacheableStatuses.has(status);
+  const statusTimeout = options.statusTimeouts.get(status);
+  const cacheable = statusTimeout !== undefined || options.cacheableStatuses.has(status);
   if (!cacheable && status !== 304) return { patch: false, refusal: "status" };
   const headers = response.headers;
   if (!options.allowSetCookie && headers.has("set-cookie")) return { patch: false, refusal: "set-cookie" };
@@ -54,7 +57,9 @@ export function decide(request: Request, response: Response, rule: TimeoutRule, 
 
   const maxAge = parseDeltaSeconds(directives.get("max-age"));
   let timeout: number;
-  if (rule.kind === "site") {
+  if (statusTimeout !== undefined) {
+    timeout = statusTimeout;
+  } else if (rule.kind === "site") {
     if (maxAge === 0) return { patch: false, refusal: "max-age-zero" };
     timeout = maxAge ?? rule.seconds;
   } else {

@@ -114,6 +114,20 @@ describe("timeouts: which one wins", () => {
     expect(hit.cacheStatus).toBe("edgecache; hit; ttl=60");
   });
 
+  it("statusTimeouts stores those statuses for their own time (negative caching), and leaves the others alone", async () => {
+    const bench = pageBench();
+    const handler = cachePage(600, options(bench, { statusTimeouts: { 404: 30 } }))(view((request) => ({ status: request.url.endsWith("/missing") ? 404 : 200 })));
+    const [miss, hit] = await twice(handler, bench, "https://example.com/missing");
+    expect([miss.status, miss.cacheStatus, miss.headers.get("cache-control")]).toEqual([404, "edgecache; fwd=uri-miss; stored", "max-age=30"]);
+    expect([hit.status, hit.body, hit.cacheStatus]).toEqual([404, "page 1 for /missing", "edgecache; hit; ttl=30"]);
+    expect((await twice(handler, bench, "https://example.com/found"))[1].cacheStatus).toBe("edgecache; hit; ttl=600");
+    bench.clock.advance(31);
+    expect((await read(handler(new Request("https://example.com/missing")))).cacheStatus).toBe("edgecache; fwd=uri-miss; stored");
+    expect(() => cachePage(60, { statusTimeouts: { abc: 1 } as never })).toThrow('options.statusTimeouts must be keyed by statuses (100-599), got "abc"');
+    expect(() => cachePage(60, { statusTimeouts: { 404: -1 } })).toThrow("options.statusTimeouts[404] must be a number of 0 or more, got -1");
+    expect(() => cachePage(60, { statusTimeouts: [30] as never })).toThrow("options.statusTimeouts must be an object of seconds by status, such as { 404: 30 }, got");
+  });
+
   it("a larger max-age from the view is lowered to cachePage's timeout", async () => {
     const bench = pageBench();
     const handler = cachePage(60, options(bench))(cacheControl({ maxAge: 3600, public: true })(view()));
