@@ -173,6 +173,9 @@ function withoutApp<O extends { app?: RefreshDispatcher }>(options: O): [Omit<O,
   if (app !== undefined && typeof (app as Partial<RefreshDispatcher> | null)?.fetch !== "function") {
     throw new TypeError(`options.app must be the Hono app the middleware is mounted on (anything with a fetch method), got ${describe(app)}`);
   }
+  if (app === undefined && (rest as { refreshAhead?: unknown }).refreshAhead !== undefined) {
+    throw new TypeError("options.refreshAhead needs options.app: without the app, a refresh can only run inside the request that asks for the page, which would then wait for it");
+  }
   return [rest, app];
 }
 

@@ -12,7 +12,7 @@ import type { DecodedPage } from "./stored.ts";
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
 /** Why a hit was served other than fresh from the cache. */
-export type HitDetail = "collapsed" | "revalidating" | "stale-if-error";
+export type HitDetail = "collapsed" | "revalidating" | "refreshing" | "stale-if-error";
 
 /** What a hit adds to its page's headers: whole seconds since it was stored and of freshness left, and whether it answers a HEAD. */
 interface Hit {

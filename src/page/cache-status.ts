@@ -6,7 +6,7 @@
 /** How a request was answered. */
 export type CacheOutcome =
   /** Served from the cache; `ttl` is the remaining freshness in seconds (negative when stale). */
-  | { hit: true; ttl: number; detail?: "collapsed" | "revalidating" | "stale-if-error" }
+  | { hit: true; ttl: number; detail?: "collapsed" | "revalidating" | "refreshing" | "stale-if-error" }
   /** Forwarded to the handler: `fwd` per RFC 9211, whether the response was stored, and why not. */
   | { hit: false; fwd: "uri-miss" | "vary-miss" | "miss" | "stale" | "method" | "bypass"; stored?: boolean; detail?: string };
 

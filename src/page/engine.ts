@@ -91,7 +91,11 @@ export class PageCacheEngine {
     const usable = (page: DecodedPage | undefined): page is DecodedPage => page !== undefined && (page.shareable || !authorized);
     let now = this.options.now();
     if (usable(lookup.page)) {
-      if (now < lookup.page.freshUntil) return this.answers.hit(request, method, lookup.page, now);
+      if (now < lookup.page.freshUntil) {
+        if (!this.refreshAheadDue(lookup.page, now)) return this.answers.hit(request, method, lookup.page, now);
+        void this.revalidate(cache, run, request, method, lookup.missKey, args);
+        return this.answers.hit(request, method, lookup.page, now, "refreshing");
+      }
       if (now < lookup.page.staleWhileRevalidateUntil) {
         const handled = this.revalidate(cache, run, request, method, lookup.missKey, args);
         if (this.refresh === "in-request") await handled;
@@ -139,6 +143,12 @@ export class PageCacheEngine {
     }
     release(stale);
     return this.update(cache, request, method, response, started, lookup.fwd, args, fill);
+  }
+
+  /** Whether a fresh page is far enough into its life to be refreshed ahead of expiry (see `refreshAhead`); never when refreshes run in-request. */
+  private refreshAheadDue(page: DecodedPage, now: number): boolean {
+    const fraction = this.options.refreshAhead;
+    return fraction !== undefined && this.refresh === "background" && now - page.storedAt >= fraction * (page.freshUntil - page.storedAt);
   }
 
   /**

@@ -80,6 +80,14 @@ export interface PageCacheOptions {
   /** Seconds a stale page may be served when the handler throws or answers 5xx; adds `stale-if-error`. Default: the response's own directive, else 0. */
   staleIfError?: number;
   /**
+   * Refresh a popular page before it expires: the first hit past this fraction of its lifetime
+   * (e.g. 0.8) is still answered from the cache (`detail=refreshing`) and starts one refresh in
+   * the background (one per isolate, and per store where fills are shared), so no request ever
+   * waits for the page to be rebuilt. Needs background refreshes: fetch handlers, or
+   * `edgecache/hono` given its `app`. Default: off.
+   */
+  refreshAhead?: number;
+  /**
    * Carries cache writes past the response. Default: `waitUntil` of the first handler argument
    * that has one (Workers' `ctx`), else writes finish in the background. A miss's write settles
    * only after the client has read the body (it is stored as it streams), so never await it
@@ -117,6 +125,7 @@ export interface ResolvedPageOptions {
   collapseMs: number;
   staleWhileRevalidate: number | undefined;
   staleIfError: number | undefined;
+  refreshAhead: number | undefined;
   waitUntil: ((promise: Promise<unknown>) => void) | undefined;
   cacheStatus: string | false;
   cacheName: string;
@@ -127,6 +136,11 @@ export interface ResolvedPageOptions {
 function flag(value: unknown, fallback: boolean, name: string): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== "boolean") throw new TypeError(`${name} must be true or false, got ${describe(value)}`);
+  return value;
+}
+
+function fraction(value: unknown, name: string): number {
+  if (typeof value !== "number" || !(value > 0 && value < 1)) throw new TypeError(`${name} must be a fraction of the page's lifetime between 0 and 1 (such as 0.8), got ${describe(value)}`);
   return value;
 }
 
@@ -214,6 +228,7 @@ export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPage
     collapseMs: nonNegative(o.collapseMs ?? 5000, "options.collapseMs"),
     staleWhileRevalidate: o.staleWhileRevalidate === undefined ? undefined : nonNegative(o.staleWhileRevalidate, "options.staleWhileRevalidate"),
     staleIfError: o.staleIfError === undefined ? undefined : nonNegative(o.staleIfError, "options.staleIfError"),
+    refreshAhead: o.refreshAhead === undefined ? undefined : fraction(o.refreshAhead, "options.refreshAhead"),
     waitUntil: o.waitUntil,
     cacheStatus,
     cacheName,

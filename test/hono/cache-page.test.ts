@@ -256,6 +256,19 @@ describe("stale pages", () => {
     expect((await get("/")).body).toBe("page 2");
   });
 
+  it("given the app, refreshes a page ahead of its expiry in the background; without it, refuses refreshAhead", async () => {
+    const { clock, options } = store();
+    const page = counting();
+    const app = new Hono();
+    app.get("/", cachePage(100, { ...options, refreshAhead: 0.5, app }), page);
+    const get = client(app);
+    await get("/");
+    clock.advance(50);
+    expect((await get("/")).cacheStatus).toBe("edgecache; hit; ttl=50; detail=refreshing");
+    expect([(await get("/")).body, page.calls]).toEqual(["page 2", 2]);
+    expect(() => cachePage(60, { refreshAhead: 0.5 })).toThrow("options.refreshAhead needs options.app");
+  });
+
   it("refuses an app option that is not an app, naming it", () => {
     expect(() => cachePage(60, { app: {} as never })).toThrow("options.app must be the Hono app the middleware is mounted on (anything with a fetch method), got an object (Object)");
     expect(() => cacheSite({ app: 42 as never })).toThrow("options.app must be the Hono app the middleware is mounted on (anything with a fetch method), got 42");

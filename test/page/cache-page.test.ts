@@ -511,6 +511,23 @@ describe("writes and failures", () => {
 });
 
 describe("stale pages", () => {
+  it("refreshAhead: the first hit past that share of the page's life starts one background refresh and is still a hit", async () => {
+    const bench = pageBench();
+    const v = view();
+    const handler = cachePage(100, options(bench, { refreshAhead: 0.8 }))(v);
+    await read(handler(new Request("https://example.com/")));
+    await bench.settle();
+    bench.clock.advance(79);
+    expect((await read(handler(new Request("https://example.com/")))).cacheStatus).toBe("edgecache; hit; ttl=21");
+    bench.clock.advance(1);
+    const ahead = await read(handler(new Request("https://example.com/")));
+    expect([ahead.body, ahead.cacheStatus]).toEqual(["page 1 for /", "edgecache; hit; ttl=20; detail=refreshing"]);
+    await bench.settle();
+    const refreshed = await read(handler(new Request("https://example.com/")));
+    expect([refreshed.body, refreshed.cacheStatus, v.seen.length]).toEqual(["page 2 for /", "edgecache; hit; ttl=100", 2]);
+    expect(() => cachePage(60, { refreshAhead: 1 })).toThrow("options.refreshAhead must be a fraction of the page's lifetime between 0 and 1 (such as 0.8), got 1");
+  });
+
   it("serves a stale page while one background request refreshes it (stale-while-revalidate)", async () => {
     const bench = pageBench();
     const v = view();
