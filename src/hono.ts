@@ -122,7 +122,7 @@ function middleware<E extends Env>(wrapper: Wrapper, app?: RefreshDispatcher): M
   /** Refreshes dispatched through the app, by their Request: where the chain's response goes. */
   const refreshes = new WeakMap<Request, (response: Response) => void>();
   return async (c, next) => {
-    const refreshed = refreshes.get(c.req.raw);
+    const refreshed = app && refreshes.get(c.req.raw);
     if (refreshed) {
       // A refresh's dispatch: the chain below renders the page, which goes to the refresh.
       await next();

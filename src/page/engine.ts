@@ -14,7 +14,7 @@ import { PageAnswers, release } from "./answer.ts";
 import { captureBody, type CapturedResponse } from "./capture.ts";
 import { baseKey, variantKey, varyIndexFor, varyNames } from "./keys.ts";
 import type { PageErrorContext, ResolvedPageOptions } from "./options.ts";
-import { claimFill, type Fill, Fills, sharesFills } from "./fills.ts";
+import { claimFill, type Fill, Fills, pollPause, sharesFills } from "./fills.ts";
 import { decide, type TimeoutRule } from "./policy.ts";
 import { selectCache } from "./select.ts";
 import { type DecodedPage, decodeStoredPage, isVaryIndex, staleFrom, type StoredPage, storedPageHead, type Tagged, UNSTORED_HEADERS } from "./stored.ts";
@@ -153,14 +153,16 @@ export class PageCacheEngine {
 
   /**
    * Take the store-wide fill lock of a missing or stale page, or else wait for the process that
-   * holds it: poll (10 ms, doubling to 200 ms) until its page is fresh, or its lock goes without
+   * holds it: poll (10 ms doubling to 200 ms, jittered: see `pollPause`) until its page is fresh, or its lock goes without
    * one and this process takes over, or `collapseMs` passes and this process fills it too.
    */
   private async waitForOtherProcess(cache: EdgeCache, request: Request, method: string, lookup: Lookup, usable: (page: DecodedPage | undefined) => page is DecodedPage): Promise<{ fresh?: DecodedPage; lookup: Lookup; now: number; held: boolean }> {
     let now = this.options.now();
     let claimed = await this.claim(cache, lookup.missKey, request);
-    for (let waited = 0, pause = 10; claimed === false && waited < this.options.collapseMs; waited += pause, pause = Math.min(2 * pause, 200)) {
+    for (let waited = 0, attempt = 0; claimed === false && waited < this.options.collapseMs; attempt++) {
+      const pause = pollPause(attempt);
       await new Promise((resolve) => setTimeout(resolve, pause));
+      waited += pause;
       release(lookup.page);
       lookup = await this.lookup(cache, request, method);
       now = this.options.now();

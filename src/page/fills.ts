@@ -38,6 +38,19 @@ export function claimFill(cache: EdgeCache, key: string, ms: number): Promise<bo
 }
 
 /**
+ * How long a process waiting on another's fill lock pauses before its look number `attempt`
+ * (from 0): 10 ms doubling to 200 ms, each drawn between half and all of that, so processes that
+ * missed together do not poll the store in step.
+ *
+ * @example
+ * pollPause(0); // 5 to 10 ms
+ * pollPause(9); // 100 to 200 ms
+ */
+export function pollPause(attempt: number, random: () => number = Math.random): number {
+  return Math.min(10 * 2 ** attempt, 200) * (0.5 + random() / 2);
+}
+
+/**
  * Free the fill lock of the page under `key`, once its page is stored or its fill has failed.
  *
  * @example

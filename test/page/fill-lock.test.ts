@@ -8,6 +8,7 @@ import { memory } from "../../adapters/memory.ts";
 import type { Backend } from "../../src/backend.ts";
 import { createCache, type EdgeCache } from "../../src/cache.ts";
 import { cachePage } from "../../src/page/cache-page.ts";
+import { pollPause } from "../../src/page/fills.ts";
 import type { PageCacheOptions } from "../../src/page/options.ts";
 import { fakeClock } from "../conformance/fake-clock.ts";
 
@@ -113,6 +114,15 @@ describe("collapsing across processes (shared stores with an atomic add)", () =>
     gate.open();
     await p.settle();
     expect(p.calls()).toBe(2); // the first fill and one refresh
+  });
+
+  it("spreads the waiting processes' polls: 10 ms doubling to 200 ms, each between half and all of it", () => {
+    const ceilings = [10, 20, 40, 80, 160, 200, 200];
+    expect(ceilings.map((_, attempt) => pollPause(attempt, () => 0))).toEqual(ceilings.map((ceiling) => ceiling / 2));
+    expect(ceilings.map((_, attempt) => pollPause(attempt, () => 0.999999))).toEqual(ceilings.map((ceiling) => expect.closeTo(ceiling, 3)));
+    const first = Array.from({ length: 50 }, () => pollPause(0));
+    expect(new Set(first).size).toBeGreaterThan(1);
+    expect(first.every((pause) => pause >= 5 && pause <= 10)).toBe(true);
   });
 
   it.each([
