@@ -21,7 +21,7 @@ import { type DecodedPage, decodeStoredPage, isVaryIndex, staleFrom, type Stored
 import { checkTags, fileUnderTags, tagHeaderValue, type TagVerdict, tagVerdict } from "./tags.ts";
 import { VARY_MEMO_MS, varyMemo } from "./vary-memo.ts";
 
-/** The result of looking a request up. `missKey` is the key that missed (for collapsing); `stale`: its page was purged by a tag. */
+/** The result of looking a request up. `missKey` is the key that missed (for collapsing); `stale`: a tag purged its page, or made it stale. */
 interface Lookup {
   page?: DecodedPage;
   missKey: string;
@@ -153,8 +153,8 @@ export class PageCacheEngine {
 
   /**
    * Take the store-wide fill lock of a missing or stale page, or else wait for the process that
-   * holds it: poll (10 ms doubling to 200 ms, jittered: see `pollPause`) until its page is fresh, or its lock goes without
-   * one and this process takes over, or `collapseMs` passes and this process fills it too.
+   * holds it: poll (see `pollPause`) until its page is fresh, or its lock goes without one and
+   * this process takes over, or `collapseMs` passes and this process fills it too.
    */
   private async waitForOtherProcess(cache: EdgeCache, request: Request, method: string, lookup: Lookup, usable: (page: DecodedPage | undefined) => page is DecodedPage): Promise<{ fresh?: DecodedPage; lookup: Lookup; now: number; held: boolean }> {
     let now = this.options.now();

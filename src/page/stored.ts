@@ -24,7 +24,12 @@ export interface StoredPage {
   tagged?: Tagged;
 }
 
-/** A page's tags, and the clock time its handler was called. */
+/**
+ * A page's tags, and the clock time its handler was called.
+ *
+ * @example
+ * const tagged: Tagged = { tags: ["product:42"], at: Date.now() };
+ */
 export interface Tagged {
   tags: readonly string[];
   at: number;

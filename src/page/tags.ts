@@ -48,6 +48,9 @@ interface KnownTag {
 /**
  * What a page's tags say of it: `"purged"`, the time it went stale (a soft purge since it was
  * made), or `undefined`: good.
+ *
+ * @example
+ * const verdict: TagVerdict = 1_767_225_600_000; // stale since a soft purge at that time
  */
 export type TagVerdict = "purged" | number | undefined;
 
