@@ -26,6 +26,8 @@ interface Lookup {
   page?: DecodedPage;
   missKey: string;
   fwd: "uri-miss" | "vary-miss" | "stale" | "miss";
+  /** A HEAD request's lookup found the GET page: refreshing it renders the GET page. */
+  fromGet?: true;
 }
 
 /** The time limit on calls to a store behind a connection, unless `timeoutMs` says otherwise. */
@@ -93,11 +95,11 @@ export class PageCacheEngine {
     if (usable(lookup.page)) {
       if (now < lookup.page.freshUntil) {
         if (!this.refreshAheadDue(lookup.page, now)) return this.answers.hit(request, method, lookup.page, now);
-        void this.revalidate(cache, run, request, method, lookup.missKey, args);
+        void this.revalidate(cache, run, request, lookup, args);
         return this.answers.hit(request, method, lookup.page, now, "refreshing");
       }
       if (now < lookup.page.staleWhileRevalidateUntil) {
-        const handled = this.revalidate(cache, run, request, method, lookup.missKey, args);
+        const handled = this.revalidate(cache, run, request, lookup, args);
         if (this.refresh === "in-request") await handled;
         return this.answers.hit(request, method, lookup.page, now, "revalidating");
       }
@@ -176,7 +178,7 @@ export class PageCacheEngine {
   /** Find the page for a request: the GET page, or for HEAD the GET page then a HEAD page. Never throws. */
   private lookup(cache: EdgeCache, request: Request, method: string): Promise<Lookup> {
     const get = this.find(cache, request, "GET");
-    return method === "HEAD" ? get.then((found) => (found.page ? found : this.find(cache, request, "HEAD"))) : get;
+    return method === "HEAD" ? get.then((found) => (found.page ? { ...found, fromGet: true } : this.find(cache, request, "HEAD"))) : get;
   }
 
   /** Find the page stored for `method`: under the base key, or under a variant key when it varies. Never throws. */
@@ -312,12 +314,16 @@ export class PageCacheEngine {
   }
 
   /**
-   * Refresh a stale page in the background, once per key in this isolate (and in the store, where
-   * it shares fills). Resolves once the handler has answered, or the refresh was left to another
-   * request or process, or failed; storing the new page goes on after that.
+   * Refresh a looked-up page in the background, once per key in this isolate (and in the store,
+   * where it shares fills): the GET page with a GET request when a HEAD request found it. Resolves
+   * once the handler has answered, or the refresh was left to another request or process, or
+   * failed; storing the new page goes on after that.
    */
-  private revalidate(cache: EdgeCache, run: (request: Request) => Response | Promise<Response>, request: Request, method: string, key: string, args: readonly unknown[]): Promise<void> {
+  private revalidate(cache: EdgeCache, run: (request: Request) => Response | Promise<Response>, asked: Request, lookup: Lookup, args: readonly unknown[]): Promise<void> {
+    const key = lookup.missKey;
     if (this.fills.pending(cache, key)) return Promise.resolve();
+    const request = lookup.fromGet ? new Request(asked, { method: "GET" }) : asked;
+    const method = request.method;
     const fill = this.startFill(cache, key, request);
     let handled!: () => void;
     const answered = new Promise<void>((resolve) => (handled = resolve));

@@ -511,6 +511,21 @@ describe("writes and failures", () => {
 });
 
 describe("stale pages", () => {
+  it("a HEAD request that finds the GET page stale refreshes the GET page, with a GET request", async () => {
+    const bench = pageBench();
+    const v = view();
+    const handler = cachePage(60, options(bench, { staleWhileRevalidate: 30 }))(v);
+    await read(handler(new Request("https://example.com/")));
+    await bench.settle();
+    bench.clock.advance(70);
+    const head = await read(handler(new Request("https://example.com/", { method: "HEAD" })));
+    expect([head.body, head.cacheStatus]).toEqual(["", "edgecache; hit; ttl=-10; detail=revalidating"]);
+    await bench.settle();
+    expect(v.seen.map((request) => request.method)).toEqual(["GET", "GET"]);
+    const get = await read(handler(new Request("https://example.com/")));
+    expect([get.body, get.cacheStatus]).toEqual(["page 2 for /", "edgecache; hit; ttl=60"]);
+  });
+
   it("refreshAhead: the first hit past that share of the page's life starts one background refresh and is still a hit", async () => {
     const bench = pageBench();
     const v = view();
