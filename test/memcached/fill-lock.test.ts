@@ -17,22 +17,36 @@ afterAll(async () => {
 it("runs the handler once when two processes miss the same page at once", async () => {
   let calls = 0;
   let open!: () => void;
+  let entered!: () => void;
+  let waiting!: () => void;
   const gate = new Promise<void>((resolve) => (open = resolve));
+  const inHandler = new Promise<void>((resolve) => (entered = resolve));
+  const secondClaimed = new Promise<void>((resolve) => (waiting = resolve));
+  let claims = 0;
   const writes: Promise<unknown>[] = [];
   const aProcess = () => {
     const client = memcached({ servers: [server.location] });
     clients.push(client);
-    return cachePage(60, { cache: createCache({ backend: client }), waitUntil: (write) => void writes.push(write) })(async (_request: Request) => {
+    // Count fill-lock claims (memcached add), so the test knows when the second process waits.
+    const counted: MemcachedBackend = Object.assign(Object.create(client) as MemcachedBackend, {
+      add: async (...args: Parameters<NonNullable<MemcachedBackend["add"]>>) => {
+        const taken = await client.add!(...args);
+        if (++claims === 2) waiting();
+        return taken;
+      },
+    });
+    return cachePage(60, { cache: createCache({ backend: counted }), waitUntil: (write) => void writes.push(write) })(async (_request: Request) => {
       calls++;
+      entered();
       await gate;
       return new Response("the report");
     });
   };
   const [one, two] = [aProcess(), aProcess()];
   const first = one(new Request("https://example.com/report"));
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await inHandler; // the first process holds the fill lock
   const second = two(new Request("https://example.com/report"));
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await secondClaimed; // the second found it taken and polls for the page
   open();
   expect(await (await first).text()).toBe("the report");
   await Promise.all(writes);
