@@ -13,16 +13,21 @@ import type { PageCacheOptions } from "../../src/page/options.ts";
 import { fakeClock } from "../conformance/fake-clock.ts";
 
 const URL = "https://example.com/report";
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function processes(capabilities: Partial<NonNullable<Backend["capabilities"]>> = { shared: true }) {
   const clock = fakeClock();
   const store = memory({ now: clock.now });
   const adds: string[] = [];
+  const waiters: Array<{ count: number; resolve: () => void }> = [];
   const backend: Backend = {
     ...store,
     capabilities: { ...store.capabilities, ...capabilities },
-    add: (key, value, ttl) => (adds.push(key), store.add!(key, value, ttl)),
+    add: async (key, value, ttl) => {
+      const added = await store.add!(key, value, ttl);
+      adds.push(key);
+      for (const waiter of waiters.filter(({ count }) => adds.length >= count)) waiter.resolve();
+      return added;
+    },
   };
   const pending: Promise<unknown>[] = [];
   const errors: unknown[] = [];
@@ -39,6 +44,8 @@ function processes(capabilities: Partial<NonNullable<Backend["capabilities"]>> =
     two: createCache({ backend }),
     wrap,
     calls: () => calls,
+    /** Resolves once `count` fill-lock claims (taken or not) have been answered. */
+    claims: (count: number) => new Promise<void>((resolve) => (adds.length >= count ? resolve() : waiters.push({ count, resolve }))),
     respondWith: (next: () => Promise<Response>) => void (respond = next),
     settle: async () => {
       while (pending.length > 0) await Promise.all(pending.splice(0));
@@ -59,9 +66,9 @@ describe("collapsing across processes (shared stores with an atomic add)", () =>
     const gate = gated();
     p.respondWith(gate.respond);
     const first = p.wrap(p.one)(new Request(URL));
-    await sleep(5);
+    await p.claims(1); // the first process holds the lock
     const second = p.wrap(p.two)(new Request(URL));
-    await sleep(40);
+    await p.claims(2); // the second found it taken, and polls
     expect(p.calls()).toBe(1);
     gate.open();
     expect(await (await first).text()).toBe("the page");
@@ -78,9 +85,9 @@ describe("collapsing across processes (shared stores with an atomic add)", () =>
     let failNow!: () => void;
     p.respondWith(() => new Promise((_, reject) => (failNow = () => reject(new Error("upstream down")))));
     const first = p.wrap(p.one)(new Request(URL));
-    await sleep(5);
+    await p.claims(1);
     const second = p.wrap(p.two)(new Request(URL));
-    await sleep(20);
+    await p.claims(2);
     p.respondWith(async () => new Response("filled by the second"));
     failNow();
     await expect(first).rejects.toThrow("upstream down");
