@@ -20,6 +20,7 @@ export { purgePage, type PurgePageOptions } from "./page/purge.ts";
 export { purgeTag, type PurgeTagOptions } from "./page/tags.ts";
 export type { SiteCacheOptions } from "./page/cache-page.ts";
 export type { CacheSelector, PageCacheOptions, PageErrorContext } from "./page/options.ts";
+export type { CacheOutcome } from "./page/cache-status.ts";
 export { getCacheKey, learnCacheKey } from "./page/keys.ts";
 export type { GetCacheKeyOptions, LearnCacheKeyOptions } from "./page/keys.ts";
 export { getMaxAge, parseCacheControl, patchCacheControl } from "./http/cache-control.ts";

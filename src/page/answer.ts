@@ -33,9 +33,9 @@ interface Hit {
 export class PageAnswers {
   /** The headers last prepared for each streamed page (see `hitHeaders`), keyed by its decoded head's (shared, frozen) header list. */
   private readonly preparedHeaders = new WeakMap<DecodedPage["headers"], Hit & { headers: Headers }>();
-  private readonly options: Pick<ResolvedPageOptions, "cacheStatus" | "cacheName">;
+  private readonly options: Pick<ResolvedPageOptions, "cacheStatus" | "cacheName" | "onOutcome">;
 
-  constructor(options: Pick<ResolvedPageOptions, "cacheStatus" | "cacheName">) {
+  constructor(options: Pick<ResolvedPageOptions, "cacheStatus" | "cacheName" | "onOutcome">) {
     this.options = options;
   }
 
@@ -48,6 +48,7 @@ export class PageAnswers {
       detail,
       head: method === "HEAD",
     };
+    if (this.options.onOutcome) this.observe({ hit: true, ttl: hit.ttl, detail }, request);
     let body: BodyInit | null = page.body as Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
     if (hit.head || NULL_BODY_STATUSES.has(page.status)) {
       release(page);
@@ -56,11 +57,25 @@ export class PageAnswers {
     const response = new Response(body, { status: page.status, headers: this.hitHeaders(page, hit) });
     if (!hasAnyHeader(request.headers, page.conditionalHeaders)) return response;
     const conditional = getConditionalResponse(request, response);
-    return conditional === response ? response : this.label(conditional, { hit: true, ttl: hit.ttl, detail });
+    return conditional === response ? response : this.withStatus(conditional, { hit: true, ttl: hit.ttl, detail });
   }
 
-  /** `response` with its Cache-Status for `outcome` (unless the header is turned off). */
-  label(response: Response, outcome: CacheOutcome): Response {
+  /** `response` with its Cache-Status for `outcome` (unless the header is turned off), reported to `onOutcome` as the answer to `request` when given. */
+  label(response: Response, outcome: CacheOutcome, request?: Request): Response {
+    if (request) this.observe(outcome, request);
+    return this.withStatus(response, outcome);
+  }
+
+  /** Tell `onOutcome`, if set, how `request` was answered; a throwing hook changes nothing. */
+  private observe(outcome: CacheOutcome, request: Request): void {
+    try {
+      this.options.onOutcome?.(outcome, request);
+    } catch {
+      // Metrics must not turn an answer into an error page.
+    }
+  }
+
+  private withStatus(response: Response, outcome: CacheOutcome): Response {
     const name = this.options.cacheStatus;
     if (name === false) return response;
     const value = cacheStatusValue(this.options.cacheName, outcome);

@@ -3,7 +3,12 @@
  * `edgecache; hit; ttl=42`, `edgecache; fwd=uri-miss; stored`, `edgecache; fwd=method`.
  */
 
-/** How a request was answered. */
+/**
+ * How a request was answered: what its Cache-Status says, and what `onOutcome` hears.
+ *
+ * @example
+ * const onOutcome = (outcome: CacheOutcome) => metrics.increment(outcome.hit ? "hit" : `fwd.${outcome.fwd}`);
+ */
 export type CacheOutcome =
   /** Served from the cache; `ttl` is the remaining freshness in seconds (negative when stale). */
   | { hit: true; ttl: number; detail?: "collapsed" | "revalidating" | "refreshing" | "stale-if-error" }

@@ -79,13 +79,13 @@ export class PageCacheEngine {
 
   private async handle(run: (request: Request) => Response | Promise<Response>, request: Request, args: readonly unknown[]): Promise<Response> {
     const method = request.method;
-    if (method !== "GET" && method !== "HEAD") return this.answers.label(await run(request), { hit: false, fwd: "method" });
+    if (method !== "GET" && method !== "HEAD") return this.answers.label(await run(request), { hit: false, fwd: "method" }, request);
     let cache: EdgeCache;
     try {
       cache = selectCache(this.options.cache, request, args);
     } catch (error) {
       this.report(error, "select", request);
-      return this.answers.label(await run(request), { hit: false, fwd: "miss", detail: "no-cache" });
+      return this.answers.label(await run(request), { hit: false, fwd: "miss", detail: "no-cache" }, request);
     }
 
     let lookup = await this.lookup(cache, request, method);
@@ -144,7 +144,7 @@ export class PageCacheEngine {
       return this.answers.hit(request, method, stale, now, "stale-if-error");
     }
     release(stale);
-    return this.update(cache, request, method, response, started, lookup.fwd, args, fill);
+    return this.update(cache, request, method, response, started, lookup.fwd, args, fill, request);
   }
 
   /** Whether a fresh page is far enough into its life to be refreshed ahead of expiry (see `refreshAhead`); never when refreshes run in-request. */
@@ -236,12 +236,16 @@ export class PageCacheEngine {
     cache.delete(key).catch((error: unknown) => this.report(error, "store", request));
   }
 
-  /** UpdateCacheMiddleware: decide, patch the headers, stream the response and store it when it ends. `started`: when the handler was called. */
-  private update(cache: EdgeCache, request: Request, method: string, response: Response, started: number, fwd: Lookup["fwd"], args: readonly unknown[], fill: Fill | undefined): Response {
+  /**
+   * UpdateCacheMiddleware: decide, patch the headers, stream the response and store it when it
+   * ends. `started`: when the handler was called; `answering`: the request the response answers,
+   * reported to `onOutcome` (none for a background refresh).
+   */
+  private update(cache: EdgeCache, request: Request, method: string, response: Response, started: number, fwd: Lookup["fwd"], args: readonly unknown[], fill: Fill | undefined, answering?: Request): Response {
     const decision = decide(request, response, this.rule, this.options);
     if (!decision.patch) {
       fill?.end();
-      return this.answers.label(response, { hit: false, fwd, detail: decision.refusal });
+      return this.answers.label(response, { hit: false, fwd, detail: decision.refusal }, answering);
     }
     const now = this.options.now();
     let patched = response;
@@ -251,7 +255,7 @@ export class PageCacheEngine {
     }
     if (decision.refusal) {
       fill?.end();
-      return this.answers.label(patched, { hit: false, fwd, detail: decision.refusal });
+      return this.answers.label(patched, { hit: false, fwd, detail: decision.refusal }, answering);
     }
     let tagged: Tagged | undefined;
     try {
@@ -260,7 +264,7 @@ export class PageCacheEngine {
       // An untagged copy could never be purged by its tags: store none.
       fill?.end();
       this.report(error, "store", request);
-      return this.answers.label(patched, { hit: false, fwd, detail: "tags-failed" });
+      return this.answers.label(patched, { hit: false, fwd, detail: "tags-failed" }, answering);
     }
     const tagHeader = this.options.tagHeader;
     if (tagged && tagHeader) patched = editHeaders(patched, (headers) => headers.set(tagHeader, tagHeaderValue(tagHeader, tagged.tags)));
@@ -286,7 +290,7 @@ export class PageCacheEngine {
       .catch((error: unknown) => this.report(error, "store", request))
       .finally(() => fill?.end());
     this.schedule(write, args);
-    return this.answers.label(streamed, { hit: false, fwd, stored: true });
+    return this.answers.label(streamed, { hit: false, fwd, stored: true }, answering);
   }
 
   /** The tags to file a page under, with the time its handler was called; `undefined` when untagged. */

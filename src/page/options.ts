@@ -5,6 +5,7 @@
 import { checkFunction, checkInteger, checkKey, describe, nonNegative } from "../arguments.ts";
 import type { EdgeCache } from "../cache.ts";
 import { TOKEN } from "../http/headers.ts";
+import type { CacheOutcome } from "./cache-status.ts";
 import { checkTags } from "./tags.ts";
 
 /** Which cache a page wrapper stores into: a cache, an alias from `configureCaches`, or a function of the request and the handler's extra arguments (Workers' `env`). */
@@ -100,6 +101,12 @@ export interface PageCacheOptions {
   cacheName?: string;
   /** Hears every failure that was turned into a miss. Default: none. */
   onError?: (error: unknown, context: PageErrorContext) => void;
+  /**
+   * Hears how each request was answered, with what its Cache-Status says (a hit and its TTL, or
+   * why it was forwarded and whether it was stored), for hit-rate metrics; background refreshes
+   * are not requests and are not reported. Called even with `cacheStatus: false`. Default: none.
+   */
+  onOutcome?: (outcome: CacheOutcome, request: Request) => void;
   /** Clock in milliseconds, for tests. Default `Date.now`. */
   now?: () => number;
 }
@@ -130,6 +137,7 @@ export interface ResolvedPageOptions {
   cacheStatus: string | false;
   cacheName: string;
   onError: (error: unknown, context: PageErrorContext) => void;
+  onOutcome: ((outcome: CacheOutcome, request: Request) => void) | undefined;
   now: () => number;
 }
 
@@ -201,6 +209,7 @@ export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPage
   }
   if (o.waitUntil !== undefined) checkFunction(o.waitUntil, "options.waitUntil");
   if (o.onError !== undefined) checkFunction(o.onError, "options.onError");
+  if (o.onOutcome !== undefined) checkFunction(o.onOutcome, "options.onOutcome");
   if (o.now !== undefined) checkFunction(o.now, "options.now");
   const cacheStatus = o.cacheStatus ?? "Cache-Status";
   if (cacheStatus !== false && (typeof cacheStatus !== "string" || !TOKEN.test(cacheStatus))) {
@@ -233,6 +242,7 @@ export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPage
     cacheStatus,
     cacheName,
     onError: o.onError ?? (() => {}),
+    onOutcome: o.onOutcome,
     now: o.now ?? Date.now,
   };
 }

@@ -597,6 +597,43 @@ describe("stale pages", () => {
   });
 });
 
+describe("onOutcome", () => {
+  it("hears how each request was answered, once, even without Cache-Status, and a throwing hook changes nothing", async () => {
+    const bench = pageBench();
+    const heard: unknown[] = [];
+    const handler = cachePage(60, options(bench, {
+      cacheStatus: false,
+      onOutcome: (outcome, request) => {
+        heard.push([request.method, outcome]);
+        throw new Error("metrics down");
+      },
+    }))(view((request): ResponseInit => ({ headers: request.url.endsWith("/login") ? { "set-cookie": "a=1", etag: '"x"' } : { etag: '"x"' } })));
+    await twice(handler, bench, "https://example.com/");
+    await read(handler(new Request("https://example.com/", { headers: { "if-none-match": '"x"' } })));
+    await read(handler(new Request("https://example.com/", { method: "POST" })));
+    const login = await read(handler(new Request("https://example.com/login")));
+    expect(login.status).toBe(200);
+    expect(heard).toEqual([
+      ["GET", { hit: false, fwd: "uri-miss", stored: true }],
+      ["GET", { hit: true, ttl: 60, detail: undefined }],
+      ["GET", { hit: true, ttl: 60, detail: undefined }], // answered with a 304, reported once
+      ["POST", { hit: false, fwd: "method" }],
+      ["GET", { hit: false, fwd: "uri-miss", detail: "set-cookie" }],
+    ]);
+  });
+
+  it("does not count a background refresh as a request", async () => {
+    const bench = pageBench();
+    const heard: string[] = [];
+    const handler = cachePage(60, options(bench, { staleWhileRevalidate: 30, onOutcome: (outcome) => heard.push(outcome.hit ? `hit ${outcome.detail ?? ""}` : `fwd=${outcome.fwd}`) }))(view());
+    await twice(handler, bench, "https://example.com/");
+    bench.clock.advance(70);
+    await read(handler(new Request("https://example.com/")));
+    await bench.settle();
+    expect(heard).toEqual(["fwd=uri-miss", "hit ", "hit revalidating"]);
+  });
+});
+
 describe("Cache-Status options and arguments", () => {
   it("renames or removes the header", async () => {
     const bench = pageBench();
