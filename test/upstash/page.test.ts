@@ -4,7 +4,9 @@ import { upstash, type UpstashOptions } from "../../adapters/upstash.ts";
 import { createCache } from "../../src/cache.ts";
 import { BackendUnavailableError } from "../../src/errors.ts";
 import { cachePage } from "../../src/page/cache-page.ts";
+import { purgeTag } from "../../src/page/tags.ts";
 import type { PageErrorContext } from "../../src/page/options.ts";
+import { fakeClock } from "../conformance/fake-clock.ts";
 import { freshPrefix, useUpstashStack } from "./stack.ts";
 
 const stack = useUpstashStack("test");
@@ -82,5 +84,34 @@ describe("cachePage over Upstash", () => {
     expect(site.rendered.filter((path) => path === "/about").length).toBeGreaterThanOrEqual(2);
     expect(site.errors.length).toBeGreaterThan(0);
     expect(site.errors.every(([error]) => error instanceof BackendUnavailableError)).toBe(true);
+  });
+});
+
+describe("cache tags over Upstash", () => {
+  it("purges a tag from one isolate; a page another isolate stored under it is then a miss there too", async () => {
+    const shared = { client: stack().client(), prefix: freshPrefix("tags") };
+    const clock = fakeClock(Date.now());
+    const writes: Promise<unknown>[] = [];
+    const anIsolate = (name: string) => {
+      const cache = createCache({ backend: upstash({ ...shared, client: stack().client() }) });
+      let renders = 0;
+      const handler = cachePage(60, { cache, now: clock.now, tags: ["news"], tagCheckMs: 0, waitUntil: (write) => void writes.push(write) })(
+        async (_request: Request) => new Response(`${name} render ${++renders}`));
+      const get = async () => {
+        const response = await handler(new Request("https://example.com/news"));
+        const body = await response.text();
+        await Promise.all(writes.splice(0));
+        return [body, response.headers.get("cache-status")];
+      };
+      return { cache, get };
+    };
+    const [one, two] = [anIsolate("one"), anIsolate("two")];
+    expect(await one.get()).toEqual(["one render 1", "edgecache; fwd=uri-miss; stored"]);
+    expect(await two.get()).toEqual(["one render 1", "edgecache; hit; ttl=60"]);
+    clock.advance(1);
+    await purgeTag("news", { cache: one.cache, now: clock.now });
+    clock.advance(1);
+    expect(await two.get()).toEqual(["two render 1", "edgecache; fwd=stale; stored"]);
+    expect(await one.get()).toEqual(["two render 1", "edgecache; hit; ttl=60"]);
   });
 });
