@@ -9,7 +9,8 @@ import { createApp } from "./app.ts";
 const server = serve({ fetch: createApp().fetch, port: Number(process.env.PORT ?? 3000) }, ({ port }) => {
   const url = `http://localhost:${port}`;
   console.log(`edgecache demo listening on ${url}`);
-  console.log(`  ${url}/slow   2 s to build, then cached for 60 s`);
+  console.log(`  ${url}/slow   2 s to build, then cached for 60 s (and stale for 5 min while rebuilt)`);
+  console.log(`  curl -X POST ${url}/cheeses/purge   purges the tag "cheeses": /slow is built again`);
   console.log(`  ${url}/me     cached per visitor (Vary: Cookie)`);
   console.log(`  ${url}/now    never cached`);
   console.log(`  ${url}/hello  no caching at all`);

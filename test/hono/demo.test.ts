@@ -4,7 +4,7 @@ import { once } from "node:events";
 import { describe, expect, it } from "vitest";
 
 describe("examples/node-demo (npm start)", () => {
-  it("prints its URL and a curl line, caches the slow page, keeps /me per visitor and /now uncached", async () => {
+  it("prints its URL and a curl line, caches the slow page and serves it stale after a soft purge, keeps /me per visitor and /now uncached", async () => {
     const child = spawn(process.execPath, ["--import", "tsx", "examples/node-demo/server.ts"], {
       env: { ...process.env, PORT: "0" },
       stdio: ["ignore", "pipe", "inherit"],
@@ -28,6 +28,9 @@ describe("examples/node-demo (npm start)", () => {
       expect(miss.cacheStatus).toBe("edgecache; fwd=uri-miss; stored");
       const hit = await get("/slow");
       expect([hit.body, hit.cacheStatus]).toEqual([miss.body, "edgecache; hit; ttl=60"]);
+      expect((await fetch(`${url}/cheeses/purge?soft=1`, { method: "POST" })).status).toBe(204);
+      const stale = await get("/slow"); // answered at once while the page is rebuilt
+      expect([stale.body, stale.cacheStatus]).toEqual([miss.body, expect.stringMatching(/^edgecache; hit; ttl=(0|-1); detail=revalidating$/)]);
 
       const alice = await get("/me", { Cookie: "user=alice" });
       const bob = await get("/me", { Cookie: "user=bob" });
