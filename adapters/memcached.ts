@@ -8,7 +8,8 @@ import type { Backend, BackendTtl } from "../src/backend.ts";
 import * as commands from "./memcached/commands.ts";
 import { Connection } from "./memcached/connection.ts";
 import { validateMemcachedKey } from "./memcached/keys.ts";
-import { connectNode } from "./memcached/node-stream.ts";
+import type { ConnectionOptions } from "node:tls";
+import { connectNode, connectNodeTls } from "./memcached/node-stream.ts";
 import { HashRing } from "./memcached/ring.ts";
 import { parseServers, type ServerOption } from "./memcached/servers.ts";
 import type { Connector } from "./memcached/stream.ts";
@@ -36,6 +37,12 @@ export interface MemcachedOptions {
   maxRetryDelayMs?: number;
   /** Opens sockets; default Node's `net` (also right for Deno and Bun). */
   connect?: Connector;
+  /**
+   * Connect with TLS (memcached started with `-Z`; managed memcached with in-transit
+   * encryption): `true`, or `tls.connect` options such as `ca` for a private authority or a
+   * client `cert` and `key`. Not together with `connect`. Default: plain TCP.
+   */
+  tls?: true | ConnectionOptions;
 }
 
 /**
@@ -75,7 +82,7 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
   const timeoutMs = milliseconds(options.timeoutMs, 1000, "options.timeoutMs", 1);
   const retryDelayMs = milliseconds(options.retryDelayMs, 100, "options.retryDelayMs", 0);
   const maxRetryDelayMs = milliseconds(options.maxRetryDelayMs, 5000, "options.maxRetryDelayMs", 0);
-  const connect = options.connect ?? connectNode;
+  const connect = connectorFor(options);
   if (typeof connect !== "function") throw new TypeError(`options.connect must be a function, got ${describe(connect)}`);
 
   const connections = servers.map(({ address, label }) => new Connection({ address, label, connect, timeoutMs, retryDelayMs, maxRetryDelayMs }));
@@ -164,4 +171,11 @@ function milliseconds(value: unknown, fallback: number, name: string, least: num
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isFinite(value) || value < least) throw new TypeError(`${name} must be a number of milliseconds of at least ${least}, got ${describe(value)}`);
   return value;
+}
+
+function connectorFor({ connect, tls }: MemcachedOptions): Connector {
+  if (tls === undefined) return connect ?? connectNode;
+  if (tls !== true && (tls === null || typeof tls !== "object")) throw new TypeError(`options.tls must be true or tls.connect options, got ${describe(tls)}`);
+  if (connect !== undefined) throw new TypeError("options.tls and options.connect cannot be combined: a connector of your own does its own TLS");
+  return connectNodeTls(tls === true ? {} : tls);
 }
