@@ -1,18 +1,10 @@
 /** Collapsing across processes on a real memcached: two clients stand in for two Node processes. */
-import { afterAll, beforeAll, expect, it } from "vitest";
-import { memcached, type MemcachedBackend } from "../../adapters/memcached.ts";
+import { expect, it } from "vitest";
+import type { MemcachedBackend } from "../../adapters/memcached.ts";
 import { cachePage, createCache } from "../../src/index.ts";
-import { startMemcached, type MemcachedServer } from "../fixtures/memcached.ts";
+import { useMemcachedServer } from "./helpers.ts";
 
-let server: MemcachedServer;
-const clients: MemcachedBackend[] = [];
-beforeAll(async () => {
-  server = await startMemcached();
-});
-afterAll(async () => {
-  await Promise.all(clients.map((client) => client.close()));
-  await server.stop();
-});
+const memcache = useMemcachedServer();
 
 it("runs the handler once when two processes miss the same page at once", async () => {
   let calls = 0;
@@ -25,8 +17,7 @@ it("runs the handler once when two processes miss the same page at once", async 
   let claims = 0;
   const writes: Promise<unknown>[] = [];
   const aProcess = () => {
-    const client = memcached({ servers: [server.location] });
-    clients.push(client);
+    const client = memcache.client();
     // Count fill-lock claims (memcached add), so the test knows when the second process waits.
     const counted: MemcachedBackend = Object.assign(Object.create(client) as MemcachedBackend, {
       add: async (...args: Parameters<NonNullable<MemcachedBackend["add"]>>) => {

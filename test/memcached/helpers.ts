@@ -1,6 +1,37 @@
 /** Test helpers for the memcached suites: a connector that records what is sent, and byte helpers. */
+import { afterAll, beforeAll } from "vitest";
+import { memcached, type MemcachedBackend, type MemcachedOptions } from "../../adapters/memcached.ts";
 import { connectNode } from "../../adapters/memcached/node-stream.ts";
 import type { Connector } from "../../adapters/memcached/stream.ts";
+import { type MemcachedFixtureOptions, type MemcachedServer, startMemcached } from "../fixtures/memcached.ts";
+
+/**
+ * A private memcached for one test file, started before its tests and stopped after them, and
+ * clients over it, closed with it. `options` may be a function, called when the server starts.
+ *
+ * @example
+ * const memcache = useMemcachedServer();
+ * it("...", async () => { const backend = memcache.client({ timeoutMs: 500 }); });
+ */
+export function useMemcachedServer(options?: MemcachedFixtureOptions | (() => MemcachedFixtureOptions)) {
+  let server: MemcachedServer | undefined;
+  const clients: MemcachedBackend[] = [];
+  beforeAll(async () => {
+    server = await startMemcached(typeof options === "function" ? options() : options);
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.close()));
+    await server?.stop();
+  });
+  return {
+    server: (): MemcachedServer => server!,
+    client(extra: Omit<MemcachedOptions, "servers"> = {}): MemcachedBackend {
+      const backend = memcached({ servers: server!.location, ...extra });
+      clients.push(backend);
+      return backend;
+    },
+  };
+}
 
 /**
  * Node's connector, counting the connections it opens and keeping every write.

@@ -1,26 +1,14 @@
 /** memcached over TLS: a real memcached started with -Z and a fresh self-signed certificate. */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { memcached, type MemcachedBackend } from "../../adapters/memcached.ts";
+import { describe, expect, it } from "vitest";
+import { memcached, type MemcachedOptions } from "../../adapters/memcached.ts";
 import { cachePage, createCache } from "../../src/index.ts";
 import { BackendUnavailableError } from "../../src/errors.ts";
-import { type Certificate, type MemcachedServer, selfSignedCertificate, startMemcached } from "../fixtures/memcached.ts";
+import { type Certificate, selfSignedCertificate } from "../fixtures/memcached.ts";
+import { useMemcachedServer } from "./helpers.ts";
 
-let certificate: Certificate;
-let server: MemcachedServer;
-const clients: MemcachedBackend[] = [];
-const client = (options: Omit<Parameters<typeof memcached>[0], "servers">) => {
-  const backend = memcached({ servers: server.location, timeoutMs: 500, ...options });
-  clients.push(backend);
-  return backend;
-};
-beforeAll(async () => {
-  certificate = selfSignedCertificate();
-  server = await startMemcached({ tls: certificate });
-});
-afterAll(async () => {
-  await Promise.all(clients.map((backend) => backend.close()));
-  await server.stop();
-});
+let certificate!: Certificate;
+const memcache = useMemcachedServer(() => ({ tls: (certificate = selfSignedCertificate()) }));
+const client = (options: Omit<MemcachedOptions, "servers">) => memcache.client({ timeoutMs: 500, ...options });
 
 describe("memcached over TLS", () => {
   it("stores and reads over a verified connection, pages included", async () => {
