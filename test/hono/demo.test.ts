@@ -12,7 +12,7 @@ describe("examples/node-demo (npm start)", () => {
     try {
       let printed = "";
       await new Promise<void>((resolve, reject) => {
-        child.stdout!.on("data", (chunk: Buffer) => (printed += chunk.toString()).includes("curl") && resolve());
+        child.stdout!.on("data", (chunk: Buffer) => (printed += chunk.toString()).includes("grep -i cache-status") && resolve()); // its last line
         child.once("exit", (code) => reject(new Error(`the demo exited with ${code}`)));
       });
       const url = /listening on (http:\/\/localhost:\d+)/.exec(printed)![1]!;
