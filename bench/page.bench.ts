@@ -3,9 +3,9 @@
  * handler it wraps, which builds the same Response (same body, same headers) on every call.
  * Each operation is one request answered and its body read, as a server would. The same pair is
  * measured through Hono's `app.request()`: a bare route against the `cachePage` middleware's hit.
- * A third row is a hit on a page filed under two tags, which reads their purge records on every
- * hit of the memory backend (an in-isolate store: nothing is memoised). Target: a hit costs at
- * most 2x the bare handler.
+ * A third row is a hit on a page filed under two tags, whose purge records the isolate reads at
+ * most once per `tagCheckMs` and remembers in between. Target: a hit costs at most 2x the bare
+ * handler.
  */
 import { Hono } from "hono";
 import { cachePage as cachePageMiddleware } from "../src/hono.ts";

@@ -12,12 +12,14 @@
  * page is (stale-while-revalidate, stale-if-error) until a refresh replaces it.
  *
  * Checking costs a read per hit of a tagged page (none for untagged pages). An isolate trusts the
- * records it read for `tagCheckMs` (a second), so a busy page costs one read a second, and a
- * purge made elsewhere takes up to that long to reach this isolate; in-isolate stores are read on
- * every hit. Times come from each isolate's clock, which on Workers, Deno Deploy and servers
- * alike is kept in sync with real time.
+ * records it read for `tagCheckMs` (a second), so a busy page costs one read a second per tag,
+ * and a purge made elsewhere takes up to that long to reach this isolate; a purge made here,
+ * through the same backend, is seen at once. What the isolate knows is kept per backend and by
+ * the key the backend sees, so every cache over one store shares it. Times come from each
+ * isolate's clock, which on Workers, Deno Deploy and servers alike is kept in sync with real time.
  */
 import { describe } from "../arguments.ts";
+import type { Backend } from "../backend.ts";
 import type { EdgeCache } from "../cache.ts";
 import { sha256Hex } from "../hash.ts";
 import { caches } from "../registry.ts";
@@ -54,13 +56,17 @@ interface KnownTag {
  */
 export type TagVerdict = "purged" | number | undefined;
 
-const memos = new WeakMap<EdgeCache, LRUCache<string, KnownTag>>();
+/** The records this isolate has read or written, per backend, by the key the backend sees. */
+const memos = new WeakMap<Backend, LRUCache<string, KnownTag>>();
 
 function tagMemo(cache: EdgeCache): LRUCache<string, KnownTag> {
-  let memo = memos.get(cache);
-  if (!memo) memos.set(cache, (memo = new LRUCache({ max: 10_000 })));
+  let memo = memos.get(cache.backend);
+  if (!memo) memos.set(cache.backend, (memo = new LRUCache({ max: 10_000 })));
   return memo;
 }
+
+/** The record keys of tags that had to be hashed, so a hit hashes nothing. */
+const hashedKeys = new LRUCache<string, string>({ max: 10_000 });
 
 /**
  * `value` as a list of tags, or a TypeError naming `name`: each a non-empty string of at most
@@ -95,9 +101,14 @@ export function tagHeaderValue(header: string, tags: readonly string[]): string 
   return tags.join(header.toLowerCase() === "surrogate-key" ? " " : ",");
 }
 
-/** The key of a tag's record: the tag itself when any store takes it, else its SHA-256 (the two forms never meet). */
+/** The key of a tag's record: the tag itself when any store takes it, else its SHA-256 (the two forms never meet); at once once known. */
 function recordKey(tag: string): string | Promise<string> {
-  return PLAIN_TAG.test(tag) ? `tag:${tag}` : sha256Hex(tag).then((hash) => `tag#${hash}`);
+  if (PLAIN_TAG.test(tag)) return `tag:${tag}`;
+  return hashedKeys.get(tag) ?? sha256Hex(tag).then((hash) => {
+    const key = `tag#${hash}`;
+    hashedKeys.set(tag, key);
+    return key;
+  });
 }
 
 const recordKeys = (tags: readonly string[]): Promise<string[]> => Promise.all(tags.map(recordKey));
@@ -123,9 +134,6 @@ function worse(a: TagVerdict, b: TagVerdict): TagVerdict {
   return a === undefined ? b : b === undefined ? a : Math.min(a, b);
 }
 
-/** Whether the isolate may keep what it read of `cache`'s records: not for in-isolate stores, read on every hit. */
-const memoised = (cache: EdgeCache): boolean => cache.backend.capabilities?.shared !== false;
-
 /**
  * What the tags of a page filed under `tagged` say of it: `"purged"` when one of them has no
  * record or was purged since the page was made, else the time of the earliest soft purge since
@@ -135,23 +143,24 @@ const memoised = (cache: EdgeCache): boolean => cache.backend.capabilities?.shar
  * const verdict = await tagVerdict(cache, page.tagged, { now: Date.now, tagCheckMs: 1000 });
  */
 export async function tagVerdict(cache: EdgeCache, tagged: Readonly<Tagged>, clock: { now: () => number; tagCheckMs: number }): Promise<TagVerdict> {
-  const memo = memoised(cache) ? tagMemo(cache) : undefined;
+  const memo = tagMemo(cache);
   const now = clock.now();
-  const unknown: string[] = [];
   let verdict: TagVerdict;
+  let unknown: string[] | undefined;
   for (const tag of tagged.tags) {
-    const known = memo?.get(tag);
-    if (known === undefined || now - known.readAt >= clock.tagCheckMs) unknown.push(tag);
+    const pending = recordKey(tag);
+    const key = typeof pending === "string" ? pending : await pending;
+    const known = memo.get(cache.makeKey(key));
+    if (known === undefined || now - known.readAt >= clock.tagCheckMs) (unknown ??= []).push(key);
     else verdict = worse(verdict, verdictOf(known.record, tagged.at));
   }
-  if (unknown.length === 0 || verdict === "purged") return verdict;
-  const keys = await recordKeys(unknown);
-  const found = await cache.getMany(keys);
-  unknown.forEach((tag, i) => {
-    const record = parseRecord(found.get(keys[i]!));
-    memo?.set(tag, { record, readAt: now });
+  if (unknown === undefined || verdict === "purged") return verdict;
+  const found = await cache.getMany(unknown);
+  for (const key of unknown) {
+    const record = parseRecord(found.get(key));
+    memo.set(cache.makeKey(key), { record, readAt: now });
     verdict = worse(verdict, verdictOf(record, tagged.at));
-  });
+  }
   return verdict;
 }
 
@@ -165,11 +174,11 @@ export async function tagVerdict(cache: EdgeCache, tagged: Readonly<Tagged>, clo
 export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>): Promise<void> {
   const keys = await recordKeys(tagged.tags);
   const found = await cache.getMany(keys);
-  const memo = memoised(cache) ? tagMemo(cache) : undefined;
-  await Promise.all(tagged.tags.map(async (tag, i) => {
-    if (parseRecord(found.get(keys[i]!)) !== undefined) return;
-    await cache.add(keys[i]!, tagged.at - 1, { timeout: null });
-    memo?.delete(tag); // it remembered no record: read the one that is there now
+  const memo = tagMemo(cache);
+  await Promise.all(keys.map(async (key) => {
+    if (parseRecord(found.get(key)) !== undefined) return;
+    await cache.add(key, tagged.at - 1, { timeout: null });
+    memo.delete(cache.makeKey(key)); // it remembered no record: read the one that is there now
   }));
 }
 
@@ -227,8 +236,8 @@ export async function purgeTag(tags: string | readonly string[], options: PurgeT
     return [key, record ? [record.purged, at] : at] as const;
   });
   const failed = new Set(await cache.setMany(records, { timeout: null }));
-  const memo = memoised(cache) ? tagMemo(cache) : undefined;
-  for (const tag of list) memo?.delete(tag);
+  const memo = tagMemo(cache);
+  for (const key of keys) memo.delete(cache.makeKey(key)); // seen at once here: read again on the next hit
   const unpurged = list.filter((_, i) => failed.has(keys[i]!));
   if (unpurged.length > 0) throw new Error(`purgeTag could not write to the ${cache.backend.name} backend, so these tags were not purged: ${unpurged.join(", ")}`);
 }

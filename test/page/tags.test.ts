@@ -1,6 +1,5 @@
 /** Cache tags: purgeTag ends every page filed under a tag, here and (within tagCheckMs) elsewhere, and never brings one back. */
 import { describe, expect, it } from "vitest";
-import type { Backend } from "../../src/backend.ts";
 import { createCache } from "../../src/cache.ts";
 import { sha256Hex } from "../../src/hash.ts";
 import { cachePage } from "../../src/page/cache-page.ts";
@@ -27,11 +26,6 @@ async function get(handler: (request: Request) => Promise<Response>, bench: Benc
   await bench.settle();
   return answer;
 }
-
-/** A store shared beyond the isolate (as memcached, Redis or KV are), so isolates keep what they read of tag records. */
-const sharedStore = (backend: Backend): Backend => new Proxy(backend, {
-  get: (target, property, receiver) => (property === "capabilities" ? { ...target.capabilities, shared: true } : Reflect.get(target, property, receiver) as unknown),
-});
 
 describe("cache tags", () => {
   it("makes every page filed under a purged tag a miss, and leaves the others alone", async () => {
@@ -98,10 +92,10 @@ describe("cache tags", () => {
   });
 
   it("reaches another isolate once its tagCheckMs is up, and at once with tagCheckMs 0", async () => {
-    const bench = pageBench(sharedStore);
+    const bench = pageBench();
     const here = wrap(bench, { tags: ["t"] });
-    // Another isolate: its own EdgeCache over the same store, so nothing it remembers is shared.
-    const elsewhere = { ...bench, cache: createCache({ backend: bench.backend, onWarning: () => {} }) };
+    // Another isolate: its own backend and cache over the same store, so nothing it remembers is shared.
+    const elsewhere = { ...bench, cache: createCache({ backend: { ...bench.backend }, onWarning: () => {} }) };
     const there = wrap(elsewhere, { tags: ["t"] });
     const eager = wrap(elsewhere, { tags: ["t"], tagCheckMs: 0, keyPrefix: "eager" });
     await get(here, bench, "https://example.com/");
