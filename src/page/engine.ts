@@ -16,6 +16,7 @@ import { baseKey, variantKey, varyIndexFor, varyNames } from "./keys.ts";
 import type { PageErrorContext, ResolvedPageOptions } from "./options.ts";
 import { claimFill, type Fill, Fills, pollPause, sharesFills } from "./fills.ts";
 import { decide, type TimeoutRule } from "./policy.ts";
+import { purgedSince } from "./purge.ts";
 import { selectCache } from "./select.ts";
 import { type DecodedPage, decodeStoredPage, isVaryIndex, staleFrom, type StoredPage, storedPageHead, type Tagged, UNSTORED_HEADERS } from "./stored.ts";
 import { checkTags, fileUnderTags, tagHeaderValue, type TagVerdict, tagVerdict } from "./tags.ts";
@@ -285,7 +286,7 @@ export class PageCacheEngine {
           shareable: decision.shareable,
           tagged,
         };
-        await this.limit(cache, this.store(cache, request, method, vary, page, decision.timeout + Math.max(0, swr, sie)));
+        await this.limit(cache, this.store(cache, request, method, vary, page, decision.timeout + Math.max(0, swr, sie), started));
       })
       .catch((error: unknown) => this.report(error, "store", request))
       .finally(() => fill?.end());
@@ -300,9 +301,11 @@ export class PageCacheEngine {
     return { tags: checkTags(tags, "the tags options.tags returned", this.options.tagHeader !== false), at: started };
   }
 
-  private async store(cache: EdgeCache, request: Request, method: string, vary: string[], page: StoredPage, timeout: number): Promise<void> {
-    if (page.tagged) await fileUnderTags(cache, page.tagged);
+  /** Store `page`, rendered by a handler called at `started`, unless its URL was purged since then. */
+  private async store(cache: EdgeCache, request: Request, method: string, vary: string[], page: StoredPage, timeout: number, started: number): Promise<void> {
     const base = await baseKey(request, method, this.options);
+    if (await purgedSince(cache, base, started)) return; // it may hold what the purge was for
+    if (page.tagged) await fileUnderTags(cache, page.tagged);
     const memo = varyMemo(cache);
     if (vary.length === 0) {
       memo.delete(base);

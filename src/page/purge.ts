@@ -1,8 +1,11 @@
 /**
  * Purging a URL from page caching: its GET and HEAD pages, every variant included (Django has no
- * such call; `cache.delete(getCacheKey(request))` there removes one variant only).
+ * such call; `cache.delete(getCacheKey(request))` there removes one variant only). A purge also
+ * leaves a record of its time for a while, so that a page whose render was under way when it
+ * came, and may hold what the purge was for, is not stored when it finishes.
  */
 import { describe } from "../arguments.ts";
+import type { EdgeCache } from "../cache.ts";
 import { baseKey } from "./keys.ts";
 import { type PageCacheOptions, resolvePageOptions } from "./options.ts";
 import { selectCache } from "./select.ts";
@@ -16,12 +19,31 @@ import { varyMemo } from "./vary-memo.ts";
  * @example
  * const options: PurgePageOptions = { cache: pages, keyPrefix: "v2", query: { ignore: [/^utm_/] } };
  */
-export type PurgePageOptions = Pick<PageCacheOptions, "cache" | "keyPrefix" | "query" | "keyParts">;
+export type PurgePageOptions = Pick<PageCacheOptions, "cache" | "keyPrefix" | "query" | "keyParts" | "now">;
+
+/** How long a purge's record is kept: longer than any render still under way when it came. */
+const RECORD_SECONDS = 600;
+
+/** Where the time of the last purge of the page under `base` is kept. */
+const recordKey = (base: string): string => `purged:${base}`;
+
+/**
+ * Whether the page under `base` was purged at or after `since` (within the last ten minutes): a
+ * page whose render began then must not be stored.
+ *
+ * @example
+ * if (await purgedSince(cache, base, started)) return; // rendered before the purge: drop it
+ */
+export async function purgedSince(cache: EdgeCache, base: string, since: number): Promise<boolean> {
+  const purgedAt: unknown = await cache.get(recordKey(base));
+  return typeof purgedAt === "number" && purgedAt >= since;
+}
 
 /**
  * Remove the cached pages of `url`, GET and HEAD, every variant included; the next request for it
- * is a miss. A page that varies is gone at once in this isolate; another isolate that read its
- * vary index within the last minute may serve a variant it already knew of until then.
+ * is a miss, and a page whose render was under way is not stored. A page that varies is gone at
+ * once in this isolate; another isolate that read its vary index within the last minute may serve
+ * a variant it already knew of until then.
  *
  * @example
  * import { purgePage } from "edgecache";
@@ -33,9 +55,11 @@ export async function purgePage(url: string | URL | Request, options: PurgePageO
   const settings = resolvePageOptions(options);
   const cache = selectCache(settings.cache, request, []);
   const memo = varyMemo(cache);
+  const at = settings.now();
   await Promise.all(["GET", "HEAD"].map(async (method) => {
     const base = await baseKey(request, method, settings);
     memo.delete(base);
+    await cache.set(recordKey(base), at, { timeout: RECORD_SECONDS });
     await cache.delete(base);
   }));
 }

@@ -28,7 +28,7 @@ describe("purgePage", () => {
     const handler = wrap(bench);
     await get(handler, bench, "https://example.com/a");
     await get(handler, bench, "https://example.com/b");
-    await purgePage("https://example.com/a", { cache: bench.cache });
+    await purgePage("https://example.com/a", { cache: bench.cache, now: bench.clock.now });
     const a = await get(handler, bench, "https://example.com/a");
     const b = await get(handler, bench, "https://example.com/b");
     expect([a.body, a.cacheStatus]).toEqual(["/a 3", "edgecache; fwd=uri-miss; stored"]);
@@ -42,7 +42,8 @@ describe("purgePage", () => {
     const french = { headers: { "accept-language": "fr" } };
     await get(handler, bench, "https://example.com/", english);
     await get(handler, bench, "https://example.com/", french);
-    await purgePage(new URL("https://example.com/"), { cache: bench.cache });
+    await purgePage(new URL("https://example.com/"), { cache: bench.cache, now: bench.clock.now });
+    bench.clock.advance(1); // a page rendered from the purge's own millisecond on would not be stored
     const refilled = await get(handler, bench, "https://example.com/", english);
     expect([refilled.body, refilled.cacheStatus]).toEqual(["/ 3", "edgecache; fwd=uri-miss; stored"]);
     // The French variant stored before the purge is not reachable through the new index.
@@ -60,10 +61,41 @@ describe("purgePage", () => {
     await get(handler, bench, "https://example.com/head-only", { method: "HEAD" });
     expect((await get(handler, bench, "https://example.com/head-only", { method: "HEAD" })).cacheStatus).toMatch(/^edgecache; hit/);
     await get(handler, bench, "https://example.com/p?utm_source=mail");
-    await purgePage("https://example.com/head-only", { cache: bench.cache, ...keyed });
-    await purgePage("https://example.com/p?utm_campaign=x", { cache: bench.cache, ...keyed });
+    await purgePage("https://example.com/head-only", { cache: bench.cache, now: bench.clock.now, ...keyed });
+    await purgePage("https://example.com/p?utm_campaign=x", { cache: bench.cache, now: bench.clock.now, ...keyed });
     expect((await get(handler, bench, "https://example.com/head-only", { method: "HEAD" })).cacheStatus).toBe("edgecache; fwd=uri-miss; stored");
     expect((await get(handler, bench, "https://example.com/p")).cacheStatus).toBe("edgecache; fwd=uri-miss; stored");
+  });
+
+  it.each([
+    ["a page", {}],
+    ["a page that varies", { vary: "Accept-Language" }],
+  ])("does not store %s whose render was under way when the purge came", async (_label, headers) => {
+    const bench = pageBench();
+    let entered!: () => void;
+    let release!: () => void;
+    const inHandler = new Promise<void>((resolve) => (entered = resolve));
+    const rendering = new Promise<void>((resolve) => (release = resolve));
+    let calls = 0;
+    const handler = cachePage(60, { cache: bench.cache, now: bench.clock.now, waitUntil: bench.waitUntil })(async (_request: Request) => {
+      const call = ++calls;
+      if (call === 1) {
+        entered();
+        await rendering; // it has read the old content when the purge lands
+      }
+      return new Response(`render ${call}`, { headers });
+    });
+    const first = read(handler(new Request("https://example.com/article")));
+    await inHandler;
+    bench.clock.advance(1);
+    await purgePage("https://example.com/article", { cache: bench.cache, now: bench.clock.now });
+    bench.clock.advance(1);
+    release();
+    expect((await first).body).toBe("render 1");
+    await bench.settle();
+    const next = await get(handler, bench, "https://example.com/article");
+    expect([next.body, next.cacheStatus]).toEqual(["render 2", expect.stringMatching(/^edgecache; fwd=(uri|vary)-miss; stored$/)]);
+    expect((await get(handler, bench, "https://example.com/article")).cacheStatus).toBe("edgecache; hit; ttl=60");
   });
 
   it("refuses a URL that is not one, naming the argument", async () => {
