@@ -4,8 +4,7 @@
  * collapsed concurrent misses, stale-while-revalidate / stale-if-error, backend time limits, and
  * failures that are misses (reported to `onError`) instead of errors.
  */
-import { type EdgeCache, readSharedStreamed, writeStreamed } from "../cache.ts";
-import { CorruptEntryError } from "../errors.ts";
+import { type EdgeCache, writeStreamed } from "../cache.ts";
 import { compileCacheControl, parseDeltaSeconds } from "../http/cache-control.ts";
 import { editHeaders } from "../http/headers.ts";
 import { patchResponseHeaders } from "../http/response-headers.ts";
@@ -18,18 +17,10 @@ import { claimFill, type Fill, Fills, pollPause, sharesFills } from "./fills.ts"
 import { decide, type TimeoutRule } from "./policy.ts";
 import { purgedSince } from "./purge.ts";
 import { selectCache } from "./select.ts";
-import { type DecodedPage, decodeStoredPage, isVaryIndex, staleFrom, type StoredPage, storedPageHead, type Tagged, UNSTORED_HEADERS } from "./stored.ts";
-import { checkTags, fileUnderTags, tagHeaderValue, type TagVerdict, tagVerdict } from "./tags.ts";
+import { type Lookup, PageLookups } from "./lookup.ts";
+import { type DecodedPage, type StoredPage, storedPageHead, type Tagged, UNSTORED_HEADERS } from "./stored.ts";
+import { checkTags, fileUnderTags, tagHeaderValue } from "./tags.ts";
 import { VARY_MEMO_MS, varyMemo } from "./vary-memo.ts";
-
-/** The result of looking a request up. `missKey` is the key that missed (for collapsing); `stale`: a tag purged its page, or made it stale. */
-interface Lookup {
-  page?: DecodedPage;
-  missKey: string;
-  fwd: "uri-miss" | "vary-miss" | "stale" | "miss";
-  /** A HEAD request's lookup found the GET page: refreshing it renders the GET page. */
-  fromGet?: true;
-}
 
 /** The time limit on calls to a store behind a connection, unless `timeoutMs` says otherwise. */
 const DEFAULT_TIMEOUT_MS = 1000;
@@ -54,6 +45,7 @@ class TimeoutError extends Error {
 export class PageCacheEngine {
   private readonly fills = new Fills();
   private readonly answers: PageAnswers;
+  private readonly lookups: PageLookups;
   private readonly staleDirectives: ((headers: Headers) => void) | undefined;
   private readonly rule: TimeoutRule;
   private readonly options: ResolvedPageOptions;
@@ -64,6 +56,7 @@ export class PageCacheEngine {
     this.options = options;
     this.refresh = refresh;
     this.answers = new PageAnswers(options);
+    this.lookups = new PageLookups(options, (cache, call) => this.limit(cache, call), (error, operation, request) => this.report(error, operation, request));
     const { staleWhileRevalidate, staleIfError } = options;
     this.staleDirectives = staleWhileRevalidate || staleIfError
       ? compileCacheControl({ staleWhileRevalidate: staleWhileRevalidate || undefined, staleIfError: staleIfError || undefined })
@@ -89,7 +82,7 @@ export class PageCacheEngine {
       return this.answers.label(await run(request), { hit: false, fwd: "miss", detail: "no-cache" }, request);
     }
 
-    let lookup = await this.lookup(cache, request, method);
+    let lookup = await this.lookups.find(cache, request, method);
     const authorized = request.headers.has("authorization");
     const usable = (page: DecodedPage | undefined): page is DecodedPage => page !== undefined && (page.shareable || !authorized);
     let now = this.options.now();
@@ -111,7 +104,7 @@ export class PageCacheEngine {
     if (pending) {
       await withDeadline(pending, this.options.collapseMs, () => undefined);
       release(lookup.page);
-      lookup = await this.lookup(cache, request, method);
+      lookup = await this.lookups.find(cache, request, method);
       now = this.options.now();
       if (usable(lookup.page) && now < lookup.page.freshUntil) return this.answers.hit(request, method, lookup.page, now, "collapsed");
     }
@@ -167,74 +160,13 @@ export class PageCacheEngine {
       await new Promise((resolve) => setTimeout(resolve, pause));
       waited += pause;
       release(lookup.page);
-      lookup = await this.lookup(cache, request, method);
+      lookup = await this.lookups.find(cache, request, method);
       now = this.options.now();
       if (usable(lookup.page) && now < lookup.page.freshUntil) return { fresh: lookup.page, lookup, now, held: false };
       if (lookup.fwd === "miss") break; // the store failed: waiting on it is pointless
       claimed = await this.claim(cache, lookup.missKey, request);
     }
     return { lookup, now, held: claimed === true };
-  }
-
-  /** Find the page for a request: the GET page, or for HEAD the GET page then a HEAD page. Never throws. */
-  private lookup(cache: EdgeCache, request: Request, method: string): Promise<Lookup> {
-    const get = this.find(cache, request, "GET");
-    return method === "HEAD" ? get.then((found) => (found.page ? { ...found, fromGet: true } : this.find(cache, request, "HEAD"))) : get;
-  }
-
-  /** Find the page stored for `method`: under the base key, or under a variant key when it varies. Never throws. */
-  private async find(cache: EdgeCache, request: Request, method: string): Promise<Lookup> {
-    try {
-      const key = baseKey(request, method, this.options);
-      const base = typeof key === "string" ? key : await key;
-      const memo = varyMemo(cache);
-      const known = memo.get(base);
-      if (known && known.until > this.options.now()) return await this.findVariant(cache, request, base, known.vary, known.epoch);
-      const value = await this.limit(cache, readSharedStreamed(cache, base));
-      const page = decodeStoredPage(value);
-      if (page) return page.tagged ? await this.unlessPurged(cache, page, page.tagged, base, "uri-miss") : { page, missKey: base, fwd: "uri-miss" };
-      if (isVaryIndex(value)) {
-        memo.set(base, { vary: value.vary, epoch: value.epoch, until: this.options.now() + VARY_MEMO_MS });
-        return await this.findVariant(cache, request, base, value.vary, value.epoch);
-      }
-      if (value !== undefined) this.dropCorrupt(cache, base, request);
-      return { missKey: base, fwd: "uri-miss" };
-    } catch (error) {
-      this.report(error, "lookup", request);
-      return { fwd: "miss", missKey: "" };
-    }
-  }
-
-  private async findVariant(cache: EdgeCache, request: Request, base: string, vary: readonly string[], epoch: string | undefined): Promise<Lookup> {
-    const key = await variantKey(base, request, vary, this.options, epoch);
-    const value = await this.limit(cache, readSharedStreamed(cache, key));
-    const page = decodeStoredPage(value);
-    if (page) return page.tagged ? this.unlessPurged(cache, page, page.tagged, key, "vary-miss") : { page, missKey: key, fwd: "vary-miss" };
-    if (value !== undefined) this.dropCorrupt(cache, key, request);
-    return { missKey: key, fwd: "vary-miss" };
-  }
-
-  /**
-   * A tagged page found under `key`, unless a tag of its has been purged since it was made (then a
-   * `stale` miss); after a soft purge since, the page as stale from then on (labelled `stale` too).
-   */
-  private async unlessPurged(cache: EdgeCache, page: DecodedPage, tagged: Readonly<Tagged>, key: string, fwd: Lookup["fwd"]): Promise<Lookup> {
-    let verdict: TagVerdict;
-    try {
-      verdict = await this.limit(cache, tagVerdict(cache, tagged, this.options));
-    } catch (error) {
-      release(page);
-      throw error;
-    }
-    if (verdict === undefined) return { page, missKey: key, fwd };
-    if (verdict !== "purged") return { page: staleFrom(page, verdict), missKey: key, fwd: "stale" };
-    release(page);
-    return { missKey: key, fwd: "stale" };
-  }
-
-  private dropCorrupt(cache: EdgeCache, key: string, request: Request): void {
-    this.report(new CorruptEntryError(`the entry under ${key} is not a stored page`), "lookup", request);
-    cache.delete(key).catch((error: unknown) => this.report(error, "store", request));
   }
 
   /**

@@ -1,0 +1,116 @@
+/**
+ * Finding a request's stored page (FetchFromCacheMiddleware's half of the engine): under the URL's
+ * base key, or under a variant key when the page varies; for HEAD, the GET page first. A tagged
+ * page found is checked against its tags' purge records. Store failures are reported and come
+ * back as a `miss`, never as an error.
+ */
+import { type EdgeCache, readSharedStreamed } from "../cache.ts";
+import { CorruptEntryError } from "../errors.ts";
+import { release } from "./answer.ts";
+import { baseKey, variantKey } from "./keys.ts";
+import type { PageErrorContext, ResolvedPageOptions } from "./options.ts";
+import { type DecodedPage, decodeStoredPage, isVaryIndex, staleFrom, type Tagged } from "./stored.ts";
+import { type TagVerdict, tagVerdict } from "./tags.ts";
+import { VARY_MEMO_MS, varyMemo } from "./vary-memo.ts";
+
+/**
+ * The result of looking a request up. `missKey` is the key that missed (for collapsing); `stale`:
+ * a tag purged its page, or made it stale.
+ *
+ * @example
+ * const { page, missKey, fwd } = await lookups.find(cache, request, "GET");
+ */
+export interface Lookup {
+  page?: DecodedPage;
+  missKey: string;
+  fwd: "uri-miss" | "vary-miss" | "stale" | "miss";
+  /** A HEAD request's lookup found the GET page: refreshing it renders the GET page. */
+  fromGet?: true;
+}
+
+/** How the engine bounds a store call in time (see its `timeoutMs`). */
+export type Limit = <T>(cache: EdgeCache, call: Promise<T>) => Promise<T>;
+
+/** How the engine reports a failure it turned into a miss. */
+export type Report = (error: unknown, operation: PageErrorContext["operation"], request: Request) => void;
+
+/**
+ * One page-caching wrapper's way of finding pages: its key settings and clock, and the engine's
+ * time limit and failure report.
+ *
+ * @example
+ * const lookups = new PageLookups(options, (cache, call) => call, (error) => console.error(error));
+ * const lookup = await lookups.find(cache, request, request.method);
+ */
+export class PageLookups {
+  private readonly options: ResolvedPageOptions;
+  private readonly limit: Limit;
+  private readonly report: Report;
+
+  constructor(options: ResolvedPageOptions, limit: Limit, report: Report) {
+    this.options = options;
+    this.limit = limit;
+    this.report = report;
+  }
+
+  /** Find the page for a request: the GET page, or for HEAD the GET page then a HEAD page. Never throws. */
+  find(cache: EdgeCache, request: Request, method: string): Promise<Lookup> {
+    const get = this.findFor(cache, request, "GET");
+    return method === "HEAD" ? get.then((found) => (found.page ? { ...found, fromGet: true } : this.findFor(cache, request, "HEAD"))) : get;
+  }
+
+  /** Find the page stored for `method`: under the base key, or under a variant key when it varies. Never throws. */
+  private async findFor(cache: EdgeCache, request: Request, method: string): Promise<Lookup> {
+    try {
+      const key = baseKey(request, method, this.options);
+      const base = typeof key === "string" ? key : await key;
+      const memo = varyMemo(cache);
+      const known = memo.get(base);
+      if (known && known.until > this.options.now()) return await this.findVariant(cache, request, base, known.vary, known.epoch);
+      const value = await this.limit(cache, readSharedStreamed(cache, base));
+      const page = decodeStoredPage(value);
+      if (page) return page.tagged ? await this.unlessPurged(cache, page, page.tagged, base, "uri-miss") : { page, missKey: base, fwd: "uri-miss" };
+      if (isVaryIndex(value)) {
+        memo.set(base, { vary: value.vary, epoch: value.epoch, until: this.options.now() + VARY_MEMO_MS });
+        return await this.findVariant(cache, request, base, value.vary, value.epoch);
+      }
+      if (value !== undefined) this.dropCorrupt(cache, base, request);
+      return { missKey: base, fwd: "uri-miss" };
+    } catch (error) {
+      this.report(error, "lookup", request);
+      return { fwd: "miss", missKey: "" };
+    }
+  }
+
+  private async findVariant(cache: EdgeCache, request: Request, base: string, vary: readonly string[], epoch: string | undefined): Promise<Lookup> {
+    const key = await variantKey(base, request, vary, this.options, epoch);
+    const value = await this.limit(cache, readSharedStreamed(cache, key));
+    const page = decodeStoredPage(value);
+    if (page) return page.tagged ? this.unlessPurged(cache, page, page.tagged, key, "vary-miss") : { page, missKey: key, fwd: "vary-miss" };
+    if (value !== undefined) this.dropCorrupt(cache, key, request);
+    return { missKey: key, fwd: "vary-miss" };
+  }
+
+  /**
+   * A tagged page found under `key`, unless a tag of its has been purged since it was made (then a
+   * `stale` miss); after a soft purge since, the page as stale from then on (labelled `stale` too).
+   */
+  private async unlessPurged(cache: EdgeCache, page: DecodedPage, tagged: Readonly<Tagged>, key: string, fwd: Lookup["fwd"]): Promise<Lookup> {
+    let verdict: TagVerdict;
+    try {
+      verdict = await this.limit(cache, tagVerdict(cache, tagged, this.options));
+    } catch (error) {
+      release(page);
+      throw error;
+    }
+    if (verdict === undefined) return { page, missKey: key, fwd };
+    if (verdict !== "purged") return { page: staleFrom(page, verdict), missKey: key, fwd: "stale" };
+    release(page);
+    return { missKey: key, fwd: "stale" };
+  }
+
+  private dropCorrupt(cache: EdgeCache, key: string, request: Request): void {
+    this.report(new CorruptEntryError(`the entry under ${key} is not a stored page`), "lookup", request);
+    cache.delete(key).catch((error: unknown) => this.report(error, "store", request));
+  }
+}
