@@ -3,23 +3,10 @@ import { describe, expect, it } from "vitest";
 import { createCache } from "../../src/cache.ts";
 import { cachePage } from "../../src/page/cache-page.ts";
 import { purgePage } from "../../src/page/purge.ts";
-import { type Bench, pageBench, read } from "./setup.ts";
-
-/** A page handler answering `<path> <n>` for its n-th call, varying on Accept-Language when asked. */
-function counted(headers: Record<string, string> = {}) {
-  let calls = 0;
-  return async (request: Request) => new Response(`${new URL(request.url).pathname} ${++calls}`, { headers });
-}
+import { type Bench, counted, get, heldFirstRender, pageBench, read } from "./setup.ts";
 
 function wrap(bench: Bench, headers: Record<string, string> = {}, extra: Parameters<typeof cachePage>[1] = {}) {
   return cachePage(60, { cache: bench.cache, now: bench.clock.now, waitUntil: bench.waitUntil, ...extra })(counted(headers));
-}
-
-/** GET (or `init`'s method) `url` through `handler`, waiting for the cache writes. */
-async function get(handler: (request: Request) => Promise<Response>, bench: Bench, url: string, init?: RequestInit) {
-  const answer = await read(handler(new Request(url, init)));
-  await bench.settle();
-  return answer;
 }
 
 describe("purgePage", () => {
@@ -72,25 +59,14 @@ describe("purgePage", () => {
     ["a page that varies", { vary: "Accept-Language" }],
   ])("does not store %s whose render was under way when the purge came", async (_label, headers) => {
     const bench = pageBench();
-    let entered!: () => void;
-    let release!: () => void;
-    const inHandler = new Promise<void>((resolve) => (entered = resolve));
-    const rendering = new Promise<void>((resolve) => (release = resolve));
-    let calls = 0;
-    const handler = cachePage(60, { cache: bench.cache, now: bench.clock.now, waitUntil: bench.waitUntil })(async (_request: Request) => {
-      const call = ++calls;
-      if (call === 1) {
-        entered();
-        await rendering; // it has read the old content when the purge lands
-      }
-      return new Response(`render ${call}`, { headers });
-    });
+    const slow = heldFirstRender(headers);
+    const handler = cachePage(60, { cache: bench.cache, now: bench.clock.now, waitUntil: bench.waitUntil })(slow.handler);
     const first = read(handler(new Request("https://example.com/article")));
-    await inHandler;
+    await slow.entered;
     bench.clock.advance(1);
     await purgePage("https://example.com/article", { cache: bench.cache, now: bench.clock.now });
     bench.clock.advance(1);
-    release();
+    slow.release();
     expect((await first).body).toBe("render 1");
     await bench.settle();
     const next = await get(handler, bench, "https://example.com/article");

@@ -56,3 +56,52 @@ export async function read(response: Response | Promise<Response>): Promise<{ st
   const r = await response;
   return { status: r.status, cacheStatus: r.headers.get("cache-status"), body: await r.text(), headers: r.headers };
 }
+
+/**
+ * A handler answering `<path> <n>` for its n-th call, with `headers`.
+ *
+ * @example
+ * const handler = cachePage(60, options)(counted()); // "/a 1", then "/a 1" from the cache
+ */
+export function counted(headers: Record<string, string> = {}): (request: Request) => Promise<Response> {
+  let calls = 0;
+  return async (request: Request) => new Response(`${new URL(request.url).pathname} ${++calls}`, { headers });
+}
+
+/**
+ * GET (or `init`'s method) `url` through `handler`, read the answer, then wait for the cache writes.
+ *
+ * @example
+ * const { body, cacheStatus } = await get(handler, bench, "https://example.com/a");
+ */
+export async function get(handler: (request: Request) => Promise<Response>, bench: Bench, url: string, init?: RequestInit) {
+  const answer = await read(handler(new Request(url, init)));
+  await bench.settle();
+  return answer;
+}
+
+/**
+ * A handler answering `render <n>` for its n-th call, whose first render waits until `release()`
+ * once it has begun (`entered`): a render that is under way while a test purges.
+ *
+ * @example
+ * const slow = heldFirstRender();
+ * const first = read(cachePage(60, options)(slow.handler)(request));
+ * await slow.entered; await purgePage(url, options); slow.release();
+ */
+export function heldFirstRender(headers: Record<string, string> = {}) {
+  let entered!: () => void;
+  let release!: () => void;
+  const inHandler = new Promise<void>((resolve) => (entered = resolve));
+  const rendering = new Promise<void>((resolve) => (release = resolve));
+  let calls = 0;
+  const handler = async (_request: Request) => {
+    const call = ++calls;
+    if (call === 1) {
+      entered();
+      await rendering; // it has read the old content when the purge lands
+    }
+    return new Response(`render ${call}`, { headers });
+  };
+  return { handler, entered: inHandler, release };
+}

@@ -4,27 +4,15 @@ import { createCache } from "../../src/cache.ts";
 import { sha256Hex } from "../../src/hash.ts";
 import { cachePage } from "../../src/page/cache-page.ts";
 import { purgeTag } from "../../src/page/tags.ts";
-import { type Bench, pageBench, read } from "./setup.ts";
+import { type Bench, counted, get, heldFirstRender, pageBench, read } from "./setup.ts";
 
 type Options = NonNullable<Parameters<typeof cachePage>[1]>;
-
-/** A handler answering `<path> <n>` for its n-th call, with `headers`. */
-function counted(headers: Record<string, string> = {}) {
-  let calls = 0;
-  return async (request: Request) => new Response(`${new URL(request.url).pathname} ${++calls}`, { headers });
-}
 
 /** Pages tagged by their `id` query parameter (`product:<id>`), plus "catalogue". */
 const byProduct: Options["tags"] = (request) => [`product:${new URL(request.url).searchParams.get("id")}`, "catalogue"];
 
 function wrap(bench: Bench, options: Options = {}, headers: Record<string, string> = {}) {
   return cachePage(60, { cache: bench.cache, now: bench.clock.now, waitUntil: bench.waitUntil, onError: (error) => bench.errors.push(error), ...options })(counted(headers));
-}
-
-async function get(handler: (request: Request) => Promise<Response>, bench: Bench, url: string, init?: RequestInit) {
-  const answer = await read(handler(new Request(url, init)));
-  await bench.settle();
-  return answer;
 }
 
 describe("cache tags", () => {
@@ -64,25 +52,14 @@ describe("cache tags", () => {
 
   it("ends the page of a render that was under way when the purge came", async () => {
     const bench = pageBench();
-    let entered!: () => void;
-    let release!: () => void;
-    const inHandler = new Promise<void>((resolve) => (entered = resolve));
-    const rendering = new Promise<void>((resolve) => (release = resolve));
-    let calls = 0;
-    const handler = cachePage(60, { cache: bench.cache, now: bench.clock.now, waitUntil: bench.waitUntil, tags: ["news"] })(async (_request: Request) => {
-      const call = ++calls;
-      if (call === 1) {
-        entered();
-        await rendering; // it has read the old news when the purge lands
-      }
-      return new Response(`render ${call}`);
-    });
+    const slow = heldFirstRender();
+    const handler = cachePage(60, { cache: bench.cache, now: bench.clock.now, waitUntil: bench.waitUntil, tags: ["news"] })(slow.handler);
     const first = read(handler(new Request("https://example.com/news")));
-    await inHandler;
+    await slow.entered;
     bench.clock.advance(1);
     await purgeTag("news", { cache: bench.cache, now: bench.clock.now });
     bench.clock.advance(1); // the handler answers after the purge, too
-    release();
+    slow.release();
     expect((await first).body).toBe("render 1");
     await bench.settle();
     bench.clock.advance(1);
