@@ -138,12 +138,12 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
    * then read again; concurrent callers share one read. A missing token (never set, or evicted) is
    * replaced, so old entries never come back.
    */
-  const currentGeneration = (): string | Promise<string> => {
-    if (generation && now() - generation.readAt < generationCheckMs) return generation.value ?? generation.token;
-    return remember(readGeneration());
+  const currentGeneration = (at = now()): string | Promise<string> => {
+    if (generation && at - generation.readAt < generationCheckMs) return generation.value ?? generation.token;
+    return remember(readGeneration(), at);
   };
-  const remember = (token: Promise<string>): Promise<string> => {
-    const known: NonNullable<typeof generation> = { token, readAt: now() };
+  const remember = (token: Promise<string>, at = now()): Promise<string> => {
+    const known: NonNullable<typeof generation> = { token, readAt: at };
     generation = known;
     token.then(
       (value) => (known.value = value),
@@ -161,20 +161,22 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
   };
 
   /**
-   * `use` of the entry at `location` if there is one of the current generation. When the
-   * generation is due for a re-check, its read and the entry's go out together; otherwise only
-   * the entry's read is waited for, so a hit is one await here (`use` runs inside it).
+   * `use` of the entry at `location` if there is one of the current generation, with the time the
+   * read began (the clock is read once: on workerd each reading is a call out of the isolate). When
+   * the generation is due for a re-check, its read and the entry's go out together; otherwise
+   * only the entry's read is waited for, so a hit is one await here (`use` runs inside it).
    */
-  const matchEntry = async <T>(location: string, use: (found: StoredEntry) => T | Promise<T>): Promise<T | undefined> => {
-    const generation = currentGeneration();
+  const matchEntry = async <T>(location: string, use: (found: StoredEntry, at: number) => T | Promise<T>): Promise<T | undefined> => {
+    const at = now();
+    const generation = currentGeneration(at);
     const response = await match(location);
     const found = typeof generation === "string" ? entryOf(response, generation) : await entryOnceRead(response, generation);
-    return found && use(found);
+    return found && use(found, at);
   };
 
-  /** A live entry as a head and a streaming body. */
-  const streamedEntry = ({ response, expiresAt, head, bodyLength }: StoredEntry): StreamedEntry | undefined => {
-    if (!isLive(expiresAt, now)) {
+  /** A live entry, read at `at`, as a head and a streaming body. */
+  const streamedEntry = ({ response, expiresAt, head, bodyLength }: StoredEntry, at: number): StreamedEntry | undefined => {
+    if (!isLive(expiresAt, at)) {
       response.body?.cancel().catch(() => {});
       return undefined;
     }

@@ -191,11 +191,11 @@ export function workersKv(namespace: KvNamespaceLike, options: WorkersKvOptions 
         const waiting = writes.waiting(location);
         if (waiting) {
           const entry = waiting.entry;
-          return entry && isLive(entry.expiresAt, now) ? { head: entry.head ?? new Uint8Array(0), body: new Response(entry.value as Uint8Array<ArrayBuffer>).body!, length: joined(entry).byteLength } : undefined;
+          return entry && isLive(entry.expiresAt, now()) ? { head: entry.head ?? new Uint8Array(0), body: new Response(entry.value as Uint8Array<ArrayBuffer>).body!, length: joined(entry).byteLength } : undefined;
         }
         const { value, metadata } = await namespace.getWithMetadata<Metadata>(location, streamOptions);
         if (value === null) return undefined;
-        if (!isLive(metadata?.expiresAt ?? null, now)) {
+        if (!isLive(metadata?.expiresAt ?? null, now())) {
           await value.cancel();
           return undefined;
         }

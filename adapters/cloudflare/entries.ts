@@ -26,13 +26,13 @@ export function expiresAtFor(ttl: BackendTtl, now: () => number): number | null 
 }
 
 /**
- * Whether an entry expiring at `expiresAt` (`null`: never) is still live.
+ * Whether an entry expiring at `expiresAt` (`null`: never) is live at the time `at`.
  *
  * @example
- * if (!isLive(entry.expiresAt, now)) return undefined;
+ * if (!isLive(entry.expiresAt, now())) return undefined;
  */
-export function isLive(expiresAt: number | null, now: () => number): boolean {
-  return expiresAt === null || expiresAt > now();
+export function isLive(expiresAt: number | null, at: number): boolean {
+  return expiresAt === null || expiresAt > at;
 }
 
 /**
@@ -75,7 +75,7 @@ export function entryBackend(store: EntryStore): Backend {
   /** The unexpired entry at `location`. */
   const live = async (location: string): Promise<Entry | undefined> => {
     const entry = await store.load(location);
-    return entry !== undefined && isLive(entry.expiresAt, now) ? entry : undefined;
+    return entry !== undefined && isLive(entry.expiresAt, now()) ? entry : undefined;
   };
 
   return {

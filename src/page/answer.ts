@@ -31,8 +31,8 @@ interface Hit {
  * return answers.hit(request, "GET", page, Date.now());
  */
 export class PageAnswers {
-  /** The headers last prepared for each streamed page (see `hitHeaders`), keyed by its decoded head's (shared, frozen) header list. */
-  private readonly preparedHeaders = new WeakMap<DecodedPage["headers"], Hit & { headers: Headers }>();
+  /** The hit last prepared for each streamed page (see `hitInit`), keyed by its decoded head's (shared, frozen) header list. */
+  private readonly prepared = new WeakMap<DecodedPage["headers"], Hit & { init: Response }>();
   private readonly options: Pick<ResolvedPageOptions, "cacheStatus" | "cacheName" | "onOutcome">;
 
   constructor(options: Pick<ResolvedPageOptions, "cacheStatus" | "cacheName" | "onOutcome">) {
@@ -54,7 +54,7 @@ export class PageAnswers {
       release(page);
       body = null;
     }
-    const response = new Response(body, { status: page.status, headers: this.hitHeaders(page, hit) });
+    const response = new Response(body, this.hitInit(page, hit));
     if (!hasAnyHeader(request.headers, page.conditionalHeaders)) return response;
     const conditional = getConditionalResponse(request, response);
     return conditional === response ? response : this.withStatus(conditional, { hit: true, ttl: hit.ttl, detail });
@@ -83,22 +83,25 @@ export class PageAnswers {
   }
 
   /**
-   * A hit's headers: the page's own, then Age, Cache-Status and, for HEAD, Content-Length. A page
-   * read whole gets a record (see `withHeaders`). A streamed page comes from a runtime's own cache
-   * (workerd, Deno), where copying a Headers is native and cheaper than building one: its headers
-   * are prepared once and copied by every hit that adds the same values (Age and the TTL in
-   * Cache-Status change once a second, so most hits of a popular page do).
+   * A hit's status and headers: the page's own, then Age, Cache-Status and, for HEAD,
+   * Content-Length. A page read whole gets a record of headers (see `withHeaders`). A streamed
+   * page comes from a runtime's own cache (workerd, Deno), where copying natively is cheaper than
+   * building: its hit is prepared once as a bodiless Response, whose status and headers every hit
+   * that adds the same values copies (Age and the TTL in Cache-Status change once a second, so
+   * most hits of a popular page do). workerd builds a Response from another faster than from a
+   * dictionary holding a Headers (2.1 against 2.6 µs with five headers), as Hono's `cache()` does.
    */
-  private hitHeaders(page: DecodedPage, hit: Hit): HeadersInit {
-    if (page.body instanceof Uint8Array) return withHeaders(page, this.hitAdditions(page, hit));
-    const prepared = this.preparedHeaders.get(page.headers);
+  private hitInit(page: DecodedPage, hit: Hit): ResponseInit {
+    if (page.body instanceof Uint8Array) return { status: page.status, headers: withHeaders(page, this.hitAdditions(page, hit)) };
+    const prepared = this.prepared.get(page.headers);
     if (prepared && prepared.age === hit.age && prepared.ttl === hit.ttl && prepared.detail === hit.detail && prepared.head === hit.head) {
-      return prepared.headers;
+      return prepared.init;
     }
     const headers = new Headers(page.headers);
     for (const [name, value] of this.hitAdditions(page, hit)) headers.append(name, value);
-    this.preparedHeaders.set(page.headers, { ...hit, headers });
-    return headers;
+    const init = new Response(null, { status: page.status, headers });
+    this.prepared.set(page.headers, { ...hit, init });
+    return init;
   }
 
   /** The headers a hit adds after the page's own. */
