@@ -14,6 +14,10 @@
  * runs twice, in two isolates: how far apart the two read (the A/A row) is the noise that every
  * other ratio of the run carries.
  *
+ * A third timing replaces `caches` in each isolate with an in-memory one: what is left of a hit is
+ * the middleware's own work (Hono's router included) and a Response built from stored bytes, so it
+ * shows what the middleware costs without the cache service that takes most of a real hit.
+ *
  * Wall time on a shared machine moves by several percent between runs, so where valgrind is
  * installed the bench also counts the instructions workerd executes per 2 KiB hit (its whole
  * process, Miniflare's cache service included): each contender in its own workerd under
@@ -35,7 +39,7 @@ const SIZES = [
   { kib: 2, hitsPerRound: 100 },
   { kib: 1024, hitsPerRound: 50 },
 ];
-/** A multiple of the number of contenders (6), so each takes every turn in the order equally often. */
+/** A multiple of the number of contenders (6), so each takes every turn in the order equally often (24 for the four of `ALONE`). */
 const ROUNDS = 42;
 /** Instruction counts: rounds, hits per round, and how much slower a hit runs under valgrind. */
 const COUNTED = { rounds: 3, hitsPerRound: 400, slowdown: 50 };
@@ -51,6 +55,8 @@ const bundle = await build({
   logLevel: "error",
 });
 const names = Object.keys(CONTENDERS) as Array<keyof typeof CONTENDERS>;
+/** The contenders timed without Miniflare's cache service: those over the Cache API, each reading the token once a second. */
+const ALONE: Array<keyof typeof CONTENDERS> = ["hono-cache", "hono-cache-again", "cache-api", "cache-api-plain"];
 /** The workerd binary Miniflare runs (the `workerd` package's default export). */
 const workerd = (createRequire(import.meta.url)("workerd") as { default: string }).default;
 
@@ -79,27 +85,36 @@ async function prepare(mf: Miniflare, name: string, kib: number, hits: number): 
 /** The median of `values`. */
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-/** Hit latency: every contender in one workerd, taking turns in rounds. Exits non-zero if any timed request missed. */
-async function timeHits(): Promise<void> {
-  const mf = new Miniflare({ workers: names.map((name) => workerOptions(name)) });
+/** One timing: which contenders, how many rounds, with which extra bindings. */
+interface Timing {
+  title: (size: string) => string;
+  contenders: Array<keyof typeof CONTENDERS>;
+  sizes: typeof SIZES;
+  rounds: number;
+  bindings?: Record<string, string>;
+}
+
+/** Hit latency: the contenders in one workerd, taking turns in rounds. Exits non-zero if any timed request missed. */
+async function timeHits({ title, contenders, sizes, rounds, bindings }: Timing): Promise<void> {
+  const mf = new Miniflare({ workers: contenders.map((name) => workerOptions(name, bindings)) });
   try {
-    for (const { kib, hitsPerRound } of SIZES) {
-      for (const name of names) await prepare(mf, name, kib, hitsPerRound);
-      const roundMs = names.map(() => [] as number[]);
-      const handlerRuns = names.map(() => 0);
-      for (let r = 0; r < ROUNDS; r++) {
-        for (let turn = 0; turn < names.length; turn++) {
-          const index = (r + turn) % names.length;
-          const round = (await (await ask(mf, names[index]!, `/round?kib=${kib}&n=${hitsPerRound}`)).json()) as Round;
+    for (const { kib, hitsPerRound } of sizes) {
+      for (const name of contenders) await prepare(mf, name, kib, hitsPerRound);
+      const roundMs = contenders.map(() => [] as number[]);
+      const handlerRuns = contenders.map(() => 0);
+      for (let r = 0; r < rounds; r++) {
+        for (let turn = 0; turn < contenders.length; turn++) {
+          const index = (r + turn) % contenders.length;
+          const round = (await (await ask(mf, contenders[index]!, `/round?kib=${kib}&n=${hitsPerRound}`)).json()) as Round;
           roundMs[index]![r] = round.ms;
           handlerRuns[index] = round.handlerRuns;
         }
       }
-      console.log(`\ncache hit, one ${kib < 1024 ? `${kib} KiB` : `${kib / 1024} MiB`} page, ${hitsPerRound * ROUNDS} hits each (interleaved rounds, one isolate each)`);
+      console.log(`\n${title(kib < 1024 ? `${kib} KiB` : `${kib / 1024} MiB`)}, ${hitsPerRound * rounds} hits each (interleaved rounds, one isolate each)`);
       const baseline = roundMs[0]!;
-      names.forEach((name, index) => {
+      contenders.forEach((name, index) => {
         const ms = roundMs[index]!;
-        const usPerHit = (ms.reduce((sum, each) => sum + each, 0) * 1000) / (hitsPerRound * ROUNDS);
+        const usPerHit = (ms.reduce((sum, each) => sum + each, 0) * 1000) / (hitsPerRound * rounds);
         const ratios = ms.map((each, r) => each / baseline[r]!).sort((a, b) => a - b);
         const spread = `rounds ${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)}`;
         const note = handlerRuns[index] === 1 ? "" : `  (handler ran ${handlerRuns[index]} times: not all hits)`;
@@ -164,6 +179,13 @@ async function countInstructions(): Promise<void> {
 }
 
 console.log(`workerd (Miniflare) on ${machine()}`);
-await timeHits();
+await timeHits({ title: (size) => `cache hit, one ${size} page`, contenders: names, sizes: SIZES, rounds: ROUNDS });
+await timeHits({
+  title: (size) => `the middleware alone: cache hit, one ${size} page, an in-memory Cache in place of Miniflare's`,
+  contenders: ALONE,
+  sizes: [{ kib: 2, hitsPerRound: 2000 }],
+  rounds: 24,
+  bindings: { MEMORY_CACHES: "1" },
+});
 if (spawnSync("valgrind", ["--version"]).status === 0) await countInstructions();
 else console.log("\ninstructions per hit: skipped, valgrind is not installed (apt-get install valgrind)");

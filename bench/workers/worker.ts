@@ -7,6 +7,10 @@
  * answers with the milliseconds they took and how often the page's handler has run (1: every
  * timed request was a hit).
  *
+ * With the `MEMORY_CACHES` binding set, `caches` is replaced by an in-memory one before any app is
+ * built, so a hit costs the middleware's own work and a `Response` built from stored bytes, without
+ * Miniflare's cache service: the bench's measure of the middleware alone.
+ *
  * Under valgrind (the bench's instruction counts) a hit takes about 50 times as long, so the
  * `CLOCK_SLOWDOWN` binding slows edgecache's clocks by as much: work done once a second (Age,
  * the Cache API adapter's generation check) then stays as rare per hit as at full speed.
@@ -61,6 +65,8 @@ export interface BenchEnv {
   CACHE_KV?: KvNamespaceLike;
   /** How many times slower than real time edgecache's clocks run. Default 1. */
   CLOCK_SLOWDOWN?: string;
+  /** `"1"`: every contender's Cache API is an in-memory one (see `MemoryCache`). */
+  MEMORY_CACHES?: string;
 }
 
 /**
@@ -77,6 +83,45 @@ export interface Round {
 /** A page of about `kib` KiB. */
 const page = (kib: number) => `<!doctype html><title>bench</title>${"<p>edgecache benchmark page</p>".repeat(Math.max(1, Math.round(kib * 32)))}`;
 
+/**
+ * A Web `Cache` kept in the isolate's memory: `match` answers with a new `Response` over the stored
+ * bytes, as a runtime's cache does over its own storage, minus the storage.
+ */
+class MemoryCache {
+  private readonly entries = new Map<string, { body: Uint8Array<ArrayBuffer>; status: number; headers: Array<[string, string]> }>();
+
+  match(request: RequestInfo): Promise<Response | undefined> {
+    const entry = this.entries.get(typeof request === "string" ? request : request.url);
+    return Promise.resolve(entry && new Response(entry.body, { status: entry.status, headers: entry.headers }));
+  }
+
+  async put(request: RequestInfo, response: Response): Promise<void> {
+    const body = new Uint8Array(await response.arrayBuffer());
+    this.entries.set(typeof request === "string" ? request : request.url, { body, status: response.status, headers: [...response.headers] });
+  }
+
+  delete(request: RequestInfo): Promise<boolean> {
+    return Promise.resolve(this.entries.delete(typeof request === "string" ? request : request.url));
+  }
+}
+
+class MemoryCaches {
+  private readonly named = new Map<string, MemoryCache>();
+  readonly default = new MemoryCache();
+
+  open(name: string): Promise<MemoryCache> {
+    let cache = this.named.get(name);
+    if (!cache) this.named.set(name, (cache = new MemoryCache()));
+    return Promise.resolve(cache);
+  }
+}
+
+/** Replace `caches` with in-memory caches, once per isolate. */
+function useMemoryCaches(): void {
+  if ((globalThis as { caches?: unknown }).caches instanceof MemoryCaches) return;
+  Object.defineProperty(globalThis, "caches", { configurable: true, value: new MemoryCaches() });
+}
+
 /** This isolate's app for each page size, and how often it has rendered the page. */
 const apps = new Map<number, { app: Hono<{ Bindings: BenchEnv }>; runs: number }>();
 
@@ -89,6 +134,7 @@ function slowClock(slowdown: number): () => number {
 function appFor(kib: number, env: BenchEnv) {
   let served = apps.get(kib);
   if (!served) {
+    if (env.MEMORY_CACHES === "1") useMemoryCaches();
     const html = page(kib);
     const slowdown = Number(env.CLOCK_SLOWDOWN ?? 1);
     const app = new Hono<{ Bindings: BenchEnv }>();
