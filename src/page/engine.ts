@@ -13,6 +13,7 @@ import { PageAnswers, release } from "./answer.ts";
 import { captureBody, type CapturedResponse } from "./capture.ts";
 import { baseKey, variantKey, varyIndexFor, varyNames } from "./keys.ts";
 import type { PageErrorContext, ResolvedPageOptions } from "./options.ts";
+import { type Breaker, breakerFor } from "./breaker.ts";
 import { claimFill, type Fill, Fills, pollPause, sharesFills } from "./fills.ts";
 import { decide, type TimeoutRule } from "./policy.ts";
 import { purgedSince } from "./purge.ts";
@@ -82,6 +83,9 @@ export class PageCacheEngine {
       return this.answers.label(await run(request), { hit: false, fwd: "miss", detail: "no-cache" }, request);
     }
 
+    if (this.leftAlone(cache, (breaker, now) => !breaker.allows(now))) {
+      return this.answers.label(await run(request), { hit: false, fwd: "miss", detail: "store-down" }, request);
+    }
     let lookup = await this.lookups.find(cache, request, method);
     const authorized = request.headers.has("authorization");
     const usable = (page: DecodedPage | undefined): page is DecodedPage => page !== undefined && (page.shareable || !authorized);
@@ -189,6 +193,10 @@ export class PageCacheEngine {
     if (decision.refusal) {
       fill?.end();
       return this.answers.label(patched, { hit: false, fwd, detail: decision.refusal }, answering);
+    }
+    if (this.leftAlone(cache, (breaker, now) => breaker.isOpen(now))) {
+      fill?.end();
+      return this.answers.label(patched, { hit: false, fwd, detail: "store-down" }, answering);
     }
     let tagged: Tagged | undefined;
     try {
@@ -303,15 +311,32 @@ export class PageCacheEngine {
     }
   }
 
-  /** Fail a backend call that takes longer than the store's time limit (see the `timeoutMs` option). */
-  private limit<T>(cache: EdgeCache, call: Promise<T>): Promise<T> {
+  /** The time limit on calls to `cache`'s store in ms (see the `timeoutMs` option); 0 for none. */
+  private deadlineMs(cache: EdgeCache): number {
     const capabilities = cache.backend.capabilities;
-    if (capabilities?.shared === false) return call; // in-isolate: its calls never wait on I/O
-    const ms = this.options.timeoutMs ?? (capabilities?.local === true ? 0 : DEFAULT_TIMEOUT_MS);
+    if (capabilities?.shared === false) return 0; // in-isolate: its calls never wait on I/O
+    return this.options.timeoutMs ?? (capabilities?.local === true ? 0 : DEFAULT_TIMEOUT_MS);
+  }
+
+  /** Whether `test` says the store's circuit breaker keeps page caching away from it now; never for a store without a time limit. */
+  private leftAlone(cache: EdgeCache, test: (breaker: Breaker, now: number) => boolean): boolean {
+    return this.deadlineMs(cache) > 0 && test(breakerFor(cache.backend), this.options.now());
+  }
+
+  /**
+   * Fail a backend call that takes longer than the store's time limit (see the `timeoutMs`
+   * option), and tell the store's circuit breaker whether it answered in time.
+   */
+  private limit<T>(cache: EdgeCache, call: Promise<T>): Promise<T> {
+    const ms = this.deadlineMs(cache);
     if (ms === 0) return call;
-    return withDeadline(call, ms, () => {
-      throw new TimeoutError(`the ${cache.backend.name} backend took longer than ${ms} ms`);
-    });
+    const breaker = breakerFor(cache.backend);
+    const atDeadline = (): never => {
+      const breakMs = breaker.timedOut(this.options.now(), this.options.circuitBreakMs);
+      const left = breakMs > 0 ? ` again: page caching leaves it alone for ${breakMs} ms` : "";
+      throw new TimeoutError(`the ${cache.backend.name} backend took longer than ${ms} ms${left}`);
+    };
+    return withDeadline(call, ms, atDeadline, () => breaker.answered());
   }
 
   /** Carry a cache write past the response: the `waitUntil` option, a `ctx` argument's, or the background. */
@@ -340,23 +365,32 @@ function headOnly(response: Response): CapturedResponse {
   return { response: new Response(null, response), body: Promise.resolve(new Uint8Array(0)) };
 }
 
-/** `promise`, or after `ms` whatever `atDeadline` returns or throws; the timer goes as soon as either is done. */
-function withDeadline<T>(promise: Promise<T>, ms: number, atDeadline: () => T): Promise<T> {
+/**
+ * `promise`, or after `ms` whatever `atDeadline` returns or throws; the timer goes as soon as
+ * either is done. `inTime` hears of a promise settled before the deadline.
+ */
+function withDeadline<T>(promise: Promise<T>, ms: number, atDeadline: () => T, inTime?: () => void): Promise<T> {
+  let late = false;
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
+      late = true;
       try {
         resolve(atDeadline());
       } catch (error) {
         reject(error);
       }
     }, ms);
+    const settled = (): void => {
+      clearTimeout(timer);
+      if (!late) inTime?.();
+    };
     promise.then(
       (value) => {
-        clearTimeout(timer);
+        settled();
         resolve(value);
       },
       (error: unknown) => {
-        clearTimeout(timer);
+        settled();
         reject(error);
       },
     );

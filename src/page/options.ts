@@ -74,6 +74,14 @@ export interface PageCacheOptions {
    * call costs more than the call risks. Never applied to in-isolate stores, which cannot hang.
    */
   timeoutMs?: number;
+  /**
+   * After three calls to a store in a row ran out of `timeoutMs`, leave it alone for this long:
+   * requests go straight to their handlers (`fwd=miss; detail=store-down`) instead of each waiting
+   * out the limit, and nothing is stored. Then one request at a time tries it again: an answer in
+   * time ends the break, another time-out starts one twice as long (up to a minute). Kept per
+   * backend in each isolate. 0 never leaves a store alone. Default 5000 ms.
+   */
+  circuitBreakMs?: number;
   /** Concurrent misses for the same page wait this long for the first one to fill the cache: in this isolate, and across processes on stores with an atomic add (memcached, Redis). 0 turns collapsing off. Default 5000 ms. */
   collapseMs?: number;
   /** Seconds a stale page may be served while one request refreshes it in the background; adds `stale-while-revalidate` to responses. Default: the response's own directive, else 0. */
@@ -129,6 +137,7 @@ export interface ResolvedPageOptions {
   maxBodyBytes: number;
   /** `undefined`: the default, which depends on the store. */
   timeoutMs: number | undefined;
+  circuitBreakMs: number;
   collapseMs: number;
   staleWhileRevalidate: number | undefined;
   staleIfError: number | undefined;
@@ -234,6 +243,7 @@ export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPage
     tagHeader,
     maxBodyBytes: nonNegative(o.maxBodyBytes ?? 5 * 2 ** 20, "options.maxBodyBytes"),
     timeoutMs: o.timeoutMs === undefined ? undefined : nonNegative(o.timeoutMs, "options.timeoutMs"),
+    circuitBreakMs: nonNegative(o.circuitBreakMs ?? 5000, "options.circuitBreakMs"),
     collapseMs: nonNegative(o.collapseMs ?? 5000, "options.collapseMs"),
     staleWhileRevalidate: o.staleWhileRevalidate === undefined ? undefined : nonNegative(o.staleWhileRevalidate, "options.staleWhileRevalidate"),
     staleIfError: o.staleIfError === undefined ? undefined : nonNegative(o.staleIfError, "options.staleIfError"),

@@ -1,0 +1,131 @@
+/**
+ * The circuit breaker: a store that stops answering is left alone for `circuitBreakMs` after three
+ * time-outs in a row, so requests stop paying its time limit; then one request at a time tries it.
+ * Deadlines run on fake timers and the breaker on the bench's fake clock.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { cachePage } from "../../src/page/cache-page.ts";
+import type { PageCacheOptions } from "../../src/page/options.ts";
+import { type Bench, counted, pageBench, read } from "./setup.ts";
+
+const URL_A = "https://example.com/a";
+
+/** A bench whose store (behind a connection, so with a time limit) stops answering while `hanging.on`. */
+function hangingBench() {
+  const hanging = { on: true };
+  const stall = <T>(answer: () => Promise<T>): Promise<T> => (hanging.on ? new Promise<T>(() => {}) : answer());
+  const bench = pageBench((backend) => ({
+    ...backend,
+    capabilities: { ...backend.capabilities, shared: true, local: false },
+    get: (key) => stall(() => backend.get(key)),
+    set: (key, value, ttl) => stall(() => backend.set(key, value, ttl)),
+  }));
+  return { bench, hanging };
+}
+
+function options(bench: Bench, extra: PageCacheOptions = {}): PageCacheOptions {
+  return { cache: bench.cache, now: bench.clock.now, waitUntil: bench.waitUntil, timeoutMs: 20, onError: (error) => bench.errors.push(error), ...extra };
+}
+
+/** Answer `url` through `handler`, moving the fake timers on until the answer and its writes are done. */
+async function answer(handler: (request: Request) => Promise<Response>, bench: Bench, url = URL_A) {
+  const answered = read(handler(new Request(url)));
+  await vi.advanceTimersByTimeAsync(25); // the lookup's time limit
+  const result = await answered;
+  const writes = bench.settle();
+  await vi.advanceTimersByTimeAsync(25); // the write's
+  await writes;
+  return result;
+}
+
+const backendCalls = (bench: Bench) => bench.calls.filter((call) => call === "get" || call === "set").length;
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("the circuit breaker", () => {
+  it("leaves a store that stopped answering alone after three time-outs, then lets one request try it", async () => {
+    const { bench, hanging } = hangingBench();
+    const handler = cachePage(60, options(bench))(counted());
+
+    // Two requests: each lookup times out, and so does the first one's write.
+    expect((await answer(handler, bench)).cacheStatus).toBe("edgecache; fwd=miss; stored");
+    expect((await answer(handler, bench)).cacheStatus).toBe("edgecache; fwd=miss; detail=store-down");
+    expect(bench.errors.map(String)).toEqual([
+      "TimeoutError: the memory backend took longer than 20 ms",
+      "TimeoutError: the memory backend took longer than 20 ms",
+      "TimeoutError: the memory backend took longer than 20 ms again: page caching leaves it alone for 5000 ms",
+    ]);
+
+    // While the break lasts, requests skip the store: no call, no wait, no error.
+    const calls = backendCalls(bench);
+    const skipped = await read(handler(new Request(URL_A)));
+    expect(skipped).toMatchObject({ status: 200, body: "/a 3", cacheStatus: "edgecache; fwd=miss; detail=store-down" });
+    expect(backendCalls(bench)).toBe(calls);
+    expect(bench.errors).toHaveLength(3);
+
+    // The store answers again; once the break is over, the next request uses it and closes the breaker.
+    hanging.on = false;
+    bench.clock.advance(5);
+    expect((await answer(handler, bench)).cacheStatus).toBe("edgecache; fwd=uri-miss; stored");
+    expect(await answer(handler, bench)).toMatchObject({ body: "/a 4", cacheStatus: "edgecache; hit; ttl=60" });
+  });
+
+  it("keeps the others away while one request tries the store, and doubles the break when that try times out", async () => {
+    const { bench } = hangingBench();
+    const handler = cachePage(60, options(bench))(counted());
+    await answer(handler, bench);
+    await answer(handler, bench); // the third time-out: a 5 s break
+    bench.clock.advance(5);
+
+    const calls = backendCalls(bench);
+    const trial = read(handler(new Request(URL_A)));
+    expect((await read(handler(new Request(URL_A)))).cacheStatus).toBe("edgecache; fwd=miss; detail=store-down");
+    expect(backendCalls(bench)).toBe(calls + 1); // the trial's lookup only
+    await vi.advanceTimersByTimeAsync(25);
+    expect((await trial).cacheStatus).toBe("edgecache; fwd=miss; detail=store-down");
+    expect(String(bench.errors.at(-1))).toMatch(/again: page caching leaves it alone for 10000 ms$/);
+
+    bench.clock.advance(9.999);
+    expect((await read(handler(new Request(URL_A)))).cacheStatus).toBe("edgecache; fwd=miss; detail=store-down");
+    expect(backendCalls(bench)).toBe(calls + 1);
+    bench.clock.advance(0.001);
+    const next = read(handler(new Request(URL_A)));
+    await vi.advanceTimersByTimeAsync(25);
+    await next;
+    expect(backendCalls(bench)).toBe(calls + 2); // the next trial
+  });
+
+  it("is shared by every wrapper over the same store", async () => {
+    const { bench } = hangingBench();
+    const handler = cachePage(60, options(bench))(counted());
+    await answer(handler, bench);
+    await answer(handler, bench);
+    const other = cachePage(300, options(bench, { keyPrefix: "other" }))(counted());
+    expect((await read(other(new Request("https://example.com/b")))).cacheStatus).toBe("edgecache; fwd=miss; detail=store-down");
+  });
+
+  it("never opens on errors: a store that answers, even with a failure, costs a request little", async () => {
+    const bench = pageBench((backend) => ({ ...backend, capabilities: { shared: true }, get: () => Promise.reject(new Error("refused")) }));
+    const handler = cachePage(60, options(bench))(counted());
+    for (let i = 0; i < 5; i++) expect((await answer(handler, bench)).cacheStatus).toBe("edgecache; fwd=miss; stored");
+    expect(bench.calls.filter((call) => call === "get")).toHaveLength(10); // each lookup and each write's purge check
+  });
+
+  it("never opens with circuitBreakMs: 0", async () => {
+    const { bench } = hangingBench();
+    const handler = cachePage(60, options(bench, { circuitBreakMs: 0 }))(counted());
+    for (let i = 0; i < 4; i++) expect((await answer(handler, bench)).cacheStatus).toBe("edgecache; fwd=miss; stored");
+    expect(bench.errors.map(String).every((error) => error.endsWith("took longer than 20 ms"))).toBe(true);
+    expect(bench.errors).toHaveLength(8);
+  });
+
+  it("refuses a circuitBreakMs that is not a non-negative number, naming it", () => {
+    expect(() => cachePage(60, { circuitBreakMs: -1 })).toThrow(/options\.circuitBreakMs/);
+    expect(() => cachePage(60, { circuitBreakMs: "5s" as unknown as number })).toThrow(/options\.circuitBreakMs/);
+  });
+});
