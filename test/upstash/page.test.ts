@@ -5,14 +5,14 @@ import { createCache } from "../../src/cache.ts";
 import { BackendUnavailableError } from "../../src/errors.ts";
 import { cachePage } from "../../src/page/cache-page.ts";
 import { purgeTag } from "../../src/page/tags.ts";
-import type { PageErrorContext } from "../../src/page/options.ts";
+import type { PageCacheOptions, PageErrorContext } from "../../src/page/options.ts";
 import { fakeClock } from "../conformance/fake-clock.ts";
 import { freshPrefix, useUpstashStack } from "./stack.ts";
 
 const stack = useUpstashStack("test");
 
 /** One isolate's view: its own client and cache over the shared database, and a counting handler. */
-function isolate(backend: UpstashOptions) {
+function isolate(backend: UpstashOptions, pageOptions: PageCacheOptions = {}) {
   const rendered: string[] = [];
   const errors: Array<[unknown, PageErrorContext["operation"]]> = [];
   const writes: Promise<unknown>[] = [];
@@ -20,6 +20,7 @@ function isolate(backend: UpstashOptions) {
     cache: createCache({ backend: upstash(backend) }),
     waitUntil: (write) => writes.push(write),
     onError: (error, { operation }) => errors.push([error, operation]),
+    ...pageOptions,
   })(async (request: Request) => {
     const { pathname } = new URL(request.url);
     rendered.push(pathname);
@@ -84,6 +85,34 @@ describe("cachePage over Upstash", () => {
     expect(site.rendered.filter((path) => path === "/about").length).toBeGreaterThanOrEqual(2);
     expect(site.errors.length).toBeGreaterThan(0);
     expect(site.errors.every(([error]) => error instanceof BackendUnavailableError)).toBe(true);
+  });
+
+  it("Redis frozen mid-test: after three time-outs pages skip it at once, until it answers again", async () => {
+    const clock = fakeClock();
+    const site = isolate({ client: stack().client(), prefix: freshPrefix("pages") }, { timeoutMs: 200, circuitBreakMs: 5000, now: clock.now });
+    await site.get("/about");
+    stack().redis.freeze();
+    await site.get("/about"); // its lookup times out, then its write
+    expect((await site.get("/about")).headers.get("cache-status")).toBe("edgecache; fwd=miss; detail=store-down"); // the third
+    expect(site.errors.map(([error]) => String(error))).toEqual([
+      "TimeoutError: the upstash backend took longer than 200 ms",
+      "TimeoutError: the upstash backend took longer than 200 ms",
+      "TimeoutError: the upstash backend took longer than 200 ms again: page caching leaves it alone for 5000 ms",
+    ]);
+
+    // Redis is still frozen: a request that called it would time out too. These never call it.
+    const skipped = await Promise.all(["/about", "/contact"].map(site.get));
+    expect(skipped.map((page) => [page.text, page.headers.get("cache-status")])).toEqual([
+      ["<h1>/about</h1>", "edgecache; fwd=miss; detail=store-down"],
+      ["<h1>/contact</h1>", "edgecache; fwd=miss; detail=store-down"],
+    ]);
+    expect(site.errors).toHaveLength(3);
+
+    stack().redis.thaw();
+    clock.advance(5);
+    expect((await site.get("/contact")).headers.get("cache-status")).toBe("edgecache; fwd=uri-miss; stored");
+    expect((await site.get("/contact")).headers.get("cache-status")).toMatch(/^edgecache; hit; ttl=/);
+    expect(site.errors).toHaveLength(3);
   });
 });
 
