@@ -12,7 +12,8 @@
  * is the median over rounds of the time against Hono's in the same round: a machine whose speed
  * drifts over seconds (a shared one) moves a whole round, not one contender. Hono's middleware
  * runs twice, in two isolates: how far apart the two read (the A/A row) is the noise that every
- * other ratio of the run carries.
+ * other ratio of the run carries. Each median comes with its 95% interval, bootstrapped over the
+ * rounds: a contender whose interval holds 1.00 cannot be told apart from Hono's in that run.
  *
  * A third timing replaces `caches` in each isolate with an in-memory one: what is left of a hit is
  * the middleware's own work (Hono's router included) and a Response built from stored bytes, so it
@@ -85,6 +86,22 @@ async function prepare(mf: Miniflare, name: string, kib: number, hits: number): 
 /** The median of `values`. */
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
+/**
+ * Where the median of `values` would fall in 95% of runs like this one: a bootstrap over the
+ * rounds (resampled 2000 times, with a fixed seed so the same rounds give the same interval).
+ */
+function medianInterval(values: number[]): [number, number] {
+  let seed = 0x9e3779b9;
+  const random = (): number => {
+    seed = (seed + 0x6d2b79f5) | 0; // mulberry32
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+  const medians = Array.from({ length: 2000 }, () => median(values.map(() => values[Math.floor(random() * values.length)]!))).sort((a, b) => a - b);
+  return [medians[49]!, medians[1949]!];
+}
+
 /** One timing: which contenders, how many rounds, with which extra bindings. */
 interface Timing {
   title: (size: string) => string;
@@ -115,8 +132,9 @@ async function timeHits({ title, contenders, sizes, rounds, bindings }: Timing):
       contenders.forEach((name, index) => {
         const ms = roundMs[index]!;
         const usPerHit = (ms.reduce((sum, each) => sum + each, 0) * 1000) / (hitsPerRound * rounds);
-        const ratios = ms.map((each, r) => each / baseline[r]!).sort((a, b) => a - b);
-        const spread = `rounds ${ratios[0]!.toFixed(2)}–${ratios.at(-1)!.toFixed(2)}`;
+        const ratios = ms.map((each, r) => each / baseline[r]!);
+        const [low, high] = medianInterval(ratios);
+        const spread = index === 0 ? "baseline" : `95% interval ${low.toFixed(2)}–${high.toFixed(2)}`;
         const note = handlerRuns[index] === 1 ? "" : `  (handler ran ${handlerRuns[index]} times: not all hits)`;
         console.log(`  ${CONTENDERS[name].label.padEnd(36)} ${usPerHit.toFixed(1).padStart(8)} µs/hit  ${median(ratios).toFixed(2)}x  (${spread})${note}`);
       });
