@@ -83,7 +83,7 @@ export class PageCacheEngine {
       return this.answers.label(await run(request), { hit: false, fwd: "miss", detail: "no-cache" }, request);
     }
 
-    if (this.leftAlone(cache, (breaker, now) => !breaker.allows(now))) {
+    if (this.breakerOf(cache)?.allows(this.options.now()) === false) {
       return this.answers.label(await run(request), { hit: false, fwd: "miss", detail: "store-down" }, request);
     }
     let lookup = await this.lookups.find(cache, request, method);
@@ -194,7 +194,7 @@ export class PageCacheEngine {
       fill?.end();
       return this.answers.label(patched, { hit: false, fwd, detail: decision.refusal }, answering);
     }
-    if (this.leftAlone(cache, (breaker, now) => breaker.isOpen(now))) {
+    if (this.breakerOf(cache)?.isOpen(now)) {
       fill?.end();
       return this.answers.label(patched, { hit: false, fwd, detail: "store-down" }, answering);
     }
@@ -318,9 +318,9 @@ export class PageCacheEngine {
     return this.options.timeoutMs ?? (capabilities?.local === true ? 0 : DEFAULT_TIMEOUT_MS);
   }
 
-  /** Whether `test` says the store's circuit breaker keeps page caching away from it now; never for a store without a time limit. */
-  private leftAlone(cache: EdgeCache, test: (breaker: Breaker, now: number) => boolean): boolean {
-    return this.deadlineMs(cache) > 0 && test(breakerFor(cache.backend), this.options.now());
+  /** The circuit breaker of `cache`'s store; none for a store without a time limit, which cannot time out. */
+  private breakerOf(cache: EdgeCache): Breaker | undefined {
+    return this.deadlineMs(cache) > 0 ? breakerFor(cache.backend) : undefined;
   }
 
   /**
