@@ -23,7 +23,7 @@ const MAX_BREAK_MS = 60_000;
  *
  * @example
  * const breaker = breakerFor(cache.backend);
- * if (!breaker.allows(now)) return answerWithoutTheStore();
+ * if (!breaker.allows(Date.now)) return answerWithoutTheStore();
  */
 export class Breaker {
   private timeouts = 0;
@@ -33,9 +33,13 @@ export class Breaker {
   /** While a trial request is out: until when the others keep skipping the store. */
   private trialEnds = 0;
 
-  /** Whether a request arriving at `now` may call the store; once the break is over, the first to ask becomes the trial. */
-  allows(now: number): boolean {
+  /**
+   * Whether a request arriving now may call the store; once the break is over, the first to ask
+   * becomes the trial. The clock is read only while the breaker is not closed.
+   */
+  allows(clock: () => number): boolean {
     if (this.breakMs === 0) return true;
+    const now = clock();
     if (now < this.breakEnds || now < this.trialEnds) return false;
     this.trialEnds = now + this.breakMs; // the trial's calls settle well before this, or are themselves timed out
     return true;

@@ -83,7 +83,7 @@ export class PageCacheEngine {
       return this.answers.label(await run(request), { hit: false, fwd: "miss", detail: "no-cache" }, request);
     }
 
-    if (this.breakerOf(cache)?.allows(this.options.now()) === false) {
+    if (this.breakerOf(cache)?.allows(this.options.now) === false) {
       return this.answers.label(await run(request), { hit: false, fwd: "miss", detail: "store-down" }, request);
     }
     let lookup = await this.lookups.find(cache, request, method);
