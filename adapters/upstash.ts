@@ -9,7 +9,7 @@
  */
 import { Redis } from "@upstash/redis";
 import type { Backend, BackendTtl } from "../src/backend.ts";
-import { describe } from "../src/arguments.ts";
+import { describe, nonNegative } from "../src/arguments.ts";
 import { BackendUnavailableError } from "../src/errors.ts";
 import { fromRedisValue, toRedisValue } from "./upstash/values.ts";
 
@@ -46,6 +46,13 @@ export type UpstashOptions = (
     url: string;
     /** `UPSTASH_REDIS_REST_TOKEN`. */
     token: string;
+    /**
+     * The longest an operation may take, its retries included, in ms: then it fails with a
+     * `BackendUnavailableError`, so an unreachable or frozen database cannot hold a caller
+     * indefinitely (fetch sets no limit of its own). 0 sets none. Default 2000. (With `client`,
+     * give the client a `signal` instead.)
+     */
+    timeoutMs?: number;
   }
 ) & {
   /**
@@ -55,6 +62,9 @@ export type UpstashOptions = (
    */
   prefix?: string;
 };
+
+/** The default `timeoutMs` of a client made from a URL and token. */
+const DEFAULT_TIMEOUT_MS = 2000;
 
 /** Adds `delta` only when the key exists, so a missing key stays missing (plain INCRBY would create it). */
 const INCREMENT_EXISTING = `if redis.call('exists', KEYS[1]) == 1 then return redis.call('incrby', KEYS[1], ARGV[1]) end return false`;
@@ -82,8 +92,21 @@ function failure(operation: string, error: unknown): Error {
   if (operation === "increment" && NOT_AN_INTEGER.test(reason)) {
     return new TypeError("upstash increment: the stored value is not an integer (or the result is out of range)", { cause: error });
   }
+  if (error instanceof Error && error.name === "TimeoutError") {
+    return new BackendUnavailableError(`upstash ${operation} failed: no answer within options.timeoutMs`, { cause: error });
+  }
   const hint = REJECTED_TOKEN.test(reason) ? " (the server rejected the token: check UPSTASH_REDIS_REST_TOKEN)" : "";
   return new BackendUnavailableError(`upstash ${operation} failed: ${reason}${hint}`, { cause: error });
+}
+
+/**
+ * A client for `url`, whose every request (its retries included) is aborted after `timeoutMs`
+ * (0: never). Given a signal factory, the client fails an aborted request at once rather than
+ * retrying it.
+ */
+function ownClient(url: string, token: string, timeoutMs: number): UpstashClient {
+  const signal = timeoutMs > 0 ? () => AbortSignal.timeout(timeoutMs) : undefined;
+  return new Redis({ url, token, automaticDeserialization: false, ...(signal && { signal }) });
 }
 
 function checkOptions(options: UpstashOptions): void {
@@ -91,6 +114,9 @@ function checkOptions(options: UpstashOptions): void {
   if ("client" in options) {
     if ("url" in options || "token" in options) {
       throw new TypeError("upstash(options): pass either options.client or options.url and options.token, not both");
+    }
+    if ("timeoutMs" in options) {
+      throw new TypeError("upstash(options): options.timeoutMs applies to the client made from options.url and options.token; give your own client a signal instead");
     }
     if (typeof options.client?.pipeline !== "function") {
       throw new TypeError(`options.client must be an @upstash/redis Redis client, got ${describe(options.client)}`);
@@ -105,6 +131,7 @@ function checkOptions(options: UpstashOptions): void {
       // the value is not echoed: a connection string carries the password
       throw new TypeError("options.url must be the REST URL (https://...), not a redis:// connection string");
     }
+    if (options.timeoutMs !== undefined) nonNegative(options.timeoutMs, "options.timeoutMs");
   }
   if (options.prefix !== undefined && (typeof options.prefix !== "string" || options.prefix === "")) {
     throw new TypeError(`options.prefix must be a non-empty string, got ${describe(options.prefix)}`);
@@ -126,9 +153,7 @@ function checkOptions(options: UpstashOptions): void {
  */
 export function upstash(options: UpstashOptions): Backend {
   checkOptions(options);
-  const redis: UpstashClient = "client" in options
-    ? options.client
-    : new Redis({ url: options.url, token: options.token, automaticDeserialization: false });
+  const redis: UpstashClient = "client" in options ? options.client : ownClient(options.url, options.token, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   const namespace = `${options.prefix ?? "edgecache"}:`;
   const inFlight = new Set<Promise<unknown>>();
   const redisKey = (key: string) => namespace + key;

@@ -44,6 +44,32 @@ describe("upstash failures", () => {
     expect(errors).toHaveLength(3);
   });
 
+  it("Redis frozen mid-test: operations give up after timeoutMs, and a cache that ignores errors misses", async () => {
+    const errors: unknown[] = [];
+    const backend = upstash({ url: stack().server.url, token: stack().server.token, prefix: "frozen", timeoutMs: 200 });
+    const cache = createCache({ backend, ignoreErrors: true, onError: (error) => errors.push(error) });
+    await cache.set("k", "v");
+    expect(await cache.get("k")).toBe("v");
+
+    stack().redis.freeze(); // the REST server takes each request and waits on Redis for ever
+    await expect(backend.get("k")).rejects.toThrow(new BackendUnavailableError("upstash get failed: no answer within options.timeoutMs"));
+    expect(await cache.get("k", { default: "fallback" })).toBe("fallback");
+    expect(await cache.add("k", "w")).toBe(false);
+    expect(errors.map(String)).toEqual([
+      "BackendUnavailableError: upstash get failed: no answer within options.timeoutMs",
+      "BackendUnavailableError: upstash add failed: no answer within options.timeoutMs",
+    ]);
+
+    stack().redis.thaw();
+    expect(await cache.get("k")).toBe("v");
+  });
+
+  it("refuses a timeoutMs that is not a number of 0 or more, and one given with a client of your own", () => {
+    expect(() => upstash({ url: "https://example.upstash.io", token: "t", timeoutMs: -1 })).toThrow(new TypeError("options.timeoutMs must be a number of 0 or more, got -1"));
+    const client = stack().client();
+    expect(() => upstash({ client, timeoutMs: 100 } as never)).toThrow(/options\.timeoutMs applies to the client made from options\.url/);
+  });
+
   it("setMany returns the keys Redis refused", async () => {
     const backend = upstash({ client: stack().client(), prefix: "full" });
     const admin = await RespConnection.open(stack().redis.port);
