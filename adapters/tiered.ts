@@ -1,0 +1,187 @@
+/**
+ * Tiered backend: a near store (this isolate's or process's memory) in front of a far one, the
+ * store of record that every isolate shares (Workers KV, memcached, Upstash). Reads try the near
+ * tier first and keep what they find in the far one near for `nearTimeout` seconds (never past its
+ * expiry there, read beside it with `ttl`), so a hot key costs the far store one read (and one TTL
+ * read) per isolate per `nearTimeout` instead of one per request: on KV that is latency and billed
+ * reads saved, on memcached or Upstash a round trip.
+ *
+ * - Writes and deletes go to the far tier first, then to the near one, so this backend never
+ *   answers with a value it failed to store. `add` and `incr` keep the far tier's atomicity; the
+ *   near copy is dropped rather than guessed.
+ * - Nothing tells other isolates about a change: they may keep answering with their near copy
+ *   for up to `nearTimeout`. Keep it short (default 5 s), or keep keys that must never be stale
+ *   in another cache. Expiry itself is exact: no copy outlives its far entry.
+ * - Page caching reads pages whole through the near tier (there are no streams), and stored pages
+ *   carry their own freshness, so a page kept near turns stale on time.
+ */
+import { describe, nonNegative } from "../src/arguments.ts";
+import type { Backend, BackendTtl } from "../src/backend.ts";
+
+/**
+ * Options for `tiered()`.
+ *
+ * @example
+ * const options: TieredOptions = { near: memory({ maxEntries: 1000 }), far: workersKv(env.PAGES), nearTimeout: 2 };
+ */
+export interface TieredOptions {
+  /** The tier read first: an in-isolate store, usually `memory()`. */
+  near: Backend;
+  /** The store of record, shared by every isolate or process. */
+  far: Backend;
+  /**
+   * The longest an entry stays in the near tier, in seconds: how long this isolate may answer
+   * with a value that another isolate has since changed or deleted in the far tier. Default 5.
+   */
+  nearTimeout?: number;
+}
+
+/**
+ * A backend that keeps what it reads from `far` in `near` for a few seconds.
+ *
+ * @example
+ * import { createCache } from "edgecache";
+ * import { memory } from "edgecache/adapters/memory";
+ * import { tiered } from "edgecache/adapters/tiered";
+ * import { workersKv } from "edgecache/adapters/workers-kv";
+ *
+ * const cache = createCache({ backend: tiered({ near: memory({ maxEntries: 1000 }), far: workersKv(env.PAGES) }) });
+ */
+export function tiered(options: TieredOptions): Backend {
+  if (options === null || typeof options !== "object") throw new TypeError(`options must be an object, got ${describe(options)}`);
+  const { near, far } = options;
+  for (const [name, backend] of [["near", near], ["far", far]] as const) {
+    if (typeof (backend as Partial<Backend> | null)?.get !== "function" || typeof backend.set !== "function" || typeof backend.delete !== "function") {
+      throw new TypeError(`options.${name} must be a backend (get, set and delete), got ${describe(backend)}`);
+    }
+  }
+  const nearTimeout = nonNegative(options.nearTimeout ?? 5, "options.nearTimeout");
+  /** A TTL for the near copy of an entry that lives `ttl` in the far tier. */
+  const nearTtl = (ttl: BackendTtl): number => (ttl === null ? nearTimeout : Math.min(ttl, nearTimeout));
+  const keepNear = (key: string, value: Uint8Array, ttl: BackendTtl): Promise<void> =>
+    nearTimeout > 0 ? near.set(key, value, nearTtl(ttl)) : Promise.resolve();
+  /**
+   * The far tier's value for `key`, kept near for no longer than it has left there: its remaining
+   * TTL is read beside it. A far store that cannot tell one (no `ttl`) is read, never kept near.
+   */
+  const farTtl = far.ttl?.bind(far);
+  const readFar = async (key: string): Promise<Uint8Array | undefined> => {
+    if (!farTtl || nearTimeout === 0) return far.get(key);
+    const [value, ttl] = await Promise.all([far.get(key), farTtl(key)]);
+    if (value !== undefined && ttl !== undefined) await keepNear(key, value, ttl);
+    return value;
+  };
+  const forget = (keys: readonly string[]): Promise<unknown> =>
+    near.deleteMany ? near.deleteMany(keys) : Promise.all(keys.map((key) => near.delete(key)));
+
+  const backend: Backend = {
+    name: `tiered(${near.name}, ${far.name})`,
+    capabilities: {
+      atomicAdd: far.capabilities?.atomicAdd ?? false,
+      atomicIncrement: far.capabilities?.atomicIncrement ?? false,
+      consistent: false,
+      shared: far.capabilities?.shared ?? false,
+      local: far.capabilities?.local ?? false,
+    },
+
+    async get(key) {
+      return (await near.get(key)) ?? readFar(key);
+    },
+
+    async set(key, value, ttl) {
+      try {
+        await far.set(key, value, ttl);
+      } catch (error) {
+        await near.delete(key); // the far tier may hold neither value: read it again
+        throw error;
+      }
+      await keepNear(key, value, ttl);
+    },
+
+    async delete(key) {
+      const [, existed] = await Promise.all([near.delete(key), far.delete(key)]);
+      return existed;
+    },
+
+    async close() {
+      await Promise.all([near.close?.(), far.close?.()]);
+    },
+  };
+
+  // The optional operations mirror the far tier's, so that where it has none, EdgeCache's
+  // fallbacks run over this backend (and its near tier) rather than over the far one alone.
+  if (far.has) {
+    const farHas = far.has.bind(far);
+    backend.has = async (key) => (await near.get(key)) !== undefined || farHas(key);
+  }
+  if (far.add) {
+    const farAdd = far.add.bind(far);
+    backend.add = async (key, value, ttl) => {
+      const added = await farAdd(key, value, ttl);
+      if (added) await keepNear(key, value, ttl);
+      else await near.delete(key); // whatever the far tier holds is read from it next time
+      return added;
+    };
+  }
+  if (far.increment) {
+    const farIncrement = far.increment.bind(far);
+    backend.increment = async (key, delta) => {
+      const value = await farIncrement(key, delta);
+      await near.delete(key);
+      return value;
+    };
+  }
+  if (far.ttl) backend.ttl = far.ttl.bind(far);
+  if (far.getMany) {
+    const farGetMany = far.getMany.bind(far);
+    backend.getMany = async (keys) => {
+      const values = await Promise.all(keys.map((key) => near.get(key)));
+      const missing = keys.flatMap((_, i) => (values[i] === undefined ? [i] : []));
+      if (missing.length === 0) return values;
+      const missingKeys = missing.map((i) => keys[i]!);
+      const [found, ttls] = await Promise.all([
+        farGetMany(missingKeys),
+        farTtl && nearTimeout > 0 ? Promise.all(missingKeys.map((key) => farTtl(key))) : [],
+      ]);
+      await Promise.all(missing.map(async (i, n) => {
+        const read = (values[i] = found[n]);
+        const ttl = ttls[n];
+        if (read !== undefined && ttl !== undefined) await keepNear(keys[i]!, read, ttl);
+      }));
+      return values;
+    };
+  }
+  if (far.setMany) {
+    const farSetMany = far.setMany.bind(far);
+    backend.setMany = async (entries, ttl) => {
+      const failed = await farSetMany(entries, ttl);
+      const refused = new Set(failed);
+      await forget(failed);
+      await Promise.all(entries.filter(([key]) => !refused.has(key)).map(([key, value]) => keepNear(key, value, ttl)));
+      return failed;
+    };
+  }
+  if (far.deleteMany) {
+    const farDeleteMany = far.deleteMany.bind(far);
+    backend.deleteMany = async (keys) => {
+      await Promise.all([forget(keys), farDeleteMany(keys)]);
+    };
+  }
+  if (far.touch) {
+    const farTouch = far.touch.bind(far);
+    backend.touch = async (key, ttl) => {
+      const touched = await farTouch(key, ttl);
+      await near.delete(key); // its near copy may outlive the new TTL: read it again
+      return touched;
+    };
+  }
+  if (far.clear) {
+    const farClear = far.clear.bind(far);
+    backend.clear = async () => {
+      await farClear();
+      await near.clear?.();
+    };
+  }
+  if (far.validateKey) backend.validateKey = far.validateKey.bind(far);
+  return backend;
+}

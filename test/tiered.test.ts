@@ -1,0 +1,151 @@
+/** The tiered backend: memory in front of a shared store, each isolate with its own near tier. */
+import { describe, expect, it } from "vitest";
+import { memory } from "../adapters/memory.ts";
+import { tiered } from "../adapters/tiered.ts";
+import type { Backend } from "../src/backend.ts";
+import { createCache } from "../src/cache.ts";
+import { cachePage } from "../src/page/cache-page.ts";
+import { describeBackendConformance } from "./conformance/backend-conformance.ts";
+import { fakeClock, type FakeClock } from "./conformance/fake-clock.ts";
+
+describeBackendConformance("tiered (memory in front of memory)", {
+  fakeClock: true,
+  create() {
+    const clock = fakeClock();
+    return { backend: tiered({ near: memory({ now: clock.now }), far: memory({ now: clock.now, maxEntries: 10_000 }) }), advance: clock.advance };
+  },
+});
+
+/** A far store shared by several isolates, counting the calls each operation makes of it. */
+function sharedStore(clock: FakeClock) {
+  const store = memory({ now: clock.now, maxEntries: 10_000, location: `tiered-${Math.random()}` });
+  const calls: string[] = [];
+  let down = false;
+  const far: Backend = new Proxy(store, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        calls.push(String(property));
+        if (down) return Promise.reject(new Error("far store down"));
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+  /** One isolate: its own near tier over the shared far store. */
+  const isolate = (nearTimeout?: number) => createCache({ backend: tiered({ near: memory({ now: clock.now }), far, nearTimeout }) });
+  return { calls, isolate, setDown: (value: boolean) => void (down = value) };
+}
+
+describe("tiered backend", () => {
+  it("answers repeated reads from the near tier: the far store is read once per nearTimeout", async () => {
+    const clock = fakeClock();
+    const shared = sharedStore(clock);
+    await shared.isolate().set("greeting", "hello", { timeout: 60 });
+    const reader = shared.isolate();
+    shared.calls.length = 0;
+    for (let i = 0; i < 5; i++) expect(await reader.get("greeting")).toBe("hello");
+    expect(shared.calls).toEqual(["get", "ttl"]);
+    clock.advance(5);
+    expect(await reader.get("greeting")).toBe("hello");
+    expect(shared.calls).toEqual(["get", "ttl", "get", "ttl"]);
+  });
+
+  it("sees a change made by another isolate within nearTimeout, and its own changes at once", async () => {
+    const clock = fakeClock();
+    const shared = sharedStore(clock);
+    const [a, b] = [shared.isolate(2), shared.isolate(2)];
+    await a.set("k", "one");
+    expect(await b.get("k")).toBe("one");
+    await a.set("k", "two");
+    expect(await a.get("k")).toBe("two");
+    expect(await b.get("k")).toBe("one"); // b's near copy, up to 2 s old
+    clock.advance(2);
+    expect(await b.get("k")).toBe("two");
+    await a.set("k", "three");
+    await b.delete("k");
+    expect(await b.get("k")).toBeUndefined();
+    expect(await a.get("k")).toBe("three"); // a's near copy
+    clock.advance(2);
+    expect(await a.get("k")).toBeUndefined();
+  });
+
+  it("keeps the far store's atomic add and increment, dropping near copies it cannot know", async () => {
+    const clock = fakeClock();
+    const shared = sharedStore(clock);
+    const [a, b] = [shared.isolate(), shared.isolate()];
+    const added = await Promise.all([a.add("lock", "a"), b.add("lock", "b")]);
+    expect(added.sort()).toEqual([false, true]);
+    expect(await a.get("lock")).toBe(await b.get("lock"));
+
+    await a.set("visits", 1);
+    expect(await b.get("visits")).toBe(1);
+    expect(await Promise.all([a.incr("visits"), b.incr("visits")])).toEqual(expect.arrayContaining([2, 3]));
+    expect([await a.get("visits"), await b.get("visits")]).toEqual([3, 3]);
+  });
+
+  it("never keeps a value near that the far store failed to take, and answers from near while the far store is down", async () => {
+    const clock = fakeClock();
+    const shared = sharedStore(clock);
+    const cache = shared.isolate();
+    await cache.set("kept", "near and far");
+    shared.setDown(true);
+    expect(await cache.get("kept")).toBe("near and far");
+    await expect(cache.set("lost", "value")).rejects.toThrow("far store down");
+    await expect(cache.get("lost")).rejects.toThrow("far store down");
+    shared.setDown(false);
+    expect(await cache.get("lost")).toBeUndefined();
+  });
+
+  it("reads several keys with one far call for those not near", async () => {
+    const clock = fakeClock();
+    const shared = sharedStore(clock);
+    await shared.isolate().setMany({ a: 1, b: 2, c: 3 });
+    const reader = shared.isolate();
+    expect(await reader.get("a")).toBe(1);
+    shared.calls.length = 0;
+    expect(Object.fromEntries(await reader.getMany(["a", "b", "c", "d"]))).toEqual({ a: 1, b: 2, c: 3 });
+    expect(shared.calls.sort()).toEqual(["getMany", "ttl", "ttl", "ttl"]); // b, c and d, not a
+    shared.calls.length = 0;
+    expect(Object.fromEntries(await reader.getMany(["a", "b", "c"]))).toEqual({ a: 1, b: 2, c: 3 });
+    expect(shared.calls).toEqual([]);
+  });
+
+  it("keeps no near copy past the entry's expiry in the far store", async () => {
+    const clock = fakeClock();
+    const shared = sharedStore(clock);
+    await shared.isolate().set("short", "lived", { timeout: 3 });
+    const reader = shared.isolate(60);
+    clock.advance(2);
+    expect(await reader.get("short")).toBe("lived"); // kept near for the 1 s it has left
+    clock.advance(1);
+    expect(await reader.get("short")).toBeUndefined();
+  });
+
+  it("serves cached pages from the near tier, and they still turn stale on time", async () => {
+    const clock = fakeClock();
+    const shared = sharedStore(clock);
+    const pages = shared.isolate();
+    let renders = 0;
+    const writes: Promise<unknown>[] = [];
+    const handler = cachePage(10, { cache: pages, now: clock.now, waitUntil: (write) => writes.push(write) })(async (_request: Request) => new Response(`render ${++renders}`));
+    const get = async () => {
+      const response = await handler(new Request("https://example.com/"));
+      const body = await response.text();
+      await Promise.all(writes.splice(0));
+      return [body, response.headers.get("cache-status")];
+    };
+    expect(await get()).toEqual(["render 1", "edgecache; fwd=uri-miss; stored"]);
+    shared.calls.length = 0;
+    expect(await get()).toEqual(["render 1", "edgecache; hit; ttl=10"]);
+    expect(shared.calls).toEqual([]);
+    clock.advance(10);
+    expect(await get()).toEqual(["render 2", "edgecache; fwd=uri-miss; stored"]);
+  });
+
+  it("refuses what is not a backend, and a negative nearTimeout, naming them", () => {
+    expect(() => tiered({ near: memory(), far: undefined as unknown as Backend })).toThrow(/options\.far must be a backend/);
+    expect(() => tiered({ near: {} as Backend, far: memory() })).toThrow(/options\.near must be a backend/);
+    expect(() => tiered({ near: memory(), far: memory(), nearTimeout: -1 })).toThrow("options.nearTimeout must be a number of 0 or more, got -1");
+  });
+});
