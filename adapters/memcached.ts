@@ -116,6 +116,7 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
     add: async (key, value, ttl) => connectionFor(key).send(commands.add(key, value, commands.expiry(ttl))),
     touch: async (key, ttl) => connectionFor(key).send(commands.touch(key, commands.expiry(ttl))),
     ttl: async (key) => connectionFor(key).send(commands.ttl(key)),
+    getWithTtl: async (key) => connectionFor(key).send(commands.getWithTtl(key)),
 
     async set(key, value, ttl) {
       const connection = connectionFor(key);

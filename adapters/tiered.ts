@@ -2,9 +2,9 @@
  * Tiered backend: a near store (this isolate's or process's memory) in front of a far one, the
  * store of record that every isolate shares (Workers KV, memcached, Upstash). Reads try the near
  * tier first and keep what they find in the far one near for `nearTimeout` seconds (never past its
- * expiry there, read beside it with `ttl`), so a hot key costs the far store one read (and one TTL
- * read) per isolate per `nearTimeout` instead of one per request: on KV that is latency and billed
- * reads saved, on memcached or Upstash a round trip.
+ * expiry there, read with it through `getWithTtl`), so a hot key costs the far store one read per
+ * isolate per `nearTimeout` instead of one per request: on KV that is latency and billed reads
+ * saved, on memcached or Upstash a round trip.
  *
  * - Writes and deletes go to the far tier first, then to the near one, so this backend never
  *   answers with a value it failed to store. `add` and `incr` keep the far tier's atomicity; the
@@ -61,15 +61,20 @@ export function tiered(options: TieredOptions): Backend {
   const keepNear = (key: string, value: Uint8Array, ttl: BackendTtl): Promise<void> =>
     nearTimeout > 0 ? near.set(key, value, nearTtl(ttl)) : Promise.resolve();
   /**
-   * The far tier's value for `key`, kept near for no longer than it has left there: its remaining
-   * TTL is read beside it. A far store that cannot tell one (no `ttl`) is read, never kept near.
+   * The far tier's value for `key`, kept near for no longer than it has left there: read with its
+   * remaining TTL (`getWithTtl`, one read), else beside it (`get` and `ttl`). A far store that can
+   * tell no TTL is read and never kept near.
    */
   const farTtl = far.ttl?.bind(far);
-  const readFar = async (key: string): Promise<Uint8Array | undefined> => {
-    if (!farTtl || nearTimeout === 0) return far.get(key);
+  const farEntry = far.getWithTtl?.bind(far) ?? (farTtl && (async (key: string) => {
     const [value, ttl] = await Promise.all([far.get(key), farTtl(key)]);
-    if (value !== undefined && ttl !== undefined) await keepNear(key, value, ttl);
-    return value;
+    return value === undefined || ttl === undefined ? undefined : { value, ttl };
+  }));
+  const readFar = async (key: string): Promise<Uint8Array | undefined> => {
+    if (!farEntry || nearTimeout === 0) return far.get(key);
+    const entry = await farEntry(key);
+    if (entry !== undefined) await keepNear(key, entry.value, entry.ttl);
+    return entry?.value;
   };
   const forget = (keys: readonly string[]): Promise<unknown> =>
     near.deleteMany ? near.deleteMany(keys) : Promise.all(keys.map((key) => near.delete(key)));

@@ -74,6 +74,13 @@ export interface Backend {
   increment?(key: string, delta: number): Promise<number | undefined>;
   /** The remaining TTL in seconds (`null`: never expires), or `undefined` when missing. Used by the increment fallback. */
   ttl?(key: string): Promise<BackendTtl | undefined>;
+  /**
+   * The bytes under `key` and their remaining TTL, read together; `undefined` when missing. For
+   * stores that keep the expiry beside the value (KV, the Cache API, memcached's `mg v t`): one
+   * read where `get` and `ttl` would be two. The tiered backend reads its far tier with it. No
+   * fallback in EdgeCache (it never needs both); the tiered backend calls `get` and `ttl` instead.
+   */
+  getWithTtl?(key: string): Promise<{ value: Uint8Array; ttl: BackendTtl } | undefined>;
   /** Several reads at once, in the order of `keys`. Fallback: parallel `get`s. */
   getMany?(keys: readonly string[]): Promise<Array<Uint8Array | undefined>>;
   /** Several writes at once with one TTL; returns the keys that failed. Fallback: parallel `set`s. */

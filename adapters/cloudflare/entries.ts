@@ -78,6 +78,13 @@ export function entryBackend(store: EntryStore): Backend {
     return entry !== undefined && isLive(entry.expiresAt, now()) ? entry : undefined;
   };
 
+  /** The unexpired entry under `key` as its bytes and remaining TTL: one read. */
+  const withTtl = async (key: string): Promise<{ value: Uint8Array; ttl: BackendTtl } | undefined> => {
+    const entry = await live(await store.locate(key));
+    if (entry === undefined) return undefined;
+    return { value: entry.value, ttl: entry.expiresAt === null ? null : (entry.expiresAt - now()) / 1000 };
+  };
+
   return {
     name: store.name,
     capabilities: store.capabilities,
@@ -118,10 +125,10 @@ export function entryBackend(store: EntryStore): Backend {
     },
 
     async ttl(key) {
-      const entry = await live(await store.locate(key));
-      if (entry === undefined) return undefined;
-      return entry.expiresAt === null ? null : (entry.expiresAt - now()) / 1000;
+      return (await withTtl(key))?.ttl;
     },
+
+    getWithTtl: withTtl,
 
     async setMany(entries, ttl) {
       const expiresAt = expiry(ttl);

@@ -83,12 +83,29 @@ export function touch(key: string, exptime: number): Command<boolean> {
  * const left = await connection.send(ttl("page:1")); // e.g. 297
  */
 export function ttl(key: string): Command<number | null | undefined> {
-  return single(`mg ${key} t`, (response) => {
+  return single(`mg ${key} t`, (response) => (response.code === "EN" ? undefined : remainingSeconds(response, "HD")));
+}
+
+/**
+ * `mg <key> v t`: the value and its remaining seconds (null: never expires) in one request;
+ * undefined when missing.
+ *
+ * @example
+ * const entry = await connection.send(getWithTtl("page:1")); // { value, ttl: 42 }
+ */
+export function getWithTtl(key: string): Command<{ value: Uint8Array; ttl: number | null } | undefined> {
+  return single(`mg ${key} v t`, (response) => {
     if (response.code === "EN") return undefined;
-    const seconds = response.code === "HD" ? Number(flag(response, "t")) : NaN;
-    if (Number.isNaN(seconds)) return unexpected("mg", response);
-    return seconds < 0 ? null : seconds;
+    const ttl = remainingSeconds(response, "VA");
+    return response.value === undefined ? unexpected("mg", response) : { value: response.value, ttl };
   });
+}
+
+/** The `t` flag of a `code` reply as seconds left (null for -1: never expires). */
+function remainingSeconds(response: Response, code: string): number | null {
+  const seconds = response.code === code ? Number(flag(response, "t")) : NaN;
+  if (Number.isNaN(seconds)) return unexpected("mg", response);
+  return seconds < 0 ? null : seconds;
 }
 
 /**

@@ -39,6 +39,8 @@ export interface ConformanceOptions {
   strictKeys?: boolean;
   /** The backend offers `streams` (the Cache API), checked by its own tests. Default false. */
   streams?: boolean;
+  /** The backend offers `getWithTtl` (KV, the Cache API, memcached). Default false. */
+  getWithTtl?: boolean;
 }
 
 /**
@@ -206,6 +208,20 @@ export function describeBackendConformance(name: string, options: ConformanceOpt
           expect(await cache.has("short")).toBe(false);
           expect(await cache.get("long")).toBe("v");
         });
+
+        if (options.getWithTtl) {
+          it("getWithTtl reads what get and ttl read, in one call", async () => {
+            await cache.set("k", "v", { timeout: 60 });
+            await cache.set("forever", "v", { timeout: null });
+            const read = (key: string) => target.backend.getWithTtl!(cache.makeKey(key));
+            const entry = await read("k");
+            expect(entry?.value).toEqual(await target.backend.get(cache.makeKey("k")));
+            expect(entry?.ttl).toBeGreaterThan(55);
+            expect(entry?.ttl).toBeLessThanOrEqual(60);
+            expect((await read("forever"))?.ttl).toBeNull();
+            expect(await read("missing")).toBeUndefined();
+          });
+        }
 
         it("lets add store over an expired entry", async () => {
           await cache.set("k", "old", { timeout: 1 });

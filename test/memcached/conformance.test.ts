@@ -28,6 +28,7 @@ async function pooledClient() {
 describeBackendConformance("memcached (two-server pool)", {
   negativeCounters: false,
   strictKeys: true,
+  getWithTtl: true,
   async create() {
     const backend = await pooledClient();
     return { backend, advance, dispose: () => backend.close() };

@@ -14,6 +14,7 @@ describeBackendConformance("workers-kv", {
   fakeClock: true,
   streams: true,
   atomicIncrement: false,
+  getWithTtl: true,
   create() {
     const clock = fakeClock();
     const backend = workersKv(env.CACHE_KV, { prefix: `conformance-${++created}:`, now: clock.now });
@@ -25,6 +26,7 @@ describeBackendConformance("cache-api", {
   fakeClock: true,
   streams: true,
   atomicIncrement: false,
+  getWithTtl: true,
   create() {
     const clock = fakeClock();
     return { backend: cacheApi({ name: `conformance-${++created}`, now: clock.now }), advance: clock.advance };
