@@ -5,7 +5,7 @@
  * Every Redis key is `<prefix>:<made key>`, so `clear()` can SCAN for this cache's keys alone and
  * never needs FLUSHDB on a shared database. Operations are native: SET EX/PX, SET NX, INCRBY (in a
  * script that leaves missing keys missing), MGET, one pipeline for `setMany`, a multi-key DEL for
- * `deleteMany`, EXPIRE/PEXPIRE/PERSIST for `touch`.
+ * `deleteMany`, EXPIRE/PEXPIRE/PERSIST for `touch`, GET and PTTL in one MULTI for `getWithTtl`.
  */
 import { Redis } from "@upstash/redis";
 import type { Backend, BackendTtl } from "../src/backend.ts";
@@ -83,6 +83,12 @@ function expiry(ttl: BackendTtl): { ex: number } | { px: number } | Record<strin
 
 function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, "\\$&");
+}
+
+/** PTTL's answer as a backend TTL: seconds, `null` for never (-1), `undefined` for no key (-2). */
+function remaining(milliseconds: number): number | null | undefined {
+  if (milliseconds === -2) return undefined;
+  return milliseconds === -1 ? null : milliseconds / 1000;
 }
 
 /** Turns a client failure into an error that names the operation without echoing the request body. */
@@ -195,10 +201,13 @@ export function upstash(options: UpstashOptions): Backend {
       return value === null ? undefined : Number(value);
     }),
 
-    ttl: (key) => call("ttl", async () => {
-      const milliseconds = await redis.pttl(redisKey(key));
-      if (milliseconds === -2) return undefined;
-      return milliseconds === -1 ? null : milliseconds / 1000;
+    ttl: (key) => call("ttl", async () => remaining(await redis.pttl(redisKey(key)))),
+
+    getWithTtl: (key) => call("getWithTtl", async () => {
+      const target = redisKey(key);
+      const [value, milliseconds] = await redis.multi().get(target).pttl(target).exec<[unknown, number]>();
+      const ttl = remaining(milliseconds);
+      return value === null || ttl === undefined ? undefined : { value: fromRedisValue(value), ttl };
     }),
 
     getMany: (keys) => call("getMany", async () => {

@@ -76,8 +76,8 @@ export interface Backend {
   ttl?(key: string): Promise<BackendTtl | undefined>;
   /**
    * The bytes under `key` and their remaining TTL, read together; `undefined` when missing. For
-   * stores that keep the expiry beside the value (KV, the Cache API, memcached's `mg v t`): one
-   * read where `get` and `ttl` would be two. The tiered backend reads its far tier with it. No
+   * stores that keep the expiry beside the value (KV, the Cache API, memcached's `mg v t`, Redis's
+   * GET and PTTL in one MULTI): one read where `get` and `ttl` would be two. The tiered backend reads its far tier with it. No
    * fallback in EdgeCache (it never needs both); the tiered backend calls `get` and `ttl` instead.
    */
   getWithTtl?(key: string): Promise<{ value: Uint8Array; ttl: BackendTtl } | undefined>;

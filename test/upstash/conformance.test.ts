@@ -8,6 +8,7 @@ const stack = useUpstashStack();
 const realWait = (seconds: number) => new Promise<void>((resolve) => setTimeout(resolve, seconds * 1000 + 30));
 
 describeBackendConformance("upstash (a client left with JSON deserialization on)", {
+  getWithTtl: true,
   create: () => {
     const backend = upstash({ client: stack().client({ automaticDeserialization: true }), prefix: freshPrefix("conformance") });
     return { backend, advance: realWait, dispose: () => backend.clear!() };
@@ -15,6 +16,7 @@ describeBackendConformance("upstash (a client left with JSON deserialization on)
 });
 
 describeBackendConformance("upstash (url and token, as a user would configure it)", {
+  getWithTtl: true,
   create: () => {
     const backend = upstash({ url: stack().server.url, token: stack().server.token, prefix: freshPrefix("conformance") });
     return { backend, advance: realWait, dispose: () => backend.clear!() };
