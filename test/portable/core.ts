@@ -1,8 +1,10 @@
 /**
  * The low-level cache on the memory backend, as every runtime must run it: the codec's value
- * types, Django's API, timeouts on an injected clock, counters, versions, the registry, errors.
+ * types, Django's API, timeouts on an injected clock, counters, versions, the registry, errors,
+ * and the tiered backend (memory in front of memory).
  */
 import { memory } from "../../adapters/memory.ts";
+import { tiered } from "../../adapters/tiered.ts";
 import { caches, configureCaches, createCache, InvalidCacheBackendError, KeyNotFoundError } from "../../src/index.ts";
 import { fakeClock } from "../conformance/fake-clock.ts";
 import { equal, ok, suite, throws } from "./harness.ts";
@@ -104,5 +106,18 @@ export default suite("core", (test) => {
     ok(caches.get("sessions") === caches.get("sessions"), "an alias is one cache");
     await throws(() => caches.get("nope"), InvalidCacheBackendError, /nope/);
     configureCaches({});
+  });
+
+  test("tiered: each isolate's near tier answers repeated reads, writes reach the far store, expiry stays exact", async () => {
+    const clock = fakeClock();
+    const far = memory({ now: clock.now });
+    const isolate = () => createCache({ backend: tiered({ near: memory({ now: clock.now }), far, nearTimeout: 5 }) });
+    const [a, b] = [isolate(), isolate()];
+    await a.set("k", "one", { timeout: 3 });
+    equal(await b.get("k"), "one");
+    await a.set("k", "two", { timeout: 3 });
+    equal([await a.get("k"), await b.get("k")], ["two", "one"]); // b answers from its near copy
+    clock.advance(3);
+    equal([await a.get("k"), await b.get("k")], [undefined, undefined]);
   });
 });
