@@ -139,20 +139,30 @@ export function tiered(options: TieredOptions): Backend {
   if (far.ttl) backend.ttl = far.ttl.bind(far);
   if (far.getMany) {
     const farGetMany = far.getMany.bind(far);
+    /**
+     * Several far values, each kept near as `readFar` keeps one: through `getWithTtl`, one read
+     * per key (a `getMany` beside it would read each twice); otherwise one `getMany`, with the
+     * TTLs read beside it.
+     */
+    const readManyFar = async (keys: readonly string[]): Promise<Array<Uint8Array | undefined>> => {
+      if (far.getWithTtl && nearTimeout > 0) return Promise.all(keys.map(readFar));
+      const [found, ttls] = await Promise.all([
+        farGetMany(keys),
+        farTtl && nearTimeout > 0 ? Promise.all(keys.map((key) => farTtl(key))) : [],
+      ]);
+      await Promise.all(keys.map(async (key, n) => {
+        const value = found[n];
+        const ttl = ttls[n];
+        if (value !== undefined && ttl !== undefined) await keepNear(key, value, ttl);
+      }));
+      return found;
+    };
     backend.getMany = async (keys) => {
       const values = await Promise.all(keys.map((key) => near.get(key)));
       const missing = keys.flatMap((_, i) => (values[i] === undefined ? [i] : []));
       if (missing.length === 0) return values;
-      const missingKeys = missing.map((i) => keys[i]!);
-      const [found, ttls] = await Promise.all([
-        farGetMany(missingKeys),
-        farTtl && nearTimeout > 0 ? Promise.all(missingKeys.map((key) => farTtl(key))) : [],
-      ]);
-      await Promise.all(missing.map(async (i, n) => {
-        const read = (values[i] = found[n]);
-        const ttl = ttls[n];
-        if (read !== undefined && ttl !== undefined) await keepNear(keys[i]!, read, ttl);
-      }));
+      const found = await readManyFar(missing.map((i) => keys[i]!));
+      missing.forEach((i, n) => (values[i] = found[n]));
       return values;
     };
   }
