@@ -4,7 +4,7 @@ import { cacheControl, compose, varyOnCookie, varyOnHeaders } from "../../src/wr
 import { cachePage, cacheSite, type SiteCacheOptions } from "../../src/page/cache-page.ts";
 import { getCacheKey, learnCacheKey } from "../../src/page/keys.ts";
 import { configureCaches } from "../../src/registry.ts";
-import { type Bench, pageBench, read } from "./setup.ts";
+import { type Bench, get, pageBench, read } from "./setup.ts";
 
 /** A view that counts its calls and echoes what it was asked. */
 function view(init: ResponseInit | ((request: Request) => ResponseInit) = {}) {
@@ -515,23 +515,20 @@ describe("stale pages", () => {
     const bench = pageBench();
     const v = view();
     const handler = cachePage(60, options(bench, { staleWhileRevalidate: 30 }))(v);
-    await read(handler(new Request("https://example.com/")));
-    await bench.settle();
+    await get(handler, bench, "https://example.com/");
     bench.clock.advance(70);
-    const head = await read(handler(new Request("https://example.com/", { method: "HEAD" })));
+    const head = await get(handler, bench, "https://example.com/", { method: "HEAD" });
     expect([head.body, head.cacheStatus]).toEqual(["", "edgecache; hit; ttl=-10; detail=revalidating"]);
-    await bench.settle();
     expect(v.seen.map((request) => request.method)).toEqual(["GET", "GET"]);
-    const get = await read(handler(new Request("https://example.com/")));
-    expect([get.body, get.cacheStatus]).toEqual(["page 2 for /", "edgecache; hit; ttl=60"]);
+    const refreshed = await read(handler(new Request("https://example.com/")));
+    expect([refreshed.body, refreshed.cacheStatus]).toEqual(["page 2 for /", "edgecache; hit; ttl=60"]);
   });
 
   it("refreshAhead: the first hit past that share of the page's life starts one background refresh and is still a hit", async () => {
     const bench = pageBench();
     const v = view();
     const handler = cachePage(100, options(bench, { refreshAhead: 0.8 }))(v);
-    await read(handler(new Request("https://example.com/")));
-    await bench.settle();
+    await get(handler, bench, "https://example.com/");
     bench.clock.advance(79);
     expect((await read(handler(new Request("https://example.com/")))).cacheStatus).toBe("edgecache; hit; ttl=21");
     bench.clock.advance(1);
