@@ -10,6 +10,7 @@ import { editHeaders } from "../http/headers.ts";
 import { patchResponseHeaders } from "../http/response-headers.ts";
 import type { Handler } from "../types.ts";
 import { PageAnswers, release } from "./answer.ts";
+import type { CacheOutcome } from "./cache-status.ts";
 import { captureBody, type CapturedResponse } from "./capture.ts";
 import { baseKey, variantKey, varyIndexFor, varyNames } from "./keys.ts";
 import type { PageErrorContext, ResolvedPageOptions } from "./options.ts";
@@ -25,6 +26,8 @@ import { VARY_MEMO_MS, varyMemo } from "./vary-memo.ts";
 
 /** The time limit on calls to a store behind a connection, unless `timeoutMs` says otherwise. */
 const DEFAULT_TIMEOUT_MS = 1000;
+/** Marks the answer that carries the cookies `stripSetCookie` kept out of the stored page. */
+const markPrivate = compileCacheControl({ private: true });
 /**
  * Where a stale page's refresh runs its handler: in the background, or before the stale page is
  * answered, for handlers that can only run within their request (Hono's chain, `edgecache/hono`).
@@ -186,17 +189,22 @@ export class PageCacheEngine {
     }
     const now = this.options.now();
     let patched = response;
+    // With stripSetCookie, the page is stored without its cookies; the answer that carries them is
+    // this client's alone, so the lifetime advertised on it is for the client's own cache only.
+    const strips = this.options.setCookie === "strip" && response.headers.has("set-cookie");
     if (this.options.sendCacheHeaders) {
       patched = patchResponseHeaders(response, decision.timeout, { now: () => now });
       if (this.staleDirectives) patched = editHeaders(patched, this.staleDirectives);
     }
+    const answer = (sent: Response, outcome: CacheOutcome): Response =>
+      this.answers.label(strips && this.options.sendCacheHeaders ? editHeaders(sent, markPrivate) : sent, outcome, answering);
     if (decision.refusal) {
       fill?.end();
-      return this.answers.label(patched, { hit: false, fwd, detail: decision.refusal }, answering);
+      return answer(patched, { hit: false, fwd, detail: decision.refusal });
     }
     if (this.breakerOf(cache)?.isOpen(now)) {
       fill?.end();
-      return this.answers.label(patched, { hit: false, fwd, detail: "store-down" }, answering);
+      return answer(patched, { hit: false, fwd, detail: "store-down" });
     }
     let tagged: Tagged | undefined;
     try {
@@ -205,14 +213,14 @@ export class PageCacheEngine {
       // An untagged copy could never be purged by its tags: store none.
       fill?.end();
       this.report(error, "store", request);
-      return this.answers.label(patched, { hit: false, fwd, detail: "tags-failed" }, answering);
+      return answer(patched, { hit: false, fwd, detail: "tags-failed" });
     }
     const tagHeader = this.options.tagHeader;
     if (tagged && tagHeader) patched = editHeaders(patched, (headers) => headers.set(tagHeader, tagHeaderValue(tagHeader, tagged.tags)));
     const swr = this.options.staleWhileRevalidate ?? parseDeltaSeconds(decision.directives.get("stale-while-revalidate")) ?? 0;
     const sie = this.options.staleIfError ?? parseDeltaSeconds(decision.directives.get("stale-if-error")) ?? 0;
     const freshUntil = now + decision.timeout * 1000;
-    const headers = [...patched.headers].filter(([name]) => !UNSTORED_HEADERS.has(name));
+    const headers = [...patched.headers].filter(([name]) => !UNSTORED_HEADERS.has(name) && !(strips && name === "set-cookie"));
     const status = patched.status;
     const vary = varyNames(patched.headers.get("vary"));
     const { response: streamed, body } = method === "HEAD" ? headOnly(patched) : captureBody(patched, this.options.maxBodyBytes);
@@ -231,7 +239,7 @@ export class PageCacheEngine {
       .catch((error: unknown) => this.report(error, "store", request))
       .finally(() => fill?.end());
     this.schedule(write, args);
-    return this.answers.label(streamed, { hit: false, fwd, stored: true }, answering);
+    return answer(streamed, strips ? { hit: false, fwd, stored: true, detail: "set-cookie-stripped" } : { hit: false, fwd, stored: true });
   }
 
   /** The tags to file a page under, with the time its handler was called; `undefined` when untagged. */

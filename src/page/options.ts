@@ -41,6 +41,15 @@ export interface PageCacheOptions {
   /** Store responses that set cookies (their Set-Cookie is replayed to everyone). Default false. */
   allowSetCookie?: boolean;
   /**
+   * Store responses that set cookies without their Set-Cookie. The request that rendered the page
+   * gets its cookies, in a response marked `private` so that no shared cache downstream keeps
+   * them; hits are served without them. For pages whose body is the same for everyone but that
+   * set a cookie anyway (a framework's session cookie on every response, an analytics or A/B
+   * cookie): a body that depends on the cookie would reach everyone. Not with `allowSetCookie`.
+   * Default false.
+   */
+  stripSetCookie?: boolean;
+  /**
    * Add Django's caching headers to the responses: `Expires`, `max-age` for the timeout, and the
    * stale directives. `false` caches on the server only: browsers and CDNs get the handler's own
    * Cache-Control, on misses and hits alike. Default true.
@@ -125,7 +134,8 @@ export interface ResolvedPageOptions {
   keyPrefix: string;
   cacheableStatuses: ReadonlySet<number>;
   statusTimeouts: ReadonlyMap<number, number>;
-  allowSetCookie: boolean;
+  /** What happens to a response that sets cookies: not stored, stored with them, or stored without them. */
+  setCookie: "refuse" | "store" | "strip";
   sendCacheHeaders: boolean;
   query: { sort: boolean; ignore: ReadonlyArray<string | RegExp> } | undefined;
   keyParts: ((request: Request) => string | readonly string[] | undefined) | undefined;
@@ -154,6 +164,13 @@ function flag(value: unknown, fallback: boolean, name: string): boolean {
   if (value === undefined) return fallback;
   if (typeof value !== "boolean") throw new TypeError(`${name} must be true or false, got ${describe(value)}`);
   return value;
+}
+
+function setCookieRule(allow: unknown, strip: unknown): ResolvedPageOptions["setCookie"] {
+  const allowed = flag(allow, false, "options.allowSetCookie");
+  const stripped = flag(strip, false, "options.stripSetCookie");
+  if (allowed && stripped) throw new TypeError("options.allowSetCookie and options.stripSetCookie cannot both be true: choose to replay cookies to everyone or to store pages without them");
+  return allowed ? "store" : stripped ? "strip" : "refuse";
 }
 
 function fraction(value: unknown, name: string): number {
@@ -233,7 +250,7 @@ export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPage
     keyPrefix,
     cacheableStatuses: new Set(statuses),
     statusTimeouts,
-    allowSetCookie: flag(o.allowSetCookie, false, "options.allowSetCookie"),
+    setCookie: setCookieRule(o.allowSetCookie, o.stripSetCookie),
     sendCacheHeaders: flag(o.sendCacheHeaders, true, "options.sendCacheHeaders"),
     query,
     keyParts: o.keyParts,

@@ -5,7 +5,8 @@
  * 1. Status: only the cacheable statuses (default 200) and those with a `statusTimeouts` entry
  *    are stored; a 304 gets caching headers but is never stored; anything else passes through
  *    untouched.
- * 2. Set-Cookie: never stored unless `allowSetCookie` (Django stores it and replays the cookie).
+ * 2. Set-Cookie: never stored unless `allowSetCookie` (Django stores it and replays the cookie)
+ *    or `stripSetCookie` (the engine stores the page without it).
  * 3. Cache-Control `private`, `no-store` or `no-cache` (parsed, any case; Django: substring).
  * 4. `Vary: *` (Django caches it without varying).
  * 5. A request with Authorization, unless the response is explicitly shareable (`public`,
@@ -40,13 +41,13 @@ export type Decision =
  * @example
  * decide(request, response, { kind: "page", timeout: 900 }, options); // { patch: true, timeout: 900, shareable: false, ... }
  */
-export function decide(request: Request, response: Response, rule: TimeoutRule, options: Pick<ResolvedPageOptions, "cacheableStatuses" | "statusTimeouts" | "allowSetCookie" | "maxBodyBytes">): Decision {
+export function decide(request: Request, response: Response, rule: TimeoutRule, options: Pick<ResolvedPageOptions, "cacheableStatuses" | "statusTimeouts" | "setCookie" | "maxBodyBytes">): Decision {
   const status = response.status;
   const statusTimeout = options.statusTimeouts.get(status);
   const cacheable = statusTimeout !== undefined || options.cacheableStatuses.has(status);
   if (!cacheable && status !== 304) return { patch: false, refusal: "status" };
   const headers = response.headers;
-  if (!options.allowSetCookie && headers.has("set-cookie")) return { patch: false, refusal: "set-cookie" };
+  if (options.setCookie === "refuse" && headers.has("set-cookie")) return { patch: false, refusal: "set-cookie" };
   const directives = parseCacheControl(headers.get("cache-control"));
   for (const refusal of ["private", "no-store", "no-cache"] as const) {
     if (directives.has(refusal)) return { patch: false, refusal };

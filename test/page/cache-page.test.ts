@@ -289,6 +289,61 @@ describe("where edgecache is stricter than Django (DESIGN.md's table)", () => {
     expect(hit.cacheStatus).toMatch(/hit/);
   });
 
+  it("with stripSetCookie, stores the page without its cookies and keeps them private to the client that was sent them", async () => {
+    const bench = pageBench();
+    const setsCookies = view(() => {
+      const headers = new Headers({ "cache-control": "public" });
+      headers.append("set-cookie", "sessionid=secret; HttpOnly");
+      headers.append("set-cookie", "ab=b");
+      return { headers };
+    });
+    const [miss, hit] = await twice(cachePage(60, options(bench, { stripSetCookie: true }))(setsCookies), bench, "https://example.com/");
+    expect(miss.headers.getSetCookie()).toEqual(["sessionid=secret; HttpOnly", "ab=b"]);
+    expect(miss.headers.get("cache-control")).toBe("max-age=60, private");
+    expect(miss.cacheStatus).toBe("edgecache; fwd=uri-miss; stored; detail=set-cookie-stripped");
+    expect(hit.cacheStatus).toBe("edgecache; hit; ttl=60");
+    expect(hit.headers.getSetCookie()).toEqual([]);
+    expect(hit.headers.get("cache-control")).toBe("public, max-age=60");
+    expect(hit.body).toBe(miss.body);
+  });
+
+  it("with stripSetCookie, never hands the cookies of the request that filled a page to the requests that waited for it", async () => {
+    const bench = pageBench();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const handler = cachePage(60, options(bench, { stripSetCookie: true }))(async (request: Request) => {
+      await gate;
+      return new Response("the same for everyone", { headers: { "set-cookie": `sessionid=${request.headers.get("x-user")}` } });
+    });
+    const responses = ["alice", "bob", "carol"].map((user) => handler(new Request("https://example.com/", { headers: { "x-user": user } })));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    release();
+    const [filled, ...waited] = await Promise.all(responses.map(read));
+    expect(filled!.headers.getSetCookie()).toEqual(["sessionid=alice"]);
+    for (const response of waited) {
+      expect(response.cacheStatus).toBe("edgecache; hit; ttl=60; detail=collapsed");
+      expect(response.headers.getSetCookie()).toEqual([]);
+    }
+  });
+
+  it("with stripSetCookie and sendCacheHeaders: false, sends the handler's headers as they are and still stores no cookie", async () => {
+    const bench = pageBench();
+    const setsCookie = view({ headers: { "set-cookie": "sessionid=secret", "cache-control": "no-transform" } });
+    const [miss, hit] = await twice(cachePage(60, options(bench, { stripSetCookie: true, sendCacheHeaders: false }))(setsCookie), bench, "https://example.com/");
+    expect(miss.headers.get("cache-control")).toBe("no-transform");
+    expect(miss.headers.getSetCookie()).toEqual(["sessionid=secret"]);
+    expect(hit.cacheStatus).toMatch(/^edgecache; hit/);
+    expect(hit.headers.getSetCookie()).toEqual([]);
+  });
+
+  it("with stripSetCookie, keeps the cookies private on an answer it does not store", async () => {
+    const bench = pageBench();
+    const handler = cachePage(60, options(bench, { stripSetCookie: true, maxBodyBytes: 4 }))(view({ headers: { "set-cookie": "sessionid=secret", "content-length": "20" } }));
+    const miss = await read(handler(new Request("https://example.com/")));
+    expect(miss.cacheStatus).toBe("edgecache; fwd=uri-miss; detail=too-large");
+    expect(miss.headers.get("cache-control")).toBe("max-age=60, private");
+  });
+
   it("bypasses requests with Authorization unless the response is explicitly shareable", async () => {
     const bench = pageBench();
     const auth = { authorization: "Bearer alice" };
@@ -648,6 +703,8 @@ describe("Cache-Status options and arguments", () => {
     expect(() => cachePage(60, { query: { ignore: [5 as never] } })).toThrow(/options.query.ignore/);
     expect(() => cacheSite({ seconds: NaN })).toThrow(/options.seconds/);
     expect(() => cachePage(60, { allowSetCookie: "yes" as never })).toThrow('options.allowSetCookie must be true or false, got "yes"');
+    expect(() => cachePage(60, { stripSetCookie: 1 as never })).toThrow("options.stripSetCookie must be true or false, got 1");
+    expect(() => cachePage(60, { allowSetCookie: true, stripSetCookie: true })).toThrow("options.allowSetCookie and options.stripSetCookie cannot both be true");
     expect(() => cachePage(60, { sendCacheHeaders: 0 as never })).toThrow("options.sendCacheHeaders must be true or false, got 0");
   });
 
