@@ -29,3 +29,4 @@ export { hasVaryHeader, patchVaryHeaders } from "./http/vary.ts";
 export { addNeverCacheHeaders, patchResponseHeaders } from "./http/response-headers.ts";
 export { evaluateConditional, getConditionalResponse, notModified } from "./http/conditional.ts";
 export { formatHttpDate, parseHttpDate } from "./http/date.ts";
+export { getRangeResponse } from "./http/range.ts";

@@ -1,9 +1,11 @@
 /**
  * Answering from the cache: a stored page as the response to a request (Age, Cache-Status, HEAD
- * without a body, conditional requests answered), and the Cache-Status label on any response.
+ * without a body, conditional and range requests answered), and the Cache-Status label on any
+ * response.
  * The engine (`engine.ts`) decides when; this module builds what is sent.
  */
 import { getConditionalResponse } from "../http/conditional.ts";
+import { getRangeResponse } from "../http/range.ts";
 import { editHeaders } from "../http/headers.ts";
 import { cacheStatusValue, type CacheOutcome } from "./cache-status.ts";
 import type { ResolvedPageOptions } from "./options.ts";
@@ -39,7 +41,7 @@ export class PageAnswers {
     this.options = options;
   }
 
-  /** A response for a stored page: Age, freshness, HEAD without a body, conditional requests answered. */
+  /** A response for a stored page: Age, freshness, HEAD without a body, conditional and range requests answered. */
   hit(request: Request, method: string, page: DecodedPage, now: number, detail?: HitDetail): Response {
     const remaining = (page.freshUntil - now) / 1000;
     const hit: Hit = {
@@ -55,9 +57,11 @@ export class PageAnswers {
       body = null;
     }
     const response = new Response(body, this.hitInit(page, hit));
-    if (!hasAnyHeader(request.headers, page.conditionalHeaders)) return response;
-    const conditional = getConditionalResponse(request, response);
-    return conditional === response ? response : this.withStatus(conditional, { hit: true, ttl: hit.ttl, detail });
+    if (!hasAnyHeader(request.headers, page.answerHeaders)) return response;
+    // Preconditions first, then Range (RFC 9110 §13.2.2).
+    let answer = getConditionalResponse(request, response);
+    if (answer === response && !hit.head) answer = getRangeResponse(request, response, page.bodyLength);
+    return answer === response || answer.status === 206 ? answer : this.withStatus(answer, { hit: true, ttl: hit.ttl, detail });
   }
 
   /** `response` with its Cache-Status for `outcome` (unless the header is turned off), reported to `onOutcome` as the answer to `request` when given. */

@@ -109,8 +109,11 @@ export interface DecodedPage extends Readonly<Omit<StoredPage, "body" | "tagged"
   readonly tagged: Readonly<Tagged> | undefined;
   readonly bodyLength: number;
   readonly headerRecord: Readonly<Record<string, string>> | undefined;
-  /** The request headers that can turn a hit into a 304 or 412 (none for a non-2xx page); see `conditionalRequestHeaders`. */
-  readonly conditionalHeaders: readonly string[];
+  /**
+   * The request headers that can change a hit's answer: those that can make it a 304 or 412 (see
+   * `conditionalRequestHeaders`) for a 2xx page, and Range (a 206 or 416) for a 200 page.
+   */
+  readonly answerHeaders: readonly string[];
 }
 
 /** What a page's head holds: its fields, and its own size in bytes. */
@@ -225,7 +228,7 @@ function decodeHead(bytes: Uint8Array): PageHead | undefined {
     staleIfErrorUntil: view.getFloat64(at + 24),
     headers: Object.freeze(headers) as Array<[string, string]>,
     headerRecord: headerRecord && Object.freeze(headerRecord),
-    conditionalHeaders: status >= 200 && status <= 299 ? conditionalRequestHeaders(validators) : [],
+    answerHeaders: status === 200 ? [...conditionalRequestHeaders(validators), "range"] : status >= 200 && status <= 299 ? conditionalRequestHeaders(validators) : [],
     tagged,
   };
   return { fields, size };

@@ -240,6 +240,59 @@ describe("what is stored", () => {
   });
 });
 
+describe("range requests", () => {
+  const ranged = (range: string, headers: Record<string, string> = {}, method = "GET") =>
+    new Request("https://example.com/", { method, headers: { range, ...headers } });
+
+  it("answers a Range request on a hit with a 206 of the stored page, without the handler", async () => {
+    const bench = pageBench();
+    const v = view({ headers: { etag: '"v1"' } });
+    const handler = cachePage(60, options(bench))(v);
+    await twice(handler, bench, "https://example.com/"); // "page 1 for /": 12 bytes
+    const head = await read(handler(ranged("bytes=0-3")));
+    expect(head.status).toBe(206);
+    expect(head.body).toBe("page");
+    expect(head.headers.get("content-range")).toBe("bytes 0-3/12");
+    expect(head.headers.get("content-length")).toBe("4");
+    expect(head.headers.get("etag")).toBe('"v1"');
+    expect(head.cacheStatus).toBe("edgecache; hit; ttl=60");
+    const tail = await read(handler(ranged("bytes=-3", { "if-range": '"v1"' })));
+    expect([tail.status, tail.body]).toEqual([206, "r /"]);
+    expect(v.seen).toHaveLength(1);
+  });
+
+  it("answers an unsatisfiable range on a hit with a 416, and a failed If-Range or a HEAD with the whole page", async () => {
+    const bench = pageBench();
+    const v = view({ headers: { etag: '"v1"' } });
+    const handler = cachePage(60, options(bench))(v);
+    await twice(handler, bench, "https://example.com/");
+    const past = await read(handler(ranged("bytes=50-")));
+    expect([past.status, past.headers.get("content-range"), past.cacheStatus]).toEqual([416, "bytes */12", "edgecache; hit; ttl=60"]);
+    const changed = await read(handler(ranged("bytes=0-3", { "if-range": '"v0"' })));
+    expect([changed.status, changed.body]).toEqual([200, "page 1 for /"]);
+    const head = await read(handler(ranged("bytes=0-3", {}, "HEAD")));
+    expect([head.status, head.body, head.headers.get("content-length")]).toEqual([200, "", "12"]);
+    expect(v.seen).toHaveLength(1);
+  });
+
+  it("answers preconditions before Range: a matching If-None-Match gets a 304", async () => {
+    const bench = pageBench();
+    const handler = cachePage(60, options(bench))(view({ headers: { etag: '"v1"' } }));
+    await twice(handler, bench, "https://example.com/");
+    expect((await read(handler(ranged("bytes=0-3", { "if-none-match": '"v1"' })))).status).toBe(304);
+  });
+
+  it("leaves a Range request that misses to the handler, and stores none of its 206", async () => {
+    const bench = pageBench();
+    const v = view((request) => (request.headers.has("range") ? { status: 206, headers: { "content-range": "bytes 0-3/12" } } : {}));
+    const handler = cachePage(60, options(bench))(v);
+    const [partial, again] = await twice(handler, bench, ranged("bytes=0-3"), ranged("bytes=0-3"));
+    expect(partial.status).toBe(206);
+    expect(again.cacheStatus).toBe("edgecache; fwd=uri-miss; detail=status");
+    expect(v.seen.map((request) => request.headers.get("range"))).toEqual(["bytes=0-3", "bytes=0-3"]);
+  });
+});
+
 describe("where edgecache is stricter than Django (DESIGN.md's table)", () => {
   it("encodes varied header values without collisions: ab+c, a+bc, absent and empty all differ", async () => {
     const bench = pageBench();

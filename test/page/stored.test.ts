@@ -19,7 +19,7 @@ const page: StoredPage = {
 describe("stored pages", () => {
   it("decode to what was encoded, with a header record only when no name repeats", () => {
     const decoded = decodeStoredPage(encodeStoredPage(page))!;
-    expect({ ...decoded, headerRecord: undefined, bodyLength: undefined, conditionalHeaders: undefined }).toEqual({ ...page, headerRecord: undefined, bodyLength: undefined, conditionalHeaders: undefined });
+    expect({ ...decoded, headerRecord: undefined, bodyLength: undefined, answerHeaders: undefined }).toEqual({ ...page, headerRecord: undefined, bodyLength: undefined, answerHeaders: undefined });
     expect(decoded.bodyLength).toBe(page.body.byteLength);
     expect(decoded.headerRecord).toBeUndefined();
     const single = decodeStoredPage(encodeStoredPage({ ...page, headers: [["content-type", "text/html"], ["etag", '"x"']] }))!;

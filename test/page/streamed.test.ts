@@ -56,6 +56,18 @@ describe("streamed pages", () => {
     expect(t.bodies).toEqual({ opened: 1, cancelled: 0, read: 1 });
   });
 
+  it("answer a Range request on a hit with those bytes of the stored body, reading it no further", async () => {
+    const t = setup();
+    const handler = t.handler();
+    await (await handler(get())).text();
+    await t.settle();
+    const ranged = await handler(get({ headers: { range: "bytes=5000-9999" } }));
+    expect(ranged.status).toBe(206);
+    expect(ranged.headers.get("content-range")).toBe(`bytes 5000-9999/${BODY.length}`);
+    expect(await ranged.text()).toBe(BODY.slice(5000, 10000));
+    expect(t.bodies).toEqual({ opened: 1, cancelled: 1, read: 0 });
+  });
+
   it("stream small pages too, so a store failing mid-body cuts the answer short (as a proxy's would be)", async () => {
     const t = setup({ failBodies: true, chunkBytes: 4 });
     t.respondWith(() => new Response(SMALL, { headers: { "content-type": "text/html" } }));

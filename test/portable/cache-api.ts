@@ -51,7 +51,7 @@ const available = suite("cache-api", (test) => {
     equal(await fetchPage(), ["page 1", "edgecache; hit; ttl=60"]);
   }));
 
-  test("cachePage over the Cache API streams a large page's hit from the stored body, byte for byte", () => withCacheApi(async (name, clock) => {
+  test("cachePage over the Cache API streams a large page's hit from the stored body, byte for byte, or a range of it", () => withCacheApi(async (name, clock) => {
     const writes: Promise<unknown>[] = [];
     const cache = createCache({ backend: cacheApi({ name, now: clock.now }) });
     const page = Uint8Array.from({ length: 200 * 1024 }, (_, i) => i % 253);
@@ -62,6 +62,10 @@ const available = suite("cache-api", (test) => {
     const body = new Uint8Array(await hit.arrayBuffer());
     equal([hit.headers.get("cache-status"), body.byteLength], ["edgecache; hit; ttl=60", page.byteLength]);
     ok(body.every((byte, i) => byte === page[i]), "the streamed body is the stored one");
+    const ranged = await handler(new Request("https://example.com/large", { headers: { range: "bytes=100000-100099" } }));
+    const slice = new Uint8Array(await ranged.arrayBuffer());
+    equal([ranged.status, ranged.headers.get("content-range"), slice.byteLength], [206, `bytes 100000-100099/${page.byteLength}`, 100]);
+    ok(slice.every((byte, i) => byte === page[100000 + i]), "the 206 holds the asked bytes of the stored body");
   }));
 });
 
