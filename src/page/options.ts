@@ -55,6 +55,14 @@ export interface PageCacheOptions {
    * Cache-Control, on misses and hits alike. Default true.
    */
   sendCacheHeaders?: boolean;
+  /**
+   * Targeted Cache-Control fields (RFC 9213) this cache obeys in place of Cache-Control, the first
+   * one a response has first: its own lifetime (for `cacheSite` and `cachePage(null)`), its
+   * `private`, `no-store` and `no-cache`, its stale directives and whether it is shareable are then
+   * read from, say, `CDN-Cache-Control: max-age=3600`, while browsers keep its Cache-Control. For
+   * example `["Edgecache-Cache-Control", "CDN-Cache-Control"]`. Default none: Cache-Control alone.
+   */
+  targetedCacheControl?: readonly string[];
   /** Query-string normalisation: `sort` parameters, `ignore` some (names or patterns such as `/^utm_/`). Default: the query as sent. */
   query?: { sort?: boolean; ignore?: ReadonlyArray<string | RegExp> };
   /** Extra key parts derived from the request (a negotiated language, a tenant). */
@@ -137,6 +145,8 @@ export interface ResolvedPageOptions {
   /** What happens to a response that sets cookies: not stored, stored with them, or stored without them. */
   setCookie: "refuse" | "store" | "strip";
   sendCacheHeaders: boolean;
+  /** Lowercase names, in order of precedence. */
+  targetedCacheControl: readonly string[];
   query: { sort: boolean; ignore: ReadonlyArray<string | RegExp> } | undefined;
   keyParts: ((request: Request) => string | readonly string[] | undefined) | undefined;
   varyCookies: readonly string[] | undefined;
@@ -176,6 +186,14 @@ function setCookieRule(allow: unknown, strip: unknown): ResolvedPageOptions["set
 function fraction(value: unknown, name: string): number {
   if (typeof value !== "number" || !(value > 0 && value < 1)) throw new TypeError(`${name} must be a fraction of the page's lifetime between 0 and 1 (such as 0.8), got ${describe(value)}`);
   return value;
+}
+
+function headerNames(value: unknown, name: string): readonly string[] {
+  if (!Array.isArray(value)) throw new TypeError(`${name} must be an array of header names, got ${describe(value)}`);
+  return value.map((item: unknown, i) => {
+    if (typeof item !== "string" || !TOKEN.test(item)) throw new TypeError(`${name}[${i}] must be a header name, got ${describe(item)}`);
+    return item.toLowerCase();
+  });
 }
 
 function stringList(value: unknown, name: string): readonly string[] {
@@ -252,6 +270,7 @@ export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPage
     statusTimeouts,
     setCookie: setCookieRule(o.allowSetCookie, o.stripSetCookie),
     sendCacheHeaders: flag(o.sendCacheHeaders, true, "options.sendCacheHeaders"),
+    targetedCacheControl: o.targetedCacheControl === undefined ? [] : headerNames(o.targetedCacheControl, "options.targetedCacheControl"),
     query,
     keyParts: o.keyParts,
     varyCookies: o.varyCookies === undefined ? undefined : stringList(o.varyCookies, "options.varyCookies"),

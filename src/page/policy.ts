@@ -8,6 +8,8 @@
  * 2. Set-Cookie: never stored unless `allowSetCookie` (Django stores it and replays the cookie)
  *    or `stripSetCookie` (the engine stores the page without it).
  * 3. Cache-Control `private`, `no-store` or `no-cache` (parsed, any case; Django: substring).
+ *    Here and below, "Cache-Control" is the first of the `targetedCacheControl` fields the
+ *    response has (RFC 9213), if any.
  * 4. `Vary: *` (Django caches it without varying).
  * 5. A request with Authorization, unless the response is explicitly shareable (`public`,
  *    `s-maxage`, `must-revalidate`; RFC 9111 §3.5). Django caches it.
@@ -41,14 +43,14 @@ export type Decision =
  * @example
  * decide(request, response, { kind: "page", timeout: 900 }, options); // { patch: true, timeout: 900, shareable: false, ... }
  */
-export function decide(request: Request, response: Response, rule: TimeoutRule, options: Pick<ResolvedPageOptions, "cacheableStatuses" | "statusTimeouts" | "setCookie" | "maxBodyBytes">): Decision {
+export function decide(request: Request, response: Response, rule: TimeoutRule, options: Pick<ResolvedPageOptions, "cacheableStatuses" | "statusTimeouts" | "setCookie" | "maxBodyBytes" | "targetedCacheControl">): Decision {
   const status = response.status;
   const statusTimeout = options.statusTimeouts.get(status);
   const cacheable = statusTimeout !== undefined || options.cacheableStatuses.has(status);
   if (!cacheable && status !== 304) return { patch: false, refusal: "status" };
   const headers = response.headers;
   if (options.setCookie === "refuse" && headers.has("set-cookie")) return { patch: false, refusal: "set-cookie" };
-  const directives = parseCacheControl(headers.get("cache-control"));
+  const directives = governingDirectives(headers, options.targetedCacheControl);
   for (const refusal of ["private", "no-store", "no-cache"] as const) {
     if (directives.has(refusal)) return { patch: false, refusal };
   }
@@ -68,4 +70,16 @@ export function decide(request: Request, response: Response, rule: TimeoutRule, 
   }
   const refusal = status === 304 ? "not-modified" : timeout <= 0 ? "zero-timeout" : request.method !== "HEAD" && Number(headers.get("content-length")) > options.maxBodyBytes ? "too-large" : undefined;
   return refusal ? { patch: true, timeout, refusal, shareable, directives } : { patch: true, timeout, shareable, directives };
+}
+
+/**
+ * The Cache-Control directives this cache obeys (RFC 9213 §2.1): those of the first targeted field
+ * present and valid (holding at least one directive), else Cache-Control's.
+ */
+function governingDirectives(headers: Headers, targeted: readonly string[]): ParsedCacheControl {
+  for (const name of targeted) {
+    const directives = parseCacheControl(headers.get(name));
+    if (directives.size > 0) return directives;
+  }
+  return parseCacheControl(headers.get("cache-control"));
 }

@@ -240,6 +240,61 @@ describe("what is stored", () => {
   });
 });
 
+describe("targeted Cache-Control (RFC 9213)", () => {
+  const targeted = { targetedCacheControl: ["Edgecache-Cache-Control", "CDN-Cache-Control"] };
+
+  it("keeps a page for its CDN-Cache-Control lifetime while browsers keep its Cache-Control", async () => {
+    const bench = pageBench();
+    const v = view({ headers: { "cache-control": "max-age=60", "cdn-cache-control": "max-age=3600" } });
+    const handler = cacheSite(options(bench, targeted))(v);
+    const [miss, hit] = await twice(handler, bench, "https://example.com/");
+    expect(miss.headers.get("cache-control")).toBe("max-age=60");
+    expect(hit.cacheStatus).toBe("edgecache; hit; ttl=3600");
+    bench.clock.advance(3599);
+    expect((await read(handler(new Request("https://example.com/")))).cacheStatus).toBe("edgecache; hit; ttl=1");
+    expect(v.seen).toHaveLength(1);
+  });
+
+  it("obeys the first targeted field a response has, and only that one", async () => {
+    const bench = pageBench();
+    const handler = cacheSite(options(bench, targeted))(view({ headers: { "edgecache-cache-control": "max-age=10", "cdn-cache-control": "no-store", "cache-control": "private" } }));
+    const [, hit] = await twice(handler, bench, "https://example.com/");
+    expect(hit.cacheStatus).toBe("edgecache; hit; ttl=10");
+    expect(hit.headers.get("cache-control")).toBe("private, max-age=10"); // browsers are told what Cache-Control says
+  });
+
+  it("does not store what the targeted field keeps out of shared caches, whatever Cache-Control says", async () => {
+    const bench = pageBench();
+    const handler = cachePage(60, options(bench, targeted))(view({ headers: { "cache-control": "public, max-age=600", "cdn-cache-control": "no-store" } }));
+    const [miss, again] = await twice(handler, bench, "https://example.com/");
+    expect(miss.headers.get("cache-control")).toBe("public, max-age=600");
+    expect(again.cacheStatus).toBe("edgecache; fwd=uri-miss; detail=no-store");
+  });
+
+  it("reads stale directives and shareability from the targeted field", async () => {
+    const bench = pageBench();
+    const v = view({ headers: { "cdn-cache-control": "public, max-age=60, stale-while-revalidate=30" } });
+    const handler = cacheSite(options(bench, targeted))(v);
+    const auth = new Request("https://example.com/", { headers: { authorization: "Bearer alice" } });
+    await twice(handler, bench, auth);
+    bench.clock.advance(70);
+    expect((await read(handler(new Request("https://example.com/")))).cacheStatus).toBe("edgecache; hit; ttl=-10; detail=revalidating");
+  });
+
+  it("falls back to Cache-Control when the targeted field is absent or holds no directive, and ignores targeted fields unless asked", async () => {
+    const bench = pageBench();
+    const invalid = cacheSite(options(bench, targeted))(view({ headers: { "cdn-cache-control": ", ,", "cache-control": "max-age=5" } }));
+    expect((await twice(invalid, bench, "https://example.com/a"))[1].cacheStatus).toBe("edgecache; hit; ttl=5");
+    const untargeted = cacheSite(options(bench))(view({ headers: { "cdn-cache-control": "max-age=3600", "cache-control": "private" } }));
+    expect((await twice(untargeted, bench, "https://example.com/b"))[1].cacheStatus).toBe("edgecache; fwd=uri-miss; detail=private");
+  });
+
+  it("names a bad targetedCacheControl", () => {
+    expect(() => cacheSite({ targetedCacheControl: "CDN-Cache-Control" as never })).toThrow('options.targetedCacheControl must be an array of header names, got "CDN-Cache-Control"');
+    expect(() => cacheSite({ targetedCacheControl: ["CDN Cache Control"] })).toThrow('options.targetedCacheControl[0] must be a header name, got "CDN Cache Control"');
+  });
+});
+
 describe("range requests", () => {
   const ranged = (range: string, headers: Record<string, string> = {}, method = "GET") =>
     new Request("https://example.com/", { method, headers: { range, ...headers } });
