@@ -1,7 +1,8 @@
 /**
  * The memcached backend: memcached's meta protocol over pipelined connections, one per server,
- * keys spread over a pool by consistent hashing. Node's `net` by default; any runtime's sockets
- * through the `connect` option (see `memcached/stream.ts`).
+ * keys spread over a pool by consistent hashing. Node's `net` by default (Node, Deno, Bun);
+ * Workers' Socket API through `socketsConnector`; any other runtime's sockets through the
+ * `connect` option (see `memcached/stream.ts`).
  */
 import { describe } from "../src/arguments.ts";
 import type { Backend, BackendTtl } from "../src/backend.ts";
@@ -16,6 +17,7 @@ import type { Connector } from "./memcached/stream.ts";
 
 export type { ServerOption } from "./memcached/servers.ts";
 export type { ByteStream, Connector, ServerAddress, StreamListener } from "./memcached/stream.ts";
+export { socketsConnector, type SocketConnect, type SocketLike, type SocketsConnectorOptions } from "./memcached/sockets.ts";
 
 /**
  * Options of `memcached()`.
@@ -35,7 +37,7 @@ export interface MemcachedOptions {
   retryDelayMs?: number;
   /** The cap on that doubling pause. Default 5000 ms. */
   maxRetryDelayMs?: number;
-  /** Opens sockets; default Node's `net` (also right for Deno and Bun). */
+  /** Opens sockets; default Node's `net` (also right for Deno and Bun). On Workers: `socketsConnector(connect)`. */
   connect?: Connector;
   /**
    * Connect with TLS (memcached started with `-Z`; managed memcached with in-transit

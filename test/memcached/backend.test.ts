@@ -1,6 +1,6 @@
 import { Buffer } from "node:buffer";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { memcached, type MemcachedBackend } from "../../adapters/memcached.ts";
+import { memcached, type MemcachedBackend, socketsConnector } from "../../adapters/memcached.ts";
 import { BackendUnavailableError, InvalidCacheKeyError } from "../../src/errors.ts";
 import { startMemcached, type MemcachedServer } from "../fixtures/memcached.ts";
 import { spyConnector, text, utf8 } from "./helpers.ts";
@@ -168,5 +168,10 @@ describe("memcached backend on one server", () => {
   ])("rejects %s with a TypeError naming the option", (_label, options, message) => {
     expect(() => memcached(options as never)).toThrow(TypeError);
     expect(() => memcached(options as never)).toThrow(message);
+  });
+
+  it("socketsConnector (Workers' Socket API; run against a real memcached in workerd by the runtime matrix) names bad arguments", () => {
+    expect(() => socketsConnector("connect" as never)).toThrow('connect must be a function, got "connect"');
+    expect(() => socketsConnector(() => ({}) as never, { tls: "yes" as never })).toThrow('options.tls must be true or false, got "yes"');
   });
 });

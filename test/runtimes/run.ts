@@ -1,6 +1,7 @@
 /**
  * The runtime matrix (`npm run test:runtimes`): the portable suite (test/portable) under Node 20,
- * 22 and 24, Deno, Bun and workerd, then the examples and the package's published shape. Two
+ * 22 and 24, Deno, Bun and workerd, then the examples, memcached from workerd through the Socket
+ * API, and the package's published shape. Two
  * jobs run at a time (CI has 2 cores). When a job ends its lines are printed, each prefixed with
  * the job's name; at the end come one `name: N passed, N failed` line per job and a closing
  * `runtimes: N passed, N failed`. The exit code is 1 when anything failed, and the failed jobs are
@@ -12,6 +13,7 @@
 import { existsSync } from "node:fs";
 import { runTests, type Suite } from "../portable/harness.ts";
 import examples from "./examples.ts";
+import memcachedOnWorkers from "./memcached-workerd.ts";
 import packageShape from "./package.ts";
 import { type Finished, runCommand } from "./processes.ts";
 import { runInWorkerd } from "./workerd.ts";
@@ -64,6 +66,7 @@ const jobs: Job[] = [
     run: () => runInWorkerd("test/runtimes/worker.ts").catch((error: unknown) => ({ code: 1, output: String(error), stdout: "" })),
   },
   inProcess(examples),
+  inProcess(memcachedOnWorkers),
   inProcess(packageShape),
 ];
 
