@@ -14,6 +14,7 @@ import type { CacheOutcome } from "./cache-status.ts";
 import { captureBody, type CapturedResponse } from "./capture.ts";
 import { baseKey, variantKey, varyIndexFor, varyNames } from "./keys.ts";
 import type { PageErrorContext, ResolvedPageOptions } from "./options.ts";
+import { ErrorBackoff } from "./backoff.ts";
 import { type Breaker, breakerFor } from "./breaker.ts";
 import { claimFill, type Fill, Fills, pollPause, sharesFills } from "./fills.ts";
 import { decide, type TimeoutRule } from "./policy.ts";
@@ -48,6 +49,7 @@ class TimeoutError extends Error {
  */
 export class PageCacheEngine {
   private readonly fills = new Fills();
+  private readonly backoff: ErrorBackoff;
   private readonly answers: PageAnswers;
   private readonly lookups: PageLookups;
   private readonly staleDirectives: ((headers: Headers) => void) | undefined;
@@ -59,6 +61,7 @@ export class PageCacheEngine {
     this.rule = rule;
     this.options = options;
     this.refresh = refresh;
+    this.backoff = new ErrorBackoff(options.errorBackoffMs);
     this.answers = new PageAnswers(options);
     this.lookups = new PageLookups(options, (cache, call) => this.limit(cache, call), (error, operation, request) => this.report(error, operation, request));
     const { staleWhileRevalidate, staleIfError } = options;
@@ -104,6 +107,10 @@ export class PageCacheEngine {
         if (this.refresh === "in-request") await handled;
         return this.answers.hit(request, method, lookup.page, now, "revalidating");
       }
+      // Its handler failed moments ago: the stale page stands in without calling it again.
+      if (now < lookup.page.staleIfErrorUntil && this.backoff.holds(cache, lookup.missKey, now)) {
+        return this.answers.hit(request, method, lookup.page, now, "stale-if-error");
+      }
     }
 
     // Another request in this isolate is already filling this page: wait for it, then look again.
@@ -135,6 +142,7 @@ export class PageCacheEngine {
       fill?.end();
       if (stale) {
         this.report(error, "revalidate", request);
+        this.backoff.failed(cache, lookup.missKey, this.options.now());
         return this.answers.hit(request, method, stale, now, "stale-if-error");
       }
       throw error;
@@ -142,6 +150,7 @@ export class PageCacheEngine {
     if (stale && response.status >= 500) {
       fill?.end();
       response.body?.cancel().catch(() => {});
+      this.backoff.failed(cache, lookup.missKey, this.options.now());
       return this.answers.hit(request, method, stale, now, "stale-if-error");
     }
     release(stale);
@@ -276,7 +285,7 @@ export class PageCacheEngine {
    */
   private revalidate(cache: EdgeCache, run: (request: Request) => Response | Promise<Response>, asked: Request, lookup: Lookup, args: readonly unknown[]): Promise<void> {
     const key = lookup.missKey;
-    if (this.fills.pending(cache, key)) return Promise.resolve();
+    if (this.fills.pending(cache, key) || this.backoff.holds(cache, key, this.options.now())) return Promise.resolve();
     const request = lookup.fromGet ? new Request(asked, { method: "GET" }) : asked;
     const method = request.method;
     const fill = this.startFill(cache, key, request);
@@ -291,10 +300,12 @@ export class PageCacheEngine {
       const started = this.options.now();
       const response = await run(request.clone());
       handled();
+      if (response.status >= 500) this.backoff.failed(cache, key, this.options.now());
       const stored = this.update(cache, request, method, response, started, "uri-miss", args, fill);
       await stored.body?.pipeTo(new WritableStream());
     })().catch((error: unknown) => {
       fill.end();
+      this.backoff.failed(cache, key, this.options.now());
       this.report(error, "revalidate", request);
     }).finally(handled);
     this.schedule(refresh, args);

@@ -106,6 +106,14 @@ export interface PageCacheOptions {
   /** Seconds a stale page may be served when the handler throws or answers 5xx; adds `stale-if-error`. Default: the response's own directive, else 0. */
   staleIfError?: number;
   /**
+   * After a page's handler failed (threw or answered 5xx) and its stale page was served instead,
+   * keep serving the stale page for this long without calling the handler again: an origin that
+   * is down is asked once per this long per page and isolate, not by every request, and no request
+   * waits for it to fail. Background refreshes of stale pages back off the same way. 0 calls the
+   * handler every time. Default 5000 ms.
+   */
+  errorBackoffMs?: number;
+  /**
    * Refresh a popular page before it expires: the first hit past this fraction of its lifetime
    * (e.g. 0.8) is still answered from the cache (`detail=refreshing`) and starts one refresh in
    * the background (one per isolate, and per store where fills are shared), so no request ever
@@ -161,6 +169,7 @@ export interface ResolvedPageOptions {
   collapseMs: number;
   staleWhileRevalidate: number | undefined;
   staleIfError: number | undefined;
+  errorBackoffMs: number;
   refreshAhead: number | undefined;
   waitUntil: ((promise: Promise<unknown>) => void) | undefined;
   cacheStatus: string | false;
@@ -283,6 +292,7 @@ export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPage
     collapseMs: nonNegative(o.collapseMs ?? 5000, "options.collapseMs"),
     staleWhileRevalidate: o.staleWhileRevalidate === undefined ? undefined : nonNegative(o.staleWhileRevalidate, "options.staleWhileRevalidate"),
     staleIfError: o.staleIfError === undefined ? undefined : nonNegative(o.staleIfError, "options.staleIfError"),
+    errorBackoffMs: nonNegative(o.errorBackoffMs ?? 5000, "options.errorBackoffMs"),
     refreshAhead: o.refreshAhead === undefined ? undefined : fraction(o.refreshAhead, "options.refreshAhead"),
     waitUntil: o.waitUntil,
     cacheStatus,

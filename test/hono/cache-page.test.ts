@@ -252,7 +252,10 @@ describe("stale pages", () => {
     clock.advance(70);
     expect((await get("/")).cacheStatus).toBe("edgecache; hit; ttl=-10; detail=revalidating");
     expect(errors.map(String)).toEqual(["Error: the refresh dispatched through options.app never reached the cache middleware: something before it answered"]);
-    expect((await get("/")).body).toBe("page 1");
+    expect((await get("/")).body).toBe("page 1"); // the refresh failed moments ago: none is tried yet (errorBackoffMs)
+    expect(requests).toBe(4);
+    clock.advance(5);
+    expect((await get("/")).body).toBe("page 1"); // its refresh is dispatched as the sixth request
     expect((await get("/")).body).toBe("page 2");
   });
 

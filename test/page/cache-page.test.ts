@@ -755,6 +755,69 @@ describe("stale pages", () => {
     bench.clock.advance(60);
     await expect(handler(new Request("https://example.com/"))).rejects.toThrow("upstream down");
   });
+
+  it.each([
+    ["throws", () => Promise.reject(new Error("upstream down"))],
+    ["answers 503", () => Promise.resolve(new Response("down", { status: 503 }))],
+  ])("backs off from a handler that %s: the stale page stands in without calling it for errorBackoffMs", async (_label, fail) => {
+    const bench = pageBench();
+    let state: "up" | "down" = "up";
+    let calls = 0;
+    const handler = cachePage(10, options(bench, { staleIfError: 600, errorBackoffMs: 2000 }))(async (_request: Request) => {
+      calls++;
+      return state === "up" ? new Response(`page ${calls}`) : fail();
+    });
+    await twice(handler, bench, "https://example.com/");
+    state = "down";
+    bench.clock.advance(20);
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await read(handler(new Request("https://example.com/")))).cacheStatus);
+    expect(statuses).toEqual(Array(3).fill("edgecache; hit; ttl=-10; detail=stale-if-error"));
+    expect(calls).toBe(2); // the fill, then one failure: the next two requests did not call it
+    bench.clock.advance(2);
+    expect((await read(handler(new Request("https://example.com/")))).cacheStatus).toBe("edgecache; hit; ttl=-12; detail=stale-if-error");
+    expect(calls).toBe(3); // the backoff was over: tried again, failed again, backing off anew
+    state = "up";
+    bench.clock.advance(2);
+    const fresh = await read(handler(new Request("https://example.com/")));
+    expect([fresh.body, fresh.cacheStatus]).toEqual(["page 4", "edgecache; fwd=uri-miss; stored"]);
+  });
+
+  it("with errorBackoffMs: 0, calls a failing handler on every request", async () => {
+    const bench = pageBench();
+    let calls = 0;
+    const handler = cachePage(10, options(bench, { staleIfError: 600, errorBackoffMs: 0 }))(async (_request: Request) =>
+      ++calls === 1 ? new Response("page") : new Response("down", { status: 500 }));
+    await twice(handler, bench, "https://example.com/");
+    bench.clock.advance(20);
+    for (let i = 0; i < 3; i++) await read(handler(new Request("https://example.com/")));
+    expect(calls).toBe(4);
+  });
+
+  it("backs off from starting refreshes of a stale page after one failed", async () => {
+    const bench = pageBench();
+    let calls = 0;
+    const handler = cachePage(10, options(bench, { staleWhileRevalidate: 600, errorBackoffMs: 3000 }))(async (_request: Request) => {
+      if (++calls > 1) throw new Error("upstream down");
+      return new Response("page");
+    });
+    await twice(handler, bench, "https://example.com/");
+    bench.clock.advance(20);
+    for (let i = 0; i < 3; i++) {
+      expect((await read(handler(new Request("https://example.com/")))).cacheStatus).toBe("edgecache; hit; ttl=-10; detail=revalidating");
+      await bench.settle();
+    }
+    expect(calls).toBe(2);
+    expect(bench.errors.map(String)).toEqual(["Error: upstream down"]);
+    bench.clock.advance(3);
+    await read(handler(new Request("https://example.com/")));
+    await bench.settle();
+    expect(calls).toBe(3);
+  });
+
+  it("names a bad errorBackoffMs", () => {
+    expect(() => cachePage(60, { errorBackoffMs: -1 })).toThrow(/options.errorBackoffMs/);
+  });
 });
 
 describe("onOutcome", () => {

@@ -147,6 +147,7 @@ describe("streamed pages", () => {
     const stale = await handler(get());
     expect(stale.headers.get("cache-status")).toMatch(/detail=stale-if-error/);
     expect(await stale.text()).toBe(BODY);
+    t.clock.advance(5); // past errorBackoffMs, so the handler is called again
     t.respondWith(() => new Response("fresh", { headers: { "content-type": "text/html" } }));
     expect(await (await handler(get())).text()).toBe("fresh");
     expect(t.bodies).toEqual({ opened: 2, cancelled: 1, read: 1 });
