@@ -5,10 +5,9 @@
  * by Deno, against Deno's own types.
  */
 import { equal, ok, suite } from "../portable/harness.ts";
-import { runCommand, type Server, startServer } from "./processes.ts";
+import { BINARIES, runCommand, type Server, startServer } from "./processes.ts";
 
-const DENO = "node_modules/.bin/deno";
-const BUN = "node_modules/.bin/bun";
+const { deno: DENO, bun: BUN } = BINARIES;
 const STARTUP_MS = 60_000;
 
 /** Fetch `/` twice from `server`, expecting a stored miss then a hit with the same body; always stops the server. */

@@ -6,7 +6,7 @@
 import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { equal, ok, suite } from "../portable/harness.ts";
-import { runCommand } from "./processes.ts";
+import { BINARIES, runCommand } from "./processes.ts";
 
 const LIMIT_MS = 120_000;
 
@@ -76,7 +76,7 @@ export default suite("package", (test) => {
     const jsr = JSON.parse(await readFile("jsr.json", "utf8")) as { exports: Record<string, string> };
     const expected = Object.fromEntries(Object.entries(await entryPoints()).map(([entry, path]) => [entry, `./${path}.ts`]));
     equal(jsr.exports, expected, "jsr.json exports");
-    const publish = await runCommand("node_modules/.bin/deno", ["publish", "--dry-run", "--allow-dirty"], LIMIT_MS);
+    const publish = await runCommand(BINARIES.deno, ["publish", "--dry-run", "--allow-dirty"], LIMIT_MS);
     ok(publish.code === 0, `deno publish --dry-run failed:\n${publish.output}`);
   });
 });

@@ -5,6 +5,20 @@
 import { spawn } from "node:child_process";
 
 /**
+ * The runtimes' binaries: Deno and Bun from the devDependencies, Node 22 and 24 from runtimes/
+ * (`npm install --prefix runtimes`).
+ *
+ * @example
+ * await runCommand(BINARIES.deno, ["--version"], 10_000);
+ */
+export const BINARIES = {
+  deno: "node_modules/.bin/deno",
+  bun: "node_modules/.bin/bun",
+  node22: "runtimes/node_modules/node22/bin/node",
+  node24: "runtimes/node_modules/node24/bin/node",
+} as const;
+
+/**
  * What a finished command left: its exit code (null when killed), its stdout and stderr
  * interleaved, and its stdout alone.
  *

@@ -1,7 +1,7 @@
 /**
  * The runtime matrix (`npm run test:runtimes`): the portable suite (test/portable) under Node 20,
- * 22 and 24, Deno, Bun and workerd, then the examples, memcached from workerd through the Socket
- * API, and the package's published shape. Two
+ * 22 and 24, Deno, Bun and workerd, then the examples, the memcached adapter on those runtimes
+ * against real memcached processes, and the package's published shape. Two
  * jobs run at a time (CI has 2 cores). When a job ends its lines are printed, each prefixed with
  * the job's name; at the end come one `name: N passed, N failed` line per job and a closing
  * `runtimes: N passed, N failed`. The exit code is 1 when anything failed, and the failed jobs are
@@ -13,9 +13,9 @@
 import { existsSync } from "node:fs";
 import { runTests, type Suite } from "../portable/harness.ts";
 import examples from "./examples.ts";
-import memcachedOnWorkers from "./memcached-workerd.ts";
+import memcachedRuntimes from "./memcached.ts";
 import packageShape from "./package.ts";
-import { type Finished, runCommand } from "./processes.ts";
+import { BINARIES, type Finished, runCommand } from "./processes.ts";
 import { runInWorkerd } from "./workerd.ts";
 
 /** The portable suite's command-line entry; `--cache-api` tells it the runtime has the Cache API. */
@@ -39,7 +39,7 @@ function command(name: string, binary: string, args: readonly string[], setup = 
 }
 
 function nodeFromRuntimes(version: 22 | 24): Job {
-  return command(`node${version}`, `runtimes/node_modules/node${version}/bin/node`, [...NODE_TYPESCRIPT, ENTRY], "npm install --prefix runtimes");
+  return command(`node${version}`, BINARIES[`node${version}`], [...NODE_TYPESCRIPT, ENTRY], "npm install --prefix runtimes");
 }
 
 /** A suite that needs Node's APIs, run in this process (Node 20). */
@@ -59,14 +59,14 @@ const jobs: Job[] = [
   command("node20", process.execPath, ["--import", "tsx", ENTRY]),
   nodeFromRuntimes(22),
   nodeFromRuntimes(24),
-  command("deno", "node_modules/.bin/deno", ["run", "--no-prompt", ENTRY, "--cache-api"]),
-  command("bun", "node_modules/.bin/bun", [ENTRY]),
+  command("deno", BINARIES.deno, ["run", "--no-prompt", ENTRY, "--cache-api"]),
+  command("bun", BINARIES.bun, [ENTRY]),
   {
     name: "workerd",
     run: () => runInWorkerd("test/runtimes/worker.ts").catch((error: unknown) => ({ code: 1, output: String(error), stdout: "" })),
   },
   inProcess(examples),
-  inProcess(memcachedOnWorkers),
+  inProcess(memcachedRuntimes),
   inProcess(packageShape),
 ];
 
