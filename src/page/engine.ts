@@ -81,6 +81,7 @@ export class PageCacheEngine {
   private async handle(run: (request: Request) => Response | Promise<Response>, request: Request, args: readonly unknown[]): Promise<Response> {
     const method = request.method;
     if (method !== "GET" && method !== "HEAD") return this.answers.label(await run(request), { hit: false, fwd: "method" }, request);
+    if (this.options.bypass && this.bypasses(request)) return this.answers.label(await run(request), { hit: false, fwd: "bypass" }, request);
     let cache: EdgeCache;
     try {
       cache = selectCache(this.options.cache, request, args);
@@ -155,6 +156,16 @@ export class PageCacheEngine {
     }
     release(stale);
     return this.update(cache, request, method, response, started, lookup.fwd, args, fill, request);
+  }
+
+  /** Whether the `bypass` option sends `request` past the cache; a throwing `bypass` does (and is reported). */
+  private bypasses(request: Request): boolean {
+    try {
+      return this.options.bypass!(request) === true;
+    } catch (error) {
+      this.report(error, "bypass", request);
+      return true;
+    }
   }
 
   /** Whether a fresh page is far enough into its life to be refreshed ahead of expiry (see `refreshAhead`); never when refreshes run in-request. */

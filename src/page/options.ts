@@ -14,8 +14,8 @@ export type CacheSelector = EdgeCache | string | ((request: Request, ...args: an
 
 /** What `onError` is told about a failure that page caching turned into a miss. */
 export interface PageErrorContext {
-  /** `lookup` (reading the cache), `store` (writing it), `revalidate` (a background refresh), `select` (the `cache` function threw). */
-  operation: "lookup" | "store" | "revalidate" | "select";
+  /** `lookup` (reading the cache), `store` (writing it), `revalidate` (a background refresh), `select` (the `cache` function threw), `bypass` (the `bypass` function threw). */
+  operation: "lookup" | "store" | "revalidate" | "select" | "bypass";
   request: Request;
 }
 
@@ -67,6 +67,13 @@ export interface PageCacheOptions {
   query?: { sort?: boolean; ignore?: ReadonlyArray<string | RegExp> };
   /** Extra key parts derived from the request (a negotiated language, a tenant). */
   keyParts?: (request: Request) => string | readonly string[] | undefined;
+  /**
+   * Requests that skip the cache: `true` sends the request straight to the handler, looking
+   * nothing up and storing nothing (`Cache-Status: edgecache; fwd=bypass`). For signed-in
+   * visitors, previews, admin pages: `(request) => /(?:^|;\s*)sessionid=/.test(request.headers.get("cookie") ?? "")`.
+   * A function that throws bypasses too (reported to `onError`). Default: none.
+   */
+  bypass?: (request: Request) => boolean;
   /**
    * Tags to file each stored page under, so that `purgeTag` ends every page of a tag at once:
    * a list, or a function of the request and the response (`undefined` or `[]`: untagged).
@@ -157,6 +164,7 @@ export interface ResolvedPageOptions {
   targetedCacheControl: readonly string[];
   query: { sort: boolean; ignore: ReadonlyArray<string | RegExp> } | undefined;
   keyParts: ((request: Request) => string | readonly string[] | undefined) | undefined;
+  bypass: ((request: Request) => boolean) | undefined;
   varyCookies: readonly string[] | undefined;
   /** The tags of a page about to be stored (unchecked when a function returned them). */
   tags: ((request: Request, response: Response) => readonly string[] | undefined) | undefined;
@@ -249,6 +257,7 @@ export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPage
     query = { sort: o.query.sort === true, ignore };
   }
   if (o.keyParts !== undefined) checkFunction(o.keyParts, "options.keyParts");
+  if (o.bypass !== undefined) checkFunction(o.bypass, "options.bypass");
   const tagHeader = o.tagHeader ?? false;
   if (tagHeader !== false && (typeof tagHeader !== "string" || !TOKEN.test(tagHeader))) {
     throw new TypeError(`options.tagHeader must be a header name or false, got ${describe(tagHeader)}`);
@@ -282,6 +291,7 @@ export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPage
     targetedCacheControl: o.targetedCacheControl === undefined ? [] : headerNames(o.targetedCacheControl, "options.targetedCacheControl"),
     query,
     keyParts: o.keyParts,
+    bypass: o.bypass,
     varyCookies: o.varyCookies === undefined ? undefined : stringList(o.varyCookies, "options.varyCookies"),
     tags,
     tagCheckMs: nonNegative(o.tagCheckMs ?? 1000, "options.tagCheckMs"),

@@ -240,6 +240,37 @@ describe("what is stored", () => {
   });
 });
 
+describe("bypass", () => {
+  const signedIn = (request: Request) => /(?:^|;\s*)sessionid=/.test(request.headers.get("cookie") ?? "");
+
+  it("sends the requests it picks straight to the handler: nothing looked up, nothing stored", async () => {
+    const bench = pageBench();
+    const v = view();
+    const handler = cachePage(60, options(bench, { bypass: signedIn }))(v);
+    const member = () => new Request("https://example.com/", { headers: { cookie: "theme=dark; sessionid=alice" } });
+    const first = await read(handler(member()));
+    await bench.settle();
+    expect(first.cacheStatus).toBe("edgecache; fwd=bypass");
+    expect(first.headers.get("cache-control")).toBeNull();
+    const [stored, hit] = await twice(handler, bench, "https://example.com/");
+    expect([stored.cacheStatus, hit.cacheStatus]).toEqual(["edgecache; fwd=uri-miss; stored", "edgecache; hit; ttl=60"]);
+    const again = await read(handler(member()));
+    expect([again.body, again.cacheStatus]).toEqual(["page 3 for /", "edgecache; fwd=bypass"]);
+  });
+
+  it("bypasses, and reports, when the function throws", async () => {
+    const bench = pageBench();
+    const handler = cachePage(60, options(bench, { bypass: () => { throw new Error("no session store"); } }))(view());
+    const [first, second] = await twice(handler, bench, "https://example.com/");
+    expect([first.cacheStatus, second.cacheStatus]).toEqual(["edgecache; fwd=bypass", "edgecache; fwd=bypass"]);
+    expect(bench.errors.map(String)).toEqual(["Error: no session store", "Error: no session store"]);
+  });
+
+  it("names a bad bypass", () => {
+    expect(() => cachePage(60, { bypass: true as never })).toThrow("options.bypass must be a function, got true");
+  });
+});
+
 describe("targeted Cache-Control (RFC 9213)", () => {
   const targeted = { targetedCacheControl: ["Edgecache-Cache-Control", "CDN-Cache-Control"] };
 
