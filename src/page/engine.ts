@@ -108,10 +108,7 @@ export class PageCacheEngine {
         if (this.refresh === "in-request") await handled;
         return this.answers.hit(request, method, lookup.page, now, "revalidating");
       }
-      // Its handler failed moments ago: the stale page stands in without calling it again.
-      if (now < lookup.page.staleIfErrorUntil && this.backoff.holds(cache, lookup.missKey, now)) {
-        return this.answers.hit(request, method, lookup.page, now, "stale-if-error");
-      }
+      if (this.backingOff(cache, lookup.page, lookup.missKey, now)) return this.answers.hit(request, method, lookup.page, now, "stale-if-error");
     }
 
     // Another request in this isolate is already filling this page: wait for it, then look again.
@@ -122,6 +119,8 @@ export class PageCacheEngine {
       lookup = await this.lookups.find(cache, request, method);
       now = this.options.now();
       if (usable(lookup.page) && now < lookup.page.freshUntil) return this.answers.hit(request, method, lookup.page, now, "collapsed");
+      // The fill waited for failed: the stale page stands in rather than every waiter calling the handler.
+      if (usable(lookup.page) && this.backingOff(cache, lookup.page, lookup.missKey, now)) return this.answers.hit(request, method, lookup.page, now, "stale-if-error");
     }
     // Another process may be filling it (a shared store with an atomic add).
     let held = false;
@@ -156,6 +155,11 @@ export class PageCacheEngine {
     }
     release(stale);
     return this.update(cache, request, method, response, started, lookup.fwd, args, fill, request);
+  }
+
+  /** Whether stale `page` stands in for its handler, which failed moments ago (see `errorBackoffMs`). */
+  private backingOff(cache: EdgeCache, page: DecodedPage, key: string, now: number): boolean {
+    return now < page.staleIfErrorUntil && this.backoff.holds(cache, key, now);
   }
 
   /** Whether the `bypass` option sends `request` past the cache; a throwing `bypass` does (and is reported). */

@@ -814,6 +814,26 @@ describe("stale pages", () => {
     expect([fresh.body, fresh.cacheStatus]).toEqual(["page 4", "edgecache; fwd=uri-miss; stored"]);
   });
 
+  it("serves the stale page to the requests that waited for a render that failed, without calling the handler for each", async () => {
+    const bench = pageBench();
+    let calls = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const handler = cachePage(10, options(bench, { staleIfError: 600 }))(async (_request: Request) => {
+      if (++calls === 1) return new Response("page");
+      await gate;
+      return new Response("down", { status: 502 });
+    });
+    await twice(handler, bench, "https://example.com/");
+    bench.clock.advance(20);
+    const waiting = Array.from({ length: 3 }, () => handler(new Request("https://example.com/")));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    release();
+    const answers = await Promise.all(waiting.map(read));
+    expect(answers.map((answer) => [answer.body, answer.cacheStatus])).toEqual(Array(3).fill(["page", "edgecache; hit; ttl=-10; detail=stale-if-error"]));
+    expect(calls).toBe(2);
+  });
+
   it("with errorBackoffMs: 0, calls a failing handler on every request", async () => {
     const bench = pageBench();
     let calls = 0;
