@@ -7,6 +7,7 @@ import { cacheApi } from "../../adapters/cache-api.ts";
 import { BackendUnavailableError, cachePage, createCache } from "../../src/index.ts";
 import { fakeClock } from "../conformance/fake-clock.ts";
 import { equal, ok, suite, type Suite, throws } from "./harness.ts";
+import { storedThenServed } from "./stored-then-served.ts";
 
 /** `globalThis.caches` where the runtime has one. */
 const storage = (globalThis as { caches?: { delete(name: string): Promise<boolean> } }).caches;
@@ -37,18 +38,7 @@ const available = suite("cache-api", (test) => {
   }));
 
   test("cachePage over the Cache API: a miss is stored, then served from the cache", () => withCacheApi(async (name, clock) => {
-    const writes: Promise<unknown>[] = [];
-    const cache = createCache({ backend: cacheApi({ name, now: clock.now }) });
-    let calls = 0;
-    const handler = cachePage(60, { cache, now: clock.now, waitUntil: (write) => void writes.push(write) })((_request: Request) => new Response(`page ${++calls}`));
-    const fetchPage = async () => {
-      const response = await handler(new Request("https://example.com/"));
-      const body = await response.text();
-      await Promise.all(writes.splice(0));
-      return [body, response.headers.get("cache-status")];
-    };
-    equal(await fetchPage(), ["page 1", "edgecache; fwd=uri-miss; stored"]);
-    equal(await fetchPage(), ["page 1", "edgecache; hit; ttl=60"]);
+    await storedThenServed(createCache({ backend: cacheApi({ name, now: clock.now }) }), clock.now);
   }));
 
   test("cachePage over the Cache API streams a large page's hit from the stored body, byte for byte, or a range of it", () => withCacheApi(async (name, clock) => {

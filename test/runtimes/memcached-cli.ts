@@ -5,8 +5,9 @@
  * closing `N passed, N failed`; exits 1 when a test fails.
  */
 import { memcached } from "../../adapters/memcached.ts";
-import { cachePage, createCache, KeyNotFoundError } from "../../src/index.ts";
+import { createCache, KeyNotFoundError } from "../../src/index.ts";
 import { equal, runTests, suite, throws } from "../portable/harness.ts";
+import { storedThenServed } from "../portable/stored-then-served.ts";
 
 /** Node's and Bun's `process`, which Deno 2 provides too. */
 declare const process: { env: Record<string, string | undefined>; exitCode?: number };
@@ -38,19 +39,7 @@ const memcachedOnThisRuntime = suite("memcached", (test) => {
     equal((await cache.getMany(keys)).size, 0);
   }));
 
-  test("cachePage stores a page in memcached, then serves it from there", () => withCache(async (cache) => {
-    const writes: Promise<unknown>[] = [];
-    let renders = 0;
-    const handler = cachePage(60, { cache, waitUntil: (write) => void writes.push(write) })(async (_request: Request) => new Response(`render ${++renders}`));
-    const fetchPage = async () => {
-      const response = await handler(new Request("https://example.com/"));
-      const body = await response.text();
-      await Promise.all(writes.splice(0));
-      return [body, response.headers.get("cache-status")];
-    };
-    equal(await fetchPage(), ["render 1", "edgecache; fwd=uri-miss; stored"]);
-    equal(await fetchPage(), ["render 1", "edgecache; hit; ttl=60"]);
-  }));
+  test("cachePage stores a page in memcached, then serves it from there", () => withCache(storedThenServed));
 });
 
 const { failed } = await runTests([memcachedOnThisRuntime], console.log);
