@@ -3,12 +3,10 @@
  * handler: in this isolate, a promise per page being filled; and on a store shared between
  * processes that has an atomic add (memcached, Redis), a store-wide lock entry next to the page's
  * key, taken by the first process to miss. Stores without an atomic add (Workers KV, the Cache
- * API) and in-isolate stores do with the isolate's promises.
+ * API) and in-isolate stores do with the isolate's promises. The locks are `locks.ts`'s.
  */
 import type { EdgeCache } from "../cache.ts";
-import { encodeCounter } from "../codec.ts";
-
-const LOCKED = encodeCounter(1);
+import { sharesLocks, takeLock } from "../locks.ts";
 
 /** The lock's key: its own namespace, so it can never be a page's key. */
 function lockKey(cache: EdgeCache, key: string): string {
@@ -22,8 +20,7 @@ function lockKey(cache: EdgeCache, key: string): string {
  * if (sharesFills(cache) && !(await claimFill(cache, key, 5000))) await waitForPage();
  */
 export function sharesFills(cache: EdgeCache): boolean {
-  const { capabilities, add } = cache.backend;
-  return capabilities?.shared === true && capabilities.atomicAdd === true && typeof add === "function";
+  return sharesLocks(cache.backend);
 }
 
 /**
@@ -34,20 +31,7 @@ export function sharesFills(cache: EdgeCache): boolean {
  * const mine = await claimFill(cache, "page.GET.0:.https://example.com/", 5000);
  */
 export function claimFill(cache: EdgeCache, key: string, ms: number): Promise<boolean> {
-  return cache.backend.add!(lockKey(cache, key), LOCKED, Math.max(1, ms / 1000));
-}
-
-/**
- * How long a process waiting on another's fill lock pauses before its look number `attempt`
- * (from 0): 10 ms doubling to 200 ms, each drawn between half and all of that, so processes that
- * missed together do not poll the store in step.
- *
- * @example
- * pollPause(0); // 5 to 10 ms
- * pollPause(9); // 100 to 200 ms
- */
-export function pollPause(attempt: number, random: () => number = Math.random): number {
-  return Math.min(10 * 2 ** attempt, 200) * (0.5 + random() / 2);
+  return takeLock(cache.backend, lockKey(cache, key), ms);
 }
 
 /**

@@ -8,7 +8,7 @@ import { memory } from "../../adapters/memory.ts";
 import type { Backend } from "../../src/backend.ts";
 import { createCache, type EdgeCache } from "../../src/cache.ts";
 import { cachePage } from "../../src/page/cache-page.ts";
-import { pollPause } from "../../src/page/fills.ts";
+import { pollPause } from "../../src/locks.ts";
 import type { PageCacheOptions } from "../../src/page/options.ts";
 import { fakeClock } from "../conformance/fake-clock.ts";
 

@@ -1,0 +1,46 @@
+/**
+ * Store-wide locks for single-flight across processes: on a store shared between processes that
+ * has an atomic add (memcached, Redis), the first process to miss takes a lock entry with `add`,
+ * and the others poll for what it stores. Page caching (`page/fills.ts`) and `getOrSet` use them.
+ * Stores without an atomic add (Workers KV, the Cache API) and in-isolate stores do without.
+ */
+import type { Backend } from "./backend.ts";
+import { encodeCounter } from "./codec.ts";
+
+/** The value of a lock entry (any value would do; a counter is the smallest). */
+const LOCKED = encodeCounter(1);
+
+/**
+ * Whether `backend` can hold a store-wide lock: shared beyond this isolate, with an atomic add.
+ *
+ * @example
+ * if (sharesLocks(cache.backend) && !(await takeLock(cache.backend, lockKey, 5000))) await waitForIt();
+ */
+export function sharesLocks(backend: Backend): boolean {
+  const { capabilities, add } = backend;
+  return capabilities?.shared === true && capabilities.atomicAdd === true && typeof add === "function";
+}
+
+/**
+ * Take the lock entry under `key` (a made key) for `ms` milliseconds (at least a second, so a
+ * holder that dies frees it soon); `true` when this caller took it. Store failures reject.
+ *
+ * @example
+ * const mine = await takeLock(cache.backend, cache.makeKey("lock.report"), 5000);
+ */
+export function takeLock(backend: Backend, key: string, ms: number): Promise<boolean> {
+  return backend.add!(key, LOCKED, Math.max(1, ms / 1000));
+}
+
+/**
+ * How long a process waiting on another's lock pauses before its look number `attempt` (from 0):
+ * 10 ms doubling to 200 ms, each drawn between half and all of that, so processes that missed
+ * together do not poll the store in step.
+ *
+ * @example
+ * pollPause(0); // 5 to 10 ms
+ * pollPause(9); // 100 to 200 ms
+ */
+export function pollPause(attempt: number, random: () => number = Math.random): number {
+  return Math.min(10 * 2 ** attempt, 200) * (0.5 + random() / 2);
+}
