@@ -11,6 +11,7 @@ import { type CompleteBackend, completeBackend } from "./backend-fallbacks.ts";
 import { byteStringBounds, byteStringHeader, cborSerializer, decodeValue, encodeValue, type Serializer } from "./codec.ts";
 import { CorruptEntryError, KeyNotFoundError } from "./errors.ts";
 import { defaultKeyFunction, type KeyFunction, memcachedKeyWarnings } from "./keys.ts";
+import { pollPause, sharesLocks, takeLock } from "./locks.ts";
 
 /**
  * Options for `createCache`. Every field is optional.
@@ -38,7 +39,7 @@ export interface CacheOptions {
    * the error goes to `onError`. Default false: errors propagate.
    */
   ignoreErrors?: boolean;
-  /** Hears backend errors swallowed by `ignoreErrors` and corrupt entries dropped on read. */
+  /** Hears backend errors swallowed by `ignoreErrors`, corrupt entries dropped on read, and `getOrSet` locks the store failed to take or free. */
   onError?: (error: unknown, operation: string) => void;
 }
 
@@ -51,6 +52,24 @@ export interface VersionOption {
 export interface WriteOptions extends VersionOption {
   /** Seconds; `null` never expires; 0 or negative keeps nothing. Default: the cache's timeout. */
   timeout?: Timeout;
+}
+
+/**
+ * Options of `getOrSet`: those of a write, and how it keeps other processes from computing the
+ * same value at once.
+ *
+ * @example
+ * await cache.getOrSet("report", buildReport, { timeout: 600, collapseMs: 30_000 });
+ */
+export interface GetOrSetOptions extends WriteOptions {
+  /**
+   * On a store shared between processes with an atomic add (memcached, Upstash Redis), the first
+   * process to miss takes a lock entry for this long and computes the value; the others poll the
+   * store for it (10 ms, growing to 200 ms) and take over if the lock goes without a value, or
+   * compute it too once this long has passed. Within one isolate, concurrent calls always share
+   * one computation. 0: no lock. Default 5000 ms.
+   */
+  collapseMs?: number;
 }
 
 /**
@@ -72,8 +91,12 @@ export interface EdgeCache {
   set(key: string, value: unknown, options?: WriteOptions): Promise<void>;
   /** Store only when the key is missing; `true` if stored. */
   add(key: string, value: unknown, options?: WriteOptions): Promise<boolean>;
-  /** The stored value, or compute it (value or sync/async factory), add it and return the winner's value. */
-  getOrSet<T>(key: string, value: T | (() => T | Promise<T>), options?: WriteOptions): Promise<T>;
+  /**
+   * The stored value, or compute it (value or sync/async factory), add it and return the winner's
+   * value. Concurrent misses share one computation: in the isolate, and across processes on a
+   * shared store with an atomic add (see `GetOrSetOptions.collapseMs`).
+   */
+  getOrSet<T>(key: string, value: T | (() => T | Promise<T>), options?: GetOrSetOptions): Promise<T>;
   /** The present keys only, with their values. */
   getMany<T = unknown>(keys: Iterable<string>, options?: VersionOption): Promise<Map<string, T>>;
   /** Store several values with one timeout; returns the keys that failed to store. */
@@ -101,6 +124,9 @@ export interface EdgeCache {
   /** Release the backend's connections. */
   close(): Promise<void>;
 }
+
+/** How long `getOrSet` waits for another process's computation by default (see `GetOrSetOptions`). */
+const DEFAULT_COLLAPSE_MS = 5000;
 
 const MISSING: unique symbol = Symbol("missing");
 type Missing = typeof MISSING;
@@ -263,18 +289,45 @@ class Cache implements EdgeCache {
     return this.attempt("add", () => this.store.add(made, bytes, ttl), false);
   }
 
-  async getOrSet<T>(key: string, value: T | (() => T | Promise<T>), options?: WriteOptions): Promise<T> {
+  async getOrSet<T>(key: string, value: T | (() => T | Promise<T>), options?: GetOrSetOptions): Promise<T> {
     const made = this.checkedKey(key, options?.version);
     const ttl = this.ttlFor(options?.timeout);
+    const collapseMs = options?.collapseMs ?? DEFAULT_COLLAPSE_MS;
+    if (typeof collapseMs !== "number" || !(collapseMs >= 0) || !Number.isFinite(collapseMs)) {
+      throw new TypeError(`options.collapseMs must be a number of milliseconds of 0 or more, got ${describe(collapseMs)}`);
+    }
     const cached = await this.read(made, MISSING);
     if (cached !== MISSING) return cached as T;
     // Concurrent callers in this isolate share one computation (no local thundering herd).
     let filling = this.filling.get(made);
     if (!filling) {
-      filling = this.fill(made, value, ttl).finally(() => this.filling.delete(made));
+      const lock = collapseMs > 0 && sharesLocks(this.backend) ? this.makeKey(`lock.${key}`, options?.version) : undefined;
+      filling = (lock ? this.fillAlone(lock, made, value, ttl, collapseMs) : this.fill(made, value, ttl)).finally(() => this.filling.delete(made));
       this.filling.set(made, filling);
     }
     return filling as Promise<T>;
+  }
+
+  /**
+   * `fill`, by one process at a time: take the lock entry `lock`, or else poll for the value of
+   * the process that holds it until it is stored, or the lock goes without it (then take over), or
+   * `collapseMs` has passed. A lock the store fails to take or free is reported and goes without.
+   */
+  private async fillAlone<T>(lock: string, made: string, value: T | (() => T | Promise<T>), ttl: BackendTtl, collapseMs: number): Promise<T> {
+    let held = await this.tryLock(lock, collapseMs);
+    for (let waited = 0, attempt = 0; held === false && waited < collapseMs; attempt++) {
+      const pause = pollPause(attempt);
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      waited += pause;
+      const found = await this.read(made, MISSING);
+      if (found !== MISSING) return found as T;
+      held = await this.tryLock(lock, collapseMs);
+    }
+    try {
+      return await this.fill(made, value, ttl);
+    } finally {
+      if (held) await this.store.delete(lock).catch((error: unknown) => this.onError?.(error, "getOrSet"));
+    }
   }
 
   private async fill<T>(made: string, value: T | (() => T | Promise<T>), ttl: BackendTtl): Promise<T> {
@@ -285,6 +338,16 @@ class Cache implements EdgeCache {
     if (added) return computed;
     // Another writer got there first: return its value (or ours if it has gone again).
     return (await this.read(made, computed)) as T;
+  }
+
+  /** `takeLock`, with a store failure reported and taken as "no lock" (`undefined`). */
+  private async tryLock(lock: string, ms: number): Promise<boolean | undefined> {
+    try {
+      return await takeLock(this.store, lock, ms);
+    } catch (error) {
+      this.onError?.(error, "getOrSet");
+      return undefined;
+    }
   }
 
   async getMany<T = unknown>(keys: Iterable<string>, options?: VersionOption): Promise<Map<string, T>> {

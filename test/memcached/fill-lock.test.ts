@@ -1,4 +1,4 @@
-/** Collapsing across processes on a real memcached: two clients stand in for two Node processes. */
+/** Collapsing across processes on a real memcached (cachePage and getOrSet): two clients stand in for two Node processes. */
 import { expect, it } from "vitest";
 import type { MemcachedBackend } from "../../adapters/memcached.ts";
 import { cachePage, createCache } from "../../src/index.ts";
@@ -45,4 +45,24 @@ it("runs the handler once when two processes miss the same page at once", async 
   expect(collapsed.headers.get("cache-status")).toMatch(/^edgecache; hit; ttl=\d+; detail=collapsed$/);
   expect(await collapsed.text()).toBe("the report");
   expect(calls).toBe(1);
+});
+
+it("getOrSet computes a missing value once when two processes ask at once", async () => {
+  const [one, two] = [createCache({ backend: memcache.client() }), createCache({ backend: memcache.client() })];
+  let calls = 0;
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const compute = async () => {
+    calls++;
+    await gate;
+    return { total: 42 };
+  };
+  const first = one.getOrSet("report", compute, { timeout: 60 });
+  await new Promise((resolve) => setTimeout(resolve, 20)); // the first holds the lock, computing
+  const second = two.getOrSet("report", compute, { timeout: 60 });
+  await new Promise((resolve) => setTimeout(resolve, 50)); // the second polls memcached for the value
+  open();
+  expect(await Promise.all([first, second])).toEqual([{ total: 42 }, { total: 42 }]);
+  expect(calls).toBe(1);
+  await Promise.all([one.close(), two.close()]);
 });
