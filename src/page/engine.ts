@@ -15,7 +15,7 @@ import { captureBody, type CapturedResponse } from "./capture.ts";
 import { baseKey, variantKey, varyIndexFor, varyNames } from "./keys.ts";
 import type { PageErrorContext, ResolvedPageOptions } from "./options.ts";
 import { ErrorBackoff } from "./backoff.ts";
-import { type Breaker, breakerFor } from "./breaker.ts";
+import { StoreDeadlines, withDeadline } from "./deadlines.ts";
 import { claimFill, type Fill, Fills, sharesFills } from "./fills.ts";
 import { pollPause } from "../locks.ts";
 import { decide, type TimeoutRule } from "./policy.ts";
@@ -26,8 +26,6 @@ import { type DecodedPage, type StoredPage, storedPageHead, type Tagged, UNSTORE
 import { checkTags, fileUnderTags, tagHeaderValue } from "./tags.ts";
 import { VARY_MEMO_MS, varyMemo } from "./vary-memo.ts";
 
-/** The time limit on calls to a store behind a connection, unless `timeoutMs` says otherwise. */
-const DEFAULT_TIMEOUT_MS = 1000;
 /** Marks the answer that carries the cookies `stripSetCookie` kept out of the stored page. */
 const markPrivate = compileCacheControl({ private: true });
 /**
@@ -35,10 +33,6 @@ const markPrivate = compileCacheControl({ private: true });
  * answered, for handlers that can only run within their request (Hono's chain, `edgecache/hono`).
  */
 export type RefreshMode = "background" | "in-request";
-
-class TimeoutError extends Error {
-  override name = "TimeoutError";
-}
 
 /**
  * One page-caching wrapper's state: its options, the vary lists it has learned, and the misses
@@ -51,6 +45,7 @@ class TimeoutError extends Error {
 export class PageCacheEngine {
   private readonly fills = new Fills();
   private readonly backoff: ErrorBackoff;
+  private readonly deadlines: StoreDeadlines;
   private readonly answers: PageAnswers;
   private readonly lookups: PageLookups;
   private readonly staleDirectives: ((headers: Headers) => void) | undefined;
@@ -64,7 +59,8 @@ export class PageCacheEngine {
     this.refresh = refresh;
     this.backoff = new ErrorBackoff(options.errorBackoffMs);
     this.answers = new PageAnswers(options);
-    this.lookups = new PageLookups(options, (cache, call) => this.limit(cache, call), (error, operation, request) => this.report(error, operation, request));
+    this.deadlines = new StoreDeadlines(options);
+    this.lookups = new PageLookups(options, (cache, call) => this.deadlines.limit(cache, call), (error, operation, request) => this.report(error, operation, request));
     const { staleWhileRevalidate, staleIfError } = options;
     this.staleDirectives = staleWhileRevalidate || staleIfError
       ? compileCacheControl({ staleWhileRevalidate: staleWhileRevalidate || undefined, staleIfError: staleIfError || undefined })
@@ -91,7 +87,7 @@ export class PageCacheEngine {
       return this.answers.label(await run(request), { hit: false, fwd: "miss", detail: "no-cache" }, request);
     }
 
-    if (this.breakerOf(cache)?.allows(this.options.now) === false) {
+    if (this.deadlines.breakerOf(cache)?.allows(this.options.now) === false) {
       return this.answers.label(await run(request), { hit: false, fwd: "miss", detail: "store-down" }, request);
     }
     let lookup = await this.lookups.find(cache, request, method);
@@ -227,7 +223,7 @@ export class PageCacheEngine {
       fill?.end();
       return answer(patched, { hit: false, fwd, detail: decision.refusal });
     }
-    if (this.breakerOf(cache)?.isOpen(now)) {
+    if (this.deadlines.breakerOf(cache)?.isOpen(now)) {
       fill?.end();
       return answer(patched, { hit: false, fwd, detail: "store-down" });
     }
@@ -259,7 +255,7 @@ export class PageCacheEngine {
           shareable: decision.shareable,
           tagged,
         };
-        await this.limit(cache, this.store(cache, request, method, vary, page, decision.timeout + Math.max(0, swr, sie), started));
+        await this.deadlines.limit(cache, this.store(cache, request, method, vary, page, decision.timeout + Math.max(0, swr, sie), started));
       })
       .catch((error: unknown) => this.report(error, "store", request))
       .finally(() => fill?.end());
@@ -339,39 +335,11 @@ export class PageCacheEngine {
    */
   private async claim(cache: EdgeCache, key: string, request: Request): Promise<boolean | undefined> {
     try {
-      return await this.limit(cache, claimFill(cache, key, this.options.collapseMs));
+      return await this.deadlines.limit(cache, claimFill(cache, key, this.options.collapseMs));
     } catch (error) {
       this.report(error, "lookup", request);
       return undefined;
     }
-  }
-
-  /** The time limit on calls to `cache`'s store in ms (see the `timeoutMs` option); 0 for none. */
-  private deadlineMs(cache: EdgeCache): number {
-    const capabilities = cache.backend.capabilities;
-    if (capabilities?.shared === false) return 0; // in-isolate: its calls never wait on I/O
-    return this.options.timeoutMs ?? (capabilities?.local === true ? 0 : DEFAULT_TIMEOUT_MS);
-  }
-
-  /** The circuit breaker of `cache`'s store; none for a store without a time limit, which cannot time out. */
-  private breakerOf(cache: EdgeCache): Breaker | undefined {
-    return this.deadlineMs(cache) > 0 ? breakerFor(cache.backend) : undefined;
-  }
-
-  /**
-   * Fail a backend call that takes longer than the store's time limit (see the `timeoutMs`
-   * option), and tell the store's circuit breaker whether it answered in time.
-   */
-  private limit<T>(cache: EdgeCache, call: Promise<T>): Promise<T> {
-    const ms = this.deadlineMs(cache);
-    if (ms === 0) return call;
-    const breaker = breakerFor(cache.backend);
-    const atDeadline = (): never => {
-      const breakMs = breaker.timedOut(this.options.now(), this.options.circuitBreakMs);
-      const left = breakMs > 0 ? ` again: page caching leaves it alone for ${breakMs} ms` : "";
-      throw new TimeoutError(`the ${cache.backend.name} backend took longer than ${ms} ms${left}`);
-    };
-    return withDeadline(call, ms, atDeadline, () => breaker.answered());
   }
 
   /** Carry a cache write past the response: the `waitUntil` option, a `ctx` argument's, or the background. */
@@ -398,36 +366,4 @@ export class PageCacheEngine {
 function headOnly(response: Response): CapturedResponse {
   response.body?.cancel().catch(() => {});
   return { response: new Response(null, response), body: Promise.resolve(new Uint8Array(0)) };
-}
-
-/**
- * `promise`, or after `ms` whatever `atDeadline` returns or throws; the timer goes as soon as
- * either is done. `inTime` hears of a promise settled before the deadline.
- */
-function withDeadline<T>(promise: Promise<T>, ms: number, atDeadline: () => T, inTime?: () => void): Promise<T> {
-  let late = false;
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      late = true;
-      try {
-        resolve(atDeadline());
-      } catch (error) {
-        reject(error);
-      }
-    }, ms);
-    const settled = (): void => {
-      clearTimeout(timer);
-      if (!late) inTime?.();
-    };
-    promise.then(
-      (value) => {
-        settled();
-        resolve(value);
-      },
-      (error: unknown) => {
-        settled();
-        reject(error);
-      },
-    );
-  });
 }

@@ -1,0 +1,94 @@
+/**
+ * Time limits on page caching's calls to a store, and the store's circuit breaker that counts
+ * the calls that ran out of time (see `breaker.ts`). A store behind a connection (memcached,
+ * Redis, KV) gets `timeoutMs`, 1000 ms by default; a local one (the Cache API) none unless
+ * `timeoutMs` says so; an in-isolate one never, as its calls cannot wait on I/O.
+ */
+import type { EdgeCache } from "../cache.ts";
+import { type Breaker, breakerFor } from "./breaker.ts";
+import type { ResolvedPageOptions } from "./options.ts";
+
+/** The time limit on calls to a store behind a connection, unless `timeoutMs` says otherwise. */
+const DEFAULT_TIMEOUT_MS = 1000;
+
+class TimeoutError extends Error {
+  override name = "TimeoutError";
+}
+
+/**
+ * One page-caching wrapper's time limits on store calls.
+ *
+ * @example
+ * const deadlines = new StoreDeadlines(resolvePageOptions({ timeoutMs: 250 }));
+ * const value = await deadlines.limit(cache, cache.get(key));
+ */
+export class StoreDeadlines {
+  private readonly options: Pick<ResolvedPageOptions, "timeoutMs" | "circuitBreakMs" | "now">;
+
+  constructor(options: Pick<ResolvedPageOptions, "timeoutMs" | "circuitBreakMs" | "now">) {
+    this.options = options;
+  }
+
+  /** The time limit on calls to `cache`'s store in ms (see the `timeoutMs` option); 0 for none. */
+  private deadlineMs(cache: EdgeCache): number {
+    const capabilities = cache.backend.capabilities;
+    if (capabilities?.shared === false) return 0; // in-isolate: its calls never wait on I/O
+    return this.options.timeoutMs ?? (capabilities?.local === true ? 0 : DEFAULT_TIMEOUT_MS);
+  }
+
+  /** The circuit breaker of `cache`'s store; none for a store without a time limit, which cannot time out. */
+  breakerOf(cache: EdgeCache): Breaker | undefined {
+    return this.deadlineMs(cache) > 0 ? breakerFor(cache.backend) : undefined;
+  }
+
+  /**
+   * Fail a backend call that takes longer than the store's time limit (see the `timeoutMs`
+   * option), and tell the store's circuit breaker whether it answered in time.
+   */
+  limit<T>(cache: EdgeCache, call: Promise<T>): Promise<T> {
+    const ms = this.deadlineMs(cache);
+    if (ms === 0) return call;
+    const breaker = breakerFor(cache.backend);
+    const atDeadline = (): never => {
+      const breakMs = breaker.timedOut(this.options.now(), this.options.circuitBreakMs);
+      const left = breakMs > 0 ? ` again: page caching leaves it alone for ${breakMs} ms` : "";
+      throw new TimeoutError(`the ${cache.backend.name} backend took longer than ${ms} ms${left}`);
+    };
+    return withDeadline(call, ms, atDeadline, () => breaker.answered());
+  }
+}
+
+/**
+ * `promise`, or after `ms` whatever `atDeadline` returns or throws; the timer goes as soon as
+ * either is done. `inTime` hears of a promise settled before the deadline.
+ *
+ * @example
+ * await withDeadline(otherFill, 5000, () => undefined); // wait for it, five seconds at most
+ */
+export function withDeadline<T>(promise: Promise<T>, ms: number, atDeadline: () => T, inTime?: () => void): Promise<T> {
+  let late = false;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      late = true;
+      try {
+        resolve(atDeadline());
+      } catch (error) {
+        reject(error);
+      }
+    }, ms);
+    const settled = (): void => {
+      clearTimeout(timer);
+      if (!late) inTime?.();
+    };
+    promise.then(
+      (value) => {
+        settled();
+        resolve(value);
+      },
+      (error: unknown) => {
+        settled();
+        reject(error);
+      },
+    );
+  });
+}
