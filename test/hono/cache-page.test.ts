@@ -1,5 +1,6 @@
 /** cachePage and cacheSite as Hono middleware, driven through `app.request()`. */
 import { Hono, type MiddlewareHandler } from "hono";
+import { setCookie } from "hono/cookie";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { memory } from "../../adapters/memory.ts";
 import { cachePage, cacheSite, varyOnCookie } from "../../src/hono.ts";
@@ -34,6 +35,31 @@ describe("cachePage middleware", () => {
     const miss = await client(app)("/");
     expect(miss.headers.get("cache-control")).toBe("public, max-age=60");
     expect(miss.headers.get("expires")).toBe("Thu, 01 Jan 2026 00:01:00 GMT");
+  });
+
+  it("with stripSetCookie, stores a page whose route set a cookie with hono/cookie, and serves it without the cookie", async () => {
+    const { options } = store();
+    let renders = 0;
+    const app = new Hono().get("/", cachePage(60, { ...options, stripSetCookie: true }), (c) => {
+      setCookie(c, "sessionid", `visitor-${++renders}`, { httpOnly: true });
+      return c.html("<h1>Welcome</h1>");
+    });
+    const get = client(app);
+    const miss = await get("/");
+    expect(miss.headers.getSetCookie()).toEqual(["sessionid=visitor-1; Path=/; HttpOnly"]);
+    expect(miss.headers.get("cache-control")).toBe("max-age=60, private");
+    const hit = await get("/");
+    expect([hit.body, hit.cacheStatus, hit.headers.getSetCookie()]).toEqual(["<h1>Welcome</h1>", "edgecache; hit; ttl=60", []]);
+    expect(renders).toBe(1);
+  });
+
+  it("answers a Range request on a hit with a 206 of the stored page", async () => {
+    const { options } = store();
+    const app = new Hono().get("/", cachePage(60, options), counting("0123456789"));
+    const get = client(app);
+    await get("/");
+    const ranged = await get("/", { headers: { range: "bytes=6-9" } }); // "0123456789 1"
+    expect([ranged.status, ranged.headers.get("content-range"), ranged.body, ranged.cacheStatus]).toEqual([206, "bytes 6-9/12", "6789", "edgecache; hit; ttl=60"]);
   });
 
   it("lets middleware registered before it edit both misses and hits", async () => {

@@ -39,6 +39,17 @@ describe("the example Worker", () => {
     });
   }
 
+  for (const backend of ["kv", "cache-api"]) {
+    it(`answers a Range request on a hit with a 206 of the stored page, streamed from the store (${backend})`, async () => {
+      const path = `/${backend}/ranged`;
+      const whole = await get(path);
+      expect(await stored(path)).toMatch(/hit/);
+      const ranged = await get(path, { range: "bytes=2-9" });
+      expect([ranged.response.status, ranged.response.headers.get("content-range"), ranged.body, ranged.status])
+        .toEqual([206, `bytes 2-9/${new TextEncoder().encode(whole.body).byteLength}`, whole.body.slice(2, 10), expect.stringMatching(/^edgecache; hit;/)]);
+    });
+  }
+
   it("purges a product's pages by tag, and only that product's", async () => {
     await get("/products/42");
     await get("/products/7");
