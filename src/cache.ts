@@ -24,6 +24,15 @@ export interface CacheOptions {
   backend?: Backend;
   /** Default timeout in seconds (floats allowed; `null` never expires). Default 300. */
   timeout?: Timeout;
+  /**
+   * Shorten each write's timeout by a random share of up to this fraction (`0.1`: up to 10%), so
+   * entries written at the same time (a warm-up, `getOrSet` fills, pages stored after a deploy) do
+   * not all expire in the same second and send their misses to the origin at once. One draw per
+   * call: the entries of a `setMany` share theirs. Entries never outlive their timeout. Pages
+   * stored through this cache may leave the store that much before their max-age (a miss,
+   * refilled). Default 0.
+   */
+  timeoutJitter?: number;
   /** Prepended to every key by the key function. Default `""`. */
   keyPrefix?: string;
   /** Default version. Default 1. */
@@ -225,10 +234,15 @@ class Cache implements EdgeCache {
   private readonly onError: ((error: unknown, operation: string) => void) | undefined;
   private readonly validateKey: ((key: string) => void) | undefined;
   private readonly filling = new Map<string, Promise<unknown>>();
+  private readonly timeoutJitter: number;
 
   constructor(options: CacheOptions) {
     const timeout = options.timeout === undefined ? 300 : options.timeout;
     checkTimeout(timeout, "options.timeout");
+    const timeoutJitter = options.timeoutJitter ?? 0;
+    if (typeof timeoutJitter !== "number" || !(timeoutJitter >= 0 && timeoutJitter < 1)) {
+      throw new TypeError(`options.timeoutJitter must be a fraction from 0 up to 1 (such as 0.1), got ${describe(timeoutJitter)}`);
+    }
     const version = options.version ?? 1;
     checkInteger(version, "options.version");
     const keyPrefix = options.keyPrefix ?? "";
@@ -246,6 +260,7 @@ class Cache implements EdgeCache {
     }
     this.backend = backend;
     this.defaultTimeout = timeout;
+    this.timeoutJitter = timeoutJitter;
     this.store = completeBackend(backend, () => this.ttlFor(undefined) || null);
     this.keyPrefix = keyPrefix;
     this.version = version;
@@ -473,7 +488,8 @@ class Cache implements EdgeCache {
     const t = timeout === undefined ? this.defaultTimeout : timeout;
     checkTimeout(t);
     if (t === null) return null;
-    return t > 0 ? t : KEEP_NOTHING;
+    if (!(t > 0)) return KEEP_NOTHING;
+    return this.timeoutJitter === 0 ? t : t * (1 - this.timeoutJitter * Math.random());
   }
 
   /** `readSharedStreamed` without streams. Its keys were warned about when their entries were written. */

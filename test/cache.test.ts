@@ -1,5 +1,5 @@
 import { encode as cborgEncode } from "cborg";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { memory } from "../adapters/memory.ts";
 import type { Backend } from "../src/backend.ts";
 import { createCache, readSharedStreamed } from "../src/cache.ts";
@@ -99,5 +99,41 @@ describe("value codec", () => {
     expect(await cache.get("o")).toEqual({ a: [1, "x"] });
     expect(await cache.incr("n")).toBe(6);
     expect(() => createCache({ serializer: {} as never })).toThrow(/options.serializer must have encode and decode/);
+  });
+});
+
+describe("timeoutJitter", () => {
+  /** A memory backend that records the TTL of every write. */
+  function recording() {
+    const ttls: Array<number | null> = [];
+    const store = memory();
+    const backend: Backend = { ...store, set: (key, value, ttl) => (ttls.push(ttl), store.set(key, value, ttl)) };
+    return { backend, ttls };
+  }
+
+  it("shortens each write's timeout by a random share of up to the fraction, never lengthens it", async () => {
+    const { backend, ttls } = recording();
+    const cache = createCache({ backend, timeout: 100, timeoutJitter: 0.2 });
+    const random = vi.spyOn(Math, "random");
+    for (const draw of [0, 0.5, 0.999]) {
+      random.mockReturnValueOnce(draw);
+      await cache.set("k", "v");
+    }
+    random.mockReturnValueOnce(0.5);
+    await cache.set("never", "v", { timeout: null });
+    random.mockRestore();
+    expect(ttls).toEqual([100, 90, expect.closeTo(80.02, 5), null]);
+  });
+
+  it("spreads the expiry of entries written at the same time", async () => {
+    const { backend, ttls } = recording();
+    const cache = createCache({ backend, timeout: 600, timeoutJitter: 0.1 });
+    await Promise.all(Array.from({ length: 200 }, (_, i) => cache.set(`k${i}`, i)));
+    expect(new Set(ttls).size).toBeGreaterThan(150);
+    expect(ttls.every((ttl) => ttl !== null && ttl > 540 && ttl <= 600)).toBe(true);
+  });
+
+  it.each([-0.1, 1, "0.1", NaN])("names a bad timeoutJitter (%s)", (jitter) => {
+    expect(() => createCache({ timeoutJitter: jitter as never })).toThrow(/options.timeoutJitter must be a fraction from 0 up to 1/);
   });
 });
