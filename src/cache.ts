@@ -341,7 +341,8 @@ class Cache implements EdgeCache {
     try {
       return await this.fill(made, value, ttl);
     } finally {
-      if (held) await this.store.delete(lock).catch((error: unknown) => this.onError?.(error, "getOrSet"));
+      // Not waited for: the value is stored (or failed) and waiters look for it first.
+      if (held) void this.store.delete(lock).catch((error: unknown) => this.onError?.(error, "getOrSet"));
     }
   }
 
