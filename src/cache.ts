@@ -4,7 +4,7 @@
  * generic fallbacks for whatever the backend does not do natively.
  */
 import { memory } from "../adapters/memory.ts";
-import { checkFunction, checkInteger, checkKey, checkTimeout, describe, type Timeout } from "./arguments.ts";
+import { checkFunction, checkInteger, checkKey, checkTimeout, describe, nonNegative, type Timeout } from "./arguments.ts";
 import type { Backend, BackendTtl, StreamStore } from "./backend.ts";
 import { concatBytes, readAll } from "./bytes.ts";
 import { type CompleteBackend, completeBackend } from "./backend-fallbacks.ts";
@@ -79,6 +79,25 @@ export interface GetOrSetOptions extends WriteOptions {
    * one computation. 0: no lock. Default 5000 ms.
    */
   collapseMs?: number;
+  /**
+   * Seconds a value may still be returned after its timeout when computing its replacement fails:
+   * `getOrSet` also keeps a copy under `stale.<key>` for this much longer, and when the factory
+   * throws it returns that copy instead of throwing (the error goes to `onError`). `get`, `has`
+   * and the rest never see the copy. For timeouts that never expire there is none. Default 0.
+   */
+  staleIfError?: number;
+}
+
+/** What one `getOrSet` miss computes and stores, and where its lock and stale copy live. */
+interface FillPlan<T> {
+  made: string;
+  value: T | (() => T | Promise<T>);
+  ttl: BackendTtl;
+  /** The lock entry's key, where the store can lock (see `collapseMs`). */
+  lock: string | undefined;
+  collapseMs: number;
+  /** Where the stale copy goes and for how long (see `staleIfError`). */
+  staleCopy: { key: string; ttl: number } | undefined;
 }
 
 /**
@@ -307,17 +326,19 @@ class Cache implements EdgeCache {
   async getOrSet<T>(key: string, value: T | (() => T | Promise<T>), options?: GetOrSetOptions): Promise<T> {
     const made = this.checkedKey(key, options?.version);
     const ttl = this.ttlFor(options?.timeout);
-    const collapseMs = options?.collapseMs ?? DEFAULT_COLLAPSE_MS;
-    if (typeof collapseMs !== "number" || !(collapseMs >= 0) || !Number.isFinite(collapseMs)) {
-      throw new TypeError(`options.collapseMs must be a number of milliseconds of 0 or more, got ${describe(collapseMs)}`);
-    }
+    const collapseMs = nonNegative(options?.collapseMs ?? DEFAULT_COLLAPSE_MS, "options.collapseMs");
+    const staleIfError = nonNegative(options?.staleIfError ?? 0, "options.staleIfError");
     const cached = await this.read(made, MISSING);
     if (cached !== MISSING) return cached as T;
     // Concurrent callers in this isolate share one computation (no local thundering herd).
     let filling = this.filling.get(made);
     if (!filling) {
-      const lock = collapseMs > 0 && sharesLocks(this.backend) ? this.makeKey(`lock.${key}`, options?.version) : undefined;
-      filling = (lock ? this.fillAlone(lock, made, value, ttl, collapseMs) : this.fill(made, value, ttl)).finally(() => this.filling.delete(made));
+      const plan: FillPlan<T> = {
+        made, value, ttl, collapseMs,
+        lock: collapseMs > 0 && sharesLocks(this.backend) ? this.makeKey(`lock.${key}`, options?.version) : undefined,
+        staleCopy: staleIfError > 0 && ttl !== null && ttl !== KEEP_NOTHING ? { key: this.makeKey(`stale.${key}`, options?.version), ttl: ttl + staleIfError } : undefined,
+      };
+      filling = (plan.lock ? this.fillAlone(plan, plan.lock) : this.fill(plan)).finally(() => this.filling.delete(made));
       this.filling.set(made, filling);
     }
     return filling as Promise<T>;
@@ -328,29 +349,44 @@ class Cache implements EdgeCache {
    * the process that holds it until it is stored, or the lock goes without it (then take over), or
    * `collapseMs` has passed. A lock the store fails to take or free is reported and goes without.
    */
-  private async fillAlone<T>(lock: string, made: string, value: T | (() => T | Promise<T>), ttl: BackendTtl, collapseMs: number): Promise<T> {
-    let held = await this.tryLock(lock, collapseMs);
-    for (let waited = 0, attempt = 0; held === false && waited < collapseMs; attempt++) {
+  private async fillAlone<T>(plan: FillPlan<T>, lock: string): Promise<T> {
+    let held = await this.tryLock(lock, plan.collapseMs);
+    for (let waited = 0, attempt = 0; held === false && waited < plan.collapseMs; attempt++) {
       const pause = pollPause(attempt);
       await new Promise((resolve) => setTimeout(resolve, pause));
       waited += pause;
-      const found = await this.read(made, MISSING);
+      const found = await this.read(plan.made, MISSING);
       if (found !== MISSING) return found as T;
-      held = await this.tryLock(lock, collapseMs);
+      held = await this.tryLock(lock, plan.collapseMs);
     }
     try {
-      return await this.fill(made, value, ttl);
+      return await this.fill(plan);
     } finally {
       // Not waited for: the value is stored (or failed) and waiters look for it first.
       if (held) void this.store.delete(lock).catch((error: unknown) => this.onError?.(error, "getOrSet"));
     }
   }
 
-  private async fill<T>(made: string, value: T | (() => T | Promise<T>), ttl: BackendTtl): Promise<T> {
-    const computed = typeof value === "function" ? await (value as () => T | Promise<T>)() : value;
+  /**
+   * Compute the value and add it (with its stale copy, where asked), returning the winner's value;
+   * a factory that throws gives the stale copy instead, when there is one.
+   */
+  private async fill<T>({ made, value, ttl, staleCopy }: FillPlan<T>): Promise<T> {
+    let computed: T;
+    try {
+      computed = typeof value === "function" ? await (value as () => T | Promise<T>)() : value;
+    } catch (error) {
+      const stale = staleCopy ? await this.read(staleCopy.key, MISSING).catch(() => MISSING) : MISSING;
+      if (stale === MISSING) throw error;
+      this.onError?.(error, "getOrSet");
+      return stale as T;
+    }
     const bytes = encodeValue(computed, this.serializer);
     if (ttl === KEEP_NOTHING) return computed;
-    const added = await this.attempt("getOrSet", () => this.store.add(made, bytes, ttl), false);
+    const [added] = await Promise.all([
+      this.attempt("getOrSet", () => this.store.add(made, bytes, ttl), false),
+      staleCopy && this.store.set(staleCopy.key, bytes, staleCopy.ttl).catch((error: unknown) => this.onError?.(error, "getOrSet")),
+    ]);
     if (added) return computed;
     // Another writer got there first: return its value (or ours if it has gone again).
     return (await this.read(made, computed)) as T;

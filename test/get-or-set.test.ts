@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { memory } from "../adapters/memory.ts";
 import type { Backend } from "../src/backend.ts";
 import { createCache } from "../src/cache.ts";
+import { fakeClock } from "./conformance/fake-clock.ts";
 
 /** A store shared by "processes", counting lock attempts; `failAdds` makes every add fail. */
 function sharedStore(options: { atomicAdd?: boolean; failAdds?: boolean } = {}) {
@@ -91,8 +92,60 @@ describe("getOrSet across processes", () => {
     expect(reported).toEqual(["getOrSet: Error: add refused"]);
   });
 
-  it("names a bad collapseMs", async () => {
+  it("names a bad collapseMs or staleIfError", async () => {
     const cache = createCache({ backend: sharedStore().backend });
-    await expect(cache.getOrSet("k", "v", { collapseMs: -1 })).rejects.toThrow("options.collapseMs must be a number of milliseconds of 0 or more, got -1");
+    await expect(cache.getOrSet("k", "v", { collapseMs: -1 })).rejects.toThrow("options.collapseMs must be a number of 0 or more, got -1");
+    await expect(cache.getOrSet("k", "v", { staleIfError: Infinity })).rejects.toThrow("options.staleIfError must be a number of 0 or more, got Infinity");
+  });
+});
+
+describe("getOrSet with staleIfError", () => {
+  function setup() {
+    const clock = fakeClock();
+    const backend = memory({ now: clock.now });
+    const errors: string[] = [];
+    const cache = createCache({ backend, timeout: 60, onError: (error, operation) => errors.push(`${operation}: ${String(error)}`) });
+    let failing = false;
+    let calls = 0;
+    const compute = async () => {
+      calls++;
+      if (failing) throw new Error("upstream down");
+      return { rates: calls };
+    };
+    return { clock, backend, cache, errors, compute, fail: () => void (failing = true), calls: () => calls };
+  }
+
+  it("returns the last value when computing its replacement fails within the window, and reports why", async () => {
+    const t = setup();
+    expect(await t.cache.getOrSet("rates", t.compute, { staleIfError: 300 })).toEqual({ rates: 1 });
+    t.clock.advance(61);
+    expect(await t.cache.get("rates")).toBeUndefined(); // the value itself expired on time
+    t.fail();
+    expect(await t.cache.getOrSet("rates", t.compute, { staleIfError: 300 })).toEqual({ rates: 1 });
+    expect(t.errors).toEqual(["getOrSet: Error: upstream down"]);
+    expect(await t.cache.has("rates")).toBe(false); // the copy is not the value
+  });
+
+  it("throws once the window has passed, or when no window was asked for", async () => {
+    const t = setup();
+    await t.cache.getOrSet("rates", t.compute, { staleIfError: 300 });
+    await t.cache.getOrSet("plain", t.compute);
+    t.clock.advance(61 + 300);
+    t.fail();
+    await expect(t.cache.getOrSet("rates", t.compute, { staleIfError: 300 })).rejects.toThrow("upstream down");
+    t.clock.advance(-300);
+    await expect(t.cache.getOrSet("plain", t.compute)).rejects.toThrow("upstream down");
+  });
+
+  it("keeps the copy beside the value only when asked, and refreshes it with each new value", async () => {
+    const t = setup();
+    await t.cache.getOrSet("plain", t.compute);
+    expect(await t.backend.get(t.cache.makeKey("stale.plain"))).toBeUndefined();
+    await t.cache.getOrSet("rates", t.compute, { staleIfError: 300 });
+    t.clock.advance(61);
+    expect(await t.cache.getOrSet("rates", t.compute, { staleIfError: 300 })).toEqual({ rates: 3 });
+    t.clock.advance(61);
+    t.fail();
+    expect(await t.cache.getOrSet("rates", t.compute, { staleIfError: 300 })).toEqual({ rates: 3 });
   });
 });
