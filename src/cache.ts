@@ -48,7 +48,10 @@ export interface CacheOptions {
    * the error goes to `onError`. Default false: errors propagate.
    */
   ignoreErrors?: boolean;
-  /** Hears backend errors swallowed by `ignoreErrors`, corrupt entries dropped on read, and `getOrSet` locks the store failed to take or free. */
+  /**
+   * Hears backend errors swallowed by `ignoreErrors`, corrupt entries dropped on read, `getOrSet`
+   * locks the store failed to take or free, and factory errors `getOrSet` answered with a stale copy.
+   */
   onError?: (error: unknown, operation: string) => void;
 }
 
@@ -64,11 +67,11 @@ export interface WriteOptions extends VersionOption {
 }
 
 /**
- * Options of `getOrSet`: those of a write, and how it keeps other processes from computing the
- * same value at once.
+ * Options of `getOrSet`: those of a write, how it keeps other processes from computing the same
+ * value at once, and what it falls back on when the computation fails.
  *
  * @example
- * await cache.getOrSet("report", buildReport, { timeout: 600, collapseMs: 30_000 });
+ * await cache.getOrSet("report", buildReport, { timeout: 600, collapseMs: 30_000, staleIfError: 3600 });
  */
 export interface GetOrSetOptions extends WriteOptions {
   /**
@@ -122,7 +125,8 @@ export interface EdgeCache {
   /**
    * The stored value, or compute it (value or sync/async factory), add it and return the winner's
    * value. Concurrent misses share one computation: in the isolate, and across processes on a
-   * shared store with an atomic add (see `GetOrSetOptions.collapseMs`).
+   * shared store with an atomic add (see `GetOrSetOptions.collapseMs`); with `staleIfError`, a
+   * failed computation returns the previous value for a while.
    */
   getOrSet<T>(key: string, value: T | (() => T | Promise<T>), options?: GetOrSetOptions): Promise<T>;
   /** The present keys only, with their values. */
