@@ -14,6 +14,19 @@ export function concatBytes(head: Uint8Array, tail: Uint8Array): Uint8Array {
 }
 
 /**
+ * `chunks` in one array: the chunk itself when there is only one, else a new array.
+ *
+ * @example
+ * concatChunks([Uint8Array.of(1), Uint8Array.of(2, 3)]); // Uint8Array [1, 2, 3]
+ */
+export function concatChunks(chunks: readonly Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const joined = new Uint8Array(chunks.reduce((size, chunk) => size + chunk.byteLength, 0));
+  chunks.reduce((offset, chunk) => (joined.set(chunk, offset), offset + chunk.byteLength), 0);
+  return joined;
+}
+
+/**
  * A stream that yields nothing: the body of an entry whose bytes all came at once.
  *
  * @example

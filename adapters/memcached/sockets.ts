@@ -5,6 +5,7 @@
  * memcached backend inside the request and close it with `ctx.waitUntil` (see docs/memcached.md).
  */
 import { checkFunction, describe } from "../../src/arguments.ts";
+import { concatChunks } from "../../src/bytes.ts";
 import type { ByteStream, Connector } from "./stream.ts";
 
 /**
@@ -80,11 +81,12 @@ export function socketsConnector(connect: SocketConnect, options: SocketsConnect
 function openStream(socket: SocketLike, listener: Parameters<Connector>[1]): ByteStream {
   const writer = socket.writable.getWriter();
   let closed = false;
-  const end = (error?: Error): void => {
+  /** Close once; `error` (anything thrown) is what ended the stream, if anything did. */
+  const end = (error?: unknown): void => {
     if (closed) return;
     closed = true;
     socket.close().catch(() => {});
-    listener.onClose(error);
+    listener.onClose(error === undefined || error instanceof Error ? error : new Error(String(error)));
   };
   void (async () => {
     const reader = socket.readable.getReader();
@@ -92,14 +94,14 @@ function openStream(socket: SocketLike, listener: Parameters<Connector>[1]): Byt
       for (let read = await reader.read(); !read.done; read = await reader.read()) listener.onData(read.value);
       end();
     } catch (error) {
-      end(error instanceof Error ? error : new Error(String(error)));
+      end(error);
     }
   })();
   let queued: Uint8Array[] = [];
   const flush = (): void => {
-    const bytes = queued.length === 1 ? queued[0]! : joined(queued);
+    const bytes = concatChunks(queued);
     queued = [];
-    writer.write(bytes).catch((error: unknown) => end(error instanceof Error ? error : new Error(String(error))));
+    writer.write(bytes).catch(end);
   };
   return {
     write(bytes) {
@@ -111,9 +113,3 @@ function openStream(socket: SocketLike, listener: Parameters<Connector>[1]): Byt
   };
 }
 
-/** `chunks` as one byte array. */
-function joined(chunks: readonly Uint8Array[]): Uint8Array {
-  const bytes = new Uint8Array(chunks.reduce((size, chunk) => size + chunk.byteLength, 0));
-  chunks.reduce((offset, chunk) => (bytes.set(chunk, offset), offset + chunk.byteLength), 0);
-  return bytes;
-}

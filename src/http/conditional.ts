@@ -4,6 +4,7 @@
  * responses, and a streaming-safe ETag for GET responses.
  */
 import { checkInteger } from "../arguments.ts";
+import { concatChunks } from "../bytes.ts";
 import { parseCacheControl } from "./cache-control.ts";
 import { parseHttpDate } from "./date.ts";
 import { splitHeaderList } from "./headers.ts";
@@ -213,8 +214,7 @@ async function withETag(response: Response, cap: number): Promise<Response> {
   } catch {
     return rebuild(response, replay(chunks, reader));
   }
-  const body = new Uint8Array(size);
-  chunks.reduce((offset, chunk) => (body.set(chunk, offset), offset + chunk.byteLength), 0);
+  const body = concatChunks(chunks) as Uint8Array<ArrayBuffer>; // a stream's chunks, never shared memory
   const tagged = rebuild(response, body);
   if (size > 0) tagged.headers.set("etag", `"${await sha256Hex(body)}"`);
   return tagged;

@@ -4,22 +4,12 @@
  * only while it stays within the size cap, and is given up if the stream fails or the client
  * goes away.
  */
+import { concatChunks } from "../bytes.ts";
 
 /** A response to send on, and the body bytes once the stream has ended (`undefined`: not storable). */
 export interface CapturedResponse {
   response: Response;
   body: Promise<Uint8Array | undefined>;
-}
-
-function concat(chunks: readonly Uint8Array[], length: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
 }
 
 /**
@@ -50,7 +40,7 @@ export function captureBody(response: Response, maxBytes: number): CapturedRespo
       }
       if (result.done) {
         controller.close();
-        settle(chunks && concat(chunks, length));
+        settle(chunks && concatChunks(chunks));
         return;
       }
       const chunk = result.value;
