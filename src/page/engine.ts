@@ -16,8 +16,8 @@ import { baseKey, variantKey, varyIndexFor, varyNames } from "./keys.ts";
 import type { PageErrorContext, ResolvedPageOptions } from "./options.ts";
 import { ErrorBackoff } from "./backoff.ts";
 import { StoreDeadlines, withDeadline } from "./deadlines.ts";
-import { claimFill, type Fill, Fills, sharesFills } from "./fills.ts";
-import { pollPause } from "../locks.ts";
+import { claimFill, type Fill, Fills } from "./fills.ts";
+import { pollPause, sharesLocks } from "../locks.ts";
 import { decide, type TimeoutRule } from "./policy.ts";
 import { purgedSince } from "./purge.ts";
 import { selectCache } from "./select.ts";
@@ -121,7 +121,7 @@ export class PageCacheEngine {
     }
     // Another process may be filling it (a shared store with an atomic add).
     let held = false;
-    if (!pending && lookup.fwd !== "miss" && this.options.collapseMs > 0 && sharesFills(cache)) {
+    if (!pending && lookup.fwd !== "miss" && this.options.collapseMs > 0 && sharesLocks(cache.backend)) {
       const waited = await this.waitForOtherProcess(cache, request, method, lookup, usable);
       if (waited.fresh) return this.answers.hit(request, method, waited.fresh, waited.now, "collapsed");
       ({ lookup, now, held } = waited);
@@ -304,7 +304,7 @@ export class PageCacheEngine {
     let handled!: () => void;
     const answered = new Promise<void>((resolve) => (handled = resolve));
     const refresh = (async () => {
-      if (sharesFills(cache)) {
+      if (sharesLocks(cache.backend)) {
         const claimed = await this.claim(cache, key, request);
         if (claimed === false) return fill.end(); // another process is refreshing it
         fill.held = claimed === true;

@@ -6,21 +6,11 @@
  * API) and in-isolate stores do with the isolate's promises. The locks are `locks.ts`'s.
  */
 import type { EdgeCache } from "../cache.ts";
-import { sharesLocks, takeLock } from "../locks.ts";
+import { takeLock } from "../locks.ts";
 
 /** The lock's key: its own namespace, so it can never be a page's key. */
 function lockKey(cache: EdgeCache, key: string): string {
   return cache.makeKey(`lock.${key}`);
-}
-
-/**
- * Whether `cache`'s store can hold a fill lock: shared beyond this isolate, with an atomic add.
- *
- * @example
- * if (sharesFills(cache) && !(await claimFill(cache, key, 5000))) await waitForPage();
- */
-export function sharesFills(cache: EdgeCache): boolean {
-  return sharesLocks(cache.backend);
 }
 
 /**
