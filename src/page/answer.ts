@@ -60,7 +60,7 @@ export class PageAnswers {
     if (!hasAnyHeader(request.headers, page.answerHeaders)) return response;
     // Preconditions first, then Range (RFC 9110 §13.2.2).
     let answer = getConditionalResponse(request, response);
-    if (answer === response && !hit.head) answer = getRangeResponse(request, response, page.bodyLength);
+    if (answer === response) answer = getRangeResponse(request, response, page.bodyLength); // HEAD: left whole
     return answer === response || answer.status === 206 ? answer : this.withStatus(answer, { hit: true, ttl: hit.ttl, detail });
   }
 
