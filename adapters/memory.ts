@@ -90,6 +90,9 @@ export function memory(options: MemoryOptions = {}): Backend {
     return entry;
   };
 
+  /** An entry's remaining TTL in seconds. */
+  const remaining = (entry: Entry): BackendTtl => (entry.expiresAt === null ? null : (entry.expiresAt - now()) / 1000);
+
   const write = (key: string, entry: Entry): void => {
     // Django culls before storing whenever the store is full, even when overwriting.
     if (store.size >= maxEntries) {
@@ -135,8 +138,12 @@ export function memory(options: MemoryOptions = {}): Backend {
 
     async ttl(key) {
       const entry = live(key);
-      if (entry === undefined) return undefined;
-      return entry.expiresAt === null ? null : (entry.expiresAt - now()) / 1000;
+      return entry && remaining(entry);
+    },
+
+    async getWithTtl(key) {
+      const entry = live(key, true);
+      return entry && { value: entry.value, ttl: remaining(entry) };
     },
 
     async getMany(keys) {

@@ -7,6 +7,7 @@ import { streamingMemory } from "./fixtures/streaming-memory.ts";
 
 describeBackendConformance("memory", {
   fakeClock: true,
+  getWithTtl: true,
   create() {
     const clock = fakeClock();
     return { backend: memory({ now: clock.now, maxEntries: 10_000 }), advance: clock.advance };
