@@ -41,6 +41,18 @@ export function nonNegative(value: unknown, name: string): number {
   return value;
 }
 
+/**
+ * `value` if it is a fraction strictly between 0 and 1; else a TypeError naming `name` and what
+ * it is a fraction `of`.
+ *
+ * @example
+ * const due = fraction(options.refreshAhead, "options.refreshAhead", "the page's lifetime");
+ */
+export function fraction(value: unknown, name: string, of: string): number {
+  if (typeof value !== "number" || !(value > 0 && value < 1)) throw new TypeError(`${name} must be a fraction of ${of} between 0 and 1 (such as 0.8), got ${describe(value)}`);
+  return value;
+}
+
 /** Throw unless `value` is a function. */
 export function checkFunction(value: unknown, name: string): asserts value is (...args: never[]) => unknown {
   if (typeof value !== "function") throw new TypeError(`${name} must be a function, got ${describe(value)}`);

@@ -77,8 +77,9 @@ export interface Backend {
   /**
    * The bytes under `key` and their remaining TTL, read together; `undefined` when missing. For
    * stores that keep the expiry beside the value (KV, the Cache API, memcached's `mg v t`, Redis's
-   * GET and PTTL in one MULTI): one read where `get` and `ttl` would be two. The tiered backend reads its far tier with it. No
-   * fallback in EdgeCache (it never needs both); the tiered backend calls `get` and `ttl` instead.
+   * GET and PTTL in one MULTI): one read where `get` and `ttl` would be two. The tiered backend
+   * reads its far tier with it, and `getOrSet` with `refreshAhead` its values; without it, both
+   * call `get` and `ttl` side by side.
    */
   getWithTtl?(key: string): Promise<{ value: Uint8Array; ttl: BackendTtl } | undefined>;
   /** Several reads at once, in the order of `keys`. Fallback: parallel `get`s. */

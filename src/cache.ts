@@ -4,7 +4,7 @@
  * generic fallbacks for whatever the backend does not do natively.
  */
 import { memory } from "../adapters/memory.ts";
-import { checkFunction, checkInteger, checkKey, checkTimeout, describe, nonNegative, type Timeout } from "./arguments.ts";
+import { checkFunction, checkInteger, checkKey, checkTimeout, describe, fraction, nonNegative, type Timeout } from "./arguments.ts";
 import type { Backend, BackendTtl, StreamStore } from "./backend.ts";
 import { concatBytes, readAll } from "./bytes.ts";
 import { type CompleteBackend, completeBackend } from "./backend-fallbacks.ts";
@@ -89,9 +89,23 @@ export interface GetOrSetOptions extends WriteOptions {
    * and the rest never see the copy. For timeouts that never expire there is none. Default 0.
    */
   staleIfError?: number;
+  /**
+   * Replace a popular value before it expires: a value found past this fraction of its timeout
+   * (e.g. `0.8`) is returned at once, and one recomputation starts in the background (one per
+   * isolate, and one per store where it locks, as with `collapseMs`) that replaces it when done,
+   * so no caller ever waits for it. A failed one is reported to `onError` and the value stays.
+   * Reads the value's remaining time with it (`getWithTtl`, or `ttl` beside `get`: every bundled
+   * backend). Needs a timeout; values that never expire are never refreshed. Default: off.
+   */
+  refreshAhead?: number;
+  /**
+   * Carries a `refreshAhead` recomputation past the response where the runtime would cut it
+   * short: on Workers, `ctx.waitUntil.bind(ctx)`. Elsewhere it simply runs on.
+   */
+  waitUntil?: (promise: Promise<unknown>) => void;
 }
 
-/** What one `getOrSet` miss computes and stores, and where its lock and stale copy live. */
+/** What one `getOrSet` miss or refresh computes and stores, and where its lock and stale copy live. */
 interface FillPlan<T> {
   made: string;
   value: T | (() => T | Promise<T>);
@@ -155,6 +169,11 @@ export interface EdgeCache {
   makeKey(key: string, version?: number): string;
   /** Release the backend's connections. */
   close(): Promise<void>;
+}
+
+/** A `getOrSet` value: itself, or what its factory returns. */
+async function compute<T>(value: T | (() => T | Promise<T>)): Promise<T> {
+  return typeof value === "function" ? (value as () => T | Promise<T>)() : value;
 }
 
 /** How long `getOrSet` waits for another process's computation by default (see `GetOrSetOptions`). */
@@ -257,6 +276,8 @@ class Cache implements EdgeCache {
   private readonly onError: ((error: unknown, operation: string) => void) | undefined;
   private readonly validateKey: ((key: string) => void) | undefined;
   private readonly filling = new Map<string, Promise<unknown>>();
+  /** The made keys `getOrSet` is refreshing ahead of expiry in this isolate. */
+  private readonly refreshing = new Set<string>();
   private readonly timeoutJitter: number;
 
   constructor(options: CacheOptions) {
@@ -329,23 +350,57 @@ class Cache implements EdgeCache {
 
   async getOrSet<T>(key: string, value: T | (() => T | Promise<T>), options?: GetOrSetOptions): Promise<T> {
     const made = this.checkedKey(key, options?.version);
-    const ttl = this.ttlFor(options?.timeout);
+    const timeout = options?.timeout === undefined ? this.defaultTimeout : options.timeout;
+    const ttl = this.ttlFor(timeout);
     const collapseMs = nonNegative(options?.collapseMs ?? DEFAULT_COLLAPSE_MS, "options.collapseMs");
     const staleIfError = nonNegative(options?.staleIfError ?? 0, "options.staleIfError");
-    const cached = await this.read(made, MISSING);
-    if (cached !== MISSING) return cached as T;
+    const refreshAhead = options?.refreshAhead === undefined ? undefined : fraction(options.refreshAhead, "options.refreshAhead", "the timeout");
+    if (options?.waitUntil !== undefined) checkFunction(options.waitUntil, "options.waitUntil");
+    const plan = (): FillPlan<T> => ({
+      made, value, ttl, collapseMs,
+      lock: collapseMs > 0 && sharesLocks(this.backend) ? this.makeKey(`lock.${key}`, options?.version) : undefined,
+      staleCopy: staleIfError > 0 && ttl !== null && ttl !== KEEP_NOTHING ? { key: this.staleKey(key, options?.version), ttl: ttl + staleIfError } : undefined,
+    });
+    if (refreshAhead === undefined) {
+      const cached = await this.read(made, MISSING);
+      if (cached !== MISSING) return cached as T;
+    } else {
+      const found = await this.readWithTtl(made);
+      if (found) {
+        // Due once no more than (1 - refreshAhead) of its timeout is left.
+        if (timeout !== null && timeout > 0 && found.ttl !== null && found.ttl <= (1 - refreshAhead) * timeout) this.refreshAhead(plan(), options?.waitUntil);
+        return found.value as T;
+      }
+    }
     // Concurrent callers in this isolate share one computation (no local thundering herd).
     let filling = this.filling.get(made);
     if (!filling) {
-      const plan: FillPlan<T> = {
-        made, value, ttl, collapseMs,
-        lock: collapseMs > 0 && sharesLocks(this.backend) ? this.makeKey(`lock.${key}`, options?.version) : undefined,
-        staleCopy: staleIfError > 0 && ttl !== null && ttl !== KEEP_NOTHING ? { key: this.makeKey(`stale.${key}`, options?.version), ttl: ttl + staleIfError } : undefined,
-      };
-      filling = (plan.lock ? this.fillAlone(plan, plan.lock) : this.fill(plan)).finally(() => this.filling.delete(made));
+      const fill = plan();
+      filling = (fill.lock ? this.fillAlone(fill, fill.lock) : this.fill(fill)).finally(() => this.filling.delete(made));
       this.filling.set(made, filling);
     }
     return filling as Promise<T>;
+  }
+
+  /**
+   * Recompute a value found past its `refreshAhead` share of life, in the background, and replace
+   * it: once in this isolate, and where the store locks, only if no other process is at it.
+   */
+  private refreshAhead<T>(plan: FillPlan<T>, waitUntil: ((promise: Promise<unknown>) => void) | undefined): void {
+    if (this.refreshing.has(plan.made)) return;
+    this.refreshing.add(plan.made);
+    const refresh = (async () => {
+      const held = plan.lock ? await this.tryLock(plan.lock, plan.collapseMs) : undefined;
+      if (held === false) return; // another process is refreshing it
+      try {
+        await this.keep(plan, encodeValue(await compute(plan.value), this.serializer), "replace");
+      } finally {
+        if (held) this.unlock(plan.lock!);
+      }
+    })()
+      .catch((error: unknown) => this.onError?.(error, "getOrSet"))
+      .finally(() => this.refreshing.delete(plan.made));
+    waitUntil?.(refresh);
   }
 
   /**
@@ -366,34 +421,47 @@ class Cache implements EdgeCache {
     try {
       return await this.fill(plan);
     } finally {
-      // Not waited for: the value is stored (or failed) and waiters look for it first.
-      if (held) void this.store.delete(lock).catch((error: unknown) => this.onError?.(error, "getOrSet"));
+      if (held) this.unlock(lock);
     }
+  }
+
+  /** Free a lock entry this cache took; not waited for: the value is stored (or failed) and waiters look for it first. */
+  private unlock(lock: string): void {
+    this.store.delete(lock).catch((error: unknown) => this.onError?.(error, "getOrSet"));
   }
 
   /**
    * Compute the value and add it (with its stale copy, where asked), returning the winner's value;
    * a factory that throws gives the stale copy instead, when there is one.
    */
-  private async fill<T>({ made, value, ttl, staleCopy }: FillPlan<T>): Promise<T> {
+  private async fill<T>(plan: FillPlan<T>): Promise<T> {
     let computed: T;
     try {
-      computed = typeof value === "function" ? await (value as () => T | Promise<T>)() : value;
+      computed = await compute(plan.value);
     } catch (error) {
-      const stale = staleCopy ? await this.read(staleCopy.key, MISSING).catch(() => MISSING) : MISSING;
+      const stale = plan.staleCopy ? await this.read(plan.staleCopy.key, MISSING).catch(() => MISSING) : MISSING;
       if (stale === MISSING) throw error;
       this.onError?.(error, "getOrSet");
       return stale as T;
     }
     const bytes = encodeValue(computed, this.serializer);
-    if (ttl === KEEP_NOTHING) return computed;
-    const [added] = await Promise.all([
-      this.attempt("getOrSet", () => this.store.add(made, bytes, ttl), false),
+    if (plan.ttl === KEEP_NOTHING) return computed;
+    if (await this.keep(plan, bytes, "add")) return computed;
+    // Another writer got there first: return its value (or ours if it has gone again).
+    return (await this.read(plan.made, computed)) as T;
+  }
+
+  /**
+   * Store a computed value, and its stale copy where asked: `add` it (whether it was added; a
+   * failure to is reported under `ignoreErrors`) or `replace` the one there (failures reject).
+   * A failure to store the copy is reported and changes nothing else.
+   */
+  private async keep({ made, ttl, staleCopy }: FillPlan<unknown>, bytes: Uint8Array, how: "add" | "replace"): Promise<boolean> {
+    const [stored] = await Promise.all([
+      how === "add" ? this.attempt("getOrSet", () => this.store.add(made, bytes, ttl), false) : this.store.set(made, bytes, ttl).then(() => true),
       staleCopy && this.store.set(staleCopy.key, bytes, staleCopy.ttl).catch((error: unknown) => this.onError?.(error, "getOrSet")),
     ]);
-    if (added) return computed;
-    // Another writer got there first: return its value (or ours if it has gone again).
-    return (await this.read(made, computed)) as T;
+    return stored;
   }
 
   /** `takeLock`, with a store failure reported and taken as "no lock" (`undefined`). */
@@ -505,6 +573,11 @@ class Cache implements EdgeCache {
     await this.store.close();
   }
 
+  /** Where `getOrSet` keeps the stale copy of `key` (see `staleIfError`). */
+  private staleKey(key: string, version: number | undefined): string {
+    return this.makeKey(`stale.${key}`, version);
+  }
+
   /** Make, warn about and validate the backend key for one user key. */
   private checkedKey(key: string, version: number | undefined): string {
     const made = this.makeKey(key, version);
@@ -580,16 +653,39 @@ class Cache implements EdgeCache {
   }
 
   private async read<D>(made: string, otherwise: D, copy = true): Promise<unknown | D> {
-    let bytes: Uint8Array | undefined;
-    try {
-      bytes = await this.store.get(made);
-    } catch (error) {
-      if (!this.ignoreErrors) throw error;
-      this.onError?.(error, "get");
-    }
+    const bytes = await this.reading(this.store.get(made));
     if (bytes === undefined) return otherwise;
     const value = this.decode(made, bytes, copy);
     return value === MISSING ? otherwise : value;
+  }
+
+  /**
+   * The value under `made` and its remaining TTL in seconds, in one call where the backend has
+   * `getWithTtl`, else `get` and `ttl` side by side; `undefined` when missing.
+   */
+  private async readWithTtl(made: string): Promise<{ value: unknown; ttl: BackendTtl } | undefined> {
+    const backend = this.backend;
+    if (!backend.getWithTtl && !backend.ttl) {
+      throw new TypeError(`options.refreshAhead needs a backend that tells how long an entry has left (getWithTtl or ttl); the ${backend.name} backend has neither`);
+    }
+    const read = backend.getWithTtl
+      ? backend.getWithTtl(made)
+      : Promise.all([this.store.get(made), backend.ttl!(made)]).then(([value, ttl]) => (value === undefined || ttl === undefined ? undefined : { value, ttl }));
+    const entry = await this.reading(read);
+    if (entry === undefined) return undefined;
+    const value = this.decode(made, entry.value);
+    return value === MISSING ? undefined : { value, ttl: entry.ttl };
+  }
+
+  /** A backend read; with `ignoreErrors`, a failure is reported and reads as missing. */
+  private async reading<T>(read: Promise<T | undefined>): Promise<T | undefined> {
+    try {
+      return await read;
+    } catch (error) {
+      if (!this.ignoreErrors) throw error;
+      this.onError?.(error, "get");
+      return undefined;
+    }
   }
 
   /**

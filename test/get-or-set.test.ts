@@ -149,3 +149,91 @@ describe("getOrSet with staleIfError", () => {
     expect(await t.cache.getOrSet("rates", t.compute, { staleIfError: 300 })).toEqual({ rates: 3 });
   });
 });
+
+describe("getOrSet with refreshAhead", () => {
+  /** A cache on a fake clock whose factory counts its calls, fails when told, and answers when let through (at once unless `held`). */
+  function setup(backend?: Backend) {
+    const clock = fakeClock();
+    const store = backend ?? memory({ now: clock.now });
+    const errors: string[] = [];
+    const cache = createCache({ backend: store, timeout: 60, onError: (error, operation) => errors.push(`${operation}: ${String(error)}`) });
+    const refreshes: Array<Promise<unknown>> = [];
+    let calls = 0;
+    let failing = false;
+    const compute = async () => {
+      calls++;
+      if (failing) throw new Error("upstream down");
+      return { rates: calls };
+    };
+    const ask = () => cache.getOrSet("rates", compute, { refreshAhead: 0.8, waitUntil: (refresh) => void refreshes.push(refresh) });
+    return { clock, store, cache, errors, refreshes, ask, fail: () => void (failing = true), calls: () => calls };
+  }
+
+  it("returns the value at once past that share of its timeout, and replaces it in the background once", async () => {
+    const t = setup();
+    expect(await t.ask()).toEqual({ rates: 1 });
+    t.clock.advance(47); // 13 s of 60 left: not yet
+    expect(await t.ask()).toEqual({ rates: 1 });
+    expect(t.refreshes).toHaveLength(0);
+    t.clock.advance(2); // 11 s left, under a fifth
+    expect(await Promise.all([t.ask(), t.ask()])).toEqual([{ rates: 1 }, { rates: 1 }]);
+    expect(t.refreshes).toHaveLength(1); // one refresh for both, carried by waitUntil
+    await Promise.all(t.refreshes);
+    expect(t.calls()).toBe(2);
+    expect(await t.cache.get("rates")).toEqual({ rates: 2 });
+    expect(await t.store.ttl!(t.cache.makeKey("rates"))).toBe(60); // a whole timeout again
+    t.clock.advance(59); // the old value would have expired 11 s in: nobody waited for a miss
+    expect(await t.cache.get("rates")).toEqual({ rates: 2 });
+  });
+
+  it("reports a failed refresh and keeps the value, then tries again on a later call", async () => {
+    const t = setup();
+    await t.ask();
+    t.clock.advance(50);
+    t.fail();
+    expect(await t.ask()).toEqual({ rates: 1 });
+    await Promise.all(t.refreshes);
+    expect(t.errors).toEqual(["getOrSet: Error: upstream down"]);
+    expect(await t.cache.get("rates")).toEqual({ rates: 1 });
+    await t.ask();
+    expect(t.refreshes).toHaveLength(2);
+  });
+
+  it("leaves the refresh to the process that holds the store's lock", async () => {
+    const { backend, locks } = sharedStore();
+    const [one, two] = [createCache({ backend }), createCache({ backend })];
+    await one.set("report", "old", { timeout: 5 });
+    const factory = slowFactory("new");
+    const refreshes: Array<Promise<unknown>> = [];
+    const options = { timeout: 60, refreshAhead: 0.5, waitUntil: (refresh: Promise<unknown>) => void refreshes.push(refresh) };
+    expect(await one.getOrSet("report", factory.compute, options)).toBe("old"); // 5 s of 60 left
+    await new Promise((resolve) => setTimeout(resolve, 5)); // the first holds the lock, computing
+    expect(await two.getOrSet("report", factory.compute, options)).toBe("old");
+    await refreshes[1]; // the second found the lock taken and left it
+    factory.open();
+    await refreshes[0];
+    expect(factory.calls()).toBe(1);
+    expect(await two.get("report")).toBe("new");
+    expect(locks.filter((key) => key === one.makeKey("lock.report"))).toHaveLength(2);
+    expect(await backend.get(one.makeKey("lock.report"))).toBeUndefined(); // freed once stored
+  });
+
+  it("never refreshes a value that never expires", async () => {
+    const t = setup();
+    await t.cache.set("forever", "v", { timeout: null });
+    expect(await t.cache.getOrSet("forever", () => "other", { refreshAhead: 0.5, timeout: null })).toBe("v");
+    t.clock.advance(1e6);
+    expect(await t.cache.getOrSet("forever", () => "other", { refreshAhead: 0.5, timeout: null })).toBe("v");
+    expect(await t.cache.get("forever")).toBe("v");
+  });
+
+  it("names a bad refreshAhead or waitUntil, and a backend that cannot tell an entry's time left", async () => {
+    const cache = createCache();
+    await expect(cache.getOrSet("k", "v", { refreshAhead: 1 })).rejects.toThrow("options.refreshAhead must be a fraction of the timeout between 0 and 1 (such as 0.8), got 1");
+    await expect(cache.getOrSet("k", "v", { waitUntil: "ctx" as never })).rejects.toThrow('options.waitUntil must be a function, got "ctx"');
+    const { ttl: _ttl, getWithTtl: _getWithTtl, ...untimed } = memory();
+    await expect(createCache({ backend: untimed }).getOrSet("k", "v", { refreshAhead: 0.8 })).rejects.toThrow(
+      "options.refreshAhead needs a backend that tells how long an entry has left (getWithTtl or ttl); the memory backend has neither",
+    );
+  });
+});

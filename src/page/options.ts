@@ -2,7 +2,7 @@
  * The options of `cachePage` and `cacheSite`, their defaults, and their validation (once, when
  * the wrapper is built, so a typo fails at start-up rather than on the first request).
  */
-import { checkFunction, checkInteger, checkKey, describe, nonNegative } from "../arguments.ts";
+import { checkFunction, checkInteger, checkKey, describe, fraction, nonNegative } from "../arguments.ts";
 import type { EdgeCache } from "../cache.ts";
 import { TOKEN } from "../http/headers.ts";
 import type { CacheOutcome } from "./cache-status.ts";
@@ -200,11 +200,6 @@ function setCookieRule(allow: unknown, strip: unknown): ResolvedPageOptions["set
   return allowed ? "store" : stripped ? "strip" : "refuse";
 }
 
-function fraction(value: unknown, name: string): number {
-  if (typeof value !== "number" || !(value > 0 && value < 1)) throw new TypeError(`${name} must be a fraction of the page's lifetime between 0 and 1 (such as 0.8), got ${describe(value)}`);
-  return value;
-}
-
 function headerNames(value: unknown, name: string): readonly string[] {
   if (!Array.isArray(value)) throw new TypeError(`${name} must be an array of header names, got ${describe(value)}`);
   return value.map((item: unknown, i) => {
@@ -303,7 +298,7 @@ export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPage
     staleWhileRevalidate: o.staleWhileRevalidate === undefined ? undefined : nonNegative(o.staleWhileRevalidate, "options.staleWhileRevalidate"),
     staleIfError: o.staleIfError === undefined ? undefined : nonNegative(o.staleIfError, "options.staleIfError"),
     errorBackoffMs: nonNegative(o.errorBackoffMs ?? 5000, "options.errorBackoffMs"),
-    refreshAhead: o.refreshAhead === undefined ? undefined : fraction(o.refreshAhead, "options.refreshAhead"),
+    refreshAhead: o.refreshAhead === undefined ? undefined : fraction(o.refreshAhead, "options.refreshAhead", "the page's lifetime"),
     waitUntil: o.waitUntil,
     cacheStatus,
     cacheName,

@@ -297,6 +297,19 @@ export function describeBackendConformance(name: string, options: ConformanceOpt
           expect(results).toEqual(Array(10).fill("computed"));
           expect(calls).toBe(1);
         });
+
+        it("getOrSet answers a value due for refreshAhead at once and replaces it in the background", async () => {
+          await cache.set("rates", "old", { timeout: 5 });
+          const refreshes: Array<Promise<unknown>> = [];
+          const options = { timeout: 60, refreshAhead: 0.5, waitUntil: (refresh: Promise<unknown>) => void refreshes.push(refresh) };
+          expect(await cache.getOrSet("rates", () => "new", options)).toBe("old"); // 5 s of 60 left
+          expect(refreshes).toHaveLength(1);
+          await refreshes[0];
+          expect(errors).toEqual([]);
+          expect(await cache.get("rates")).toBe("new");
+          expect(await cache.getOrSet("rates", () => "newer", options)).toBe("new"); // a whole timeout left
+          expect(refreshes).toHaveLength(1);
+        });
       });
 
       describe("many at once", () => {

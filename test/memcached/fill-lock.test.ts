@@ -1,4 +1,4 @@
-/** Collapsing across processes on a real memcached (cachePage and getOrSet): two clients stand in for two Node processes. */
+/** Collapsing across processes on a real memcached (cachePage and getOrSet, misses and refreshes ahead of expiry): two clients stand in for two Node processes. */
 import { expect, it } from "vitest";
 import type { MemcachedBackend } from "../../adapters/memcached.ts";
 import { cachePage, createCache } from "../../src/index.ts";
@@ -64,5 +64,33 @@ it("getOrSet computes a missing value once when two processes ask at once", asyn
   open();
   expect(await Promise.all([first, second])).toEqual([{ total: 42 }, { total: 42 }]);
   expect(calls).toBe(1);
+  await Promise.all([one.close(), two.close()]);
+});
+
+it("getOrSet refreshes a value ahead of its expiry once when two processes find it due", async () => {
+  const [one, two] = [createCache({ backend: memcache.client() }), createCache({ backend: memcache.client() })];
+  await one.set("rates", "old", { timeout: 5 });
+  let calls = 0;
+  let open!: () => void;
+  let entered!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const computing = new Promise<void>((resolve) => (entered = resolve));
+  const compute = async () => {
+    calls++;
+    entered();
+    await gate;
+    return "new";
+  };
+  const refreshes: Array<Promise<unknown>> = [];
+  const options = { timeout: 60, refreshAhead: 0.5, waitUntil: (refresh: Promise<unknown>) => void refreshes.push(refresh) };
+  expect(await one.getOrSet("rates", compute, options)).toBe("old"); // 5 s of 60 left, read with `mg rates v t`
+  await computing; // the first process holds the lock
+  expect(await two.getOrSet("rates", compute, options)).toBe("old");
+  await refreshes[1]; // the second found the lock taken and left the refresh to the first
+  open();
+  await refreshes[0];
+  expect(calls).toBe(1);
+  expect(await two.get("rates")).toBe("new");
+  expect(await two.backend.ttl!(two.makeKey("rates"))).toBeGreaterThan(55);
   await Promise.all([one.close(), two.close()]);
 });
