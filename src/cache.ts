@@ -510,15 +510,19 @@ class Cache implements EdgeCache {
     return failed.map((made) => byMade.get(made) ?? made);
   }
 
+  // Both deletes take getOrSet's stale copies too (see `staleIfError`), in the same call or side
+  // by side: a deleted value must never come back as a stale copy.
   async delete(key: string, options?: VersionOption): Promise<boolean> {
     const made = this.checkedKey(key, options?.version);
-    return this.attempt("delete", () => this.store.delete(made), false);
+    const copy = this.staleKey(key, options?.version);
+    return this.attempt("delete", async () => (await Promise.all([this.store.delete(made), this.accepts(copy) && this.store.delete(copy)]))[0], false);
   }
 
   async deleteMany(keys: Iterable<string>, options?: VersionOption): Promise<void> {
-    const [, madeKeys] = this.checkedKeys(keys, options?.version);
+    const [userKeys, madeKeys] = this.checkedKeys(keys, options?.version);
     if (madeKeys.length === 0) return;
-    await this.attempt("deleteMany", () => this.store.deleteMany(madeKeys), undefined);
+    const copies = userKeys.map((key) => this.staleKey(key, options?.version)).filter((copy) => this.accepts(copy));
+    await this.attempt("deleteMany", () => this.store.deleteMany([...madeKeys, ...copies]), undefined);
   }
 
   async has(key: string, options?: VersionOption): Promise<boolean> {
@@ -576,6 +580,16 @@ class Cache implements EdgeCache {
   /** Where `getOrSet` keeps the stale copy of `key` (see `staleIfError`). */
   private staleKey(key: string, version: number | undefined): string {
     return this.makeKey(`stale.${key}`, version);
+  }
+
+  /** Whether the backend takes `made` as a key (memcached refuses one too long): none can be stored under it otherwise. */
+  private accepts(made: string): boolean {
+    try {
+      this.validateKey?.(made);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Make, warn about and validate the backend key for one user key. */

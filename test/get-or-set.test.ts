@@ -237,3 +237,22 @@ describe("getOrSet with refreshAhead", () => {
     );
   });
 });
+
+describe("deleting a value getOrSet keeps a stale copy of", () => {
+  it("takes the copy too, so the deleted value never comes back when the factory fails", async () => {
+    const clock = fakeClock();
+    const backend = memory({ now: clock.now });
+    const cache = createCache({ backend, timeout: 60 });
+    const failing = () => Promise.reject(new Error("upstream down"));
+    await cache.getOrSet("one", () => "secret 1", { staleIfError: 300 });
+    await cache.getOrSet("two", () => "secret 2", { staleIfError: 300 });
+    await cache.getOrSet("three", () => "kept", { staleIfError: 300 });
+    expect(await cache.delete("one")).toBe(true);
+    await cache.deleteMany(["two"]);
+    clock.advance(61);
+    await expect(cache.getOrSet("one", failing, { staleIfError: 300 })).rejects.toThrow("upstream down");
+    await expect(cache.getOrSet("two", failing, { staleIfError: 300 })).rejects.toThrow("upstream down");
+    expect(await cache.getOrSet("three", failing, { staleIfError: 300 })).toBe("kept");
+    expect(await cache.delete("one")).toBe(false); // the answer is about the value alone
+  });
+});
