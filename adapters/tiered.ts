@@ -12,6 +12,8 @@
  * - Nothing tells other isolates about a change: they may keep answering with their near copy
  *   for up to `nearTimeout`. Keep it short (default 5 s), or keep keys that must never be stale
  *   in another cache. Expiry itself is exact: no copy outlives its far entry.
+ * - `getWithTtl` is answered from a near copy as well (what `getOrSet`'s `refreshAhead` reads),
+ *   where the near store hands back the bytes it was given (`memory()`); elsewhere it reads far.
  * - Page caching reads pages whole through the near tier (there are no streams), and stored pages
  *   carry their own freshness, so a page kept near turns stale on time.
  */
@@ -58,8 +60,17 @@ export function tiered(options: TieredOptions): Backend {
   const nearTimeout = nonNegative(options.nearTimeout ?? 5, "options.nearTimeout");
   /** A TTL for the near copy of an entry that lives `ttl` in the far tier. */
   const nearTtl = (ttl: BackendTtl): number => (ttl === null ? nearTimeout : Math.min(ttl, nearTimeout));
-  const keepNear = (key: string, value: Uint8Array, ttl: BackendTtl): Promise<void> =>
-    nearTimeout > 0 ? near.set(key, value, nearTtl(ttl)) : Promise.resolve();
+  /**
+   * How much longer than its near copy each value kept near lives in the far tier, in seconds
+   * (`null`: for ever there), by the bytes kept near: both count down together, so a near copy's
+   * own TTL plus this is the far one (see `getWithTtl`), with no clock of this backend's own.
+   */
+  const farLonger = new WeakMap<Uint8Array, number | null>();
+  const keepNear = (key: string, value: Uint8Array, ttl: BackendTtl): Promise<void> => {
+    if (nearTimeout === 0) return Promise.resolve();
+    farLonger.set(value, ttl === null ? null : ttl - nearTtl(ttl));
+    return near.set(key, value, nearTtl(ttl));
+  };
   /**
    * The far tier's value for `key`, kept near for no longer than it has left there: read with its
    * remaining TTL (`getWithTtl`, one read), else beside it (`get` and `ttl`). A far store that can
@@ -70,12 +81,13 @@ export function tiered(options: TieredOptions): Backend {
     const [value, ttl] = await Promise.all([far.get(key), farTtl(key)]);
     return value === undefined || ttl === undefined ? undefined : { value, ttl };
   }));
-  const readFar = async (key: string): Promise<Uint8Array | undefined> => {
-    if (!farEntry || nearTimeout === 0) return far.get(key);
-    const entry = await farEntry(key);
+  const readFarEntry = async (key: string, read: NonNullable<typeof farEntry>) => {
+    const entry = await read(key);
     if (entry !== undefined) await keepNear(key, entry.value, entry.ttl);
-    return entry?.value;
+    return entry;
   };
+  const readFar = async (key: string): Promise<Uint8Array | undefined> =>
+    !farEntry || nearTimeout === 0 ? far.get(key) : (await readFarEntry(key, farEntry))?.value;
   const forget = (keys: readonly string[]): Promise<unknown> =>
     near.deleteMany ? near.deleteMany(keys) : Promise.all(keys.map((key) => near.delete(key)));
 
@@ -137,6 +149,20 @@ export function tiered(options: TieredOptions): Backend {
     };
   }
   if (far.ttl) backend.ttl = far.ttl.bind(far);
+  const nearEntry = near.getWithTtl?.bind(near);
+  if (farEntry) {
+    /**
+     * A value and its time left in the far tier: from the near copy where there is one (its own
+     * TTL plus `farLonger`, which needs a near store that hands back the bytes it was given, as
+     * `memory()` does), else one far read, kept near as `get` keeps it.
+     */
+    backend.getWithTtl = async (key) => {
+      const kept = nearEntry && (await nearEntry(key));
+      const longer = kept && farLonger.get(kept.value);
+      if (kept && longer !== undefined) return { value: kept.value, ttl: longer === null || kept.ttl === null ? null : kept.ttl + longer };
+      return readFarEntry(key, farEntry);
+    };
+  }
   if (far.getMany) {
     const farGetMany = far.getMany.bind(far);
     /**

@@ -10,6 +10,7 @@ import { fakeClock, type FakeClock } from "./conformance/fake-clock.ts";
 
 describeBackendConformance("tiered (memory in front of memory)", {
   fakeClock: true,
+  getWithTtl: true,
   create() {
     const clock = fakeClock();
     return { backend: tiered({ near: memory({ now: clock.now }), far: memory({ now: clock.now, maxEntries: 10_000 }) }), advance: clock.advance };
@@ -115,6 +116,28 @@ describe("tiered backend", () => {
       expect(Object.fromEntries(await reader.getMany(["a", "b", "c"]))).toEqual({ a: 1, b: 2, c: 3 });
       expect(shared.calls).toEqual([]);
     }
+  });
+
+  it("tells a value's time left in the far store from its near copy, so getOrSet's refreshAhead makes no far call on a near hit", async () => {
+    const clock = fakeClock();
+    const shared = sharedStore(clock);
+    await shared.isolate().set("rates", "old", { timeout: 60 });
+    const reader = shared.isolate();
+    const backend = reader.backend;
+    expect((await backend.getWithTtl!(reader.makeKey("rates")))?.ttl).toBe(60); // read far, kept near
+    clock.advance(2);
+    shared.calls.length = 0;
+    expect((await backend.getWithTtl!(reader.makeKey("rates")))?.ttl).toBe(58); // the near copy's 3 s + 55
+    const refreshes: Array<Promise<unknown>> = [];
+    const options = { timeout: 60, refreshAhead: 0.8, waitUntil: (refresh: Promise<unknown>) => void refreshes.push(refresh) };
+    expect(await reader.getOrSet("rates", () => "new", options)).toBe("old");
+    expect(shared.calls).toEqual([]);
+    clock.advance(47.5); // 10.5 s left: due, and the near copy has gone, so this read is far
+    expect(await reader.getOrSet("rates", () => "new", options)).toBe("old");
+    await Promise.all(refreshes);
+    expect(refreshes).toHaveLength(1);
+    expect(await reader.get("rates")).toBe("new");
+    expect(await shared.isolate().get("rates")).toBe("new"); // replaced in the far store
   });
 
   it("keeps no near copy past the entry's expiry in the far store", async () => {

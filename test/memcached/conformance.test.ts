@@ -38,6 +38,7 @@ describeBackendConformance("memcached (two-server pool)", {
 describeBackendConformance("tiered (memory in front of the memcached pool)", {
   negativeCounters: false,
   strictKeys: true,
+  getWithTtl: true,
   async create() {
     const backend = tiered({ near: memory({ maxEntries: 10_000 }), far: await pooledClient() });
     return { backend, advance, dispose: () => backend.close!() };
