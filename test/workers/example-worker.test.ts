@@ -94,6 +94,24 @@ describe("the example Worker", () => {
     expect(second).toEqual(first);
   });
 
+  it("rebuilds /report behind the response once 80% of its 30 s have passed, answering with the old one meanwhile", async () => {
+    const clock = fakeClock(Date.now());
+    const app = createApp({ now: clock.now });
+    const report = async () => {
+      const ctx = createExecutionContext();
+      const body: unknown = await (await app.fetch(new Request("https://example.com/report"), env, ctx)).json();
+      await waitOnExecutionContext(ctx);
+      return body;
+    };
+    const first = await report();
+    expect(await report()).toEqual(first);
+    clock.advance(25);
+    expect(await report()).toEqual(first); // due: answered at once, rebuilt through ctx.waitUntil
+    const rebuilt = await report();
+    expect(rebuilt).not.toEqual(first);
+    expect(await report()).toEqual(rebuilt);
+  });
+
   for (const backend of ["kv", "cache-api"]) {
     it(`expires a 30 s page on time, under KV's 60 s minimum (${backend})`, async () => {
       const clock = fakeClock(Date.now());
