@@ -5,6 +5,7 @@
  */
 import { checkInteger } from "../arguments.ts";
 import { concatChunks } from "../bytes.ts";
+import { sha256Hex } from "../hash.ts";
 import { parseCacheControl } from "./cache-control.ts";
 import { parseHttpDate } from "./date.ts";
 import { splitHeaderList } from "./headers.ts";
@@ -237,9 +238,4 @@ function replay(chunks: Uint8Array[], reader: ReadableStreamDefaultReader<Uint8A
     },
     cancel: (reason) => reader.cancel(reason),
   });
-}
-
-async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
