@@ -122,7 +122,7 @@ function checkOptions(options: UpstashOptions): void {
       throw new TypeError("upstash(options): pass either options.client or options.url and options.token, not both");
     }
     if ("timeoutMs" in options) {
-      throw new TypeError("upstash(options): options.timeoutMs applies to the client made from options.url and options.token; give your own client a signal instead");
+      throw new TypeError("upstash(options): options.timeoutMs applies to the client made from options.url and options.token; give your own client a signal instead, or createCache a timeoutMs");
     }
     if (typeof options.client?.pipeline !== "function") {
       throw new TypeError(`options.client must be an @upstash/redis Redis client, got ${describe(options.client)}`);

@@ -12,6 +12,7 @@ import { byteStringBounds, byteStringHeader, cborSerializer, decodeValue, encode
 import { CorruptEntryError, KeyNotFoundError } from "./errors.ts";
 import { defaultKeyFunction, type KeyFunction, memcachedKeyWarnings } from "./keys.ts";
 import { pollPause, sharesLocks, takeLock } from "./locks.ts";
+import { timeLimited } from "./time-limited.ts";
 
 /**
  * Options for `createCache`. Every field is optional.
@@ -43,6 +44,14 @@ export interface CacheOptions {
   serializer?: Serializer;
   /** Receives memcached key warnings (keys over 250 characters, spaces, control characters). Default `console.warn`. */
   onWarning?: (message: string) => void;
+  /**
+   * The longest any backend call may take, in ms: a call that takes longer fails with a
+   * `BackendTimeoutError` (with `ignoreErrors`, a miss or a failed write, reported to `onError`),
+   * so a hung store never leaves a caller waiting. The call is not cancelled: a late write may
+   * still land. Default: none here; the memcached and Upstash adapters limit their own calls
+   * (1000 and 2000 ms), and page caching limits the calls it makes (its own `timeoutMs`).
+   */
+  timeoutMs?: number;
   /**
    * When true, a failing backend makes reads miss and writes report failure instead of throwing;
    * the error goes to `onError`. Default false: errors propagate.
@@ -266,6 +275,9 @@ export function writeStreamed(cache: EdgeCache, key: string, head: Uint8Array, b
 class Cache implements EdgeCache {
   readonly backend: Backend;
   readonly defaultTimeout: Timeout;
+  /** The backend as this cache calls it: limited in time with `timeoutMs`. */
+  private readonly calls: Backend;
+  /** `calls`, with the generic fallbacks for what it lacks. */
   private readonly store: CompleteBackend;
   private readonly keyPrefix: string;
   private readonly version: number;
@@ -302,10 +314,12 @@ class Cache implements EdgeCache {
     if (typeof backend?.get !== "function" || typeof backend.set !== "function" || typeof backend.delete !== "function") {
       throw new TypeError(`options.backend must implement get, set and delete, got ${describe(backend)}`);
     }
+    const timeoutMs = nonNegative(options.timeoutMs ?? 0, "options.timeoutMs");
     this.backend = backend;
     this.defaultTimeout = timeout;
     this.timeoutJitter = timeoutJitter;
-    this.store = completeBackend(backend, () => this.ttlFor(undefined) || null);
+    this.calls = timeoutMs > 0 ? timeLimited(backend, timeoutMs) : backend;
+    this.store = completeBackend(this.calls, () => this.ttlFor(undefined) || null);
     this.keyPrefix = keyPrefix;
     this.version = version;
     this.keyFunction = options.keyFunction ?? defaultKeyFunction;
@@ -629,7 +643,7 @@ class Cache implements EdgeCache {
 
   /** See `readSharedStreamed`. */
   readSharedStreamed(key: string): Promise<unknown> {
-    const streams = this.backend.streams;
+    const streams = this.calls.streams;
     return streams === undefined || this.serializer !== cborSerializer ? this.readShared(key) : this.readStreamed(streams, key);
   }
 
@@ -654,7 +668,7 @@ class Cache implements EdgeCache {
 
   /** See `writeStreamed`. */
   async writeStreamed(key: string, head: Uint8Array, body: Uint8Array, options?: WriteOptions): Promise<void> {
-    const streams = this.backend.streams;
+    const streams = this.calls.streams;
     if (streams === undefined || this.serializer !== cborSerializer) return this.set(key, concatBytes(head, body), options);
     const made = this.checkedKey(key, options?.version);
     const ttl = this.ttlFor(options?.timeout);
@@ -678,7 +692,7 @@ class Cache implements EdgeCache {
    * `getWithTtl`, else `get` and `ttl` side by side; `undefined` when missing.
    */
   private async readWithTtl(made: string): Promise<{ value: unknown; ttl: BackendTtl } | undefined> {
-    const backend = this.backend;
+    const backend = this.calls;
     if (!backend.getWithTtl && !backend.ttl) {
       throw new TypeError(`options.refreshAhead needs a backend that tells how long an entry has left (getWithTtl or ttl); the ${backend.name} backend has neither`);
     }

@@ -47,6 +47,18 @@ export class BackendUnavailableError extends Error {
 }
 
 /**
+ * A backend call that took longer than its time limit: `createCache`'s `timeoutMs` for every
+ * call, page caching's `timeoutMs` for its own. The call itself may still complete (a write may
+ * land); its answer is no longer waited for. Page caching's circuit breaker counts these.
+ *
+ * @example
+ * createCache({ backend, timeoutMs: 250, ignoreErrors: true, onError: (e) => { if (e instanceof BackendTimeoutError) metrics.slowStore++ } });
+ */
+export class BackendTimeoutError extends BackendUnavailableError {
+  override name = "BackendTimeoutError";
+}
+
+/**
  * Raised when bytes read from a backend cannot be decoded. EdgeCache treats such an entry as a
  * miss and deletes it; it is exported so adapters and hooks can recognise it.
  *

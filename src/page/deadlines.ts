@@ -5,15 +5,13 @@
  * `timeoutMs` says so; an in-isolate one never, as its calls cannot wait on I/O.
  */
 import type { EdgeCache } from "../cache.ts";
+import { withDeadline } from "../deadline.ts";
+import { BackendTimeoutError } from "../errors.ts";
 import { type Breaker, breakerFor } from "./breaker.ts";
 import type { ResolvedPageOptions } from "./options.ts";
 
 /** The time limit on calls to a store behind a connection, unless `timeoutMs` says otherwise. */
 const DEFAULT_TIMEOUT_MS = 1000;
-
-class TimeoutError extends Error {
-  override name = "TimeoutError";
-}
 
 /**
  * One page-caching wrapper's time limits on store calls.
@@ -52,43 +50,13 @@ export class StoreDeadlines {
     const atDeadline = (): never => {
       const breakMs = breaker.timedOut(this.options.now(), this.options.circuitBreakMs);
       const left = breakMs > 0 ? ` again: page caching leaves it alone for ${breakMs} ms` : "";
-      throw new TimeoutError(`the ${cache.backend.name} backend took longer than ${ms} ms${left}`);
+      throw new BackendTimeoutError(`the ${cache.backend.name} backend took longer than ${ms} ms${left}`);
     };
-    return withDeadline(call, ms, atDeadline, () => breaker.answered());
+    // A time limit of the cache's own (createCache's timeoutMs) that ran out first counts as well.
+    const inTime = (error: unknown): void => {
+      if (error instanceof BackendTimeoutError) breaker.timedOut(this.options.now(), this.options.circuitBreakMs);
+      else breaker.answered();
+    };
+    return withDeadline(call, ms, atDeadline, inTime);
   }
-}
-
-/**
- * `promise`, or after `ms` whatever `atDeadline` returns or throws; the timer goes as soon as
- * either is done. `inTime` hears of a promise settled before the deadline.
- *
- * @example
- * await withDeadline(otherFill, 5000, () => undefined); // wait for it, five seconds at most
- */
-export function withDeadline<T>(promise: Promise<T>, ms: number, atDeadline: () => T, inTime?: () => void): Promise<T> {
-  let late = false;
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      late = true;
-      try {
-        resolve(atDeadline());
-      } catch (error) {
-        reject(error);
-      }
-    }, ms);
-    const settled = (): void => {
-      clearTimeout(timer);
-      if (!late) inTime?.();
-    };
-    promise.then(
-      (value) => {
-        settled();
-        resolve(value);
-      },
-      (error: unknown) => {
-        settled();
-        reject(error);
-      },
-    );
-  });
 }

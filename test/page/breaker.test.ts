@@ -56,9 +56,9 @@ describe("the circuit breaker", () => {
     expect((await answer(handler, bench)).cacheStatus).toBe("edgecache; fwd=miss; stored");
     expect((await answer(handler, bench)).cacheStatus).toBe("edgecache; fwd=miss; detail=store-down");
     expect(bench.errors.map(String)).toEqual([
-      "TimeoutError: the memory backend took longer than 20 ms",
-      "TimeoutError: the memory backend took longer than 20 ms",
-      "TimeoutError: the memory backend took longer than 20 ms again: page caching leaves it alone for 5000 ms",
+      "BackendTimeoutError: the memory backend took longer than 20 ms",
+      "BackendTimeoutError: the memory backend took longer than 20 ms",
+      "BackendTimeoutError: the memory backend took longer than 20 ms again: page caching leaves it alone for 5000 ms",
     ]);
 
     // While the break lasts, requests skip the store: no call, no wait, no error.

@@ -64,6 +64,29 @@ describe("upstash failures", () => {
     expect(await cache.get("k")).toBe("v");
   });
 
+  it("Redis frozen behind a client of your own (no limit of the adapter's): createCache's timeoutMs bounds every call", async () => {
+    const errors: unknown[] = [];
+    const backend = upstash({ client: stack().client(), prefix: "frozen-own-client" });
+    const cache = createCache({ backend, timeoutMs: 300, ignoreErrors: true, onError: (error) => errors.push(error) });
+    await cache.set("k", "v");
+    stack().redis.freeze();
+    try {
+      const started = performance.now();
+      expect(await cache.get("k", { default: "fallback" })).toBe("fallback");
+      expect(await cache.getOrSet("report", () => "computed", { collapseMs: 0 })).toBe("computed");
+      expect(performance.now() - started).toBeLessThan(2000); // four calls of 300 ms at most, not for ever
+      expect(errors.map(String)).toEqual([
+        "BackendTimeoutError: the upstash backend took longer than options.timeoutMs (300 ms) to get",
+        "BackendTimeoutError: the upstash backend took longer than options.timeoutMs (300 ms) to get",
+        "BackendTimeoutError: the upstash backend took longer than options.timeoutMs (300 ms) to add",
+        "BackendTimeoutError: the upstash backend took longer than options.timeoutMs (300 ms) to get",
+      ]);
+    } finally {
+      stack().redis.thaw();
+    }
+    expect(await cache.get("k")).toBe("v");
+  });
+
   it("refuses a timeoutMs that is not a number of 0 or more, and one given with a client of your own", () => {
     expect(() => upstash({ url: "https://example.upstash.io", token: "t", timeoutMs: -1 })).toThrow(new TypeError("options.timeoutMs must be a number of 0 or more, got -1"));
     const client = stack().client();

@@ -95,9 +95,9 @@ describe("cachePage over Upstash", () => {
     await site.get("/about"); // its lookup times out, then its write
     expect((await site.get("/about")).headers.get("cache-status")).toBe("edgecache; fwd=miss; detail=store-down"); // the third
     expect(site.errors.map(([error]) => String(error))).toEqual([
-      "TimeoutError: the upstash backend took longer than 200 ms",
-      "TimeoutError: the upstash backend took longer than 200 ms",
-      "TimeoutError: the upstash backend took longer than 200 ms again: page caching leaves it alone for 5000 ms",
+      "BackendTimeoutError: the upstash backend took longer than 200 ms",
+      "BackendTimeoutError: the upstash backend took longer than 200 ms",
+      "BackendTimeoutError: the upstash backend took longer than 200 ms again: page caching leaves it alone for 5000 ms",
     ]);
 
     // Redis is still frozen: a request that called it would time out too. These never call it.
