@@ -681,7 +681,7 @@ class Cache implements EdgeCache {
   }
 
   private async read<D>(made: string, otherwise: D, copy = true): Promise<unknown | D> {
-    const bytes = await this.reading(this.store.get(made));
+    const bytes = await this.reading(() => this.store.get(made));
     if (bytes === undefined) return otherwise;
     const value = this.decode(made, bytes, copy);
     return value === MISSING ? otherwise : value;
@@ -696,19 +696,18 @@ class Cache implements EdgeCache {
     if (!backend.getWithTtl && !backend.ttl) {
       throw new TypeError(`options.refreshAhead needs a backend that tells how long an entry has left (getWithTtl or ttl); the ${backend.name} backend has neither`);
     }
-    const read = backend.getWithTtl
+    const entry = await this.reading(() => backend.getWithTtl
       ? backend.getWithTtl(made)
-      : Promise.all([this.store.get(made), backend.ttl!(made)]).then(([value, ttl]) => (value === undefined || ttl === undefined ? undefined : { value, ttl }));
-    const entry = await this.reading(read);
+      : Promise.all([this.store.get(made), backend.ttl!(made)]).then(([value, ttl]) => (value === undefined || ttl === undefined ? undefined : { value, ttl })));
     if (entry === undefined) return undefined;
     const value = this.decode(made, entry.value);
     return value === MISSING ? undefined : { value, ttl: entry.ttl };
   }
 
-  /** A backend read; with `ignoreErrors`, a failure is reported and reads as missing. */
-  private async reading<T>(read: Promise<T | undefined>): Promise<T | undefined> {
+  /** A backend read; with `ignoreErrors`, a failure (thrown or rejected) is reported and reads as missing. */
+  private async reading<T>(read: () => Promise<T | undefined>): Promise<T | undefined> {
     try {
-      return await read;
+      return await read();
     } catch (error) {
       if (!this.ignoreErrors) throw error;
       this.onError?.(error, "get");
