@@ -681,7 +681,12 @@ class Cache implements EdgeCache {
   }
 
   private async read<D>(made: string, otherwise: D, copy = true): Promise<unknown | D> {
-    const bytes = await this.reading(() => this.store.get(made));
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await this.store.get(made);
+    } catch (error) {
+      this.readFailed(error);
+    }
     if (bytes === undefined) return otherwise;
     const value = this.decode(made, bytes, copy);
     return value === MISSING ? otherwise : value;
@@ -696,23 +701,26 @@ class Cache implements EdgeCache {
     if (!backend.getWithTtl && !backend.ttl) {
       throw new TypeError(`options.refreshAhead needs a backend that tells how long an entry has left (getWithTtl or ttl); the ${backend.name} backend has neither`);
     }
-    const entry = await this.reading(() => backend.getWithTtl
-      ? backend.getWithTtl(made)
-      : Promise.all([this.store.get(made), backend.ttl!(made)]).then(([value, ttl]) => (value === undefined || ttl === undefined ? undefined : { value, ttl })));
+    let entry: { value: Uint8Array; ttl: BackendTtl } | undefined;
+    try {
+      entry = backend.getWithTtl
+        ? await backend.getWithTtl(made)
+        : await Promise.all([this.store.get(made), backend.ttl!(made)]).then(([value, ttl]) => (value === undefined || ttl === undefined ? undefined : { value, ttl }));
+    } catch (error) {
+      this.readFailed(error);
+    }
     if (entry === undefined) return undefined;
     const value = this.decode(made, entry.value);
     return value === MISSING ? undefined : { value, ttl: entry.ttl };
   }
 
-  /** A backend read; with `ignoreErrors`, a failure (thrown or rejected) is reported and reads as missing. */
-  private async reading<T>(read: () => Promise<T | undefined>): Promise<T | undefined> {
-    try {
-      return await read();
-    } catch (error) {
-      if (!this.ignoreErrors) throw error;
-      this.onError?.(error, "get");
-      return undefined;
-    }
+  /**
+   * A backend read failed: rethrow, or with `ignoreErrors` report it (the read then misses). The
+   * reads keep their own try blocks: a shared async helper would cost every `get` another promise.
+   */
+  private readFailed(error: unknown): void {
+    if (!this.ignoreErrors) throw error;
+    this.onError?.(error, "get");
   }
 
   /**
