@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { cachePage } from "../../src/page/cache-page.ts";
 import type { PageCacheOptions } from "../../src/page/options.ts";
-import { type Bench, counted, pageBench, read } from "./setup.ts";
+import { type Bench, counted, options, pageBench, read } from "./setup.ts";
 
 const URL_A = "https://example.com/a";
 
@@ -23,9 +23,8 @@ function hangingBench() {
   return { bench, hanging };
 }
 
-function options(bench: Bench, extra: PageCacheOptions = {}): PageCacheOptions {
-  return { cache: bench.cache, now: bench.clock.now, waitUntil: bench.waitUntil, timeoutMs: 20, onError: (error) => bench.errors.push(error), ...extra };
-}
+/** The bench's options with a 20 ms time limit on store calls. */
+const limited = (bench: Bench, extra: PageCacheOptions = {}): PageCacheOptions => options(bench, { timeoutMs: 20, ...extra });
 
 /** Answer `url` through `handler`, moving the fake timers on until the answer and its writes are done. */
 async function answer(handler: (request: Request) => Promise<Response>, bench: Bench, url = URL_A) {
@@ -50,7 +49,7 @@ afterEach(() => {
 describe("the circuit breaker", () => {
   it("leaves a store that stopped answering alone after three time-outs, then lets one request try it", async () => {
     const { bench, hanging } = hangingBench();
-    const handler = cachePage(60, options(bench))(counted());
+    const handler = cachePage(60, limited(bench))(counted());
 
     // Two requests: each lookup times out, and so does the first one's write.
     expect((await answer(handler, bench)).cacheStatus).toBe("edgecache; fwd=miss; stored");
@@ -77,7 +76,7 @@ describe("the circuit breaker", () => {
 
   it("keeps the others away while one request tries the store, and doubles the break when that try times out", async () => {
     const { bench } = hangingBench();
-    const handler = cachePage(60, options(bench))(counted());
+    const handler = cachePage(60, limited(bench))(counted());
     await answer(handler, bench);
     await answer(handler, bench); // the third time-out: a 5 s break
     bench.clock.advance(5);
@@ -102,23 +101,23 @@ describe("the circuit breaker", () => {
 
   it("is shared by every wrapper over the same store", async () => {
     const { bench } = hangingBench();
-    const handler = cachePage(60, options(bench))(counted());
+    const handler = cachePage(60, limited(bench))(counted());
     await answer(handler, bench);
     await answer(handler, bench);
-    const other = cachePage(300, options(bench, { keyPrefix: "other" }))(counted());
+    const other = cachePage(300, limited(bench, { keyPrefix: "other" }))(counted());
     expect((await read(other(new Request("https://example.com/b")))).cacheStatus).toBe("edgecache; fwd=miss; detail=store-down");
   });
 
   it("never opens on errors: a store that answers, even with a failure, costs a request little", async () => {
     const bench = pageBench((backend) => ({ ...backend, capabilities: { shared: true }, get: () => Promise.reject(new Error("refused")) }));
-    const handler = cachePage(60, options(bench))(counted());
+    const handler = cachePage(60, limited(bench))(counted());
     for (let i = 0; i < 5; i++) expect((await answer(handler, bench)).cacheStatus).toBe("edgecache; fwd=miss; stored");
     expect(bench.calls.filter((call) => call === "get")).toHaveLength(10); // each lookup and each write's purge check
   });
 
   it("never opens with circuitBreakMs: 0", async () => {
     const { bench } = hangingBench();
-    const handler = cachePage(60, options(bench, { circuitBreakMs: 0 }))(counted());
+    const handler = cachePage(60, limited(bench, { circuitBreakMs: 0 }))(counted());
     for (let i = 0; i < 4; i++) expect((await answer(handler, bench)).cacheStatus).toBe("edgecache; fwd=miss; stored");
     expect(bench.errors.map(String).every((error) => error.endsWith("took longer than 20 ms"))).toBe(true);
     expect(bench.errors).toHaveLength(8);

@@ -3,6 +3,7 @@ import { memory } from "../../adapters/memory.ts";
 import type { Backend } from "../../src/backend.ts";
 import { createCache, type EdgeCache } from "../../src/cache.ts";
 import { fakeClock, type FakeClock } from "../conformance/fake-clock.ts";
+import type { SiteCacheOptions } from "../../src/page/cache-page.ts";
 
 export interface Bench {
   clock: FakeClock;
@@ -104,4 +105,44 @@ export function heldFirstRender(headers: Record<string, string> = {}) {
     return new Response(`render ${call}`, { headers });
   };
   return { handler, entered: inHandler, release };
+}
+
+/**
+ * A view that counts its calls and echoes what it was asked.
+ *
+ * @example
+ * const handler = cachePage(60, options(bench))(view({ headers: { "cache-control": "max-age=30" } }));
+ */
+export function view(init: ResponseInit | ((request: Request) => ResponseInit) = {}) {
+  const seen: Request[] = [];
+  const handler = async (request: Request) => {
+    seen.push(request);
+    const responseInit = typeof init === "function" ? init(request) : init;
+    return new Response(`page ${seen.length} for ${new URL(request.url).pathname}${new URL(request.url).search}`, responseInit);
+  };
+  return Object.assign(handler, { seen });
+}
+
+/**
+ * Page-caching options over `bench`: its cache, clock, waitUntil and error list, plus `extra`.
+ *
+ * @example
+ * const handler = cacheSite(options(bench, { seconds: 30 }))(view());
+ */
+export function options(bench: Bench, extra: SiteCacheOptions = {}): SiteCacheOptions {
+  return { cache: bench.cache, now: bench.clock.now, waitUntil: bench.waitUntil, onError: (e) => bench.errors.push(e), ...extra };
+}
+
+/**
+ * Ask `handler` for `first` then `second` (default: the same), letting each answer's writes finish.
+ *
+ * @example
+ * const [miss, hit] = await twice(handler, bench, "https://example.com/a");
+ */
+export async function twice(handler: (request: Request) => Promise<Response>, bench: Bench, first: Request | string, second: Request | string = first) {
+  const a = await read(handler(typeof first === "string" ? new Request(first) : first));
+  await bench.settle();
+  const b = await read(handler(typeof second === "string" ? new Request(second) : second));
+  await bench.settle();
+  return [a, b] as const;
 }

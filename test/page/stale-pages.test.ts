@@ -1,0 +1,171 @@
+/** Stale pages: stale-while-revalidate, stale-if-error, error backoff and refreshing ahead of expiry. */
+import { describe, expect, it } from "vitest";
+import { cachePage } from "../../src/page/cache-page.ts";
+import { get, options, pageBench, read, twice, view } from "./setup.ts";
+
+describe("stale pages", () => {
+  it("a HEAD request that finds the GET page stale refreshes the GET page, with a GET request", async () => {
+    const bench = pageBench();
+    const v = view();
+    const handler = cachePage(60, options(bench, { staleWhileRevalidate: 30 }))(v);
+    await get(handler, bench, "https://example.com/");
+    bench.clock.advance(70);
+    const head = await get(handler, bench, "https://example.com/", { method: "HEAD" });
+    expect([head.body, head.cacheStatus]).toEqual(["", "edgecache; hit; ttl=-10; detail=revalidating"]);
+    expect(v.seen.map((request) => request.method)).toEqual(["GET", "GET"]);
+    const refreshed = await read(handler(new Request("https://example.com/")));
+    expect([refreshed.body, refreshed.cacheStatus]).toEqual(["page 2 for /", "edgecache; hit; ttl=60"]);
+  });
+
+  it("refreshAhead: the first hit past that share of the page's life starts one background refresh and is still a hit", async () => {
+    const bench = pageBench();
+    const v = view();
+    const handler = cachePage(100, options(bench, { refreshAhead: 0.8 }))(v);
+    await get(handler, bench, "https://example.com/");
+    bench.clock.advance(79);
+    expect((await read(handler(new Request("https://example.com/")))).cacheStatus).toBe("edgecache; hit; ttl=21");
+    bench.clock.advance(1);
+    const ahead = await read(handler(new Request("https://example.com/")));
+    expect([ahead.body, ahead.cacheStatus]).toEqual(["page 1 for /", "edgecache; hit; ttl=20; detail=refreshing"]);
+    await bench.settle();
+    const refreshed = await read(handler(new Request("https://example.com/")));
+    expect([refreshed.body, refreshed.cacheStatus, v.seen.length]).toEqual(["page 2 for /", "edgecache; hit; ttl=100", 2]);
+    expect(() => cachePage(60, { refreshAhead: 1 })).toThrow("options.refreshAhead must be a fraction of the page's lifetime between 0 and 1 (such as 0.8), got 1");
+  });
+
+  it("serves a stale page while one background request refreshes it (stale-while-revalidate)", async () => {
+    const bench = pageBench();
+    const v = view();
+    const handler = cachePage(10, options(bench, { staleWhileRevalidate: 30 }))(v);
+    const miss = await read(handler(new Request("https://example.com/")));
+    await bench.settle();
+    expect(miss.headers.get("cache-control")).toBe("max-age=10, stale-while-revalidate=30");
+    bench.clock.advance(15);
+    const stale = await read(handler(new Request("https://example.com/")));
+    expect(stale.body).toBe("page 1 for /");
+    expect(stale.cacheStatus).toBe("edgecache; hit; ttl=-5; detail=revalidating");
+    await bench.settle();
+    const fresh = await read(handler(new Request("https://example.com/")));
+    expect(fresh.body).toBe("page 2 for /");
+    expect(fresh.cacheStatus).toBe("edgecache; hit; ttl=10");
+  });
+
+  it("carries the background refresh and its cache write through the handler's ctx.waitUntil", async () => {
+    const bench = pageBench();
+    const { waitUntil: _w, ...rest } = options(bench, { staleWhileRevalidate: 30 });
+    let version = 0;
+    const handler = cachePage(10, rest)(async (_request: Request, _env: unknown, _ctx: unknown) => new Response(`v${++version}`));
+    const waited: Promise<unknown>[] = [];
+    let scheduled = 0;
+    const ctx = { waitUntil: (promise: Promise<unknown>) => void (scheduled++, waited.push(promise)) };
+    const settle = async () => { while (waited.length) await Promise.all(waited.splice(0)); };
+    await read(handler(new Request("https://example.com/"), {}, ctx));
+    await settle();
+    bench.clock.advance(15);
+    scheduled = 0;
+    expect((await read(handler(new Request("https://example.com/"), {}, ctx))).body).toBe("v1");
+    await settle();
+    expect(scheduled).toBe(2); // the refresh, and the write of its result
+    expect((await read(handler(new Request("https://example.com/"), {}, ctx))).body).toBe("v2");
+  });
+
+  it("serves a stale page when the handler fails (stale-if-error)", async () => {
+    const bench = pageBench();
+    let failing = false;
+    const handler = cachePage(10, options(bench))(async (_request: Request) => {
+      if (failing) throw new Error("upstream down");
+      return new Response("good page", { headers: { "cache-control": "stale-if-error=60" } });
+    });
+    await twice(handler, bench, "https://example.com/");
+    failing = true;
+    bench.clock.advance(20);
+    const rescued = await read(handler(new Request("https://example.com/")));
+    expect(rescued.body).toBe("good page");
+    expect(rescued.cacheStatus).toBe("edgecache; hit; ttl=-10; detail=stale-if-error");
+    bench.clock.advance(60);
+    await expect(handler(new Request("https://example.com/"))).rejects.toThrow("upstream down");
+  });
+
+  it.each([
+    ["throws", () => Promise.reject(new Error("upstream down"))],
+    ["answers 503", () => Promise.resolve(new Response("down", { status: 503 }))],
+  ])("backs off from a handler that %s: the stale page stands in without calling it for errorBackoffMs", async (_label, fail) => {
+    const bench = pageBench();
+    let state: "up" | "down" = "up";
+    let calls = 0;
+    const handler = cachePage(10, options(bench, { staleIfError: 600, errorBackoffMs: 2000 }))(async (_request: Request) => {
+      calls++;
+      return state === "up" ? new Response(`page ${calls}`) : fail();
+    });
+    await twice(handler, bench, "https://example.com/");
+    state = "down";
+    bench.clock.advance(20);
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await read(handler(new Request("https://example.com/")))).cacheStatus);
+    expect(statuses).toEqual(Array(3).fill("edgecache; hit; ttl=-10; detail=stale-if-error"));
+    expect(calls).toBe(2); // the fill, then one failure: the next two requests did not call it
+    bench.clock.advance(2);
+    expect((await read(handler(new Request("https://example.com/")))).cacheStatus).toBe("edgecache; hit; ttl=-12; detail=stale-if-error");
+    expect(calls).toBe(3); // the backoff was over: tried again, failed again, backing off anew
+    state = "up";
+    bench.clock.advance(2);
+    const fresh = await read(handler(new Request("https://example.com/")));
+    expect([fresh.body, fresh.cacheStatus]).toEqual(["page 4", "edgecache; fwd=uri-miss; stored"]);
+  });
+
+  it("serves the stale page to the requests that waited for a render that failed, without calling the handler for each", async () => {
+    const bench = pageBench();
+    let calls = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const handler = cachePage(10, options(bench, { staleIfError: 600 }))(async (_request: Request) => {
+      if (++calls === 1) return new Response("page");
+      await gate;
+      return new Response("down", { status: 502 });
+    });
+    await twice(handler, bench, "https://example.com/");
+    bench.clock.advance(20);
+    const waiting = Array.from({ length: 3 }, () => handler(new Request("https://example.com/")));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    release();
+    const answers = await Promise.all(waiting.map(read));
+    expect(answers.map((answer) => [answer.body, answer.cacheStatus])).toEqual(Array(3).fill(["page", "edgecache; hit; ttl=-10; detail=stale-if-error"]));
+    expect(calls).toBe(2);
+  });
+
+  it("with errorBackoffMs: 0, calls a failing handler on every request", async () => {
+    const bench = pageBench();
+    let calls = 0;
+    const handler = cachePage(10, options(bench, { staleIfError: 600, errorBackoffMs: 0 }))(async (_request: Request) =>
+      ++calls === 1 ? new Response("page") : new Response("down", { status: 500 }));
+    await twice(handler, bench, "https://example.com/");
+    bench.clock.advance(20);
+    for (let i = 0; i < 3; i++) await read(handler(new Request("https://example.com/")));
+    expect(calls).toBe(4);
+  });
+
+  it("backs off from starting refreshes of a stale page after one failed", async () => {
+    const bench = pageBench();
+    let calls = 0;
+    const handler = cachePage(10, options(bench, { staleWhileRevalidate: 600, errorBackoffMs: 3000 }))(async (_request: Request) => {
+      if (++calls > 1) throw new Error("upstream down");
+      return new Response("page");
+    });
+    await twice(handler, bench, "https://example.com/");
+    bench.clock.advance(20);
+    for (let i = 0; i < 3; i++) {
+      expect((await read(handler(new Request("https://example.com/")))).cacheStatus).toBe("edgecache; hit; ttl=-10; detail=revalidating");
+      await bench.settle();
+    }
+    expect(calls).toBe(2);
+    expect(bench.errors.map(String)).toEqual(["Error: upstream down"]);
+    bench.clock.advance(3);
+    await read(handler(new Request("https://example.com/")));
+    await bench.settle();
+    expect(calls).toBe(3);
+  });
+
+  it("names a bad errorBackoffMs", () => {
+    expect(() => cachePage(60, { errorBackoffMs: -1 })).toThrow(/options.errorBackoffMs/);
+  });
+});
