@@ -13,6 +13,7 @@ import { CorruptEntryError, KeyNotFoundError } from "./errors.ts";
 import { defaultKeyFunction, type KeyFunction, memcachedKeyWarnings } from "./keys.ts";
 import { pollPause, sharesLocks, takeLock } from "./locks.ts";
 import { timeLimited } from "./time-limited.ts";
+import { withDeadline } from "./deadline.ts";
 
 /**
  * Options for `createCache`. Every field is optional.
@@ -81,6 +82,7 @@ export interface WriteOptions extends VersionOption {
  *
  * @example
  * await cache.getOrSet("report", buildReport, { timeout: 600, collapseMs: 30_000, staleIfError: 3600 });
+ * await cache.getOrSet("rates", fetchRates, { timeout: 60, refreshAhead: 0.8, staleIfError: 600, softTimeoutMs: 200, waitUntil: (work) => ctx.waitUntil(work) });
  */
 export interface GetOrSetOptions extends WriteOptions {
   /**
@@ -108,8 +110,17 @@ export interface GetOrSetOptions extends WriteOptions {
    */
   refreshAhead?: number;
   /**
-   * Carries a `refreshAhead` recomputation past the response where the runtime would cut it
-   * short: on Workers, `ctx.waitUntil.bind(ctx)`. Elsewhere it simply runs on.
+   * With `staleIfError`: a computation (or a wait for another process's) still running after
+   * this many ms returns the stale copy at once, where there is one, and goes on in the
+   * background to store its value (bentocache's soft timeout): an expired value is refreshed
+   * behind the caller instead of making it wait for a slow origin. Without a copy, the caller
+   * waits as usual. Default: none.
+   */
+  softTimeoutMs?: number;
+  /**
+   * Carries work that goes on after `getOrSet` has answered (a `refreshAhead` recomputation, one
+   * that outlived `softTimeoutMs`) past the response where the runtime would cut it short: on
+   * Workers, `ctx.waitUntil.bind(ctx)`. Elsewhere it simply runs on.
    */
   waitUntil?: (promise: Promise<unknown>) => void;
 }
@@ -369,6 +380,10 @@ class Cache implements EdgeCache {
     const collapseMs = nonNegative(options?.collapseMs ?? DEFAULT_COLLAPSE_MS, "options.collapseMs");
     const staleIfError = nonNegative(options?.staleIfError ?? 0, "options.staleIfError");
     const refreshAhead = options?.refreshAhead === undefined ? undefined : fraction(options.refreshAhead, "options.refreshAhead", "the timeout");
+    const softTimeoutMs = options?.softTimeoutMs === undefined ? undefined : nonNegative(options.softTimeoutMs, "options.softTimeoutMs");
+    if (softTimeoutMs !== undefined && !(staleIfError > 0)) {
+      throw new TypeError("options.softTimeoutMs needs options.staleIfError: without a stale copy there is nothing to answer with sooner");
+    }
     if (options?.waitUntil !== undefined) checkFunction(options.waitUntil, "options.waitUntil");
     const plan = (): FillPlan<T> => ({
       made, value, ttl, collapseMs,
@@ -390,10 +405,29 @@ class Cache implements EdgeCache {
     let filling = this.filling.get(made);
     if (!filling) {
       const fill = plan();
-      filling = (fill.lock ? this.fillAlone(fill, fill.lock) : this.fill(fill)).finally(() => this.filling.delete(made));
+      const work = fill.lock ? this.fillAlone(fill, fill.lock) : this.fill(fill);
+      filling = softTimeoutMs === undefined || !fill.staleCopy ? work : this.staleIfSlow(work, fill.staleCopy.key, softTimeoutMs, options?.waitUntil);
+      // Callers that come while the work goes on share it, or the stale copy it was answered with.
+      const done = (): void => void this.filling.delete(made);
+      work.then(done, done);
       this.filling.set(made, filling);
     }
     return filling as Promise<T>;
+  }
+
+  /**
+   * `work`, or once it has run for `ms`, the stale copy under `copy` where there is one, `work`
+   * going on in the background (given to `waitUntil`; a failure reported).
+   */
+  private async staleIfSlow<T>(work: Promise<T>, copy: string, ms: number, waitUntil: ((promise: Promise<unknown>) => void) | undefined): Promise<T> {
+    const SLOW = Symbol("slow");
+    const first = await withDeadline<T | typeof SLOW>(work, ms, () => SLOW);
+    if (first !== SLOW) return first;
+    const stale = await this.read(copy, MISSING).catch(() => MISSING);
+    if (stale === MISSING) return work;
+    const background = work.catch((error: unknown) => this.onError?.(error, "getOrSet"));
+    waitUntil?.(background);
+    return stale as T;
   }
 
   /**

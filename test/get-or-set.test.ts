@@ -4,7 +4,7 @@
  * marked as shared stand in for two processes on one memcached (test/memcached/fill-lock.test.ts
  * runs the same on a real one).
  */
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { memory } from "../adapters/memory.ts";
 import type { Backend } from "../src/backend.ts";
 import { createCache } from "../src/cache.ts";
@@ -254,5 +254,76 @@ describe("deleting a value getOrSet keeps a stale copy of", () => {
     await expect(cache.getOrSet("two", failing, { staleIfError: 300 })).rejects.toThrow("upstream down");
     expect(await cache.getOrSet("three", failing, { staleIfError: 300 })).toBe("kept");
     expect(await cache.delete("one")).toBe(false); // the answer is about the value alone
+  });
+});
+
+describe("getOrSet with softTimeoutMs", () => {
+  afterEach(() => void vi.useRealTimers());
+
+  /** A cache on a fake clock holding an expired "rates" with a stale copy, and a factory that answers when let through. */
+  async function setup() {
+    const clock = fakeClock();
+    const errors: string[] = [];
+    const cache = createCache({ backend: memory({ now: clock.now }), timeout: 60, onError: (error, operation) => errors.push(`${operation}: ${String(error)}`) });
+    const background: Array<Promise<unknown>> = [];
+    const options = { staleIfError: 300, softTimeoutMs: 100, waitUntil: (work: Promise<unknown>) => void background.push(work) };
+    await cache.getOrSet("rates", () => "old", options);
+    clock.advance(61);
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    let calls = 0;
+    let answer!: (value: string) => void;
+    let fail!: (error: Error) => void;
+    const slow = () => {
+      calls++;
+      return new Promise<string>((resolve, reject) => ((answer = resolve), (fail = reject)));
+    };
+    return { cache, errors, background, options, slow, answer: (value: string) => answer(value), fail: (error: Error) => fail(error), calls: () => calls };
+  }
+
+  it("answers with the stale copy once the computation has run that long, and stores its value behind the caller", async () => {
+    const t = await setup();
+    const first = t.cache.getOrSet("rates", t.slow, t.options);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(await first).toBe("old");
+    expect(await t.cache.getOrSet("rates", t.slow, t.options)).toBe("old"); // joins the running computation
+    expect(t.calls()).toBe(1);
+    expect(t.background).toHaveLength(1);
+    t.answer("new");
+    await Promise.all(t.background);
+    expect(await t.cache.get("rates")).toBe("new");
+  });
+
+  it("waits as usual for a quicker computation, and where there is no stale copy", async () => {
+    const t = await setup();
+    const quick = t.cache.getOrSet("rates", t.slow, t.options);
+    await vi.advanceTimersByTimeAsync(99);
+    t.answer("new");
+    expect(await quick).toBe("new");
+    let settled = false;
+    const uncopied = t.cache.getOrSet("never-stored", t.slow, t.options).then((value) => ((settled = true), value));
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(settled).toBe(false);
+    t.answer("first");
+    expect(await uncopied).toBe("first");
+    expect(t.background).toEqual([]);
+  });
+
+  it("reports a computation that fails behind the caller, and keeps the copy", async () => {
+    const t = await setup();
+    const first = t.cache.getOrSet("rates", t.slow, t.options);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(await first).toBe("old");
+    t.fail(new Error("upstream down"));
+    await Promise.all(t.background);
+    expect(t.errors).toEqual(["getOrSet: Error: upstream down"]);
+    expect(await t.cache.getOrSet("rates", () => Promise.reject(new Error("still down")), { staleIfError: 300 })).toBe("old");
+  });
+
+  it("names a bad softTimeoutMs, and one without staleIfError", async () => {
+    const cache = createCache();
+    await expect(cache.getOrSet("k", "v", { staleIfError: 60, softTimeoutMs: -1 })).rejects.toThrow("options.softTimeoutMs must be a number of 0 or more, got -1");
+    await expect(cache.getOrSet("k", "v", { softTimeoutMs: 100 })).rejects.toThrow(
+      "options.softTimeoutMs needs options.staleIfError: without a stale copy there is nothing to answer with sooner",
+    );
   });
 });
