@@ -11,9 +11,9 @@ import { type CompleteBackend, completeBackend } from "./backend-fallbacks.ts";
 import { byteStringBounds, byteStringHeader, cborSerializer, decodeValue, encodeValue, type Serializer } from "./codec.ts";
 import { CorruptEntryError, KeyNotFoundError } from "./errors.ts";
 import { defaultKeyFunction, type KeyFunction, memcachedKeyWarnings } from "./keys.ts";
-import { pollPause, sharesLocks, takeLock } from "./locks.ts";
+import { type FillPlan, Fills } from "./get-or-set.ts";
+import { sharesLocks } from "./locks.ts";
 import { timeLimited } from "./time-limited.ts";
-import { withDeadline } from "./deadline.ts";
 
 /**
  * Options for `createCache`. Every field is optional.
@@ -125,18 +125,6 @@ export interface GetOrSetOptions extends WriteOptions {
   waitUntil?: (promise: Promise<unknown>) => void;
 }
 
-/** What one `getOrSet` miss or refresh computes and stores, and where its lock and stale copy live. */
-interface FillPlan<T> {
-  made: string;
-  value: T | (() => T | Promise<T>);
-  ttl: BackendTtl;
-  /** The lock entry's key, where the store can lock (see `collapseMs`). */
-  lock: string | undefined;
-  collapseMs: number;
-  /** Where the stale copy goes and for how long (see `staleIfError`). */
-  staleCopy: { key: string; ttl: number } | undefined;
-}
-
 /**
  * Django's low-level cache API. Create one with `createCache`.
  *
@@ -189,11 +177,6 @@ export interface EdgeCache {
   makeKey(key: string, version?: number): string;
   /** Release the backend's connections. */
   close(): Promise<void>;
-}
-
-/** A `getOrSet` value: itself, or what its factory returns. */
-async function compute<T>(value: T | (() => T | Promise<T>)): Promise<T> {
-  return typeof value === "function" ? (value as () => T | Promise<T>)() : value;
 }
 
 /** How long `getOrSet` waits for another process's computation by default (see `GetOrSetOptions`). */
@@ -298,9 +281,7 @@ class Cache implements EdgeCache {
   private readonly ignoreErrors: boolean;
   private readonly onError: ((error: unknown, operation: string) => void) | undefined;
   private readonly validateKey: ((key: string) => void) | undefined;
-  private readonly filling = new Map<string, Promise<unknown>>();
-  /** The made keys `getOrSet` is refreshing ahead of expiry in this isolate. */
-  private readonly refreshing = new Set<string>();
+  private readonly fills: Fills;
   private readonly timeoutJitter: number;
 
   constructor(options: CacheOptions) {
@@ -339,6 +320,16 @@ class Cache implements EdgeCache {
     this.ignoreErrors = options.ignoreErrors ?? false;
     this.onError = options.onError;
     this.validateKey = backend.validateKey?.bind(backend);
+    this.fills = new Fills({
+      store: this.store,
+      encode: (value) => encodeValue(value, this.serializer),
+      read: async (made) => {
+        const value = await this.read(made, MISSING);
+        return value === MISSING ? undefined : { value };
+      },
+      attempt: (operation, call, otherwise) => this.attempt(operation, call, otherwise),
+      report: (error) => this.onError?.(error, "getOrSet"),
+    });
   }
 
   makeKey(key: string, version?: number): string {
@@ -397,129 +388,12 @@ class Cache implements EdgeCache {
       const found = await this.readWithTtl(made);
       if (found) {
         // Due once no more than (1 - refreshAhead) of its timeout is left.
-        if (timeout !== null && timeout > 0 && found.ttl !== null && found.ttl <= (1 - refreshAhead) * timeout) this.refreshAhead(plan(), options?.waitUntil);
+        if (timeout !== null && timeout > 0 && found.ttl !== null && found.ttl <= (1 - refreshAhead) * timeout) this.fills.refresh(plan(), options?.waitUntil);
         return found.value as T;
       }
     }
     // Concurrent callers in this isolate share one computation (no local thundering herd).
-    let filling = this.filling.get(made);
-    if (!filling) {
-      const fill = plan();
-      const work = fill.lock ? this.fillAlone(fill, fill.lock) : this.fill(fill);
-      filling = softTimeoutMs === undefined || !fill.staleCopy ? work : this.staleIfSlow(work, fill.staleCopy.key, softTimeoutMs, options?.waitUntil);
-      // Callers that come while the work goes on share it, or the stale copy it was answered with.
-      const done = (): void => void this.filling.delete(made);
-      work.then(done, done);
-      this.filling.set(made, filling);
-    }
-    return filling as Promise<T>;
-  }
-
-  /**
-   * `work`, or once it has run for `ms`, the stale copy under `copy` where there is one, `work`
-   * going on in the background (given to `waitUntil`; a failure reported).
-   */
-  private async staleIfSlow<T>(work: Promise<T>, copy: string, ms: number, waitUntil: ((promise: Promise<unknown>) => void) | undefined): Promise<T> {
-    const SLOW = Symbol("slow");
-    const first = await withDeadline<T | typeof SLOW>(work, ms, () => SLOW);
-    if (first !== SLOW) return first;
-    const stale = await this.read(copy, MISSING).catch(() => MISSING);
-    if (stale === MISSING) return work;
-    const background = work.catch((error: unknown) => this.onError?.(error, "getOrSet"));
-    waitUntil?.(background);
-    return stale as T;
-  }
-
-  /**
-   * Recompute a value found past its `refreshAhead` share of life, in the background, and replace
-   * it: once in this isolate, and where the store locks, only if no other process is at it.
-   */
-  private refreshAhead<T>(plan: FillPlan<T>, waitUntil: ((promise: Promise<unknown>) => void) | undefined): void {
-    if (this.refreshing.has(plan.made)) return;
-    this.refreshing.add(plan.made);
-    const refresh = (async () => {
-      const held = plan.lock ? await this.tryLock(plan.lock, plan.collapseMs) : undefined;
-      if (held === false) return; // another process is refreshing it
-      try {
-        await this.keep(plan, encodeValue(await compute(plan.value), this.serializer), "replace");
-      } finally {
-        if (held) this.unlock(plan.lock!);
-      }
-    })()
-      .catch((error: unknown) => this.onError?.(error, "getOrSet"))
-      .finally(() => this.refreshing.delete(plan.made));
-    waitUntil?.(refresh);
-  }
-
-  /**
-   * `fill`, by one process at a time: take the lock entry `lock`, or else poll for the value of
-   * the process that holds it until it is stored, or the lock goes without it (then take over), or
-   * `collapseMs` has passed. A lock the store fails to take or free is reported and goes without.
-   */
-  private async fillAlone<T>(plan: FillPlan<T>, lock: string): Promise<T> {
-    let held = await this.tryLock(lock, plan.collapseMs);
-    for (let waited = 0, attempt = 0; held === false && waited < plan.collapseMs; attempt++) {
-      const pause = pollPause(attempt);
-      await new Promise((resolve) => setTimeout(resolve, pause));
-      waited += pause;
-      const found = await this.read(plan.made, MISSING);
-      if (found !== MISSING) return found as T;
-      held = await this.tryLock(lock, plan.collapseMs);
-    }
-    try {
-      return await this.fill(plan);
-    } finally {
-      if (held) this.unlock(lock);
-    }
-  }
-
-  /** Free a lock entry this cache took; not waited for: the value is stored (or failed) and waiters look for it first. */
-  private unlock(lock: string): void {
-    this.store.delete(lock).catch((error: unknown) => this.onError?.(error, "getOrSet"));
-  }
-
-  /**
-   * Compute the value and add it (with its stale copy, where asked), returning the winner's value;
-   * a factory that throws gives the stale copy instead, when there is one.
-   */
-  private async fill<T>(plan: FillPlan<T>): Promise<T> {
-    let computed: T;
-    try {
-      computed = await compute(plan.value);
-    } catch (error) {
-      const stale = plan.staleCopy ? await this.read(plan.staleCopy.key, MISSING).catch(() => MISSING) : MISSING;
-      if (stale === MISSING) throw error;
-      this.onError?.(error, "getOrSet");
-      return stale as T;
-    }
-    const bytes = encodeValue(computed, this.serializer);
-    if (plan.ttl === KEEP_NOTHING) return computed;
-    if (await this.keep(plan, bytes, "add")) return computed;
-    // Another writer got there first: return its value (or ours if it has gone again).
-    return (await this.read(plan.made, computed)) as T;
-  }
-
-  /**
-   * Store a computed value, and its stale copy where asked: `add` it (whether it was added; a
-   * failure to is reported under `ignoreErrors`) or `replace` the one there (failures reject).
-   * A failure to store the copy is reported and changes nothing else.
-   */
-  private async keep({ made, ttl, staleCopy }: FillPlan<unknown>, bytes: Uint8Array, how: "add" | "replace"): Promise<boolean> {
-    const [stored] = await Promise.all([
-      how === "add" ? this.attempt("getOrSet", () => this.store.add(made, bytes, ttl), false) : this.store.set(made, bytes, ttl).then(() => true),
-      staleCopy && this.store.set(staleCopy.key, bytes, staleCopy.ttl).catch((error: unknown) => this.onError?.(error, "getOrSet")),
-    ]);
-    return stored;
-  }
-
-  /** `takeLock`, with a store failure reported and taken as "no lock" (`undefined`). */
-  private async tryLock(lock: string, ms: number): Promise<boolean | undefined> {
-    try {
-      return await takeLock(this.store, lock, ms);
-    } catch (error) {
-      this.onError?.(error, "getOrSet");
-      return undefined;
-    }
+    return this.fills.fill(plan(), softTimeoutMs, options?.waitUntil);
   }
 
   async getMany<T = unknown>(keys: Iterable<string>, options?: VersionOption): Promise<Map<string, T>> {

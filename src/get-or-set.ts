@@ -1,0 +1,199 @@
+/**
+ * `getOrSet`'s computations: a miss computed once per isolate, and once per store where the store
+ * can lock (the first process to miss takes `lock.<key>` and the others poll for its value); a
+ * stale copy kept beside the value (`staleIfError`) and answered when the computation fails or
+ * runs long (`softTimeoutMs`); and a value replaced in the background before it expires
+ * (`refreshAhead`). `cache.ts` reads the value and decides; this module computes and stores.
+ */
+import type { BackendTtl } from "./backend.ts";
+import type { CompleteBackend } from "./backend-fallbacks.ts";
+import { withDeadline } from "./deadline.ts";
+import { pollPause, takeLock } from "./locks.ts";
+
+/**
+ * What the computations need of their cache: its store (with the generic fallbacks), its codec,
+ * its reads (decoded, failures handled as its reads handle them), its `ignoreErrors` handling,
+ * and where to report what fails without failing the call.
+ *
+ * @example
+ * const fills = new Fills({ store, encode, read, attempt, report: (error) => onError?.(error, "getOrSet") });
+ */
+export interface FillHost {
+  readonly store: CompleteBackend;
+  encode(value: unknown): Uint8Array;
+  /** The value under a made key, boxed (a stored `null` or `undefined`-free value alike); `undefined` when missing. */
+  read(made: string): Promise<{ value: unknown } | undefined>;
+  /** Run a store call; with the cache's `ignoreErrors`, a failure is reported and `otherwise` returned. */
+  attempt<T>(operation: string, call: () => Promise<T>, otherwise: T): Promise<T>;
+  report(error: unknown): void;
+}
+
+/**
+ * What one `getOrSet` miss or refresh computes and stores, and where its lock and stale copy live.
+ *
+ * @example
+ * const plan: FillPlan<Report> = { made: ":1:report", value: buildReport, ttl: 600, lock: ":1:lock.report", collapseMs: 5000, staleCopy: undefined };
+ */
+export interface FillPlan<T> {
+  made: string;
+  value: T | (() => T | Promise<T>);
+  /** The backend TTL; 0 keeps nothing (the value is computed and returned, never stored). */
+  ttl: BackendTtl;
+  /** The lock entry's key, where the store can lock (see `collapseMs`). */
+  lock: string | undefined;
+  collapseMs: number;
+  /** Where the stale copy goes and for how long (see `staleIfError`). */
+  staleCopy: { key: string; ttl: number } | undefined;
+}
+
+/** Carries work that goes on after `getOrSet` has answered (Workers' `ctx.waitUntil`). */
+type WaitUntil = ((promise: Promise<unknown>) => void) | undefined;
+
+/**
+ * One cache's computations in this isolate: the misses being filled and the values being
+ * refreshed, by made key.
+ *
+ * @example
+ * const value = await fills.fill(plan, undefined, undefined);
+ */
+export class Fills {
+  private readonly host: FillHost;
+  private readonly filling = new Map<string, Promise<unknown>>();
+  private readonly refreshing = new Set<string>();
+
+  constructor(host: FillHost) {
+    this.host = host;
+  }
+
+  /**
+   * The value for a miss: computed here (by one process at a time where `plan.lock` is set), or
+   * shared with the call already computing it in this isolate. With `softTimeoutMs`, the stale
+   * copy once the work has run that long, the work going on behind the caller.
+   */
+  fill<T>(plan: FillPlan<T>, softTimeoutMs: number | undefined, waitUntil: WaitUntil): Promise<T> {
+    let filling = this.filling.get(plan.made);
+    if (!filling) {
+      const work = plan.lock ? this.fillAlone(plan, plan.lock) : this.computeAndAdd(plan);
+      filling = softTimeoutMs === undefined || !plan.staleCopy ? work : this.staleIfSlow(work, plan.staleCopy.key, softTimeoutMs, waitUntil);
+      // Callers that come while the work goes on share it, or the stale copy it was answered with.
+      const done = (): void => void this.filling.delete(plan.made);
+      work.then(done, done);
+      this.filling.set(plan.made, filling);
+    }
+    return filling as Promise<T>;
+  }
+
+  /**
+   * Recompute a value found past its `refreshAhead` share of life, in the background, and replace
+   * it: once in this isolate, and where the store locks, only if no other process is at it.
+   */
+  refresh<T>(plan: FillPlan<T>, waitUntil: WaitUntil): void {
+    if (this.refreshing.has(plan.made)) return;
+    this.refreshing.add(plan.made);
+    const refresh = (async () => {
+      const held = plan.lock ? await this.tryLock(plan.lock, plan.collapseMs) : undefined;
+      if (held === false) return; // another process is refreshing it
+      try {
+        await this.keep(plan, this.host.encode(await compute(plan.value)), "replace");
+      } finally {
+        if (held) this.unlock(plan.lock!);
+      }
+    })()
+      .catch((error: unknown) => this.host.report(error))
+      .finally(() => this.refreshing.delete(plan.made));
+    waitUntil?.(refresh);
+  }
+
+  /**
+   * `work`, or once it has run for `ms`, the stale copy under `copy` where there is one, `work`
+   * going on in the background (given to `waitUntil`; a failure reported).
+   */
+  private async staleIfSlow<T>(work: Promise<T>, copy: string, ms: number, waitUntil: WaitUntil): Promise<T> {
+    const SLOW = Symbol("slow");
+    const first = await withDeadline<T | typeof SLOW>(work, ms, () => SLOW);
+    if (first !== SLOW) return first;
+    const stale = await this.host.read(copy).catch(() => undefined);
+    if (stale === undefined) return work;
+    waitUntil?.(work.catch((error: unknown) => this.host.report(error)));
+    return stale.value as T;
+  }
+
+  /**
+   * `computeAndAdd`, by one process at a time: take the lock entry `lock`, or else poll for the
+   * value of the process that holds it until it is stored, or the lock goes without it (then take
+   * over), or `collapseMs` has passed. A lock the store fails to take or free is reported and goes
+   * without.
+   */
+  private async fillAlone<T>(plan: FillPlan<T>, lock: string): Promise<T> {
+    let held = await this.tryLock(lock, plan.collapseMs);
+    for (let waited = 0, attempt = 0; held === false && waited < plan.collapseMs; attempt++) {
+      const pause = pollPause(attempt);
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      waited += pause;
+      const found = await this.host.read(plan.made);
+      if (found) return found.value as T;
+      held = await this.tryLock(lock, plan.collapseMs);
+    }
+    try {
+      return await this.computeAndAdd(plan);
+    } finally {
+      if (held) this.unlock(lock);
+    }
+  }
+
+  /**
+   * Compute the value and add it (with its stale copy, where asked), returning the winner's value;
+   * a factory that throws gives the stale copy instead, when there is one.
+   */
+  private async computeAndAdd<T>(plan: FillPlan<T>): Promise<T> {
+    let computed: T;
+    try {
+      computed = await compute(plan.value);
+    } catch (error) {
+      const stale = plan.staleCopy && (await this.host.read(plan.staleCopy.key).catch(() => undefined));
+      if (!stale) throw error;
+      this.host.report(error);
+      return stale.value as T;
+    }
+    const bytes = this.host.encode(computed);
+    if (plan.ttl === 0) return computed;
+    if (await this.keep(plan, bytes, "add")) return computed;
+    // Another writer got there first: return its value (or ours if it has gone again).
+    const winner = await this.host.read(plan.made);
+    return winner ? (winner.value as T) : computed;
+  }
+
+  /**
+   * Store a computed value, and its stale copy where asked: `add` it (whether it was added; a
+   * failure to is reported under `ignoreErrors`) or `replace` the one there (failures reject).
+   * A failure to store the copy is reported and changes nothing else.
+   */
+  private async keep({ made, ttl, staleCopy }: FillPlan<unknown>, bytes: Uint8Array, how: "add" | "replace"): Promise<boolean> {
+    const { store } = this.host;
+    const [stored] = await Promise.all([
+      how === "add" ? this.host.attempt("getOrSet", () => store.add(made, bytes, ttl), false) : store.set(made, bytes, ttl).then(() => true),
+      staleCopy && store.set(staleCopy.key, bytes, staleCopy.ttl).catch((error: unknown) => this.host.report(error)),
+    ]);
+    return stored;
+  }
+
+  /** `takeLock`, with a store failure reported and taken as "no lock" (`undefined`). */
+  private async tryLock(lock: string, ms: number): Promise<boolean | undefined> {
+    try {
+      return await takeLock(this.host.store, lock, ms);
+    } catch (error) {
+      this.host.report(error);
+      return undefined;
+    }
+  }
+
+  /** Free a lock entry this cache took; not waited for: the value is stored (or failed) and waiters look for it first. */
+  private unlock(lock: string): void {
+    this.host.store.delete(lock).catch((error: unknown) => this.host.report(error));
+  }
+}
+
+/** A `getOrSet` value: itself, or what its factory returns. */
+async function compute<T>(value: T | (() => T | Promise<T>)): Promise<T> {
+  return typeof value === "function" ? (value as () => T | Promise<T>)() : value;
+}
