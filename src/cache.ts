@@ -59,10 +59,32 @@ export interface CacheOptions {
    */
   ignoreErrors?: boolean;
   /**
+   * Hears what each read found, for metrics (hit ratios): one `ReadOutcome` per key that `get`,
+   * `getMany`, `has` and `getOrSet` read. Page caching's own reads are not reported here (see its
+   * `onOutcome`). A throwing hook changes nothing. Default: none.
+   */
+  onRead?: (outcome: ReadOutcome) => void;
+  /**
    * Hears backend errors swallowed by `ignoreErrors`, corrupt entries dropped on read, `getOrSet`
    * locks the store failed to take or free, and factory errors `getOrSet` answered with a stale copy.
    */
   onError?: (error: unknown, operation: string) => void;
+}
+
+/**
+ * What one read of the low-level cache found (see `CacheOptions.onRead`). A read that failed
+ * under `ignoreErrors` is a miss (and `onError` hears why).
+ *
+ * @example
+ * const onRead = ({ operation, hit }: ReadOutcome) => metrics.increment(`cache.${operation}.${hit ? "hit" : "miss"}`);
+ */
+export interface ReadOutcome {
+  operation: "get" | "getMany" | "has" | "getOrSet";
+  /** The key as the caller gave it (before the prefix and version). */
+  key: string;
+  hit: boolean;
+  /** `getOrSet` only: the value was found due for `refreshAhead`, and a refresh was asked for. */
+  refreshing?: true;
 }
 
 /** Per-call version override. */
@@ -282,6 +304,7 @@ class Cache implements EdgeCache {
   private readonly onError: ((error: unknown, operation: string) => void) | undefined;
   private readonly validateKey: ((key: string) => void) | undefined;
   private readonly fills: Fills;
+  private readonly onRead: ((outcome: ReadOutcome) => void) | undefined;
   private readonly timeoutJitter: number;
 
   constructor(options: CacheOptions) {
@@ -298,6 +321,7 @@ class Cache implements EdgeCache {
     if (options.keyFunction !== undefined) checkFunction(options.keyFunction, "options.keyFunction");
     if (options.onWarning !== undefined) checkFunction(options.onWarning, "options.onWarning");
     if (options.onError !== undefined) checkFunction(options.onError, "options.onError");
+    if (options.onRead !== undefined) checkFunction(options.onRead, "options.onRead");
     const serializer = options.serializer ?? cborSerializer;
     if (typeof serializer?.encode !== "function" || typeof serializer.decode !== "function") {
       throw new TypeError(`options.serializer must have encode and decode functions, got ${describe(serializer)}`);
@@ -319,6 +343,7 @@ class Cache implements EdgeCache {
     this.onWarning = options.onWarning ?? ((message) => console.warn(message));
     this.ignoreErrors = options.ignoreErrors ?? false;
     this.onError = options.onError;
+    this.onRead = options.onRead;
     this.validateKey = backend.validateKey?.bind(backend);
     this.fills = new Fills({
       store: this.store,
@@ -342,6 +367,7 @@ class Cache implements EdgeCache {
   async get<T = unknown>(key: string, options?: VersionOption & { default?: T }): Promise<T | undefined> {
     const made = this.checkedKey(key, options?.version);
     const value = await this.read(made, MISSING);
+    if (this.onRead) this.observe({ operation: "get", key, hit: value !== MISSING });
     return value === MISSING ? options?.default : (value as T);
   }
 
@@ -383,14 +409,15 @@ class Cache implements EdgeCache {
     });
     if (refreshAhead === undefined) {
       const cached = await this.read(made, MISSING);
+      if (this.onRead) this.observe({ operation: "getOrSet", key, hit: cached !== MISSING });
       if (cached !== MISSING) return cached as T;
     } else {
       const found = await this.readWithTtl(made);
-      if (found) {
-        // Due once no more than (1 - refreshAhead) of its timeout is left.
-        if (timeout !== null && timeout > 0 && found.ttl !== null && found.ttl <= (1 - refreshAhead) * timeout) this.fills.refresh(plan(), options?.waitUntil);
-        return found.value as T;
-      }
+      // Due once no more than (1 - refreshAhead) of its timeout is left.
+      const due = found !== undefined && timeout !== null && timeout > 0 && found.ttl !== null && found.ttl <= (1 - refreshAhead) * timeout;
+      if (this.onRead) this.observe(due ? { operation: "getOrSet", key, hit: true, refreshing: true } : { operation: "getOrSet", key, hit: found !== undefined });
+      if (due) this.fills.refresh(plan(), options?.waitUntil);
+      if (found) return found.value as T;
     }
     // Concurrent callers in this isolate share one computation (no local thundering herd).
     return this.fills.fill(plan(), softTimeoutMs, options?.waitUntil);
@@ -407,6 +434,7 @@ class Cache implements EdgeCache {
       const value = this.decode(madeKeys[i]!, bytes);
       if (value !== MISSING) found.set(userKeys[i]!, value as T);
     }
+    if (this.onRead) for (const key of userKeys) this.observe({ operation: "getMany", key, hit: found.has(key) });
     return found;
   }
 
@@ -449,7 +477,9 @@ class Cache implements EdgeCache {
 
   async has(key: string, options?: VersionOption): Promise<boolean> {
     const made = this.checkedKey(key, options?.version);
-    return this.attempt("has", () => this.store.has(made), false);
+    const hit = await this.attempt("has", () => this.store.has(made), false);
+    if (this.onRead) this.observe({ operation: "has", key, hit });
+    return hit;
   }
 
   async clear(): Promise<void> {
@@ -497,6 +527,15 @@ class Cache implements EdgeCache {
 
   async close(): Promise<void> {
     await this.store.close();
+  }
+
+  /** Tell `onRead` what a read found; a throwing hook changes nothing. */
+  private observe(outcome: ReadOutcome): void {
+    try {
+      this.onRead?.(outcome);
+    } catch {
+      // Metrics must not turn a read into an error.
+    }
   }
 
   /** Where `getOrSet` keeps the stale copy of `key` (see `staleIfError`). */

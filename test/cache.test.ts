@@ -137,3 +137,41 @@ describe("timeoutJitter", () => {
     expect(() => createCache({ timeoutJitter: jitter as never })).toThrow(/options.timeoutJitter must be a fraction from 0 up to 1/);
   });
 });
+
+describe("onRead", () => {
+  it("hears what each read found, by the key as given, for hit ratios", async () => {
+    const reads: string[] = [];
+    const cache = createCache({ keyPrefix: "shop", onRead: ({ operation, key, hit }) => reads.push(`${operation} ${key} ${hit ? "hit" : "miss"}`) });
+    await cache.set("a", 1);
+    await cache.set("nothing", null);
+    await cache.get("a");
+    await cache.get("b", { default: 0 });
+    await cache.getMany(["a", "b", "nothing"]);
+    await cache.has("b");
+    await cache.getOrSet("a", 2);
+    await cache.getOrSet("c", 3);
+    expect(reads).toEqual([
+      "get a hit", "get b miss",
+      "getMany a hit", "getMany b miss", "getMany nothing hit",
+      "has b miss",
+      "getOrSet a hit", "getOrSet c miss",
+    ]);
+  });
+
+  it("marks a getOrSet hit that starts a refreshAhead, counts a failed read as a miss, and shrugs off a throwing hook", async () => {
+    const outcomes: unknown[] = [];
+    const cache = createCache({ onRead: (outcome) => outcomes.push(outcome) });
+    await cache.set("rates", "old", { timeout: 5 });
+    await cache.getOrSet("rates", () => "new", { timeout: 60, refreshAhead: 0.5 });
+    expect(outcomes).toEqual([{ operation: "getOrSet", key: "rates", hit: true, refreshing: true }]);
+
+    const broken = createCache({ backend: failing, ignoreErrors: true, onError: () => {}, onRead: (outcome) => outcomes.push(outcome) });
+    await broken.get("k");
+    expect(outcomes.at(-1)).toEqual({ operation: "get", key: "k", hit: false });
+
+    const throwing = createCache({ onRead: () => { throw new Error("metrics down"); } });
+    await throwing.set("k", "v");
+    expect(await throwing.get("k")).toBe("v");
+    expect(() => createCache({ onRead: "log" as never })).toThrow(new TypeError('options.onRead must be a function, got "log"'));
+  });
+});
