@@ -319,6 +319,26 @@ describe("getOrSet with softTimeoutMs", () => {
     expect(await t.cache.getOrSet("rates", () => Promise.reject(new Error("still down")), { staleIfError: 300 })).toBe("old");
   });
 
+  it("answers with the stale copy while waiting that long for another process's computation", async () => {
+    const { backend } = sharedStore();
+    const [one, two] = [createCache({ backend, timeout: 60 }), createCache({ backend, timeout: 60 })];
+    const options = { staleIfError: 300, softTimeoutMs: 100, collapseMs: 5000 };
+    await one.getOrSet("rates", () => "old", options);
+    await backend.delete(one.makeKey("rates")); // expired: only the stale copy is left
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const factory = slowFactory("new");
+    const computing = one.getOrSet("rates", factory.compute, options); // takes the lock, computes slowly
+    await vi.advanceTimersByTimeAsync(0);
+    const waiting = two.getOrSet("rates", factory.compute, options); // finds the lock taken, polls
+    await vi.advanceTimersByTimeAsync(100);
+    expect(await waiting).toBe("old");
+    expect(await computing).toBe("old"); // its own caller waited as long too
+    factory.open();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(factory.calls()).toBe(1);
+    expect(await two.get("rates")).toBe("new");
+  });
+
   it("names a bad softTimeoutMs, and one without staleIfError", async () => {
     const cache = createCache();
     await expect(cache.getOrSet("k", "v", { staleIfError: 60, softTimeoutMs: -1 })).rejects.toThrow("options.softTimeoutMs must be a number of 0 or more, got -1");
