@@ -9,9 +9,11 @@
  * - Writes and deletes go to the far tier first, then to the near one, so this backend never
  *   answers with a value it failed to store. `add` and `incr` keep the far tier's atomicity; the
  *   near copy is dropped rather than guessed.
- * - Nothing tells other isolates about a change: they may keep answering with their near copy
- *   for up to `nearTimeout`. Keep it short (default 5 s), or keep keys that must never be stale
- *   in another cache. Expiry itself is exact: no copy outlives its far entry.
+ * - Without a bus, nothing tells other isolates about a change: they may keep answering with
+ *   their near copy for up to `nearTimeout`. Keep it short (default 5 s), or keep keys that must
+ *   never be stale in another cache. With `bus` (see `tiered/bus.ts`), every change made through
+ *   a tiered backend drops the others' near copies of its keys as soon as they hear of it.
+ *   Expiry itself is exact: no copy outlives its far entry.
  * - `getWithTtl` is answered from a near copy as well (what `getOrSet`'s `refreshAhead` reads),
  *   where the near store hands back the bytes it was given (`memory()`); elsewhere it reads far.
  * - Page caching reads pages whole through the near tier (there are no streams), and stored pages
@@ -19,6 +21,9 @@
  */
 import { describe, nonNegative } from "../src/arguments.ts";
 import type { Backend, BackendTtl } from "../src/backend.ts";
+import type { Invalidation, InvalidationBus } from "./tiered/bus.ts";
+
+export { broadcastBus, type BusMember, type Invalidation, type InvalidationBus } from "./tiered/bus.ts";
 
 /**
  * Options for `tiered()`.
@@ -36,6 +41,14 @@ export interface TieredOptions {
    * with a value that another isolate has since changed or deleted in the far tier. Default 5.
    */
   nearTimeout?: number;
+  /**
+   * Where this backend tells the others sharing `far` which keys it changed, and hears theirs:
+   * each drops its near copies of them at once rather than up to `nearTimeout` later. Only keys
+   * travel. `broadcastBus(name)` for threads of a process and Deno Deploy's isolates; anything
+   * with `join` for other transports. A bus that fails changes nothing but that: `nearTimeout`
+   * still bounds how stale a near copy can be. Default: none.
+   */
+  bus?: InvalidationBus;
 }
 
 /**
@@ -58,6 +71,25 @@ export function tiered(options: TieredOptions): Backend {
     }
   }
   const nearTimeout = nonNegative(options.nearTimeout ?? 5, "options.nearTimeout");
+  const bus = options.bus;
+  if (bus !== undefined && typeof (bus as Partial<InvalidationBus> | null)?.join !== "function") {
+    throw new TypeError(`options.bus must be an invalidation bus (with join), such as broadcastBus(), got ${describe(bus)}`);
+  }
+  /** Counts what the bus has said: a far read that heard anything while it ran keeps nothing near (it may be what was invalidated). */
+  let heard = 0;
+  const member = bus?.join((message: Invalidation) => {
+    heard++;
+    if ("all" in message) void Promise.resolve(near.clear?.()).catch(() => {});
+    else void forget(message.keys).catch(() => {});
+  });
+  /** Tell the bus which keys this backend changed in the far tier; a failing bus is left to `nearTimeout`. */
+  const announce = (message: Invalidation): void => {
+    try {
+      member?.publish(message);
+    } catch {
+      // The others' near copies then last until nearTimeout, as without a bus.
+    }
+  };
   /** A TTL for the near copy of an entry that lives `ttl` in the far tier. */
   const nearTtl = (ttl: BackendTtl): number => (ttl === null ? nearTimeout : Math.min(ttl, nearTimeout));
   /**
@@ -82,8 +114,9 @@ export function tiered(options: TieredOptions): Backend {
     return value === undefined || ttl === undefined ? undefined : { value, ttl };
   }));
   const readFarEntry = async (key: string, read: NonNullable<typeof farEntry>) => {
+    const before = heard;
     const entry = await read(key);
-    if (entry !== undefined) await keepNear(key, entry.value, entry.ttl);
+    if (entry !== undefined && heard === before) await keepNear(key, entry.value, entry.ttl);
     return entry;
   };
   const readFar = async (key: string): Promise<Uint8Array | undefined> =>
@@ -112,15 +145,18 @@ export function tiered(options: TieredOptions): Backend {
         await near.delete(key); // the far tier may hold neither value: read it again
         throw error;
       }
+      announce({ keys: [key] });
       await keepNear(key, value, ttl);
     },
 
     async delete(key) {
       const [, existed] = await Promise.all([near.delete(key), far.delete(key)]);
+      announce({ keys: [key] });
       return existed;
     },
 
     async close() {
+      member?.leave();
       await Promise.all([near.close?.(), far.close?.()]);
     },
   };
@@ -135,6 +171,7 @@ export function tiered(options: TieredOptions): Backend {
     const farAdd = far.add.bind(far);
     backend.add = async (key, value, ttl) => {
       const added = await farAdd(key, value, ttl);
+      if (added) announce({ keys: [key] });
       if (added) await keepNear(key, value, ttl);
       else await near.delete(key); // whatever the far tier holds is read from it next time
       return added;
@@ -144,6 +181,7 @@ export function tiered(options: TieredOptions): Backend {
     const farIncrement = far.increment.bind(far);
     backend.increment = async (key, delta) => {
       const value = await farIncrement(key, delta);
+      announce({ keys: [key] });
       await near.delete(key);
       return value;
     };
@@ -172,10 +210,12 @@ export function tiered(options: TieredOptions): Backend {
      */
     const readManyFar = async (keys: readonly string[]): Promise<Array<Uint8Array | undefined>> => {
       if (far.getWithTtl && nearTimeout > 0) return Promise.all(keys.map(readFar));
+      const before = heard;
       const [found, ttls] = await Promise.all([
         farGetMany(keys),
         farTtl && nearTimeout > 0 ? Promise.all(keys.map((key) => farTtl(key))) : [],
       ]);
+      if (heard !== before) return found; // the bus spoke meanwhile: keep nothing near that it may have meant
       await Promise.all(keys.map(async (key, n) => {
         const value = found[n];
         const ttl = ttls[n];
@@ -197,6 +237,7 @@ export function tiered(options: TieredOptions): Backend {
     backend.setMany = async (entries, ttl) => {
       const failed = await farSetMany(entries, ttl);
       const refused = new Set(failed);
+      announce({ keys: entries.map(([key]) => key) });
       await forget(failed);
       await Promise.all(entries.filter(([key]) => !refused.has(key)).map(([key, value]) => keepNear(key, value, ttl)));
       return failed;
@@ -206,12 +247,14 @@ export function tiered(options: TieredOptions): Backend {
     const farDeleteMany = far.deleteMany.bind(far);
     backend.deleteMany = async (keys) => {
       await Promise.all([forget(keys), farDeleteMany(keys)]);
+      announce({ keys });
     };
   }
   if (far.touch) {
     const farTouch = far.touch.bind(far);
     backend.touch = async (key, ttl) => {
       const touched = await farTouch(key, ttl);
+      announce({ keys: [key] });
       await near.delete(key); // its near copy may outlive the new TTL: read it again
       return touched;
     };
@@ -220,6 +263,7 @@ export function tiered(options: TieredOptions): Backend {
     const farClear = far.clear.bind(far);
     backend.clear = async () => {
       await farClear();
+      announce({ all: true });
       await near.clear?.();
     };
   }

@@ -1,9 +1,10 @@
 /** The tiered backend: memory in front of a shared store, each isolate with its own near tier. */
 import { describe, expect, it } from "vitest";
 import { memory } from "../adapters/memory.ts";
-import { tiered } from "../adapters/tiered.ts";
+import { broadcastBus, type Invalidation, type InvalidationBus, tiered } from "../adapters/tiered.ts";
 import type { Backend } from "../src/backend.ts";
 import { createCache } from "../src/cache.ts";
+import { BackendUnavailableError } from "../src/errors.ts";
 import { cachePage } from "../src/page/cache-page.ts";
 import { describeBackendConformance } from "./conformance/backend-conformance.ts";
 import { fakeClock, type FakeClock } from "./conformance/fake-clock.ts";
@@ -39,7 +40,7 @@ function sharedStore(clock: FakeClock, withTtl = true) {
   });
   /** One isolate: its own near tier over the shared far store. */
   const isolate = (nearTimeout?: number) => createCache({ backend: tiered({ near: memory({ now: clock.now }), far, nearTimeout }) });
-  return { calls, isolate, setDown: (value: boolean) => void (down = value) };
+  return { calls, far, isolate, setDown: (value: boolean) => void (down = value) };
 }
 
 describe("tiered backend", () => {
@@ -176,5 +177,82 @@ describe("tiered backend", () => {
     expect(() => tiered({ near: memory(), far: undefined as unknown as Backend })).toThrow(/options\.far must be a backend/);
     expect(() => tiered({ near: {} as Backend, far: memory() })).toThrow(/options\.near must be a backend/);
     expect(() => tiered({ near: memory(), far: memory(), nearTimeout: -1 })).toThrow("options.nearTimeout must be a number of 0 or more, got -1");
+  });
+});
+
+describe("tiered with an invalidation bus", () => {
+  /** Two isolates over one far store, near copies kept a minute, each on its own BroadcastChannel of one name. */
+  function connected() {
+    const clock = fakeClock();
+    const shared = sharedStore(clock);
+    const name = `edgecache-test-${Math.random()}`;
+    const isolate = () => createCache({ backend: tiered({ near: memory({ now: clock.now }), far: shared.far, nearTimeout: 60, bus: broadcastBus(name) }) });
+    return { shared, a: isolate(), b: isolate() };
+  }
+
+  it("drops the other isolates' near copies of what one changes, as soon as they hear of it", async () => {
+    const { shared, a, b } = connected();
+    await createCache({ backend: shared.far }).setMany({ k: "one", n: 1, gone: "soon" }); // straight to the far store: no message
+    expect([await b.get("k"), await b.get("n"), await b.get("gone")]).toEqual(["one", 1, "soon"]); // kept near for a minute
+    await a.set("k", "two");
+    await a.incr("n");
+    await a.delete("gone");
+    await expect.poll(() => b.get("k")).toBe("two");
+    await expect.poll(() => b.get("n")).toBe(2);
+    await expect.poll(() => b.get("gone")).toBeUndefined();
+    await a.clear();
+    await expect.poll(() => b.get("n")).toBeUndefined();
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it("reaches the other tiered backends on the same bus object in this thread at once", async () => {
+    const clock = fakeClock();
+    const shared = sharedStore(clock);
+    const bus = broadcastBus(`edgecache-test-${Math.random()}`);
+    const [a, b] = [0, 1].map(() => createCache({ backend: tiered({ near: memory({ now: clock.now }), far: shared.far, nearTimeout: 60, bus }) }));
+    await a!.set("k", "one");
+    expect(await b!.get("k")).toBe("one");
+    await a!.set("k", "two");
+    expect(await b!.get("k")).toBe("two"); // no wait: delivered as it was published
+    await Promise.all([a!.close(), b!.close()]);
+  });
+
+  it("keeps nothing near from a far read that the bus spoke during, and shrugs off a bus that fails", async () => {
+    const store = memory();
+    let reads = 0;
+    let entered!: () => void;
+    let release!: () => void;
+    const inRead = new Promise<void>((resolve) => (entered = resolve));
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const far: Backend = { ...store, getWithTtl: async (key) => { reads++; entered(); await gate; return store.getWithTtl!(key); } };
+    let hear!: (message: Invalidation) => void;
+    let publishes = 0;
+    const bus: InvalidationBus = {
+      join: (listener) => ((hear = listener), { publish: () => { publishes++; throw new Error("bus down"); }, leave: () => {} }),
+    };
+    const cache = createCache({ backend: tiered({ near: memory(), far, nearTimeout: 60, bus }) });
+    await createCache({ backend: store }).set("k", "one");
+    const reading = cache.get("k");
+    await inRead;
+    hear({ keys: [cache.makeKey("k")] }); // heard while the far read runs
+    release();
+    expect(await reading).toBe("one");
+    expect(await cache.get("k")).toBe("one");
+    expect(reads).toBe(2); // read far again: no near copy was kept
+    await cache.set("k", "two"); // the bus throws: the write still stands
+    expect(publishes).toBe(1);
+    expect(await cache.get("k")).toBe("two");
+  });
+
+  it("names a bad bus or bus name", () => {
+    expect(() => tiered({ near: memory(), far: memory(), bus: {} as never })).toThrow(new TypeError("options.bus must be an invalidation bus (with join), such as broadcastBus(), got an object (Object)"));
+    expect(() => broadcastBus("")).toThrow(new TypeError('name must be a non-empty string, got ""'));
+    const saved = globalThis.BroadcastChannel;
+    try {
+      Object.defineProperty(globalThis, "BroadcastChannel", { configurable: true, writable: true, value: undefined });
+      expect(() => broadcastBus()).toThrow(BackendUnavailableError);
+    } finally {
+      Object.defineProperty(globalThis, "BroadcastChannel", { configurable: true, writable: true, value: saved });
+    }
   });
 });

@@ -1,11 +1,12 @@
 /**
  * The low-level cache on the memory backend, as every runtime must run it: the codec's value
  * types, Django's API, timeouts on an injected clock, counters, versions, the registry, errors,
- * and the tiered backend (memory in front of memory).
+ * and the tiered backend (memory in front of memory), with a BroadcastChannel bus where the
+ * runtime has one.
  */
 import { memory } from "../../adapters/memory.ts";
-import { tiered } from "../../adapters/tiered.ts";
-import { caches, configureCaches, createCache, InvalidCacheBackendError, KeyNotFoundError } from "../../src/index.ts";
+import { broadcastBus, tiered } from "../../adapters/tiered.ts";
+import { BackendUnavailableError, caches, configureCaches, createCache, InvalidCacheBackendError, KeyNotFoundError } from "../../src/index.ts";
 import { fakeClock } from "../conformance/fake-clock.ts";
 import { equal, ok, suite, throws } from "./harness.ts";
 
@@ -119,5 +120,23 @@ export default suite("core", (test) => {
     equal([await a.get("k"), await b.get("k")], ["two", "one"]); // b answers from its near copy
     clock.advance(3);
     equal([await a.get("k"), await b.get("k")], [undefined, undefined]);
+  });
+
+  test("tiered with broadcastBus: a change drops the other isolate's near copy as soon as it hears, where the runtime has BroadcastChannel", async () => {
+    if (typeof globalThis.BroadcastChannel !== "function") {
+      await throws(() => broadcastBus(), BackendUnavailableError, /BroadcastChannel is not available/);
+      return;
+    }
+    const far = memory();
+    const name = `edgecache-portable-${Math.random()}`;
+    const isolate = () => createCache({ backend: tiered({ near: memory(), far, nearTimeout: 60, bus: broadcastBus(name) }) });
+    const [a, b] = [isolate(), isolate()];
+    await createCache({ backend: far }).set("k", "one");
+    equal(await b.get("k"), "one"); // kept near for a minute
+    await a.set("k", "two");
+    let seen: unknown;
+    for (let attempt = 0; attempt < 200 && (seen = await b.get("k")) !== "two"; attempt++) await new Promise((resolve) => setTimeout(resolve, 5));
+    equal(seen, "two");
+    await Promise.all([a.close(), b.close()]);
   });
 });

@@ -1,0 +1,99 @@
+/**
+ * Invalidation buses for the tiered backend: how one tiered backend tells the others sharing its
+ * far store which keys it changed, so they drop their near copies at once instead of answering
+ * with them for up to `nearTimeout` (bentocache's bus). Only keys travel, never values.
+ *
+ * `broadcastBus(name)` is the Web-standard one: a `BroadcastChannel`, which reaches the worker
+ * threads of a Node, Deno or Bun process and, on Deno Deploy, the other isolates of the app.
+ * Workers have no BroadcastChannel between isolates; anything with `join` can stand in (a Redis
+ * pub/sub channel, for instance).
+ */
+import { describe } from "../../src/arguments.ts";
+import { BackendUnavailableError } from "../../src/errors.ts";
+
+/**
+ * What travels on a bus: the backend keys that changed, or `all` after a `clear()`.
+ *
+ * @example
+ * const message: Invalidation = { keys: [":1:user:7"] };
+ */
+export type Invalidation = { readonly keys: readonly string[] } | { readonly all: true };
+
+/**
+ * A bus: tiered backends join it to publish their changes and hear everyone else's.
+ *
+ * @example
+ * const member = bus.join((message) => dropNearCopies(message));
+ * member.publish({ keys: ["k"] });
+ */
+export interface InvalidationBus {
+  join(listener: (message: Invalidation) => void): BusMember;
+}
+
+/**
+ * One tiered backend's place on a bus. Its own messages never come back to it.
+ *
+ * @example
+ * member.publish({ all: true });
+ * member.leave();
+ */
+export interface BusMember {
+  publish(message: Invalidation): void;
+  /** Stop hearing the bus; the bus lets go of its channel once its last member has left. */
+  leave(): void;
+}
+
+/**
+ * A bus over the `BroadcastChannel` named `name`: every tiered backend on a bus of that name, in
+ * this thread, in other threads of the process, or (Deno Deploy) in other isolates, hears the
+ * others. The channel never keeps a process alive.
+ *
+ * @example
+ * import { broadcastBus, tiered } from "edgecache/adapters/tiered";
+ *
+ * const bus = broadcastBus("edgecache:shop");
+ * const backend = tiered({ near: memory(), far: memcached({ servers }), nearTimeout: 30, bus });
+ */
+export function broadcastBus(name = "edgecache"): InvalidationBus {
+  if (typeof name !== "string" || name === "") throw new TypeError(`name must be a non-empty string, got ${describe(name)}`);
+  const Channel = (globalThis as { BroadcastChannel?: typeof BroadcastChannel }).BroadcastChannel;
+  if (typeof Channel !== "function") {
+    throw new BackendUnavailableError("BroadcastChannel is not available in this runtime (Workers isolates cannot reach each other): pass tiered() another bus, or none");
+  }
+  const members = new Set<(message: Invalidation) => void>();
+  let channel: BroadcastChannel | undefined;
+  const deliver = (message: Invalidation, except?: (message: Invalidation) => void): void => {
+    for (const listener of members) if (listener !== except) listener(message);
+  };
+  return {
+    join(listener) {
+      if (channel === undefined) {
+        channel = new Channel(name);
+        channel.onmessage = (event: MessageEvent) => {
+          if (isInvalidation(event.data)) deliver(event.data);
+        };
+        (channel as { unref?: () => void }).unref?.(); // Node, Deno: a listening channel would keep the process running
+      }
+      members.add(listener);
+      const open = channel;
+      return {
+        publish(message) {
+          open.postMessage(message);
+          deliver(message, listener); // members of this bus object, in this thread
+        },
+        leave() {
+          if (!members.delete(listener) || members.size > 0) return;
+          open.close();
+          if (channel === open) channel = undefined;
+        },
+      };
+    },
+  };
+}
+
+/** Whether a message heard on a channel is one (others may share its name): read as data only. */
+function isInvalidation(data: unknown): data is Invalidation {
+  if (data === null || typeof data !== "object") return false;
+  const { keys, all } = data as { keys?: unknown; all?: unknown };
+  return all === true || (Array.isArray(keys) && keys.every((key) => typeof key === "string"));
+}
