@@ -2,7 +2,7 @@
  * The memcached backend: memcached's meta protocol over pipelined connections, one per server,
  * keys spread over a pool by consistent hashing. Node's `net` by default (Node, Deno, Bun);
  * Workers' Socket API through `socketsConnector`; any other runtime's sockets through the
- * `connect` option (see `memcached/stream.ts`).
+ * `connect` option (see `net/stream.ts`).
  */
 import { describe } from "../src/arguments.ts";
 import type { Backend, BackendTtl } from "../src/backend.ts";
@@ -10,14 +10,14 @@ import * as commands from "./memcached/commands.ts";
 import { Connection } from "./memcached/connection.ts";
 import { validateMemcachedKey } from "./memcached/keys.ts";
 import type { ConnectionOptions } from "node:tls";
-import { connectNode, connectNodeTls } from "./memcached/node-stream.ts";
+import { connectNode, connectNodeTls } from "./net/node-stream.ts";
 import { HashRing } from "./memcached/ring.ts";
 import { parseServers, type ServerOption } from "./memcached/servers.ts";
-import type { Connector } from "./memcached/stream.ts";
+import type { Connector } from "./net/stream.ts";
 
 export type { ServerOption } from "./memcached/servers.ts";
-export type { ByteStream, Connector, ServerAddress, StreamListener } from "./memcached/stream.ts";
-export { socketsConnector, type SocketConnect, type SocketLike, type SocketsConnectorOptions } from "./memcached/sockets.ts";
+export type { ByteStream, Connector, ServerAddress, StreamListener } from "./net/stream.ts";
+export { socketsConnector, type SocketConnect, type SocketLike, type SocketsConnectorOptions } from "./net/sockets.ts";
 
 /**
  * Options of `memcached()`.

@@ -6,7 +6,7 @@
 import { BackendUnavailableError } from "../../src/errors.ts";
 import { MORE, type Command } from "./commands.ts";
 import { ResponseParser, type Response } from "./parser.ts";
-import type { ByteStream, Connector, ServerAddress } from "./stream.ts";
+import type { ByteStream, Connector, ServerAddress } from "../net/stream.ts";
 
 /**
  * How a connection reaches its server and how it behaves when the server fails.

@@ -1,6 +1,6 @@
 /** Reading the `servers` option: Django's LOCATION forms plus optional weights. */
 import { describe } from "../../src/arguments.ts";
-import type { ServerAddress } from "./stream.ts";
+import type { ServerAddress } from "../net/stream.ts";
 
 /**
  * One server as the `servers` option may name it: `"host:port"`, `"host"` (port 11211),

@@ -1,8 +1,8 @@
 /** Test helpers for the memcached suites: a connector that records what is sent, and byte helpers. */
 import { afterAll, beforeAll } from "vitest";
 import { memcached, type MemcachedBackend, type MemcachedOptions } from "../../adapters/memcached.ts";
-import { connectNode } from "../../adapters/memcached/node-stream.ts";
-import type { Connector } from "../../adapters/memcached/stream.ts";
+import { connectNode } from "../../adapters/net/node-stream.ts";
+import type { Connector } from "../../adapters/net/stream.ts";
 import { type MemcachedFixtureOptions, type MemcachedServer, startMemcached } from "../fixtures/memcached.ts";
 
 /**

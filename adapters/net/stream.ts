@@ -1,11 +1,12 @@
 /**
- * The socket seam: the only thing the memcached protocol code needs from a runtime. Node's `net`
- * implements it in `node-stream.ts`; Deno (`Deno.connect`), Bun and Workers (`cloudflare:sockets`)
- * can implement it without touching the protocol code.
+ * The socket seam: the only thing the TCP protocol code (the memcached adapter, the Redis bus)
+ * needs from a runtime. Node's `net` implements it in `node-stream.ts` (Deno and Bun run that
+ * too); Workers' `cloudflare:sockets` in `sockets.ts`. Others can implement it without touching
+ * the protocol code.
  */
 
 /**
- * Where a memcached server listens: TCP `host:port`, or a Unix domain socket.
+ * Where a server listens: TCP `host:port`, or a Unix domain socket.
  *
  * @example
  * const tcp: ServerAddress = { kind: "tcp", host: "127.0.0.1", port: 11211 };
