@@ -44,6 +44,49 @@ export interface BusMember {
 }
 
 /**
+ * How a bus reaches the others: opened when its first member joins (with what to do with each
+ * message heard), closed when its last member leaves.
+ *
+ * @example
+ * const transport: Transport = { open: (hear) => channel.onmessage = (e) => hear(e.data), send: (m) => channel.postMessage(m), close: () => channel.close() };
+ */
+export interface Transport {
+  open(hear: (message: Invalidation) => void): void;
+  send(message: Invalidation): void;
+  close(): void;
+}
+
+/**
+ * A bus over `transport`: its members hear what the transport brings and what the other members
+ * of this bus object publish (delivered at once, without the transport's round trip).
+ *
+ * @example
+ * export const myBus = (): InvalidationBus => busOver(myTransport());
+ */
+export function busOver(transport: Transport): InvalidationBus {
+  const members = new Set<(message: Invalidation) => void>();
+  const deliver = (message: Invalidation, except?: (message: Invalidation) => void): void => {
+    for (const listener of members) if (listener !== except) listener(message);
+  };
+  return {
+    join(listener) {
+      if (members.size === 0) transport.open((message) => deliver(message));
+      members.add(listener);
+      return {
+        publish(message) {
+          if (!members.has(listener)) return; // left
+          transport.send(message);
+          deliver(message, listener);
+        },
+        leave() {
+          if (members.delete(listener) && members.size === 0) transport.close();
+        },
+      };
+    },
+  };
+}
+
+/**
  * A bus over the `BroadcastChannel` named `name`: every tiered backend on a bus of that name, in
  * this thread, in other threads of the process, or (Deno Deploy) in other isolates, hears the
  * others. The channel never keeps a process alive.
@@ -60,39 +103,31 @@ export function broadcastBus(name = "edgecache"): InvalidationBus {
   if (typeof Channel !== "function") {
     throw new BackendUnavailableError("BroadcastChannel is not available in this runtime (Workers isolates cannot reach each other): pass tiered() another bus, or none");
   }
-  const members = new Set<(message: Invalidation) => void>();
   let channel: BroadcastChannel | undefined;
-  const deliver = (message: Invalidation, except?: (message: Invalidation) => void): void => {
-    for (const listener of members) if (listener !== except) listener(message);
-  };
-  return {
-    join(listener) {
-      if (channel === undefined) {
-        channel = new Channel(name);
-        channel.onmessage = (event: MessageEvent) => {
-          if (isInvalidation(event.data)) deliver(event.data);
-        };
-        (channel as { unref?: () => void }).unref?.(); // Node, Deno: a listening channel would keep the process running
-      }
-      members.add(listener);
-      const open = channel;
-      return {
-        publish(message) {
-          open.postMessage(message);
-          deliver(message, listener); // members of this bus object, in this thread
-        },
-        leave() {
-          if (!members.delete(listener) || members.size > 0) return;
-          open.close();
-          if (channel === open) channel = undefined;
-        },
+  return busOver({
+    open(hear) {
+      channel = new Channel(name);
+      channel.onmessage = (event: MessageEvent) => {
+        if (isInvalidation(event.data)) hear(event.data);
       };
+      (channel as { unref?: () => void }).unref?.(); // Node, Deno: a listening channel would keep the process running
     },
-  };
+    send: (message) => channel?.postMessage(message),
+    close() {
+      channel?.close();
+      channel = undefined;
+    },
+  });
 }
 
-/** Whether a message heard on a channel is one (others may share its name): read as data only. */
-function isInvalidation(data: unknown): data is Invalidation {
+/**
+ * Whether a message heard from a transport is an invalidation (others may share a channel):
+ * read as data only.
+ *
+ * @example
+ * if (isInvalidation(JSON.parse(payload))) hear(message);
+ */
+export function isInvalidation(data: unknown): data is Invalidation {
   if (data === null || typeof data !== "object") return false;
   const { keys, all } = data as { keys?: unknown; all?: unknown };
   return all === true || (Array.isArray(keys) && keys.every((key) => typeof key === "string"));
