@@ -23,7 +23,7 @@ import { describe, nonNegative } from "../src/arguments.ts";
 import type { Backend, BackendTtl } from "../src/backend.ts";
 import type { Invalidation, InvalidationBus } from "./tiered/bus.ts";
 
-export { broadcastBus, type BusMember, type Invalidation, type InvalidationBus } from "./tiered/bus.ts";
+export { broadcastBus, busOver, type BusMember, type Invalidation, type InvalidationBus, type Transport } from "./tiered/bus.ts";
 
 /**
  * Options for `tiered()`.

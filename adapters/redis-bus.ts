@@ -1,0 +1,240 @@
+/**
+ * `edgecache/adapters/redis-bus`: an invalidation bus for the tiered backend over a Redis pub/sub
+ * channel, for near tiers in different processes and machines (a Node fleet in front of a
+ * memcached cluster, say), which `broadcastBus` cannot reach. bentocache's bus, without a Redis
+ * client: two connections speak the little of RESP2 that pub/sub needs (`redis-bus/resp.ts`)
+ * over the socket seam (`net/stream.ts`), so it needs only `node:net` (tested on Node; Deno and
+ * Bun have it too), or another `connect`.
+ *
+ * - One connection subscribes, and reconnects after a failure (100 ms, doubling to 5 s); one
+ *   publishes, opened when first needed and again after a failure. Messages published while it
+ *   connects wait for it (up to 1000); messages are never retried.
+ * - A message lost while Redis is unreachable is not made up for: the near copies it would have
+ *   dropped last until `nearTimeout`, as without a bus. Failures go to `onError`.
+ * - Messages carry the keys and the bus's random id (its own are skipped: its members already
+ *   heard them). What is heard on the channel is parsed as JSON data and checked, never run.
+ * - The subscription keeps a Node process running while any tiered backend is on the bus:
+ *   `close()` the caches to let it exit.
+ */
+import { checkFunction, describe, nonNegative } from "../src/arguments.ts";
+import { connectNode, connectNodeTls } from "./net/node-stream.ts";
+import type { ByteStream, Connector, ServerAddress } from "./net/stream.ts";
+import { encodeCommand, type Reply, ReplyReader, RespError } from "./redis-bus/resp.ts";
+import { busOver, type Invalidation, type InvalidationBus, isInvalidation } from "./tiered/bus.ts";
+
+/**
+ * Options for `redisBus()`.
+ *
+ * @example
+ * const options: RedisBusOptions = { url: "redis://:secret@10.0.0.5:6379", channel: "shop:invalidations" };
+ */
+export interface RedisBusOptions {
+  /** `redis://[user:password@]host[:port]`, or `rediss://` for TLS. */
+  url: string;
+  /** The pub/sub channel. Default `"edgecache:invalidations"`. */
+  channel?: string;
+  /** How long a connection may take to open, in ms. Default 2000. */
+  timeoutMs?: number;
+  /** Opens the connections. Default: `node:net`, or `node:tls` for `rediss://`. */
+  connect?: Connector;
+  /** Hears connection failures and error replies (the bus goes on trying). Default `console.warn`. */
+  onError?: (error: Error) => void;
+}
+
+const MAX_QUEUED = 1000;
+const RETRY_MS = 100;
+const MAX_RETRY_MS = 5000;
+
+/**
+ * An invalidation bus over the Redis pub/sub channel `options.channel`.
+ *
+ * @example
+ * import { redisBus } from "edgecache/adapters/redis-bus";
+ * import { tiered } from "edgecache/adapters/tiered";
+ *
+ * const bus = redisBus({ url: process.env.REDIS_URL! });
+ * const cache = createCache({ backend: tiered({ near: memory(), far: memcached({ servers }), nearTimeout: 60, bus }) });
+ */
+export function redisBus(options: RedisBusOptions): InvalidationBus {
+  if (options === null || typeof options !== "object") throw new TypeError(`options must be an object, got ${describe(options)}`);
+  const { address, auth, tls } = parseUrl(options.url);
+  const channel = options.channel ?? "edgecache:invalidations";
+  if (typeof channel !== "string" || channel === "") throw new TypeError(`options.channel must be a non-empty string, got ${describe(channel)}`);
+  const timeoutMs = nonNegative(options.timeoutMs ?? 2000, "options.timeoutMs");
+  if (options.connect !== undefined) checkFunction(options.connect, "options.connect");
+  if (options.onError !== undefined) checkFunction(options.onError, "options.onError");
+  const settings: LinkSettings = {
+    address,
+    label: `redis ${options.url.replace(/\/\/[^@/]*@/, "//")}`, // no credentials in messages
+    connect: options.connect ?? (tls ? connectNodeTls() : connectNode),
+    timeoutMs,
+    onError: options.onError ?? ((error) => console.warn(error.message)),
+  };
+  const greeting = auth ? [encodeCommand(["AUTH", ...auth])] : [];
+  const id = crypto.randomUUID();
+  let subscriber: Link | undefined;
+  let publisher: Link | undefined;
+  return busOver({
+    open(hear) {
+      subscriber = new Link(settings, [...greeting, encodeCommand(["SUBSCRIBE", channel])], true, (reply) => {
+        if (!Array.isArray(reply) || reply[0] !== "message" || reply[1] !== channel || typeof reply[2] !== "string") return;
+        const message = parseMessage(reply[2]);
+        if (message && message.from !== id) hear(message.invalidation);
+      });
+      publisher = new Link(settings, greeting, false, () => {});
+    },
+    send(message) {
+      publisher?.write(encodeCommand(["PUBLISH", channel, JSON.stringify({ from: id, ...message })]));
+    },
+    close() {
+      subscriber?.close();
+      publisher?.close();
+      subscriber = publisher = undefined;
+    },
+  });
+}
+
+/** What a message heard on the channel says, if it is one of ours: its sender and its invalidation. */
+function parseMessage(payload: string): { from: unknown; invalidation: Invalidation } | undefined {
+  let data: unknown;
+  try {
+    data = JSON.parse(payload);
+  } catch {
+    return undefined; // someone else's message on the channel
+  }
+  if (!isInvalidation(data)) return undefined;
+  const { from } = data as { from?: unknown };
+  return { from, invalidation: "all" in data ? { all: true } : { keys: data.keys } };
+}
+
+/** What both connections share: where, how, how long to wait, and where failures go. */
+interface LinkSettings {
+  address: ServerAddress;
+  label: string;
+  connect: Connector;
+  timeoutMs: number;
+  onError: (error: Error) => void;
+}
+
+/**
+ * One connection to Redis: `greeting` (AUTH, SUBSCRIBE) sent first on every connection, then
+ * what is written. `persistent`: reconnect after a failure, with backoff (the subscriber);
+ * otherwise open again on the next write (the publisher). Replies go to `onReply`; error replies
+ * to `onError`.
+ */
+class Link {
+  private stream: ByteStream | undefined;
+  private connecting: AbortController | undefined;
+  private readonly queue: Uint8Array[] = [];
+  private failures = 0;
+  private retry: ReturnType<typeof setTimeout> | undefined;
+  private closed = false;
+  private readonly settings: LinkSettings;
+  private readonly greeting: readonly Uint8Array[];
+  private readonly persistent: boolean;
+  private readonly onReply: (reply: Reply) => void;
+
+  constructor(settings: LinkSettings, greeting: readonly Uint8Array[], persistent: boolean, onReply: (reply: Reply) => void) {
+    this.settings = settings;
+    this.greeting = greeting;
+    this.persistent = persistent;
+    this.onReply = onReply;
+    if (persistent) this.open();
+  }
+
+  write(command: Uint8Array): void {
+    if (this.closed) return;
+    if (this.stream) return this.stream.write(command);
+    if (this.queue.length < MAX_QUEUED) this.queue.push(command);
+    if (!this.connecting && this.retry === undefined) this.open();
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.retry);
+    this.connecting?.abort(new Error("closed"));
+    this.stream?.close();
+    this.stream = undefined;
+    this.queue.length = 0;
+  }
+
+  private open(): void {
+    const controller = new AbortController();
+    this.connecting = controller;
+    const reader = new ReplyReader();
+    let stream: ByteStream | undefined;
+    const listener = {
+      onData: (bytes: Uint8Array) => {
+        if (this.stream !== stream) return;
+        try {
+          for (const reply of reader.push(bytes)) {
+            if (reply instanceof RespError) this.settings.onError(new Error(`${this.settings.label}: ${reply.message}`));
+            else this.onReply(reply);
+          }
+        } catch (error) {
+          this.lost(`${(error as Error).message}`);
+        }
+      },
+      onClose: (error?: Error) => {
+        if (this.stream === stream) this.lost(error ? `connection lost (${error.message})` : "connection closed by the server");
+      },
+    };
+    const timeout = setTimeout(() => controller.abort(new Error(`no connection within ${this.settings.timeoutMs} ms`)), this.settings.timeoutMs);
+    this.settings.connect(this.settings.address, listener, controller.signal).then(
+      (opened) => {
+        clearTimeout(timeout);
+        if (this.connecting !== controller || this.closed) return opened.close();
+        this.connecting = undefined;
+        this.stream = stream = opened;
+        this.failures = 0;
+        for (const command of this.greeting) opened.write(command);
+        for (const command of this.queue.splice(0)) opened.write(command);
+      },
+      (error: Error) => {
+        clearTimeout(timeout);
+        if (this.connecting === controller) this.lost(`cannot connect (${error.message})`);
+      },
+    );
+  }
+
+  /** The connection failed or ended: report it, drop what waits (publisher) and try again later (subscriber). */
+  private lost(reason: string): void {
+    const stream = this.stream;
+    this.stream = undefined;
+    this.connecting = undefined;
+    stream?.close();
+    if (this.closed) return;
+    this.settings.onError(new Error(`${this.settings.label}: ${reason}`));
+    this.failures++;
+    if (!this.persistent) {
+      this.queue.length = 0;
+      return;
+    }
+    const delay = Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** (this.failures - 1));
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      if (!this.closed) this.open();
+    }, delay);
+  }
+}
+
+/** The address, AUTH arguments and TLS of a `redis://` or `rediss://` URL. */
+function parseUrl(url: unknown): { address: ServerAddress; auth: string[] | undefined; tls: boolean } {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url as string);
+  } catch {
+    // reported below
+  }
+  if (typeof url !== "string" || !parsed || (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") || parsed.hostname === "") {
+    throw new TypeError(`options.url must be a redis:// or rediss:// URL such as "redis://10.0.0.5:6379", got ${describe(url)}`);
+  }
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
+  const password = decodeURIComponent(parsed.password);
+  const user = decodeURIComponent(parsed.username);
+  return {
+    address: { kind: "tcp", host, port: parsed.port === "" ? 6379 : Number(parsed.port) },
+    auth: password === "" ? undefined : user === "" ? [password] : [user, password],
+    tls: parsed.protocol === "rediss:",
+  };
+}

@@ -1,0 +1,145 @@
+/**
+ * The Redis bus against a private redis-server: two tiered backends standing in for two processes
+ * (each its own bus object, so its own connections), over one far store. Also what it ignores on
+ * the channel, how it comes back after Redis drops it, AUTH, and an unreachable Redis.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { memory } from "../../adapters/memory.ts";
+import { redisBus, type RedisBusOptions } from "../../adapters/redis-bus.ts";
+import { tiered } from "../../adapters/tiered.ts";
+import { createCache, type EdgeCache } from "../../src/cache.ts";
+import { type RedisServer, RespConnection, startRedis } from "../fixtures/redis.ts";
+
+let redis: RedisServer;
+let admin: RespConnection;
+beforeAll(async () => {
+  redis = await startRedis();
+  admin = await RespConnection.open(redis.port);
+});
+afterAll(async () => {
+  admin.close();
+  await redis.stop();
+});
+
+/** Two "processes" over one far store, each with its own near tier (kept a minute) and its own Redis bus on a fresh channel. */
+function processes(extra: Partial<RedisBusOptions> = {}) {
+  const far = memory();
+  const channel = `edgecache-test-${Math.random()}`;
+  const errors: string[] = [];
+  const open: EdgeCache[] = [];
+  const process = () => {
+    const bus = redisBus({ url: `redis://127.0.0.1:${redis.port}`, channel, onError: (error) => errors.push(error.message), ...extra });
+    const cache = createCache({ backend: tiered({ near: memory(), far, nearTimeout: 60, bus }) });
+    open.push(cache);
+    return cache;
+  };
+  const [a, b] = [process(), process()];
+  return { far: createCache({ backend: far }), a, b, channel, errors, close: () => Promise.all(open.map((cache) => cache.close())) };
+}
+
+/** Wait until Redis counts `count` subscribers on `channel`. */
+async function subscribed(channel: string, count: number): Promise<void> {
+  await expect.poll(async () => {
+    const [reply] = await admin.send([["PUBSUB", "NUMSUB", channel]]);
+    return Number((reply as [Buffer, bigint])[1]);
+  }, { timeout: 2000, interval: 10 }).toBe(count);
+}
+
+describe("redisBus", () => {
+  it("drops the other process's near copies of what one changes, through Redis", async () => {
+    const t = processes();
+    try {
+      await subscribed(t.channel, 2);
+      await t.far.setMany({ k: "one", n: 1 });
+      expect([await t.b.get("k"), await t.b.get("n")]).toEqual(["one", 1]); // kept near for a minute
+      await t.a.set("k", "two");
+      await t.a.incr("n");
+      await expect.poll(() => t.b.get("k"), { timeout: 2000, interval: 10 }).toBe("two");
+      await expect.poll(() => t.b.get("n"), { timeout: 2000, interval: 10 }).toBe(2);
+      await t.a.clear();
+      await expect.poll(() => t.b.get("k"), { timeout: 2000, interval: 10 }).toBeUndefined();
+      expect(t.errors).toEqual([]);
+    } finally {
+      await t.close();
+    }
+    await subscribed(t.channel, 0); // closing the caches let go of the subscriptions
+  });
+
+  it("ignores what others publish on the channel that is not an invalidation", async () => {
+    const t = processes();
+    try {
+      await subscribed(t.channel, 2);
+      await t.far.set("k", "one");
+      expect(await t.b.get("k")).toBe("one");
+      await t.far.set("k", "two"); // behind the bus's back: only a message would drop b's copy
+      for (const payload of ["not json", "{\"keys\":[1]}", "{\"keys\":\"k\"}", "[]", "null", "{\"all\":\"yes\"}"]) {
+        await admin.send([["PUBLISH", t.channel, payload]]);
+      }
+      await admin.send([["PING"]]);
+      expect(await t.b.get("k")).toBe("one");
+      await admin.send([["PUBLISH", t.channel, JSON.stringify({ keys: [t.b.makeKey("k")] })]]);
+      await expect.poll(() => t.b.get("k"), { timeout: 2000, interval: 10 }).toBe("two");
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("subscribes again after Redis drops the connection, and reports it", async () => {
+    const t = processes();
+    try {
+      await subscribed(t.channel, 2);
+      await admin.send([["CLIENT", "KILL", "TYPE", "pubsub"]]);
+      await expect.poll(() => t.errors.some((message) => message.includes("connection closed by the server")), { timeout: 2000, interval: 10 }).toBe(true);
+      await subscribed(t.channel, 2);
+      await t.far.set("k", "one");
+      expect(await t.b.get("k")).toBe("one");
+      await t.a.set("k", "two");
+      await expect.poll(() => t.b.get("k"), { timeout: 2000, interval: 10 }).toBe("two");
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("authenticates with the URL's password, and reports a wrong one", async () => {
+    await admin.send([["CONFIG", "SET", "requirepass", "s3cret"]]);
+    await admin.send([["AUTH", "s3cret"]]);
+    try {
+      const good = processes({ url: `redis://:s3cret@127.0.0.1:${redis.port}` });
+      try {
+        await subscribed(good.channel, 2);
+        await good.far.set("k", "one");
+        expect(await good.b.get("k")).toBe("one");
+        await good.a.set("k", "two");
+        await expect.poll(() => good.b.get("k"), { timeout: 2000, interval: 10 }).toBe("two");
+      } finally {
+        await good.close();
+      }
+      const wrong = processes({ url: `redis://:nope@127.0.0.1:${redis.port}` });
+      try {
+        await expect.poll(() => wrong.errors.some((message) => /WRONGPASS|invalid password/.test(message)), { timeout: 2000, interval: 10 }).toBe(true);
+        expect(wrong.errors.join("\n")).not.toContain("nope"); // no credentials in messages
+      } finally {
+        await wrong.close();
+      }
+    } finally {
+      await admin.send([["CONFIG", "SET", "requirepass", ""]]);
+    }
+  });
+
+  it("leaves writes alone when Redis cannot be reached, and reports why", async () => {
+    const t = processes({ url: "redis://127.0.0.1:1", timeoutMs: 500 });
+    try {
+      await t.a.set("k", "v");
+      expect(await t.a.get("k")).toBe("v");
+      await expect.poll(() => t.errors.some((message) => message.startsWith("redis redis://127.0.0.1:1: cannot connect")), { timeout: 2000, interval: 10 }).toBe(true);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it("names bad options", () => {
+    expect(() => redisBus({ url: "http://127.0.0.1" })).toThrow(new TypeError('options.url must be a redis:// or rediss:// URL such as "redis://10.0.0.5:6379", got "http://127.0.0.1"'));
+    expect(() => redisBus({ url: "redis://127.0.0.1", channel: "" })).toThrow(new TypeError('options.channel must be a non-empty string, got ""'));
+    expect(() => redisBus({ url: "redis://127.0.0.1", timeoutMs: -1 })).toThrow(new TypeError("options.timeoutMs must be a number of 0 or more, got -1"));
+  });
+});
