@@ -3,8 +3,8 @@
  * channel, for near tiers in different processes and machines (a Node fleet in front of a
  * memcached cluster, say), which `broadcastBus` cannot reach. bentocache's bus, without a Redis
  * client: two connections speak the little of RESP2 that pub/sub needs (`redis-bus/resp.ts`)
- * over the socket seam (`net/stream.ts`), so it needs only `node:net` (tested on Node; Deno and
- * Bun have it too), or another `connect`.
+ * over the socket seam (`net/stream.ts`), so it needs only `node:net` (tested on Node 20, 22 and
+ * 24, Deno and Bun), or another `connect`.
  *
  * - One connection subscribes, and reconnects after a failure (100 ms, doubling to 5 s); one
  *   publishes, opened when first needed and again after a failure. Messages published while it

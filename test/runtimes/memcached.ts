@@ -1,12 +1,14 @@
 /**
  * The memcached adapter beyond Node 20 (where vitest runs it): on Deno, Bun, Node 22 and 24 over
- * their own `node:net` (test/runtimes/memcached-cli.ts against a private two-server pool), and on
+ * their own `node:net` (test/runtimes/memcached-cli.ts against a private two-server pool, and the
+ * tiered backend over it with a Redis bus against a private Redis), and on
  * Workers: a Worker in workerd reaches a private memcached through the Socket API
  * (test/workers/memcached-worker.ts), request after request, and page caching over it stores a
  * page in one request and serves it in the next. Run by the matrix driver under Node 20, which
  * starts the memcached processes.
  */
 import { startMemcached, startMemcachedPool } from "../fixtures/memcached.ts";
+import { startRedis } from "../fixtures/redis.ts";
 import { equal, ok, suite } from "../portable/harness.ts";
 import { BINARIES, runCommand } from "./processes.ts";
 import { startWorkerd } from "./workerd.ts";
@@ -15,7 +17,7 @@ const LIMIT_MS = 60_000;
 
 /** How each command-line runtime runs the memcached suite. */
 const RUNNERS: Array<[name: string, binary: string, args: string[]]> = [
-  ["Deno", BINARIES.deno, ["run", "--allow-net=127.0.0.1", "--allow-env=MEMCACHED", "test/runtimes/memcached-cli.ts"]],
+  ["Deno", BINARIES.deno, ["run", "--allow-net=127.0.0.1", "--allow-env=MEMCACHED,REDIS", "test/runtimes/memcached-cli.ts"]],
   ["Bun", BINARIES.bun, ["test/runtimes/memcached-cli.ts"]],
   ["Node 22", BINARIES.node22, ["--no-warnings", "test/runtimes/memcached-cli.ts"]],
   ["Node 24", BINARIES.node24, ["--no-warnings", "test/runtimes/memcached-cli.ts"]],
@@ -47,13 +49,14 @@ async function withWorker(use: (fetchText: (path: string) => Promise<{ status: n
  */
 export default suite("memcached", (test) => {
   for (const [name, binary, args] of RUNNERS) {
-    test(`${name}: values, counters, batches and cachePage over a two-server pool, on node:net`, async () => {
-      const pool = await startMemcachedPool(2);
+    test(`${name}: values, counters, batches and cachePage over a two-server pool, and tiered over it with a Redis bus, on node:net`, async () => {
+      const [pool, redis] = await Promise.all([startMemcachedPool(2), startRedis()]);
       try {
-        const { code, output } = await runCommand(binary, args, LIMIT_MS, { MEMCACHED: pool.map((server) => server.location).join(";") });
-        ok(code === 0 && /^2 passed, 0 failed$/m.test(output), `the memcached suite under ${name}:\n${output}`);
+        const env = { MEMCACHED: pool.map((server) => server.location).join(";"), REDIS: String(redis.port) };
+        const { code, output } = await runCommand(binary, args, LIMIT_MS, env);
+        ok(code === 0 && /^3 passed, 0 failed$/m.test(output), `the memcached suite under ${name}:\n${output}`);
       } finally {
-        await Promise.all(pool.map((server) => server.stop()));
+        await Promise.all([...pool.map((server) => server.stop()), redis.stop()]);
       }
     });
   }
