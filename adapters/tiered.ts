@@ -22,6 +22,7 @@
 import { describe, nonNegative } from "../src/arguments.ts";
 import type { Backend, BackendTtl } from "../src/backend.ts";
 import type { Invalidation, InvalidationBus } from "./tiered/bus.ts";
+import { FarReads } from "./tiered/far-reads.ts";
 
 export { broadcastBus, busOver, type BusMember, type Invalidation, type InvalidationBus, type Transport } from "./tiered/bus.ts";
 
@@ -75,10 +76,10 @@ export function tiered(options: TieredOptions): Backend {
   if (bus !== undefined && typeof (bus as Partial<InvalidationBus> | null)?.join !== "function") {
     throw new TypeError(`options.bus must be an invalidation bus (with join), such as broadcastBus(), got ${describe(bus)}`);
   }
-  /** Counts what the bus has said: a far read that heard anything while it ran keeps nothing near (it may be what was invalidated). */
-  let heard = 0;
+  /** Far reads under way: one whose key the bus spoke of while it ran keeps nothing near (it may be the old value). */
+  const farReads = new FarReads();
   const member = bus?.join((message: Invalidation) => {
-    heard++;
+    farReads.hear(message);
     if ("all" in message) void Promise.resolve(near.clear?.()).catch(() => {});
     else void forget(message.keys).catch(() => {});
   });
@@ -114,9 +115,15 @@ export function tiered(options: TieredOptions): Backend {
     return value === undefined || ttl === undefined ? undefined : { value, ttl };
   }));
   const readFarEntry = async (key: string, read: NonNullable<typeof farEntry>) => {
-    const before = heard;
-    const entry = await read(key);
-    if (entry !== undefined && heard === before) await keepNear(key, entry.value, entry.ttl);
+    const start = farReads.begin(key);
+    let quiet: boolean;
+    let entry: Awaited<ReturnType<typeof read>>;
+    try {
+      entry = await read(key);
+    } finally {
+      quiet = farReads.end(key, start);
+    }
+    if (entry !== undefined && quiet) await keepNear(key, entry.value, entry.ttl);
     return entry;
   };
   const readFar = async (key: string): Promise<Uint8Array | undefined> =>
@@ -210,16 +217,22 @@ export function tiered(options: TieredOptions): Backend {
      */
     const readManyFar = async (keys: readonly string[]): Promise<Array<Uint8Array | undefined>> => {
       if (far.getWithTtl && nearTimeout > 0) return Promise.all(keys.map(readFar));
-      const before = heard;
-      const [found, ttls] = await Promise.all([
-        farGetMany(keys),
-        farTtl && nearTimeout > 0 ? Promise.all(keys.map((key) => farTtl(key))) : [],
-      ]);
-      if (heard !== before) return found; // the bus spoke meanwhile: keep nothing near that it may have meant
+      const starts = keys.map((key) => farReads.begin(key));
+      let found: Array<Uint8Array | undefined>;
+      let ttls: Array<BackendTtl | undefined>;
+      let quiet: boolean[];
+      try {
+        [found, ttls] = await Promise.all([
+          farGetMany(keys),
+          farTtl && nearTimeout > 0 ? Promise.all(keys.map((key) => farTtl(key))) : [],
+        ]);
+      } finally {
+        quiet = keys.map((key, n) => farReads.end(key, starts[n]!));
+      }
       await Promise.all(keys.map(async (key, n) => {
         const value = found[n];
         const ttl = ttls[n];
-        if (value !== undefined && ttl !== undefined) await keepNear(key, value, ttl);
+        if (value !== undefined && ttl !== undefined && quiet[n]) await keepNear(key, value, ttl);
       }));
       return found;
     };
