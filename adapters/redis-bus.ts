@@ -7,8 +7,9 @@
  * 24, Deno and Bun), or another `connect`.
  *
  * - One connection subscribes, and reconnects after a failure (100 ms, doubling to 5 s); one
- *   publishes, opened when first needed and again after a failure. Messages published while it
- *   connects wait for it (up to 1000); messages are never retried.
+ *   publishes, opened when first needed and again on the first message after the same backoff.
+ *   Messages published while it connects wait for it (up to 1000); messages published while it
+ *   backs off are dropped; none is retried.
  * - A message lost while Redis is unreachable is not made up for: the near copies it would have
  *   dropped last until `nearTimeout`, as without a bus. Failures go to `onError`.
  * - Messages carry the keys and the bus's random id (its own are skipped: its members already
@@ -127,7 +128,10 @@ class Link {
   private connecting: AbortController | undefined;
   private readonly queue: Uint8Array[] = [];
   private failures = 0;
+  /** The subscriber's reconnection, waiting out its backoff. */
   private retry: ReturnType<typeof setTimeout> | undefined;
+  /** Until when the publisher drops messages rather than connect again (its backoff). */
+  private retryAt = 0;
   private closed = false;
   private readonly settings: LinkSettings;
   private readonly greeting: readonly Uint8Array[];
@@ -145,8 +149,9 @@ class Link {
   write(command: Uint8Array): void {
     if (this.closed) return;
     if (this.stream) return this.stream.write(command);
+    if (!this.connecting && (this.retry !== undefined || Date.now() < this.retryAt)) return; // backing off: dropped
     if (this.queue.length < MAX_QUEUED) this.queue.push(command);
-    if (!this.connecting && this.retry === undefined) this.open();
+    if (!this.connecting) this.open();
   }
 
   close(): void {
@@ -206,11 +211,12 @@ class Link {
     if (this.closed) return;
     this.settings.onError(new Error(`${this.settings.label}: ${reason}`));
     this.failures++;
+    const delay = Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** (this.failures - 1));
     if (!this.persistent) {
       this.queue.length = 0;
+      this.retryAt = Date.now() + delay;
       return;
     }
-    const delay = Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** (this.failures - 1));
     this.retry = setTimeout(() => {
       this.retry = undefined;
       if (!this.closed) this.open();

@@ -5,6 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { memory } from "../../adapters/memory.ts";
+import { connectNode } from "../../adapters/net/node-stream.ts";
+import type { Connector } from "../../adapters/net/stream.ts";
 import { redisBus, type RedisBusOptions } from "../../adapters/redis-bus.ts";
 import { tiered } from "../../adapters/tiered.ts";
 import { createCache, type EdgeCache } from "../../src/cache.ts";
@@ -126,12 +128,20 @@ describe("redisBus", () => {
     }
   });
 
-  it("leaves writes alone when Redis cannot be reached, and reports why", async () => {
-    const t = processes({ url: "redis://127.0.0.1:1", timeoutMs: 500 });
+  it("leaves writes alone when Redis cannot be reached, reports why, and backs off rather than connect per message", async () => {
+    let connects = 0;
+    const counted: Connector = (...args) => (connects++, connectNode(...args));
+    const t = processes({ url: "redis://127.0.0.1:1", timeoutMs: 500, connect: counted });
     try {
       await t.a.set("k", "v");
       expect(await t.a.get("k")).toBe("v");
       await expect.poll(() => t.errors.some((message) => message.startsWith("redis redis://127.0.0.1:1: cannot connect")), { timeout: 2000, interval: 10 }).toBe(true);
+      const before = connects;
+      for (let i = 0; i < 50; i++) {
+        await t.a.set("k", `v${i}`); // each announced, while the publisher backs off
+        await new Promise((resolve) => setImmediate(resolve)); // the refusal of a connection would arrive by now
+      }
+      expect(connects - before).toBeLessThanOrEqual(4); // the subscribers' retries and at most one publisher's
     } finally {
       await t.close();
     }
