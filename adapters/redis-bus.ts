@@ -21,7 +21,7 @@ import { checkFunction, describe, nonNegative } from "../src/arguments.ts";
 import { connectNode, connectNodeTls } from "./net/node-stream.ts";
 import type { ByteStream, Connector, ServerAddress } from "./net/stream.ts";
 import { encodeCommand, type Reply, ReplyReader, RespError } from "./redis-bus/resp.ts";
-import { busOver, type Invalidation, type InvalidationBus, isInvalidation } from "./tiered/bus.ts";
+import { busOver, type Invalidation, type InvalidationBus, readInvalidation } from "./tiered/bus.ts";
 
 /**
  * Options for `redisBus()`.
@@ -103,9 +103,8 @@ function parseMessage(payload: string): { from: unknown; invalidation: Invalidat
   } catch {
     return undefined; // someone else's message on the channel
   }
-  if (!isInvalidation(data)) return undefined;
-  const { from } = data as { from?: unknown };
-  return { from, invalidation: "all" in data ? { all: true } : { keys: data.keys } };
+  const invalidation = readInvalidation(data);
+  return invalidation && { from: (data as { from?: unknown }).from, invalidation };
 }
 
 /** What both connections share: where, how, how long to wait, and where failures go. */

@@ -108,7 +108,8 @@ export function broadcastBus(name = "edgecache"): InvalidationBus {
     open(hear) {
       channel = new Channel(name);
       channel.onmessage = (event: MessageEvent) => {
-        if (isInvalidation(event.data)) hear(event.data);
+        const message = readInvalidation(event.data);
+        if (message) hear(message);
       };
       (channel as { unref?: () => void }).unref?.(); // Node, Deno: a listening channel would keep the process running
     },
@@ -121,14 +122,16 @@ export function broadcastBus(name = "edgecache"): InvalidationBus {
 }
 
 /**
- * Whether a message heard from a transport is an invalidation (others may share a channel):
- * read as data only.
+ * The invalidation a message heard from a transport holds, rebuilt from its data alone (others
+ * may share a channel, and nothing else it carries is kept); `undefined` when it holds none.
  *
  * @example
- * if (isInvalidation(JSON.parse(payload))) hear(message);
+ * const message = readInvalidation(JSON.parse(payload));
+ * if (message) hear(message);
  */
-export function isInvalidation(data: unknown): data is Invalidation {
-  if (data === null || typeof data !== "object") return false;
+export function readInvalidation(data: unknown): Invalidation | undefined {
+  if (data === null || typeof data !== "object") return undefined;
   const { keys, all } = data as { keys?: unknown; all?: unknown };
-  return all === true || (Array.isArray(keys) && keys.every((key) => typeof key === "string"));
+  if (all === true) return { all: true };
+  return Array.isArray(keys) && keys.every((key) => typeof key === "string") ? { keys: [...(keys as string[])] } : undefined;
 }
