@@ -16,6 +16,8 @@
  *   heard them). What is heard on the channel is parsed as JSON data and checked, never run.
  * - The subscription keeps a Node process running while any tiered backend is on the bus:
  *   `close()` the caches to let it exit.
+ * - Not for Workers: a socket there belongs to the request that opened it, and a subscription
+ *   must outlive requests.
  */
 import { checkFunction, describe, nonNegative } from "../src/arguments.ts";
 import { connectNode, connectNodeTls } from "./net/node-stream.ts";
