@@ -90,6 +90,25 @@ export interface RefreshDispatcher {
  */
 export type HonoSiteCacheOptions<E extends Env = Env> = Omit<SiteCacheOptions, "cache"> & Pick<HonoPageCacheOptions<E>, "cache" | "app">;
 
+/** The requests that page-caching middleware dispatched through an app to refresh a stale page. */
+const refreshDispatches = new WeakSet<Request>();
+
+/**
+ * Whether `request` is a page refresh that a cache middleware given `options.app` dispatched
+ * through the app in the background. Middleware mounted before the cache's runs on it too: skip
+ * logging, metrics or rate limits for it there. A client cannot make a request look like one (it
+ * is recognised by its Request object, not by a header).
+ *
+ * @example
+ * app.use(async (c, next) => {
+ *   if (!isRefreshDispatch(c.req.raw)) requests.inc({ path: c.req.path });
+ *   await next();
+ * });
+ */
+export function isRefreshDispatch(request: Request): boolean {
+  return refreshDispatches.has(request);
+}
+
 /** The downstream chain for `request`, passed to the wrapped handler as its fourth argument. */
 type Forward = (request: Request) => Promise<Response>;
 
@@ -152,6 +171,7 @@ function middleware<E extends Env>(wrapper: Wrapper, app?: RefreshDispatcher): M
 function dispatchRefresh(app: RefreshDispatcher, request: Request, c: Context, refreshes: WeakMap<Request, (response: Response) => void>): Promise<Response> {
   return new Promise((resolve, reject) => {
     refreshes.set(request, resolve);
+    refreshDispatches.add(request);
     let ctx: ExecutionContext | undefined;
     try {
       ctx = c.executionCtx;

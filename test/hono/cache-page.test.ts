@@ -3,7 +3,7 @@ import { Hono, type MiddlewareHandler } from "hono";
 import { setCookie } from "hono/cookie";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { memory } from "../../adapters/memory.ts";
-import { cachePage, cacheSite, varyOnCookie } from "../../src/hono.ts";
+import { cachePage, cacheSite, isRefreshDispatch, varyOnCookie } from "../../src/hono.ts";
 import type { Backend } from "../../src/backend.ts";
 import { createCache, type EdgeCache } from "../../src/index.ts";
 import { client, counting, executionContext, store } from "./helpers.ts";
@@ -226,8 +226,10 @@ describe("stale pages", () => {
     let release!: () => void;
     const upstream = new Promise<void>((resolve) => (release = resolve));
     const app = new Hono();
+    const dispatches: boolean[] = [];
     // A middleware before the cache's: its work on the refresh's dispatch must not be stored.
     app.use(async (c, next) => {
+      dispatches.push(isRefreshDispatch(c.req.raw));
       await next();
       c.res.headers.append("x-outer", "1");
     });
@@ -246,6 +248,7 @@ describe("stale pages", () => {
     await Promise.all(ctx.waited);
     const fresh = await get("/");
     expect([fresh.body, fresh.cacheStatus, fresh.headers.get("x-outer"), calls]).toEqual(["page 2", "edgecache; hit; ttl=60", "1", 2]);
+    expect(dispatches).toEqual([false, false, true, false]); // the miss, the stale hit, the refresh's dispatch, the fresh hit
   });
 
   it("given the app, refreshes in the background on a store shared between processes too", async () => {
