@@ -1,6 +1,7 @@
 /**
- * A Hono app whose slow pages are cached in a memcached pool with `cachePage`, and whose visit
- * counter is memcached's atomic increment. `server.ts` serves it with @hono/node-server.
+ * A Hono app whose slow pages are cached in a memcached pool with `cachePage`, whose visit
+ * counter is memcached's atomic increment, and whose greeting is a value any process can change.
+ * `server.ts` serves it with @hono/node-server.
  */
 import { Hono } from "hono";
 import { cachePage, type EdgeCache } from "../../src/index.ts";
@@ -17,6 +18,7 @@ async function renderReport(name: string): Promise<string> {
  * @example
  * // GET /reports/daily -> the same page (and "Cache-Status: edgecache; hit") for 60 s
  * // GET /visits        -> {"visits":1}, then {"visits":2}, ... shared by every process of the site
+ * // PUT /greeting      -> stores the request body; GET /greeting -> {"greeting":"..."} in every process
  * const app = createApp(createCache({ backend: memcached({ servers: "10.0.0.1:11211;10.0.0.2:11211" }) }));
  */
 export function createApp(cache: EdgeCache): Hono {
@@ -31,6 +33,11 @@ export function createApp(cache: EdgeCache): Hono {
   app.get("/visits", async (c) => {
     await cache.add("visits", 0, { timeout: null });
     return c.json({ visits: await cache.incr("visits") });
+  });
+  app.get("/greeting", async (c) => c.json({ greeting: await cache.get("greeting", { default: "hello" }) }));
+  app.put("/greeting", async (c) => {
+    await cache.set("greeting", await c.req.text(), { timeout: null });
+    return c.body(null, 204);
   });
   return app;
 }
