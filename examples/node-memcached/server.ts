@@ -11,7 +11,8 @@
  * Two processes with near tiers kept coherent:
  *   REDIS_URL=redis://127.0.0.1:6379 PORT=3000 npx tsx examples/node-memcached/server.ts &
  *   REDIS_URL=redis://127.0.0.1:6379 PORT=3001 npx tsx examples/node-memcached/server.ts &
- *   curl localhost:3001/greeting; curl -X PUT -d bonjour localhost:3000/greeting; curl localhost:3001/greeting
+ *   curl -X PUT -d hello localhost:3000/greeting; curl localhost:3001/greeting   # now in 3001's memory
+ *   curl -X PUT -d bonjour localhost:3000/greeting; curl localhost:3001/greeting # "bonjour" at once
  */
 import { serve } from "@hono/node-server";
 import { memcached } from "../../adapters/memcached.ts";
