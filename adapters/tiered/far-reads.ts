@@ -5,7 +5,12 @@
  */
 import type { Invalidation } from "./bus.ts";
 
-/** Where the counts stood when a read began. */
+/**
+ * Where the counts stood when a read began.
+ *
+ * @example
+ * const start: ReadStart = farReads.begin(key); // handed back to farReads.end(key, start)
+ */
 export interface ReadStart {
   readonly said: number;
   readonly all: number;
