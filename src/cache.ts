@@ -87,12 +87,22 @@ export interface ReadOutcome {
   refreshing?: true;
 }
 
-/** Per-call version override. */
+/**
+ * Per-call version override.
+ *
+ * @example
+ * await cache.get("price", { version: 2 });
+ */
 export interface VersionOption {
   version?: number;
 }
 
-/** Per-call timeout and version overrides. */
+/**
+ * Per-call timeout and version overrides.
+ *
+ * @example
+ * await cache.set("price", 19.5, { timeout: 60, version: 2 });
+ */
 export interface WriteOptions extends VersionOption {
   /** Seconds; `null` never expires; 0 or negative keeps nothing. Default: the cache's timeout. */
   timeout?: Timeout;
