@@ -21,6 +21,7 @@
  */
 import { describe, nonNegative } from "../src/arguments.ts";
 import type { Backend, BackendTtl } from "../src/backend.ts";
+import { entryWithTtl } from "../src/backend-fallbacks.ts";
 import type { Invalidation, InvalidationBus } from "./tiered/bus.ts";
 import { FarReads } from "./tiered/far-reads.ts";
 
@@ -110,10 +111,7 @@ export function tiered(options: TieredOptions): Backend {
    * tell no TTL is read and never kept near.
    */
   const farTtl = far.ttl?.bind(far);
-  const farEntry = far.getWithTtl?.bind(far) ?? (farTtl && (async (key: string) => {
-    const [value, ttl] = await Promise.all([far.get(key), farTtl(key)]);
-    return value === undefined || ttl === undefined ? undefined : { value, ttl };
-  }));
+  const farEntry = entryWithTtl(far);
   const readFarEntry = async (key: string, read: NonNullable<typeof farEntry>) => {
     const start = farReads.begin(key);
     let quiet: boolean;

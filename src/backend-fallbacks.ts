@@ -70,3 +70,20 @@ export function completeBackend(backend: Backend, defaultTtl: () => BackendTtl):
     close: b.close?.bind(b) ?? (async () => {}),
   };
 }
+
+/**
+ * How to read a value with its remaining TTL from `backend`: its own `getWithTtl` (one call), else
+ * `get` and `ttl` side by side; `undefined` when it has neither (it cannot tell an entry's age).
+ *
+ * @example
+ * const read = entryWithTtl(far);
+ * const entry = await read?.(key); // { value, ttl } or undefined when missing
+ */
+export function entryWithTtl(backend: Backend): ((key: string) => Promise<{ value: Uint8Array; ttl: BackendTtl } | undefined>) | undefined {
+  if (backend.getWithTtl) return backend.getWithTtl.bind(backend);
+  const ttl = backend.ttl?.bind(backend);
+  return ttl && (async (key) => {
+    const [value, remaining] = await Promise.all([backend.get(key), ttl(key)]);
+    return value === undefined || remaining === undefined ? undefined : { value, ttl: remaining };
+  });
+}

@@ -7,7 +7,7 @@ import { memory } from "../adapters/memory.ts";
 import { checkFunction, checkInteger, checkKey, checkTimeout, describe, fraction, nonNegative, type Timeout } from "./arguments.ts";
 import type { Backend, BackendTtl, StreamStore } from "./backend.ts";
 import { concatBytes, readAll } from "./bytes.ts";
-import { type CompleteBackend, completeBackend } from "./backend-fallbacks.ts";
+import { type CompleteBackend, completeBackend, entryWithTtl } from "./backend-fallbacks.ts";
 import { byteStringBounds, byteStringHeader, cborSerializer, decodeValue, encodeValue, type Serializer } from "./codec.ts";
 import { CorruptEntryError, KeyNotFoundError } from "./errors.ts";
 import { defaultKeyFunction, type KeyFunction, memcachedKeyWarnings } from "./keys.ts";
@@ -305,6 +305,8 @@ class Cache implements EdgeCache {
   private readonly calls: Backend;
   /** `calls`, with the generic fallbacks for what it lacks. */
   private readonly store: CompleteBackend;
+  /** Reads a value with its remaining TTL from `calls` (see `refreshAhead`); none where it cannot tell. */
+  private readonly readEntry: ReturnType<typeof entryWithTtl>;
   private readonly keyPrefix: string;
   private readonly version: number;
   private readonly keyFunction: KeyFunction;
@@ -346,6 +348,7 @@ class Cache implements EdgeCache {
     this.timeoutJitter = timeoutJitter;
     this.calls = timeoutMs > 0 ? timeLimited(backend, timeoutMs) : backend;
     this.store = completeBackend(this.calls, () => this.ttlFor(undefined) || null);
+    this.readEntry = entryWithTtl(this.calls);
     this.keyPrefix = keyPrefix;
     this.version = version;
     this.keyFunction = options.keyFunction ?? defaultKeyFunction;
@@ -412,11 +415,6 @@ class Cache implements EdgeCache {
       throw new TypeError("options.softTimeoutMs needs options.staleIfError: without a stale copy there is nothing to answer with sooner");
     }
     if (options?.waitUntil !== undefined) checkFunction(options.waitUntil, "options.waitUntil");
-    const plan = (): FillPlan<T> => ({
-      made, value, ttl, collapseMs,
-      lock: collapseMs > 0 && sharesLocks(this.backend) ? this.makeKey(`lock.${key}`, options?.version) : undefined,
-      staleCopy: staleIfError > 0 && ttl !== null && ttl !== KEEP_NOTHING ? { key: this.staleKey(key, options?.version), ttl: ttl + staleIfError } : undefined,
-    });
     if (refreshAhead === undefined) {
       const cached = await this.read(made, MISSING);
       if (this.onRead) this.observe({ operation: "getOrSet", key, hit: cached !== MISSING });
@@ -426,11 +424,11 @@ class Cache implements EdgeCache {
       // Due once no more than (1 - refreshAhead) of its timeout is left.
       const due = found !== undefined && timeout !== null && timeout > 0 && found.ttl !== null && found.ttl <= (1 - refreshAhead) * timeout;
       if (this.onRead) this.observe(due ? { operation: "getOrSet", key, hit: true, refreshing: true } : { operation: "getOrSet", key, hit: found !== undefined });
-      if (due) this.fills.refresh(plan(), options?.waitUntil);
+      if (due) this.fills.refresh(this.fillPlan(key, made, value, ttl, collapseMs, staleIfError, options?.version), options?.waitUntil);
       if (found) return found.value as T;
     }
     // Concurrent callers in this isolate share one computation (no local thundering herd).
-    return this.fills.fill(plan(), softTimeoutMs, options?.waitUntil);
+    return this.fills.fill(this.fillPlan(key, made, value, ttl, collapseMs, staleIfError, options?.version), softTimeoutMs, options?.waitUntil);
   }
 
   async getMany<T = unknown>(keys: Iterable<string>, options?: VersionOption): Promise<Map<string, T>> {
@@ -548,6 +546,15 @@ class Cache implements EdgeCache {
     }
   }
 
+  /** What a `getOrSet` miss or refresh of `key` computes and stores, and where its lock and stale copy go; built only when one is due. */
+  private fillPlan<T>(key: string, made: string, value: T | (() => T | Promise<T>), ttl: BackendTtl, collapseMs: number, staleIfError: number, version: number | undefined): FillPlan<T> {
+    return {
+      made, value, ttl, collapseMs,
+      lock: collapseMs > 0 && sharesLocks(this.backend) ? this.makeKey(`lock.${key}`, version) : undefined,
+      staleCopy: staleIfError > 0 && ttl !== null && ttl !== KEEP_NOTHING ? { key: this.staleKey(key, version), ttl: ttl + staleIfError } : undefined,
+    };
+  }
+
   /** Where `getOrSet` keeps the stale copy of `key` (see `staleIfError`). */
   private staleKey(key: string, version: number | undefined): string {
     return this.makeKey(`stale.${key}`, version);
@@ -654,15 +661,13 @@ class Cache implements EdgeCache {
    * `getWithTtl`, else `get` and `ttl` side by side; `undefined` when missing.
    */
   private async readWithTtl(made: string): Promise<{ value: unknown; ttl: BackendTtl } | undefined> {
-    const backend = this.calls;
-    if (!backend.getWithTtl && !backend.ttl) {
-      throw new TypeError(`options.refreshAhead needs a backend that tells how long an entry has left (getWithTtl or ttl); the ${backend.name} backend has neither`);
+    const read = this.readEntry;
+    if (!read) {
+      throw new TypeError(`options.refreshAhead needs a backend that tells how long an entry has left (getWithTtl or ttl); the ${this.backend.name} backend has neither`);
     }
     let entry: { value: Uint8Array; ttl: BackendTtl } | undefined;
     try {
-      entry = backend.getWithTtl
-        ? await backend.getWithTtl(made)
-        : await Promise.all([this.store.get(made), backend.ttl!(made)]).then(([value, ttl]) => (value === undefined || ttl === undefined ? undefined : { value, ttl }));
+      entry = await read(made);
     } catch (error) {
       this.readFailed(error);
     }
