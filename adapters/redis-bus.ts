@@ -150,7 +150,7 @@ class Link {
   write(command: Uint8Array): void {
     if (this.closed) return;
     if (this.stream) return this.stream.write(command);
-    if (!this.connecting && (this.retry !== undefined || Date.now() < this.retryAt)) return; // backing off: dropped
+    if (!this.connecting && Date.now() < this.retryAt) return; // the publisher backing off: dropped
     if (this.queue.length < MAX_QUEUED) this.queue.push(command);
     if (!this.connecting) this.open();
   }
