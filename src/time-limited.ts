@@ -8,8 +8,8 @@ import type { Backend, StreamStore } from "./backend.ts";
 import { withDeadline } from "./deadline.ts";
 import { BackendTimeoutError } from "./errors.ts";
 
-/** The operations that wait on the store; `close` is left alone, as are the synchronous ones. */
-const LIMITED = ["get", "set", "delete", "has", "add", "increment", "ttl", "getWithTtl", "getMany", "setMany", "deleteMany", "touch", "clear"] as const;
+/** The optional operations that wait on the store; `close` is left alone, as are the synchronous ones. */
+const OPTIONAL = ["has", "add", "increment", "ttl", "getWithTtl", "getMany", "setMany", "deleteMany", "touch", "clear"] as const;
 
 type Call = (...args: never[]) => Promise<unknown>;
 
@@ -29,11 +29,11 @@ export function timeLimited(backend: Backend, ms: number): Backend {
   const limited: { -readonly [K in keyof Backend]: Backend[K] } = {
     name: backend.name,
     capabilities: backend.capabilities,
-    get: backend.get,
-    set: backend.set,
-    delete: backend.delete,
+    get: limit("get", backend.get),
+    set: limit("set", backend.set),
+    delete: limit("delete", backend.delete),
   };
-  for (const operation of LIMITED) {
+  for (const operation of OPTIONAL) {
     const call = backend[operation] as Call | undefined;
     if (typeof call === "function") (limited as Record<string, unknown>)[operation] = limit(operation, call);
   }
