@@ -17,7 +17,7 @@ export type { Handler, Wrapper } from "./types.ts";
 export { cacheControl, compose, conditionalGet, createConditionalGet, neverCache, varyOnCookie, varyOnHeaders } from "./wrappers.ts";
 export { cachePage, cacheSite } from "./page/cache-page.ts";
 export { purgePage, type PurgePageOptions } from "./page/purge.ts";
-export { purgeTag, type PurgeTagOptions } from "./page/tags.ts";
+export { purgeTag, type PurgeTagOptions } from "./tags.ts";
 export type { SiteCacheOptions } from "./page/cache-page.ts";
 export type { CacheSelector, PageCacheOptions, PageErrorContext } from "./page/options.ts";
 export type { CacheOutcome } from "./page/cache-status.ts";

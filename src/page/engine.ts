@@ -23,8 +23,8 @@ import { decide, type TimeoutRule } from "./policy.ts";
 import { purgedSince } from "./purge.ts";
 import { selectCache } from "./select.ts";
 import { type Lookup, PageLookups } from "./lookup.ts";
-import { type DecodedPage, type StoredPage, storedPageHead, type Tagged, UNSTORED_HEADERS } from "./stored.ts";
-import { checkTags, fileUnderTags, tagHeaderValue } from "./tags.ts";
+import { type DecodedPage, type StoredPage, storedPageHead, UNSTORED_HEADERS } from "./stored.ts";
+import { checkTags, fileUnderTags, type Tagged, tagHeaderValue } from "../tags.ts";
 import { VARY_MEMO_MS, varyMemo } from "./vary-memo.ts";
 
 /** Marks the answer that carries the cookies `stripSetCookie` kept out of the stored page. */

@@ -9,8 +9,8 @@ import { CorruptEntryError } from "../errors.ts";
 import { release } from "./answer.ts";
 import { baseKey, variantKey } from "./keys.ts";
 import type { PageErrorContext, ResolvedPageOptions } from "./options.ts";
-import { type DecodedPage, decodeStoredPage, isVaryIndex, staleFrom, type Tagged } from "./stored.ts";
-import { type TagVerdict, tagVerdict } from "./tags.ts";
+import { type DecodedPage, decodeStoredPage, isVaryIndex, staleFrom } from "./stored.ts";
+import { type Tagged, type TagVerdict, tagVerdict } from "../tags.ts";
 import { VARY_MEMO_MS, varyMemo } from "./vary-memo.ts";
 
 /**

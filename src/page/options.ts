@@ -6,7 +6,7 @@ import { checkFunction, checkInteger, checkKey, describe, fraction, nonNegative 
 import type { EdgeCache } from "../cache.ts";
 import { TOKEN } from "../http/headers.ts";
 import type { CacheOutcome } from "./cache-status.ts";
-import { checkTags } from "./tags.ts";
+import { checkTags } from "../tags.ts";
 
 /** Which cache a page wrapper stores into: a cache, an alias from `configureCaches`, or a function of the request and the handler's extra arguments (Workers' `env`). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -5,6 +5,7 @@
  */
 import { isStreamedBytes, type StreamedBytes } from "../cache.ts";
 import { conditionalRequestHeaders } from "../http/conditional.ts";
+import type { Tagged } from "../tags.ts";
 
 /** A cached response. Times are clock milliseconds. */
 export interface StoredPage {
@@ -22,17 +23,6 @@ export interface StoredPage {
   shareable: boolean;
   /** The tags the page is filed under (see `purgeTag`), and when the handler that made it was called: a purge of one of them from then on ends the page. */
   tagged?: Tagged;
-}
-
-/**
- * A page's tags, and the clock time its handler was called.
- *
- * @example
- * const tagged: Tagged = { tags: ["product:42"], at: Date.now() };
- */
-export interface Tagged {
-  tags: readonly string[];
-  at: number;
 }
 
 /**

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createCache } from "../../src/cache.ts";
 import { sha256Hex } from "../../src/hash.ts";
 import { cachePage } from "../../src/page/cache-page.ts";
-import { purgeTag } from "../../src/page/tags.ts";
+import { purgeTag } from "../../src/tags.ts";
 import { type Bench, counted, get, heldFirstRender, pageBench, read } from "./setup.ts";
 
 type Options = NonNullable<Parameters<typeof cachePage>[1]>;

@@ -4,7 +4,7 @@ import { upstash, type UpstashOptions } from "../../adapters/upstash.ts";
 import { createCache } from "../../src/cache.ts";
 import { BackendUnavailableError } from "../../src/errors.ts";
 import { cachePage } from "../../src/page/cache-page.ts";
-import { purgeTag } from "../../src/page/tags.ts";
+import { purgeTag } from "../../src/tags.ts";
 import type { PageCacheOptions, PageErrorContext } from "../../src/page/options.ts";
 import { fakeClock } from "../conformance/fake-clock.ts";
 import { freshPrefix, useUpstashStack } from "./stack.ts";

@@ -18,13 +18,12 @@
  * the key the backend sees, so every cache over one store shares it. Times come from each
  * isolate's clock, which on Workers, Deno Deploy and servers alike is kept in sync with real time.
  */
-import { describe } from "../arguments.ts";
-import type { Backend } from "../backend.ts";
-import type { EdgeCache } from "../cache.ts";
-import { sha256Hex } from "../hash.ts";
-import { caches } from "../registry.ts";
+import { describe } from "./arguments.ts";
+import type { Backend } from "./backend.ts";
+import type { EdgeCache } from "./cache.ts";
+import { sha256Hex } from "./hash.ts";
+import { caches } from "./registry.ts";
 import { LRUCache } from "lru-cache";
-import type { Tagged } from "./stored.ts";
 
 /** The longest tag accepted, in characters. */
 const MAX_TAG_LENGTH = 1024;
@@ -34,6 +33,18 @@ const PLAIN_TAG = /^[\x21-\x7e]{1,100}$/;
 const CONTROL = /[\x00-\x1f\x7f]/;
 /** What CDNs split tag headers on. */
 const SEPARATOR = /[\s,]/;
+
+/**
+ * What is filed under tags: the tags, and the clock time its making began (a page's handler was
+ * called, a value's computation began or its write was asked for).
+ *
+ * @example
+ * const tagged: Tagged = { tags: ["product:42"], at: Date.now() };
+ */
+export interface Tagged {
+  tags: readonly string[];
+  at: number;
+}
 
 /** A tag's record: when it was last purged (or first used), and when it was last purged softly. */
 interface TagRecord {
