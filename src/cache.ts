@@ -13,6 +13,8 @@ import { CorruptEntryError, KeyNotFoundError } from "./errors.ts";
 import { defaultKeyFunction, type KeyFunction, memcachedKeyWarnings } from "./keys.ts";
 import { type FillPlan, Fills } from "./get-or-set.ts";
 import { sharesLocks } from "./locks.ts";
+import { isTaggedEntry, unwrapTagged, wrapTagged } from "./tagged-value.ts";
+import { checkTags, fileUnderTags, tagVerdict } from "./tags.ts";
 import { timeLimited } from "./time-limited.ts";
 
 /**
@@ -69,6 +71,14 @@ export interface CacheOptions {
    * locks the store failed to take or free, and factory errors `getOrSet` answered with a stale copy.
    */
   onError?: (error: unknown, operation: string) => void;
+  /**
+   * How long, in ms, this isolate trusts the tag records it has read (see `SetOptions.tags`):
+   * a value filed under tags costs one read per tag this often, and a `purgeTag` made elsewhere
+   * reaches this isolate within it. Default 1000.
+   */
+  tagCheckMs?: number;
+  /** The clock tag times are read from, in ms (the same as `purgeTag`'s), for tests. Default `Date.now`. */
+  now?: () => number;
 }
 
 /**
@@ -109,6 +119,28 @@ export interface WriteOptions extends VersionOption {
 }
 
 /**
+ * Options of the writes that store a value (`set`, `add`, `setMany`, `getOrSet`): a timeout, a
+ * version, and tags to file it under.
+ *
+ * @example
+ * await cache.set("product:42", product, { timeout: 600, tags: ["product:42", "catalogue"] });
+ * await purgeTag("catalogue", { cache }); // every value (and page) filed under it is gone
+ */
+export interface SetOptions extends WriteOptions {
+  /**
+   * File the value under these tags: `purgeTag(tag, { cache })` ends it, with every other value
+   * and page in this cache filed under the tag, in one write per tag. A purge since the value's
+   * write was asked for (or its `getOrSet` computation began) ends it; reads then miss and drop
+   * it. A soft purge makes `getOrSet` return it while one background recomputation replaces it;
+   * the other reads miss. Each tag has a record in the cache (`tag:<name>`, see `purgeTag`),
+   * made with the first value or page filed under it; reading a tagged value reads its tags'
+   * records, trusted for `tagCheckMs`. A tagged integer is not a counter (`incr` refuses it).
+   * Tags are non-empty strings of up to 1024 characters without control characters.
+   */
+  tags?: readonly string[];
+}
+
+/**
  * Options of `getOrSet`: those of a write, how it keeps other processes from computing the same
  * value at once, and what it falls back on when the computation fails.
  *
@@ -116,7 +148,7 @@ export interface WriteOptions extends VersionOption {
  * await cache.getOrSet("report", buildReport, { timeout: 600, collapseMs: 30_000, staleIfError: 3600 });
  * await cache.getOrSet("rates", fetchRates, { timeout: 60, refreshAhead: 0.8, staleIfError: 600, softTimeoutMs: 200, waitUntil: (work) => ctx.waitUntil(work) });
  */
-export interface GetOrSetOptions extends WriteOptions {
+export interface GetOrSetOptions extends SetOptions {
   /**
    * On a store shared between processes with an atomic add (memcached, Upstash Redis), the first
    * process to miss takes a lock entry for this long and computes the value; the others poll the
@@ -173,9 +205,9 @@ export interface EdgeCache {
   /** The stored value, or `default` (else `undefined`) when missing. A stored `null` beats the default. */
   get<T = unknown>(key: string, options?: VersionOption & { default?: T }): Promise<T | undefined>;
   /** Store a value, replacing any existing entry. */
-  set(key: string, value: unknown, options?: WriteOptions): Promise<void>;
-  /** Store only when the key is missing; `true` if stored. */
-  add(key: string, value: unknown, options?: WriteOptions): Promise<boolean>;
+  set(key: string, value: unknown, options?: SetOptions): Promise<void>;
+  /** Store only when the key is missing (or its value's tags were purged since); `true` if stored. */
+  add(key: string, value: unknown, options?: SetOptions): Promise<boolean>;
   /**
    * The stored value, or compute it (value or sync/async factory), add it and return the winner's
    * value. Concurrent misses share one computation: in the isolate, and across processes on a
@@ -186,12 +218,12 @@ export interface EdgeCache {
   /** The present keys only, with their values. */
   getMany<T = unknown>(keys: Iterable<string>, options?: VersionOption): Promise<Map<string, T>>;
   /** Store several values with one timeout; returns the keys that failed to store. */
-  setMany(entries: Record<string, unknown> | Iterable<readonly [string, unknown]>, options?: WriteOptions): Promise<string[]>;
+  setMany(entries: Record<string, unknown> | Iterable<readonly [string, unknown]>, options?: SetOptions): Promise<string[]>;
   /** Remove a key; `true` if it existed. */
   delete(key: string, options?: VersionOption): Promise<boolean>;
   /** Remove several keys. */
   deleteMany(keys: Iterable<string>, options?: VersionOption): Promise<void>;
-  /** Whether the key is present (a stored `null` counts). */
+  /** Whether the key is present (a stored `null` counts; a value whose tags were purged does not). */
   has(key: string, options?: VersionOption): Promise<boolean>;
   /** Remove every entry of the backend (what "every" means is the backend's: see its docs). */
   clear(): Promise<void>;
@@ -216,6 +248,14 @@ const DEFAULT_COLLAPSE_MS = 5000;
 
 const MISSING: unique symbol = Symbol("missing");
 type Missing = typeof MISSING;
+/** What `find` says of an entry that a purge of its tags ended. */
+const ENDED = "ended";
+/** A value `getOrSet` found: its remaining TTL where asked for, and whether a soft purge of one of its tags made it stale. */
+interface Found {
+  value: unknown;
+  ttl: BackendTtl | undefined;
+  stale: boolean;
+}
 /** The TTL meaning "keep nothing": EdgeCache turns it into a delete before the backend sees it. */
 const KEEP_NOTHING = 0;
 
@@ -318,6 +358,8 @@ class Cache implements EdgeCache {
   private readonly fills: Fills;
   private readonly onRead: ((outcome: ReadOutcome) => void) | undefined;
   private readonly timeoutJitter: number;
+  /** The clock of tag times, and how long tag records read are trusted (see `SetOptions.tags`). */
+  private readonly tagClock: { now: () => number; tagCheckMs: number };
 
   constructor(options: CacheOptions) {
     const timeout = options.timeout === undefined ? 300 : options.timeout;
@@ -343,6 +385,8 @@ class Cache implements EdgeCache {
       throw new TypeError(`options.backend must implement get, set and delete, got ${describe(backend)}`);
     }
     const timeoutMs = nonNegative(options.timeoutMs ?? 0, "options.timeoutMs");
+    const tagCheckMs = nonNegative(options.tagCheckMs ?? 1000, "options.tagCheckMs");
+    if (options.now !== undefined) checkFunction(options.now, "options.now");
     this.backend = backend;
     this.defaultTimeout = timeout;
     this.timeoutJitter = timeoutJitter;
@@ -358,12 +402,12 @@ class Cache implements EdgeCache {
     this.onError = options.onError;
     this.onRead = options.onRead;
     this.validateKey = backend.validateKey?.bind(backend);
+    this.tagClock = { now: options.now ?? Date.now, tagCheckMs };
     this.fills = new Fills({
       store: this.store,
-      encode: (value) => encodeValue(value, this.serializer),
-      read: async (made) => {
-        const value = await this.read(made, MISSING);
-        return value === MISSING ? undefined : { value };
+      read: async (made, staleToo) => {
+        const found = await this.find(made, false);
+        return found === ENDED || found === undefined || staleToo || !found.stale ? found : undefined;
       },
       attempt: (operation, call, otherwise) => this.attempt(operation, call, otherwise),
       report: (error) => this.onError?.(error, "getOrSet"),
@@ -384,23 +428,31 @@ class Cache implements EdgeCache {
     return value === MISSING ? options?.default : (value as T);
   }
 
-  async set(key: string, value: unknown, options?: WriteOptions): Promise<void> {
+  async set(key: string, value: unknown, options?: SetOptions): Promise<void> {
     const made = this.checkedKey(key, options?.version);
     const ttl = this.ttlFor(options?.timeout);
-    const bytes = encodeValue(value, this.serializer);
+    const tags = tagsOption(options);
+    let bytes = encodeValue(value, this.serializer);
     if (ttl === KEEP_NOTHING) {
       await this.attempt("set", () => this.store.delete(made), false);
       return;
     }
+    if (tags) bytes = (await this.filer(tags, this.tagClock.now()))(bytes);
     await this.attempt("set", () => this.store.set(made, bytes, ttl), undefined);
   }
 
-  async add(key: string, value: unknown, options?: WriteOptions): Promise<boolean> {
+  async add(key: string, value: unknown, options?: SetOptions): Promise<boolean> {
     const made = this.checkedKey(key, options?.version);
     const ttl = this.ttlFor(options?.timeout);
-    const bytes = encodeValue(value, this.serializer);
-    if (ttl === KEEP_NOTHING) return !(await this.attempt("add", () => this.store.has(made), true));
-    return this.attempt("add", () => this.store.add(made, bytes, ttl), false);
+    const tags = tagsOption(options);
+    let bytes = encodeValue(value, this.serializer);
+    if (ttl === KEEP_NOTHING) return (await this.present(made, "add")) === false;
+    if (tags) bytes = (await this.filer(tags, this.tagClock.now()))(bytes);
+    const added = await this.attempt<boolean | undefined>("add", () => this.store.add(made, bytes, ttl), undefined);
+    if (added !== false) return added === true;
+    // The key is taken: by a live value, or by one that tags ended, which counts as missing and is replaced.
+    if ((await this.present(made, "add")) !== false) return false;
+    return this.attempt("add", () => this.store.set(made, bytes, ttl).then(() => true), false);
   }
 
   async getOrSet<T>(key: string, value: T | (() => T | Promise<T>), options?: GetOrSetOptions): Promise<T> {
@@ -415,20 +467,19 @@ class Cache implements EdgeCache {
       throw new TypeError("options.softTimeoutMs needs options.staleIfError: without a stale copy there is nothing to answer with sooner");
     }
     if (options?.waitUntil !== undefined) checkFunction(options.waitUntil, "options.waitUntil");
-    if (refreshAhead === undefined) {
-      const cached = await this.read(made, MISSING);
-      if (this.onRead) this.observe({ operation: "getOrSet", key, hit: cached !== MISSING });
-      if (cached !== MISSING) return cached as T;
-    } else {
-      const found = await this.readWithTtl(made);
-      // Due once no more than (1 - refreshAhead) of its timeout is left.
-      const due = found !== undefined && timeout !== null && timeout > 0 && found.ttl !== null && found.ttl <= (1 - refreshAhead) * timeout;
-      if (this.onRead) this.observe(due ? { operation: "getOrSet", key, hit: true, refreshing: true } : { operation: "getOrSet", key, hit: found !== undefined });
-      if (due) this.fills.refresh(this.fillPlan(key, made, value, ttl, collapseMs, staleIfError, options?.version), options?.waitUntil);
-      if (found) return found.value as T;
+    const tags = tagsOption(options);
+    if (refreshAhead !== undefined && !this.readEntry) {
+      throw new TypeError(`options.refreshAhead needs a backend that tells how long an entry has left (getWithTtl or ttl); the ${this.backend.name} backend has neither`);
     }
+    const entry = await this.find(made, refreshAhead !== undefined);
+    const found = entry === ENDED ? undefined : entry;
+    // Due when a soft purge made it stale, or once no more than (1 - refreshAhead) of its timeout is left.
+    const due = found !== undefined && (found.stale || (refreshAhead !== undefined && timeout !== null && timeout > 0 && found.ttl != null && found.ttl <= (1 - refreshAhead) * timeout));
+    if (this.onRead) this.observe(due ? { operation: "getOrSet", key, hit: true, refreshing: true } : { operation: "getOrSet", key, hit: found !== undefined });
+    if (due) this.fills.refresh(this.fillPlan(key, made, value, ttl, collapseMs, staleIfError, options?.version, tags), options?.waitUntil);
+    if (found) return found.value as T;
     // Concurrent callers in this isolate share one computation (no local thundering herd).
-    return this.fills.fill(this.fillPlan(key, made, value, ttl, collapseMs, staleIfError, options?.version), softTimeoutMs, options?.waitUntil);
+    return this.fills.fill(this.fillPlan(key, made, value, ttl, collapseMs, staleIfError, options?.version, tags), softTimeoutMs, options?.waitUntil);
   }
 
   async getMany<T = unknown>(keys: Iterable<string>, options?: VersionOption): Promise<Map<string, T>> {
@@ -437,8 +488,13 @@ class Cache implements EdgeCache {
     if (madeKeys.length === 0) return found;
     const values = await this.attempt("getMany", () => this.store.getMany(madeKeys), []);
     for (let i = 0; i < madeKeys.length; i++) {
-      const bytes = values[i];
+      let bytes = values[i];
       if (bytes === undefined) continue;
+      if (isTaggedEntry(bytes)) {
+        const untagged = await this.untag(madeKeys[i]!, bytes); // one at a time: the first reads the records the rest share
+        if (untagged === MISSING || untagged.stale) continue;
+        bytes = untagged.bytes;
+      }
       const value = this.decode(madeKeys[i]!, bytes);
       if (value !== MISSING) found.set(userKeys[i]!, value as T);
     }
@@ -446,12 +502,13 @@ class Cache implements EdgeCache {
     return found;
   }
 
-  async setMany(entries: Record<string, unknown> | Iterable<readonly [string, unknown]>, options?: WriteOptions): Promise<string[]> {
+  async setMany(entries: Record<string, unknown> | Iterable<readonly [string, unknown]>, options?: SetOptions): Promise<string[]> {
     if (entries === null || typeof entries !== "object") throw new TypeError(`entries must be an object or an iterable of [key, value] pairs, got ${describe(entries)}`);
     const pairs = Symbol.iterator in entries ? [...(entries as Iterable<readonly [string, unknown]>)] : Object.entries(entries);
     const ttl = this.ttlFor(options?.timeout);
+    const tags = tagsOption(options);
     const byMade = new Map<string, string>();
-    const encoded: Array<readonly [string, Uint8Array]> = pairs.map((pair) => {
+    let encoded: Array<readonly [string, Uint8Array]> = pairs.map((pair) => {
       if (!Array.isArray(pair) || pair.length !== 2) throw new TypeError(`entries must hold [key, value] pairs, got ${describe(pair)}`);
       const [key, value] = pair as readonly [string, unknown];
       const made = this.checkedKey(key, options?.version);
@@ -463,6 +520,10 @@ class Cache implements EdgeCache {
     if (ttl === KEEP_NOTHING) {
       await this.attempt("setMany", () => this.store.deleteMany(madeKeys), undefined);
       return [];
+    }
+    if (tags) {
+      const file = await this.filer(tags, this.tagClock.now());
+      encoded = encoded.map(([made, bytes]) => [made, file(bytes)] as const);
     }
     const failed = await this.attempt("setMany", () => this.store.setMany(encoded, ttl), madeKeys);
     return failed.map((made) => byMade.get(made) ?? made);
@@ -485,7 +546,7 @@ class Cache implements EdgeCache {
 
   async has(key: string, options?: VersionOption): Promise<boolean> {
     const made = this.checkedKey(key, options?.version);
-    const hit = await this.attempt("has", () => this.store.has(made), false);
+    const hit = (await this.present(made, "has")) === true;
     if (this.onRead) this.observe({ operation: "has", key, hit });
     return hit;
   }
@@ -547,9 +608,12 @@ class Cache implements EdgeCache {
   }
 
   /** What a `getOrSet` miss or refresh of `key` computes and stores, and where its lock and stale copy go; built only when one is due. */
-  private fillPlan<T>(key: string, made: string, value: T | (() => T | Promise<T>), ttl: BackendTtl, collapseMs: number, staleIfError: number, version: number | undefined): FillPlan<T> {
+  private fillPlan<T>(key: string, made: string, value: T | (() => T | Promise<T>), ttl: BackendTtl, collapseMs: number, staleIfError: number, version: number | undefined, tags: readonly string[] | undefined): FillPlan<T> {
+    // Filed as made when the computation begins: a purge while it runs ends what it computes.
+    const at = tags && this.tagClock.now();
     return {
       made, value, ttl, collapseMs,
+      encode: at === undefined ? async (computed) => encodeValue(computed, this.serializer) : async (computed) => (await this.filer(tags!, at))(encodeValue(computed, this.serializer)),
       lock: collapseMs > 0 && sharesLocks(this.backend) ? this.makeKey(`lock.${key}`, version) : undefined,
       staleCopy: staleIfError > 0 && ttl !== null && ttl !== KEEP_NOTHING ? { key: this.staleKey(key, version), ttl: ttl + staleIfError } : undefined,
     };
@@ -652,28 +716,74 @@ class Cache implements EdgeCache {
       this.readFailed(error);
     }
     if (bytes === undefined) return otherwise;
+    if (isTaggedEntry(bytes)) {
+      const untagged = await this.untag(made, bytes);
+      if (untagged === MISSING || untagged.stale) return otherwise;
+      bytes = untagged.bytes;
+    }
     const value = this.decode(made, bytes, copy);
     return value === MISSING ? otherwise : value;
   }
 
   /**
-   * The value under `made` and its remaining TTL in seconds, in one call where the backend has
-   * `getWithTtl`, else `get` and `ttl` side by side; `undefined` when missing.
+   * The value under `made` for `getOrSet`, stale or not, and with `withTtl` its remaining TTL in
+   * seconds: in one call where the backend has `getWithTtl`, else `get` and `ttl` side by side.
+   * `undefined` when missing, `ENDED` when a purge of its tags ended it.
    */
-  private async readWithTtl(made: string): Promise<{ value: unknown; ttl: BackendTtl } | undefined> {
-    const read = this.readEntry;
-    if (!read) {
-      throw new TypeError(`options.refreshAhead needs a backend that tells how long an entry has left (getWithTtl or ttl); the ${this.backend.name} backend has neither`);
-    }
+  private async find(made: string, withTtl: boolean): Promise<Found | typeof ENDED | undefined> {
     let entry: { value: Uint8Array; ttl: BackendTtl } | undefined;
     try {
-      entry = await read(made);
+      entry = withTtl ? await this.readEntry!(made) : await this.store.get(made).then((value) => value && { value, ttl: null });
     } catch (error) {
       this.readFailed(error);
     }
     if (entry === undefined) return undefined;
-    const value = this.decode(made, entry.value);
-    return value === MISSING ? undefined : { value, ttl: entry.ttl };
+    let bytes = entry.value;
+    let stale = false;
+    if (isTaggedEntry(bytes)) {
+      const untagged = await this.untag(made, bytes);
+      if (untagged === MISSING) return ENDED;
+      ({ bytes, stale } = untagged);
+    }
+    const value = this.decode(made, bytes);
+    return value === MISSING ? undefined : { value, ttl: withTtl ? entry.ttl : undefined, stale };
+  }
+
+  /**
+   * Whether a live value is stored under `made` (with `ignoreErrors`, `undefined` when the store
+   * cannot tell). Reads the entry: only its tags can tell whether a purge ended it.
+   */
+  private async present(made: string, operation: string): Promise<boolean | undefined> {
+    const bytes = await this.attempt<Uint8Array | undefined | null>(operation, () => this.store.get(made), null);
+    if (bytes === null) return undefined;
+    if (bytes === undefined) return false;
+    if (!isTaggedEntry(bytes)) return true;
+    const untagged = await this.untag(made, bytes);
+    return untagged !== MISSING && !untagged.stale;
+  }
+
+  /**
+   * What its tags say of an entry filed under them: the value's own bytes, `stale` when a soft
+   * purge of one came since it was made, or `MISSING` when a purge did (or the header is corrupt:
+   * reported and dropped, as a corrupt value is). The entry itself stays: a write replaces it.
+   */
+  private async untag(made: string, entry: Uint8Array): Promise<{ bytes: Uint8Array; stale: boolean } | Missing> {
+    let unwrapped: ReturnType<typeof unwrapTagged>;
+    try {
+      unwrapped = unwrapTagged(entry);
+    } catch (error) {
+      this.dropCorrupt(made, error);
+      return MISSING;
+    }
+    const verdict = await tagVerdict(this, unwrapped.tagged, this.tagClock);
+    return verdict === "purged" ? MISSING : { bytes: unwrapped.bytes, stale: verdict !== undefined };
+  }
+
+  /** File what is made at `at` under `tags`: give each tag a record, then wrap values' bytes with them. */
+  private async filer(tags: readonly string[], at: number): Promise<(bytes: Uint8Array) => Uint8Array> {
+    const tagged = { tags, at };
+    await fileUnderTags(this, tagged, this.tagClock);
+    return (bytes) => wrapTagged(bytes, tagged);
   }
 
   /**
@@ -695,11 +805,16 @@ class Cache implements EdgeCache {
       const value = decodeValue(bytes, this.serializer);
       return copy && value instanceof Uint8Array && value.buffer === bytes.buffer ? value.slice() : value;
     } catch (error) {
-      if (!(error instanceof CorruptEntryError)) throw error;
-      this.onError?.(error, "decode");
-      this.store.delete(made).catch((deleteError: unknown) => this.onError?.(deleteError, "delete"));
+      this.dropCorrupt(made, error);
       return MISSING;
     }
+  }
+
+  /** Report a corrupt entry and delete it (not waited for); rethrow any other error. */
+  private dropCorrupt(made: string, error: unknown): void {
+    if (!(error instanceof CorruptEntryError)) throw error;
+    this.onError?.(error, "decode");
+    this.store.delete(made).catch((deleteError: unknown) => this.onError?.(deleteError, "delete"));
   }
 
   /** Run a backend call; with `ignoreErrors`, a failure is reported and `otherwise` returned. */
@@ -712,4 +827,11 @@ class Cache implements EdgeCache {
       return otherwise;
     }
   }
+}
+
+/** The `tags` option checked, or `undefined` when there are none. */
+function tagsOption(options: SetOptions | undefined): readonly string[] | undefined {
+  if (options?.tags === undefined) return undefined;
+  const tags = checkTags(options.tags, "options.tags");
+  return tags.length > 0 ? tags : undefined;
 }

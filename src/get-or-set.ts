@@ -11,18 +11,21 @@ import { withDeadline } from "./deadline.ts";
 import { pollPause, takeLock } from "./locks.ts";
 
 /**
- * What the computations need of their cache: its store (with the generic fallbacks), its codec,
- * its reads (decoded, failures handled as its reads handle them), its `ignoreErrors` handling,
- * and where to report what fails without failing the call.
+ * What the computations need of their cache: its store (with the generic fallbacks), its reads
+ * (decoded, failures handled as its reads handle them), its `ignoreErrors` handling, and where
+ * to report what fails without failing the call.
  *
  * @example
- * const fills = new Fills({ store, encode, read, attempt, report: (error) => onError?.(error, "getOrSet") });
+ * const fills = new Fills({ store, read, attempt, report: (error) => onError?.(error, "getOrSet") });
  */
 export interface FillHost {
   readonly store: CompleteBackend;
-  encode(value: unknown): Uint8Array;
-  /** The value under a made key, boxed (a stored `null` or `undefined`-free value alike); `undefined` when missing. */
-  read(made: string): Promise<{ value: unknown } | undefined>;
+  /**
+   * The value under a made key, boxed (a stored `null` alike); `undefined` when missing, or when
+   * a soft purge of its tags made it stale, unless `staleToo` (a stale copy's read); `"ended"`
+   * when the entry there is one a purge of its tags ended.
+   */
+  read(made: string, staleToo: boolean): Promise<{ value: unknown } | "ended" | undefined>;
   /** Run a store call; with the cache's `ignoreErrors`, a failure is reported and `otherwise` returned. */
   attempt<T>(operation: string, call: () => Promise<T>, otherwise: T): Promise<T>;
   report(error: unknown): void;
@@ -32,11 +35,13 @@ export interface FillHost {
  * What one `getOrSet` miss or refresh computes and stores, and where its lock and stale copy live.
  *
  * @example
- * const plan: FillPlan<Report> = { made: ":1:report", value: buildReport, ttl: 600, lock: ":1:lock.report", collapseMs: 5000, staleCopy: undefined };
+ * const plan: FillPlan<Report> = { made: ":1:report", value: buildReport, encode, ttl: 600, lock: ":1:lock.report", collapseMs: 5000, staleCopy: undefined };
  */
 export interface FillPlan<T> {
   made: string;
   value: T | (() => T | Promise<T>);
+  /** The entry that stores a computed value (filed under its tags, where it has any). */
+  encode(value: T): Promise<Uint8Array>;
   /** The backend TTL; 0 keeps nothing (the value is computed and returned, never stored). */
   ttl: BackendTtl;
   /** The lock entry's key, where the store can lock (see `collapseMs`). */
@@ -94,7 +99,7 @@ export class Fills {
       const held = plan.lock ? await this.tryLock(plan.lock, plan.collapseMs) : undefined;
       if (held === false) return; // another process is refreshing it
       try {
-        await this.keep(plan, this.host.encode(await compute(plan.value)), "replace");
+        await this.keep(plan, await plan.encode(await compute(plan.value)), "replace");
       } finally {
         if (held) this.unlock(plan.lock!);
       }
@@ -112,8 +117,8 @@ export class Fills {
     const SLOW = Symbol("slow");
     const first = await withDeadline<T | typeof SLOW>(work, ms, () => SLOW);
     if (first !== SLOW) return first;
-    const stale = await this.host.read(copy).catch(() => undefined);
-    if (stale === undefined) return work;
+    const stale = await this.host.read(copy, true).catch(() => undefined);
+    if (!isValue(stale)) return work;
     waitUntil?.(work.catch((error: unknown) => this.host.report(error)));
     return stale.value as T;
   }
@@ -130,8 +135,8 @@ export class Fills {
       const pause = pollPause(attempt);
       await new Promise((resolve) => setTimeout(resolve, pause));
       waited += pause;
-      const found = await this.host.read(plan.made);
-      if (found) return found.value as T;
+      const found = await this.host.read(plan.made, false);
+      if (isValue(found)) return found.value as T;
       held = await this.tryLock(lock, plan.collapseMs);
     }
     try {
@@ -142,25 +147,27 @@ export class Fills {
   }
 
   /**
-   * Compute the value and add it (with its stale copy, where asked), returning the winner's value;
-   * a factory that throws gives the stale copy instead, when there is one.
+   * Compute the value and add it (with its stale copy, where asked), returning the winner's value,
+   * or replace an entry that is there but no value (one a purge of its tags ended); a factory that
+   * throws gives the stale copy instead, when there is one.
    */
   private async computeAndAdd<T>(plan: FillPlan<T>): Promise<T> {
     let computed: T;
     try {
       computed = await compute(plan.value);
     } catch (error) {
-      const stale = plan.staleCopy && (await this.host.read(plan.staleCopy.key).catch(() => undefined));
-      if (!stale) throw error;
+      const stale = plan.staleCopy && (await this.host.read(plan.staleCopy.key, true).catch(() => undefined));
+      if (!isValue(stale)) throw error;
       this.host.report(error);
       return stale.value as T;
     }
-    const bytes = this.host.encode(computed);
+    const bytes = await plan.encode(computed);
     if (plan.ttl === 0) return computed;
     if (await this.keep(plan, bytes, "add")) return computed;
-    // Another writer got there first: return its value (or ours if it has gone again).
-    const winner = await this.host.read(plan.made);
-    return winner ? (winner.value as T) : computed;
+    // Another writer got there first: return its value, or ours when it has gone again, replacing an entry a purge ended.
+    const winner = await this.host.read(plan.made, false);
+    if (winner === "ended") await this.keep(plan, bytes, "replace").catch((error: unknown) => this.host.report(error));
+    return isValue(winner) ? (winner.value as T) : computed;
   }
 
   /**
@@ -191,6 +198,11 @@ export class Fills {
   private unlock(lock: string): void {
     this.host.store.delete(lock).catch((error: unknown) => this.host.report(error));
   }
+}
+
+/** Whether a read found a value (not nothing, nor an entry a purge ended). */
+function isValue(found: { value: unknown } | "ended" | undefined | false): found is { value: unknown } {
+  return typeof found === "object";
 }
 
 /** A `getOrSet` value: itself, or what its factory returns. */

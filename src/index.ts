@@ -5,7 +5,7 @@
 export type { Timeout } from "./arguments.ts";
 export type { Backend, BackendCapabilities, BackendTtl, StreamedEntry, StreamStore } from "./backend.ts";
 export { createCache } from "./cache.ts";
-export type { CacheOptions, EdgeCache, GetOrSetOptions, ReadOutcome, VersionOption, WriteOptions } from "./cache.ts";
+export type { CacheOptions, EdgeCache, GetOrSetOptions, ReadOutcome, SetOptions, VersionOption, WriteOptions } from "./cache.ts";
 export { cborSerializer } from "./codec.ts";
 export type { Serializer } from "./codec.ts";
 export { BackendTimeoutError, BackendUnavailableError, CorruptEntryError, InvalidCacheBackendError, InvalidCacheKeyError, KeyNotFoundError } from "./errors.ts";

@@ -1,18 +1,22 @@
 /**
- * Cache tags: pages filed under names, so that one `purgeTag` call ends every page filed under
- * one of them (a product's pages, an author's), on any backend, without listing keys.
+ * Cache tags: pages and low-level values filed under names, so that one `purgeTag` call ends
+ * everything filed under one of them (a product's pages and values, an author's), on any
+ * backend, without listing keys.
  *
- * Each tag has a record in the pages' cache: the clock time it was last purged, or first used,
- * and the time of a soft purge since. A page is filed with the time its handler was called, and
- * stays good while each of its tags has a record older than that. So:
+ * Each tag has a record in the cache: the clock time it was last purged, or first used, and the
+ * time of a soft purge since. A page is filed with the time its handler was called (a value, with
+ * the time its write was asked for or its computation began), and stays good while each of its
+ * tags has a record older than that. So:
  * - a purge during a render ends the page that render produces (it may hold the purged data);
  * - a record the store evicts ends its pages too: they never come back, they are refilled;
  * - nothing is deleted or listed, so a purge is one write per tag, however many pages it ends.
  * A soft purge newer than a page makes it stale from then on instead: it is served as any stale
- * page is (stale-while-revalidate, stale-if-error) until a refresh replaces it.
+ * page is (stale-while-revalidate, stale-if-error) until a refresh replaces it; a stale value is
+ * answered by `getOrSet` while it recomputes it, and a miss for the other reads.
  *
- * Checking costs a read per hit of a tagged page (none for untagged pages). An isolate trusts the
- * records it read for `tagCheckMs` (a second), so a busy page costs one read a second per tag,
+ * Checking costs a read per hit of a tagged page or value (none for untagged ones). An isolate
+ * trusts the records it read or wrote for `tagCheckMs` (a second), so a busy page costs one read
+ * a second per tag,
  * and a purge made elsewhere takes up to that long to reach this isolate; a purge made here,
  * through the same backend, is seen at once. What the isolate knows is kept per backend and by
  * the key the backend sees, so every cache over one store shares it. Times come from each
@@ -176,20 +180,28 @@ export async function tagVerdict(cache: EdgeCache, tagged: Readonly<Tagged>, clo
 }
 
 /**
- * Give each of a new page's tags a record if it has none: one just older than the page, so that
- * the page is good and any older page of a tag whose record was lost is not.
+ * Give each tag of something new (a page, a value) a record if it has none: one just older than
+ * it, so that it is good and anything older filed under a tag whose record was lost is not. Tags
+ * whose record this isolate read or wrote within `tagCheckMs` are taken as having one.
  *
  * @example
- * await fileUnderTags(cache, { tags: ["product:42"], at: startedAt });
+ * await fileUnderTags(cache, { tags: ["product:42"], at: startedAt }, { now: Date.now, tagCheckMs: 1000 });
  */
-export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>): Promise<void> {
-  const keys = await recordKeys(tagged.tags);
-  const found = await cache.getMany(keys);
+export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>, clock: { now: () => number; tagCheckMs: number }): Promise<void> {
   const memo = tagMemo(cache);
+  const now = clock.now();
+  const keys = (await recordKeys(tagged.tags)).filter((key) => {
+    const known = memo.get(cache.makeKey(key));
+    return known?.record === undefined || now - known.readAt >= clock.tagCheckMs;
+  });
+  if (keys.length === 0) return;
+  const found = await cache.getMany(keys);
   await Promise.all(keys.map(async (key) => {
-    if (parseRecord(found.get(key)) !== undefined) return;
-    await cache.add(key, tagged.at - 1, { timeout: null });
-    memo.delete(cache.makeKey(key)); // it remembered no record: read the one that is there now
+    const record = parseRecord(found.get(key));
+    if (record !== undefined) return void memo.set(cache.makeKey(key), { record, readAt: now });
+    const made = cache.makeKey(key);
+    if (await cache.add(key, tagged.at - 1, { timeout: null })) memo.set(made, { record: { purged: tagged.at - 1 }, readAt: now });
+    else memo.delete(made); // another got there first: read the record that is there now
   }));
 }
 
@@ -201,14 +213,15 @@ export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>):
  * const options: PurgeTagOptions = { cache: "pages" };
  */
 export interface PurgeTagOptions {
-  /** The cache the pages are stored in. Default: the `default` alias. */
+  /** The cache the pages and values are stored in. Default: the `default` alias. */
   cache?: EdgeCache | string;
   /**
    * Make the pages stale rather than end them: each is then served as a stale page is (within
    * its stale-while-revalidate window, counted from the purge, while one request refreshes it;
    * within its stale-if-error window when the handler fails) and a miss where it has none. This
    * reads each tag's record before writing it: a hard purge of the same tag at the same moment
-   * elsewhere may be lost. Default false.
+   * elsewhere may be lost. A stale value is answered by `getOrSet` while one background
+   * computation replaces it, and is a miss for the other reads. Default false.
    */
   soft?: boolean;
   /** Clock in milliseconds, the same as the page wrappers', for tests. Default `Date.now`. */
@@ -216,9 +229,10 @@ export interface PurgeTagOptions {
 }
 
 /**
- * End every page filed under any of `tags` (see the `tags` option of `cachePage` and
- * `cacheSite`): the next request for each is a miss, and so is one whose render was under way;
- * with `soft`, make them stale instead.
+ * End every page and value filed under any of `tags` in the cache (see the `tags` option of
+ * `cachePage`, `cacheSite`, and of `set`, `add`, `setMany` and `getOrSet`): the next request for
+ * each page is a miss, and so is one whose render was under way, and each value reads as
+ * missing; with `soft`, make them stale instead.
  * At once in this isolate; other isolates notice within their `tagCheckMs` (a second by default),
  * once the store itself has the write (KV takes up to a minute to reach every location; the
  * Cache API is one data centre's).
@@ -229,6 +243,8 @@ export interface PurgeTagOptions {
  * const product = cachePage(600, { cache: pages, tags: (request) => [`product:${new URL(request.url).searchParams.get("id")}`] })(handler);
  * await purgeTag("product:42", { cache: pages }); // after product 42 changed
  * await purgeTag("catalogue", { cache: pages, soft: true }); // served stale while each page refreshes
+ * await values.set("price:42", 19.5, { tags: ["product:42"] });
+ * await purgeTag("product:42", { cache: values }); // values.get("price:42") is undefined now
  */
 export async function purgeTag(tags: string | readonly string[], options: PurgeTagOptions = {}): Promise<void> {
   if (options === null || typeof options !== "object") throw new TypeError(`options must be an object, got ${describe(options)}`);

@@ -51,15 +51,15 @@ describe("memory backend: Django's locmem culling and LRU", () => {
     expect(await keysOf(backend, ["a", "b", "c", "d"])).toEqual(["c", "d"]);
   });
 
-  it("get, set and incr refresh recency; has and touch do not", async () => {
+  it("get, set, incr and the cache's has (which reads the entry, for its tags) refresh recency; the backend's has and touch do not", async () => {
     const backend = memory({ maxEntries: 3, cullFrequency: 3 });
     const cache = createCache({ backend });
     await cache.set("a", 1);
     await cache.set("b", 2);
     await cache.set("c", 3);
-    await cache.get("a"); // order now b, c, a
+    await cache.has("a"); // order now b, c, a
     await cache.incr("b"); // c, a, b
-    await cache.has("c");
+    await backend.has!(":1:c");
     await cache.touch("c", { timeout: 100 }); // c stays least recent
     await cache.set("d", 4); // full: culls one (3 / 3) — the least recently used, c
     expect(await keysOf(backend, [":1:a", ":1:b", ":1:c", ":1:d"])).toEqual([":1:a", ":1:b", ":1:d"]);

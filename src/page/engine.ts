@@ -275,7 +275,7 @@ export class PageCacheEngine {
   private async store(cache: EdgeCache, request: Request, method: string, vary: string[], page: StoredPage, timeout: number, started: number): Promise<void> {
     const base = await baseKey(request, method, this.options);
     if (await purgedSince(cache, base, started)) return; // it may hold what the purge was for
-    if (page.tagged) await fileUnderTags(cache, page.tagged);
+    if (page.tagged) await fileUnderTags(cache, page.tagged, this.options);
     const memo = varyMemo(cache);
     if (vary.length === 0) {
       memo.delete(base);

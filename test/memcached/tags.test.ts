@@ -35,3 +35,21 @@ it("purges a tag from one process; the other trusts what it read for tagCheckMs,
   expect(await one.get()).toEqual(["render 2", "edgecache; hit; ttl=60"]);
   expect([one.shared, two.shared]).toEqual([true, true]); // so each process kept what it read
 });
+
+it("ends tagged low-level values across processes: a purge from one is seen at once there, and by the other once tagCheckMs is up", async () => {
+  const clock = fakeClock(Date.now());
+  const aProcess = () => createCache({ backend: memcache.client(), keyPrefix: "values", now: clock.now });
+  const [one, two] = [aProcess(), aProcess()];
+  await one.set("price:1", 10, { tags: ["product:1"] });
+  expect(await one.getOrSet("stock:1", async () => 5, { tags: ["product:1"] })).toBe(5);
+  expect(await two.getMany(["price:1", "stock:1"])).toEqual(new Map([["price:1", 10], ["stock:1", 5]]));
+  clock.advance(0.5);
+  await purgeTag("product:1", { cache: one, now: clock.now });
+  clock.advance(0.1);
+  expect(await one.get("price:1")).toBeUndefined();
+  expect(await two.get("price:1")).toBe(10);
+  clock.advance(0.4);
+  expect(await two.getMany(["price:1", "stock:1"])).toEqual(new Map());
+  expect(await two.add("price:1", 11, { tags: ["product:1"] })).toBe(true);
+  expect(await one.get("price:1")).toBe(11);
+});

@@ -159,6 +159,7 @@ describe("cache tags", () => {
     }));
     const page = wrap(broken, { tags: ["t"] });
     await get(page, broken, "https://example.com/");
+    broken.clock.advance(1); // past tagCheckMs: the record the write made is read again
     down = true;
     const miss = await get(page, broken, "https://example.com/");
     expect([miss.body, miss.cacheStatus]).toEqual(["/ 2", "edgecache; fwd=miss; stored"]);

@@ -1,0 +1,157 @@
+/** Tags on low-level values: purgeTag ends every value filed under a tag, as it ends pages, and a soft purge lets getOrSet refresh. */
+import { describe, expect, it } from "vitest";
+import { memory } from "../adapters/memory.ts";
+import { createCache, type EdgeCache } from "../src/cache.ts";
+import { purgeTag } from "../src/tags.ts";
+import { fakeClock } from "./conformance/fake-clock.ts";
+
+let places = 0;
+
+/** Caches over one store on a fake clock; each one made by `isolate()` keeps its own memo of tag records, as another isolate would. */
+function bench() {
+  const clock = fakeClock();
+  const location = `value-tags-${++places}`;
+  const errors: string[] = [];
+  const isolate = () => createCache({ backend: memory({ location, now: clock.now }), now: clock.now, onError: (error, operation) => errors.push(`${operation}: ${(error as Error).message}`) });
+  const cache = isolate();
+  const purge = async (tags: string | string[], soft = false, on: EdgeCache = cache) => {
+    await purgeTag(tags, { cache: on, now: clock.now, soft });
+    clock.advance(0.001); // a value made in the purge's own millisecond counts as purged
+  };
+  return { clock, cache, isolate, purge, errors };
+}
+
+describe("tags on low-level values", () => {
+  it("purgeTag ends every value filed under the tag for get, getMany and has, and leaves the others", async () => {
+    const { cache, purge, errors } = bench();
+    await cache.set("p1", { price: 10 }, { tags: ["product:1", "catalogue"] });
+    await cache.setMany({ p2: 20, p3: 30 }, { tags: ["product:2", "catalogue"] });
+    await cache.set("plain", "untouched");
+    expect(await cache.getMany(["p1", "p2", "p3", "plain"])).toEqual(new Map<string, unknown>([["p1", { price: 10 }], ["p2", 20], ["p3", 30], ["plain", "untouched"]]));
+    await purge("product:1");
+    expect(await cache.get("p1", { default: "gone" })).toBe("gone");
+    expect(await cache.has("p1")).toBe(false);
+    expect(await cache.get("p2")).toBe(20);
+    await purge("catalogue");
+    expect(await cache.getMany(["p1", "p2", "p3", "plain"])).toEqual(new Map([["plain", "untouched"]]));
+    expect(await cache.has("plain")).toBe(true);
+    // Written again after the purge, a value is good.
+    await cache.set("p1", { price: 11 }, { tags: ["product:1", "catalogue"] });
+    expect(await cache.get("p1")).toEqual({ price: 11 });
+    expect(errors).toEqual([]);
+  });
+
+  it("add counts a purged value as missing and replaces it; a live one still wins", async () => {
+    const { cache, purge } = bench();
+    expect(await cache.add("k", "first", { tags: ["t"] })).toBe(true);
+    expect(await cache.add("k", "second", { tags: ["t"] })).toBe(false);
+    await purge("t");
+    expect(await cache.add("k", "third")).toBe(true);
+    expect(await cache.get("k")).toBe("third");
+  });
+
+  it("getOrSet recomputes a purged value, and a purge while it computes ends what it computed", async () => {
+    const { cache, purge } = bench();
+    let calls = 0;
+    const load = async () => `v${++calls}`;
+    expect(await cache.getOrSet("k", load, { tags: ["t"] })).toBe("v1");
+    expect(await cache.getOrSet("k", load, { tags: ["t"] })).toBe("v1");
+    await purge("t");
+    expect(await cache.getOrSet("k", load, { tags: ["t"] })).toBe("v2");
+    expect(await cache.getOrSet("k", load, { tags: ["t"] })).toBe("v2");
+    // The data it computes from changes, and is purged, while it runs: what it stored is not kept.
+    await purge("t");
+    const racing = async () => {
+      const value = `v${++calls}`;
+      await purge("t");
+      return value;
+    };
+    expect(await cache.getOrSet("k", racing, { tags: ["t"] })).toBe("v3");
+    expect(await cache.getOrSet("k", load, { tags: ["t"] })).toBe("v4");
+    expect(await cache.getOrSet("k", load, { tags: ["t"] })).toBe("v4");
+  });
+
+  it("a soft purge: getOrSet answers the value at once while one background computation replaces it; other reads miss", async () => {
+    const { cache, purge } = bench();
+    const background: Promise<unknown>[] = [];
+    const options = { tags: ["t"], waitUntil: (work: Promise<unknown>) => void background.push(work) };
+    let calls = 0;
+    const load = async () => `v${++calls}`;
+    await cache.getOrSet("k", load, options);
+    await purge("t", true);
+    expect(await cache.get("k")).toBeUndefined();
+    const answers = await Promise.all([cache.getOrSet("k", load, options), cache.getOrSet("k", load, options)]);
+    expect(answers).toEqual(["v1", "v1"]);
+    expect(background).toHaveLength(1);
+    await Promise.all(background);
+    expect(await cache.getOrSet("k", load, options)).toBe("v2");
+    expect(await cache.get("k")).toBe("v2");
+  });
+
+  it("a hard purge ends getOrSet's stale copy too: a failing computation then throws rather than answer purged data", async () => {
+    const { cache, purge, errors } = bench();
+    const fail = () => Promise.reject(new Error("origin down"));
+    await cache.getOrSet("k", "v1", { tags: ["t"], timeout: 10, staleIfError: 600 });
+    await cache.set("k", "v1", { timeout: 0 }); // expired: the stale copy is all there is
+    expect(await cache.getOrSet("k", fail, { tags: ["t"], staleIfError: 600 })).toBe("v1");
+    await purge("t");
+    await expect(cache.getOrSet("k", fail, { tags: ["t"], staleIfError: 600 })).rejects.toThrow("origin down");
+    expect(errors).toEqual(["getOrSet: origin down"]);
+  });
+
+  it("another isolate trusts the records it read for tagCheckMs (a second), then sees the purge", async () => {
+    const { clock, cache, isolate, purge } = bench();
+    const other = isolate();
+    await cache.set("k", "v", { tags: ["t"] });
+    expect(await other.get("k")).toBe("v");
+    clock.advance(0.5);
+    await purge("t");
+    expect(await cache.get("k")).toBeUndefined(); // the purging isolate sees it at once
+    expect(await other.get("k")).toBe("v"); // read its record 0.5 s ago
+    clock.advance(0.5);
+    expect(await other.get("k")).toBeUndefined();
+  });
+
+  it("a write reads each tag's record once per tagCheckMs, and a tagged read of a known record reads only the value", async () => {
+    const { clock } = bench();
+    const store = memory({ now: clock.now });
+    const calls: string[] = [];
+    const cache = createCache({ now: clock.now, backend: { ...store, getMany: (keys) => (calls.push(`getMany ${keys.join(" ")}`), store.getMany!(keys)), get: (key) => (calls.push(`get ${key}`), store.get(key)) } });
+    await cache.set("a", 1, { tags: ["t"] });
+    await cache.set("b", 2, { tags: ["t"] });
+    expect(await cache.get("a")).toBe(1);
+    clock.advance(1);
+    await cache.set("c", 3, { tags: ["t"] });
+    expect(calls).toEqual(["getMany :1:tag:t", "get :1:a", "getMany :1:tag:t"]);
+  });
+
+  it("a value whose tag record the store lost is a miss, never served unchecked", async () => {
+    const { clock, cache } = bench();
+    await cache.set("k", "v", { tags: ["t"] });
+    await cache.delete("tag:t");
+    clock.advance(1); // past tagCheckMs: the record the write made is read again
+    expect(await cache.get("k")).toBeUndefined();
+  });
+
+  it("a tagged value is stored as the codec wrote it behind a header; a corrupt header is reported and dropped", async () => {
+    const { cache, errors } = bench();
+    await cache.set("n", 7, { tags: ["t"] });
+    expect(await cache.get("n")).toBe(7);
+    const entry = (await cache.backend.get(cache.makeKey("n")))!;
+    expect(new TextDecoder().decode(entry.subarray(-1))).toBe("7"); // the codec's own bytes, last
+    await expect(cache.incr("n")).rejects.toThrow(TypeError); // so a tagged integer is no counter
+    await cache.backend.set(cache.makeKey("n"), entry.subarray(0, 10), null);
+    expect(await cache.get("n")).toBeUndefined();
+    expect(errors).toEqual([expect.stringMatching(/^decode: tagged cache entry has a header that cannot be decoded/)]);
+    expect(await cache.backend.get(cache.makeKey("n"))).toBeUndefined();
+  });
+
+  it("rejects tags that are not a list of non-empty strings without control characters, naming options.tags", async () => {
+    const { cache } = bench();
+    await expect(cache.set("k", 1, { tags: "t" as never })).rejects.toThrow("options.tags must be an array of tags, got");
+    await expect(cache.getOrSet("k", 1, { tags: [""] })).rejects.toThrow("options.tags[0] must be a non-empty string");
+    await expect(cache.setMany({ k: 1 }, { tags: ["ok", "bad\nline"] })).rejects.toThrow("options.tags[1]");
+    expect(await cache.has("k")).toBe(false);
+    expect(() => createCache({ tagCheckMs: -1 })).toThrow("options.tagCheckMs");
+  });
+});
