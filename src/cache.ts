@@ -338,6 +338,28 @@ export function writeStreamed(cache: EdgeCache, key: string, head: Uint8Array, b
   return cache instanceof Cache ? cache.writeStreamed(key, head, body, options) : cache.set(key, concatBytes(head, body), options);
 }
 
+/**
+ * `cache.get(key)` for edgecache's own records (vary indexes, purge records), which `onRead`
+ * does not hear: it counts the caller's reads. Not exported from the package.
+ *
+ * @example
+ * const index = await readRecord(pages, baseKey);
+ */
+export function readRecord(cache: EdgeCache, key: string): Promise<unknown> {
+  return cache instanceof Cache ? cache.readRecord(key) : cache.get(key);
+}
+
+/**
+ * `cache.getMany(keys)` for edgecache's own records (tag records), which `onRead` does not hear.
+ * Not exported from the package.
+ *
+ * @example
+ * const records = await readRecords(cache, ["tag:product:42"]);
+ */
+export function readRecords(cache: EdgeCache, keys: readonly string[]): Promise<Map<string, unknown>> {
+  return cache instanceof Cache ? cache.readRecords(keys) : cache.getMany(keys);
+}
+
 class Cache implements EdgeCache {
   readonly backend: Backend;
   readonly defaultTimeout: Timeout;
@@ -484,6 +506,24 @@ class Cache implements EdgeCache {
 
   async getMany<T = unknown>(keys: Iterable<string>, options?: VersionOption): Promise<Map<string, T>> {
     const [userKeys, madeKeys] = this.checkedKeys(keys, options?.version);
+    const found = await this.readMany<T>(userKeys, madeKeys);
+    if (this.onRead) for (const key of userKeys) this.observe({ operation: "getMany", key, hit: found.has(key) });
+    return found;
+  }
+
+  /** See `readRecord`. */
+  readRecord(key: string): Promise<unknown> {
+    return this.read(this.checkedKey(key, undefined), undefined);
+  }
+
+  /** See `readRecords`. */
+  readRecords(keys: readonly string[]): Promise<Map<string, unknown>> {
+    const [userKeys, madeKeys] = this.checkedKeys(keys, undefined);
+    return this.readMany(userKeys, madeKeys);
+  }
+
+  /** The values under `madeKeys` that are there, by their user keys. */
+  private async readMany<T>(userKeys: readonly string[], madeKeys: readonly string[]): Promise<Map<string, T>> {
     const found = new Map<string, T>();
     if (madeKeys.length === 0) return found;
     const values = await this.attempt("getMany", () => this.store.getMany(madeKeys), []);
@@ -498,7 +538,6 @@ class Cache implements EdgeCache {
       const value = this.decode(madeKeys[i]!, bytes);
       if (value !== MISSING) found.set(userKeys[i]!, value as T);
     }
-    if (this.onRead) for (const key of userKeys) this.observe({ operation: "getMany", key, hit: found.has(key) });
     return found;
   }
 

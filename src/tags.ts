@@ -24,7 +24,7 @@
  */
 import { describe } from "./arguments.ts";
 import type { Backend } from "./backend.ts";
-import type { EdgeCache } from "./cache.ts";
+import { type EdgeCache, readRecords } from "./cache.ts";
 import { sha256Hex } from "./hash.ts";
 import { caches } from "./registry.ts";
 import { LRUCache } from "lru-cache";
@@ -170,7 +170,7 @@ export async function tagVerdict(cache: EdgeCache, tagged: Readonly<Tagged>, clo
     else verdict = worse(verdict, verdictOf(known.record, tagged.at));
   }
   if (unknown === undefined || verdict === "purged") return verdict;
-  const found = await cache.getMany(unknown);
+  const found = await readRecords(cache, unknown);
   for (const key of unknown) {
     const record = parseRecord(found.get(key));
     memo.set(cache.makeKey(key), { record, readAt: now });
@@ -195,7 +195,7 @@ export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>, 
     return known?.record === undefined || now - known.readAt >= clock.tagCheckMs;
   });
   if (keys.length === 0) return;
-  const found = await cache.getMany(keys);
+  const found = await readRecords(cache, keys);
   await Promise.all(keys.map(async (key) => {
     const record = parseRecord(found.get(key));
     if (record !== undefined) return void memo.set(cache.makeKey(key), { record, readAt: now });
@@ -257,7 +257,7 @@ export async function purgeTag(tags: string | readonly string[], options: PurgeT
   const keys = await recordKeys(list);
   const at = now();
   // A soft purge keeps the record's purge time; a tag without a record has no good pages to keep.
-  const current = soft ? await cache.getMany(keys) : undefined;
+  const current = soft ? await readRecords(cache, keys) : undefined;
   const records = keys.map((key) => {
     const record = current && parseRecord(current.get(key));
     return [key, record ? [record.purged, at] : at] as const;

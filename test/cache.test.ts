@@ -5,6 +5,8 @@ import type { Backend } from "../src/backend.ts";
 import { createCache, readSharedStreamed } from "../src/cache.ts";
 import { cborSerializer, decodeValue, encodeValue } from "../src/codec.ts";
 import { CorruptEntryError } from "../src/errors.ts";
+import { cachePage } from "../src/page/cache-page.ts";
+import { purgeTag } from "../src/tags.ts";
 
 const failing: Backend = {
   name: "broken",
@@ -156,6 +158,17 @@ describe("onRead", () => {
       "has b miss",
       "getOrSet a hit", "getOrSet c miss",
     ]);
+  });
+
+  it("hears only the caller's reads: not the tag records a tagged value is checked against, nor page caching's vary indexes and purge records", async () => {
+    const reads: string[] = [];
+    const cache = createCache({ onRead: ({ operation, key, hit }) => reads.push(`${operation} ${key} ${hit ? "hit" : "miss"}`) });
+    await cache.set("price", 10, { tags: ["product:1"] });
+    await cache.getMany(["price"]);
+    const page = cachePage(60, { cache, tags: ["product:1"] })(async (_request: Request) => new Response("page", { headers: { vary: "accept-language" } }));
+    for (let i = 0; i < 2; i++) await page(new Request("https://example.com/"));
+    await purgeTag("product:1", { cache, soft: true });
+    expect(reads).toEqual(["getMany price hit"]);
   });
 
   it("marks a getOrSet hit that starts a refreshAhead, counts a failed read as a miss, and shrugs off a throwing hook", async () => {

@@ -13,7 +13,7 @@
  * Keys stay short enough for memcached (250 bytes with the cache's own `prefix:version:`): a base
  * key over 160 characters is hashed, so even a variant key (base + 67) stays within 227.
  */
-import type { EdgeCache } from "../cache.ts";
+import { type EdgeCache, readRecord } from "../cache.ts";
 import { sha256Hex } from "../hash.ts";
 import { acceptedCodings } from "../http/accept-encoding.ts";
 import { parseVary } from "../http/vary.ts";
@@ -93,7 +93,7 @@ export async function variantKey(base: string, request: Request, vary: readonly 
  * const index = await varyIndexFor(cache, base, ["cookie"]); // { kind: "vary", vary: ["cookie"], epoch: "3f9c0a1b" }
  */
 export async function varyIndexFor(cache: EdgeCache, base: string, vary: string[]): Promise<VaryIndex> {
-  const current: unknown = await cache.get(base);
+  const current: unknown = await readRecord(cache, base);
   const epoch = isVaryIndex(current) && current.epoch !== undefined ? current.epoch : crypto.randomUUID().slice(0, 8);
   return { kind: "vary", vary, epoch };
 }
@@ -117,7 +117,7 @@ export async function getCacheKey(request: Request, options: GetCacheKeyOptions 
   const settings = resolvePageOptions(rest);
   const cache = selectCache(settings.cache, request, []);
   const base = await baseKey(request, method, settings);
-  const stored = await cache.get(base);
+  const stored = await readRecord(cache, base);
   if (decodeStoredPage(stored)) return base;
   if (isVaryIndex(stored)) return variantKey(base, request, stored.vary, settings, stored.epoch);
   return undefined;

@@ -5,7 +5,7 @@
  * came, and may hold what the purge was for, is not stored when it finishes.
  */
 import { describe } from "../arguments.ts";
-import type { EdgeCache } from "../cache.ts";
+import { type EdgeCache, readRecord } from "../cache.ts";
 import { baseKey } from "./keys.ts";
 import { type PageCacheOptions, resolvePageOptions } from "./options.ts";
 import { selectCache } from "./select.ts";
@@ -35,7 +35,7 @@ const recordKey = (base: string): string => `purged:${base}`;
  * if (await purgedSince(cache, base, started)) return; // rendered before the purge: drop it
  */
 export async function purgedSince(cache: EdgeCache, base: string, since: number): Promise<boolean> {
-  const purgedAt: unknown = await cache.get(recordKey(base));
+  const purgedAt: unknown = await readRecord(cache, recordKey(base));
   return typeof purgedAt === "number" && purgedAt >= since;
 }
 
