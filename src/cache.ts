@@ -771,13 +771,14 @@ class Cache implements EdgeCache {
    */
   private async find(made: string, withTtl: boolean): Promise<Found | typeof ENDED | undefined> {
     let entry: { value: Uint8Array; ttl: BackendTtl } | undefined;
+    let bytes: Uint8Array | undefined;
     try {
-      entry = withTtl ? await this.readEntry!(made) : await this.store.get(made).then((value) => value && { value, ttl: null });
+      if (withTtl) bytes = (entry = await this.readEntry!(made))?.value;
+      else bytes = await this.store.get(made);
     } catch (error) {
       this.readFailed(error);
     }
-    if (entry === undefined) return undefined;
-    let bytes = entry.value;
+    if (bytes === undefined) return undefined;
     let stale = false;
     if (isTaggedEntry(bytes)) {
       const untagged = await this.untag(made, bytes);
@@ -785,7 +786,7 @@ class Cache implements EdgeCache {
       ({ bytes, stale } = untagged);
     }
     const value = this.decode(made, bytes);
-    return value === MISSING ? undefined : { value, ttl: withTtl ? entry.ttl : undefined, stale };
+    return value === MISSING ? undefined : { value, ttl: entry?.ttl, stale };
   }
 
   /**

@@ -6,7 +6,7 @@
  */
 import { memory } from "../../adapters/memory.ts";
 import { broadcastBus, tiered } from "../../adapters/tiered.ts";
-import { BackendUnavailableError, caches, configureCaches, createCache, InvalidCacheBackendError, KeyNotFoundError } from "../../src/index.ts";
+import { BackendUnavailableError, caches, configureCaches, createCache, InvalidCacheBackendError, KeyNotFoundError, purgeTag } from "../../src/index.ts";
 import { fakeClock } from "../conformance/fake-clock.ts";
 import { equal, ok, suite, throws } from "./harness.ts";
 
@@ -54,6 +54,22 @@ export default suite("core", (test) => {
     equal(await cache.has("fresh"), false);
     await cache.clear();
     equal(await cache.has("nothing"), false);
+  });
+
+  test("tagged values: purgeTag ends them, and after a soft purge getOrSet answers the old value while it recomputes", async () => {
+    const clock = fakeClock();
+    const cache = createCache({ backend: memory({ now: clock.now }), now: clock.now });
+    await cache.set("price", 10, { tags: ["product:1"] });
+    equal(await cache.getOrSet("stock", async () => 5, { tags: ["product:1", "stock"] }), 5);
+    await purgeTag("stock", { cache, now: clock.now, soft: true });
+    clock.advance(1);
+    const refreshed: Promise<unknown>[] = [];
+    equal(await cache.getOrSet("stock", async () => 4, { tags: ["product:1", "stock"], waitUntil: (work) => void refreshed.push(work) }), 5);
+    await Promise.all(refreshed);
+    equal(await cache.get("stock"), 4);
+    await purgeTag("product:1", { cache, now: clock.now });
+    clock.advance(1);
+    equal(await cache.getMany(["price", "stock"]), new Map());
   });
 
   test("timeouts follow the clock: default, per call, never, keep-nothing and touch", async () => {
