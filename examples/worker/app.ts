@@ -5,7 +5,8 @@
  * Routes (every response carries `Cache-Status`):
  *   /kv/:page          cachePage(30) in Workers KV; the cache is picked per request from `env`
  *   /products/:id      cachePage(30) in Workers KV, filed under the tag `product:<id>`
- *   POST /products/:id/purge   purgeTag(`product:<id>`): that product's pages are misses again
+ *   /products/:id/summary      a low-level value in the same KV cache (getOrSet), filed under the same tag
+ *   POST /products/:id/purge   purgeTag(`product:<id>`): that product's pages and summary are rebuilt
  *   /cache-api/:page   cachePage(30) in the Cache API
  *   /news              cachePage(30) in the Cache API, then served stale for 5 minutes while a
  *                      background dispatch through the app refreshes it
@@ -67,7 +68,7 @@ export function createApp(options: AppOptions = {}): Hono<App> {
   const kvCaches = new WeakMap<KVNamespace, EdgeCache>();
   const kvPages = (_request: Request, bindings: Env): EdgeCache => {
     let cache = kvCaches.get(bindings.CACHE_KV);
-    if (!cache) kvCaches.set(bindings.CACHE_KV, (cache = createCache({ backend: workersKv(bindings.CACHE_KV, { prefix: "pages:", ...clock }) })));
+    if (!cache) kvCaches.set(bindings.CACHE_KV, (cache = createCache({ backend: workersKv(bindings.CACHE_KV, { prefix: "pages:", ...clock }), ...clock })));
     return cache;
   };
   // At module scope: a binding imported from "cloudflare:workers" (no I/O happens until a request).
@@ -77,11 +78,17 @@ export function createApp(options: AppOptions = {}): Hono<App> {
   const productTag = (id: string) => `product:${id}`;
   const taggedInKv = cachePage<App>(PAGE_SECONDS, { cache: kvPages, tags: (request) => [productTag(new URL(request.url).pathname.split("/").pop()!)], ...clock });
   const inCacheApi = cachePage<App>(PAGE_SECONDS, { cache: cacheApiPages, ...clock });
+  let summaries = 0;
 
   const app = new Hono<App>();
-  app.get("/", (c) => c.text(["/kv/:page", "/cache-api/:page", "/products/:id", "POST /products/:id/purge", "/news", "/greeting", "/login", "/report", "/static", "/account"].join("\n")));
+  app.get("/", (c) => c.text(["/kv/:page", "/cache-api/:page", "/products/:id", "/products/:id/summary", "POST /products/:id/purge", "/news", "/greeting", "/login", "/report", "/static", "/account"].join("\n")));
   app.get("/kv/:page", inKv, (c) => render(c, `KV: ${c.req.path}`));
   app.get("/products/:id", taggedInKv, (c) => render(c, `Product ${c.req.param("id")}`));
+  app.get("/products/:id/summary", async (c) => {
+    const id = c.req.param("id");
+    const summary = await kvPages(c.req.raw, c.env).getOrSet(`summary:${id}`, () => ({ product: id, build: ++summaries }), { timeout: PAGE_SECONDS, tags: [productTag(id)] });
+    return c.json(summary);
+  });
   app.post("/products/:id/purge", async (c) => {
     await purgeTag(productTag(c.req.param("id")), { cache: kvPages(c.req.raw, c.env), ...clock });
     return c.body(null, 204);

@@ -50,15 +50,21 @@ describe("the example Worker", () => {
     });
   }
 
-  it("purges a product's pages by tag, and only that product's", async () => {
+  it("purges a product's pages and its low-level summary by tag, and only that product's", async () => {
+    const summary = async (id: string) => (await worker.fetch(`https://example.com/products/${id}/summary`)).json();
     await get("/products/42");
     await get("/products/7");
     expect(await stored("/products/42")).toMatch(/hit/);
     expect(await stored("/products/7")).toMatch(/hit/);
+    const [before42, before7] = [await summary("42"), await summary("7")];
+    expect([await summary("42"), await summary("7")]).toEqual([before42, before7]);
     const purge = await worker.fetch("https://example.com/products/42/purge", { method: "POST" });
     expect(purge.status).toBe(204);
     expect((await get("/products/42")).status).toBe("edgecache; fwd=stale; stored");
     expect((await get("/products/7")).status).toMatch(/^edgecache; hit/);
+    const after42 = await summary("42");
+    expect(after42).not.toEqual(before42);
+    expect([await summary("42"), await summary("7")]).toEqual([after42, before7]);
   });
 
   it("keeps Accept-Language variants apart", async () => {
