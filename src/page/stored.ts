@@ -5,6 +5,8 @@
  */
 import { isStreamedBytes, type StreamedBytes } from "../cache.ts";
 import { conditionalRequestHeaders } from "../http/conditional.ts";
+import { type DecodeMemo, decodeOnce } from "../decode-once.ts";
+import { decodeTagBlock, encodeTagBlock } from "../tagged-value.ts";
 import type { Tagged } from "../tags.ts";
 
 /** A cached response. Times are clock milliseconds. */
@@ -44,15 +46,12 @@ export const UNSTORED_HEADERS = new Set(["age", "connection", "keep-alive", "tra
 // fixed binary header instead of walking an object (5.6 µs down to about 1 µs for a typical page):
 //   "EP" 1 | status u16 | flags u8 (1: shareable, 2: tagged) | storedAt, freshUntil, swrUntil,
 //   sieUntil f64 | header bytes u32 | headers as UTF-8 "name\nvalue\n..." |
-//   if tagged: tagged at f64 | tag bytes u32 | tags as UTF-8 "tag\ntag..." | body
-// Header names and values cannot contain a newline (the Headers class refuses them), nor can tags
-// (see `checkTags`).
+//   if tagged: a tag block (see `encodeTagBlock`) | body
+// Header names and values cannot contain a newline (the Headers class refuses them).
 const MAGIC = [0x45, 0x50, 0x01] as const;
 const FIXED = MAGIC.length + 2 + 1 + 4 * 8 + 4;
 const SHAREABLE = 1;
 const TAGGED = 2;
-/** The tag block's own fixed part: its time and its length. */
-const TAG_FIXED = 8 + 4;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -64,8 +63,8 @@ const decoder = new TextDecoder();
  */
 export function storedPageHead(page: StoredPage): Uint8Array {
   const headers = encoder.encode(page.headers.map(([name, value]) => `${name}\n${value}`).join("\n"));
-  const tags = page.tagged && encoder.encode(page.tagged.tags.join("\n"));
-  const bytes = new Uint8Array(FIXED + headers.byteLength + (tags ? TAG_FIXED + tags.byteLength : 0));
+  const tags = page.tagged && encodeTagBlock(page.tagged);
+  const bytes = new Uint8Array(FIXED + headers.byteLength + (tags ? tags.byteLength : 0));
   const view = new DataView(bytes.buffer);
   bytes.set(MAGIC);
   let at = MAGIC.length;
@@ -78,12 +77,7 @@ export function storedPageHead(page: StoredPage): Uint8Array {
   }
   view.setUint32(at, headers.byteLength);
   bytes.set(headers, FIXED);
-  if (tags) {
-    at = FIXED + headers.byteLength;
-    view.setFloat64(at, page.tagged!.at);
-    view.setUint32(at + 8, tags.byteLength);
-    bytes.set(tags, at + TAG_FIXED);
-  }
+  if (tags) bytes.set(tags, FIXED + headers.byteLength);
   return bytes;
 }
 
@@ -112,22 +106,9 @@ interface PageHead {
   size: number;
 }
 
-// Decoding is a pure function of immutable bytes (backends never modify what they return), so
-// each page's bytes are decoded once: the memory backend hands back the same bytes on every hit,
-// and the Cloudflare adapters the same head bytes, which then decode to nothing. Keyed weakly by
-// the bytes' buffer, so decoded pages and heads go when their bytes do.
-type DecodeMemo<T> = WeakMap<ArrayBufferLike, { offset: number; length: number; value: T }>;
+// Each page's bytes are decoded once (see decode-once.ts).
 const decodedPages: DecodeMemo<DecodedPage | undefined> = new WeakMap();
 const decodedHeads: DecodeMemo<PageHead | undefined> = new WeakMap();
-
-/** What `decode` makes of `bytes`, decoded once for the same bytes. */
-function decodeOnce<T>(memo: DecodeMemo<T>, bytes: Uint8Array, decode: () => T): T {
-  const known = memo.get(bytes.buffer);
-  if (known !== undefined && known.offset === bytes.byteOffset && known.length === bytes.byteLength) return known.value;
-  const value = decode();
-  memo.set(bytes.buffer, { offset: bytes.byteOffset, length: bytes.byteLength, value });
-  return value;
-}
 
 /**
  * The stored page in a value read from the cache, or `undefined` when the value is not one.
@@ -187,11 +168,9 @@ function decodeHead(bytes: Uint8Array): PageHead | undefined {
   let size = headersEnd;
   let tagged: Tagged | undefined;
   if (flags & TAGGED) {
-    if (headersEnd + TAG_FIXED > bytes.byteLength) return undefined;
-    size = headersEnd + TAG_FIXED + view.getUint32(headersEnd + 8);
-    if (size > bytes.byteLength) return undefined;
-    const tags = decoder.decode(bytes.subarray(headersEnd + TAG_FIXED, size)).split("\n");
-    tagged = Object.freeze({ tags: Object.freeze(tags), at: view.getFloat64(headersEnd) });
+    const block = decodeTagBlock(bytes, headersEnd);
+    if (block === undefined) return undefined;
+    ({ tagged, end: size } = block);
   }
   const lines = headersEnd === FIXED ? [] : decoder.decode(bytes.subarray(FIXED, headersEnd)).split("\n");
   if (lines.length % 2 !== 0) return undefined;
