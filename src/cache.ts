@@ -130,8 +130,8 @@ export interface SetOptions extends WriteOptions {
   /**
    * File the value under these tags: `purgeTag(tag, { cache })` ends it, with every other value
    * and page in this cache filed under the tag, in one write per tag. A purge since the value's
-   * write was asked for (or its `getOrSet` computation began) ends it; reads then miss and drop
-   * it. A soft purge makes `getOrSet` return it while one background recomputation replaces it;
+   * write was asked for (or its `getOrSet` computation began) ends it: reads then miss, and the
+   * next write (an `add` too) replaces it. A soft purge makes `getOrSet` return it while one background recomputation replaces it;
    * the other reads miss. Each tag has a record in the cache (`tag:<name>`, see `purgeTag`),
    * made with the first value or page filed under it; reading a tagged value reads its tags'
    * records, trusted for `tagCheckMs`. A tagged integer is not a counter (`incr` refuses it).
@@ -804,8 +804,8 @@ class Cache implements EdgeCache {
 
   /**
    * What its tags say of an entry filed under them: the value's own bytes, `stale` when a soft
-   * purge of one came since it was made, or `MISSING` when a purge did (or the header is corrupt:
-   * reported and dropped, as a corrupt value is). The entry itself stays: a write replaces it.
+   * purge of one came since it was made, or `MISSING` when a purge did (or its tag block is
+   * corrupt: reported and dropped, as a corrupt value is). A purged entry stays: a write replaces it.
    */
   private async untag(made: string, entry: Uint8Array): Promise<{ bytes: Uint8Array; stale: boolean } | Missing> {
     let unwrapped: ReturnType<typeof unwrapTagged>;
