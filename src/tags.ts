@@ -3,8 +3,8 @@
  * everything filed under one of them (a product's pages and values, an author's), on any
  * backend, without listing keys.
  *
- * Each tag has a record in the cache: the clock time it was last purged, or first used, and the
- * time of a soft purge since. A page is filed with the time its handler was called (a value, with
+ * Each tag has a record in the cache, the clock time it was last purged (or first used), and
+ * once softly purged, a soft purge record beside it, the time of its last soft purge. A page is filed with the time its handler was called (a value, with
  * the time its write was asked for or its computation began), and stays good while each of its
  * tags has a record older than that. So:
  * - a purge during a render ends the page that render produces (it may hold the purged data);
@@ -128,13 +128,33 @@ function recordKey(tag: string): string | Promise<string> {
 
 const recordKeys = (tags: readonly string[]): Promise<string[]> => Promise.all(tags.map(recordKey));
 
+/**
+ * The key of a tag's soft purge record, beside its record's (`soft-tag:<tag>`, `soft-tag#<hash>`).
+ * Kept apart so that a soft purge is one write that reads nothing: folded into the record, it
+ * would have to read the purge time to keep it, and could undo a purge made in between.
+ */
+const softKey = (key: string): string => `soft-${key}`;
+
 const isTime = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value);
 
-/** A record as stored (the purge time, or the purge time and the soft purge time); anything else is none. */
+/**
+ * A record as stored: the purge time (or, as edgecache wrote it before soft purges had records of
+ * their own, the purge time and the soft purge time); anything else is none.
+ */
 function parseRecord(value: unknown): TagRecord | undefined {
   if (isTime(value)) return { purged: value };
   if (Array.isArray(value) && value.length === 2 && isTime(value[0]) && isTime(value[1])) return { purged: value[0], soft: value[1] };
   return undefined;
+}
+
+/** The records of the tags whose record keys are `keys`, each with its soft purge time where there is one. */
+async function readTagRecords(cache: EdgeCache, keys: readonly string[]): Promise<Array<TagRecord | undefined>> {
+  const found = await readRecords(cache, [...keys, ...keys.map(softKey)]);
+  return keys.map((key) => {
+    const record = parseRecord(found.get(key));
+    const soft = found.get(softKey(key));
+    return record === undefined || !isTime(soft) ? record : { purged: record.purged, soft: Math.max(soft, record.soft ?? soft) };
+  });
 }
 
 /** What one tag's record says of a page made at `at`. */
@@ -170,12 +190,11 @@ export async function tagVerdict(cache: EdgeCache, tagged: Readonly<Tagged>, clo
     else verdict = worse(verdict, verdictOf(known.record, tagged.at));
   }
   if (unknown === undefined || verdict === "purged") return verdict;
-  const found = await readRecords(cache, unknown);
-  for (const key of unknown) {
-    const record = parseRecord(found.get(key));
-    memo.set(cache.makeKey(key), { record, readAt: now });
-    verdict = worse(verdict, verdictOf(record, tagged.at));
-  }
+  const records = await readTagRecords(cache, unknown);
+  unknown.forEach((key, i) => {
+    memo.set(cache.makeKey(key), { record: records[i], readAt: now });
+    verdict = worse(verdict, verdictOf(records[i], tagged.at));
+  });
   return verdict;
 }
 
@@ -195,11 +214,11 @@ export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>, 
     return known?.record === undefined || now - known.readAt >= clock.tagCheckMs;
   });
   if (keys.length === 0) return;
-  const found = await readRecords(cache, keys);
-  await Promise.all(keys.map(async (key) => {
-    const record = parseRecord(found.get(key));
-    if (record !== undefined) return void memo.set(cache.makeKey(key), { record, readAt: now });
+  const records = await readTagRecords(cache, keys);
+  await Promise.all(keys.map(async (key, i) => {
     const made = cache.makeKey(key);
+    const record = records[i];
+    if (record !== undefined) return void memo.set(made, { record, readAt: now });
     if (await cache.add(key, tagged.at - 1, { timeout: null })) memo.set(made, { record: { purged: tagged.at - 1 }, readAt: now });
     else memo.delete(made); // another got there first: read the record that is there now
   }));
@@ -218,9 +237,9 @@ export interface PurgeTagOptions {
   /**
    * Make the pages stale rather than end them: each is then served as a stale page is (within
    * its stale-while-revalidate window, counted from the purge, while one request refreshes it;
-   * within its stale-if-error window when the handler fails) and a miss where it has none. This
-   * reads each tag's record before writing it: a hard purge of the same tag at the same moment
-   * elsewhere may be lost. A stale value is answered by `getOrSet` while one background
+   * within its stale-if-error window when the handler fails) and a miss where it has none. It is
+   * kept in a record of its own beside the tag's (`soft-tag:<name>`), so it never undoes a hard
+   * purge made at the same moment, and checking a tag reads both. A stale value is answered by `getOrSet` while one background
    * computation replaces it, and is a miss for the other reads. Default false.
    */
   soft?: boolean;
@@ -255,17 +274,12 @@ export async function purgeTag(tags: string | readonly string[], options: PurgeT
   if (typeof soft !== "boolean") throw new TypeError(`options.soft must be true or false, got ${describe(soft)}`);
   const cache = selectTagCache(options.cache ?? "default");
   const keys = await recordKeys(list);
+  const written = soft ? keys.map(softKey) : keys;
   const at = now();
-  // A soft purge keeps the record's purge time; a tag without a record has no good pages to keep.
-  const current = soft ? await readRecords(cache, keys) : undefined;
-  const records = keys.map((key) => {
-    const record = current && parseRecord(current.get(key));
-    return [key, record ? [record.purged, at] : at] as const;
-  });
-  const failed = new Set(await cache.setMany(records, { timeout: null }));
+  const failed = new Set(await cache.setMany(written.map((key) => [key, at] as const), { timeout: null }));
   const memo = tagMemo(cache);
   for (const key of keys) memo.delete(cache.makeKey(key)); // seen at once here: read again on the next hit
-  const unpurged = list.filter((_, i) => failed.has(keys[i]!));
+  const unpurged = list.filter((_, i) => failed.has(written[i]!));
   if (unpurged.length > 0) throw new Error(`purgeTag could not write to the ${cache.backend.name} backend, so these tags were not purged: ${unpurged.join(", ")}`);
 }
 

@@ -88,6 +88,24 @@ describe("tags on low-level values", () => {
     expect(await cache.get("k")).toBe("v2");
   });
 
+  it("a soft and a hard purge of one tag at once: the hard one is never undone, as a soft purge has a record of its own and reads nothing", async () => {
+    const { clock, cache } = bench();
+    await cache.set("k", "v", { tags: ["t"] });
+    clock.advance(0.001);
+    await Promise.all([purgeTag("t", { cache, now: clock.now, soft: true }), purgeTag("t", { cache, now: clock.now })]);
+    clock.advance(0.001);
+    expect(await cache.getOrSet("k", "new", { tags: ["t"] })).toBe("new"); // purged, not merely stale
+    expect(await cache.get("soft-tag:t")).toBe(clock.now() - 1);
+  });
+
+  it("reads a record written before soft purges had records of their own: [purge time, soft purge time]", async () => {
+    const { clock, cache } = bench();
+    await cache.set("k", "v", { tags: ["t"] });
+    await cache.set("tag:t", [clock.now() - 10_000, clock.now()], { timeout: null });
+    clock.advance(1);
+    expect(await cache.getOrSet("k", "new", { tags: ["t"], waitUntil: () => {} })).toBe("v"); // stale: answered, and refreshed behind
+  });
+
   it("a hard purge ends getOrSet's stale copy too: a failing computation then throws rather than answer purged data", async () => {
     const { cache, purge, errors } = bench();
     const fail = () => Promise.reject(new Error("origin down"));
@@ -122,7 +140,7 @@ describe("tags on low-level values", () => {
     expect(await cache.get("a")).toBe(1);
     clock.advance(1);
     await cache.set("c", 3, { tags: ["t"] });
-    expect(calls).toEqual(["getMany :1:tag:t", "get :1:a", "getMany :1:tag:t"]);
+    expect(calls).toEqual(["getMany :1:tag:t :1:soft-tag:t", "get :1:a", "getMany :1:tag:t :1:soft-tag:t"]);
   });
 
   it("a value whose tag record the store lost is a miss, never served unchecked", async () => {
