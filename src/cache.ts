@@ -77,7 +77,10 @@ export interface CacheOptions {
    * reaches this isolate within it. Default 1000.
    */
   tagCheckMs?: number;
-  /** The clock tag times are read from, in ms (the same as `purgeTag`'s), for tests. Default `Date.now`. */
+  /**
+   * The clock of tag times (the same as `purgeTag`'s) and of `getOrSet`'s `errorBackoffMs`, in
+   * ms, for tests. Default `Date.now`.
+   */
   now?: () => number;
 }
 
@@ -182,6 +185,14 @@ export interface GetOrSetOptions extends SetOptions {
    */
   softTimeoutMs?: number;
   /**
+   * Once a computation has failed and the stale copy was answered (`staleIfError`), answer the
+   * stale copy for this many ms without computing again; once a `refreshAhead` recomputation has
+   * failed, start none for as long. An origin that is down is then not called by every request,
+   * and none waits for it to fail again (bentocache's grace backoff). Per isolate. 0: compute
+   * every time. Default 5000.
+   */
+  errorBackoffMs?: number;
+  /**
    * Carries work that goes on after `getOrSet` has answered (a `refreshAhead` recomputation, one
    * that outlived `softTimeoutMs`) past the response where the runtime would cut it short: on
    * Workers, `ctx.waitUntil.bind(ctx)`. Elsewhere it simply runs on.
@@ -245,6 +256,8 @@ export interface EdgeCache {
 
 /** How long `getOrSet` waits for another process's computation by default (see `GetOrSetOptions`). */
 const DEFAULT_COLLAPSE_MS = 5000;
+/** How long `getOrSet` leaves a failing computation alone by default (see `GetOrSetOptions`). */
+const DEFAULT_ERROR_BACKOFF_MS = 5000;
 
 const MISSING: unique symbol = Symbol("missing");
 type Missing = typeof MISSING;
@@ -380,8 +393,8 @@ class Cache implements EdgeCache {
   private readonly fills: Fills;
   private readonly onRead: ((outcome: ReadOutcome) => void) | undefined;
   private readonly timeoutJitter: number;
-  /** The clock of tag times, and how long tag records read are trusted (see `SetOptions.tags`). */
-  private readonly tagClock: { now: () => number; tagCheckMs: number };
+  /** The clock of tag times and of the error backoff, and how long tag records read are trusted (see `SetOptions.tags`). */
+  private readonly clock: { now: () => number; tagCheckMs: number };
 
   constructor(options: CacheOptions) {
     const timeout = options.timeout === undefined ? 300 : options.timeout;
@@ -424,7 +437,7 @@ class Cache implements EdgeCache {
     this.onError = options.onError;
     this.onRead = options.onRead;
     this.validateKey = backend.validateKey?.bind(backend);
-    this.tagClock = { now: options.now ?? Date.now, tagCheckMs };
+    this.clock = { now: options.now ?? Date.now, tagCheckMs };
     this.fills = new Fills({
       store: this.store,
       read: async (made, staleToo) => {
@@ -433,6 +446,7 @@ class Cache implements EdgeCache {
       },
       attempt: (operation, call, otherwise) => this.attempt(operation, call, otherwise),
       report: (error) => this.onError?.(error, "getOrSet"),
+      now: this.clock.now,
     });
   }
 
@@ -459,7 +473,7 @@ class Cache implements EdgeCache {
       await this.attempt("set", () => this.store.delete(made), false);
       return;
     }
-    if (tags) bytes = (await this.filer(tags, this.tagClock.now()))(bytes);
+    if (tags) bytes = (await this.filer(tags, this.clock.now()))(bytes);
     await this.attempt("set", () => this.store.set(made, bytes, ttl), undefined);
   }
 
@@ -469,7 +483,7 @@ class Cache implements EdgeCache {
     const tags = tagsOption(options);
     let bytes = encodeValue(value, this.serializer);
     if (ttl === KEEP_NOTHING) return (await this.present(made, "add")) === false;
-    if (tags) bytes = (await this.filer(tags, this.tagClock.now()))(bytes);
+    if (tags) bytes = (await this.filer(tags, this.clock.now()))(bytes);
     const added = await this.attempt<boolean | undefined>("add", () => this.store.add(made, bytes, ttl), undefined);
     if (added !== false) return added === true;
     // The key is taken: by a live value, or by one that tags ended, which counts as missing and is replaced.
@@ -485,6 +499,7 @@ class Cache implements EdgeCache {
     const staleIfError = nonNegative(options?.staleIfError ?? 0, "options.staleIfError");
     const refreshAhead = options?.refreshAhead === undefined ? undefined : fraction(options.refreshAhead, "options.refreshAhead", "the timeout");
     const softTimeoutMs = options?.softTimeoutMs === undefined ? undefined : nonNegative(options.softTimeoutMs, "options.softTimeoutMs");
+    const errorBackoffMs = nonNegative(options?.errorBackoffMs ?? DEFAULT_ERROR_BACKOFF_MS, "options.errorBackoffMs");
     if (softTimeoutMs !== undefined && !(staleIfError > 0)) {
       throw new TypeError("options.softTimeoutMs needs options.staleIfError: without a stale copy there is nothing to answer with sooner");
     }
@@ -498,10 +513,10 @@ class Cache implements EdgeCache {
     // Due when a soft purge made it stale, or once no more than (1 - refreshAhead) of its timeout is left.
     const due = found !== undefined && (found.stale || (refreshAhead !== undefined && timeout !== null && timeout > 0 && found.ttl != null && found.ttl <= (1 - refreshAhead) * timeout));
     if (this.onRead) this.observe(due ? { operation: "getOrSet", key, hit: true, refreshing: true } : { operation: "getOrSet", key, hit: found !== undefined });
-    if (due) this.fills.refresh(this.fillPlan(key, made, value, ttl, collapseMs, staleIfError, options?.version, tags), options?.waitUntil);
+    if (due) this.fills.refresh(this.fillPlan(key, made, value, ttl, { collapseMs, staleIfError, errorBackoffMs }, options?.version, tags), options?.waitUntil);
     if (found) return found.value as T;
     // Concurrent callers in this isolate share one computation (no local thundering herd).
-    return this.fills.fill(this.fillPlan(key, made, value, ttl, collapseMs, staleIfError, options?.version, tags), softTimeoutMs, options?.waitUntil);
+    return this.fills.fill(this.fillPlan(key, made, value, ttl, { collapseMs, staleIfError, errorBackoffMs }, options?.version, tags), softTimeoutMs, options?.waitUntil);
   }
 
   async getMany<T = unknown>(keys: Iterable<string>, options?: VersionOption): Promise<Map<string, T>> {
@@ -561,7 +576,7 @@ class Cache implements EdgeCache {
       return [];
     }
     if (tags) {
-      const file = await this.filer(tags, this.tagClock.now());
+      const file = await this.filer(tags, this.clock.now());
       encoded = encoded.map(([made, bytes]) => [made, file(bytes)] as const);
     }
     const failed = await this.attempt("setMany", () => this.store.setMany(encoded, ttl), madeKeys);
@@ -647,11 +662,12 @@ class Cache implements EdgeCache {
   }
 
   /** What a `getOrSet` miss or refresh of `key` computes and stores, and where its lock and stale copy go; built only when one is due. */
-  private fillPlan<T>(key: string, made: string, value: T | (() => T | Promise<T>), ttl: BackendTtl, collapseMs: number, staleIfError: number, version: number | undefined, tags: readonly string[] | undefined): FillPlan<T> {
+  private fillPlan<T>(key: string, made: string, value: T | (() => T | Promise<T>), ttl: BackendTtl, limits: { collapseMs: number; staleIfError: number; errorBackoffMs: number }, version: number | undefined, tags: readonly string[] | undefined): FillPlan<T> {
+    const { collapseMs, staleIfError, errorBackoffMs } = limits;
     // Filed as made when the computation begins: a purge while it runs ends what it computes.
-    const at = tags && this.tagClock.now();
+    const at = tags && this.clock.now();
     return {
-      made, value, ttl, collapseMs,
+      made, value, ttl, collapseMs, errorBackoffMs,
       encode: at === undefined ? async (computed) => encodeValue(computed, this.serializer) : async (computed) => (await this.filer(tags!, at))(encodeValue(computed, this.serializer)),
       lock: collapseMs > 0 && sharesLocks(this.backend) ? this.makeKey(`lock.${key}`, version) : undefined,
       staleCopy: staleIfError > 0 && ttl !== null && ttl !== KEEP_NOTHING ? { key: this.staleKey(key, version), ttl: ttl + staleIfError } : undefined,
@@ -815,14 +831,14 @@ class Cache implements EdgeCache {
       this.dropCorrupt(made, error);
       return MISSING;
     }
-    const verdict = await tagVerdict(this, unwrapped.tagged, this.tagClock);
+    const verdict = await tagVerdict(this, unwrapped.tagged, this.clock);
     return verdict === "purged" ? MISSING : { bytes: unwrapped.bytes, stale: verdict !== undefined };
   }
 
   /** File what is made at `at` under `tags`: give each tag a record, then wrap values' bytes with them. */
   private async filer(tags: readonly string[], at: number): Promise<(bytes: Uint8Array) => Uint8Array> {
     const tagged = { tags, at };
-    await fileUnderTags(this, tagged, this.tagClock);
+    await fileUnderTags(this, tagged, this.clock);
     return (bytes) => wrapTagged(bytes, tagged);
   }
 

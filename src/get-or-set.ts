@@ -2,9 +2,11 @@
  * `getOrSet`'s computations: a miss computed once per isolate, and once per store where the store
  * can lock (the first process to miss takes `lock.<key>` and the others poll for its value); a
  * stale copy kept beside the value (`staleIfError`) and answered when the computation fails or
- * runs long (`softTimeoutMs`); and a value replaced in the background before it expires
- * (`refreshAhead`). `cache.ts` reads the value and decides; this module computes and stores.
+ * runs long (`softTimeoutMs`); a value replaced in the background before it expires
+ * (`refreshAhead`); and no computation for a while after one failed (`errorBackoffMs`).
+ * `cache.ts` reads the value and decides; this module computes and stores.
  */
+import { ErrorBackoff } from "./backoff.ts";
 import type { BackendTtl } from "./backend.ts";
 import type { CompleteBackend } from "./backend-fallbacks.ts";
 import { withDeadline } from "./deadline.ts";
@@ -13,13 +15,15 @@ import { pollPause, takeLock } from "./locks.ts";
 /**
  * What the computations need of their cache: its store (with the generic fallbacks), its reads
  * (decoded, failures handled as its reads handle them), its `ignoreErrors` handling, and where
- * to report what fails without failing the call.
+ * to report what fails without failing the call, and its clock.
  *
  * @example
- * const fills = new Fills({ store, read, attempt, report: (error) => onError?.(error, "getOrSet") });
+ * const fills = new Fills({ store, read, attempt, report: (error) => onError?.(error, "getOrSet"), now: Date.now });
  */
 export interface FillHost {
   readonly store: CompleteBackend;
+  /** The clock of the error backoff, in ms. */
+  now(): number;
   /**
    * The value under a made key, boxed (a stored `null` alike); `undefined` when missing, or when
    * a soft purge of its tags made it stale, unless `staleToo` (a stale copy's read); `"ended"`
@@ -35,7 +39,7 @@ export interface FillHost {
  * What one `getOrSet` miss or refresh computes and stores, and where its lock and stale copy live.
  *
  * @example
- * const plan: FillPlan<Report> = { made: ":1:report", value: buildReport, encode, ttl: 600, lock: ":1:lock.report", collapseMs: 5000, staleCopy: undefined };
+ * const plan: FillPlan<Report> = { made: ":1:report", value: buildReport, encode, ttl: 600, lock: ":1:lock.report", collapseMs: 5000, staleCopy: undefined, errorBackoffMs: 5000 };
  */
 export interface FillPlan<T> {
   made: string;
@@ -49,6 +53,8 @@ export interface FillPlan<T> {
   collapseMs: number;
   /** Where the stale copy goes and for how long (see `staleIfError`). */
   staleCopy: { key: string; ttl: number } | undefined;
+  /** How long a failed computation keeps the next ones from running (see `errorBackoffMs`). */
+  errorBackoffMs: number;
 }
 
 /** Carries work that goes on after `getOrSet` has answered (Workers' `ctx.waitUntil`). */
@@ -65,6 +71,8 @@ export class Fills {
   private readonly host: FillHost;
   private readonly filling = new Map<string, Promise<unknown>>();
   private readonly refreshing = new Set<string>();
+  /** The values whose computation failed lately, by made key. */
+  private readonly backoff = new ErrorBackoff(0);
 
   constructor(host: FillHost) {
     this.host = host;
@@ -78,7 +86,7 @@ export class Fills {
   fill<T>(plan: FillPlan<T>, softTimeoutMs: number | undefined, waitUntil: WaitUntil): Promise<T> {
     let filling = this.filling.get(plan.made);
     if (!filling) {
-      const work = plan.lock ? this.fillAlone(plan, plan.lock) : this.computeAndAdd(plan);
+      const work = this.backingOff(plan) ? this.staleOrCompute(plan, plan.staleCopy.key) : this.compute(plan);
       filling = softTimeoutMs === undefined || !plan.staleCopy ? work : this.staleIfSlow(work, plan.staleCopy.key, softTimeoutMs, waitUntil);
       // Callers that come while the work goes on share it, or the stale copy it was answered with.
       const done = (): void => void this.filling.delete(plan.made);
@@ -93,7 +101,7 @@ export class Fills {
    * it: once in this isolate, and where the store locks, only if no other process is at it.
    */
   refresh<T>(plan: FillPlan<T>, waitUntil: WaitUntil): void {
-    if (this.refreshing.has(plan.made)) return;
+    if (this.refreshing.has(plan.made) || (plan.errorBackoffMs > 0 && this.backoff.holds(this, plan.made, this.host.now()))) return;
     this.refreshing.add(plan.made);
     const refresh = (async () => {
       const held = plan.lock ? await this.tryLock(plan.lock, plan.collapseMs) : undefined;
@@ -104,9 +112,28 @@ export class Fills {
         if (held) this.unlock(plan.lock!);
       }
     })()
-      .catch((error: unknown) => this.host.report(error))
+      .catch((error: unknown) => {
+        this.backoff.failed(this, plan.made, this.host.now(), plan.errorBackoffMs);
+        this.host.report(error);
+      })
       .finally(() => this.refreshing.delete(plan.made));
     waitUntil?.(refresh);
+  }
+
+  /** The computation of a miss: by one process at a time where the store locks. */
+  private compute<T>(plan: FillPlan<T>): Promise<T> {
+    return plan.lock ? this.fillAlone(plan, plan.lock) : this.computeAndAdd(plan);
+  }
+
+  /** Whether a computation of the value failed within `errorBackoffMs`, and a stale copy may stand in. */
+  private backingOff<T>(plan: FillPlan<T>): plan is FillPlan<T> & { staleCopy: NonNullable<FillPlan<T>["staleCopy"]> } {
+    return plan.staleCopy !== undefined && plan.errorBackoffMs > 0 && this.backoff.holds(this, plan.made, this.host.now());
+  }
+
+  /** While backing off: the stale copy under `copy`, or the computation where there is none. */
+  private async staleOrCompute<T>(plan: FillPlan<T>, copy: string): Promise<T> {
+    const stale = await this.host.read(copy, true).catch(() => undefined);
+    return isValue(stale) ? (stale.value as T) : this.compute(plan);
   }
 
   /**
@@ -158,6 +185,7 @@ export class Fills {
     } catch (error) {
       const stale = plan.staleCopy && (await this.host.read(plan.staleCopy.key, true).catch(() => undefined));
       if (!isValue(stale)) throw error;
+      this.backoff.failed(this, plan.made, this.host.now(), plan.errorBackoffMs);
       this.host.report(error);
       return stale.value as T;
     }

@@ -104,7 +104,7 @@ describe("getOrSet with staleIfError", () => {
     const clock = fakeClock();
     const backend = memory({ now: clock.now });
     const errors: string[] = [];
-    const cache = createCache({ backend, timeout: 60, onError: (error, operation) => errors.push(`${operation}: ${String(error)}`) });
+    const cache = createCache({ backend, timeout: 60, now: clock.now, onError: (error, operation) => errors.push(`${operation}: ${String(error)}`) });
     let failing = false;
     let calls = 0;
     const compute = async () => {
@@ -114,6 +114,25 @@ describe("getOrSet with staleIfError", () => {
     };
     return { clock, backend, cache, errors, compute, fail: () => void (failing = true), calls: () => calls };
   }
+
+  it("after a failure answers the stale copy for errorBackoffMs (5 s) without computing, then computes again", async () => {
+    const t = setup();
+    const options = { staleIfError: 300 };
+    await t.cache.getOrSet("rates", t.compute, options);
+    t.clock.advance(61);
+    t.fail();
+    expect(await t.cache.getOrSet("rates", t.compute, options)).toEqual({ rates: 1 });
+    t.clock.advance(4.9);
+    expect(await t.cache.getOrSet("rates", t.compute, options)).toEqual({ rates: 1 });
+    expect([t.calls(), t.errors.length]).toEqual([2, 1]); // the origin left alone
+    t.clock.advance(0.1);
+    expect(await t.cache.getOrSet("rates", t.compute, options)).toEqual({ rates: 1 });
+    expect([t.calls(), t.errors.length]).toEqual([3, 2]);
+    // errorBackoffMs: 0 computes every time.
+    expect(await t.cache.getOrSet("rates", t.compute, { ...options, errorBackoffMs: 0 })).toEqual({ rates: 1 });
+    expect(t.calls()).toBe(4);
+    await expect(t.cache.getOrSet("rates", t.compute, { ...options, errorBackoffMs: -1 })).rejects.toThrow("options.errorBackoffMs");
+  });
 
   it("returns the last value when computing its replacement fails within the window, and reports why", async () => {
     const t = setup();
@@ -156,7 +175,7 @@ describe("getOrSet with refreshAhead", () => {
     const clock = fakeClock();
     const store = backend ?? memory({ now: clock.now });
     const errors: string[] = [];
-    const cache = createCache({ backend: store, timeout: 60, onError: (error, operation) => errors.push(`${operation}: ${String(error)}`) });
+    const cache = createCache({ backend: store, timeout: 60, now: clock.now, onError: (error, operation) => errors.push(`${operation}: ${String(error)}`) });
     const refreshes: Array<Promise<unknown>> = [];
     let calls = 0;
     let failing = false;
@@ -186,7 +205,7 @@ describe("getOrSet with refreshAhead", () => {
     expect(await t.cache.get("rates")).toEqual({ rates: 2 });
   });
 
-  it("reports a failed refresh and keeps the value, then tries again on a later call", async () => {
+  it("reports a failed refresh and keeps the value, starts none for errorBackoffMs (5 s), then tries again", async () => {
     const t = setup();
     await t.ask();
     t.clock.advance(50);
@@ -195,6 +214,10 @@ describe("getOrSet with refreshAhead", () => {
     await Promise.all(t.refreshes);
     expect(t.errors).toEqual(["getOrSet: Error: upstream down"]);
     expect(await t.cache.get("rates")).toEqual({ rates: 1 });
+    t.clock.advance(4.9);
+    expect(await t.ask()).toEqual({ rates: 1 });
+    expect(t.refreshes).toHaveLength(1);
+    t.clock.advance(0.1);
     await t.ask();
     expect(t.refreshes).toHaveLength(2);
   });

@@ -14,7 +14,7 @@ import type { CacheOutcome } from "./cache-status.ts";
 import { captureBody, type CapturedResponse } from "./capture.ts";
 import { baseKey, variantKey, varyIndexFor, varyNames } from "./keys.ts";
 import type { PageErrorContext, ResolvedPageOptions } from "./options.ts";
-import { ErrorBackoff } from "./backoff.ts";
+import { ErrorBackoff } from "../backoff.ts";
 import { StoreDeadlines } from "./deadlines.ts";
 import { withDeadline } from "../deadline.ts";
 import { claimFill, type Fill, Fills } from "./fills.ts";
