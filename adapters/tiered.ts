@@ -19,7 +19,7 @@
  * - Page caching reads pages whole through the near tier (there are no streams), and stored pages
  *   carry their own freshness, so a page kept near turns stale on time.
  */
-import { describe, nonNegative } from "../src/arguments.ts";
+import { checkFunction, describe, nonNegative } from "../src/arguments.ts";
 import type { Backend, BackendTtl } from "../src/backend.ts";
 import { entryWithTtl } from "../src/backend-fallbacks.ts";
 import type { Invalidation, InvalidationBus } from "./tiered/bus.ts";
@@ -51,6 +51,25 @@ export interface TieredOptions {
    * still bounds how stale a near copy can be. Default: none.
    */
   bus?: InvalidationBus;
+  /**
+   * Hears which tier answered each key this backend read (`get`, `getMany`, `getWithTtl`, `has`),
+   * for the near tier's hit ratio beside `createCache`'s `onRead`: a near copy (`tier: "near"`,
+   * always a hit) or a far read (`tier: "far"`, a hit or not). Keys as the backend sees them
+   * (prefixed and versioned). A throwing hook changes nothing. Default: none.
+   */
+  onRead?: (read: TieredRead) => void;
+}
+
+/**
+ * What one read of a tiered backend found, and where (see `TieredOptions.onRead`).
+ *
+ * @example
+ * const onRead = ({ tier, hit }: TieredRead) => metrics.increment(`cache.${hit ? tier : "miss"}`);
+ */
+export interface TieredRead {
+  key: string;
+  tier: "near" | "far";
+  hit: boolean;
 }
 
 /**
@@ -73,6 +92,21 @@ export function tiered(options: TieredOptions): Backend {
     }
   }
   const nearTimeout = nonNegative(options.nearTimeout ?? 5, "options.nearTimeout");
+  const onRead = options.onRead;
+  if (onRead !== undefined) checkFunction(onRead, "options.onRead");
+  /** Tell `onRead` where a read of `key` was answered; a throwing hook changes nothing. */
+  const heard = (key: string, tier: TieredRead["tier"], hit: boolean): void => {
+    try {
+      onRead?.({ key, tier, hit });
+    } catch {
+      // Metrics must not turn a read into an error.
+    }
+  };
+  /** A far read of `key` as `onRead` hears it. */
+  const fromFar = <T>(key: string, found: T | undefined): T | undefined => {
+    if (onRead) heard(key, "far", found !== undefined);
+    return found;
+  };
   const bus = options.bus;
   if (bus !== undefined && typeof (bus as Partial<InvalidationBus> | null)?.join !== "function") {
     throw new TypeError(`options.bus must be an invalidation bus (with join), such as broadcastBus(), got ${describe(bus)}`);
@@ -140,7 +174,10 @@ export function tiered(options: TieredOptions): Backend {
     },
 
     async get(key) {
-      return (await near.get(key)) ?? readFar(key);
+      const kept = await near.get(key);
+      if (kept === undefined) return fromFar(key, await readFar(key));
+      if (onRead) heard(key, "near", true);
+      return kept;
     },
 
     async set(key, value, ttl) {
@@ -170,7 +207,12 @@ export function tiered(options: TieredOptions): Backend {
   // fallbacks run over this backend (and its near tier) rather than over the far one alone.
   if (far.has) {
     const farHas = far.has.bind(far);
-    backend.has = async (key) => (await near.get(key)) !== undefined || farHas(key);
+    backend.has = async (key) => {
+      const kept = (await near.get(key)) !== undefined;
+      const found = kept || (await farHas(key));
+      if (onRead) heard(key, kept ? "near" : "far", found);
+      return found;
+    };
   }
   if (far.add) {
     const farAdd = far.add.bind(far);
@@ -202,8 +244,11 @@ export function tiered(options: TieredOptions): Backend {
     backend.getWithTtl = async (key) => {
       const kept = nearEntry && (await nearEntry(key));
       const longer = kept && farLonger.get(kept.value);
-      if (kept && longer !== undefined) return { value: kept.value, ttl: longer === null || kept.ttl === null ? null : kept.ttl + longer };
-      return readFarEntry(key, farEntry);
+      if (kept && longer !== undefined) {
+        if (onRead) heard(key, "near", true);
+        return { value: kept.value, ttl: longer === null || kept.ttl === null ? null : kept.ttl + longer };
+      }
+      return fromFar(key, await readFarEntry(key, farEntry));
     };
   }
   if (far.getMany) {
@@ -236,10 +281,11 @@ export function tiered(options: TieredOptions): Backend {
     };
     backend.getMany = async (keys) => {
       const values = await Promise.all(keys.map((key) => near.get(key)));
+      if (onRead) keys.forEach((key, i) => values[i] !== undefined && heard(key, "near", true));
       const missing = keys.flatMap((_, i) => (values[i] === undefined ? [i] : []));
       if (missing.length === 0) return values;
       const found = await readManyFar(missing.map((i) => keys[i]!));
-      missing.forEach((i, n) => (values[i] = found[n]));
+      missing.forEach((i, n) => (values[i] = fromFar(keys[i]!, found[n])));
       return values;
     };
   }

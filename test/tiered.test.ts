@@ -173,6 +173,23 @@ describe("tiered backend", () => {
     expect(await get()).toEqual(["render 2", "edgecache; fwd=uri-miss; stored"]);
   });
 
+  it("onRead hears which tier answered each key: near copies, far hits and misses, for the near tier's hit ratio", async () => {
+    const clock = fakeClock();
+    const reads: string[] = [];
+    const far = memory({ now: clock.now });
+    const throwing = tiered({ near: memory({ now: clock.now }), far, onRead: () => { throw new Error("metrics down"); } });
+    const cache = createCache({ backend: tiered({ near: memory({ now: clock.now }), far, onRead: ({ key, tier, hit }) => reads.push(`${key} ${tier} ${hit ? "hit" : "miss"}`) }) });
+    await far.set(":1:a", new TextEncoder().encode("1"), 60);
+    expect(await cache.get("a")).toBe(1);
+    expect(await cache.get("a")).toBe(1);
+    expect(await cache.getMany(["a", "b"])).toEqual(new Map([["a", 1]]));
+    expect(await cache.getOrSet("a", 2, { timeout: 60, refreshAhead: 0.5 })).toBe(1);
+    expect(await cache.has("b")).toBe(false);
+    expect(reads).toEqual([":1:a far hit", ":1:a near hit", ":1:a near hit", ":1:b far miss", ":1:a near hit", ":1:b far miss"]);
+    expect(await throwing.get(":1:a")).toEqual(new TextEncoder().encode("1"));
+    expect(() => tiered({ near: memory(), far: memory(), onRead: "log" as never })).toThrow('options.onRead must be a function, got "log"');
+  });
+
   it("refuses what is not a backend, and a negative nearTimeout, naming them", () => {
     expect(() => tiered({ near: memory(), far: undefined as unknown as Backend })).toThrow(/options\.far must be a backend/);
     expect(() => tiered({ near: {} as Backend, far: memory() })).toThrow(/options\.near must be a backend/);
