@@ -151,7 +151,14 @@ export interface SetOptions extends WriteOptions {
  * await cache.getOrSet("report", buildReport, { timeout: 600, collapseMs: 30_000, staleIfError: 3600 });
  * await cache.getOrSet("rates", fetchRates, { timeout: 60, refreshAhead: 0.8, staleIfError: 600, softTimeoutMs: 200, waitUntil: (work) => ctx.waitUntil(work) });
  */
-export interface GetOrSetOptions extends SetOptions {
+export interface GetOrSetOptions<T = unknown> extends WriteOptions {
+  /**
+   * Tags to file the value under (see `SetOptions.tags`), or a function of the computed value
+   * that returns them, for tags known only once it is computed (bentocache's adaptive tags: a
+   * listing filed under the products it holds). A function that throws or returns bad tags
+   * stores nothing: the value is returned, and `onError` hears why.
+   */
+  tags?: readonly string[] | ((value: T) => readonly string[]);
   /**
    * On a store shared between processes with an atomic add (memcached, Upstash Redis), the first
    * process to miss takes a lock entry for this long and computes the value; the others poll the
@@ -225,7 +232,7 @@ export interface EdgeCache {
    * shared store with an atomic add (see `GetOrSetOptions.collapseMs`); with `staleIfError`, a
    * failed computation returns the previous value for a while.
    */
-  getOrSet<T>(key: string, value: T | (() => T | Promise<T>), options?: GetOrSetOptions): Promise<T>;
+  getOrSet<T>(key: string, value: T | (() => T | Promise<T>), options?: GetOrSetOptions<T>): Promise<T>;
   /** The present keys only, with their values. */
   getMany<T = unknown>(keys: Iterable<string>, options?: VersionOption): Promise<Map<string, T>>;
   /** Store several values with one timeout; returns the keys that failed to store. */
@@ -491,7 +498,7 @@ class Cache implements EdgeCache {
     return this.attempt("add", () => this.store.set(made, bytes, ttl).then(() => true), false);
   }
 
-  async getOrSet<T>(key: string, value: T | (() => T | Promise<T>), options?: GetOrSetOptions): Promise<T> {
+  async getOrSet<T>(key: string, value: T | (() => T | Promise<T>), options?: GetOrSetOptions<T>): Promise<T> {
     const made = this.checkedKey(key, options?.version);
     const timeout = options?.timeout === undefined ? this.defaultTimeout : options.timeout;
     const ttl = this.ttlFor(timeout);
@@ -504,7 +511,7 @@ class Cache implements EdgeCache {
       throw new TypeError("options.softTimeoutMs needs options.staleIfError: without a stale copy there is nothing to answer with sooner");
     }
     if (options?.waitUntil !== undefined) checkFunction(options.waitUntil, "options.waitUntil");
-    const tags = tagsOption(options);
+    const tags = typeof options?.tags === "function" ? options.tags : tagsOption(options as SetOptions | undefined);
     if (refreshAhead !== undefined && !this.readEntry) {
       throw new TypeError(`options.refreshAhead needs a backend that tells how long an entry has left (getWithTtl or ttl); the ${this.backend.name} backend has neither`);
     }
@@ -662,13 +669,13 @@ class Cache implements EdgeCache {
   }
 
   /** What a `getOrSet` miss or refresh of `key` computes and stores, and where its lock and stale copy go; built only when one is due. */
-  private fillPlan<T>(key: string, made: string, value: T | (() => T | Promise<T>), ttl: BackendTtl, limits: { collapseMs: number; staleIfError: number; errorBackoffMs: number }, version: number | undefined, tags: readonly string[] | undefined): FillPlan<T> {
+  private fillPlan<T>(key: string, made: string, value: T | (() => T | Promise<T>), ttl: BackendTtl, limits: { collapseMs: number; staleIfError: number; errorBackoffMs: number }, version: number | undefined, tags: GetOrSetOptions<T>["tags"]): FillPlan<T> {
     const { collapseMs, staleIfError, errorBackoffMs } = limits;
     // Filed as made when the computation begins: a purge while it runs ends what it computes.
-    const at = tags && this.clock.now();
+    const at = this.clock.now();
     return {
       made, value, ttl, collapseMs, errorBackoffMs,
-      encode: at === undefined ? async (computed) => encodeValue(computed, this.serializer) : async (computed) => (await this.filer(tags!, at))(encodeValue(computed, this.serializer)),
+      encode: tags === undefined ? async (computed) => encodeValue(computed, this.serializer) : (computed) => this.taggedEntry(computed, tags, at),
       lock: collapseMs > 0 && sharesLocks(this.backend) ? this.makeKey(`lock.${key}`, version) : undefined,
       staleCopy: staleIfError > 0 && ttl !== null && ttl !== KEEP_NOTHING ? { key: this.staleKey(key, version), ttl: ttl + staleIfError } : undefined,
     };
@@ -835,6 +842,22 @@ class Cache implements EdgeCache {
     return verdict === "purged" ? MISSING : { bytes: unwrapped.bytes, stale: verdict !== undefined };
   }
 
+  /**
+   * A computed value's entry, filed under its tags, or under what `tags(value)` returns;
+   * `undefined` when that throws or returns bad tags (reported: the value is not stored).
+   */
+  private async taggedEntry<T>(value: T, tags: NonNullable<GetOrSetOptions<T>["tags"]>, at: number): Promise<Uint8Array | undefined> {
+    const bytes = encodeValue(value, this.serializer);
+    let list: readonly string[] | undefined;
+    try {
+      list = typeof tags === "function" ? tagsOption({ tags: tags(value) }, "options.tags(value)") : tags;
+    } catch (error) {
+      this.onError?.(error, "getOrSet");
+      return undefined;
+    }
+    return list ? (await this.filer(list, at))(bytes) : bytes;
+  }
+
   /** File what is made at `at` under `tags`: give each tag a record, then wrap values' bytes with them. */
   private async filer(tags: readonly string[], at: number): Promise<(bytes: Uint8Array) => Uint8Array> {
     const tagged = { tags, at };
@@ -885,9 +908,9 @@ class Cache implements EdgeCache {
   }
 }
 
-/** The `tags` option checked, or `undefined` when there are none. */
-function tagsOption(options: SetOptions | undefined): readonly string[] | undefined {
+/** The `tags` option checked (a TypeError naming `name`), or `undefined` when there are none. */
+function tagsOption(options: SetOptions | undefined, name = "options.tags"): readonly string[] | undefined {
   if (options?.tags === undefined) return undefined;
-  const tags = checkTags(options.tags, "options.tags");
+  const tags = checkTags(options.tags, name);
   return tags.length > 0 ? tags : undefined;
 }

@@ -44,8 +44,8 @@ export interface FillHost {
 export interface FillPlan<T> {
   made: string;
   value: T | (() => T | Promise<T>);
-  /** The entry that stores a computed value (filed under its tags, where it has any). */
-  encode(value: T): Promise<Uint8Array>;
+  /** The entry that stores a computed value (filed under its tags, where it has any); `undefined`: not to be stored (its tags could not be had, which was reported). */
+  encode(value: T): Promise<Uint8Array | undefined>;
   /** The backend TTL; 0 keeps nothing (the value is computed and returned, never stored). */
   ttl: BackendTtl;
   /** The lock entry's key, where the store can lock (see `collapseMs`). */
@@ -107,7 +107,8 @@ export class Fills {
       const held = plan.lock ? await this.tryLock(plan.lock, plan.collapseMs) : undefined;
       if (held === false) return; // another process is refreshing it
       try {
-        await this.keep(plan, await plan.encode(await compute(plan.value)), "replace");
+        const bytes = await plan.encode(await compute(plan.value));
+        if (bytes) await this.keep(plan, bytes, "replace");
       } finally {
         if (held) this.unlock(plan.lock!);
       }
@@ -190,7 +191,7 @@ export class Fills {
       return stale.value as T;
     }
     const bytes = await plan.encode(computed);
-    if (plan.ttl === 0) return computed;
+    if (bytes === undefined || plan.ttl === 0) return computed;
     if (await this.keep(plan, bytes, "add")) return computed;
     // Another writer got there first: return its value, or ours when it has gone again, replacing an entry a purge ended.
     const winner = await this.host.read(plan.made, false);

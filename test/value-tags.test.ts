@@ -71,6 +71,25 @@ describe("tags on low-level values", () => {
     expect(await cache.getOrSet("k", load, { tags: ["t"] })).toBe("v4");
   });
 
+  it("getOrSet takes tags from the computed value (adaptive tags); a tags function that fails stores nothing and is reported", async () => {
+    const { cache, purge, errors } = bench();
+    let builds = 0;
+    const listing = async () => ({ build: ++builds, ids: [1, 2] });
+    const byProducts = { tags: (value: { ids: number[] }) => value.ids.map((id) => `product:${id}`) };
+    expect(await cache.getOrSet("listing", listing, { tags: (value) => value.ids.map((id) => `product:${id}`) })).toEqual({ build: 1, ids: [1, 2] });
+    expect(await cache.getOrSet("listing", listing, byProducts)).toEqual({ build: 1, ids: [1, 2] });
+    await purge("product:3");
+    expect((await cache.getOrSet("listing", listing, byProducts)).build).toBe(1);
+    await purge("product:2");
+    expect((await cache.getOrSet("listing", listing, byProducts)).build).toBe(2);
+    // A tags function that throws, or returns bad tags: the value is answered, not stored.
+    const broken = { tags: (): string[] => { throw new Error("no ids"); } };
+    expect((await cache.getOrSet("other", listing, broken)).build).toBe(3);
+    expect((await cache.getOrSet("other", listing, { tags: () => [""] })).build).toBe(4);
+    expect(await cache.has("other")).toBe(false);
+    expect(errors).toEqual(["getOrSet: no ids", expect.stringMatching(/^getOrSet: options\.tags\(value\)\[0\] must be a non-empty string/)]);
+  });
+
   it("a soft purge: getOrSet answers the value at once while one background computation replaces it; other reads miss", async () => {
     const { cache, purge } = bench();
     const background: Promise<unknown>[] = [];
