@@ -14,8 +14,8 @@ import { pollPause, takeLock } from "./locks.ts";
 
 /**
  * What the computations need of their cache: its store (with the generic fallbacks), its reads
- * (decoded, failures handled as its reads handle them), its `ignoreErrors` handling, and where
- * to report what fails without failing the call, and its clock.
+ * (decoded, failures handled as its reads handle them), its `ignoreErrors` handling, where to
+ * report what fails without failing the call, and its clock.
  *
  * @example
  * const fills = new Fills({ store, read, attempt, report: (error) => onError?.(error, "getOrSet"), now: Date.now });
