@@ -3,7 +3,8 @@
  * lru-cache is synchronous; our backend honours the async Backend contract, so the fair baseline
  * is lru-cache behind an async function (the first row); raw synchronous lru-cache is shown too.
  * EdgeCache's get (key making, decoding) is the figure an application sees; the same get of a
- * value filed under two tags shows what tags add (their records trusted for tagCheckMs).
+ * value filed under two tags shows what tags add (their records trusted for tagCheckMs), and a
+ * getOrSet hit what it adds to a get.
  */
 import { LRUCache } from "lru-cache";
 import { memory } from "../adapters/memory.ts";
@@ -34,6 +35,7 @@ for (const size of [10_000, 1_000_000]) {
     await time("edgecache memory backend get", () => backend.get(next())),
     await time("EdgeCache.get (key + decode)", () => cache.get("key-1")),
     await time("EdgeCache.get, a value under two tags", () => cache.get("tagged-1")),
+    await time("EdgeCache.getOrSet, a hit", () => cache.getOrSet("key-1", "unused")),
   ]);
   report(`set (overwrite), ${size.toLocaleString("en-US")} entries`, [
     await time("lru-cache set (async, baseline)", () => asyncSet(next())),
