@@ -14,7 +14,7 @@ import { defaultKeyFunction, type KeyFunction, memcachedKeyWarnings } from "./ke
 import { type FillPlan, Fills } from "./get-or-set.ts";
 import { sharesLocks } from "./locks.ts";
 import { isTaggedEntry, unwrapTagged, wrapTagged } from "./tagged-value.ts";
-import { checkTags, fileUnderTags, tagVerdict } from "./tags.ts";
+import { checkTags, fileUnderTags, type Tagged, tagVerdict, tagVerdicts } from "./tags.ts";
 import { timeLimited } from "./time-limited.ts";
 
 /**
@@ -548,15 +548,11 @@ class Cache implements EdgeCache {
   private async readMany<T>(userKeys: readonly string[], madeKeys: readonly string[]): Promise<Map<string, T>> {
     const found = new Map<string, T>();
     if (madeKeys.length === 0) return found;
-    const values = await this.attempt("getMany", () => this.store.getMany(madeKeys), []);
+    const read = await this.attempt("getMany", () => this.store.getMany(madeKeys), []);
+    const values = read.some((bytes) => bytes !== undefined && isTaggedEntry(bytes)) ? await this.untagMany(madeKeys, read) : read;
     for (let i = 0; i < madeKeys.length; i++) {
-      let bytes = values[i];
+      const bytes = values[i];
       if (bytes === undefined) continue;
-      if (isTaggedEntry(bytes)) {
-        const untagged = await this.untag(madeKeys[i]!, bytes); // one at a time: the first reads the records the rest share
-        if (untagged === MISSING || untagged.stale) continue;
-        bytes = untagged.bytes;
-      }
       const value = this.decode(madeKeys[i]!, bytes);
       if (value !== MISSING) found.set(userKeys[i]!, value as T);
     }
@@ -831,15 +827,44 @@ class Cache implements EdgeCache {
    * corrupt: reported and dropped, as a corrupt value is). A purged entry stays: a write replaces it.
    */
   private async untag(made: string, entry: Uint8Array): Promise<{ bytes: Uint8Array; stale: boolean } | Missing> {
-    let unwrapped: ReturnType<typeof unwrapTagged>;
-    try {
-      unwrapped = unwrapTagged(entry);
-    } catch (error) {
-      this.dropCorrupt(made, error);
-      return MISSING;
-    }
+    const unwrapped = this.unwrap(made, entry);
+    if (unwrapped === undefined) return MISSING;
     const verdict = await tagVerdict(this, unwrapped.tagged, this.clock);
     return verdict === "purged" ? MISSING : { bytes: unwrapped.bytes, stale: verdict !== undefined };
+  }
+
+  /**
+   * `untag` for the entries of a `getMany`: their values' own bytes, where their tags leave them
+   * good (a stale value is a miss here). Their tags are checked together: one read of the records
+   * this isolate does not know, however many entries.
+   */
+  private async untagMany(madeKeys: readonly string[], entries: ReadonlyArray<Uint8Array | undefined>): Promise<Array<Uint8Array | undefined>> {
+    const values = [...entries];
+    const tagged: number[] = [];
+    const taggings: Array<Readonly<Tagged>> = [];
+    values.forEach((bytes, i) => {
+      if (bytes === undefined || !isTaggedEntry(bytes)) return;
+      const unwrapped = this.unwrap(madeKeys[i]!, bytes);
+      values[i] = unwrapped?.bytes;
+      if (unwrapped === undefined) return;
+      tagged.push(i);
+      taggings.push(unwrapped.tagged);
+    });
+    const verdicts = await tagVerdicts(this, taggings, this.clock);
+    tagged.forEach((i, n) => {
+      if (verdicts[n] !== undefined) values[i] = undefined;
+    });
+    return values;
+  }
+
+  /** An entry filed under tags, unwrapped; `undefined` when its tag block is corrupt (reported and dropped). */
+  private unwrap(made: string, entry: Uint8Array): ReturnType<typeof unwrapTagged> | undefined {
+    try {
+      return unwrapTagged(entry);
+    } catch (error) {
+      this.dropCorrupt(made, error);
+      return undefined;
+    }
   }
 
   /**

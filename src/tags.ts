@@ -50,6 +50,17 @@ export interface Tagged {
   at: number;
 }
 
+/**
+ * The clock tag times are read from, and how long an isolate trusts the tag records it read.
+ *
+ * @example
+ * const clock: TagClock = { now: Date.now, tagCheckMs: 1000 };
+ */
+export interface TagClock {
+  now: () => number;
+  tagCheckMs: number;
+}
+
 /** A tag's record: when it was last purged (or first used), and when it was last purged softly. */
 interface TagRecord {
   purged: number;
@@ -177,25 +188,49 @@ function worse(a: TagVerdict, b: TagVerdict): TagVerdict {
  * @example
  * const verdict = await tagVerdict(cache, page.tagged, { now: Date.now, tagCheckMs: 1000 });
  */
-export async function tagVerdict(cache: EdgeCache, tagged: Readonly<Tagged>, clock: { now: () => number; tagCheckMs: number }): Promise<TagVerdict> {
+export async function tagVerdict(cache: EdgeCache, tagged: Readonly<Tagged>, clock: TagClock): Promise<TagVerdict> {
+  return (await tagVerdicts(cache, [tagged], clock))[0];
+}
+
+/**
+ * {@link tagVerdict} for several things filed under tags at once (the values of a `getMany`):
+ * the records this isolate does not know are read in one call, whatever their number.
+ *
+ * @example
+ * const verdicts = await tagVerdicts(cache, [first.tagged, second.tagged], { now: Date.now, tagCheckMs: 1000 });
+ */
+export async function tagVerdicts(cache: EdgeCache, list: ReadonlyArray<Readonly<Tagged>>, clock: TagClock): Promise<TagVerdict[]> {
   const memo = tagMemo(cache);
   const now = clock.now();
-  let verdict: TagVerdict;
-  let unknown: string[] | undefined;
-  for (const tag of tagged.tags) {
-    const pending = recordKey(tag);
-    const key = typeof pending === "string" ? pending : await pending;
-    const known = memo.get(cache.makeKey(key));
-    if (known === undefined || now - known.readAt >= clock.tagCheckMs) (unknown ??= []).push(key);
-    else verdict = worse(verdict, verdictOf(known.record, tagged.at));
+  const records = new Map<string, TagRecord | undefined>();
+  const unknown = new Set<string>();
+  const keysOf: string[][] = [];
+  for (const tagged of list) {
+    const keys: string[] = [];
+    for (const tag of tagged.tags) {
+      const pending = recordKey(tag);
+      const key = typeof pending === "string" ? pending : await pending;
+      keys.push(key);
+      if (records.has(key) || unknown.has(key)) continue;
+      const known = memo.get(cache.makeKey(key));
+      if (known === undefined || now - known.readAt >= clock.tagCheckMs) unknown.add(key);
+      else records.set(key, known.record);
+    }
+    keysOf.push(keys);
   }
-  if (unknown === undefined || verdict === "purged") return verdict;
-  const records = await readTagRecords(cache, unknown);
-  unknown.forEach((key, i) => {
-    memo.set(cache.makeKey(key), { record: records[i], readAt: now });
-    verdict = worse(verdict, verdictOf(records[i], tagged.at));
+  if (unknown.size > 0) {
+    const wanted = [...unknown];
+    const read = await readTagRecords(cache, wanted);
+    wanted.forEach((key, i) => {
+      records.set(key, read[i]);
+      memo.set(cache.makeKey(key), { record: read[i], readAt: now });
+    });
+  }
+  return keysOf.map((keys, n) => {
+    let verdict: TagVerdict;
+    for (const key of keys) verdict = worse(verdict, verdictOf(records.get(key), list[n]!.at));
+    return verdict;
   });
-  return verdict;
 }
 
 /**
@@ -206,7 +241,7 @@ export async function tagVerdict(cache: EdgeCache, tagged: Readonly<Tagged>, clo
  * @example
  * await fileUnderTags(cache, { tags: ["product:42"], at: startedAt }, { now: Date.now, tagCheckMs: 1000 });
  */
-export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>, clock: { now: () => number; tagCheckMs: number }): Promise<void> {
+export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>, clock: TagClock): Promise<void> {
   const memo = tagMemo(cache);
   const now = clock.now();
   const keys = (await recordKeys(tagged.tags)).filter((key) => {

@@ -160,6 +160,13 @@ describe("tags on low-level values", () => {
     clock.advance(1);
     await cache.set("c", 3, { tags: ["t"] });
     expect(calls).toEqual(["getMany :1:tag:t :1:soft-tag:t", "get :1:a", "getMany :1:tag:t :1:soft-tag:t"]);
+    // A getMany checks the tags of all its values with one read of the records it does not know.
+    await cache.setMany({ p1: 1, p2: 2 }, { tags: ["product"] });
+    await cache.set("p3", 3, { tags: ["product", "sale"] });
+    clock.advance(1);
+    calls.length = 0;
+    expect(await cache.getMany(["p1", "p2", "p3", "c"])).toEqual(new Map([["p1", 1], ["p2", 2], ["p3", 3], ["c", 3]]));
+    expect(calls).toEqual(["getMany :1:p1 :1:p2 :1:p3 :1:c", "getMany :1:tag:product :1:tag:sale :1:tag:t :1:soft-tag:product :1:soft-tag:sale :1:soft-tag:t"]);
   });
 
   it("a value whose tag record the store lost is a miss, never served unchecked", async () => {
