@@ -202,35 +202,29 @@ export async function tagVerdict(cache: EdgeCache, tagged: Readonly<Tagged>, clo
 export async function tagVerdicts(cache: EdgeCache, list: ReadonlyArray<Readonly<Tagged>>, clock: TagClock): Promise<TagVerdict[]> {
   const memo = tagMemo(cache);
   const now = clock.now();
-  const records = new Map<string, TagRecord | undefined>();
-  const unknown = new Set<string>();
-  const keysOf: string[][] = [];
-  for (const tagged of list) {
-    const keys: string[] = [];
+  const verdicts: TagVerdict[] = [];
+  /** The record keys this isolate does not know, each with the things filed under its tag. */
+  let unknown: Map<string, number[]> | undefined;
+  for (let n = 0; n < list.length; n++) {
+    const tagged = list[n]!;
+    let verdict: TagVerdict;
     for (const tag of tagged.tags) {
       const pending = recordKey(tag);
       const key = typeof pending === "string" ? pending : await pending;
-      keys.push(key);
-      if (records.has(key) || unknown.has(key)) continue;
       const known = memo.get(cache.makeKey(key));
-      if (known === undefined || now - known.readAt >= clock.tagCheckMs) unknown.add(key);
-      else records.set(key, known.record);
+      if (known !== undefined && now - known.readAt < clock.tagCheckMs) verdict = worse(verdict, verdictOf(known.record, tagged.at));
+      else (unknown ??= new Map()).set(key, [...(unknown.get(key) ?? []), n]);
     }
-    keysOf.push(keys);
+    verdicts.push(verdict);
   }
-  if (unknown.size > 0) {
-    const wanted = [...unknown];
-    const read = await readTagRecords(cache, wanted);
-    wanted.forEach((key, i) => {
-      records.set(key, read[i]);
-      memo.set(cache.makeKey(key), { record: read[i], readAt: now });
-    });
-  }
-  return keysOf.map((keys, n) => {
-    let verdict: TagVerdict;
-    for (const key of keys) verdict = worse(verdict, verdictOf(records.get(key), list[n]!.at));
-    return verdict;
+  if (unknown === undefined) return verdicts;
+  const keys = [...unknown.keys()];
+  const records = await readTagRecords(cache, keys);
+  keys.forEach((key, i) => {
+    memo.set(cache.makeKey(key), { record: records[i], readAt: now });
+    for (const n of unknown.get(key)!) verdicts[n] = worse(verdicts[n], verdictOf(records[i], list[n]!.at));
   });
+  return verdicts;
 }
 
 /**
