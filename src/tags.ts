@@ -261,8 +261,11 @@ export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>, 
  * const options: PurgeTagOptions = { cache: "pages" };
  */
 export interface PurgeTagOptions {
-  /** The cache the pages and values are stored in. Default: the `default` alias. */
-  cache?: EdgeCache | string;
+  /**
+   * The cache the pages and values are stored in, or several (pages in one, values in another):
+   * each is purged, side by side. Default: the `default` alias.
+   */
+  cache?: EdgeCache | string | ReadonlyArray<EdgeCache | string>;
   /**
    * Make the pages stale rather than end them: each is then served as a stale page is (within
    * its stale-while-revalidate window, counted from the purge, while one request refreshes it;
@@ -293,6 +296,7 @@ export interface PurgeTagOptions {
  * await purgeTag("catalogue", { cache: pages, soft: true }); // served stale while each page refreshes
  * await values.set("price:42", 19.5, { tags: ["product:42"] });
  * await purgeTag("product:42", { cache: values }); // values.get("price:42") is undefined now
+ * await purgeTag("product:42", { cache: [pages, values] }); // both at once
  */
 export async function purgeTag(tags: string | readonly string[], options: PurgeTagOptions = {}): Promise<void> {
   if (options === null || typeof options !== "object") throw new TypeError(`options must be an object, got ${describe(options)}`);
@@ -301,19 +305,24 @@ export async function purgeTag(tags: string | readonly string[], options: PurgeT
   if (typeof now !== "function") throw new TypeError(`options.now must be a function, got ${describe(now)}`);
   const soft = options.soft ?? false;
   if (typeof soft !== "boolean") throw new TypeError(`options.soft must be true or false, got ${describe(soft)}`);
-  const cache = selectTagCache(options.cache ?? "default");
+  const selected = options.cache ?? "default";
+  const targets = Array.isArray(selected) ? selected.map((one, i) => selectTagCache(one, `options.cache[${i}]`)) : [selectTagCache(selected, "options.cache")];
   const keys = await recordKeys(list);
   const written = soft ? keys.map(softKey) : keys;
   const at = now();
-  const failed = new Set(await cache.setMany(written.map((key) => [key, at] as const), { timeout: null }));
-  const memo = tagMemo(cache);
-  for (const key of keys) memo.delete(cache.makeKey(key)); // seen at once here: read again on the next hit
-  const unpurged = list.filter((_, i) => failed.has(written[i]!));
-  if (unpurged.length > 0) throw new Error(`purgeTag could not write to the ${cache.backend.name} backend, so these tags were not purged: ${unpurged.join(", ")}`);
+  const failures = await Promise.all(targets.map(async (cache) => {
+    const failed = new Set(await cache.setMany(written.map((key) => [key, at] as const), { timeout: null }));
+    const memo = tagMemo(cache);
+    for (const key of keys) memo.delete(cache.makeKey(key)); // seen at once here: read again on the next hit
+    const unpurged = list.filter((_, i) => failed.has(written[i]!));
+    return unpurged.length > 0 ? `the ${cache.backend.name} backend, so these tags were not purged there: ${unpurged.join(", ")}` : undefined;
+  }));
+  const failed = failures.filter((failure) => failure !== undefined);
+  if (failed.length > 0) throw new Error(`purgeTag could not write to ${failed.join("; nor to ")}`);
 }
 
-function selectTagCache(selector: unknown): EdgeCache {
+function selectTagCache(selector: unknown, name: string): EdgeCache {
   if (typeof selector === "string") return caches.get(selector);
   if (selector !== null && typeof selector === "object" && typeof (selector as EdgeCache).setMany === "function") return selector as EdgeCache;
-  throw new TypeError(`options.cache must be an EdgeCache or an alias (purgeTag has no request to call a selector function with), got ${describe(selector)}`);
+  throw new TypeError(`${name} must be an EdgeCache or an alias (purgeTag has no request to call a selector function with), got ${describe(selector)}`);
 }

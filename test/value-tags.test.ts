@@ -149,6 +149,17 @@ describe("tags on low-level values", () => {
     expect(await other.get("k")).toBeUndefined();
   });
 
+  it("purgeTag takes several caches: pages in one and values in another end together", async () => {
+    const { clock, cache } = bench();
+    const pages = createCache({ now: clock.now });
+    await cache.set("price", 10, { tags: ["product:1"] });
+    await pages.set("summary", "<p>10</p>", { tags: ["product:1"] });
+    await purgeTag("product:1", { cache: [pages, cache], now: clock.now });
+    clock.advance(0.001);
+    expect([await cache.get("price"), await pages.get("summary")]).toEqual([undefined, undefined]);
+    await expect(purgeTag("t", { cache: [cache, 7 as never] })).rejects.toThrow("options.cache[1] must be an EdgeCache or an alias");
+  });
+
   it("a write reads each tag's record once per tagCheckMs, and a tagged read of a known record reads only the value", async () => {
     const { clock } = bench();
     const store = memory({ now: clock.now });

@@ -251,6 +251,6 @@ describe("cache tags", () => {
       ignoreErrors: true,
       onWarning: () => {},
     });
-    await expect(purgeTag(["a", "b"], { cache: failing })).rejects.toThrow("purgeTag could not write to the memory backend, so these tags were not purged: a, b");
+    await expect(purgeTag(["a", "b"], { cache: failing })).rejects.toThrow("purgeTag could not write to the memory backend, so these tags were not purged there: a, b");
   });
 });
