@@ -13,8 +13,9 @@ import { CorruptEntryError, KeyNotFoundError } from "./errors.ts";
 import { defaultKeyFunction, type KeyFunction, memcachedKeyWarnings } from "./keys.ts";
 import { type FillPlan, Fills } from "./get-or-set.ts";
 import { sharesLocks } from "./locks.ts";
-import { isTaggedEntry, unwrapTagged, wrapTagged } from "./tagged-value.ts";
-import { checkTags, fileUnderTags, type Tagged, tagVerdict, tagVerdicts } from "./tags.ts";
+import { TagChecks } from "./tag-checks.ts";
+import { isTaggedEntry } from "./tagged-value.ts";
+import { checkTags, type TagClock } from "./tags.ts";
 import { timeLimited } from "./time-limited.ts";
 
 /**
@@ -401,7 +402,9 @@ class Cache implements EdgeCache {
   private readonly onRead: ((outcome: ReadOutcome) => void) | undefined;
   private readonly timeoutJitter: number;
   /** The clock of tag times and of the error backoff, and how long tag records read are trusted (see `SetOptions.tags`). */
-  private readonly clock: { now: () => number; tagCheckMs: number };
+  private readonly clock: TagClock;
+  /** Reads and writes values filed under tags (see `SetOptions.tags`). */
+  private readonly tagChecks: TagChecks;
 
   constructor(options: CacheOptions) {
     const timeout = options.timeout === undefined ? 300 : options.timeout;
@@ -445,6 +448,7 @@ class Cache implements EdgeCache {
     this.onRead = options.onRead;
     this.validateKey = backend.validateKey?.bind(backend);
     this.clock = { now: options.now ?? Date.now, tagCheckMs };
+    this.tagChecks = new TagChecks(this, this.clock, (made, error) => this.dropCorrupt(made, error));
     this.fills = new Fills({
       store: this.store,
       read: async (made, staleToo) => {
@@ -480,7 +484,7 @@ class Cache implements EdgeCache {
       await this.attempt("set", () => this.store.delete(made), false);
       return;
     }
-    if (tags) bytes = (await this.filer(tags, this.clock.now()))(bytes);
+    if (tags) bytes = (await this.tagChecks.filer(tags, this.clock.now()))(bytes);
     await this.attempt("set", () => this.store.set(made, bytes, ttl), undefined);
   }
 
@@ -490,7 +494,7 @@ class Cache implements EdgeCache {
     const tags = tagsOption(options);
     let bytes = encodeValue(value, this.serializer);
     if (ttl === KEEP_NOTHING) return (await this.present(made, "add")) === false;
-    if (tags) bytes = (await this.filer(tags, this.clock.now()))(bytes);
+    if (tags) bytes = (await this.tagChecks.filer(tags, this.clock.now()))(bytes);
     const added = await this.attempt<boolean | undefined>("add", () => this.store.add(made, bytes, ttl), undefined);
     if (added !== false) return added === true;
     // The key is taken: by a live value, or by one that tags ended, which counts as missing and is replaced.
@@ -549,7 +553,7 @@ class Cache implements EdgeCache {
     const found = new Map<string, T>();
     if (madeKeys.length === 0) return found;
     const read = await this.attempt("getMany", () => this.store.getMany(madeKeys), []);
-    const values = read.some((bytes) => bytes !== undefined && isTaggedEntry(bytes)) ? await this.untagMany(madeKeys, read) : read;
+    const values = read.some((bytes) => bytes !== undefined && isTaggedEntry(bytes)) ? await this.tagChecks.untagMany(madeKeys, read) : read;
     for (let i = 0; i < madeKeys.length; i++) {
       const bytes = values[i];
       if (bytes === undefined) continue;
@@ -579,7 +583,7 @@ class Cache implements EdgeCache {
       return [];
     }
     if (tags) {
-      const file = await this.filer(tags, this.clock.now());
+      const file = await this.tagChecks.filer(tags, this.clock.now());
       encoded = encoded.map(([made, bytes]) => [made, file(bytes)] as const);
     }
     const failed = await this.attempt("setMany", () => this.store.setMany(encoded, ttl), madeKeys);
@@ -775,8 +779,8 @@ class Cache implements EdgeCache {
     }
     if (bytes === undefined) return otherwise;
     if (isTaggedEntry(bytes)) {
-      const untagged = await this.untag(made, bytes);
-      if (untagged === MISSING || untagged.stale) return otherwise;
+      const untagged = await this.tagChecks.untag(made, bytes);
+      if (untagged === undefined || untagged.stale) return otherwise;
       bytes = untagged.bytes;
     }
     const value = this.decode(made, bytes, copy);
@@ -800,8 +804,8 @@ class Cache implements EdgeCache {
     if (bytes === undefined) return undefined;
     let stale = false;
     if (isTaggedEntry(bytes)) {
-      const untagged = await this.untag(made, bytes);
-      if (untagged === MISSING) return ENDED;
+      const untagged = await this.tagChecks.untag(made, bytes);
+      if (untagged === undefined) return ENDED;
       ({ bytes, stale } = untagged);
     }
     const value = this.decode(made, bytes);
@@ -817,54 +821,8 @@ class Cache implements EdgeCache {
     if (bytes === null) return undefined;
     if (bytes === undefined) return false;
     if (!isTaggedEntry(bytes)) return true;
-    const untagged = await this.untag(made, bytes);
-    return untagged !== MISSING && !untagged.stale;
-  }
-
-  /**
-   * What its tags say of an entry filed under them: the value's own bytes, `stale` when a soft
-   * purge of one came since it was made, or `MISSING` when a purge did (or its tag block is
-   * corrupt: reported and dropped, as a corrupt value is). A purged entry stays: a write replaces it.
-   */
-  private async untag(made: string, entry: Uint8Array): Promise<{ bytes: Uint8Array; stale: boolean } | Missing> {
-    const unwrapped = this.unwrap(made, entry);
-    if (unwrapped === undefined) return MISSING;
-    const verdict = await tagVerdict(this, unwrapped.tagged, this.clock);
-    return verdict === "purged" ? MISSING : { bytes: unwrapped.bytes, stale: verdict !== undefined };
-  }
-
-  /**
-   * `untag` for the entries of a `getMany`: their values' own bytes, where their tags leave them
-   * good (a stale value is a miss here). Their tags are checked together: one read of the records
-   * this isolate does not know, however many entries.
-   */
-  private async untagMany(madeKeys: readonly string[], entries: ReadonlyArray<Uint8Array | undefined>): Promise<Array<Uint8Array | undefined>> {
-    const values = [...entries];
-    const tagged: number[] = [];
-    const taggings: Array<Readonly<Tagged>> = [];
-    values.forEach((bytes, i) => {
-      if (bytes === undefined || !isTaggedEntry(bytes)) return;
-      const unwrapped = this.unwrap(madeKeys[i]!, bytes);
-      values[i] = unwrapped?.bytes;
-      if (unwrapped === undefined) return;
-      tagged.push(i);
-      taggings.push(unwrapped.tagged);
-    });
-    const verdicts = await tagVerdicts(this, taggings, this.clock);
-    tagged.forEach((i, n) => {
-      if (verdicts[n] !== undefined) values[i] = undefined;
-    });
-    return values;
-  }
-
-  /** An entry filed under tags, unwrapped; `undefined` when its tag block is corrupt (reported and dropped). */
-  private unwrap(made: string, entry: Uint8Array): ReturnType<typeof unwrapTagged> | undefined {
-    try {
-      return unwrapTagged(entry);
-    } catch (error) {
-      this.dropCorrupt(made, error);
-      return undefined;
-    }
+    const untagged = await this.tagChecks.untag(made, bytes);
+    return untagged !== undefined && !untagged.stale;
   }
 
   /**
@@ -880,14 +838,7 @@ class Cache implements EdgeCache {
       this.onError?.(error, "getOrSet");
       return undefined;
     }
-    return list ? (await this.filer(list, at))(bytes) : bytes;
-  }
-
-  /** File what is made at `at` under `tags`: give each tag a record, then wrap values' bytes with them. */
-  private async filer(tags: readonly string[], at: number): Promise<(bytes: Uint8Array) => Uint8Array> {
-    const tagged = { tags, at };
-    await fileUnderTags(this, tagged, this.clock);
-    return (bytes) => wrapTagged(bytes, tagged);
+    return list ? (await this.tagChecks.filer(list, at))(bytes) : bytes;
   }
 
   /**
