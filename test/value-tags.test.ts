@@ -180,6 +180,25 @@ describe("tags on low-level values", () => {
     expect(calls).toEqual(["getMany :1:p1 :1:p2 :1:p3 :1:c", "getMany :1:tag:product :1:tag:sale :1:tag:t :1:soft-tag:product :1:soft-tag:sale :1:soft-tag:t"]);
   });
 
+  it("a store that fails the tag check: a miss under ignoreErrors, reported; an error otherwise", async () => {
+    const { clock } = bench();
+    const store = memory({ now: clock.now });
+    let down = false;
+    const backend = { ...store, getMany: (keys: string[]) => (down ? Promise.reject(new Error("store down")) : store.getMany!(keys)) };
+    const errors: string[] = [];
+    const quiet = createCache({ backend, now: clock.now, ignoreErrors: true, onError: (error, operation) => errors.push(`${operation}: ${(error as Error).message}`) });
+    const loud = createCache({ backend, now: clock.now });
+    await quiet.set("k", "v", { tags: ["t"] });
+    clock.advance(1);
+    down = true;
+    expect(await quiet.get("k")).toBeUndefined();
+    expect(errors).toEqual(["getMany: store down"]);
+    clock.advance(1);
+    await expect(loud.get("k")).rejects.toThrow("store down");
+    down = false;
+    expect(await loud.get("k")).toBe("v");
+  });
+
   it("a value whose tag record the store lost is a miss, never served unchecked", async () => {
     const { clock, cache } = bench();
     await cache.set("k", "v", { tags: ["t"] });
