@@ -675,7 +675,7 @@ class Cache implements EdgeCache {
     const at = this.clock.now();
     return {
       made, value, ttl, collapseMs, errorBackoffMs,
-      encode: tags === undefined ? async (computed) => encodeValue(computed, this.serializer) : (computed) => this.taggedEntry(computed, tags, at),
+      encode: tags === undefined || ttl === KEEP_NOTHING ? async (computed) => encodeValue(computed, this.serializer) : (computed) => this.taggedEntry(computed, tags, at),
       lock: collapseMs > 0 && sharesLocks(this.backend) ? this.makeKey(`lock.${key}`, version) : undefined,
       staleCopy: staleIfError > 0 && ttl !== null && ttl !== KEEP_NOTHING ? { key: this.staleKey(key, version), ttl: ttl + staleIfError } : undefined,
     };
