@@ -97,7 +97,7 @@ export interface ReadOutcome {
   /** The key as the caller gave it (before the prefix and version). */
   key: string;
   hit: boolean;
-  /** `getOrSet` only: the value was found due for `refreshAhead`, and a refresh was asked for. */
+  /** `getOrSet` only: the value was found due for `refreshAhead`, or stale since a soft purge of its tags, and a refresh was asked for. */
   refreshing?: true;
 }
 
