@@ -1,4 +1,4 @@
-/** Page caching over Upstash: pages shared between isolates, and failures that stay misses. */
+/** Page caching over Upstash: pages shared between isolates, and failures that stay misses; tagged values purged across isolates. */
 import { describe, expect, it } from "vitest";
 import { upstash, type UpstashOptions } from "../../adapters/upstash.ts";
 import { createCache } from "../../src/cache.ts";
@@ -142,5 +142,21 @@ describe("cache tags over Upstash", () => {
     clock.advance(1);
     expect(await two.get()).toEqual(["two render 1", "edgecache; fwd=stale; stored"]);
     expect(await one.get()).toEqual(["two render 1", "edgecache; hit; ttl=60"]);
+  });
+
+  it("ends tagged low-level values (set, setMany, adaptive getOrSet) in every isolate with one purge, over the real client", async () => {
+    const shared = { client: stack().client(), prefix: freshPrefix("value-tags") };
+    const clock = fakeClock(Date.now());
+    const anIsolate = () => createCache({ backend: upstash({ ...shared, client: stack().client() }), now: clock.now, tagCheckMs: 0 });
+    const [one, two] = [anIsolate(), anIsolate()];
+    await one.setMany({ "price:1": 10, "price:2": 20 }, { tags: ["product"] });
+    expect(await two.getOrSet("listing", async () => ["lamp"], { tags: (listing) => listing.map((name) => `item:${name}`) })).toEqual(["lamp"]);
+    expect(await one.getMany(["price:1", "price:2", "listing"])).toEqual(new Map<string, unknown>([["price:1", 10], ["price:2", 20], ["listing", ["lamp"]]]));
+    clock.advance(1);
+    await purgeTag(["product", "item:lamp"], { cache: two, now: clock.now });
+    clock.advance(1);
+    expect(await one.getMany(["price:1", "price:2", "listing"])).toEqual(new Map());
+    expect(await one.add("price:1", 11, { tags: ["product"] })).toBe(true);
+    expect(await two.get("price:1")).toBe(11);
   });
 });
