@@ -1,7 +1,7 @@
 /** The Cache API backend's own behaviour, inside workerd against miniflare's Cache API. */
 import { describe, expect, it, vi } from "vitest";
 import { cacheApi, type CacheLike } from "../../adapters/cache-api.ts";
-import { BackendUnavailableError, cachePage, createCache } from "../../src/index.ts";
+import { BackendUnavailableError, cachePage, createCache, purgeTag } from "../../src/index.ts";
 import { fakeClock } from "../conformance/fake-clock.ts";
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
@@ -34,6 +34,22 @@ async function recording(name: string): Promise<{ cache: CacheLike; urls: string
 describe("cache-api backend", () => {
   it("declares that it is shared but per data centre and local to the runtime, without atomic add or increment", () => {
     expect(cacheApi().capabilities).toEqual({ atomicAdd: false, atomicIncrement: false, consistent: false, shared: true, local: true });
+  });
+
+  it("keeps tagged values: purgeTag ends them, and a soft purge lets getOrSet answer while it recomputes", async () => {
+    const clock = fakeClock();
+    const cache = createCache({ backend: cacheApi({ name: freshName(), now: clock.now }), now: clock.now });
+    await cache.set("price", 10, { tags: ["product:1"] });
+    expect(await cache.getOrSet("stock", async () => 5, { tags: ["product:1"] })).toBe(5);
+    await purgeTag("product:1", { cache, now: clock.now, soft: true });
+    clock.advance(1);
+    const refreshed: Promise<unknown>[] = [];
+    expect(await cache.getOrSet("stock", async () => 4, { tags: ["product:1"], waitUntil: (work) => void refreshed.push(work) })).toBe(5);
+    await Promise.all(refreshed);
+    expect([await cache.get("price"), await cache.get("stock")]).toEqual([undefined, 4]);
+    await purgeTag("product:1", { cache, now: clock.now });
+    clock.advance(1);
+    expect(await cache.getMany(["price", "stock"])).toEqual(new Map());
   });
 
   it("expires entries by their stored time, in real time too", async () => {
