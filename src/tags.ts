@@ -67,9 +67,9 @@ interface TagRecord {
   soft?: number;
 }
 
-/** A tag's record as this isolate read it at `readAt` (`undefined`: none). */
+/** A tag's record as this isolate read (or wrote) it at `readAt`. */
 interface KnownTag {
-  record: TagRecord | undefined;
+  record: TagRecord;
   readAt: number;
 }
 
@@ -221,7 +221,10 @@ export async function tagVerdicts(cache: EdgeCache, list: ReadonlyArray<Readonly
   const keys = [...unknown.keys()];
   const records = await readTagRecords(cache, keys);
   keys.forEach((key, i) => {
-    memo.set(cache.makeKey(key), { record: records[i], readAt: now });
+    // A tag without a record is not remembered: it gets one with the next thing filed under it, and
+    // a read that failed (a miss under ignoreErrors) must not leave its things purged once the store is back.
+    const record = records[i];
+    if (record !== undefined) memo.set(cache.makeKey(key), { record, readAt: now });
     for (const n of unknown.get(key)!) verdicts[n] = worse(verdicts[n], verdictOf(records[i], list[n]!.at));
   });
   return verdicts;
@@ -240,7 +243,7 @@ export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>, 
   const now = clock.now();
   const keys = (await recordKeys(tagged.tags)).filter((key) => {
     const known = memo.get(cache.makeKey(key));
-    return known?.record === undefined || now - known.readAt >= clock.tagCheckMs;
+    return known === undefined || now - known.readAt >= clock.tagCheckMs;
   });
   if (keys.length === 0) return;
   const records = await readTagRecords(cache, keys);
