@@ -4,9 +4,9 @@
  * backend, without listing keys.
  *
  * Each tag has a record in the cache, the clock time it was last purged (or first used), and
- * once softly purged, a soft purge record beside it, the time of its last soft purge. A page is filed with the time its handler was called (a value, with
- * the time its write was asked for or its computation began), and stays good while each of its
- * tags has a record older than that. So:
+ * once softly purged, a soft purge record beside it, the time of its last soft purge. A page is
+ * filed with the time its handler was called (a value, with the time its write was asked for or
+ * its computation began), and stays good while each of its tags has a record older than that. So:
  * - a purge during a render ends the page that render produces (it may hold the purged data);
  * - a record the store evicts ends its pages too: they never come back, they are refilled;
  * - nothing is deleted or listed, so a purge is one write per tag, however many pages it ends.
@@ -16,11 +16,11 @@
  *
  * Checking costs a read per hit of a tagged page or value (none for untagged ones). An isolate
  * trusts the records it read or wrote for `tagCheckMs` (a second), so a busy page costs one read
- * a second per tag,
- * and a purge made elsewhere takes up to that long to reach this isolate; a purge made here,
- * through the same backend, is seen at once. What the isolate knows is kept per backend and by
- * the key the backend sees, so every cache over one store shares it. Times come from each
- * isolate's clock, which on Workers, Deno Deploy and servers alike is kept in sync with real time.
+ * a second per tag, and a purge made elsewhere takes up to that long to reach this isolate; a
+ * purge made here, through the same backend, is seen at once. What the isolate knows is kept per
+ * backend and by the key the backend sees, so every cache over one store shares it. Times come
+ * from each isolate's clock, which on Workers, Deno Deploy and servers alike is kept in sync with
+ * real time.
  */
 import { describe } from "./arguments.ts";
 import type { Backend } from "./backend.ts";
@@ -90,6 +90,9 @@ function tagMemo(cache: EdgeCache): LRUCache<string, KnownTag> {
   if (!memo) memos.set(cache.backend, (memo = new LRUCache({ max: 10_000 })));
   return memo;
 }
+
+/** Whether a record this isolate knows may still be trusted at `now`. */
+const trusted = (known: KnownTag | undefined, now: number, clock: TagClock): known is KnownTag => known !== undefined && now - known.readAt < clock.tagCheckMs;
 
 /** The record keys of tags that had to be hashed, so a hit hashes nothing. */
 const hashedKeys = new LRUCache<string, string>({ max: 10_000 });
@@ -212,8 +215,13 @@ export async function tagVerdicts(cache: EdgeCache, list: ReadonlyArray<Readonly
       const pending = recordKey(tag);
       const key = typeof pending === "string" ? pending : await pending;
       const known = memo.get(cache.makeKey(key));
-      if (known !== undefined && now - known.readAt < clock.tagCheckMs) verdict = worse(verdict, verdictOf(known.record, tagged.at));
-      else (unknown ??= new Map()).set(key, [...(unknown.get(key) ?? []), n]);
+      if (trusted(known, now, clock)) {
+        verdict = worse(verdict, verdictOf(known.record, tagged.at));
+        continue;
+      }
+      const waiting = (unknown ??= new Map()).get(key);
+      if (waiting) waiting.push(n);
+      else unknown.set(key, [n]);
     }
     verdicts.push(verdict);
   }
@@ -241,10 +249,7 @@ export async function tagVerdicts(cache: EdgeCache, list: ReadonlyArray<Readonly
 export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>, clock: TagClock): Promise<void> {
   const memo = tagMemo(cache);
   const now = clock.now();
-  const keys = (await recordKeys(tagged.tags)).filter((key) => {
-    const known = memo.get(cache.makeKey(key));
-    return known === undefined || now - known.readAt >= clock.tagCheckMs;
-  });
+  const keys = (await recordKeys(tagged.tags)).filter((key) => !trusted(memo.get(cache.makeKey(key)), now, clock));
   if (keys.length === 0) return;
   const records = await readTagRecords(cache, keys);
   await Promise.all(keys.map(async (key, i) => {
