@@ -8,6 +8,7 @@ import { describe } from "../src/arguments.ts";
 import type { Backend, BackendTtl } from "../src/backend.ts";
 import * as commands from "./memcached/commands.ts";
 import { Connection } from "./memcached/connection.ts";
+import { healthOf } from "./memcached/health.ts";
 import { validateMemcachedKey } from "./memcached/keys.ts";
 import type { ConnectionOptions } from "node:tls";
 import { connectNode, connectNodeTls } from "./net/node-stream.ts";
@@ -33,7 +34,11 @@ export interface MemcachedOptions {
   servers: string | readonly ServerOption[];
   /** The longest any operation waits for its server, connecting included. Default 1000 ms. */
   timeoutMs?: number;
-  /** After a server fails, its operations fail at once for this long before a reconnect is tried; it doubles with each failure in a row. Default 100 ms. */
+  /**
+   * After a server fails, its operations fail at once for this long before a reconnect is tried;
+   * it doubles with each failure in a row. Every backend over the server in this isolate (on
+   * Workers, the next requests' backends) waits it out too. Default 100 ms.
+   */
   retryDelayMs?: number;
   /** The cap on that doubling pause. Default 5000 ms. */
   maxRetryDelayMs?: number;
@@ -87,7 +92,7 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
   const connect = connectorFor(options);
   if (typeof connect !== "function") throw new TypeError(`options.connect must be a function, got ${describe(connect)}`);
 
-  const connections = servers.map(({ address, label }) => new Connection({ address, label, connect, timeoutMs, retryDelayMs, maxRetryDelayMs }));
+  const connections = servers.map(({ address, label }) => new Connection({ address, label, health: healthOf(label), connect, timeoutMs, retryDelayMs, maxRetryDelayMs }));
   const ring = new HashRing(servers.map(({ label, weight }) => ({ id: label, weight })));
   const connectionFor = (key: string): Connection => {
     validateMemcachedKey(key);

@@ -1,10 +1,12 @@
 /**
  * One pipelined connection to one memcached server: requests are written as they come and
  * matched to responses in order. It connects on demand, fails every request that outlives the
- * timeout, and after a failure refuses requests at once until a backoff delay has passed.
+ * timeout, and after a failure refuses requests at once until a backoff delay has passed (kept in
+ * the server's `ServerHealth`, which every connection to the server in this isolate shares).
  */
 import { BackendUnavailableError } from "../../src/errors.ts";
 import { MORE, type Command } from "./commands.ts";
+import type { ServerHealth } from "./health.ts";
 import { ResponseParser, type Response } from "./parser.ts";
 import type { ByteStream, Connector, ServerAddress } from "../net/stream.ts";
 
@@ -12,12 +14,14 @@ import type { ByteStream, Connector, ServerAddress } from "../net/stream.ts";
  * How a connection reaches its server and how it behaves when the server fails.
  *
  * @example
- * const options: ConnectionOptions = { address, label: "127.0.0.1:11211", connect: connectNode, timeoutMs: 1000, retryDelayMs: 100, maxRetryDelayMs: 10_000 };
+ * const options: ConnectionOptions = { address, label: "127.0.0.1:11211", health: healthOf("127.0.0.1:11211"), connect: connectNode, timeoutMs: 1000, retryDelayMs: 100, maxRetryDelayMs: 10_000 };
  */
 export interface ConnectionOptions {
   readonly address: ServerAddress;
   /** The server's name in error messages (`"127.0.0.1:11211"`). */
   readonly label: string;
+  /** The server's failures, shared with the other connections to it. */
+  readonly health: ServerHealth;
   readonly connect: Connector;
   /** The longest a request may wait for its answer, connecting included. */
   readonly timeoutMs: number;
@@ -38,7 +42,7 @@ interface Pending {
  * A pipelined connection to one server.
  *
  * @example
- * const connection = new Connection({ address, label: "127.0.0.1:11211", connect: connectNode, timeoutMs: 1000, retryDelayMs: 100, maxRetryDelayMs: 10_000 });
+ * const connection = new Connection({ address, label: "127.0.0.1:11211", health: healthOf("127.0.0.1:11211"), connect: connectNode, timeoutMs: 1000, retryDelayMs: 100, maxRetryDelayMs: 10_000 });
  * const value = await connection.send(get("k"));
  */
 export class Connection {
@@ -47,8 +51,6 @@ export class Connection {
   private stream: ByteStream | undefined;
   private connecting: AbortController | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
-  private failures = 0;
-  private retryAt = 0;
   private closed = false;
 
   private readonly options: ConnectionOptions;
@@ -61,9 +63,8 @@ export class Connection {
   send<T>(command: Command<T>): Promise<T> {
     if (this.closed) return Promise.reject(new BackendUnavailableError(`memcached ${this.options.label}: the client is closed`));
     const now = Date.now();
-    if (!this.stream && !this.connecting && now < this.retryAt) {
-      return Promise.reject(new BackendUnavailableError(`memcached ${this.options.label} is down; next attempt in ${this.retryAt - now} ms`));
-    }
+    const wait = this.stream || this.connecting ? 0 : this.options.health.waitMs(now);
+    if (wait > 0) return Promise.reject(new BackendUnavailableError(`memcached ${this.options.label} is down; next attempt in ${wait} ms`));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ command, deadline: now + this.options.timeoutMs, resolve: resolve as (value: unknown) => void, reject });
       if (this.stream) this.stream.write(command.bytes);
@@ -104,7 +105,7 @@ export class Connection {
         if (this.connecting !== controller) return opened.close(); // given up on meanwhile
         this.connecting = undefined;
         this.stream = stream = opened;
-        this.failures = 0;
+        this.options.health.recovered();
         for (const pending of this.queue) opened.write(pending.command.bytes);
       },
       (error: Error) => {
@@ -146,10 +147,7 @@ export class Connection {
     const stream = this.stream;
     this.stream = undefined;
     stream?.close();
-    if (count) {
-      this.failures++;
-      this.retryAt = Date.now() + Math.min(this.options.maxRetryDelayMs, this.options.retryDelayMs * 2 ** (this.failures - 1));
-    }
+    if (count) this.options.health.failed(Date.now(), this.options.retryDelayMs, this.options.maxRetryDelayMs);
     clearTimeout(this.timer);
     this.timer = undefined;
     for (const pending of this.queue.splice(0)) pending.reject(error);

@@ -121,4 +121,22 @@ describe("memcached server pools", () => {
     }
     await expect.poll(() => backend.get(onFrozen![0]!).then(text, () => "failed"), { timeout: 3000, interval: 50 }).toBe(onFrozen![0]);
   });
+
+  it("leaves a failed server alone for every backend over it, as Workers' per-request backends are, until its pause is over", async () => {
+    const [server] = servers;
+    const options = { timeoutMs: 200, retryDelayMs: 1000 };
+    const first = client([server!], options);
+    await first.set(":1:shared", utf8("before"), 60);
+    await server!.freeze();
+    try {
+      await expect(first.get(":1:shared")).rejects.toThrow(/no answer within 200 ms/);
+      // A backend made afterwards (the next request's) does not try the server, nor wait for it.
+      const next = client([server!], options);
+      await expect(next.get(":1:shared")).rejects.toThrow(/is down; next attempt in \d+ ms/);
+    } finally {
+      server!.thaw();
+    }
+    const later = client([server!], options);
+    await expect.poll(() => later.get(":1:shared").then(text, () => "failed"), { timeout: 3000, interval: 50 }).toBe("before");
+  });
 });
