@@ -13,7 +13,7 @@ import { validateMemcachedKey } from "./memcached/keys.ts";
 import type { ConnectionOptions } from "node:tls";
 import { connectNode, connectNodeTls } from "./net/node-stream.ts";
 import { HashRing } from "./memcached/ring.ts";
-import { parseServers, type ServerOption } from "./memcached/servers.ts";
+import { parseServers, poolIdentity, type ServerOption } from "./memcached/servers.ts";
 import type { Connector } from "./net/stream.ts";
 
 export type { ServerOption } from "./memcached/servers.ts";
@@ -114,6 +114,7 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
   return {
     name: "memcached",
     capabilities: { atomicAdd: true, atomicIncrement: true, consistent: true, shared: true, local: false },
+    identity: poolIdentity(servers),
     validateKey: validateMemcachedKey,
 
     // async, so that a bad key rejects the returned promise instead of throwing synchronously

@@ -7,7 +7,7 @@ import type { Backend, BackendCapabilities, BackendTtl } from "./backend.ts";
 import { addToCounter } from "./codec.ts";
 
 /** A backend with every optional operation filled in. */
-export type CompleteBackend = Required<Omit<Backend, "capabilities" | "validateKey" | "streams" | "getWithTtl">> & {
+export type CompleteBackend = Required<Omit<Backend, "capabilities" | "identity" | "validateKey" | "streams" | "getWithTtl">> & {
   readonly capabilities: BackendCapabilities;
 };
 

@@ -50,6 +50,15 @@ export interface Backend {
   readonly name: string;
   /** Guarantees; a missing entry counts as `false`. */
   readonly capabilities?: Partial<BackendCapabilities>;
+  /**
+   * The store this backend reaches, as one object shared by every backend object that reaches
+   * it, for backends made again and again over one store: on Workers, where a socket belongs to a
+   * request, each request makes its own memcached backend, and they all give their pool's
+   * identity. What edgecache learns of a store in the isolate (the tag records it read, pages'
+   * vary lists, the page circuit breaker) is kept per identity, so it outlives each backend
+   * object. Default: the backend object itself.
+   */
+  readonly identity?: object;
 
   /**
    * The bytes stored under `key`, or `undefined` when missing or expired. The bytes must never
@@ -134,4 +143,16 @@ export interface StreamedEntry {
   readonly body: ReadableStream<Uint8Array>;
   /** The entry's whole length in bytes, head included. */
   readonly length: number;
+}
+
+/**
+ * The object edgecache keeps what it learns of `backend`'s store under: its `identity`, or the
+ * backend itself.
+ *
+ * @example
+ * const memos = new WeakMap<object, Memo>();
+ * memos.get(identityOf(cache.backend));
+ */
+export function identityOf(backend: Backend): object {
+  return backend.identity ?? backend;
 }

@@ -17,13 +17,14 @@
  * Checking costs a read per hit of a tagged page or value (none for untagged ones). An isolate
  * trusts the records it read or wrote for `tagCheckMs` (a second), so a busy page costs one read
  * a second per tag, and a purge made elsewhere takes up to that long to reach this isolate; a
- * purge made here, through the same backend, is seen at once. What the isolate knows is kept per
- * backend and by the key the backend sees, so every cache over one store shares it. Times come
+ * purge made here, through the same store, is seen at once. What the isolate knows is kept per
+ * store (the backend's `identity`) and by the key the store sees, so every cache over one store
+ * shares it, the per-request backends of Workers included. Times come
  * from each isolate's clock, which on Workers, Deno Deploy and servers alike is kept in sync with
  * real time.
  */
 import { describe } from "./arguments.ts";
-import type { Backend } from "./backend.ts";
+import { identityOf } from "./backend.ts";
 import { type EdgeCache, readRecords } from "./cache.ts";
 import { sha256Hex } from "./hash.ts";
 import { caches } from "./registry.ts";
@@ -82,12 +83,13 @@ interface KnownTag {
  */
 export type TagVerdict = "purged" | number | undefined;
 
-/** The records this isolate has read or written, per backend, by the key the backend sees. */
-const memos = new WeakMap<Backend, LRUCache<string, KnownTag>>();
+/** The records this isolate has read or written, per store, by the key the store sees. */
+const memos = new WeakMap<object, LRUCache<string, KnownTag>>();
 
 function tagMemo(cache: EdgeCache): LRUCache<string, KnownTag> {
-  let memo = memos.get(cache.backend);
-  if (!memo) memos.set(cache.backend, (memo = new LRUCache({ max: 10_000 })));
+  const store = identityOf(cache.backend);
+  let memo = memos.get(store);
+  if (!memo) memos.set(store, (memo = new LRUCache({ max: 10_000 })));
   return memo;
 }
 

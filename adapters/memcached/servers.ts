@@ -26,6 +26,22 @@ export interface ServerSpec {
 
 const DEFAULT_PORT = 11211;
 
+const pools = new Map<string, object>();
+
+/**
+ * One object per pool in this isolate, the same for every backend over the same servers and
+ * weights (which send each key to the same server): the backend's `identity`.
+ *
+ * @example
+ * poolIdentity(parseServers("a:11211;b:11211")) === poolIdentity(parseServers("b:11211,a:11211")); // true
+ */
+export function poolIdentity(servers: readonly ServerSpec[]): object {
+  const name = servers.map(({ label, weight }) => `${label}*${weight}`).sort().join(" ");
+  let identity = pools.get(name);
+  if (!identity) pools.set(name, (identity = { memcached: name }));
+  return identity;
+}
+
 /**
  * Parse the `servers` option: a list, or one string separated by `;` or `,` (as Django's
  * LOCATION). Throws a TypeError naming `servers` for anything it cannot use.

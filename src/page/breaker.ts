@@ -8,9 +8,10 @@
  *
  * Only time-outs count. A store that answers, even with an error, costs a request little, and
  * opening on errors would turn one refused write (a value too large) into a break for every page.
- * A breaker is kept per backend object in this isolate, shared by every wrapper over it.
+ * A breaker is kept per store (the backend's `identity`) in this isolate, shared by every wrapper
+ * over it and, on Workers, by the per-request backends over one memcached pool.
  */
-import type { Backend } from "../backend.ts";
+import { type Backend, identityOf } from "../backend.ts";
 
 /** Time-outs in a row that open the breaker. */
 const TIMEOUTS_TO_OPEN = 3;
@@ -73,7 +74,7 @@ export class Breaker {
   }
 }
 
-const breakers = new WeakMap<Backend, Breaker>();
+const breakers = new WeakMap<object, Breaker>();
 
 /**
  * The breaker of `backend` in this isolate.
@@ -82,7 +83,8 @@ const breakers = new WeakMap<Backend, Breaker>();
  * breakerFor(cache.backend).answered();
  */
 export function breakerFor(backend: Backend): Breaker {
-  let breaker = breakers.get(backend);
-  if (!breaker) breakers.set(backend, (breaker = new Breaker()));
+  const store = identityOf(backend);
+  let breaker = breakers.get(store);
+  if (!breaker) breakers.set(store, (breaker = new Breaker()));
   return breaker;
 }

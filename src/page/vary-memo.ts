@@ -1,10 +1,13 @@
 /**
- * What an isolate remembers of the vary indexes it has read: per cache and base key, the request
+ * What an isolate remembers of the vary indexes it has read: per store and base key, the request
  * headers the URL's page varies on and the index's epoch, trusted for a minute so that a repeat
  * hit on a varying page is one read. Shared by every page-caching wrapper (their base keys differ
- * where their pages do) and by `purgePage`, which makes the isolate forget.
+ * where their pages do), by every cache over the store (base keys are remembered as the store
+ * sees them, prefix and version included, so Workers' per-request caches share it too), and by
+ * `purgePage`, which makes the isolate forget.
  */
 import { LRUCache } from "lru-cache";
+import { identityOf } from "../backend.ts";
 import type { EdgeCache } from "../cache.ts";
 
 /** A vary index as remembered, until `until` (clock milliseconds). */
@@ -17,16 +20,41 @@ export interface KnownVary {
 /** How long a remembered vary index is trusted without reading it again. */
 export const VARY_MEMO_MS = 60_000;
 
-const memos = new WeakMap<EdgeCache, LRUCache<string, KnownVary>>();
+/**
+ * The vary indexes remembered for one cache, by base key.
+ *
+ * @example
+ * const known = varyMemo(cache).get(base);
+ */
+export interface VaryMemo {
+  get(base: string): KnownVary | undefined;
+  set(base: string, known: KnownVary): void;
+  delete(base: string): void;
+}
+
+/** Per store, by the made base key (at most 1000). */
+const memos = new WeakMap<object, LRUCache<string, KnownVary>>();
+const views = new WeakMap<EdgeCache, VaryMemo>();
 
 /**
- * The vary indexes this isolate remembers for `cache`, by base key (at most 1000).
+ * The vary indexes this isolate remembers for `cache`, by base key.
  *
  * @example
  * varyMemo(cache).set(base, { vary: ["cookie"], epoch: index.epoch, until: now + VARY_MEMO_MS });
  */
-export function varyMemo(cache: EdgeCache): LRUCache<string, KnownVary> {
-  let memo = memos.get(cache);
-  if (!memo) memos.set(cache, (memo = new LRUCache({ max: 1000 })));
-  return memo;
+export function varyMemo(cache: EdgeCache): VaryMemo {
+  let view = views.get(cache);
+  if (!view) {
+    const store = identityOf(cache.backend);
+    let memo = memos.get(store);
+    if (!memo) memos.set(store, (memo = new LRUCache({ max: 1000 })));
+    const known = memo;
+    view = {
+      get: (base) => known.get(cache.makeKey(base)),
+      set: (base, entry) => void known.set(cache.makeKey(base), entry),
+      delete: (base) => void known.delete(cache.makeKey(base)),
+    };
+    views.set(cache, view);
+  }
+  return view;
 }

@@ -4,6 +4,7 @@
  * Deadlines run on fake timers and the breaker on the bench's fake clock.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { createCache } from "../../src/cache.ts";
 import { cachePage } from "../../src/page/cache-page.ts";
 import type { PageCacheOptions } from "../../src/page/options.ts";
 import { type Bench, counted, options, pageBench, read } from "./setup.ts";
@@ -106,6 +107,19 @@ describe("the circuit breaker", () => {
     await answer(handler, bench);
     const other = cachePage(300, limited(bench, { keyPrefix: "other" }))(counted());
     expect((await read(other(new Request("https://example.com/b")))).cacheStatus).toBe("edgecache; fwd=miss; detail=store-down");
+  });
+
+  it("is shared by backend objects that give one identity, as Workers' per-request backends over one pool do", async () => {
+    const { bench } = hangingBench();
+    const pool = {};
+    // Each request makes its cache over a new backend object reaching the same store.
+    const perRequest = () => createCache({ backend: { ...bench.backend, identity: pool }, onWarning: () => {} });
+    const handler = cachePage(60, limited(bench, { cache: perRequest }))(counted());
+    await answer(handler, bench);
+    await answer(handler, bench); // the third time-out, each through a backend of its own
+    const calls = backendCalls(bench);
+    expect((await read(handler(new Request(URL_A)))).cacheStatus).toBe("edgecache; fwd=miss; detail=store-down");
+    expect(backendCalls(bench)).toBe(calls);
   });
 
   it("never opens on errors: a store that answers, even with a failure, costs a request little", async () => {

@@ -7,7 +7,7 @@
  * page in one request and serves it in the next. Run by the matrix driver under Node 20, which
  * starts the memcached processes.
  */
-import { startMemcached, startMemcachedPool } from "../fixtures/memcached.ts";
+import { type MemcachedServer, startMemcached, startMemcachedPool } from "../fixtures/memcached.ts";
 import { startRedis } from "../fixtures/redis.ts";
 import { equal, ok, suite } from "../portable/harness.ts";
 import { BINARIES, runCommand } from "./processes.ts";
@@ -24,7 +24,7 @@ const RUNNERS: Array<[name: string, binary: string, args: string[]]> = [
 ];
 
 /** Runs `use` with a memcached and the Worker bound to it; stops both. */
-async function withWorker(use: (fetchText: (path: string) => Promise<{ status: number; body: string; cacheStatus: string | null }>) => Promise<void>): Promise<void> {
+async function withWorker(use: (fetchText: (path: string) => Promise<{ status: number; body: string; cacheStatus: string | null }>, server: MemcachedServer) => Promise<void>): Promise<void> {
   const server = await startMemcached();
   try {
     const worker = await startWorkerd("test/workers/memcached-worker.ts", { bindings: { MEMCACHED: server.location }, compatibilityFlags: ["nodejs_compat"] });
@@ -32,7 +32,7 @@ async function withWorker(use: (fetchText: (path: string) => Promise<{ status: n
       await use(async (path) => {
         const response = await worker.fetch(path);
         return { status: response.status, body: await response.text(), cacheStatus: response.headers.get("cache-status") };
-      });
+      }, server);
     } finally {
       await worker.dispose();
     }
@@ -72,6 +72,18 @@ export default suite("memcached", (test) => {
     const hit = await fetchText("/page");
     equal([miss.body, miss.cacheStatus], ["render 1", "edgecache; fwd=uri-miss; stored"]);
     equal([hit.body, hit.cacheStatus], ["render 1", "edgecache; hit; ttl=60"]);
+  }));
+
+  test("workerd: a server that stops answering costs one request the time limit; the next requests' backends leave it alone", () => withWorker(async (fetchText, server) => {
+    await server.freeze();
+    try {
+      const first = await fetchText("/probe");
+      const next = await fetchText("/probe");
+      equal([first.status, /no answer within 300 ms/.test(first.body)], [500, true], `the first request's error (${first.body})`);
+      equal([next.status, /is down; next attempt in \d+ ms/.test(next.body)], [500, true], `the next request's error (${next.body})`);
+    } finally {
+      server.thaw();
+    }
   }));
 
   test("workerd: a Unix socket server is refused with an error that says why", () => withWorker(async (fetchText) => {

@@ -3,7 +3,9 @@
  * `socketsConnector`), the way docs/memcached.md tells Workers users to: a backend made per
  * request (a socket belongs to the request that opened it) and closed once the request's cache
  * writes are done. `/counter` counts its calls in memcached; `/page` is a cachePage'd page that
- * counts its renders; `/unix` asks for a Unix socket, which Workers cannot open.
+ * counts its renders; `/probe` reads a key with a 300 ms time limit and a minute's pause after a
+ * failure (which the next requests' backends observe); `/unix` asks for a Unix socket, which
+ * Workers cannot open.
  */
 import { connect } from "cloudflare:sockets";
 import { memcached, socketsConnector } from "../../adapters/memcached.ts";
@@ -23,7 +25,11 @@ const page = cachePage(60, { cache: (_request: Request, cache: EdgeCache) => cac
 const worker = {
   async fetch(request: Request, env: Env, ctx: { waitUntil(promise: Promise<unknown>): void }): Promise<Response> {
     const path = new URL(request.url).pathname;
-    const backend = memcached({ servers: path === "/unix" ? "unix:/tmp/memcached.sock" : env.MEMCACHED, connect: connector, timeoutMs: 2000 });
+    const backend = memcached({
+      servers: path === "/unix" ? "unix:/tmp/memcached.sock" : env.MEMCACHED,
+      connect: connector,
+      ...(path === "/probe" ? { timeoutMs: 300, retryDelayMs: 60_000 } : { timeoutMs: 2000 }),
+    });
     const cache = createCache({ backend });
     const writes: Promise<unknown>[] = [];
     try {
