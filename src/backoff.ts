@@ -5,7 +5,7 @@
  * at once for `errorBackoffMs`, without calling the handler: an origin that is down is not hit by
  * every request, and none of them waits for it to fail again. Background refreshes of stale pages
  * back off the same way, and so do `getOrSet`'s computations and refreshes of low-level values.
- * Kept per owner (a cache, one cache's computations) and key, in this isolate.
+ * Kept per owner (a store, one cache's computations) and key, in this isolate.
  */
 
 /** Keys remembered per owner at most; past that, the oldest is forgotten first. */

@@ -14,6 +14,7 @@ import type { CacheOutcome } from "./cache-status.ts";
 import { captureBody, type CapturedResponse } from "./capture.ts";
 import { baseKey, variantKey, varyIndexFor, varyNames } from "./keys.ts";
 import type { PageErrorContext, ResolvedPageOptions } from "./options.ts";
+import { identityOf } from "../backend.ts";
 import { ErrorBackoff } from "../backoff.ts";
 import { StoreDeadlines } from "./deadlines.ts";
 import { withDeadline } from "../deadline.ts";
@@ -140,7 +141,7 @@ export class PageCacheEngine {
       fill?.end();
       if (stale) {
         this.report(error, "revalidate", request);
-        this.backoff.failed(cache, lookup.missKey, this.options.now());
+        this.handlerFailed(cache, lookup.missKey);
         return this.answers.hit(request, method, stale, now, "stale-if-error");
       }
       throw error;
@@ -148,7 +149,7 @@ export class PageCacheEngine {
     if (stale && response.status >= 500) {
       fill?.end();
       response.body?.cancel().catch(() => {});
-      this.backoff.failed(cache, lookup.missKey, this.options.now());
+      this.handlerFailed(cache, lookup.missKey);
       return this.answers.hit(request, method, stale, now, "stale-if-error");
     }
     release(stale);
@@ -157,7 +158,20 @@ export class PageCacheEngine {
 
   /** Whether stale `page` stands in for its handler, which failed moments ago (see `errorBackoffMs`). */
   private backingOff(cache: EdgeCache, page: DecodedPage, key: string, now: number): boolean {
-    return now < page.staleIfErrorUntil && this.backoff.holds(cache, key, now);
+    return now < page.staleIfErrorUntil && this.handlerBacksOff(cache, key, now);
+  }
+
+  /**
+   * The handler of the page under `key` failed just now (see `errorBackoffMs`). Kept by store and
+   * made key, so every cache over the store sees it: Workers' per-request caches too.
+   */
+  private handlerFailed(cache: EdgeCache, key: string): void {
+    this.backoff.failed(identityOf(cache.backend), cache.makeKey(key), this.options.now());
+  }
+
+  /** Whether the handler of the page under `key` failed less than `errorBackoffMs` before `now`. */
+  private handlerBacksOff(cache: EdgeCache, key: string, now: number): boolean {
+    return this.backoff.holds(identityOf(cache.backend), cache.makeKey(key), now);
   }
 
   /** Whether the `bypass` option sends `request` past the cache; a throwing `bypass` does (and is reported). */
@@ -298,7 +312,7 @@ export class PageCacheEngine {
    */
   private revalidate(cache: EdgeCache, run: (request: Request) => Response | Promise<Response>, asked: Request, lookup: Lookup, args: readonly unknown[]): Promise<void> {
     const key = lookup.missKey;
-    if (this.fills.pending(cache, key) || this.backoff.holds(cache, key, this.options.now())) return Promise.resolve();
+    if (this.fills.pending(cache, key) || this.handlerBacksOff(cache, key, this.options.now())) return Promise.resolve();
     const request = lookup.fromGet ? new Request(asked, { method: "GET" }) : asked;
     const method = request.method;
     const fill = this.startFill(cache, key, request);
@@ -313,12 +327,12 @@ export class PageCacheEngine {
       const started = this.options.now();
       const response = await run(request.clone());
       handled();
-      if (response.status >= 500) this.backoff.failed(cache, key, this.options.now());
+      if (response.status >= 500) this.handlerFailed(cache, key);
       const stored = this.update(cache, request, method, response, started, "uri-miss", args, fill);
       await stored.body?.pipeTo(new WritableStream());
     })().catch((error: unknown) => {
       fill.end();
-      this.backoff.failed(cache, key, this.options.now());
+      this.handlerFailed(cache, key);
       this.report(error, "revalidate", request);
     }).finally(handled);
     this.schedule(refresh, args);

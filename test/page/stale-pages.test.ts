@@ -1,5 +1,6 @@
 /** Stale pages: stale-while-revalidate, stale-if-error, error backoff and refreshing ahead of expiry. */
 import { describe, expect, it } from "vitest";
+import { createCache } from "../../src/cache.ts";
 import { cachePage } from "../../src/page/cache-page.ts";
 import { get, options, pageBench, read, twice, view } from "./setup.ts";
 
@@ -131,6 +132,18 @@ describe("stale pages", () => {
     const answers = await Promise.all(waiting.map(read));
     expect(answers.map((answer) => [answer.body, answer.cacheStatus])).toEqual(Array(3).fill(["page", "edgecache; hit; ttl=-10; detail=stale-if-error"]));
     expect(calls).toBe(2);
+  });
+
+  it("backs off for every cache over the store, as Workers' per-request caches are", async () => {
+    const bench = pageBench();
+    let calls = 0;
+    const perRequest = () => createCache({ backend: { ...bench.backend, identity: bench.backend }, onWarning: () => {} });
+    const handler = cachePage(10, options(bench, { cache: perRequest, staleIfError: 600 }))(async (_request: Request) =>
+      ++calls === 1 ? new Response("page") : new Response("down", { status: 503 }));
+    await twice(handler, bench, "https://example.com/");
+    bench.clock.advance(20);
+    for (let i = 0; i < 3; i++) expect((await read(handler(new Request("https://example.com/")))).cacheStatus).toMatch(/stale-if-error$/);
+    expect(calls).toBe(2); // the fill, then one failure, through three caches of their own
   });
 
   it("with errorBackoffMs: 0, calls a failing handler on every request", async () => {
