@@ -5,7 +5,7 @@
  */
 import { memory } from "../adapters/memory.ts";
 import { checkFunction, checkInteger, checkKey, checkTimeout, describe, fraction, nonNegative, type Timeout } from "./arguments.ts";
-import type { Backend, BackendTtl, StreamStore } from "./backend.ts";
+import { type Backend, type BackendTtl, identityOf, type StreamStore } from "./backend.ts";
 import { concatBytes, readAll } from "./bytes.ts";
 import { type CompleteBackend, completeBackend, entryWithTtl } from "./backend-fallbacks.ts";
 import { byteStringBounds, byteStringHeader, cborSerializer, decodeValue, encodeValue, type Serializer } from "./codec.ts";
@@ -196,8 +196,8 @@ export interface GetOrSetOptions<T = unknown> extends WriteOptions {
    * Once a computation has failed and the stale copy was answered (`staleIfError`), answer the
    * stale copy for this many ms without computing again; once a `refreshAhead` recomputation has
    * failed, start none for as long. An origin that is down is then not called by every request,
-   * and none waits for it to fail again (bentocache's grace backoff). Per isolate. 0: compute
-   * every time. Default 5000.
+   * and none waits for it to fail again (bentocache's grace backoff). Per isolate, shared by every
+   * cache over the store (see `Backend.identity`). 0: compute every time. Default 5000.
    */
   errorBackoffMs?: number;
   /**
@@ -451,6 +451,7 @@ class Cache implements EdgeCache {
     this.tagChecks = new TagChecks(this, this.clock, (made, error) => this.dropCorrupt(made, error));
     this.fills = new Fills({
       store: this.store,
+      identity: identityOf(backend),
       read: async (made, staleToo) => {
         const found = await this.find(made, false);
         return found === ENDED || found === undefined || staleToo || !found.stale ? found : undefined;

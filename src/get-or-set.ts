@@ -22,6 +22,8 @@ import { pollPause, takeLock } from "./locks.ts";
  */
 export interface FillHost {
   readonly store: CompleteBackend;
+  /** The store's identity (see `Backend.identity`): failed computations are remembered per identity and made key. */
+  readonly identity: object;
   /** The clock of the error backoff, in ms. */
   now(): number;
   /**
@@ -57,6 +59,12 @@ export interface FillPlan<T> {
   errorBackoffMs: number;
 }
 
+/**
+ * The values whose computation failed lately, by store identity and made key: shared by every
+ * cache over the store in this isolate (Workers' per-request caches included).
+ */
+const failedLately = new ErrorBackoff(0);
+
 /** Carries work that goes on after `getOrSet` has answered (Workers' `ctx.waitUntil`). */
 type WaitUntil = ((promise: Promise<unknown>) => void) | undefined;
 
@@ -71,8 +79,6 @@ export class Fills {
   private readonly host: FillHost;
   private readonly filling = new Map<string, Promise<unknown>>();
   private readonly refreshing = new Set<string>();
-  /** The values whose computation failed lately, by made key. */
-  private readonly backoff = new ErrorBackoff(0);
 
   constructor(host: FillHost) {
     this.host = host;
@@ -101,7 +107,7 @@ export class Fills {
    * it: once in this isolate, and where the store locks, only if no other process is at it.
    */
   refresh<T>(plan: FillPlan<T>, waitUntil: WaitUntil): void {
-    if (this.refreshing.has(plan.made) || (plan.errorBackoffMs > 0 && this.backoff.holds(this, plan.made, this.host.now()))) return;
+    if (this.refreshing.has(plan.made) || (plan.errorBackoffMs > 0 && failedLately.holds(this.host.identity, plan.made, this.host.now()))) return;
     this.refreshing.add(plan.made);
     const refresh = (async () => {
       const held = plan.lock ? await this.tryLock(plan.lock, plan.collapseMs) : undefined;
@@ -114,7 +120,7 @@ export class Fills {
       }
     })()
       .catch((error: unknown) => {
-        this.backoff.failed(this, plan.made, this.host.now(), plan.errorBackoffMs);
+        failedLately.failed(this.host.identity, plan.made, this.host.now(), plan.errorBackoffMs);
         this.host.report(error);
       })
       .finally(() => this.refreshing.delete(plan.made));
@@ -128,7 +134,7 @@ export class Fills {
 
   /** Whether a computation of the value failed within `errorBackoffMs`, and a stale copy may stand in. */
   private backingOff<T>(plan: FillPlan<T>): plan is FillPlan<T> & { staleCopy: NonNullable<FillPlan<T>["staleCopy"]> } {
-    return plan.staleCopy !== undefined && plan.errorBackoffMs > 0 && this.backoff.holds(this, plan.made, this.host.now());
+    return plan.staleCopy !== undefined && plan.errorBackoffMs > 0 && failedLately.holds(this.host.identity, plan.made, this.host.now());
   }
 
   /** While backing off: the stale copy under `copy`, or the computation where there is none. */
@@ -186,7 +192,7 @@ export class Fills {
     } catch (error) {
       const stale = plan.staleCopy && (await this.host.read(plan.staleCopy.key, true).catch(() => undefined));
       if (!isValue(stale)) throw error;
-      this.backoff.failed(this, plan.made, this.host.now(), plan.errorBackoffMs);
+      failedLately.failed(this.host.identity, plan.made, this.host.now(), plan.errorBackoffMs);
       this.host.report(error);
       return stale.value as T;
     }

@@ -134,6 +134,18 @@ describe("getOrSet with staleIfError", () => {
     await expect(t.cache.getOrSet("rates", t.compute, { ...options, errorBackoffMs: -1 })).rejects.toThrow("options.errorBackoffMs");
   });
 
+  it("backs off for every cache over the store, as Workers' per-request caches are", async () => {
+    const t = setup();
+    const options = { staleIfError: 300 };
+    // Each request makes its cache over a new backend object that gives the store's identity.
+    const perRequest = () => createCache({ backend: { ...t.backend, identity: t.backend }, timeout: 60, now: t.clock.now, onError: () => {} });
+    await perRequest().getOrSet("rates", t.compute, options);
+    t.clock.advance(61);
+    t.fail();
+    for (let i = 0; i < 3; i++) expect(await perRequest().getOrSet("rates", t.compute, options)).toEqual({ rates: 1 });
+    expect(t.calls()).toBe(2); // the first computation, then one failure
+  });
+
   it("returns the last value when computing its replacement fails within the window, and reports why", async () => {
     const t = setup();
     expect(await t.cache.getOrSet("rates", t.compute, { staleIfError: 300 })).toEqual({ rates: 1 });
