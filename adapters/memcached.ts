@@ -5,7 +5,7 @@
  * `connect` option (see `net/stream.ts`).
  */
 import { describe } from "../src/arguments.ts";
-import type { Backend, BackendTtl } from "../src/backend.ts";
+import { type Backend, type BackendTtl, identityNamed } from "../src/backend.ts";
 import * as commands from "./memcached/commands.ts";
 import { Connection } from "./memcached/connection.ts";
 import { healthOf } from "./memcached/health.ts";
@@ -13,7 +13,7 @@ import { validateMemcachedKey } from "./memcached/keys.ts";
 import type { ConnectionOptions } from "node:tls";
 import { connectNode, connectNodeTls } from "./net/node-stream.ts";
 import { HashRing } from "./memcached/ring.ts";
-import { parseServers, poolIdentity, type ServerOption } from "./memcached/servers.ts";
+import { parseServers, poolName, type ServerOption } from "./memcached/servers.ts";
 import type { Connector } from "./net/stream.ts";
 
 export type { ServerOption } from "./memcached/servers.ts";
@@ -114,7 +114,7 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
   return {
     name: "memcached",
     capabilities: { atomicAdd: true, atomicIncrement: true, consistent: true, shared: true, local: false },
-    identity: poolIdentity(servers),
+    identity: identityNamed(`memcached ${poolName(servers)}`),
     validateKey: validateMemcachedKey,
 
     // async, so that a bad key rejects the returned promise instead of throwing synchronously

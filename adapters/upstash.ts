@@ -8,7 +8,7 @@
  * `deleteMany`, EXPIRE/PEXPIRE/PERSIST for `touch`, GET and PTTL in one MULTI for `getWithTtl`.
  */
 import { Redis } from "@upstash/redis";
-import type { Backend, BackendTtl } from "../src/backend.ts";
+import { type Backend, type BackendTtl, identityNamed } from "../src/backend.ts";
 import { describe, nonNegative } from "../src/arguments.ts";
 import { BackendUnavailableError } from "../src/errors.ts";
 import { fromRedisValue, toRedisValue } from "./upstash/values.ts";
@@ -157,6 +157,22 @@ function checkOptions(options: UpstashOptions): void {
  *   backend: upstash({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN }),
  * });
  */
+/** Per client given, one identity per prefix. */
+const clientIdentities = new WeakMap<UpstashClient, Map<string, object>>();
+
+/**
+ * The store's identity: backends made again and again (per request, on Workers) with the same
+ * URL, or the same client, and the same prefix share what the isolate learns of the database.
+ */
+function upstashIdentity(options: UpstashOptions, redis: UpstashClient, namespace: string): object {
+  if ("url" in options) return identityNamed(`upstash ${options.url} ${namespace}`);
+  let identities = clientIdentities.get(redis);
+  if (!identities) clientIdentities.set(redis, (identities = new Map()));
+  let identity = identities.get(namespace);
+  if (!identity) identities.set(namespace, (identity = { store: `upstash client ${namespace}` }));
+  return identity;
+}
+
 export function upstash(options: UpstashOptions): Backend {
   checkOptions(options);
   const redis: UpstashClient = "client" in options ? options.client : ownClient(options.url, options.token, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
@@ -177,6 +193,7 @@ export function upstash(options: UpstashOptions): Backend {
   return {
     name: "upstash",
     capabilities: { atomicAdd: true, atomicIncrement: true, consistent: true, shared: true, local: false },
+    identity: upstashIdentity(options, redis, namespace),
 
     get: (key) => call("get", async () => {
       const value = await redis.get(redisKey(key));

@@ -156,3 +156,19 @@ export interface StreamedEntry {
 export function identityOf(backend: Backend): object {
   return backend.identity ?? backend;
 }
+
+const named = new Map<string, object>();
+
+/**
+ * One object per `description` in this isolate: the `identity` for a backend that describes its
+ * store in a string (the servers of a memcached pool, a database URL and key prefix), so every
+ * backend object made with the same description shares what edgecache learns of the store.
+ *
+ * @example
+ * const backend: Backend = { name: "mine", identity: identityNamed(`mine ${url}`), get, set, delete: remove };
+ */
+export function identityNamed(description: string): object {
+  let identity = named.get(description);
+  if (!identity) named.set(description, (identity = { store: description }));
+  return identity;
+}

@@ -26,20 +26,15 @@ export interface ServerSpec {
 
 const DEFAULT_PORT = 11211;
 
-const pools = new Map<string, object>();
-
 /**
- * One object per pool in this isolate, the same for every backend over the same servers and
- * weights (which send each key to the same server): the backend's `identity`.
+ * The pool as one string, the same for the same servers and weights in any order (which send each
+ * key to the same server): what the backend's `identity` is named after.
  *
  * @example
- * poolIdentity(parseServers("a:11211;b:11211")) === poolIdentity(parseServers("b:11211,a:11211")); // true
+ * poolName(parseServers("a:11211;b:11211")) === poolName(parseServers("b:11211,a:11211")); // true
  */
-export function poolIdentity(servers: readonly ServerSpec[]): object {
-  const name = servers.map(({ label, weight }) => `${label}*${weight}`).sort().join(" ");
-  let identity = pools.get(name);
-  if (!identity) pools.set(name, (identity = { memcached: name }));
-  return identity;
+export function poolName(servers: readonly ServerSpec[]): string {
+  return servers.map(({ label, weight }) => `${label}*${weight}`).sort().join(" ");
 }
 
 /**

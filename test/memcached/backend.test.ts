@@ -170,6 +170,12 @@ describe("memcached backend on one server", () => {
     expect(() => memcached(options as never)).toThrow(message);
   });
 
+  it("gives backends over the same servers and weights one identity, in any order, so Workers' per-request backends share what the isolate learns", () => {
+    expect(memcached({ servers: "10.0.0.1:11211;10.0.0.2" }).identity).toBe(memcached({ servers: ["10.0.0.2:11211", "10.0.0.1"] }).identity);
+    expect(memcached({ servers: "10.0.0.1:11211" }).identity).not.toBe(memcached({ servers: "10.0.0.1:11212" }).identity);
+    expect(memcached({ servers: [{ server: "10.0.0.1", weight: 2 }, "10.0.0.2"] }).identity).not.toBe(memcached({ servers: "10.0.0.1;10.0.0.2" }).identity);
+  });
+
   it("socketsConnector (Workers' Socket API; run against a real memcached in workerd by the runtime matrix) names bad arguments", () => {
     expect(() => socketsConnector("connect" as never)).toThrow('connect must be a function, got "connect"');
     expect(() => socketsConnector(() => ({}) as never, { tls: "yes" as never })).toThrow('options.tls must be true or false, got "yes"');

@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it } from "vitest";
+import { Redis } from "@upstash/redis";
 import { upstash, type UpstashOptions } from "../../adapters/upstash.ts";
 import { createCache } from "../../src/cache.ts";
 import { freshPrefix, useUpstashStack } from "./stack.ts";
@@ -19,6 +20,17 @@ describe("upstash options", () => {
   ])("rejects %s with a TypeError naming the argument", (_label, options, message) => {
     expect(() => upstash(options as unknown as UpstashOptions)).toThrow(TypeError);
     expect(() => upstash(options as unknown as UpstashOptions)).toThrow(message);
+  });
+
+  it("gives backends made again with the same URL (or client) and prefix one identity, so per-request backends share what the isolate learns", () => {
+    const made = (prefix?: string) => upstash({ url: "http://127.0.0.1:1", token: "t", ...(prefix ? { prefix } : {}) });
+    expect(made().identity).toBe(made().identity);
+    expect(made("pages").identity).toBe(made("pages").identity);
+    expect(made("pages").identity).not.toBe(made().identity); // another key space
+    expect(upstash({ url: "http://127.0.0.1:2", token: "t" }).identity).not.toBe(made().identity);
+    const client = new Redis({ url: "http://127.0.0.1:1", token: "t" });
+    expect(upstash({ client }).identity).toBe(upstash({ client }).identity);
+    expect(upstash({ client, prefix: "pages" }).identity).not.toBe(upstash({ client }).identity);
   });
 
   it("does not echo a connection string, which carries the password", () => {
