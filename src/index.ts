@@ -4,6 +4,7 @@
  */
 export type { Timeout } from "./arguments.ts";
 export type { Backend, BackendCapabilities, BackendTtl, StreamedEntry, StreamStore } from "./backend.ts";
+export { identityNamed } from "./backend.ts";
 export { createCache } from "./cache.ts";
 export type { CacheOptions, EdgeCache, GetOrSetOptions, ReadOutcome, SetOptions, VersionOption, WriteOptions } from "./cache.ts";
 export { cborSerializer } from "./codec.ts";
