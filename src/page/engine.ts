@@ -26,7 +26,7 @@ import { selectCache } from "./select.ts";
 import { type Lookup, PageLookups } from "./lookup.ts";
 import { type DecodedPage, type StoredPage, storedPageHead, UNSTORED_HEADERS } from "./stored.ts";
 import { checkTags, fileUnderTags, type Tagged, tagHeaderValue } from "../tags.ts";
-import { VARY_MEMO_MS, varyMemo } from "./vary-memo.ts";
+import { varyMemo } from "./vary-memo.ts";
 
 /** Marks the answer that carries the cookies `stripSetCookie` kept out of the stored page. */
 const markPrivate = compileCacheControl({ private: true });
@@ -301,7 +301,7 @@ export class PageCacheEngine {
     const index = await varyIndexFor(cache, base, vary);
     await writeStreamed(cache, await variantKey(base, request, vary, this.options, index.epoch), storedPageHead(page), page.body, { timeout });
     await cache.set(base, index, { timeout });
-    memo.set(base, { vary, epoch: index.epoch, until: this.options.now() + VARY_MEMO_MS });
+    memo.set(base, { vary, epoch: index.epoch, until: this.options.now() + this.options.tagCheckMs });
   }
 
   /**

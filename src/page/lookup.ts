@@ -11,7 +11,7 @@ import { baseKey, variantKey } from "./keys.ts";
 import type { PageErrorContext, ResolvedPageOptions } from "./options.ts";
 import { type DecodedPage, decodeStoredPage, isVaryIndex, staleFrom } from "./stored.ts";
 import { type Tagged, type TagVerdict, tagVerdict } from "../tags.ts";
-import { VARY_MEMO_MS, varyMemo } from "./vary-memo.ts";
+import { varyMemo } from "./vary-memo.ts";
 
 /**
  * The result of looking a request up. `missKey` is the key that missed (for collapsing); `stale`:
@@ -71,7 +71,7 @@ export class PageLookups {
       const page = decodeStoredPage(value);
       if (page) return page.tagged ? await this.unlessPurged(cache, page, page.tagged, base, "uri-miss") : { page, missKey: base, fwd: "uri-miss" };
       if (isVaryIndex(value)) {
-        memo.set(base, { vary: value.vary, epoch: value.epoch, until: this.options.now() + VARY_MEMO_MS });
+        memo.set(base, { vary: value.vary, epoch: value.epoch, until: this.options.now() + this.options.tagCheckMs });
         return await this.findVariant(cache, request, base, value.vary, value.epoch);
       }
       if (value !== undefined) this.dropCorrupt(cache, base, request);

@@ -80,7 +80,12 @@ export interface PageCacheOptions {
    * Tags are non-empty strings without control characters. Default: untagged.
    */
   tags?: readonly string[] | ((request: Request, response: Response) => readonly string[] | undefined);
-  /** How long this isolate trusts a tag's purge record it has read, in ms: a hit on a tagged page reads its tags' records at most this often. Default 1000. */
+  /**
+   * How long this isolate trusts what it read of purges, in ms: a tag's purge records, and a
+   * varying page's vary index (which `purgePage` replaces). A hit on a tagged or varying page
+   * reads them at most this often, and a purge made elsewhere reaches this isolate within this
+   * time. 0 reads them on every hit. Default 1000.
+   */
   tagCheckMs?: number;
   /**
    * Also send each stored page's tags in this response header, so that a CDN in front purges by
@@ -103,7 +108,7 @@ export interface PageCacheOptions {
    * requests go straight to their handlers (`fwd=miss; detail=store-down`) instead of each waiting
    * out the limit, and nothing is stored. Then one request at a time tries it again: an answer in
    * time ends the break, another time-out starts one twice as long (up to a minute). Kept per
-   * backend in each isolate. 0 never leaves a store alone. Default 5000 ms.
+   * store (the backend's `identity`) in each isolate. 0 never leaves a store alone. Default 5000 ms.
    */
   circuitBreakMs?: number;
   /** Concurrent misses for the same page wait this long for the first one to fill the cache: in this isolate, and across processes on stores with an atomic add (memcached, Redis). 0 turns collapsing off. Default 5000 ms. */

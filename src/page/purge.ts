@@ -42,8 +42,8 @@ export async function purgedSince(cache: EdgeCache, base: string, since: number)
 /**
  * Remove the cached pages of `url`, GET and HEAD, every variant included; the next request for it
  * is a miss, and a page whose render was under way is not stored. A page that varies is gone at
- * once in this isolate; another isolate that read its vary index within the last minute may serve
- * a variant it already knew of until then.
+ * once in this isolate; another isolate that read its vary index within its `tagCheckMs` (a
+ * second) may serve a variant it already knew of until then.
  *
  * @example
  * import { purgePage } from "edgecache";

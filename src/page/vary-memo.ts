@@ -1,7 +1,8 @@
 /**
  * What an isolate remembers of the vary indexes it has read: per store and base key, the request
- * headers the URL's page varies on and the index's epoch, trusted for a minute so that a repeat
- * hit on a varying page is one read. Shared by every page-caching wrapper (their base keys differ
+ * headers the URL's page varies on and the index's epoch, trusted for `tagCheckMs` (a second) as
+ * tag records are, so that a repeat hit on a busy varying page is one read, and a `purgePage`
+ * made elsewhere (which replaces the index) reaches this isolate as soon as a `purgeTag` would. Shared by every page-caching wrapper (their base keys differ
  * where their pages do), by every cache over the store (base keys are remembered as the store
  * sees them, prefix and version included, so Workers' per-request caches share it too), and by
  * `purgePage`, which makes the isolate forget.
@@ -16,9 +17,6 @@ export interface KnownVary {
   epoch: string | undefined;
   until: number;
 }
-
-/** How long a remembered vary index is trusted without reading it again. */
-export const VARY_MEMO_MS = 60_000;
 
 /**
  * The vary indexes remembered for one cache, by base key.
@@ -40,7 +38,7 @@ const views = new WeakMap<EdgeCache, VaryMemo>();
  * The vary indexes this isolate remembers for `cache`, by base key.
  *
  * @example
- * varyMemo(cache).set(base, { vary: ["cookie"], epoch: index.epoch, until: now + VARY_MEMO_MS });
+ * varyMemo(cache).set(base, { vary: ["cookie"], epoch: index.epoch, until: now + options.tagCheckMs });
  */
 export function varyMemo(cache: EdgeCache): VaryMemo {
   let view = views.get(cache);

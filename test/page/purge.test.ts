@@ -5,6 +5,9 @@ import { cachePage } from "../../src/page/cache-page.ts";
 import { purgePage } from "../../src/page/purge.ts";
 import { type Bench, counted, get, heldFirstRender, pageBench, read } from "./setup.ts";
 
+/** A cache over the bench's store as another isolate has it: an identity of its own hides this isolate's memos. */
+const anotherIsolate = (bench: Bench) => createCache({ backend: { ...bench.backend, identity: {} }, onWarning: () => {} });
+
 function wrap(bench: Bench, headers: Record<string, string> = {}, extra: Parameters<typeof cachePage>[1] = {}) {
   return cachePage(60, { cache: bench.cache, now: bench.clock.now, waitUntil: bench.waitUntil, ...extra })(counted(headers));
 }
@@ -36,9 +39,26 @@ describe("purgePage", () => {
     // The French variant stored before the purge is not reachable through the new index.
     const afterwards = await get(handler, bench, "https://example.com/", french);
     expect([afterwards.body, afterwards.cacheStatus]).toEqual(["/ 4", "edgecache; fwd=vary-miss; stored"]);
-    // Nor from another isolate (a new EdgeCache over the same store: nothing memoised).
-    const elsewhere = wrap({ ...bench, cache: createCache({ backend: bench.backend, onWarning: () => {} }) }, { vary: "Accept-Language" });
+    // Nor from another isolate (nothing memoised there).
+    const elsewhere = wrap({ ...bench, cache: anotherIsolate(bench) }, { vary: "Accept-Language" });
     expect((await get(elsewhere, bench, "https://example.com/", french)).body).toBe("/ 4");
+  });
+
+  it.each([
+    ["within tagCheckMs (a second)", {}, 1],
+    ["at once with tagCheckMs: 0", { tagCheckMs: 0 }, 0],
+  ])("reaches a varying page in an isolate that remembers its vary index %s", async (_label, extra, trustSeconds) => {
+    const bench = pageBench();
+    const here = wrap(bench, { vary: "Accept-Language" }, extra);
+    const there = wrap({ ...bench, cache: anotherIsolate(bench) }, { vary: "Accept-Language" }, extra);
+    const english = { headers: { "accept-language": "en" } };
+    await get(here, bench, "https://example.com/", english);
+    expect((await get(there, bench, "https://example.com/", english)).cacheStatus).toBe("edgecache; hit; ttl=60");
+    await purgePage("https://example.com/", { cache: bench.cache, now: bench.clock.now });
+    bench.clock.advance(trustSeconds / 2);
+    if (trustSeconds > 0) expect((await get(there, bench, "https://example.com/", english)).cacheStatus).toMatch(/^edgecache; hit; /); // still trusts what it read
+    bench.clock.advance(trustSeconds / 2);
+    expect((await get(there, bench, "https://example.com/", english)).cacheStatus).toBe("edgecache; fwd=uri-miss; stored");
   });
 
   it("purges the HEAD page too, and reaches pages cached under a key prefix and a normalised query", async () => {
