@@ -144,19 +144,6 @@ function checkOptions(options: UpstashOptions): void {
   }
 }
 
-/**
- * An Upstash Redis backend. Values are stored as base64 text (integers as plain decimal so
- * `incr` is a native, atomic INCRBY); TTLs use SET EX, or PX when the timeout has a fraction.
- * `close()` waits for requests still in flight (hand it to `ctx.waitUntil` on Workers); the
- * backend stays usable afterwards, as HTTP holds no connection.
- *
- * @example
- * import { createCache } from "edgecache";
- * import { upstash } from "edgecache/adapters/upstash";
- * const cache = createCache({
- *   backend: upstash({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN }),
- * });
- */
 /** Per client given, one identity per prefix. */
 const clientIdentities = new WeakMap<UpstashClient, Map<string, object>>();
 
@@ -173,6 +160,19 @@ function upstashIdentity(options: UpstashOptions, redis: UpstashClient, namespac
   return identity;
 }
 
+/**
+ * An Upstash Redis backend. Values are stored as base64 text (integers as plain decimal so
+ * `incr` is a native, atomic INCRBY); TTLs use SET EX, or PX when the timeout has a fraction.
+ * `close()` waits for requests still in flight (hand it to `ctx.waitUntil` on Workers); the
+ * backend stays usable afterwards, as HTTP holds no connection.
+ *
+ * @example
+ * import { createCache } from "edgecache";
+ * import { upstash } from "edgecache/adapters/upstash";
+ * const cache = createCache({
+ *   backend: upstash({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN }),
+ * });
+ */
 export function upstash(options: UpstashOptions): Backend {
   checkOptions(options);
   const redis: UpstashClient = "client" in options ? options.client : ownClient(options.url, options.token, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);

@@ -55,8 +55,8 @@ export interface Backend {
    * it, for backends made again and again over one store: on Workers, where a socket belongs to a
    * request, each request makes its own memcached backend, and they all give their pool's
    * identity. What edgecache learns of a store in the isolate (the tag records it read, pages'
-   * vary lists, the page circuit breaker) is kept per identity, so it outlives each backend
-   * object. Default: the backend object itself.
+   * vary lists, the page circuit breaker, error backoffs) is kept per identity, so it outlives
+   * each backend object. Default: the backend object itself.
    */
   readonly identity?: object;
 
