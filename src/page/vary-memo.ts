@@ -1,11 +1,12 @@
 /**
  * What an isolate remembers of the vary indexes it has read: per store and base key, the request
  * headers the URL's page varies on and the index's epoch, trusted for `tagCheckMs` (a second) as
- * tag records are, so that a repeat hit on a busy varying page is one read, and a `purgePage`
- * made elsewhere (which replaces the index) reaches this isolate as soon as a `purgeTag` would. Shared by every page-caching wrapper (their base keys differ
- * where their pages do), by every cache over the store (base keys are remembered as the store
- * sees them, prefix and version included, so Workers' per-request caches share it too), and by
- * `purgePage`, which makes the isolate forget.
+ * tag records are, so that a repeat hit on a busy varying page is one read, and a `purgePage` made
+ * elsewhere (which replaces the index) reaches this isolate as soon as a `purgeTag` would.
+ * Shared by every page-caching wrapper (their base keys differ where their pages do), by every
+ * cache over the store (base keys are remembered as the store sees them, prefix and version
+ * included, so Workers' per-request caches share it too), and by `purgePage`, which makes the
+ * isolate forget.
  */
 import { LRUCache } from "lru-cache";
 import { identityOf } from "../backend.ts";
