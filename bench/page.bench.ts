@@ -4,12 +4,15 @@
  * Each operation is one request answered and its body read, as a server would. The same pair is
  * measured through Hono's `app.request()`: a bare route against the `cachePage` middleware's hit.
  * A third row is a hit on a page filed under two tags, whose purge records the isolate reads at
- * most once per `tagCheckMs` and remembers in between. Target: a hit costs at most 2x the bare
- * handler.
+ * most once per `tagCheckMs` and remembers in between. A fourth is the plain hit reported to
+ * OpenTelemetry by `edgecache/otel`, into the metrics SDK (a MeterProvider whose reader exports
+ * once a minute). Target: a hit costs at most 2x the bare handler.
  */
+import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
 import { Hono } from "hono";
 import { cachePage as cachePageMiddleware } from "../src/hono.ts";
 import { cachePage } from "../src/index.ts";
+import { telemetry } from "../src/otel.ts";
 import { report, time } from "./lib.ts";
 
 const body = `<h1>Cheeses</h1><ul>${["Cheddar", "Gouda", "Roquefort", "Stilton"].map((name) => `<li>${name}</li>`).join("")}</ul>`;
@@ -19,6 +22,9 @@ const writes: Promise<unknown>[] = [];
 const waitUntil = (write: Promise<unknown>) => void writes.push(write);
 const cached = cachePage(600, { waitUntil })(handler);
 const tagged = cachePage(600, { waitUntil, tags: ["cheeses", "catalogue"], keyPrefix: "tagged" })(handler);
+const reader = new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), exportIntervalMillis: 60_000 });
+const meters = new MeterProvider({ readers: [reader] });
+const observed = cachePage(600, { waitUntil, keyPrefix: "observed", ...telemetry({ meter: meters.getMeter("bench") }).page })(handler);
 const request = new Request("https://example.com/cheeses");
 
 /** One request answered and its body read. */
@@ -26,7 +32,7 @@ async function serve(fetchHandler: (request: Request) => Response | Promise<Resp
   await (await fetchHandler(request)).arrayBuffer();
 }
 
-for (const wrapped of [cached, tagged]) {
+for (const wrapped of [cached, tagged, observed]) {
   await serve(wrapped); // the miss that stores the page
   await Promise.all(writes.splice(0));
   const check = await wrapped(request);
@@ -37,7 +43,9 @@ report("handler call, body read", [
   await time("bare handler (baseline)", () => serve(handler)),
   await time("cachePage hit (memory)", () => serve(cached)),
   await time("  the same page filed under two tags", () => serve(tagged)),
+  await time("  the plain hit, counted by edgecache/otel", () => serve(observed)),
 ]);
+await meters.shutdown();
 
 const app = new Hono();
 app.get("/bare", (c) => c.html(body));

@@ -15,10 +15,10 @@ async function adapterNames(): Promise<string[]> {
   return (await readdir("adapters")).filter((file) => file.endsWith(".ts")).map((file) => file.slice(0, -3)).sort();
 }
 
-/** The public entry points by import name: the core, the Hono middleware and every adapter. */
+/** The public entry points by import name: the core, the Hono middleware, OpenTelemetry and every adapter. */
 async function entryPoints(): Promise<Record<string, string>> {
   const names = await adapterNames();
-  return { ".": "src/index", "./hono": "src/hono", ...Object.fromEntries(names.map((name) => [`./adapters/${name}`, `adapters/${name}`])) };
+  return { ".": "src/index", "./hono": "src/hono", "./otel": "src/otel", ...Object.fromEntries(names.map((name) => [`./adapters/${name}`, `adapters/${name}`])) };
 }
 
 /** A script for `node --input-type=module` that imports every entry point by its public name and serves one page twice. */
