@@ -25,8 +25,10 @@ export interface WorkerdOptions {
  */
 export async function startWorkerd(entry: string, options: WorkerdOptions = {}): Promise<{ fetch(path: string): Promise<Response>; dispose(): Promise<void> }> {
   const bundle = await build({
-    entryPoints: [entry], bundle: true, write: false, format: "esm", platform: "neutral", target: "es2022",
-    conditions: ["workerd", "worker", "browser"], mainFields: ["module", "main"], logLevel: "error",
+    // As wrangler bundles: esbuild's browser platform (so packages' `browser` fields apply) and
+    // the Workers export conditions.
+    entryPoints: [entry], bundle: true, write: false, format: "esm", platform: "browser", target: "es2022",
+    conditions: ["workerd", "worker", "browser"], logLevel: "error",
     external: ["cloudflare:*", "node:*"],
   });
   const compatibilityDate = /^compatibility_date\s*=\s*"([\d-]+)"/m.exec(await readFile("wrangler.toml", "utf8"))?.[1];
