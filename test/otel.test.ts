@@ -7,10 +7,12 @@ import { context, metrics } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { type DataPoint, MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { memory } from "../adapters/memory.ts";
 import { tiered } from "../adapters/tiered.ts";
 import type { Backend } from "../src/backend.ts";
+import { cachePage as honoCachePage } from "../src/hono.ts";
 import { cachePage, createCache } from "../src/index.ts";
 import { telemetry } from "../src/otel.ts";
 
@@ -88,6 +90,13 @@ describe("edgecache/otel", () => {
       ["GET /", { "edgecache.page.result": "hit" }],
       ["GET /private", { "edgecache.page.result": "uri-miss", "edgecache.page.stored": false, "edgecache.page.detail": "set-cookie" }],
     ]);
+  });
+
+  it("takes the page hooks in the Hono middleware too", async () => {
+    const { meter, collect } = recorder();
+    const app = new Hono().get("/", honoCachePage(60, { cache: createCache({ backend: memory() }), ...telemetry({ meter }).page }), (c) => c.text("page"));
+    await (await app.request("/")).text();
+    expect(await collect("edgecache.pages")).toEqual([{ attributes: { "edgecache.page.result": "uri-miss", "edgecache.page.stored": true, "http.request.method": "GET" }, value: 1 }]);
   });
 
   it("counts the errors answered as misses, by source, operation and error type", async () => {
