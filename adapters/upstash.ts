@@ -144,20 +144,12 @@ function checkOptions(options: UpstashOptions): void {
   }
 }
 
-/** Per client given, one identity per prefix. */
-const clientIdentities = new WeakMap<UpstashClient, Map<string, object>>();
-
 /**
  * The store's identity: backends made again and again (per request, on Workers) with the same
  * URL, or the same client, and the same prefix share what the isolate learns of the database.
  */
 function upstashIdentity(options: UpstashOptions, redis: UpstashClient, namespace: string): object {
-  if ("url" in options) return identityNamed(`upstash ${options.url} ${namespace}`);
-  let identities = clientIdentities.get(redis);
-  if (!identities) clientIdentities.set(redis, (identities = new Map()));
-  let identity = identities.get(namespace);
-  if (!identity) identities.set(namespace, (identity = { store: `upstash client ${namespace}` }));
-  return identity;
+  return "url" in options ? identityNamed(`upstash ${options.url} ${namespace}`) : identityNamed(`upstash ${namespace}`, redis);
 }
 
 /**

@@ -16,7 +16,7 @@
  *   stream and the page streams through. A larger head is stored with the body, as a plain value.
  */
 import { checkFunction, checkInteger, describe } from "../src/arguments.ts";
-import type { Backend, StreamedEntry } from "../src/backend.ts";
+import { type Backend, identityNamed, type StreamedEntry } from "../src/backend.ts";
 import { concatBytes, emptyStream, toBase64 } from "../src/bytes.ts";
 import { BackendUnavailableError } from "../src/errors.ts";
 import { type Entry, entryBackend, expiresAtFor, isLive } from "./cloudflare/entries.ts";
@@ -185,6 +185,8 @@ export function workersKv(namespace: KvNamespaceLike, options: WorkersKvOptions 
 
   return {
     ...backend,
+    // Backends made per request over one binding and prefix share what the isolate learns.
+    identity: identityNamed(`workers-kv ${prefix}`, namespace),
     streams: {
       async get(key): Promise<StreamedEntry | undefined> {
         const location = await locate(key);

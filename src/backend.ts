@@ -158,17 +158,26 @@ export function identityOf(backend: Backend): object {
 }
 
 const named = new Map<string, object>();
+const owned = new WeakMap<object, Map<string, object>>();
 
 /**
- * One object per `description` in this isolate: the `identity` for a backend that describes its
- * store in a string (the servers of a memcached pool, a database URL and key prefix), so every
- * backend object made with the same description shares what edgecache learns of the store.
+ * One object per `description` in this isolate (per `owner` and description, when the store is
+ * reached through an object: a KV binding, a client): the `identity` for a backend that describes
+ * its store in a string (the servers of a memcached pool, a database URL and key prefix), so
+ * every backend object made with the same description shares what edgecache learns of the store.
  *
  * @example
  * const backend: Backend = { name: "mine", identity: identityNamed(`mine ${url}`), get, set, delete: remove };
+ * const perBinding = identityNamed(`workers-kv ${prefix}`, env.CACHE_KV);
  */
-export function identityNamed(description: string): object {
-  let identity = named.get(description);
-  if (!identity) named.set(description, (identity = { store: description }));
+export function identityNamed(description: string, owner?: object): object {
+  let identities = named;
+  if (owner !== undefined) {
+    let ownIdentities = owned.get(owner);
+    if (!ownIdentities) owned.set(owner, (ownIdentities = new Map()));
+    identities = ownIdentities;
+  }
+  let identity = identities.get(description);
+  if (!identity) identities.set(description, (identity = { store: description }));
   return identity;
 }

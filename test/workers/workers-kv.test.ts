@@ -53,6 +53,11 @@ describe("workers-kv backend", () => {
     expect(workersKv(env.CACHE_KV).capabilities).toEqual({ atomicAdd: false, atomicIncrement: false, consistent: false, shared: true, local: false });
   });
 
+  it("gives backends made per request over one binding and prefix one identity, so they share what the isolate learns", () => {
+    expect(workersKv(env.CACHE_KV).identity).toBe(workersKv(env.CACHE_KV).identity);
+    expect(workersKv(env.CACHE_KV, { prefix: "pages:" }).identity).not.toBe(workersKv(env.CACHE_KV).identity);
+  });
+
   it("expires an entry under 60 s on time, though KV is given 60 s", async () => {
     const { namespace, puts } = recording();
     const backend = workersKv(namespace, { prefix: freshPrefix() });
