@@ -152,7 +152,16 @@ export interface SetOptions extends WriteOptions {
  * await cache.getOrSet("report", buildReport, { timeout: 600, collapseMs: 30_000, staleIfError: 3600 });
  * await cache.getOrSet("rates", fetchRates, { timeout: 60, refreshAhead: 0.8, staleIfError: 600, softTimeoutMs: 200, waitUntil: (work) => ctx.waitUntil(work) });
  */
-export interface GetOrSetOptions<T = unknown> extends WriteOptions {
+export interface GetOrSetOptions<T = unknown> extends VersionOption {
+  /**
+   * Seconds (`null` never expires; 0 or negative keeps nothing: the value is returned, not
+   * stored), or a function of the computed value that returns them, for lifetimes known only once
+   * it is computed (bentocache's adaptive caching): a token kept until just before it expires, an
+   * error result kept for seconds, or not at all. A function that throws or returns something
+   * other than a timeout stores nothing: the value is returned, and `onError` hears why. With
+   * `refreshAhead`, the function is asked again for the value found. Default: the cache's timeout.
+   */
+  timeout?: Timeout | ((value: T) => Timeout);
   /**
    * Tags to file the value under (see `SetOptions.tags`), or a function of the computed value
    * that returns them, for tags known only once it is computed (bentocache's adaptive tags: a
@@ -505,8 +514,7 @@ class Cache implements EdgeCache {
 
   async getOrSet<T>(key: string, value: T | (() => T | Promise<T>), options?: GetOrSetOptions<T>): Promise<T> {
     const made = this.checkedKey(key, options?.version);
-    const timeout = options?.timeout === undefined ? this.defaultTimeout : options.timeout;
-    const ttl = this.ttlFor(timeout);
+    const timeoutOf = this.timeoutOf(options?.timeout);
     const collapseMs = nonNegative(options?.collapseMs ?? DEFAULT_COLLAPSE_MS, "options.collapseMs");
     const staleIfError = nonNegative(options?.staleIfError ?? 0, "options.staleIfError");
     const refreshAhead = options?.refreshAhead === undefined ? undefined : fraction(options.refreshAhead, "options.refreshAhead", "the timeout");
@@ -523,12 +531,41 @@ class Cache implements EdgeCache {
     const entry = await this.find(made, refreshAhead !== undefined);
     const found = entry === ENDED ? undefined : entry;
     // Due when a soft purge made it stale, or once no more than (1 - refreshAhead) of its timeout is left.
-    const due = found !== undefined && (found.stale || (refreshAhead !== undefined && timeout !== null && timeout > 0 && found.ttl != null && found.ttl <= (1 - refreshAhead) * timeout));
+    const due = found !== undefined && (found.stale || (refreshAhead !== undefined && found.ttl != null && this.refreshDue(found.ttl, timeoutOf, found.value as T, refreshAhead)));
     if (this.onRead) this.observe(due ? { operation: "getOrSet", key, hit: true, refreshing: true } : { operation: "getOrSet", key, hit: found !== undefined });
-    if (due) this.fills.refresh(this.fillPlan(key, made, value, ttl, { collapseMs, staleIfError, errorBackoffMs }, options?.version, tags), options?.waitUntil);
+    if (due) this.fills.refresh(this.fillPlan(key, made, value, timeoutOf, { collapseMs, staleIfError, errorBackoffMs }, options?.version, tags), options?.waitUntil);
     if (found) return found.value as T;
     // Concurrent callers in this isolate share one computation (no local thundering herd).
-    return this.fills.fill(this.fillPlan(key, made, value, ttl, { collapseMs, staleIfError, errorBackoffMs }, options?.version, tags), softTimeoutMs, options?.waitUntil);
+    return this.fills.fill(this.fillPlan(key, made, value, timeoutOf, { collapseMs, staleIfError, errorBackoffMs }, options?.version, tags), softTimeoutMs, options?.waitUntil);
+  }
+
+  /**
+   * `getOrSet`'s timeout as a function of the value: the fixed one (checked now), or the
+   * `timeout` function's, checked when it answers.
+   */
+  private timeoutOf<T>(option: GetOrSetOptions<T>["timeout"]): (value: T) => Timeout {
+    if (typeof option !== "function") {
+      const timeout = option === undefined ? this.defaultTimeout : option;
+      checkTimeout(timeout, "options.timeout");
+      return () => timeout;
+    }
+    return (value) => {
+      const timeout = option(value);
+      checkTimeout(timeout, "the timeout options.timeout returned");
+      return timeout;
+    };
+  }
+
+  /** Whether a value found with `ttl` seconds left is due for `refreshAhead`; never when its timeout cannot be had (reported). */
+  private refreshDue<T>(ttl: number, timeoutOf: (value: T) => Timeout, value: T, refreshAhead: number): boolean {
+    let timeout: Timeout;
+    try {
+      timeout = timeoutOf(value);
+    } catch (error) {
+      this.onError?.(error, "getOrSet");
+      return false;
+    }
+    return timeout !== null && timeout > 0 && ttl <= (1 - refreshAhead) * timeout;
   }
 
   async getMany<T = unknown>(keys: Iterable<string>, options?: VersionOption): Promise<Map<string, T>> {
@@ -670,15 +707,25 @@ class Cache implements EdgeCache {
   }
 
   /** What a `getOrSet` miss or refresh of `key` computes and stores, and where its lock and stale copy go; built only when one is due. */
-  private fillPlan<T>(key: string, made: string, value: T | (() => T | Promise<T>), ttl: BackendTtl, limits: { collapseMs: number; staleIfError: number; errorBackoffMs: number }, version: number | undefined, tags: GetOrSetOptions<T>["tags"]): FillPlan<T> {
+  private fillPlan<T>(key: string, made: string, value: T | (() => T | Promise<T>), timeoutOf: (value: T) => Timeout, limits: { collapseMs: number; staleIfError: number; errorBackoffMs: number }, version: number | undefined, tags: GetOrSetOptions<T>["tags"]): FillPlan<T> {
     const { collapseMs, staleIfError, errorBackoffMs } = limits;
     // Filed as made when the computation begins: a purge while it runs ends what it computes.
     const at = this.clock.now();
     return {
-      made, value, ttl, collapseMs, errorBackoffMs,
-      encode: tags === undefined || ttl === KEEP_NOTHING ? async (computed) => encodeValue(computed, this.serializer) : (computed) => this.taggedEntry(computed, tags, at),
+      made, value, collapseMs, errorBackoffMs,
+      entry: async (computed) => {
+        let ttl: BackendTtl;
+        try {
+          ttl = this.ttlFor(timeoutOf(computed));
+        } catch (error) {
+          this.onError?.(error, "getOrSet");
+          return undefined;
+        }
+        const bytes = tags === undefined || ttl === KEEP_NOTHING ? encodeValue(computed, this.serializer) : await this.taggedEntry(computed, tags, at);
+        return bytes && { bytes, ttl };
+      },
       lock: collapseMs > 0 && sharesLocks(this.backend) ? this.makeKey(`lock.${key}`, version) : undefined,
-      staleCopy: staleIfError > 0 && ttl !== null && ttl !== KEEP_NOTHING ? { key: this.staleKey(key, version), ttl: ttl + staleIfError } : undefined,
+      staleCopy: staleIfError > 0 ? { key: this.staleKey(key, version), staleIfError } : undefined,
     };
   }
 

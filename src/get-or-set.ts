@@ -41,20 +41,22 @@ export interface FillHost {
  * What one `getOrSet` miss or refresh computes and stores, and where its lock and stale copy live.
  *
  * @example
- * const plan: FillPlan<Report> = { made: ":1:report", value: buildReport, encode, ttl: 600, lock: ":1:lock.report", collapseMs: 5000, staleCopy: undefined, errorBackoffMs: 5000 };
+ * const plan: FillPlan<Report> = { made: ":1:report", value: buildReport, entry, lock: ":1:lock.report", collapseMs: 5000, staleCopy: undefined, errorBackoffMs: 5000 };
  */
 export interface FillPlan<T> {
   made: string;
   value: T | (() => T | Promise<T>);
-  /** The entry that stores a computed value (filed under its tags, where it has any); `undefined`: not to be stored (its tags could not be had, which was reported). */
-  encode(value: T): Promise<Uint8Array | undefined>;
-  /** The backend TTL; 0 keeps nothing (the value is computed and returned, never stored). */
-  ttl: BackendTtl;
+  /**
+   * The entry that stores a computed value (filed under its tags, where it has any) and its
+   * backend TTL, 0 keeping nothing (the value is returned, never stored); `undefined`: not to be
+   * stored (its tags or timeout could not be had, which was reported).
+   */
+  entry(value: T): Promise<{ bytes: Uint8Array; ttl: BackendTtl } | undefined>;
   /** The lock entry's key, where the store can lock (see `collapseMs`). */
   lock: string | undefined;
   collapseMs: number;
-  /** Where the stale copy goes and for how long (see `staleIfError`). */
-  staleCopy: { key: string; ttl: number } | undefined;
+  /** Where the stale copy goes, and how many seconds it outlives the value (see `staleIfError`). */
+  staleCopy: { key: string; staleIfError: number } | undefined;
   /** How long a failed computation keeps the next ones from running (see `errorBackoffMs`). */
   errorBackoffMs: number;
 }
@@ -113,8 +115,8 @@ export class Fills {
       const held = plan.lock ? await this.tryLock(plan.lock, plan.collapseMs) : undefined;
       if (held === false) return; // another process is refreshing it
       try {
-        const bytes = await plan.encode(await compute(plan.value));
-        if (bytes) await this.keep(plan, bytes, "replace");
+        const entry = await plan.entry(await compute(plan.value));
+        if (entry && entry.ttl !== 0) await this.keep(plan, entry, "replace");
       } finally {
         if (held) this.unlock(plan.lock!);
       }
@@ -196,12 +198,12 @@ export class Fills {
       this.host.report(error);
       return stale.value as T;
     }
-    const bytes = await plan.encode(computed);
-    if (bytes === undefined || plan.ttl === 0) return computed;
-    if (await this.keep(plan, bytes, "add")) return computed;
+    const entry = await plan.entry(computed);
+    if (entry === undefined || entry.ttl === 0) return computed;
+    if (await this.keep(plan, entry, "add")) return computed;
     // Another writer got there first: return its value, or ours when it has gone again, replacing an entry a purge ended.
     const winner = await this.host.read(plan.made, false);
-    if (winner === "ended") await this.keep(plan, bytes, "replace").catch((error: unknown) => this.host.report(error));
+    if (winner === "ended") await this.keep(plan, entry, "replace").catch((error: unknown) => this.host.report(error));
     return isValue(winner) ? (winner.value as T) : computed;
   }
 
@@ -210,11 +212,12 @@ export class Fills {
    * failure to is reported under `ignoreErrors`) or `replace` the one there (failures reject).
    * A failure to store the copy is reported and changes nothing else.
    */
-  private async keep({ made, ttl, staleCopy }: FillPlan<unknown>, bytes: Uint8Array, how: "add" | "replace"): Promise<boolean> {
+  private async keep({ made, staleCopy }: FillPlan<unknown>, { bytes, ttl }: { bytes: Uint8Array; ttl: BackendTtl }, how: "add" | "replace"): Promise<boolean> {
     const { store } = this.host;
     const [stored] = await Promise.all([
       how === "add" ? this.host.attempt("getOrSet", () => store.add(made, bytes, ttl), false) : store.set(made, bytes, ttl).then(() => true),
-      staleCopy && store.set(staleCopy.key, bytes, staleCopy.ttl).catch((error: unknown) => this.host.report(error)),
+      // A value that never expires has no stale copy: it is never missed.
+      staleCopy && ttl !== null && store.set(staleCopy.key, bytes, ttl + staleCopy.staleIfError).catch((error: unknown) => this.host.report(error)),
     ]);
     return stored;
   }

@@ -382,3 +382,71 @@ describe("getOrSet with softTimeoutMs", () => {
     );
   });
 });
+
+describe("getOrSet with a timeout computed from the value", () => {
+  /** A cache on a fake clock whose factory hands out tokens valid for `validFor` seconds. */
+  function setup() {
+    const clock = fakeClock();
+    const store = memory({ now: clock.now });
+    const errors: string[] = [];
+    const cache = createCache({ backend: store, timeout: 60, now: clock.now, onError: (error, operation) => errors.push(`${operation}: ${String(error)}`) });
+    let issued = 0;
+    const token = (validFor: number) => async () => ({ token: `t${++issued}`, expiresIn: validFor });
+    return { clock, store, cache, errors, token, issued: () => issued };
+  }
+  const untilJustBefore = ({ expiresIn }: { expiresIn: number }) => expiresIn - 30;
+
+  it("keeps each value for the time its function gives, such as until just before a token expires", async () => {
+    const t = setup();
+    expect(await t.cache.getOrSet("token", t.token(3600), { timeout: untilJustBefore })).toEqual({ token: "t1", expiresIn: 3600 });
+    expect(await t.store.ttl!(t.cache.makeKey("token"))).toBe(3570);
+    t.clock.advance(3569);
+    expect((await t.cache.getOrSet("token", t.token(3600), { timeout: untilJustBefore })).token).toBe("t1");
+    t.clock.advance(1);
+    expect((await t.cache.getOrSet("token", t.token(3600), { timeout: untilJustBefore })).token).toBe("t2");
+  });
+
+  it("stores nothing when the function gives 0, and returns the value", async () => {
+    const t = setup();
+    const errorsFor0s = ({ token }: { token: string }) => (token === "t1" ? 0 : 60);
+    expect((await t.cache.getOrSet("token", t.token(10), { timeout: errorsFor0s })).token).toBe("t1");
+    expect(await t.cache.has("token")).toBe(false);
+    expect((await t.cache.getOrSet("token", t.token(10), { timeout: errorsFor0s })).token).toBe("t2");
+    expect((await t.cache.getOrSet("token", t.token(10), { timeout: errorsFor0s })).token).toBe("t2");
+  });
+
+  it("returns the value without storing it when the function throws or gives no timeout, and onError hears why", async () => {
+    const t = setup();
+    const broken = () => {
+      throw new Error("no expiry in the response");
+    };
+    expect((await t.cache.getOrSet("a", t.token(10), { timeout: broken })).token).toBe("t1");
+    expect((await t.cache.getOrSet("b", t.token(10), { timeout: () => "1h" as never })).token).toBe("t2");
+    expect(await t.cache.getMany(["a", "b"])).toEqual(new Map());
+    expect(t.errors).toEqual([
+      "getOrSet: Error: no expiry in the response",
+      'getOrSet: TypeError: the timeout options.timeout returned must be a finite number of seconds or null, got "1h"',
+    ]);
+  });
+
+  it("refreshes ahead by the found value's own timeout, and keeps a stale copy for its timeout plus staleIfError", async () => {
+    const t = setup();
+    const refreshes: Array<Promise<unknown>> = [];
+    const options = { timeout: untilJustBefore, refreshAhead: 0.5, staleIfError: 100, waitUntil: (refresh: Promise<unknown>) => void refreshes.push(refresh) };
+    await t.cache.getOrSet("token", t.token(130), options); // kept 100 s
+    expect(await t.store.ttl!(t.cache.makeKey("stale.token"))).toBe(200);
+    t.clock.advance(49);
+    await t.cache.getOrSet("token", t.token(130), options);
+    expect(refreshes).toHaveLength(0); // 51 s of 100 left
+    t.clock.advance(1);
+    await t.cache.getOrSet("token", t.token(130), options);
+    await Promise.all(refreshes);
+    expect(refreshes).toHaveLength(1);
+    expect((await t.cache.get<{ token: string }>("token"))?.token).toBe("t2");
+  });
+
+  it("names a timeout that is not one", async () => {
+    const t = setup();
+    await expect(t.cache.getOrSet("k", "v", { timeout: "60" as never })).rejects.toThrow('options.timeout must be a finite number of seconds or null, got "60"');
+  });
+});
