@@ -30,7 +30,10 @@ import { checkFunction, describe } from "./arguments.ts";
  * const options: TelemetryOptions = { name: "pages", meter: metrics.getMeter("shop") };
  */
 export interface TelemetryOptions {
-  /** The meter to record on. Default: `metrics.getMeter("edgecache")`, from the app's global meter provider. */
+  /**
+   * The meter to record on. Default: `metrics.getMeter("edgecache")`, from the app's global meter
+   * provider, taken at the first measurement (so one registered after the hooks were made counts).
+   */
   meter?: Meter;
   /** Recorded as `edgecache.cache.name` on every measurement, to tell several caches apart. Default: none. */
   name?: string;
@@ -82,17 +85,25 @@ export function telemetry(options: TelemetryOptions = {}): Telemetry {
   if (options.meter !== undefined) checkFunction(options.meter.createCounter, "options.meter.createCounter");
   if (options.name !== undefined && (typeof options.name !== "string" || options.name === "")) throw new TypeError(`options.name must be a non-empty string, got ${describe(options.name)}`);
   if (options.spans !== undefined && typeof options.spans !== "boolean") throw new TypeError(`options.spans must be true or false, got ${describe(options.spans)}`);
-  const meter = options.meter ?? metrics.getMeter("edgecache");
   const named: Attributes = options.name === undefined ? {} : { "edgecache.cache.name": options.name };
   const spans = options.spans ?? true;
-  const counter = (name: string, description: string, unit: string): Counter => meter.createCounter(name, { description, unit });
-  const reads = counter("edgecache.reads", "Low-level cache reads, by operation and whether they hit", "{read}");
-  const pages = counter("edgecache.pages", "Requests through page caching, by outcome", "{request}");
-  const tieredReads = counter("edgecache.tiered.reads", "Keys a tiered backend read, by tier and whether they hit", "{read}");
-  const errors = counter("edgecache.errors", "Errors the caches reported and answered as misses", "{error}");
+  // Made at the first measurement, not here: hooks made at module scope then record into a meter
+  // provider the app registers afterwards (the API hands out no-op meters until one is).
+  let made: Record<"reads" | "pages" | "tieredReads" | "errors", Counter> | undefined;
+  const counters = () => {
+    if (made) return made;
+    const meter = options.meter ?? metrics.getMeter("edgecache");
+    const counter = (name: string, description: string, unit: string): Counter => meter.createCounter(name, { description, unit });
+    return (made = {
+      reads: counter("edgecache.reads", "Low-level cache reads, by operation and whether they hit", "{read}"),
+      pages: counter("edgecache.pages", "Requests through page caching, by outcome", "{request}"),
+      tieredReads: counter("edgecache.tiered.reads", "Keys a tiered backend read, by tier and whether they hit", "{read}"),
+      errors: counter("edgecache.errors", "Errors the caches reported and answered as misses", "{error}"),
+    });
+  };
   const failed = (source: string, operation: string, error: unknown): void => {
     const type = error instanceof Error ? error.name : typeof error;
-    errors.add(1, { ...named, "edgecache.source": source, "edgecache.operation": operation, "error.type": type });
+    counters().errors.add(1, { ...named, "edgecache.source": source, "edgecache.operation": operation, "error.type": type });
   };
 
   return {
@@ -100,7 +111,7 @@ export function telemetry(options: TelemetryOptions = {}): Telemetry {
       onRead(outcome) {
         const attributes: Attributes = { ...named, "edgecache.operation": outcome.operation, "edgecache.hit": outcome.hit };
         if (outcome.refreshing) attributes["edgecache.refreshing"] = true;
-        reads.add(1, attributes);
+        counters().reads.add(1, attributes);
       },
       onError: (error, operation) => failed("cache", operation, error),
     },
@@ -109,13 +120,13 @@ export function telemetry(options: TelemetryOptions = {}): Telemetry {
         const page: Attributes = { "edgecache.page.result": outcome.hit ? (outcome.ttl < 0 ? "stale" : "hit") : outcome.fwd };
         if (!outcome.hit) page["edgecache.page.stored"] = outcome.stored === true;
         if (outcome.detail !== undefined) page["edgecache.page.detail"] = outcome.detail;
-        pages.add(1, { ...named, ...page, "http.request.method": request.method });
+        counters().pages.add(1, { ...named, ...page, "http.request.method": request.method });
         if (spans) trace.getActiveSpan()?.setAttributes({ ...named, ...page });
       },
       onError: (error, context) => failed("page", context.operation, error),
     },
     tiered: {
-      onRead: (read) => tieredReads.add(1, { ...named, "edgecache.tier": read.tier, "edgecache.hit": read.hit }),
+      onRead: (read) => counters().tieredReads.add(1, { ...named, "edgecache.tier": read.tier, "edgecache.hit": read.hit }),
     },
   };
 }

@@ -127,12 +127,12 @@ describe("edgecache/otel", () => {
   });
 
   describe("with the app's global meter provider", () => {
-    const global = recorder();
-    beforeAll(() => void metrics.setGlobalMeterProvider(global.provider));
     afterAll(() => metrics.disable());
 
-    it("records there by default", async () => {
-      const otel = telemetry();
+    it("records there by default, into a provider registered after the hooks were made", async () => {
+      const otel = telemetry(); // at module scope, before the app's telemetry set-up
+      const global = recorder();
+      metrics.setGlobalMeterProvider(global.provider);
       const cache = createCache({ backend: memory(), ...otel.cache });
       await cache.get("a");
       expect(await global.collect("edgecache.reads")).toEqual([{ attributes: { "edgecache.operation": "get", "edgecache.hit": false }, value: 1 }]);
