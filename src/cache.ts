@@ -16,6 +16,7 @@ import { sharesLocks } from "./locks.ts";
 import { TagChecks } from "./tag-checks.ts";
 import { isTaggedEntry } from "./tagged-value.ts";
 import { checkTags, type TagClock } from "./tags.ts";
+import { type BackendCall, observed } from "./observed-backend.ts";
 import { timeLimited } from "./time-limited.ts";
 
 /**
@@ -67,6 +68,13 @@ export interface CacheOptions {
    * `onOutcome`). A throwing hook changes nothing. Default: none.
    */
   onRead?: (outcome: ReadOutcome) => void;
+  /**
+   * Hears every call this cache makes to its backend once it has settled: the operation, how
+   * long it took in ms, and the error it failed with, if any, for store latency metrics. Page
+   * caching's calls through this cache are included. A throwing hook changes nothing. Default:
+   * none (and no timing).
+   */
+  onBackendCall?: (call: BackendCall) => void;
   /**
    * Hears backend errors swallowed by `ignoreErrors`, corrupt entries dropped on read, `getOrSet`
    * locks the store failed to take or free, and factory errors `getOrSet` answered with a stale copy.
@@ -430,6 +438,7 @@ class Cache implements EdgeCache {
     if (options.onWarning !== undefined) checkFunction(options.onWarning, "options.onWarning");
     if (options.onError !== undefined) checkFunction(options.onError, "options.onError");
     if (options.onRead !== undefined) checkFunction(options.onRead, "options.onRead");
+    if (options.onBackendCall !== undefined) checkFunction(options.onBackendCall, "options.onBackendCall");
     const serializer = options.serializer ?? cborSerializer;
     if (typeof serializer?.encode !== "function" || typeof serializer.decode !== "function") {
       throw new TypeError(`options.serializer must have encode and decode functions, got ${describe(serializer)}`);
@@ -444,7 +453,9 @@ class Cache implements EdgeCache {
     this.backend = backend;
     this.defaultTimeout = timeout;
     this.timeoutJitter = timeoutJitter;
-    this.calls = timeoutMs > 0 ? timeLimited(backend, timeoutMs) : backend;
+    const limited = timeoutMs > 0 ? timeLimited(backend, timeoutMs) : backend;
+    // Observed outside the limit, so a call cut short is heard as the failure its caller sees.
+    this.calls = options.onBackendCall ? observed(limited, options.onBackendCall) : limited;
     this.store = completeBackend(this.calls, () => this.ttlFor(undefined) || null);
     this.readEntry = entryWithTtl(this.calls);
     this.keyPrefix = keyPrefix;

@@ -5,6 +5,7 @@
 export type { Timeout } from "./arguments.ts";
 export type { Backend, BackendCapabilities, BackendTtl, StreamedEntry, StreamStore } from "./backend.ts";
 export { identityNamed } from "./backend.ts";
+export type { BackendCall } from "./observed-backend.ts";
 export { createCache } from "./cache.ts";
 export type { CacheOptions, EdgeCache, GetOrSetOptions, ReadOutcome, SetOptions, VersionOption, WriteOptions } from "./cache.ts";
 export { cborSerializer } from "./codec.ts";

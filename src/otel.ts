@@ -14,14 +14,23 @@
  * - `edgecache.tiered.reads`: reads of a tiered backend, by `edgecache.tier` and `edgecache.hit`.
  * - `edgecache.errors`: errors the caches reported and answered as misses, by `edgecache.source`
  *   (cache, page), `edgecache.operation` and `error.type` (the error's name).
+ * - `edgecache.backend.duration` (a histogram, in seconds): each call to the store, by
+ *   `edgecache.backend`, `edgecache.operation`, and `error.type` when it failed.
  * Each also carries `edgecache.cache.name` when `name` is given.
  */
-import { type Attributes, type Counter, type Meter, metrics, trace } from "@opentelemetry/api";
+import { type Attributes, type Counter, type Histogram, type Meter, metrics, trace } from "@opentelemetry/api";
 import type { ReadOutcome } from "./cache.ts";
+import type { BackendCall } from "./observed-backend.ts";
 import type { CacheOutcome } from "./page/cache-status.ts";
 import type { PageErrorContext } from "./page/options.ts";
 import type { TieredRead } from "../adapters/tiered.ts";
 import { checkFunction, describe } from "./arguments.ts";
+
+/** Bucket bounds for store call durations, in seconds: from half a millisecond (memory, a near memcached) to 5 s. */
+const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/** `error.type` for an error: its class name. */
+const errorType = (error: unknown): string => (error instanceof Error ? error.name : typeof error);
 
 /**
  * Options of {@link telemetry}.
@@ -56,6 +65,7 @@ export interface Telemetry {
   readonly cache: {
     onRead(outcome: ReadOutcome): void;
     onError(error: unknown, operation: string): void;
+    onBackendCall(call: BackendCall): void;
   };
   /** For `cachePage`, `cacheSite` and the Hono middleware. */
   readonly page: {
@@ -89,7 +99,7 @@ export function telemetry(options: TelemetryOptions = {}): Telemetry {
   const spans = options.spans ?? true;
   // Made at the first measurement, not here: hooks made at module scope then record into a meter
   // provider the app registers afterwards (the API hands out no-op meters until one is).
-  let made: Record<"reads" | "pages" | "tieredReads" | "errors", Counter> | undefined;
+  let made: (Record<"reads" | "pages" | "tieredReads" | "errors", Counter> & { durations: Histogram }) | undefined;
   const counters = () => {
     if (made) return made;
     const meter = options.meter ?? metrics.getMeter("edgecache");
@@ -99,11 +109,15 @@ export function telemetry(options: TelemetryOptions = {}): Telemetry {
       pages: counter("edgecache.pages", "Requests through page caching, by outcome", "{request}"),
       tieredReads: counter("edgecache.tiered.reads", "Keys a tiered backend read, by tier and whether they hit", "{read}"),
       errors: counter("edgecache.errors", "Errors the caches reported and answered as misses", "{error}"),
+      durations: meter.createHistogram("edgecache.backend.duration", {
+        description: "How long calls to the cache's store took",
+        unit: "s",
+        advice: { explicitBucketBoundaries: DURATION_BUCKETS },
+      }),
     });
   };
   const failed = (source: string, operation: string, error: unknown): void => {
-    const type = error instanceof Error ? error.name : typeof error;
-    counters().errors.add(1, { ...named, "edgecache.source": source, "edgecache.operation": operation, "error.type": type });
+    counters().errors.add(1, { ...named, "edgecache.source": source, "edgecache.operation": operation, "error.type": errorType(error) });
   };
 
   return {
@@ -114,6 +128,11 @@ export function telemetry(options: TelemetryOptions = {}): Telemetry {
         counters().reads.add(1, attributes);
       },
       onError: (error, operation) => failed("cache", operation, error),
+      onBackendCall(call) {
+        const attributes: Attributes = { ...named, "edgecache.backend": call.backend, "edgecache.operation": call.operation };
+        if (call.error !== undefined) attributes["error.type"] = errorType(call.error);
+        counters().durations.record(call.ms / 1000, attributes);
+      },
     },
     page: {
       onOutcome(outcome, request) {

@@ -5,7 +5,7 @@
  */
 import { context, metrics } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { type DataPoint, MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
+import { type DataPoint, type Histogram, MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { Hono } from "hono";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -35,7 +35,7 @@ function recorder() {
     const metric = resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics).find((found) => found.descriptor.name === name);
     return ((metric?.dataPoints ?? []) as Array<DataPoint<number>>).map(({ attributes, value }) => ({ attributes, value }));
   };
-  return { meter: provider.getMeter("test"), provider, collect };
+  return { meter: provider.getMeter("test"), provider, reader, collect };
 }
 
 const contextManager = new AsyncLocalStorageContextManager();
@@ -111,6 +111,27 @@ describe("edgecache/otel", () => {
       { attributes: { "edgecache.source": "cache", "edgecache.operation": "get", "error.type": "TypeError" }, value: 1 },
       { attributes: { "edgecache.source": "page", "edgecache.operation": "lookup", "error.type": "TypeError" }, value: 1 },
     ]));
+  });
+
+  it("records how long each call to the store took, in seconds, by backend, operation and failure", async () => {
+    const { meter, reader } = recorder();
+    const otel = telemetry({ meter });
+    const cache = createCache({ backend: memory(), ...otel.cache });
+    await cache.set("a", 1);
+    await cache.get("a");
+    await cache.get("b");
+    const broken: Backend = { name: "broken", get: () => Promise.reject(new TypeError("down")), set: () => Promise.resolve(), delete: () => Promise.resolve(false) };
+    await createCache({ backend: broken, ...otel.cache }).get("a").catch(() => {});
+    const { resourceMetrics } = await reader.collect();
+    const histogram = resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics).find((metric) => metric.descriptor.name === "edgecache.backend.duration")!;
+    expect(histogram.descriptor.unit).toBe("s");
+    const points = (histogram.dataPoints as Array<DataPoint<Histogram>>).map(({ attributes, value }) => ({ attributes, count: value.count, boundaries: value.buckets.boundaries }));
+    expect(points.map(({ attributes, count }) => ({ attributes, count }))).toEqual([
+      { attributes: { "edgecache.backend": "memory", "edgecache.operation": "set" }, count: 1 },
+      { attributes: { "edgecache.backend": "memory", "edgecache.operation": "get" }, count: 2 },
+      { attributes: { "edgecache.backend": "broken", "edgecache.operation": "get", "error.type": "TypeError" }, count: 1 },
+    ]);
+    expect(points[0]!.boundaries[0]).toBe(0.0005); // buckets for seconds, not the SDK's default milliseconds
   });
 
   it("counts a tiered backend's reads by tier", async () => {
