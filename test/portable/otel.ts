@@ -1,6 +1,6 @@
 /**
- * `edgecache/otel` on each runtime: a page served twice through `cachePage`, counted into the
- * OpenTelemetry metrics SDK, whose reader the test collects from.
+ * `edgecache/otel` on each runtime: a page served twice through `cachePage`, counted (and its
+ * store calls timed) into the OpenTelemetry metrics SDK, whose reader the test collects from.
  */
 import { MeterProvider, MetricReader } from "@opentelemetry/sdk-metrics";
 import { memory } from "../../adapters/memory.ts";
@@ -25,7 +25,7 @@ class TestReader extends MetricReader {
  * await runTests([otel], console.log);
  */
 export default suite("otel", (test) => {
-  test("counts a page's miss and hit, and the cache's reads, into the metrics SDK", async () => {
+  test("counts a page's miss and hit and the cache's reads, and times its store calls, into the metrics SDK", async () => {
     const reader = new TestReader();
     const otel = telemetry({ meter: new MeterProvider({ readers: [reader] }).getMeter("portable") });
     const writes: Promise<unknown>[] = [];
@@ -44,5 +44,8 @@ export default suite("otel", (test) => {
       [{ "edgecache.page.result": "hit", "http.request.method": "GET" }, 1],
     ]);
     equal(points("edgecache.reads"), [[{ "edgecache.operation": "get", "edgecache.hit": false }, 1]]);
+    // The store calls, timed: the miss's lookup, purge check and write, the hit's lookup, the get.
+    const durations = points("edgecache.backend.duration").map(([attributes, value]) => [attributes, (value as { count: number }).count]);
+    equal(durations, [[{ "edgecache.backend": "memory", "edgecache.operation": "get" }, 4], [{ "edgecache.backend": "memory", "edgecache.operation": "set" }, 1]]);
   });
 });
