@@ -9,7 +9,8 @@ import { type Backend, type BackendTtl, identityOf, type StreamStore } from "./b
 import { concatBytes, readAll } from "./bytes.ts";
 import { type CompleteBackend, completeBackend, entryWithTtl } from "./backend-fallbacks.ts";
 import { byteStringBounds, byteStringHeader, cborSerializer, decodeValue, encodeValue, type Serializer } from "./codec.ts";
-import { CorruptEntryError, KeyNotFoundError } from "./errors.ts";
+import { CorruptEntryError, FactoryTimeoutError, KeyNotFoundError } from "./errors.ts";
+import { withDeadline } from "./deadline.ts";
 import { defaultKeyFunction, type KeyFunction, memcachedKeyWarnings } from "./keys.ts";
 import { type FillPlan, Fills } from "./get-or-set.ts";
 import { sharesLocks } from "./locks.ts";
@@ -209,6 +210,15 @@ export interface GetOrSetOptions<T = unknown> extends VersionOption {
    * waits as usual. Default: none.
    */
   softTimeoutMs?: number;
+  /**
+   * The longest a caller waits for a missing value to be computed (or for another process's
+   * computation), in ms: then `getOrSet` rejects with a `FactoryTimeoutError`, so a slow origin
+   * cannot hold a request for ever, while the computation goes on (carried by `waitUntil`) and
+   * stores its value when done; a failure of it is then reported to `onError`. With
+   * `softTimeoutMs`, it must be longer: a stale copy is answered first where there is one
+   * (bentocache's hard timeout). Default: none.
+   */
+  hardTimeoutMs?: number;
   /**
    * Once a computation has failed and the stale copy was answered (`staleIfError`), answer the
    * stale copy for this many ms without computing again; once a `refreshAhead` recomputation has
@@ -534,6 +544,10 @@ class Cache implements EdgeCache {
     if (softTimeoutMs !== undefined && !(staleIfError > 0)) {
       throw new TypeError("options.softTimeoutMs needs options.staleIfError: without a stale copy there is nothing to answer with sooner");
     }
+    const hardTimeoutMs = options?.hardTimeoutMs === undefined ? undefined : nonNegative(options.hardTimeoutMs, "options.hardTimeoutMs");
+    if (hardTimeoutMs !== undefined && softTimeoutMs !== undefined && hardTimeoutMs <= softTimeoutMs) {
+      throw new TypeError(`options.hardTimeoutMs (${hardTimeoutMs}) must be longer than options.softTimeoutMs (${softTimeoutMs})`);
+    }
     if (options?.waitUntil !== undefined) checkFunction(options.waitUntil, "options.waitUntil");
     const tags = typeof options?.tags === "function" ? options.tags : tagsOption(options as SetOptions | undefined);
     if (refreshAhead !== undefined && !this.readEntry) {
@@ -547,7 +561,17 @@ class Cache implements EdgeCache {
     if (due) this.fills.refresh(this.fillPlan(key, made, value, timeoutOf, { collapseMs, staleIfError, errorBackoffMs }, options?.version, tags), options?.waitUntil);
     if (found) return found.value as T;
     // Concurrent callers in this isolate share one computation (no local thundering herd).
-    return this.fills.fill(this.fillPlan(key, made, value, timeoutOf, { collapseMs, staleIfError, errorBackoffMs }, options?.version, tags), softTimeoutMs, options?.waitUntil);
+    const filling = this.fills.fill(this.fillPlan(key, made, value, timeoutOf, { collapseMs, staleIfError, errorBackoffMs }, options?.version, tags), softTimeoutMs, options?.waitUntil);
+    return hardTimeoutMs === undefined ? filling : this.waitAtMost(filling, hardTimeoutMs, key, options?.waitUntil);
+  }
+
+  /** `filling`, or a `FactoryTimeoutError` once it has taken `ms`; it goes on behind the caller, a failure reported. */
+  private waitAtMost<T>(filling: Promise<T>, ms: number, key: string, waitUntil: GetOrSetOptions["waitUntil"]): Promise<T> {
+    return withDeadline(filling, ms, () => {
+      const behind = filling.then(() => undefined, (error: unknown) => this.onError?.(error, "getOrSet"));
+      waitUntil?.(behind);
+      throw new FactoryTimeoutError(`getOrSet("${key}"): the value took longer than options.hardTimeoutMs (${ms} ms) to compute; it is stored when done`);
+    });
   }
 
   /**

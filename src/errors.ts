@@ -68,3 +68,15 @@ export class BackendTimeoutError extends BackendUnavailableError {
 export class CorruptEntryError extends Error {
   override name = "CorruptEntryError";
 }
+
+/**
+ * Raised by `getOrSet` when computing a missing value (or waiting for another process's
+ * computation) takes longer than its `hardTimeoutMs`. The computation goes on and stores its
+ * value when done; the caller stops waiting for it.
+ *
+ * @example
+ * try { await cache.getOrSet("report", build, { hardTimeoutMs: 2000 }) } catch (e) { if (e instanceof FactoryTimeoutError) return fallbackReport() }
+ */
+export class FactoryTimeoutError extends Error {
+  override name = "FactoryTimeoutError";
+}

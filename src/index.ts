@@ -10,7 +10,7 @@ export { createCache } from "./cache.ts";
 export type { CacheOptions, EdgeCache, GetOrSetOptions, ReadOutcome, SetOptions, VersionOption, WriteOptions } from "./cache.ts";
 export { cborSerializer } from "./codec.ts";
 export type { Serializer } from "./codec.ts";
-export { BackendTimeoutError, BackendUnavailableError, CorruptEntryError, InvalidCacheBackendError, InvalidCacheKeyError, KeyNotFoundError } from "./errors.ts";
+export { BackendTimeoutError, BackendUnavailableError, CorruptEntryError, FactoryTimeoutError, InvalidCacheBackendError, InvalidCacheKeyError, KeyNotFoundError } from "./errors.ts";
 export { defaultKeyFunction, memcachedKeyWarnings } from "./keys.ts";
 export type { KeyFunction } from "./keys.ts";
 export { caches, configureCaches } from "./registry.ts";

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { memory } from "../adapters/memory.ts";
 import type { Backend } from "../src/backend.ts";
 import { createCache } from "../src/cache.ts";
+import { FactoryTimeoutError } from "../src/errors.ts";
 import { fakeClock } from "./conformance/fake-clock.ts";
 
 /** A store shared by "processes", counting lock attempts; `failAdds` makes every add fail. */
@@ -448,5 +449,66 @@ describe("getOrSet with a timeout computed from the value", () => {
   it("names a timeout that is not one", async () => {
     const t = setup();
     await expect(t.cache.getOrSet("k", "v", { timeout: "60" as never })).rejects.toThrow('options.timeout must be a finite number of seconds or null, got "60"');
+  });
+});
+
+describe("getOrSet with hardTimeoutMs", () => {
+  afterEach(() => void vi.useRealTimers());
+
+  /** A cache whose factory answers (or fails) only when told, on fake timers. */
+  function setup() {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const errors: string[] = [];
+    const cache = createCache({ backend: memory(), timeout: 60, onError: (error, operation) => errors.push(`${operation}: ${String(error)}`) });
+    const background: Array<Promise<unknown>> = [];
+    let answer!: (value: string) => void;
+    let fail!: (error: Error) => void;
+    let calls = 0;
+    const slow = () => {
+      calls++;
+      return new Promise<string>((resolve, reject) => ((answer = resolve), (fail = reject)));
+    };
+    const waitUntil = (work: Promise<unknown>) => void background.push(work);
+    return { cache, errors, background, slow, waitUntil, answer: (value: string) => answer(value), fail: (error: Error) => fail(error), calls: () => calls };
+  }
+
+  it("stops waiting for a slow computation with a FactoryTimeoutError, and stores its value when it is done", async () => {
+    const t = setup();
+    const asked = t.cache.getOrSet("report", t.slow, { hardTimeoutMs: 2000, waitUntil: t.waitUntil }).catch((error: unknown) => error);
+    await vi.advanceTimersByTimeAsync(1999);
+    expect(t.background).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(1);
+    const error = await asked;
+    expect(error).toBeInstanceOf(FactoryTimeoutError);
+    expect(String(error)).toBe('FactoryTimeoutError: getOrSet("report"): the value took longer than options.hardTimeoutMs (2000 ms) to compute; it is stored when done');
+    expect(t.background).toHaveLength(1); // the computation, carried on
+    t.answer("the report");
+    await Promise.all(t.background);
+    expect(await t.cache.get("report")).toBe("the report");
+    expect(t.calls()).toBe(1);
+  });
+
+  it("reports a computation that fails after the caller stopped waiting", async () => {
+    const t = setup();
+    const asked = t.cache.getOrSet("report", t.slow, { hardTimeoutMs: 100, waitUntil: t.waitUntil }).catch((error: unknown) => error);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(await asked).toBeInstanceOf(FactoryTimeoutError);
+    t.fail(new Error("origin down"));
+    await Promise.all(t.background);
+    expect(t.errors).toEqual(["getOrSet: Error: origin down"]);
+  });
+
+  it("answers a fast computation as usual", async () => {
+    const t = setup();
+    const asked = t.cache.getOrSet("report", t.slow, { hardTimeoutMs: 2000 });
+    await vi.advanceTimersByTimeAsync(10); // the read misses, the computation starts
+    t.answer("quick");
+    expect(await asked).toBe("quick");
+  });
+
+  it("must be longer than softTimeoutMs, and a number of ms", async () => {
+    const t = setup();
+    await expect(t.cache.getOrSet("k", "v", { staleIfError: 60, softTimeoutMs: 200, hardTimeoutMs: 200 })).rejects.toThrow("options.hardTimeoutMs (200) must be longer than options.softTimeoutMs (200)");
+    await expect(t.cache.getOrSet("k", "v", { hardTimeoutMs: -1 })).rejects.toThrow("options.hardTimeoutMs must be a number of 0 or more, got -1");
   });
 });
