@@ -102,7 +102,7 @@ export interface CacheOptions {
  * const onRead = ({ operation, hit }: ReadOutcome) => metrics.increment(`cache.${operation}.${hit ? "hit" : "miss"}`);
  */
 export interface ReadOutcome {
-  operation: "get" | "getMany" | "has" | "getOrSet";
+  operation: "get" | "getMany" | "has" | "getOrSet" | "getOrSetMany";
   /** The key as the caller gave it (before the prefix and version). */
   key: string;
   hit: boolean;
@@ -152,6 +152,14 @@ export interface SetOptions extends WriteOptions {
    */
   tags?: readonly string[];
 }
+
+/**
+ * What `getOrSetMany`'s `compute` returns: the values it found for the missing keys, by key.
+ *
+ * @example
+ * const computed: ComputedMany<Product> = new Map([["product:1", lamp]]);
+ */
+export type ComputedMany<T> = ReadonlyMap<string, T> | Readonly<Record<string, T>>;
 
 /**
  * Options of `getOrSet`: those of a write, how it keeps other processes from computing the same
@@ -263,6 +271,15 @@ export interface EdgeCache {
   getOrSet<T>(key: string, value: T | (() => T | Promise<T>), options?: GetOrSetOptions<T>): Promise<T>;
   /** The present keys only, with their values. */
   getMany<T = unknown>(keys: Iterable<string>, options?: VersionOption): Promise<Map<string, T>>;
+  /**
+   * The stored values of `keys`, and the missing ones computed by one call of `compute(missing)`
+   * (a batch endpoint, a single `WHERE id IN` query) and stored in one `setMany`: one read, one
+   * computation, one write, however many keys. `compute` returns a Map or a plain object of the
+   * values it found; keys it leaves out are neither stored nor returned. Values are filed under
+   * `tags` with the time `compute` was called, as `getOrSet` files them. No collapsing: calls at
+   * once may each compute a key that both miss (use `getOrSet` where that matters).
+   */
+  getOrSetMany<T>(keys: Iterable<string>, compute: (missing: string[]) => ComputedMany<T> | Promise<ComputedMany<T>>, options?: SetOptions): Promise<Map<string, T>>;
   /** Store several values with one timeout; returns the keys that failed to store. */
   setMany(entries: Record<string, unknown> | Iterable<readonly [string, unknown]>, options?: SetOptions): Promise<string[]>;
   /** Remove a key; `true` if it existed. */
@@ -601,6 +618,38 @@ class Cache implements EdgeCache {
       return false;
     }
     return timeout !== null && timeout > 0 && ttl <= (1 - refreshAhead) * timeout;
+  }
+
+  async getOrSetMany<T>(keys: Iterable<string>, compute: (missing: string[]) => ComputedMany<T> | Promise<ComputedMany<T>>, options?: SetOptions): Promise<Map<string, T>> {
+    checkFunction(compute, "compute");
+    const [userKeys, madeKeys] = this.checkedKeys(keys, options?.version);
+    const ttl = this.ttlFor(options?.timeout);
+    const tags = tagsOption(options);
+    const found = await this.readMany<T>(userKeys, madeKeys);
+    if (this.onRead) for (const key of userKeys) this.observe({ operation: "getOrSetMany", key, hit: found.has(key) });
+    const missing = [...new Set(userKeys.filter((key) => !found.has(key)))];
+    if (missing.length === 0) return found;
+    // Filed as made when the computation begins: a purge while it runs ends what it computes.
+    const at = this.clock.now();
+    const computed = await compute(missing);
+    const values = computed instanceof Map ? computed : computed !== null && typeof computed === "object" && !Array.isArray(computed) ? new Map(Object.entries(computed)) : undefined;
+    if (!values) throw new TypeError(`compute must return a Map or an object of the values it found, got ${describe(computed)}`);
+    const fresh = missing.filter((key) => values.has(key));
+    if (fresh.length > 0 && ttl !== KEEP_NOTHING) {
+      let encoded = fresh.map((key) => [this.checkedKey(key, options?.version), encodeValue(values.get(key), this.serializer)] as const);
+      if (tags) {
+        const file = await this.tagChecks.filer(tags, at);
+        encoded = encoded.map(([made, bytes]) => [made, file(bytes)] as const);
+      }
+      await this.attempt("getOrSetMany", () => this.store.setMany(encoded, ttl), []);
+    }
+    // In the order of `keys`, found and computed alike.
+    const answer = new Map<string, T>();
+    for (const key of userKeys) {
+      if (found.has(key)) answer.set(key, found.get(key)!);
+      else if (values.has(key)) answer.set(key, values.get(key)!);
+    }
+    return answer;
   }
 
   async getMany<T = unknown>(keys: Iterable<string>, options?: VersionOption): Promise<Map<string, T>> {
