@@ -65,7 +65,7 @@ export interface CacheOptions {
   ignoreErrors?: boolean;
   /**
    * Hears what each read found, for metrics (hit ratios): one `ReadOutcome` per key that `get`,
-   * `getMany`, `has` and `getOrSet` read. Page caching's own reads are not reported here (see its
+   * `getMany`, `has`, `getOrSet` and `getOrSetMany` read. Page caching's own reads are not reported here (see its
    * `onOutcome`). A throwing hook changes nothing. Default: none.
    */
   onRead?: (outcome: ReadOutcome) => void;

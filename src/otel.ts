@@ -4,9 +4,10 @@
  * `@opentelemetry/api` (an optional peer dependency), so they record into whatever SDK the app
  * registered, on any runtime, and cost nothing measurable when none is.
  *
- * Metrics (counters; every attribute takes a handful of values, so series stay few):
- * - `edgecache.reads`: low-level reads, by `edgecache.operation` (get, getMany, has, getOrSet)
- *   and `edgecache.hit`, with `edgecache.refreshing` when a `getOrSet` hit asked for a refresh.
+ * Metrics (every attribute takes a handful of values, so series stay few):
+ * - `edgecache.reads`: low-level reads, by `edgecache.operation` (get, getMany, has, getOrSet,
+ *   getOrSetMany) and `edgecache.hit`, with `edgecache.refreshing` when a `getOrSet` hit asked
+ *   for a refresh.
  * - `edgecache.pages`: page requests, by `edgecache.page.result` (`hit`, `stale` for a stale page
  *   served, or the RFC 9211 forward reason: uri-miss, vary-miss, miss, stale, method, bypass),
  *   `edgecache.page.stored`, `edgecache.page.detail` (collapsed, revalidating, set-cookie, ...)
