@@ -6,7 +6,7 @@
  */
 import { memory } from "../../adapters/memory.ts";
 import { broadcastBus, tiered } from "../../adapters/tiered.ts";
-import { BackendUnavailableError, caches, configureCaches, createCache, InvalidCacheBackendError, KeyNotFoundError, purgeTag } from "../../src/index.ts";
+import { BackendUnavailableError, caches, configureCaches, createCache, FactoryTimeoutError, InvalidCacheBackendError, KeyNotFoundError, purgeTag } from "../../src/index.ts";
 import { fakeClock } from "../conformance/fake-clock.ts";
 import { equal, ok, suite, throws } from "./harness.ts";
 
@@ -70,6 +70,28 @@ export default suite("core", (test) => {
     await purgeTag("product:1", { cache, now: clock.now });
     clock.advance(1);
     equal(await cache.getMany(["price", "stock"]), new Map());
+  });
+
+  test("getOrSetMany computes only the missing keys, in one batch; getOrSet takes its timeout from the value and stops waiting at hardTimeoutMs", async () => {
+    const clock = fakeClock();
+    const cache = createCache({ backend: memory({ now: clock.now }), now: clock.now });
+    await cache.set("b", "stored");
+    const asked: string[][] = [];
+    const batch = async (missing: string[]) => (asked.push(missing), Object.fromEntries(missing.map((key) => [key, `computed ${key}`])));
+    equal(await cache.getOrSetMany(["a", "b", "c"], batch), new Map([["a", "computed a"], ["b", "stored"], ["c", "computed c"]]));
+    equal(asked, [["a", "c"]]);
+    await cache.getOrSet("token", async () => ({ expiresIn: 90 }), { timeout: (token) => token.expiresIn - 30 });
+    clock.advance(59.9);
+    equal(await cache.get("token"), { expiresIn: 90 });
+    clock.advance(0.1);
+    equal(await cache.get("token"), undefined);
+    let finish!: (value: string) => void;
+    const slow = () => new Promise<string>((resolve) => (finish = resolve));
+    const behind: Promise<unknown>[] = [];
+    await throws(() => cache.getOrSet("slow", slow, { hardTimeoutMs: 5, waitUntil: (work) => void behind.push(work) }), FactoryTimeoutError, /hardTimeoutMs \(5 ms\)/);
+    finish("late");
+    await Promise.all(behind);
+    equal(await cache.get("slow"), "late");
   });
 
   test("timeouts follow the clock: default, per call, never, keep-nothing and touch", async () => {
