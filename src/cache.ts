@@ -552,7 +552,8 @@ class Cache implements EdgeCache {
 
   async getOrSet<T>(key: string, value: T | (() => T | Promise<T>), options?: GetOrSetOptions<T>): Promise<T> {
     const made = this.checkedKey(key, options?.version);
-    const timeoutOf = this.timeoutOf(options?.timeout);
+    const timeout = options?.timeout;
+    if (typeof timeout !== "function") checkTimeout(timeout ?? this.defaultTimeout, "options.timeout");
     const collapseMs = nonNegative(options?.collapseMs ?? DEFAULT_COLLAPSE_MS, "options.collapseMs");
     const staleIfError = nonNegative(options?.staleIfError ?? 0, "options.staleIfError");
     const refreshAhead = options?.refreshAhead === undefined ? undefined : fraction(options.refreshAhead, "options.refreshAhead", "the timeout");
@@ -573,12 +574,12 @@ class Cache implements EdgeCache {
     const entry = await this.find(made, refreshAhead !== undefined);
     const found = entry === ENDED ? undefined : entry;
     // Due when a soft purge made it stale, or once no more than (1 - refreshAhead) of its timeout is left.
-    const due = found !== undefined && (found.stale || (refreshAhead !== undefined && found.ttl != null && this.refreshDue(found.ttl, timeoutOf, found.value as T, refreshAhead)));
+    const due = found !== undefined && (found.stale || (refreshAhead !== undefined && found.ttl != null && this.refreshDue(found.ttl, timeout, found.value as T, refreshAhead)));
     if (this.onRead) this.observe(due ? { operation: "getOrSet", key, hit: true, refreshing: true } : { operation: "getOrSet", key, hit: found !== undefined });
-    if (due) this.fills.refresh(this.fillPlan(key, made, value, timeoutOf, { collapseMs, staleIfError, errorBackoffMs }, options?.version, tags), options?.waitUntil);
+    if (due) this.fills.refresh(this.fillPlan(key, made, value, timeout, { collapseMs, staleIfError, errorBackoffMs }, options?.version, tags), options?.waitUntil);
     if (found) return found.value as T;
     // Concurrent callers in this isolate share one computation (no local thundering herd).
-    const filling = this.fills.fill(this.fillPlan(key, made, value, timeoutOf, { collapseMs, staleIfError, errorBackoffMs }, options?.version, tags), softTimeoutMs, options?.waitUntil);
+    const filling = this.fills.fill(this.fillPlan(key, made, value, timeout, { collapseMs, staleIfError, errorBackoffMs }, options?.version, tags), softTimeoutMs, options?.waitUntil);
     return hardTimeoutMs === undefined ? filling : this.waitAtMost(filling, hardTimeoutMs, key, options?.waitUntil);
   }
 
@@ -592,27 +593,21 @@ class Cache implements EdgeCache {
   }
 
   /**
-   * `getOrSet`'s timeout as a function of the value: the fixed one (checked now), or the
-   * `timeout` function's, checked when it answers.
+   * `getOrSet`'s timeout for `value`: the fixed one (checked by `getOrSet`), or what the `timeout`
+   * function answers for it, checked here.
    */
-  private timeoutOf<T>(option: GetOrSetOptions<T>["timeout"]): (value: T) => Timeout {
-    if (typeof option !== "function") {
-      const timeout = option === undefined ? this.defaultTimeout : option;
-      checkTimeout(timeout, "options.timeout");
-      return () => timeout;
-    }
-    return (value) => {
-      const timeout = option(value);
-      checkTimeout(timeout, "the timeout options.timeout returned");
-      return timeout;
-    };
+  private timeoutFor<T>(option: GetOrSetOptions<T>["timeout"], value: T): Timeout {
+    if (typeof option !== "function") return option === undefined ? this.defaultTimeout : option;
+    const timeout = option(value);
+    checkTimeout(timeout, "the timeout options.timeout returned");
+    return timeout;
   }
 
   /** Whether a value found with `ttl` seconds left is due for `refreshAhead`; never when its timeout cannot be had (reported). */
-  private refreshDue<T>(ttl: number, timeoutOf: (value: T) => Timeout, value: T, refreshAhead: number): boolean {
+  private refreshDue<T>(ttl: number, option: GetOrSetOptions<T>["timeout"], value: T, refreshAhead: number): boolean {
     let timeout: Timeout;
     try {
-      timeout = timeoutOf(value);
+      timeout = this.timeoutFor(option, value);
     } catch (error) {
       this.onError?.(error, "getOrSet");
       return false;
@@ -791,7 +786,7 @@ class Cache implements EdgeCache {
   }
 
   /** What a `getOrSet` miss or refresh of `key` computes and stores, and where its lock and stale copy go; built only when one is due. */
-  private fillPlan<T>(key: string, made: string, value: T | (() => T | Promise<T>), timeoutOf: (value: T) => Timeout, limits: { collapseMs: number; staleIfError: number; errorBackoffMs: number }, version: number | undefined, tags: GetOrSetOptions<T>["tags"]): FillPlan<T> {
+  private fillPlan<T>(key: string, made: string, value: T | (() => T | Promise<T>), timeout: GetOrSetOptions<T>["timeout"], limits: { collapseMs: number; staleIfError: number; errorBackoffMs: number }, version: number | undefined, tags: GetOrSetOptions<T>["tags"]): FillPlan<T> {
     const { collapseMs, staleIfError, errorBackoffMs } = limits;
     // Filed as made when the computation begins: a purge while it runs ends what it computes.
     const at = this.clock.now();
@@ -800,7 +795,7 @@ class Cache implements EdgeCache {
       entry: async (computed) => {
         let ttl: BackendTtl;
         try {
-          ttl = this.ttlFor(timeoutOf(computed));
+          ttl = this.ttlFor(this.timeoutFor(timeout, computed));
         } catch (error) {
           this.onError?.(error, "getOrSet");
           return undefined;
