@@ -101,7 +101,7 @@ export function telemetry(options: TelemetryOptions = {}): Telemetry {
   // Made at the first measurement, not here: hooks made at module scope then record into a meter
   // provider the app registers afterwards (the API hands out no-op meters until one is).
   let made: (Record<"reads" | "pages" | "tieredReads" | "errors", Counter> & { durations: Histogram }) | undefined;
-  const counters = () => {
+  const instruments = () => {
     if (made) return made;
     const meter = options.meter ?? metrics.getMeter("edgecache");
     const counter = (name: string, description: string, unit: string): Counter => meter.createCounter(name, { description, unit });
@@ -118,7 +118,7 @@ export function telemetry(options: TelemetryOptions = {}): Telemetry {
     });
   };
   const failed = (source: string, operation: string, error: unknown): void => {
-    counters().errors.add(1, { ...named, "edgecache.source": source, "edgecache.operation": operation, "error.type": errorType(error) });
+    instruments().errors.add(1, { ...named, "edgecache.source": source, "edgecache.operation": operation, "error.type": errorType(error) });
   };
 
   return {
@@ -126,13 +126,13 @@ export function telemetry(options: TelemetryOptions = {}): Telemetry {
       onRead(outcome) {
         const attributes: Attributes = { ...named, "edgecache.operation": outcome.operation, "edgecache.hit": outcome.hit };
         if (outcome.refreshing) attributes["edgecache.refreshing"] = true;
-        counters().reads.add(1, attributes);
+        instruments().reads.add(1, attributes);
       },
       onError: (error, operation) => failed("cache", operation, error),
       onBackendCall(call) {
         const attributes: Attributes = { ...named, "edgecache.backend": call.backend, "edgecache.operation": call.operation };
         if (call.error !== undefined) attributes["error.type"] = errorType(call.error);
-        counters().durations.record(call.ms / 1000, attributes);
+        instruments().durations.record(call.ms / 1000, attributes);
       },
     },
     page: {
@@ -140,13 +140,13 @@ export function telemetry(options: TelemetryOptions = {}): Telemetry {
         const page: Attributes = { "edgecache.page.result": outcome.hit ? (outcome.ttl < 0 ? "stale" : "hit") : outcome.fwd };
         if (!outcome.hit) page["edgecache.page.stored"] = outcome.stored === true;
         if (outcome.detail !== undefined) page["edgecache.page.detail"] = outcome.detail;
-        counters().pages.add(1, { ...named, ...page, "http.request.method": request.method });
+        instruments().pages.add(1, { ...named, ...page, "http.request.method": request.method });
         if (spans) trace.getActiveSpan()?.setAttributes({ ...named, ...page });
       },
       onError: (error, context) => failed("page", context.operation, error),
     },
     tiered: {
-      onRead: (read) => counters().tieredReads.add(1, { ...named, "edgecache.tier": read.tier, "edgecache.hit": read.hit }),
+      onRead: (read) => instruments().tieredReads.add(1, { ...named, "edgecache.tier": read.tier, "edgecache.hit": read.hit }),
     },
   };
 }
