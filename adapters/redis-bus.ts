@@ -20,6 +20,7 @@
  *   must outlive requests.
  */
 import { checkFunction, describe, nonNegative } from "../src/arguments.ts";
+import type { ConnectionOptions } from "node:tls";
 import { connectNode, connectNodeTls } from "./net/node-stream.ts";
 import type { ByteStream, Connector, ServerAddress } from "./net/stream.ts";
 import { encodeCommand, type Reply, ReplyReader, RespError } from "./redis-bus/resp.ts";
@@ -40,6 +41,12 @@ export interface RedisBusOptions {
   timeoutMs?: number;
   /** Opens the connections. Default: `node:net`, or `node:tls` for `rediss://`. */
   connect?: Connector;
+  /**
+   * With a `rediss://` URL: `tls.connect` options, such as `ca` for a Redis whose certificate a
+   * private authority signed, or a client `cert` and `key`. Not together with `connect`.
+   * Default: the system's authorities.
+   */
+  tls?: ConnectionOptions;
   /** Hears connection failures and error replies (the bus goes on trying). Default `console.warn`. */
   onError?: (error: Error) => void;
 }
@@ -65,11 +72,16 @@ export function redisBus(options: RedisBusOptions): InvalidationBus {
   if (typeof channel !== "string" || channel === "") throw new TypeError(`options.channel must be a non-empty string, got ${describe(channel)}`);
   const timeoutMs = nonNegative(options.timeoutMs ?? 2000, "options.timeoutMs");
   if (options.connect !== undefined) checkFunction(options.connect, "options.connect");
+  if (options.tls !== undefined) {
+    if (options.tls === null || typeof options.tls !== "object") throw new TypeError(`options.tls must be tls.connect options, got ${describe(options.tls)}`);
+    if (!tls) throw new TypeError("options.tls needs a rediss:// URL");
+    if (options.connect !== undefined) throw new TypeError("options.tls and options.connect cannot be combined: a connector of your own does its own TLS");
+  }
   if (options.onError !== undefined) checkFunction(options.onError, "options.onError");
   const settings: LinkSettings = {
     address,
     label: `redis ${options.url.replace(/\/\/[^@/]*@/, "//")}`, // no credentials in messages
-    connect: options.connect ?? (tls ? connectNodeTls() : connectNode),
+    connect: options.connect ?? (tls ? connectNodeTls(options.tls) : connectNode),
     timeoutMs,
     onError: options.onError ?? ((error) => console.warn(error.message)),
   };

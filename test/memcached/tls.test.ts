@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { memcached, type MemcachedOptions } from "../../adapters/memcached.ts";
 import { cachePage, createCache } from "../../src/index.ts";
 import { BackendUnavailableError } from "../../src/errors.ts";
-import { type Certificate, selfSignedCertificate } from "../fixtures/memcached.ts";
+import { type Certificate, selfSignedCertificate } from "../fixtures/tls.ts";
 import { useMemcachedServer } from "./helpers.ts";
 
 let certificate!: Certificate;
