@@ -49,7 +49,8 @@ export function varyMemo(cache: EdgeCache): VaryMemo {
     if (!memo) memos.set(store, (memo = new LRUCache({ max: 1000 })));
     const known = memo;
     view = {
-      get: (base) => known.get(cache.makeKey(base)),
+      // Most sites vary few pages, or none: a hit then makes no key for the memo.
+      get: (base) => (known.size === 0 ? undefined : known.get(cache.makeKey(base))),
       set: (base, entry) => void known.set(cache.makeKey(base), entry),
       delete: (base) => void known.delete(cache.makeKey(base)),
     };
