@@ -157,6 +157,24 @@ export function identityOf(backend: Backend): object {
   return backend.identity ?? backend;
 }
 
+/**
+ * A value kept per store in this isolate (per `identityOf(backend)`), made on first use: what
+ * edgecache learns of a store, shared by every backend object that reaches it.
+ *
+ * @example
+ * const breakerFor = perStore(() => new Breaker());
+ * breakerFor(cache.backend).answered();
+ */
+export function perStore<T>(make: () => T): (backend: Backend) => T {
+  const kept = new WeakMap<object, T>();
+  return (backend) => {
+    const store = identityOf(backend);
+    let value = kept.get(store);
+    if (value === undefined) kept.set(store, (value = make()));
+    return value;
+  };
+}
+
 const named = new Map<string, object>();
 const owned = new WeakMap<object, Map<string, object>>();
 

@@ -24,7 +24,7 @@
  * real time.
  */
 import { describe } from "./arguments.ts";
-import { identityOf } from "./backend.ts";
+import { perStore } from "./backend.ts";
 import { type EdgeCache, readRecords } from "./cache.ts";
 import { sha256Hex } from "./hash.ts";
 import { caches } from "./registry.ts";
@@ -84,14 +84,9 @@ interface KnownTag {
 export type TagVerdict = "purged" | number | undefined;
 
 /** The records this isolate has read or written, per store, by the key the store sees. */
-const memos = new WeakMap<object, LRUCache<string, KnownTag>>();
+const memos = perStore(() => new LRUCache<string, KnownTag>({ max: 10_000 }));
 
-function tagMemo(cache: EdgeCache): LRUCache<string, KnownTag> {
-  const store = identityOf(cache.backend);
-  let memo = memos.get(store);
-  if (!memo) memos.set(store, (memo = new LRUCache({ max: 10_000 })));
-  return memo;
-}
+const tagMemo = (cache: EdgeCache): LRUCache<string, KnownTag> => memos(cache.backend);
 
 /** Whether a record this isolate knows may still be trusted at `now`. */
 const trusted = (known: KnownTag | undefined, now: number, clock: TagClock): known is KnownTag => known !== undefined && now - known.readAt < clock.tagCheckMs;

@@ -11,7 +11,7 @@
  * A breaker is kept per store (the backend's `identity`) in this isolate, shared by every wrapper
  * over it and, on Workers, by the per-request backends over one memcached pool.
  */
-import { type Backend, identityOf } from "../backend.ts";
+import { type Backend, perStore } from "../backend.ts";
 
 /** Time-outs in a row that open the breaker. */
 const TIMEOUTS_TO_OPEN = 3;
@@ -74,17 +74,10 @@ export class Breaker {
   }
 }
 
-const breakers = new WeakMap<object, Breaker>();
-
 /**
  * The breaker of `backend` in this isolate.
  *
  * @example
  * breakerFor(cache.backend).answered();
  */
-export function breakerFor(backend: Backend): Breaker {
-  const store = identityOf(backend);
-  let breaker = breakers.get(store);
-  if (!breaker) breakers.set(store, (breaker = new Breaker()));
-  return breaker;
-}
+export const breakerFor: (backend: Backend) => Breaker = perStore(() => new Breaker());

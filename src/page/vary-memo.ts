@@ -9,7 +9,7 @@
  * isolate forget.
  */
 import { LRUCache } from "lru-cache";
-import { identityOf } from "../backend.ts";
+import { perStore } from "../backend.ts";
 import type { EdgeCache } from "../cache.ts";
 
 /** A vary index as remembered, until `until` (clock milliseconds). */
@@ -32,7 +32,7 @@ export interface VaryMemo {
 }
 
 /** Per store, by the made base key (at most 1000). */
-const memos = new WeakMap<object, LRUCache<string, KnownVary>>();
+const memos = perStore(() => new LRUCache<string, KnownVary>({ max: 1000 }));
 const views = new WeakMap<EdgeCache, VaryMemo>();
 
 /**
@@ -44,10 +44,7 @@ const views = new WeakMap<EdgeCache, VaryMemo>();
 export function varyMemo(cache: EdgeCache): VaryMemo {
   let view = views.get(cache);
   if (!view) {
-    const store = identityOf(cache.backend);
-    let memo = memos.get(store);
-    if (!memo) memos.set(store, (memo = new LRUCache({ max: 1000 })));
-    const known = memo;
+    const known = memos(cache.backend);
     view = {
       // Most sites vary few pages, or none: a hit then makes no key for the memo.
       get: (base) => (known.size === 0 ? undefined : known.get(cache.makeKey(base))),
