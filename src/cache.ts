@@ -9,7 +9,7 @@ import { type Backend, type BackendTtl, identityOf, type StreamStore } from "./b
 import { concatBytes, readAll } from "./bytes.ts";
 import { type CompleteBackend, completeBackend, entryWithTtl } from "./backend-fallbacks.ts";
 import { byteStringBounds, byteStringHeader, cborSerializer, decodeValue, encodeValue, type Serializer } from "./codec.ts";
-import { CorruptEntryError, FactoryTimeoutError, KeyNotFoundError } from "./errors.ts";
+import { BackendUnavailableError, CorruptEntryError, FactoryTimeoutError, KeyNotFoundError } from "./errors.ts";
 import { withDeadline } from "./deadline.ts";
 import { defaultKeyFunction, type KeyFunction, memcachedKeyWarnings } from "./keys.ts";
 import { type FillPlan, Fills } from "./get-or-set.ts";
@@ -276,7 +276,9 @@ export interface EdgeCache {
    * (a batch endpoint, a single `WHERE id IN` query) and stored in one `setMany`: one read, one
    * computation, one write, however many keys. `compute` returns a Map or a plain object of the
    * values it found; keys it leaves out are neither stored nor returned. Values are filed under
-   * `tags` with the time `compute` was called, as `getOrSet` files them. No collapsing: calls at
+   * `tags` with the time `compute` was called, as `getOrSet` files them. Values the store does
+   * not keep (memcached: over its item size) are returned all the same, and `onError` hears which
+   * (a `BackendUnavailableError` naming their keys, operation `"getOrSetMany"`). No collapsing: calls at
    * once may each compute a key that both miss (use `getOrSet` where that matters).
    */
   getOrSetMany<T>(keys: Iterable<string>, compute: (missing: string[]) => ComputedMany<T> | Promise<ComputedMany<T>>, options?: SetOptions): Promise<Map<string, T>>;
@@ -636,7 +638,8 @@ class Cache implements EdgeCache {
         const file = await this.tagChecks.filer(tags, at);
         encoded = encoded.map(([made, bytes]) => [made, file(bytes)] as const);
       }
-      await this.attempt("getOrSetMany", () => this.store.setMany(encoded, ttl), []);
+      const refused = await this.attempt("getOrSetMany", () => this.store.setMany(encoded, ttl), []);
+      if (refused.length > 0) this.onError?.(refusedValues(refused, encoded, fresh), "getOrSetMany");
     }
     // In the order of `keys`, found and computed alike.
     const answer = new Map<string, T>();
@@ -1009,6 +1012,16 @@ class Cache implements EdgeCache {
       return otherwise;
     }
   }
+}
+
+/**
+ * What `getOrSetMany` reports when the store kept some values back (memcached: over its item
+ * size): an error naming their keys, as the caller gave them. The values are returned all the same.
+ */
+function refusedValues(refused: readonly string[], encoded: ReadonlyArray<readonly [string, Uint8Array]>, keys: readonly string[]): BackendUnavailableError {
+  const named = refused.map((made) => keys[encoded.findIndex(([each]) => each === made)] ?? made);
+  const shown = named.slice(0, 5).map((key) => JSON.stringify(key)).join(", ");
+  return new BackendUnavailableError(`getOrSetMany: the store did not keep ${refused.length} of ${keys.length} computed values (${shown}${named.length > 5 ? ", ..." : ""})`);
 }
 
 /** The `tags` option checked (a TypeError naming `name`), or `undefined` when there are none. */

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { memory } from "../adapters/memory.ts";
-import { type BackendCall, createCache, purgeTag } from "../src/index.ts";
+import { type Backend, type BackendCall, BackendUnavailableError, createCache, purgeTag } from "../src/index.ts";
 import { fakeClock } from "./conformance/fake-clock.ts";
 
 /** A cache on a fake clock, the backend operations it calls, and a batch "origin" that records what it was asked. */
@@ -70,6 +70,29 @@ describe("getOrSetMany", () => {
     await purgeTag("catalogue", { cache: t.cache, now: t.clock.now });
     t.clock.advance(0.001);
     expect(await t.cache.getMany(["product:1"])).toEqual(new Map());
+  });
+
+  it("returns the values the store did not keep, and tells onError their keys", async () => {
+    const base = memory();
+    // A store that keeps no value over 32 bytes, as memcached keeps none over its item size.
+    const backend: Backend = {
+      ...base,
+      async setMany(entries, ttl) {
+        const kept = entries.filter(([, bytes]) => bytes.byteLength <= 32);
+        await base.setMany!(kept, ttl);
+        return entries.filter((entry) => !kept.includes(entry)).map(([key]) => key);
+      },
+    };
+    const errors: Array<[unknown, string]> = [];
+    const cache = createCache({ backend, onError: (error, operation) => errors.push([error, operation]) });
+    const found = await cache.getOrSetMany(["small", "large"], async () => ({ small: 1, large: "x".repeat(100) }));
+    expect(found).toEqual(new Map<string, unknown>([["small", 1], ["large", "x".repeat(100)]]));
+    expect([...(await cache.getMany(["small", "large"])).keys()]).toEqual(["small"]);
+    expect(errors).toHaveLength(1);
+    const [error, operation] = errors[0]!;
+    expect(operation).toBe("getOrSetMany");
+    expect(error).toBeInstanceOf(BackendUnavailableError);
+    expect((error as Error).message).toBe('getOrSetMany: the store did not keep 1 of 2 computed values ("large")');
   });
 
   it("names a compute that is not a function, or that returns neither a Map nor an object", async () => {
