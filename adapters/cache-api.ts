@@ -23,7 +23,7 @@
  *   backend throws a BackendUnavailableError unless `options.cache` is given.
  */
 import { checkFunction, describe, nonNegative } from "../src/arguments.ts";
-import type { Backend, StreamedEntry } from "../src/backend.ts";
+import { type Backend, identityNamed, type StreamedEntry } from "../src/backend.ts";
 import { concatBytes, emptyStream, toBase64 } from "../src/bytes.ts";
 import { BackendUnavailableError } from "../src/errors.ts";
 import { type Entry, entryBackend, expiresAtFor, isLive } from "./cloudflare/entries.ts";
@@ -122,7 +122,15 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
   // Entry names are URL-encoded, so they never contain a "/": no entry can be the token's URL.
   const generationUrl = `${origin}/generation`;
   const entries = `${origin}/entry/`;
-  let generation: { token: Promise<string>; value?: string; readAt: number } | undefined;
+  // One store per cache name and origin (per cache object and origin when one is given): every
+  // backend over it in this isolate shares what is learnt of it, the generation read included,
+  // so backends made per request do not each read the token again.
+  const identity = options.cache === undefined ? identityNamed(`cache-api ${name} ${origin}`)
+    : options.cache !== null && typeof options.cache === "object" && !(options.cache instanceof Promise) ? identityNamed(`cache-api ${origin}`, options.cache)
+    : undefined;
+  const known: KnownGeneration = identity ? knownGenerations(identity) : { readAt: 0, begun: 0, order: 0 };
+  /** This backend's read of the token under way, if any (a promise stays with the backend that made it: see `KnownGeneration`). */
+  let reading: { token: Promise<string>; readAt: number } | undefined;
   const setGeneration = async (token: string): Promise<string> => {
     const headers = { "cache-control": `max-age=${FOREVER_SECONDS}` };
     await (await cacheReady()).put(generationUrl, new Response(token, { headers }));
@@ -139,16 +147,22 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
    * replaced, so old entries never come back.
    */
   const currentGeneration = (at = now()): string | Promise<string> => {
-    if (generation && at - generation.readAt < generationCheckMs) return generation.value ?? generation.token;
+    if (known.value !== undefined && at - known.readAt < generationCheckMs) return known.value;
+    if (reading && at - reading.readAt < generationCheckMs) return reading.token;
     return remember(readGeneration(), at);
   };
   const remember = (token: Promise<string>, at = now()): Promise<string> => {
-    const known: NonNullable<typeof generation> = { token, readAt: at };
-    generation = known;
+    const read = { token, readAt: at };
+    const order = ++known.begun;
+    reading = read;
     token.then(
-      (value) => (known.value = value),
+      (value) => {
+        // A read that began before the one last kept (a clear's, say) must not undo it.
+        if (order > known.order) Object.assign(known, { value, readAt: at, order });
+        if (reading === read) reading = undefined;
+      },
       () => {
-        if (generation === known) generation = undefined; // read again on the next call
+        if (reading === read) reading = undefined; // read again on the next call
       },
     );
     return token;
@@ -216,12 +230,14 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
     },
 
     async clear() {
+      known.value = undefined; // calls from now on wait for the new token
       await remember(setGeneration(crypto.randomUUID()));
     },
   });
 
   return {
     ...backend,
+    ...(identity && { identity }),
     streams: {
       get(key) {
         const location = locate(key);
@@ -235,6 +251,27 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
       },
     },
   };
+}
+
+/**
+ * The generation token last read from a store, and when: shared by every backend over the store
+ * in this isolate. Only the value is shared, never a read under way: on Workers a promise belongs
+ * to the request that made it, and another request must not wait on it.
+ */
+interface KnownGeneration {
+  value?: string;
+  readAt: number;
+  /** How many reads (and clears) of the token have begun, and which of them `value` came from: the latest to begin wins. */
+  begun: number;
+  order: number;
+}
+
+const generations = new WeakMap<object, KnownGeneration>();
+
+function knownGenerations(identity: object): KnownGeneration {
+  let known = generations.get(identity);
+  if (!known) generations.set(identity, (known = { readAt: 0, begun: 0, order: 0 }));
+  return known;
 }
 
 /** A stored response and what its entry header says. */

@@ -166,6 +166,36 @@ describe("cache-api backend", () => {
       expect(tokenReads).toHaveLength(2);
     });
 
+    it("shares the token it read among backends over the same cache, as Workers make one per request", async () => {
+      const clock = fakeClock();
+      const store = await caches.open(freshName());
+      const tokenReads: string[] = [];
+      const cache: CacheLike = {
+        match: (url) => {
+          if (url.endsWith("/generation")) tokenReads.push(url);
+          return store.match(url);
+        },
+        put: (url, response) => store.put(url, response),
+        delete: (url) => store.delete(url),
+      };
+      await cacheApi({ cache, now: clock.now }).set("a", bytes("a"), null);
+      for (let request = 0; request < 5; request++) expect(text(await cacheApi({ cache, now: clock.now }).get("a"))).toBe("a");
+      expect(tokenReads).toHaveLength(1);
+      await cacheApi({ cache, now: clock.now }).clear!();
+      expect(await cacheApi({ cache, now: clock.now }).get("a")).toBeUndefined(); // seen at once by the next request's backend
+    });
+
+    it("names one store per cache name and origin, or per cache object given", async () => {
+      const name = freshName();
+      expect(cacheApi({ name }).identity).toBe(cacheApi({ name }).identity);
+      expect(cacheApi({ name }).identity).not.toBe(cacheApi({ name: freshName() }).identity);
+      expect(cacheApi({ name }).identity).not.toBe(cacheApi({ name, origin: "https://private.example" }).identity);
+      const cache = await caches.open(name);
+      expect(cacheApi({ cache }).identity).toBe(cacheApi({ cache }).identity);
+      expect(cacheApi({ cache }).identity).not.toBe(cacheApi({ cache: await caches.open(freshName()) }).identity);
+      expect(cacheApi({ cache: caches.open(name) }).identity).toBeUndefined(); // a promise names nothing: each backend is its own
+    });
+
     it("refuses a generationCheckMs that is not a number of 0 or more, naming it", () => {
       expect(() => cacheApi({ generationCheckMs: -1 })).toThrow("options.generationCheckMs must be a number of 0 or more, got -1");
     });
