@@ -154,6 +154,28 @@ export interface SetOptions extends WriteOptions {
 }
 
 /**
+ * Options of `getOrSetMany`: `getOrSet`'s adaptive timeout and tags, asked of each computed value
+ * with its key (a batch of products, each filed under its own tag).
+ *
+ * @example
+ * const options: GetOrSetManyOptions<Product | null> = { timeout: (product) => (product ? 3600 : 30), tags: (_product, key) => [key, "catalogue"] };
+ */
+export interface GetOrSetManyOptions<T = unknown> extends VersionOption {
+  /**
+   * Seconds (see `SetOptions.timeout`), or a function of each computed value and its key that
+   * returns them. A function that throws or returns something other than a timeout stores that
+   * value only: it is returned, and `onError` hears why. Default: the cache's timeout.
+   */
+  timeout?: Timeout | ((value: T, key: string) => Timeout);
+  /**
+   * Tags to file the values under (see `SetOptions.tags`), or a function of each computed value
+   * and its key that returns its own. A function that throws or returns bad tags stores that value
+   * only: it is returned, and `onError` hears why.
+   */
+  tags?: readonly string[] | ((value: T, key: string) => readonly string[]);
+}
+
+/**
  * What `getOrSetMany`'s `compute` returns: the values it found for the missing keys, by key.
  *
  * @example
@@ -274,14 +296,15 @@ export interface EdgeCache {
   /**
    * The stored values of `keys`, and the missing ones computed by one call of `compute(missing)`
    * (a batch endpoint, a single `WHERE id IN` query) and stored in one `setMany`: one read, one
-   * computation, one write, however many keys. `compute` returns a Map or a plain object of the
-   * values it found; keys it leaves out are neither stored nor returned. Values are filed under
-   * `tags` with the time `compute` was called, as `getOrSet` files them. Values the store does
+   * computation, one write, however many keys (one write per distinct timeout and tag list when
+   * those are functions of each value). `compute` returns a Map or a plain object of the values it
+   * found; keys it leaves out are neither stored nor returned. Values are filed under their tags
+   * with the time `compute` was called, as `getOrSet` files them. Values the store does
    * not keep (memcached: over its item size) are returned all the same, and `onError` hears which
    * (a `BackendUnavailableError` naming their keys, operation `"getOrSetMany"`). No collapsing: calls at
    * once may each compute a key that both miss (use `getOrSet` where that matters).
    */
-  getOrSetMany<T>(keys: Iterable<string>, compute: (missing: string[]) => ComputedMany<T> | Promise<ComputedMany<T>>, options?: SetOptions): Promise<Map<string, T>>;
+  getOrSetMany<T>(keys: Iterable<string>, compute: (missing: string[]) => ComputedMany<T> | Promise<ComputedMany<T>>, options?: GetOrSetManyOptions<T>): Promise<Map<string, T>>;
   /** Store several values with one timeout; returns the keys that failed to store. */
   setMany(entries: Record<string, unknown> | Iterable<readonly [string, unknown]>, options?: SetOptions): Promise<string[]>;
   /** Remove a key; `true` if it existed. */
@@ -617,11 +640,12 @@ class Cache implements EdgeCache {
     return timeout !== null && timeout > 0 && ttl <= (1 - refreshAhead) * timeout;
   }
 
-  async getOrSetMany<T>(keys: Iterable<string>, compute: (missing: string[]) => ComputedMany<T> | Promise<ComputedMany<T>>, options?: SetOptions): Promise<Map<string, T>> {
+  async getOrSetMany<T>(keys: Iterable<string>, compute: (missing: string[]) => ComputedMany<T> | Promise<ComputedMany<T>>, options?: GetOrSetManyOptions<T>): Promise<Map<string, T>> {
     checkFunction(compute, "compute");
     const [userKeys, madeKeys] = this.checkedKeys(keys, options?.version);
-    const ttl = this.ttlFor(options?.timeout);
-    const tags = tagsOption(options);
+    const timeout = options?.timeout;
+    if (typeof timeout !== "function") checkTimeout(timeout ?? this.defaultTimeout, "options.timeout");
+    const tags = typeof options?.tags === "function" ? options.tags : tagsOption(options as SetOptions | undefined);
     const found = await this.readMany<T>(userKeys, madeKeys);
     if (this.onRead) for (const key of userKeys) this.observe({ operation: "getOrSetMany", key, hit: found.has(key) });
     const missing = [...new Set(userKeys.filter((key) => !found.has(key)))];
@@ -631,16 +655,7 @@ class Cache implements EdgeCache {
     const computed = await compute(missing);
     const values = computed instanceof Map ? computed : computed !== null && typeof computed === "object" && !Array.isArray(computed) ? new Map(Object.entries(computed)) : undefined;
     if (!values) throw new TypeError(`compute must return a Map or an object of the values it found, got ${describe(computed)}`);
-    const fresh = missing.filter((key) => values.has(key));
-    if (fresh.length > 0 && ttl !== KEEP_NOTHING) {
-      let encoded = fresh.map((key) => [this.checkedKey(key, options?.version), encodeValue(values.get(key), this.serializer)] as const);
-      if (tags) {
-        const file = await this.tagChecks.filer(tags, at);
-        encoded = encoded.map(([made, bytes]) => [made, file(bytes)] as const);
-      }
-      const refused = await this.attempt("getOrSetMany", () => this.store.setMany(encoded, ttl), []);
-      if (refused.length > 0) this.onError?.(refusedValues(refused, encoded, fresh), "getOrSetMany");
-    }
+    await this.storeComputed(missing.filter((key) => values.has(key)).map((key) => [key, values.get(key)!] as const), timeout, tags, at, options?.version);
     // In the order of `keys`, found and computed alike.
     const answer = new Map<string, T>();
     for (const key of userKeys) {
@@ -648,6 +663,46 @@ class Cache implements EdgeCache {
       else if (values.has(key)) answer.set(key, values.get(key)!);
     }
     return answer;
+  }
+
+  /**
+   * Store what `getOrSetMany` computed: values with the same timeout and tags in one `setMany`
+   * (one in all unless those are functions of the value). A value whose timeout or tags cannot be
+   * had, and values the store does not keep, are reported.
+   */
+  private async storeComputed<T>(computed: ReadonlyArray<readonly [string, T]>, timeout: GetOrSetManyOptions<T>["timeout"], tags: GetOrSetManyOptions<T>["tags"], at: number, version: number | undefined): Promise<void> {
+    const batches = new Map<string, { timeout: Timeout | undefined; tags: readonly string[] | undefined; entries: Array<readonly [string, Uint8Array]> }>();
+    const byMade = new Map<string, string>();
+    for (const [key, value] of computed) {
+      let own: Timeout | undefined;
+      let list: readonly string[] | undefined;
+      try {
+        if (typeof timeout === "function") checkTimeout((own = timeout(value, key)), "the timeout options.timeout returned");
+        else own = timeout;
+        list = typeof tags === "function" ? tagsOption({ tags: tags(value, key) }, "options.tags(value, key)") : tags;
+      } catch (error) {
+        this.onError?.(error, "getOrSetMany");
+        continue;
+      }
+      const made = this.checkedKey(key, version);
+      byMade.set(made, key);
+      // Tags hold no control characters, so a newline separates them unambiguously.
+      const batch = `${own}\n${list?.join("\n") ?? ""}`;
+      let entries = batches.get(batch)?.entries;
+      if (!entries) batches.set(batch, { timeout: own, tags: list, entries: (entries = []) });
+      entries.push([made, encodeValue(value, this.serializer)]);
+    }
+    const refused = (await Promise.all([...batches.values()].map(async ({ timeout, tags, entries }) => {
+      const ttl = this.ttlFor(timeout);
+      if (ttl === KEEP_NOTHING) return []; // 0 or less keeps nothing
+      let encoded = entries;
+      if (tags) {
+        const file = await this.tagChecks.filer(tags, at);
+        encoded = entries.map(([made, bytes]) => [made, file(bytes)] as const);
+      }
+      return this.attempt("getOrSetMany", () => this.store.setMany(encoded, ttl), []);
+    }))).flat();
+    if (refused.length > 0) this.onError?.(refusedValues(refused, byMade, computed.length), "getOrSetMany");
   }
 
   async getMany<T = unknown>(keys: Iterable<string>, options?: VersionOption): Promise<Map<string, T>> {
@@ -1016,12 +1071,12 @@ class Cache implements EdgeCache {
 
 /**
  * What `getOrSetMany` reports when the store kept some values back (memcached: over its item
- * size): an error naming their keys, as the caller gave them. The values are returned all the same.
+ * size): an error naming their keys as the caller gave them (`byMade`). The values are returned all the same.
  */
-function refusedValues(refused: readonly string[], encoded: ReadonlyArray<readonly [string, Uint8Array]>, keys: readonly string[]): BackendUnavailableError {
-  const named = refused.map((made) => keys[encoded.findIndex(([each]) => each === made)] ?? made);
+function refusedValues(refused: readonly string[], byMade: ReadonlyMap<string, string>, computed: number): BackendUnavailableError {
+  const named = refused.map((made) => byMade.get(made) ?? made);
   const shown = named.slice(0, 5).map((key) => JSON.stringify(key)).join(", ");
-  return new BackendUnavailableError(`getOrSetMany: the store did not keep ${refused.length} of ${keys.length} computed values (${shown}${named.length > 5 ? ", ..." : ""})`);
+  return new BackendUnavailableError(`getOrSetMany: the store did not keep ${refused.length} of ${computed} computed values (${shown}${named.length > 5 ? ", ..." : ""})`);
 }
 
 /** The `tags` option checked (a TypeError naming `name`), or `undefined` when there are none. */

@@ -7,7 +7,7 @@ export type { Backend, BackendCapabilities, BackendTtl, StreamedEntry, StreamSto
 export { identityNamed } from "./backend.ts";
 export type { BackendCall } from "./observed-backend.ts";
 export { createCache } from "./cache.ts";
-export type { CacheOptions, ComputedMany, EdgeCache, GetOrSetOptions, ReadOutcome, SetOptions, VersionOption, WriteOptions } from "./cache.ts";
+export type { CacheOptions, ComputedMany, EdgeCache, GetOrSetManyOptions, GetOrSetOptions, ReadOutcome, SetOptions, VersionOption, WriteOptions } from "./cache.ts";
 export { cborSerializer } from "./codec.ts";
 export type { Serializer } from "./codec.ts";
 export { BackendTimeoutError, BackendUnavailableError, CorruptEntryError, FactoryTimeoutError, InvalidCacheBackendError, InvalidCacheKeyError, KeyNotFoundError } from "./errors.ts";

@@ -72,6 +72,46 @@ describe("getOrSetMany", () => {
     expect(await t.cache.getMany(["product:1"])).toEqual(new Map());
   });
 
+  it("keeps each value for the timeout a function of it gives, storing values with the same timeout together", async () => {
+    const t = setup();
+    const found = await t.cache.getOrSetMany(["a", "missing", "b"], async () => ({ a: 1, missing: null, b: 2 }), { timeout: (value) => (value === null ? 5 : 60) });
+    expect(found).toEqual(new Map([["a", 1], ["missing", null], ["b", 2]]));
+    expect(t.operations()).toEqual(["getMany", "setMany", "setMany"]); // one write per timeout
+    t.clock.advance(5);
+    expect([...(await t.cache.getMany(["a", "missing", "b"])).keys()]).toEqual(["a", "b"]);
+    t.clock.advance(55);
+    expect(await t.cache.getMany(["a", "b"])).toEqual(new Map());
+  });
+
+  it("files each value under the tags a function of it and its key gives, so one purge ends one value", async () => {
+    const t = setup();
+    await t.cache.getOrSetMany(["product:1", "product:2"], t.products, { tags: (product, key) => [key, `name:${product.name}`] });
+    t.clock.advance(1);
+    await purgeTag("product:1", { cache: t.cache, now: t.clock.now });
+    t.clock.advance(0.001);
+    expect([...(await t.cache.getMany(["product:1", "product:2"])).keys()]).toEqual(["product:2"]);
+    await purgeTag("name:name of product:2", { cache: t.cache, now: t.clock.now });
+    t.clock.advance(0.001);
+    expect(await t.cache.getMany(["product:2"])).toEqual(new Map());
+  });
+
+  it("returns, without storing, a value whose timeout or tags cannot be had, and tells onError why", async () => {
+    const errors: Array<[string, string]> = [];
+    const cache = createCache({ backend: memory(), onError: (error, operation) => errors.push([operation, (error as Error).message]) });
+    const compute = async () => ({ a: 1, b: 2, c: 3 });
+    const timeout = (value: number) => (value === 2 ? ("soon" as never) : 60);
+    const tags = (value: number) => {
+      if (value === 3) throw new Error("no tags for 3");
+      return ["numbers"];
+    };
+    expect(await cache.getOrSetMany(["a", "b", "c"], compute, { timeout, tags })).toEqual(new Map([["a", 1], ["b", 2], ["c", 3]]));
+    expect([...(await cache.getMany(["a", "b", "c"])).keys()]).toEqual(["a"]);
+    expect(errors).toEqual([
+      ["getOrSetMany", 'the timeout options.timeout returned must be a finite number of seconds or null, got "soon"'],
+      ["getOrSetMany", "no tags for 3"],
+    ]);
+  });
+
   it("returns the values the store did not keep, and tells onError their keys", async () => {
     const base = memory();
     // A store that keeps no value over 32 bytes, as memcached keeps none over its item size.
