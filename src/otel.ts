@@ -11,7 +11,8 @@
  * - `edgecache.pages`: page requests, by `edgecache.page.result` (`hit`, `stale` for a stale page
  *   served, or the RFC 9211 forward reason: uri-miss, vary-miss, miss, stale, method, bypass),
  *   `edgecache.page.stored`, `edgecache.page.detail` (collapsed, revalidating, set-cookie, ...)
- *   and `http.request.method`.
+ *   and `http.request.method` (`_OTHER` for a method outside HTTP's own, as OpenTelemetry's
+ *   conventions say).
  * - `edgecache.tiered.reads`: reads of a tiered backend, by `edgecache.tier` and `edgecache.hit`.
  * - `edgecache.errors`: errors the caches reported and answered as misses, by `edgecache.source`
  *   (cache, page), `edgecache.operation` and `error.type` (the error's name).
@@ -29,6 +30,12 @@ import { checkFunction, describe } from "./arguments.ts";
 
 /** Bucket bounds for store call durations, in seconds: from half a millisecond (memory, a near memcached) to 5 s. */
 const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/** The methods recorded as they are (OpenTelemetry's HTTP conventions); any other is `_OTHER`, so a client cannot add series. */
+const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY"]);
+
+/** `http.request.method` for a request. */
+const methodOf = (request: Request): string => (KNOWN_METHODS.has(request.method) ? request.method : "_OTHER");
 
 /** `error.type` for an error: its class name. */
 const errorType = (error: unknown): string => (error instanceof Error ? error.name : typeof error);
@@ -140,7 +147,7 @@ export function telemetry(options: TelemetryOptions = {}): Telemetry {
         const page: Attributes = { "edgecache.page.result": outcome.hit ? (outcome.ttl < 0 ? "stale" : "hit") : outcome.fwd };
         if (!outcome.hit) page["edgecache.page.stored"] = outcome.stored === true;
         if (outcome.detail !== undefined) page["edgecache.page.detail"] = outcome.detail;
-        instruments().pages.add(1, { ...named, ...page, "http.request.method": request.method });
+        instruments().pages.add(1, { ...named, ...page, "http.request.method": methodOf(request) });
         if (spans) trace.getActiveSpan()?.setAttributes({ ...named, ...page });
       },
       onError: (error, context) => failed("page", context.operation, error),

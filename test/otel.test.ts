@@ -92,6 +92,14 @@ describe("edgecache/otel", () => {
     ]);
   });
 
+  it("records a request method outside HTTP's own as _OTHER, so clients cannot add series", async () => {
+    const { meter, collect } = recorder();
+    const page = cachePage(60, { cache: createCache({ backend: memory() }), ...telemetry({ meter }).page })(async (_request: Request) => new Response("page"));
+    await (await page(new Request("https://example.com/", { method: "POST" }))).text();
+    await (await page(new Request("https://example.com/", { method: "PURGE-EVERYTHING-1234" }))).text();
+    expect((await collect("edgecache.pages")).map(({ attributes }) => attributes["http.request.method"]).sort()).toEqual(["POST", "_OTHER"]);
+  });
+
   it("takes the page hooks in the Hono middleware too", async () => {
     const { meter, collect } = recorder();
     const app = new Hono().get("/", honoCachePage(60, { cache: createCache({ backend: memory() }), ...telemetry({ meter }).page }), (c) => c.text("page"));
