@@ -171,9 +171,15 @@ export class Fills {
       const pause = pollPause(attempt);
       await new Promise((resolve) => setTimeout(resolve, pause));
       waited += pause;
-      const found = await this.host.read(plan.made, false);
+      let found = await this.host.read(plan.made, false);
       if (isValue(found)) return found.value as T;
       held = await this.tryLock(lock, plan.collapseMs);
+      // The holder may have stored its value and let go of its lock between that read and this
+      // claim: read once more before computing the value a second time.
+      if (held === true && isValue((found = await this.host.read(plan.made, false)))) {
+        this.unlock(lock);
+        return found.value as T;
+      }
     }
     try {
       return await this.computeAndAdd(plan);

@@ -18,7 +18,7 @@ import { identityOf } from "../backend.ts";
 import { ErrorBackoff } from "../backoff.ts";
 import { StoreDeadlines } from "./deadlines.ts";
 import { withDeadline } from "../deadline.ts";
-import { claimFill, type Fill, Fills } from "./fills.ts";
+import { claimFill, type Fill, Fills, releaseFill } from "./fills.ts";
 import { pollPause, sharesLocks } from "../locks.ts";
 import { decide, type TimeoutRule } from "./policy.ts";
 import { purgedSince } from "./purge.ts";
@@ -197,17 +197,28 @@ export class PageCacheEngine {
    */
   private async waitForOtherProcess(cache: EdgeCache, request: Request, method: string, lookup: Lookup, usable: (page: DecodedPage | undefined) => page is DecodedPage): Promise<{ fresh?: DecodedPage; lookup: Lookup; now: number; held: boolean }> {
     let now = this.options.now();
+    /** Look the page up again: the fresh page, if it is there now. */
+    const lookAgain = async (): Promise<DecodedPage | undefined> => {
+      release(lookup.page);
+      lookup = await this.lookups.find(cache, request, method);
+      now = this.options.now();
+      return usable(lookup.page) && now < lookup.page.freshUntil ? lookup.page : undefined;
+    };
     let claimed = await this.claim(cache, lookup.missKey, request);
     for (let waited = 0, attempt = 0; claimed === false && waited < this.options.collapseMs; attempt++) {
       const pause = pollPause(attempt);
       await new Promise((resolve) => setTimeout(resolve, pause));
       waited += pause;
-      release(lookup.page);
-      lookup = await this.lookups.find(cache, request, method);
-      now = this.options.now();
-      if (usable(lookup.page) && now < lookup.page.freshUntil) return { fresh: lookup.page, lookup, now, held: false };
+      let fresh = await lookAgain();
+      if (fresh) return { fresh, lookup, now, held: false };
       if (lookup.fwd === "miss") break; // the store failed: waiting on it is pointless
       claimed = await this.claim(cache, lookup.missKey, request);
+      // The holder may have stored the page and let go of its lock between that look and this
+      // claim: look once more before running the handler a second time.
+      if (claimed === true && (fresh = await lookAgain())) {
+        releaseFill(cache, lookup.missKey).catch((error: unknown) => this.report(error, "store", request));
+        return { fresh, lookup, now, held: false };
+      }
     }
     return { lookup, now, held: claimed === true };
   }

@@ -94,3 +94,83 @@ it("getOrSet refreshes a value ahead of its expiry once when two processes find 
   expect(await two.backend.ttl!(two.makeKey("rates"))).toBeGreaterThan(55);
   await Promise.all([one.close(), two.close()]);
 });
+
+/**
+ * `client` with `hook` run before each of its `add` calls (fill locks are taken with `add`), and
+ * `released` resolved once a `delete` (a lock let go) has completed.
+ */
+function hooked(client: MemcachedBackend, hook: (call: number) => Promise<void> = async () => {}) {
+  let calls = 0;
+  let released!: () => void;
+  const lockLetGo = new Promise<void>((resolve) => (released = resolve));
+  const backend: MemcachedBackend = Object.assign(Object.create(client) as MemcachedBackend, {
+    add: async (...args: Parameters<NonNullable<MemcachedBackend["add"]>>) => {
+      await hook(++calls);
+      return client.add!(...args);
+    },
+    delete: async (key: string) => {
+      const existed = await client.delete(key);
+      released();
+      return existed;
+    },
+  });
+  return { backend, lockLetGo };
+}
+
+it("does not run the handler again when the other process stores the page and lets go of its lock just before this one claims it", async () => {
+  let calls = 0;
+  let open!: () => void;
+  let entered!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const inHandler = new Promise<void>((resolve) => (entered = resolve));
+  const writes: Promise<unknown>[] = [];
+  const handler = async (_request: Request) => {
+    calls++;
+    entered();
+    await gate;
+    return new Response("the report");
+  };
+  const holder = hooked(memcache.client());
+  const one = cachePage(60, { cache: createCache({ backend: holder.backend }), waitUntil: (write) => void writes.push(write) })(handler);
+  const first = one(new Request("https://example.com/race"));
+  // The second process's first claim finds the lock taken; before its next claim, the first
+  // process finishes: its page is stored and its lock gone by the time that claim is made.
+  const waiter = hooked(memcache.client(), async (call) => {
+    if (call !== 2) return;
+    open();
+    await (await first).text();
+    await Promise.all(writes);
+    await holder.lockLetGo;
+  });
+  const two = cachePage(60, { cache: createCache({ backend: waiter.backend }) })(handler);
+  await inHandler; // the first holds the lock
+  const second = await two(new Request("https://example.com/race"));
+  expect(second.headers.get("cache-status")).toMatch(/^edgecache; hit; ttl=\d+; detail=collapsed$/);
+  expect(await second.text()).toBe("the report");
+  expect(calls).toBe(1);
+});
+
+it("getOrSet does not compute again when the other process stores the value and lets go of its lock just before this one claims it", async () => {
+  let calls = 0;
+  let open!: () => void;
+  let entered!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const computing = new Promise<void>((resolve) => (entered = resolve));
+  const compute = async () => {
+    calls++;
+    entered();
+    await gate;
+    return { total: 42 };
+  };
+  const holder = hooked(memcache.client());
+  const first = createCache({ backend: holder.backend }).getOrSet("race", compute, { timeout: 60 });
+  const waiter = hooked(memcache.client(), async (call) => {
+    if (call !== 2) return;
+    open();
+    await first;
+    await holder.lockLetGo;
+  });
+  await computing; // the first holds the lock
+  expect(await createCache({ backend: waiter.backend }).getOrSet("race", compute, { timeout: 60 })).toEqual({ total: 42 });
+  expect(calls).toBe(1);
+});
