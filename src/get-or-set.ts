@@ -10,7 +10,7 @@ import { ErrorBackoff } from "./backoff.ts";
 import type { BackendTtl } from "./backend.ts";
 import type { CompleteBackend } from "./backend-fallbacks.ts";
 import { withDeadline } from "./deadline.ts";
-import { pollPause, takeLock } from "./locks.ts";
+import { pollsFor, takeLock } from "./locks.ts";
 
 /**
  * What the computations need of their cache: its store (with the generic fallbacks), its reads
@@ -167,10 +167,8 @@ export class Fills {
    */
   private async fillAlone<T>(plan: FillPlan<T>, lock: string): Promise<T> {
     let held = await this.tryLock(lock, plan.collapseMs);
-    for (let waited = 0, attempt = 0; held === false && waited < plan.collapseMs; attempt++) {
-      const pause = pollPause(attempt);
-      await new Promise((resolve) => setTimeout(resolve, pause));
-      waited += pause;
+    const nextPoll = pollsFor(plan.collapseMs);
+    while (held === false && (await nextPoll())) {
       let found = await this.host.read(plan.made, false);
       if (isValue(found)) return found.value as T;
       held = await this.tryLock(lock, plan.collapseMs);

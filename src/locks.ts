@@ -44,3 +44,23 @@ export function takeLock(backend: Backend, key: string, ms: number): Promise<boo
 export function pollPause(attempt: number, random: () => number = Math.random): number {
   return Math.min(10 * 2 ** attempt, 200) * (0.5 + random() / 2);
 }
+
+/**
+ * The polls of a wait on another process's lock that lasts at most `ms` of real time, the store's
+ * own answers included (a slow store must not stretch the wait): each call pauses (see
+ * `pollPause`) and resolves `true`, or resolves `false` at once when the time is up.
+ *
+ * @example
+ * const nextPoll = pollsFor(5000);
+ * while (!(await takeLock(backend, key, 5000)) && (await nextPoll())) if (await lookAgain()) return;
+ */
+export function pollsFor(ms: number): () => Promise<boolean> {
+  const start = performance.now();
+  let attempt = 0;
+  return async () => {
+    const left = ms - (performance.now() - start);
+    if (left <= 0) return false;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(left, pollPause(attempt++))));
+    return true;
+  };
+}

@@ -77,6 +77,36 @@ describe("getOrSet across processes", () => {
     expect(await first).toBe("impatient"); // add lost to the value already there: the winner's value
   });
 
+  it("waits collapseMs of real time in all, the store's slow answers included", async () => {
+    const { backend } = sharedStore();
+    // Each read of the value takes 60 ms (of a stubbed performance.now) on this slow store.
+    let elapsed = 0;
+    const now = vi.spyOn(performance, "now").mockImplementation(() => elapsed);
+    let reads = 0;
+    const slow: Backend = {
+      ...backend,
+      get: async (key) => {
+        if (key.endsWith(":report")) {
+          reads++;
+          elapsed += 60;
+        }
+        return backend.get(key);
+      },
+    };
+    try {
+      const factory = slowFactory("slow");
+      const first = createCache({ backend }).getOrSet("report", factory.compute);
+      await new Promise((resolve) => setTimeout(resolve, 5)); // the first holds the lock, computing
+      expect(await createCache({ backend: slow }).getOrSet("report", async () => "impatient", { collapseMs: 100 })).toBe("impatient");
+      // Its first look, then two polls (the second begun 60 ms into the wait); none once 100 ms have passed.
+      expect(reads).toBe(3);
+      factory.open();
+      await first;
+    } finally {
+      now.mockRestore();
+    }
+  });
+
   it("takes no lock with collapseMs: 0, nor on a store without an atomic add", async () => {
     for (const [store, options] of [[sharedStore(), { collapseMs: 0 }], [sharedStore({ atomicAdd: false }), {}]] as const) {
       const cache = createCache({ backend: store.backend });

@@ -19,7 +19,7 @@ import { ErrorBackoff } from "../backoff.ts";
 import { StoreDeadlines } from "./deadlines.ts";
 import { withDeadline } from "../deadline.ts";
 import { claimFill, type Fill, Fills, releaseFill } from "./fills.ts";
-import { pollPause, sharesLocks } from "../locks.ts";
+import { pollsFor, sharesLocks } from "../locks.ts";
 import { decide, type TimeoutRule } from "./policy.ts";
 import { purgedSince } from "./purge.ts";
 import { selectCache } from "./select.ts";
@@ -192,7 +192,7 @@ export class PageCacheEngine {
 
   /**
    * Take the store-wide fill lock of a missing or stale page, or else wait for the process that
-   * holds it: poll (see `pollPause`) until its page is fresh, or its lock goes without one and
+   * holds it: poll (see `pollsFor`) until its page is fresh, or its lock goes without one and
    * this process takes over, or `collapseMs` passes and this process fills it too.
    */
   private async waitForOtherProcess(cache: EdgeCache, request: Request, method: string, lookup: Lookup, usable: (page: DecodedPage | undefined) => page is DecodedPage): Promise<{ fresh?: DecodedPage; lookup: Lookup; now: number; held: boolean }> {
@@ -205,10 +205,8 @@ export class PageCacheEngine {
       return usable(lookup.page) && now < lookup.page.freshUntil ? lookup.page : undefined;
     };
     let claimed = await this.claim(cache, lookup.missKey, request);
-    for (let waited = 0, attempt = 0; claimed === false && waited < this.options.collapseMs; attempt++) {
-      const pause = pollPause(attempt);
-      await new Promise((resolve) => setTimeout(resolve, pause));
-      waited += pause;
+    const nextPoll = pollsFor(this.options.collapseMs);
+    while (claimed === false && (await nextPoll())) {
       let fresh = await lookAgain();
       if (fresh) return { fresh, lookup, now, held: false };
       if (lookup.fwd === "miss") break; // the store failed: waiting on it is pointless
