@@ -19,6 +19,11 @@
  * the middleware's own work (Hono's router included) and a Response built from stored bytes, so it
  * shows what the middleware costs without the cache service that takes most of a real hit.
  *
+ * What one isolate draws (heap layout, JIT choices) stays with it for the whole run, so the first
+ * timing's intervals leave it out and its ratios move between runs by more than they admit. A
+ * fourth timing gives Hono's middleware (twice) and cachePage on the Cache API workerd processes
+ * of their own, made afresh six times, and shows the ratio of each repetition.
+ *
  * Wall time on a shared machine moves by several percent between runs, so where valgrind is
  * installed the bench also counts the instructions workerd executes per 2 KiB hit (its whole
  * process, Miniflare's cache service included): each contender in its own workerd under
@@ -42,6 +47,8 @@ const SIZES = [
 ];
 /** A multiple of the number of contenders (6), so each takes every turn in the order equally often (24 for the four of `ALONE`). */
 const ROUNDS = 42;
+/** The timing in fresh processes: which contenders, how often each gets a new workerd, and its rounds (a multiple of 3, as `ROUNDS`). */
+const FRESH = { contenders: ["hono-cache", "hono-cache-again", "cache-api"] as Array<keyof typeof CONTENDERS>, repetitions: 6, rounds: 21, hitsPerRound: 200 };
 /** Instruction counts: rounds, hits per round, and how much slower a hit runs under valgrind. */
 const COUNTED = { rounds: 3, hitsPerRound: 400, slowdown: 50 };
 
@@ -146,6 +153,42 @@ async function timeHits({ title, contenders, sizes, rounds, bindings }: Timing):
 }
 
 /**
+ * Hit latency with each contender in workerd processes of its own, made afresh for every
+ * repetition: what one isolate or process draws (heap layout, JIT choices) stays with it for a
+ * whole run of `timeHits`, so its interval leaves that out; here each repetition draws anew, and
+ * the spread of the per-repetition ratios shows it. Rounds interleave within a repetition.
+ */
+async function timeFreshProcesses(): Promise<void> {
+  const { contenders, repetitions, rounds, hitsPerRound } = FRESH;
+  const medians = contenders.map(() => [] as number[]);
+  for (let p = 0; p < repetitions; p++) {
+    const instances = contenders.map((name) => new Miniflare({ workers: [workerOptions(name)] }));
+    try {
+      for (const [i, name] of contenders.entries()) await prepare(instances[i]!, name, 2, hitsPerRound);
+      const usPerHit = contenders.map(() => [] as number[]);
+      for (let r = 0; r < rounds; r++) {
+        for (let turn = 0; turn < contenders.length; turn++) {
+          const i = (r + turn) % contenders.length;
+          const round = (await (await ask(instances[i]!, contenders[i]!, `/round?kib=2&n=${hitsPerRound}`)).json()) as Round;
+          if (round.handlerRuns !== 1) process.exitCode = 1;
+          usPerHit[i]!.push((round.ms * 1000) / hitsPerRound);
+        }
+      }
+      usPerHit.forEach((each, i) => medians[i]!.push(median(each)));
+    } finally {
+      await Promise.all(instances.map((mf) => mf.dispose()));
+    }
+  }
+  console.log(`\ncache hit, one 2 KiB page, each contender in a workerd process of its own, made afresh ${repetitions} times (${rounds} interleaved rounds of ${hitsPerRound} hits each time)`);
+  contenders.forEach((name, i) => {
+    const ratios = medians[i]!.map((us, p) => us / medians[0]![p]!);
+    const spread = i === 0 ? "baseline" : `per repetition ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)}`;
+    const mean = medians[i]!.reduce((sum, us) => sum + us, 0) / repetitions;
+    console.log(`  ${CONTENDERS[name].label.padEnd(36)} ${mean.toFixed(1).padStart(8)} µs/hit  ${median(ratios).toFixed(2)}x  (${spread})`);
+  });
+}
+
+/**
  * Instructions per 2 KiB hit: each contender in its own workerd under callgrind, all at once
  * (the counts do not depend on what else runs), each round's count taken with callgrind_control.
  */
@@ -205,5 +248,6 @@ await timeHits({
   rounds: 24,
   bindings: { MEMORY_CACHES: "1" },
 });
+await timeFreshProcesses();
 if (spawnSync("valgrind", ["--version"]).status === 0) await countInstructions();
 else console.log("\ninstructions per hit: skipped, valgrind is not installed (apt-get install valgrind)");
