@@ -6,6 +6,22 @@ import { useMemcachedServer } from "./helpers.ts";
 
 const memcache = useMemcachedServer();
 
+/** Work that counts its runs, says when it has begun (`entered`), and finishes once `open` is called, with `result()`. */
+function gated<T>(result: () => T) {
+  let runs = 0;
+  let open!: () => void;
+  let begun!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const entered = new Promise<void>((resolve) => (begun = resolve));
+  const run = async (): Promise<T> => {
+    runs++;
+    begun();
+    await gate;
+    return result();
+  };
+  return { run, open, entered, runs: () => runs };
+}
+
 it("runs the handler once when two processes miss the same page at once", async () => {
   let calls = 0;
   let open!: () => void;
@@ -70,26 +86,16 @@ it("getOrSet computes a missing value once when two processes ask at once", asyn
 it("getOrSet refreshes a value ahead of its expiry once when two processes find it due", async () => {
   const [one, two] = [createCache({ backend: memcache.client() }), createCache({ backend: memcache.client() })];
   await one.set("rates", "old", { timeout: 5 });
-  let calls = 0;
-  let open!: () => void;
-  let entered!: () => void;
-  const gate = new Promise<void>((resolve) => (open = resolve));
-  const computing = new Promise<void>((resolve) => (entered = resolve));
-  const compute = async () => {
-    calls++;
-    entered();
-    await gate;
-    return "new";
-  };
+  const work = gated(() => "new");
   const refreshes: Array<Promise<unknown>> = [];
   const options = { timeout: 60, refreshAhead: 0.5, waitUntil: (refresh: Promise<unknown>) => void refreshes.push(refresh) };
-  expect(await one.getOrSet("rates", compute, options)).toBe("old"); // 5 s of 60 left, read with `mg rates v t`
-  await computing; // the first process holds the lock
-  expect(await two.getOrSet("rates", compute, options)).toBe("old");
+  expect(await one.getOrSet("rates", work.run, options)).toBe("old"); // 5 s of 60 left, read with `mg rates v t`
+  await work.entered; // the first process holds the lock
+  expect(await two.getOrSet("rates", work.run, options)).toBe("old");
   await refreshes[1]; // the second found the lock taken and left the refresh to the first
-  open();
+  work.open();
   await refreshes[0];
-  expect(calls).toBe(1);
+  expect(work.runs()).toBe(1);
   expect(await two.get("rates")).toBe("new");
   expect(await two.backend.ttl!(two.makeKey("rates"))).toBeGreaterThan(55);
   await Promise.all([one.close(), two.close()]);
@@ -118,18 +124,9 @@ function hooked(client: MemcachedBackend, hook: (call: number) => Promise<void> 
 }
 
 it("does not run the handler again when the other process stores the page and lets go of its lock just before this one claims it", async () => {
-  let calls = 0;
-  let open!: () => void;
-  let entered!: () => void;
-  const gate = new Promise<void>((resolve) => (open = resolve));
-  const inHandler = new Promise<void>((resolve) => (entered = resolve));
+  const render = gated(() => new Response("the report"));
+  const handler = (_request: Request) => render.run();
   const writes: Promise<unknown>[] = [];
-  const handler = async (_request: Request) => {
-    calls++;
-    entered();
-    await gate;
-    return new Response("the report");
-  };
   const holder = hooked(memcache.client());
   const one = cachePage(60, { cache: createCache({ backend: holder.backend }), waitUntil: (write) => void writes.push(write) })(handler);
   const first = one(new Request("https://example.com/race"));
@@ -137,40 +134,30 @@ it("does not run the handler again when the other process stores the page and le
   // process finishes: its page is stored and its lock gone by the time that claim is made.
   const waiter = hooked(memcache.client(), async (call) => {
     if (call !== 2) return;
-    open();
+    render.open();
     await (await first).text();
     await Promise.all(writes);
     await holder.lockLetGo;
   });
   const two = cachePage(60, { cache: createCache({ backend: waiter.backend }) })(handler);
-  await inHandler; // the first holds the lock
+  await render.entered; // the first holds the lock
   const second = await two(new Request("https://example.com/race"));
   expect(second.headers.get("cache-status")).toMatch(/^edgecache; hit; ttl=\d+; detail=collapsed$/);
   expect(await second.text()).toBe("the report");
-  expect(calls).toBe(1);
+  expect(render.runs()).toBe(1);
 });
 
 it("getOrSet does not compute again when the other process stores the value and lets go of its lock just before this one claims it", async () => {
-  let calls = 0;
-  let open!: () => void;
-  let entered!: () => void;
-  const gate = new Promise<void>((resolve) => (open = resolve));
-  const computing = new Promise<void>((resolve) => (entered = resolve));
-  const compute = async () => {
-    calls++;
-    entered();
-    await gate;
-    return { total: 42 };
-  };
+  const work = gated(() => ({ total: 42 }));
   const holder = hooked(memcache.client());
-  const first = createCache({ backend: holder.backend }).getOrSet("race", compute, { timeout: 60 });
+  const first = createCache({ backend: holder.backend }).getOrSet("race", work.run, { timeout: 60 });
   const waiter = hooked(memcache.client(), async (call) => {
     if (call !== 2) return;
-    open();
+    work.open();
     await first;
     await holder.lockLetGo;
   });
-  await computing; // the first holds the lock
-  expect(await createCache({ backend: waiter.backend }).getOrSet("race", compute, { timeout: 60 })).toEqual({ total: 42 });
-  expect(calls).toBe(1);
+  await work.entered; // the first holds the lock
+  expect(await createCache({ backend: waiter.backend }).getOrSet("race", work.run, { timeout: 60 })).toEqual({ total: 42 });
+  expect(work.runs()).toBe(1);
 });

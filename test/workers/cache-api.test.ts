@@ -31,6 +31,23 @@ async function recording(name: string): Promise<{ cache: CacheLike; urls: string
   };
 }
 
+/** A named cache, recording each read of the generation token. */
+async function countingTokenReads(name: string): Promise<{ cache: CacheLike; tokenReads: string[] }> {
+  const store = await caches.open(name);
+  const tokenReads: string[] = [];
+  return {
+    tokenReads,
+    cache: {
+      match: (url) => {
+        if (url.endsWith("/generation")) tokenReads.push(url);
+        return store.match(url);
+      },
+      put: (url, response) => store.put(url, response),
+      delete: (url) => store.delete(url),
+    },
+  };
+}
+
 describe("cache-api backend", () => {
   it("declares that it is shared but per data centre and local to the runtime, without atomic add or increment", () => {
     expect(cacheApi().capabilities).toEqual({ atomicAdd: false, atomicIncrement: false, consistent: false, shared: true, local: true });
@@ -146,16 +163,7 @@ describe("cache-api backend", () => {
 
     it("reads the token again only once generationCheckMs has passed", async () => {
       const clock = fakeClock();
-      const store = await caches.open(freshName());
-      const tokenReads: string[] = [];
-      const cache: CacheLike = {
-        match: (url) => {
-          if (url.endsWith("/generation")) tokenReads.push(url);
-          return store.match(url);
-        },
-        put: (url, response) => store.put(url, response),
-        delete: (url) => store.delete(url),
-      };
+      const { cache, tokenReads } = await countingTokenReads(freshName());
       const backend = cacheApi({ cache, now: clock.now, generationCheckMs: 5000 });
       await backend.set("a", bytes("a"), null);
       clock.advance(4);
@@ -168,16 +176,7 @@ describe("cache-api backend", () => {
 
     it("shares the token it read among backends over the same cache, as Workers make one per request", async () => {
       const clock = fakeClock();
-      const store = await caches.open(freshName());
-      const tokenReads: string[] = [];
-      const cache: CacheLike = {
-        match: (url) => {
-          if (url.endsWith("/generation")) tokenReads.push(url);
-          return store.match(url);
-        },
-        put: (url, response) => store.put(url, response),
-        delete: (url) => store.delete(url),
-      };
+      const { cache, tokenReads } = await countingTokenReads(freshName());
       await cacheApi({ cache, now: clock.now }).set("a", bytes("a"), null);
       for (let request = 0; request < 5; request++) expect(text(await cacheApi({ cache, now: clock.now }).get("a"))).toBe("a");
       expect(tokenReads).toHaveLength(1);
