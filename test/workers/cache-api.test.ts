@@ -14,36 +14,24 @@ let names = 0;
 /** A cache no other test uses. */
 const freshName = (): string => `cache-api-test-${++names}`;
 
-/** A named cache, recording the URLs put into it. */
-async function recording(name: string): Promise<{ cache: CacheLike; urls: string[] }> {
+/** A named cache, recording the URLs put into it and each read of the generation token. */
+async function recording(name: string): Promise<{ cache: CacheLike; urls: string[]; tokenReads: string[] }> {
   const cache = await caches.open(name);
   const urls: string[] = [];
+  const tokenReads: string[] = [];
   return {
     urls,
+    tokenReads,
     cache: {
-      match: (url) => cache.match(url),
+      match: (url) => {
+        if (url.endsWith("/generation")) tokenReads.push(url);
+        return cache.match(url);
+      },
       put: (url, response) => {
         urls.push(url);
         return cache.put(url, response);
       },
       delete: (url) => cache.delete(url),
-    },
-  };
-}
-
-/** A named cache, recording each read of the generation token. */
-async function countingTokenReads(name: string): Promise<{ cache: CacheLike; tokenReads: string[] }> {
-  const store = await caches.open(name);
-  const tokenReads: string[] = [];
-  return {
-    tokenReads,
-    cache: {
-      match: (url) => {
-        if (url.endsWith("/generation")) tokenReads.push(url);
-        return store.match(url);
-      },
-      put: (url, response) => store.put(url, response),
-      delete: (url) => store.delete(url),
     },
   };
 }
@@ -163,7 +151,7 @@ describe("cache-api backend", () => {
 
     it("reads the token again only once generationCheckMs has passed", async () => {
       const clock = fakeClock();
-      const { cache, tokenReads } = await countingTokenReads(freshName());
+      const { cache, tokenReads } = await recording(freshName());
       const backend = cacheApi({ cache, now: clock.now, generationCheckMs: 5000 });
       await backend.set("a", bytes("a"), null);
       clock.advance(4);
@@ -176,7 +164,7 @@ describe("cache-api backend", () => {
 
     it("shares the token it read among backends over the same cache, as Workers make one per request", async () => {
       const clock = fakeClock();
-      const { cache, tokenReads } = await countingTokenReads(freshName());
+      const { cache, tokenReads } = await recording(freshName());
       await cacheApi({ cache, now: clock.now }).set("a", bytes("a"), null);
       for (let request = 0; request < 5; request++) expect(text(await cacheApi({ cache, now: clock.now }).get("a"))).toBe("a");
       expect(tokenReads).toHaveLength(1);
