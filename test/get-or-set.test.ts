@@ -41,9 +41,9 @@ describe("getOrSet across processes", () => {
     const [one, two] = [createCache({ backend }), createCache({ backend })];
     const factory = slowFactory("the report");
     const first = one.getOrSet("report", factory.compute);
-    await new Promise((resolve) => setTimeout(resolve, 5)); // the first holds the lock, computing
+    await vi.waitFor(() => expect(factory.calls()).toBe(1)); // the first holds the lock, computing
     const second = two.getOrSet("report", factory.compute);
-    await new Promise((resolve) => setTimeout(resolve, 30)); // the second has found it locked and polls
+    await vi.waitFor(() => expect(locks.length).toBeGreaterThanOrEqual(3)); // the second has found it locked, and polls
     factory.open();
     expect(await Promise.all([first, second])).toEqual(["the report", "the report"]);
     expect(factory.calls()).toBe(1);
@@ -52,14 +52,14 @@ describe("getOrSet across processes", () => {
   });
 
   it("takes over when the process holding the lock fails without storing a value", async () => {
-    const { backend } = sharedStore();
+    const { backend, locks } = sharedStore();
     const [one, two] = [createCache({ backend }), createCache({ backend })];
     let fail!: (error: Error) => void;
     const first = one.getOrSet("report", () => new Promise<string>((_, reject) => (fail = reject)));
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await vi.waitFor(() => expect(fail).toBeDefined()); // the first holds the lock, computing
     let computed = 0;
     const second = two.getOrSet("report", async () => `computed ${++computed}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await vi.waitFor(() => expect(locks.length).toBeGreaterThanOrEqual(3)); // the second has found it locked, and polls
     expect(computed).toBe(0); // still waiting for the first
     fail(new Error("upstream down"));
     await expect(first).rejects.toThrow("upstream down");
@@ -71,7 +71,7 @@ describe("getOrSet across processes", () => {
     const [one, two] = [createCache({ backend }), createCache({ backend })];
     const factory = slowFactory("slow");
     const first = one.getOrSet("report", factory.compute);
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    await vi.waitFor(() => expect(factory.calls()).toBe(1)); // the first holds the lock, computing
     expect(await two.getOrSet("report", async () => "impatient", { collapseMs: 50 })).toBe("impatient");
     factory.open();
     expect(await first).toBe("impatient"); // add lost to the value already there: the winner's value
@@ -96,7 +96,7 @@ describe("getOrSet across processes", () => {
     try {
       const factory = slowFactory("slow");
       const first = createCache({ backend }).getOrSet("report", factory.compute);
-      await new Promise((resolve) => setTimeout(resolve, 5)); // the first holds the lock, computing
+      await vi.waitFor(() => expect(factory.calls()).toBe(1)); // the first holds the lock, computing
       expect(await createCache({ backend: slow }).getOrSet("report", async () => "impatient", { collapseMs: 100 })).toBe("impatient");
       // Its first look, then two polls (the second begun 60 ms into the wait); none once 100 ms have passed.
       expect(reads).toBe(3);
@@ -273,7 +273,7 @@ describe("getOrSet with refreshAhead", () => {
     const refreshes: Array<Promise<unknown>> = [];
     const options = { timeout: 60, refreshAhead: 0.5, waitUntil: (refresh: Promise<unknown>) => void refreshes.push(refresh) };
     expect(await one.getOrSet("report", factory.compute, options)).toBe("old"); // 5 s of 60 left
-    await new Promise((resolve) => setTimeout(resolve, 5)); // the first holds the lock, computing
+    await vi.waitFor(() => expect(factory.calls()).toBe(1)); // the first holds the lock, computing
     expect(await two.getOrSet("report", factory.compute, options)).toBe("old");
     await refreshes[1]; // the second found the lock taken and left it
     factory.open();

@@ -64,22 +64,20 @@ it("runs the handler once when two processes miss the same page at once", async 
 });
 
 it("getOrSet computes a missing value once when two processes ask at once", async () => {
-  const [one, two] = [createCache({ backend: memcache.client() }), createCache({ backend: memcache.client() })];
-  let calls = 0;
-  let open!: () => void;
-  const gate = new Promise<void>((resolve) => (open = resolve));
-  const compute = async () => {
-    calls++;
-    await gate;
-    return { total: 42 };
-  };
-  const first = one.getOrSet("report", compute, { timeout: 60 });
-  await new Promise((resolve) => setTimeout(resolve, 20)); // the first holds the lock, computing
-  const second = two.getOrSet("report", compute, { timeout: 60 });
-  await new Promise((resolve) => setTimeout(resolve, 50)); // the second polls memcached for the value
-  open();
+  const work = gated(() => ({ total: 42 }));
+  let polling!: () => void;
+  const secondPolls = new Promise<void>((resolve) => (polling = resolve));
+  const waiter = hooked(memcache.client(), async (call) => {
+    if (call === 2) polling(); // its first claim found the lock taken; this is a poll's
+  });
+  const [one, two] = [createCache({ backend: memcache.client() }), createCache({ backend: waiter.backend })];
+  const first = one.getOrSet("report", work.run, { timeout: 60 });
+  await work.entered; // the first holds the lock, computing
+  const second = two.getOrSet("report", work.run, { timeout: 60 });
+  await secondPolls; // the second polls memcached for the value
+  work.open();
   expect(await Promise.all([first, second])).toEqual([{ total: 42 }, { total: 42 }]);
-  expect(calls).toBe(1);
+  expect(work.runs()).toBe(1);
   await Promise.all([one.close(), two.close()]);
 });
 
