@@ -596,12 +596,20 @@ class Cache implements EdgeCache {
     if (refreshAhead !== undefined && !this.readEntry) {
       throw new TypeError(`options.refreshAhead needs a backend that tells how long an entry has left (getWithTtl or ttl); the ${this.backend.name} backend has neither`);
     }
+    // Due when a soft purge made it stale, or once no more than (1 - refreshAhead) of its timeout is left.
+    const isDue = (found: Found): boolean => found.stale || (refreshAhead !== undefined && found.ttl != null && this.refreshDue(found.ttl, timeout, found.value as T, refreshAhead));
     const entry = await this.find(made, refreshAhead !== undefined);
     const found = entry === ENDED ? undefined : entry;
-    // Due when a soft purge made it stale, or once no more than (1 - refreshAhead) of its timeout is left.
-    const due = found !== undefined && (found.stale || (refreshAhead !== undefined && found.ttl != null && this.refreshDue(found.ttl, timeout, found.value as T, refreshAhead)));
+    const due = found !== undefined && isDue(found);
     if (this.onRead) this.observe(due ? { operation: "getOrSet", key, hit: true, refreshing: true } : { operation: "getOrSet", key, hit: found !== undefined });
-    if (due) this.fills.refresh(this.fillPlan(key, made, value, timeout, { collapseMs, staleIfError, errorBackoffMs }, options?.version, tags), options?.waitUntil);
+    if (due) {
+      // Asked again once the refresh holds the store's lock: another process may have just refreshed it.
+      const stillDue = async (): Promise<boolean> => {
+        const again = await this.find(made, refreshAhead !== undefined);
+        return again === ENDED || again === undefined || isDue(again);
+      };
+      this.fills.refresh(this.fillPlan(key, made, value, timeout, { collapseMs, staleIfError, errorBackoffMs }, options?.version, tags), options?.waitUntil, stillDue);
+    }
     if (found) return found.value as T;
     // Concurrent callers in this isolate share one computation (no local thundering herd).
     const filling = this.fills.fill(this.fillPlan(key, made, value, timeout, { collapseMs, staleIfError, errorBackoffMs }, options?.version, tags), softTimeoutMs, options?.waitUntil);

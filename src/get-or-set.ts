@@ -106,15 +106,17 @@ export class Fills {
 
   /**
    * Recompute a value found past its `refreshAhead` share of life, in the background, and replace
-   * it: once in this isolate, and where the store locks, only if no other process is at it.
+   * it: once in this isolate, and where the store locks, only if no other process is at it or has
+   * just done it (`stillDue` is asked once the lock is held).
    */
-  refresh<T>(plan: FillPlan<T>, waitUntil: WaitUntil): void {
+  refresh<T>(plan: FillPlan<T>, waitUntil: WaitUntil, stillDue: () => Promise<boolean>): void {
     if (this.refreshing.has(plan.made) || (plan.errorBackoffMs > 0 && failedLately.holds(this.host.identity, plan.made, this.host.now()))) return;
     this.refreshing.add(plan.made);
     const refresh = (async () => {
       const held = plan.lock ? await this.tryLock(plan.lock, plan.collapseMs) : undefined;
       if (held === false) return; // another process is refreshing it
       try {
+        if (held && !(await stillDue())) return; // another process refreshed it and let go since it was read
         const entry = await plan.entry(await compute(plan.value));
         if (entry && entry.ttl !== 0) await this.keep(plan, entry, "replace");
       } finally {

@@ -332,6 +332,8 @@ export class PageCacheEngine {
         const claimed = await this.claim(cache, key, request);
         if (claimed === false) return fill.end(); // another process is refreshing it
         fill.held = claimed === true;
+        // Another process may have refreshed it and let go of the lock since this one looked.
+        if (fill.held && (await this.storedSince(cache, request, method, lookup.page!.storedAt))) return fill.end();
       }
       const started = this.options.now();
       const response = await run(request.clone());
@@ -346,6 +348,13 @@ export class PageCacheEngine {
     }).finally(handled);
     this.schedule(refresh, args);
     return answered;
+  }
+
+  /** Whether the page for `request` in the store now was stored after `storedAt` (a refresh landed). */
+  private async storedSince(cache: EdgeCache, request: Request, method: string, storedAt: number): Promise<boolean> {
+    const { page } = await this.lookups.find(cache, request, method);
+    release(page);
+    return page !== undefined && page.storedAt > storedAt;
   }
 
   /** Mark `key` as being filled in this isolate; a failure to free its store-wide lock is reported. */

@@ -2,6 +2,7 @@
 import { expect, it } from "vitest";
 import type { MemcachedBackend } from "../../adapters/memcached.ts";
 import { cachePage, createCache } from "../../src/index.ts";
+import { fakeClock } from "../conformance/fake-clock.ts";
 import { useMemcachedServer } from "./helpers.ts";
 
 const memcache = useMemcachedServer();
@@ -143,6 +144,56 @@ it("does not run the handler again when the other process stores the page and le
   expect(second.headers.get("cache-status")).toMatch(/^edgecache; hit; ttl=\d+; detail=collapsed$/);
   expect(await second.text()).toBe("the report");
   expect(render.runs()).toBe(1);
+});
+
+it("does not refresh a stale page again when the other process refreshed it and let go of its lock just before this one claims it", async () => {
+  const clock = fakeClock();
+  let renders = 0;
+  const refresh = gated(() => new Response("refreshed"));
+  const handler = (_request: Request) => (++renders === 1 ? new Response("first") : refresh.run());
+  const writes: Promise<unknown>[] = [];
+  const options = { staleWhileRevalidate: 60, now: clock.now, waitUntil: (write: Promise<unknown>) => void writes.push(write) };
+  const holder = hooked(memcache.client());
+  const one = cachePage(1, { ...options, cache: createCache({ backend: holder.backend, now: clock.now }) })(handler);
+  expect(await (await one(new Request("https://example.com/stale-race"))).text()).toBe("first");
+  await Promise.all(writes.splice(0));
+  clock.advance(2); // stale, within stale-while-revalidate
+  const first = one(new Request("https://example.com/stale-race")); // refreshes it, holding the lock
+  await refresh.entered;
+  // The second process's claim is made only once the first has stored its refresh and let go.
+  const waiter = hooked(memcache.client(), async () => {
+    refresh.open();
+    expect(await (await first).text()).toBe("first");
+    await Promise.all(writes.splice(0));
+    await holder.lockLetGo;
+  });
+  const two = cachePage(1, { ...options, cache: createCache({ backend: waiter.backend, now: clock.now }) })(handler);
+  const second = await two(new Request("https://example.com/stale-race"));
+  expect(second.headers.get("cache-status")).toMatch(/^edgecache; hit; ttl=-\d+; detail=revalidating$/);
+  await Promise.all(writes.splice(0));
+  expect(renders).toBe(2); // the first render and one refresh
+});
+
+it("getOrSet does not refresh a value again when the other process refreshed it and let go of its lock just before this one claims it", async () => {
+  const holder = hooked(memcache.client());
+  const one = createCache({ backend: holder.backend });
+  await one.set("rates", "old", { timeout: 5 });
+  const work = gated(() => "new");
+  const refreshes: Array<Promise<unknown>> = [];
+  const options = { timeout: 60, refreshAhead: 0.5, waitUntil: (refresh: Promise<unknown>) => void refreshes.push(refresh) };
+  expect(await one.getOrSet("rates", work.run, options)).toBe("old"); // due: the first process refreshes it, holding the lock
+  await work.entered;
+  // The second process's claim is made only once the first has stored the new value and let go.
+  const waiter = hooked(memcache.client(), async () => {
+    work.open();
+    await refreshes[0];
+    await holder.lockLetGo;
+  });
+  const two = createCache({ backend: waiter.backend });
+  expect(await two.getOrSet("rates", work.run, options)).toBe("old");
+  await refreshes[1];
+  expect(work.runs()).toBe(1);
+  expect(await two.get("rates")).toBe("new");
 });
 
 it("getOrSet does not compute again when the other process stores the value and lets go of its lock just before this one claims it", async () => {
