@@ -303,14 +303,20 @@ export class PageCacheEngine {
     if (vary.length === 0) {
       memo.delete(base);
       await writeStreamed(cache, base, storedPageHead(page), page.body, { timeout });
-      return;
+    } else {
+      // The epoch comes from the store, never from the memo: after a purge elsewhere, a remembered
+      // epoch would bring the purged variants back.
+      const index = await varyIndexFor(cache, base, vary);
+      await writeStreamed(cache, await variantKey(base, request, vary, this.options, index.epoch), storedPageHead(page), page.body, { timeout });
+      await cache.set(base, index, { timeout });
+      memo.set(base, { vary, epoch: index.epoch, until: this.options.now() + this.options.tagCheckMs });
     }
-    // The epoch comes from the store, never from the memo: after a purge elsewhere, a remembered
-    // epoch would bring the purged variants back.
-    const index = await varyIndexFor(cache, base, vary);
-    await writeStreamed(cache, await variantKey(base, request, vary, this.options, index.epoch), storedPageHead(page), page.body, { timeout });
-    await cache.set(base, index, { timeout });
-    memo.set(base, { vary, epoch: index.epoch, until: this.options.now() + this.options.tagCheckMs });
+    // A purge that came between the look above and these writes removed nothing they wrote (or,
+    // for a page that varies, a vary index they then wrote back): look again, and take it back.
+    if (await purgedSince(cache, base, started)) {
+      memo.delete(base);
+      await cache.delete(base);
+    }
   }
 
   /**

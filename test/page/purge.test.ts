@@ -94,6 +94,29 @@ describe("purgePage", () => {
     expect((await get(handler, bench, "https://example.com/article")).cacheStatus).toBe("edgecache; hit; ttl=60");
   });
 
+  it.each([
+    ["a page", {}],
+    ["a page that varies", { vary: "Accept-Language" }],
+  ])("takes back %s stored by a render that looked for a purge just before one came", async (_label, headers) => {
+    // The purge lands after the page's last look for one and before the page's first write.
+    let purge: (() => Promise<void>) | undefined;
+    const bench = pageBench((backend) => ({
+      ...backend,
+      async set(key, value, ttl) {
+        const purgeNow = key.includes("example.com/article") && !key.includes("purged:") ? purge : undefined;
+        purge = undefined;
+        await purgeNow?.();
+        return backend.set(key, value, ttl);
+      },
+    }));
+    purge = () => purgePage("https://example.com/article", { cache: bench.cache, now: bench.clock.now });
+    const handler = cachePage(60, { cache: bench.cache, now: bench.clock.now, waitUntil: bench.waitUntil })(counted(headers));
+    expect((await get(handler, bench, "https://example.com/article")).body).toBe("/article 1");
+    expect(purge).toBeUndefined(); // it came while the page was being written
+    const next = await get(handler, bench, "https://example.com/article");
+    expect([next.body, next.cacheStatus]).toEqual(["/article 2", "edgecache; fwd=uri-miss; stored"]);
+  });
+
   it("refuses a URL that is not one, naming the argument", async () => {
     await expect(purgePage("/relative")).rejects.toThrow('url must be an absolute URL string, a URL or a Request, got "/relative"');
     await expect(purgePage(42 as never)).rejects.toThrow("url must be an absolute URL string, a URL or a Request, got 42");
