@@ -27,6 +27,7 @@ describe("createCache onBackendCall", () => {
       "memory get", // the page's lookup
       "memory get", // whether the URL was purged while it rendered
       "memory set", // the page
+      "memory get", // and whether a purge came while it was written
     ]);
     expect(calls.every(({ ms, error }) => ms >= 0 && error === undefined)).toBe(true);
   });

@@ -44,8 +44,8 @@ export default suite("otel", (test) => {
       [{ "edgecache.page.result": "hit", "http.request.method": "GET" }, 1],
     ]);
     equal(points("edgecache.reads"), [[{ "edgecache.operation": "get", "edgecache.hit": false }, 1]]);
-    // The store calls, timed: the miss's lookup, purge check and write, the hit's lookup, the get.
+    // The store calls, timed: the miss's lookup, purge checks (before and after) and write, the hit's lookup, the get.
     const durations = points("edgecache.backend.duration").map(([attributes, value]) => [attributes, (value as { count: number }).count]);
-    equal(durations, [[{ "edgecache.backend": "memory", "edgecache.operation": "get" }, 4], [{ "edgecache.backend": "memory", "edgecache.operation": "set" }, 1]]);
+    equal(durations, [[{ "edgecache.backend": "memory", "edgecache.operation": "get" }, 5], [{ "edgecache.backend": "memory", "edgecache.operation": "set" }, 1]]);
   });
 });
