@@ -596,17 +596,15 @@ class Cache implements EdgeCache {
     if (refreshAhead !== undefined && !this.readEntry) {
       throw new TypeError(`options.refreshAhead needs a backend that tells how long an entry has left (getWithTtl or ttl); the ${this.backend.name} backend has neither`);
     }
-    // Due when a soft purge made it stale, or once no more than (1 - refreshAhead) of its timeout is left.
-    const isDue = (found: Found): boolean => found.stale || (refreshAhead !== undefined && found.ttl != null && this.refreshDue(found.ttl, timeout, found.value as T, refreshAhead));
     const entry = await this.find(made, refreshAhead !== undefined);
     const found = entry === ENDED ? undefined : entry;
-    const due = found !== undefined && isDue(found);
+    const due = found !== undefined && this.isDue(found, timeout, refreshAhead);
     if (this.onRead) this.observe(due ? { operation: "getOrSet", key, hit: true, refreshing: true } : { operation: "getOrSet", key, hit: found !== undefined });
     if (due) {
       // Asked again once the refresh holds the store's lock: another process may have just refreshed it.
       const stillDue = async (): Promise<boolean> => {
         const again = await this.find(made, refreshAhead !== undefined);
-        return again === ENDED || again === undefined || isDue(again);
+        return again === ENDED || again === undefined || this.isDue(again, timeout, refreshAhead);
       };
       this.fills.refresh(this.fillPlan(key, made, value, timeout, { collapseMs, staleIfError, errorBackoffMs }, options?.version, tags), options?.waitUntil, stillDue);
     }
@@ -634,6 +632,11 @@ class Cache implements EdgeCache {
     const timeout = option(value);
     checkTimeout(timeout, "the timeout options.timeout returned");
     return timeout;
+  }
+
+  /** Whether a value found is due for a refresh: a soft purge made it stale, or no more than (1 - refreshAhead) of its timeout is left. */
+  private isDue<T>(found: Found, option: GetOrSetOptions<T>["timeout"], refreshAhead: number | undefined): boolean {
+    return found.stale || (refreshAhead !== undefined && found.ttl != null && this.refreshDue(found.ttl, option, found.value as T, refreshAhead));
   }
 
   /** Whether a value found with `ttl` seconds left is due for `refreshAhead`; never when its timeout cannot be had (reported). */
