@@ -9,7 +9,7 @@ import { type PageCacheOptions, resolvePageOptions } from "./options.ts";
 
 /**
  * Cache a handler's pages for `timeout` seconds (Django's `cache_page`). The timeout beats the
- * response's own max-age; `null` uses max-age, else 600 s. Only GET and HEAD are cached; see
+ * response's own max-age; `null` uses s-maxage or max-age, else 600 s. Only GET and HEAD are cached; see
  * `PageCacheOptions` for keys, Vary, cookies, streaming and failure handling.
  *
  * @example
@@ -38,13 +38,13 @@ export function pageCaching(timeout: Timeout, options: PageCacheOptions, refresh
 
 /** Options of `cacheSite`. */
 export interface SiteCacheOptions extends PageCacheOptions {
-  /** Seconds to keep a page whose response sets no max-age. Default 600 (Django's CACHE_MIDDLEWARE_SECONDS). */
+  /** Seconds to keep a page whose response sets no s-maxage or max-age. Default 600 (Django's CACHE_MIDDLEWARE_SECONDS). */
   seconds?: number;
 }
 
 /**
- * Cache a whole site (Django's CacheMiddleware): each page for its response's max-age (max-age=0:
- * not cached), else for `seconds`. Wrap the app's top-level fetch handler.
+ * Cache a whole site (Django's CacheMiddleware): each page for its response's s-maxage or else
+ * max-age (0: not cached), else for `seconds`. Wrap the app's top-level fetch handler.
  *
  * @example
  * import { cacheSite } from "edgecache";

@@ -129,6 +129,8 @@ export class PageCacheEngine {
       ({ lookup, now, held } = waited);
     }
     const stale = usable(lookup.page) && now < lookup.page.staleIfErrorUntil ? lookup.page : undefined;
+    // A page was found, but too old to serve: a stale miss (RFC 9211), not a missing one.
+    const fwd = usable(lookup.page) ? "stale" : lookup.fwd;
     if (lookup.page !== stale) release(lookup.page);
     const fill = pending || lookup.fwd === "miss" ? undefined : this.startFill(cache, lookup.missKey, request);
     if (fill) fill.held = held;
@@ -142,7 +144,7 @@ export class PageCacheEngine {
       if (stale) {
         this.report(error, "revalidate", request);
         this.handlerFailed(cache, lookup.missKey);
-        return this.answers.hit(request, method, stale, now, "stale-if-error");
+        return this.answers.hit(request, method, stale, this.options.now(), "stale-if-error");
       }
       throw error;
     }
@@ -150,10 +152,10 @@ export class PageCacheEngine {
       fill?.end();
       response.body?.cancel().catch(() => {});
       this.handlerFailed(cache, lookup.missKey);
-      return this.answers.hit(request, method, stale, now, "stale-if-error");
+      return this.answers.hit(request, method, stale, this.options.now(), "stale-if-error");
     }
     release(stale);
-    return this.update(cache, request, method, response, started, lookup.fwd, args, fill, request);
+    return this.update(cache, request, method, response, started, fwd, args, fill, request);
   }
 
   /** Whether stale `page` stands in for its handler, which failed moments ago (see `errorBackoffMs`). */
@@ -239,7 +241,7 @@ export class PageCacheEngine {
     const strips = this.options.setCookie === "strip" && response.headers.has("set-cookie");
     if (this.options.sendCacheHeaders) {
       patched = patchResponseHeaders(response, decision.timeout, { now: () => now });
-      if (this.staleDirectives) patched = editHeaders(patched, this.staleDirectives);
+      if (this.staleDirectives && decision.staleAllowed) patched = editHeaders(patched, this.staleDirectives);
     }
     const answer = (sent: Response, outcome: CacheOutcome): Response =>
       this.answers.label(strips && this.options.sendCacheHeaders ? editHeaders(sent, markPrivate) : sent, outcome, answering);
@@ -262,8 +264,8 @@ export class PageCacheEngine {
     }
     const tagHeader = this.options.tagHeader;
     if (tagged && tagHeader) patched = editHeaders(patched, (headers) => headers.set(tagHeader, tagHeaderValue(tagHeader, tagged.tags)));
-    const swr = this.options.staleWhileRevalidate ?? parseDeltaSeconds(decision.directives.get("stale-while-revalidate")) ?? 0;
-    const sie = this.options.staleIfError ?? parseDeltaSeconds(decision.directives.get("stale-if-error")) ?? 0;
+    const swr = decision.staleAllowed ? this.options.staleWhileRevalidate ?? parseDeltaSeconds(decision.directives.get("stale-while-revalidate")) ?? 0 : 0;
+    const sie = decision.staleAllowed ? this.options.staleIfError ?? parseDeltaSeconds(decision.directives.get("stale-if-error")) ?? 0 : 0;
     const freshUntil = now + decision.timeout * 1000;
     const headers = [...patched.headers].filter(([name]) => !UNSTORED_HEADERS.has(name) && !(strips && name === "set-cookie"));
     const status = patched.status;

@@ -12,11 +12,15 @@
  *    response has (RFC 9213), if any.
  * 4. `Vary: *` (Django caches it without varying).
  * 5. A request with Authorization, unless the response is explicitly shareable (`public`,
- *    `s-maxage`, `must-revalidate`; RFC 9111 §3.5). Django caches it.
+ *    `s-maxage`, `must-revalidate`; RFC 9111 §3.5). Django caches it. Without `public`, such a
+ *    response may reach others only while fresh: it is kept no longer than its own `s-maxage` (or
+ *    `max-age`), not at all when that is 0, and never served stale.
  * 6. Timeout: a `statusTimeouts` entry for the status beats everything; else `cachePage`'s timeout
- *    beats the response's max-age (even max-age=0); `cacheSite` uses max-age (0 means "don't
- *    cache") and falls back to its `seconds`.
- * 7. A Content-Length over `maxBodyBytes`: patched but not stored, and its body is not collected
+ *    beats the response's max-age (even max-age=0); `cacheSite` uses the shared cache's lifetime,
+ *    `s-maxage` or else `max-age` (0 means "don't cache"), and falls back to its `seconds`.
+ * 7. Stale serving: none for a response that says `must-revalidate` or `proxy-revalidate` (nor
+ *    for the Authorization case of 5), whatever the stale options say.
+ * 8. A Content-Length over `maxBodyBytes`: patched but not stored, and its body is not collected
  *    (a body without one is collected while it streams, and dropped once it grows past). HEAD
  *    responses store no body, so theirs does not count.
  */
@@ -34,8 +38,11 @@ export type Refusal = "status" | "not-modified" | "set-cookie" | "private" | "no
 export type Decision =
   /** Leave the response as it is. */
   | { patch: false; refusal: Refusal }
-  /** Add Expires and max-age for `timeout`; store it when `refusal` is absent. */
-  | { patch: true; timeout: number; refusal?: Refusal; shareable: boolean; directives: ParsedCacheControl };
+  /**
+   * Add Expires and max-age for `timeout`; store it when `refusal` is absent. `staleAllowed`:
+   * whether the page may be served stale (see 7).
+   */
+  | { patch: true; timeout: number; refusal?: Refusal; shareable: boolean; staleAllowed: boolean; directives: ParsedCacheControl };
 
 /**
  * Decide whether and for how long a miss's response is stored.
@@ -56,20 +63,30 @@ export function decide(request: Request, response: Response, rule: TimeoutRule, 
   }
   if (parseVary(headers.get("vary")).includes("*")) return { patch: false, refusal: "vary-star" };
   const shareable = directives.has("public") || directives.has("s-maxage") || directives.has("must-revalidate");
-  if (!shareable && request.headers.has("authorization")) return { patch: false, refusal: "authorization" };
+  const authorized = request.headers.has("authorization");
+  if (!shareable && authorized) return { patch: false, refusal: "authorization" };
 
-  const maxAge = parseDeltaSeconds(directives.get("max-age"));
+  // The lifetime a shared cache gives the response itself (RFC 9111 §4.2.1), if it gives one.
+  const lifetime = parseDeltaSeconds(directives.get("s-maxage")) ?? parseDeltaSeconds(directives.get("max-age"));
   let timeout: number;
   if (statusTimeout !== undefined) {
     timeout = statusTimeout;
   } else if (rule.kind === "site") {
-    if (maxAge === 0) return { patch: false, refusal: "max-age-zero" };
-    timeout = maxAge ?? rule.seconds;
+    if (lifetime === 0) return { patch: false, refusal: "max-age-zero" };
+    timeout = lifetime ?? rule.seconds;
   } else {
     timeout = rule.timeout;
   }
+  // Shared only by s-maxage or must-revalidate, a response to a request with Authorization may
+  // reach others while it is fresh, and no longer (RFC 9111 §3.5).
+  const sharedWhileFresh = authorized && !directives.has("public");
+  if (sharedWhileFresh && lifetime !== undefined) {
+    if (lifetime === 0) return { patch: false, refusal: "authorization" };
+    timeout = Math.min(timeout, lifetime);
+  }
+  const staleAllowed = !sharedWhileFresh && !directives.has("must-revalidate") && !directives.has("proxy-revalidate");
   const refusal = status === 304 ? "not-modified" : timeout <= 0 ? "zero-timeout" : request.method !== "HEAD" && Number(headers.get("content-length")) > options.maxBodyBytes ? "too-large" : undefined;
-  return refusal ? { patch: true, timeout, refusal, shareable, directives } : { patch: true, timeout, shareable, directives };
+  return refusal ? { patch: true, timeout, refusal, shareable, staleAllowed, directives } : { patch: true, timeout, shareable, staleAllowed, directives };
 }
 
 /**

@@ -338,6 +338,51 @@ describe("where edgecache is stricter than Django (DESIGN.md's table)", () => {
     }
   });
 
+  it("shares a response to a request with Authorization only while its own lifetime says it is fresh", async () => {
+    const bench = pageBench();
+    const alice = { authorization: "Bearer alice" };
+    const bob = { authorization: "Bearer bob" };
+    // Shareable by s-maxage or must-revalidate, yet stale at once: other users must not get it.
+    for (const cc of ["max-age=0, must-revalidate", "s-maxage=0", "max-age=600, s-maxage=0"]) {
+      const v = view({ headers: { "cache-control": cc } });
+      for (const handler of [cachePage(60, options(bench))(v), cacheSite(options(bench))(v)]) {
+        const url = `https://example.com/${encodeURIComponent(cc)}`;
+        const [miss, again] = await twice(handler, bench, new Request(url, { headers: alice }), new Request(url, { headers: bob }));
+        expect(miss.cacheStatus, cc).toMatch(/detail=(authorization|max-age-zero)/);
+        expect(again.cacheStatus, cc).not.toMatch(/hit/);
+      }
+    }
+    // Kept for its own lifetime, not cachePage's longer timeout, and never served stale.
+    const v = view({ headers: { "cache-control": "max-age=10, must-revalidate" } });
+    const handler = cachePage(60, options(bench, { staleWhileRevalidate: 300 }))(v);
+    const [, hit] = await twice(handler, bench, new Request("https://example.com/ten", { headers: alice }), new Request("https://example.com/ten", { headers: bob }));
+    expect(hit.cacheStatus).toBe("edgecache; hit; ttl=10");
+    bench.clock.advance(10);
+    const later = await read(handler(new Request("https://example.com/ten", { headers: bob })));
+    expect(later.cacheStatus).toBe("edgecache; fwd=uri-miss; stored");
+    expect(later.headers.get("cache-control")).not.toMatch(/stale-while-revalidate/);
+  });
+
+  it("serves no page stale whose response said must-revalidate or proxy-revalidate", async () => {
+    const bench = pageBench();
+    for (const cc of ["must-revalidate", "proxy-revalidate"]) {
+      const v = view({ headers: { "cache-control": cc } });
+      const handler = cachePage(10, options(bench, { staleWhileRevalidate: 300, staleIfError: 300 }))(v);
+      const url = `https://example.com/${cc}`;
+      await twice(handler, bench, url);
+      bench.clock.advance(11);
+      expect((await read(handler(new Request(url)))).cacheStatus, cc).toBe("edgecache; fwd=uri-miss; stored");
+      expect(v.seen, cc).toHaveLength(2);
+    }
+  });
+
+  it("keeps a page under cacheSite for its s-maxage, the shared caches' lifetime, over its max-age", async () => {
+    const bench = pageBench();
+    const handler = cacheSite(options(bench))(view({ headers: { "cache-control": "max-age=60, s-maxage=600" } }));
+    const [, hit] = await twice(handler, bench, "https://example.com/");
+    expect(hit.cacheStatus).toBe("edgecache; hit; ttl=600");
+  });
+
   it("never serves a page stored for an anonymous request to a request with Authorization", async () => {
     const bench = pageBench();
     const v = view();

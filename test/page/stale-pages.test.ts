@@ -111,7 +111,7 @@ describe("stale pages", () => {
     state = "up";
     bench.clock.advance(2);
     const fresh = await read(handler(new Request("https://example.com/")));
-    expect([fresh.body, fresh.cacheStatus]).toEqual(["page 4", "edgecache; fwd=uri-miss; stored"]);
+    expect([fresh.body, fresh.cacheStatus]).toEqual(["page 4", "edgecache; fwd=stale; stored"]);
   });
 
   it("serves the stale page to the requests that waited for a render that failed, without calling the handler for each", async () => {
