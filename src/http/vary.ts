@@ -6,16 +6,23 @@ import { describe } from "../arguments.ts";
 import { TOKEN, editHeaders, uniqueIgnoringCase } from "./headers.ts";
 
 /**
- * The header names listed in a Vary value, trimmed, in order, spelling kept; `*` appears as its
- * own member and anything that is not a header name is dropped. Never throws.
+ * The header names listed in a Vary value, trimmed, in order, spelling kept; empty members are
+ * skipped, `*` appears as its own member, and so does anything that is not a header name: what
+ * the response varies on is then unknown, which only `*` says (a page keyed without it could
+ * reach a request it was not meant for). Never throws.
  *
  * @example
- * parseVary("Accept-Encoding,  Cookie") // ["Accept-Encoding", "Cookie"]
- * parseVary('Cookie, "x", *')           // ["Cookie", "*"]
+ * parseVary("Accept-Encoding,  Cookie,") // ["Accept-Encoding", "Cookie"]
+ * parseVary('Cookie, "Authorization"')   // ["Cookie", "*"]
  */
 export function parseVary(value: string | null | undefined): string[] {
   if (!value) return [];
-  return value.split(",").map((member) => member.trim()).filter((member) => member === "*" || TOKEN.test(member));
+  const names: string[] = [];
+  for (const raw of value.split(",")) {
+    const member = raw.trim();
+    if (member !== "") names.push(TOKEN.test(member) ? member : "*");
+  }
+  return names;
 }
 
 /**

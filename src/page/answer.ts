@@ -113,7 +113,8 @@ export class PageAnswers {
     const added: Array<[string, string]> = [["age", String(hit.age)]];
     const status = this.options.cacheStatus;
     if (status !== false) added.push([status, cacheStatusValue(this.options.cacheName, { hit: true, ttl: hit.ttl, detail: hit.detail })]);
-    if (hit.head) added.push(["content-length", String(page.bodyLength)]);
+    // A HEAD page has no body: it keeps the handler's own Content-Length, if it gave one.
+    if (hit.head && !page.bodiless) added.push(["content-length", String(page.bodyLength)]);
     return added;
   }
 }

@@ -237,14 +237,15 @@ export class PageCacheEngine {
     const now = this.options.now();
     let patched = response;
     // With stripSetCookie, the page is stored without its cookies; the answer that carries them is
-    // this client's alone, so the lifetime advertised on it is for the client's own cache only.
+    // this client's alone, so it is marked private (sendCacheHeaders: false too): no shared cache
+    // downstream may keep it.
     const strips = this.options.setCookie === "strip" && response.headers.has("set-cookie");
     if (this.options.sendCacheHeaders) {
       patched = patchResponseHeaders(response, decision.timeout, { now: () => now });
       if (this.staleDirectives && decision.staleAllowed) patched = editHeaders(patched, this.staleDirectives);
     }
     const answer = (sent: Response, outcome: CacheOutcome): Response =>
-      this.answers.label(strips && this.options.sendCacheHeaders ? editHeaders(sent, markPrivate) : sent, outcome, answering);
+      this.answers.label(strips ? editHeaders(sent, markPrivate) : sent, outcome, answering);
     if (decision.refusal) {
       fill?.end();
       return answer(patched, { hit: false, fwd, detail: decision.refusal });
@@ -267,7 +268,8 @@ export class PageCacheEngine {
     const swr = decision.staleAllowed ? this.options.staleWhileRevalidate ?? parseDeltaSeconds(decision.directives.get("stale-while-revalidate")) ?? 0 : 0;
     const sie = decision.staleAllowed ? this.options.staleIfError ?? parseDeltaSeconds(decision.directives.get("stale-if-error")) ?? 0 : 0;
     const freshUntil = now + decision.timeout * 1000;
-    const headers = [...patched.headers].filter(([name]) => !UNSTORED_HEADERS.has(name) && !(strips && name === "set-cookie"));
+    // A HEAD page keeps the handler's Content-Length: it has no body to count.
+    const headers = [...patched.headers].filter(([name]) => (!UNSTORED_HEADERS.has(name) || (method === "HEAD" && name === "content-length")) && !(strips && name === "set-cookie"));
     const status = patched.status;
     const vary = varyNames(patched.headers.get("vary"));
     const { response: streamed, body } = method === "HEAD" ? headOnly(patched) : captureBody(patched, this.options.maxBodyBytes);
@@ -279,6 +281,7 @@ export class PageCacheEngine {
           staleWhileRevalidateUntil: freshUntil + Math.max(0, swr) * 1000,
           staleIfErrorUntil: freshUntil + Math.max(0, sie) * 1000,
           shareable: decision.shareable,
+          bodiless: method === "HEAD",
           tagged,
         };
         await this.deadlines.limit(cache, this.store(cache, request, method, vary, page, decision.timeout + Math.max(0, swr, sie), started));
@@ -330,7 +333,7 @@ export class PageCacheEngine {
   private revalidate(cache: EdgeCache, run: (request: Request) => Response | Promise<Response>, asked: Request, lookup: Lookup, args: readonly unknown[]): Promise<void> {
     const key = lookup.missKey;
     if (this.fills.pending(cache, key) || this.handlerBacksOff(cache, key, this.options.now())) return Promise.resolve();
-    const request = lookup.fromGet ? new Request(asked, { method: "GET" }) : asked;
+    const request = refreshRequest(asked, lookup.fromGet ? "GET" : asked.method);
     const method = request.method;
     const fill = this.startFill(cache, key, request);
     let handled!: () => void;
@@ -398,6 +401,21 @@ export class PageCacheEngine {
       // A throwing hook must not turn a miss into an error page.
     }
   }
+}
+
+/**
+ * Request headers that make an answer conditional or partial. A refresh renders the whole page
+ * to store it, whatever the request that found it stale asked for: a 304 or a 206 from the
+ * handler would not be stored, and the page would stay stale.
+ */
+const CONDITIONAL_OR_PARTIAL = ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range", "range"];
+
+/** The request a background refresh renders: `asked` as `method`, without conditions or a range. */
+function refreshRequest(asked: Request, method: string): Request {
+  if (method === asked.method && !CONDITIONAL_OR_PARTIAL.some((name) => asked.headers.has(name))) return asked;
+  const headers = new Headers(asked.headers);
+  for (const name of CONDITIONAL_OR_PARTIAL) headers.delete(name);
+  return new Request(asked, { method, headers });
 }
 
 /**

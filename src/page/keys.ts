@@ -58,10 +58,17 @@ export function varyNames(vary: string | null): string[] {
   return [...new Set(parseVary(vary).map((name) => name.toLowerCase()))].sort();
 }
 
+/** A cookie pair's name: what comes before its `=` (the whole pair when it has none). */
+const cookieName = (pair: string): string => pair.slice(0, pair.indexOf("=") >>> 0);
+
+/**
+ * The pairs of the wanted cookies, in order of name. Pairs of one name keep the order they came
+ * in: an app reads the first, so `a=1; a=2` and `a=2; a=1` are different visitors.
+ */
 function selectedCookies(header: string | null, names: readonly string[]): string | null {
   if (header === null) return null;
-  const wanted = header.split(";").map((pair) => pair.trim()).filter((pair) => names.includes(pair.slice(0, pair.indexOf("=") >>> 0)));
-  return wanted.sort().join("; ");
+  const wanted = header.split(";").map((pair) => pair.trim()).filter((pair) => names.includes(cookieName(pair)));
+  return wanted.sort((a, b) => (cookieName(a) < cookieName(b) ? -1 : cookieName(a) > cookieName(b) ? 1 : 0)).join("; ");
 }
 
 /** What a request's `name` header (lowercase) counts as in a variant key. */

@@ -52,7 +52,8 @@ export interface PageCacheOptions {
   /**
    * Add Django's caching headers to the responses: `Expires`, `max-age` for the timeout, and the
    * stale directives. `false` caches on the server only: browsers and CDNs get the handler's own
-   * Cache-Control, on misses and hits alike. Default true.
+   * Cache-Control, on misses and hits alike (the response whose cookies `stripSetCookie` keeps out
+   * of the page is still marked `private`). Default true.
    */
   sendCacheHeaders?: boolean;
   /**

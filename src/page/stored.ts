@@ -23,6 +23,8 @@ export interface StoredPage {
   staleIfErrorUntil: number;
   /** The response was explicitly shareable (public, s-maxage or must-revalidate), so requests with Authorization may get it. */
   shareable: boolean;
+  /** Stored from a HEAD response: it has no body, and its headers keep the Content-Length the handler gave. */
+  bodiless: boolean;
   /** The tags the page is filed under (see `purgeTag`), and when the handler that made it was called: a purge of one of them from then on ends the page. */
   tagged?: Tagged;
 }
@@ -44,7 +46,7 @@ export const UNSTORED_HEADERS = new Set(["age", "connection", "keep-alive", "tra
 
 // A stored page travels as one byte string, so a hit decodes a single CBOR byte string and a
 // fixed binary header instead of walking an object (5.6 µs down to about 1 µs for a typical page):
-//   "EP" 1 | status u16 | flags u8 (1: shareable, 2: tagged) | storedAt, freshUntil, swrUntil,
+//   "EP" 1 | status u16 | flags u8 (1: shareable, 2: tagged, 4: bodiless) | storedAt, freshUntil, swrUntil,
 //   sieUntil f64 | header bytes u32 | headers as UTF-8 "name\nvalue\n..." |
 //   if tagged: a tag block (see `encodeTagBlock`) | body
 // Header names and values cannot contain a newline (the Headers class refuses them).
@@ -52,6 +54,7 @@ const MAGIC = [0x45, 0x50, 0x01] as const;
 const FIXED = MAGIC.length + 2 + 1 + 4 * 8 + 4;
 const SHAREABLE = 1;
 const TAGGED = 2;
+const BODILESS = 4;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -69,7 +72,7 @@ export function storedPageHead(page: StoredPage): Uint8Array {
   bytes.set(MAGIC);
   let at = MAGIC.length;
   view.setUint16(at, page.status);
-  view.setUint8(at + 2, (page.shareable ? SHAREABLE : 0) | (tags ? TAGGED : 0));
+  view.setUint8(at + 2, (page.shareable ? SHAREABLE : 0) | (tags ? TAGGED : 0) | (page.bodiless ? BODILESS : 0));
   at += 3;
   for (const time of [page.storedAt, page.freshUntil, page.staleWhileRevalidateUntil, page.staleIfErrorUntil]) {
     view.setFloat64(at, time);
@@ -191,6 +194,7 @@ function decodeHead(bytes: Uint8Array): PageHead | undefined {
   const fields = {
     status,
     shareable: (flags & SHAREABLE) !== 0,
+    bodiless: (flags & BODILESS) !== 0,
     storedAt: view.getFloat64(at),
     freshUntil: view.getFloat64(at + 8),
     staleWhileRevalidateUntil: view.getFloat64(at + 16),

@@ -14,7 +14,7 @@ function patched(existing: string | undefined, names: string[]): string | null {
 describe("parseVary", () => {
   it("lists the names in order with their spelling, * included", () => {
     expect(parseVary("Accept-Encoding,  cookie ,,*")).toEqual(["Accept-Encoding", "cookie", "*"]);
-    expect(parseVary('Cookie, "quoted", a b, Accept')).toEqual(["Cookie", "Accept"]);
+    expect(parseVary('Cookie, "quoted", a b, Accept')).toEqual(["Cookie", "*", "*", "Accept"]);
     expect(parseVary(null)).toEqual([]);
   });
 

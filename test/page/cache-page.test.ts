@@ -200,6 +200,17 @@ describe("what is stored", () => {
     expect(v.seen).toHaveLength(1);
   });
 
+  it("answers HEAD from a stored HEAD page with the handler's Content-Length, never its empty body's", async () => {
+    const bench = pageBench();
+    const handler = cachePage(60, options(bench))(async () => new Response(null, { headers: { "content-length": "11" } }));
+    const [miss, hit] = await twice(handler, bench, new Request("https://example.com/h", { method: "HEAD" }));
+    expect([miss.headers.get("content-length"), hit.headers.get("content-length"), hit.cacheStatus]).toEqual(["11", "11", "edgecache; hit; ttl=60"]);
+    // Without one from the handler, a hit sends none rather than a wrong 0.
+    const unsized = cachePage(60, options(bench))(view());
+    const [, bare] = await twice(unsized, bench, new Request("https://example.com/bare", { method: "HEAD" }));
+    expect([bare.headers.get("content-length"), bare.cacheStatus]).toEqual([null, "edgecache; hit; ttl=60"]);
+  });
+
   it("answers If-None-Match and If-Modified-Since on hits with a 304, without the handler", async () => {
     const bench = pageBench();
     const v = view({ headers: { etag: '"v1"', "last-modified": "Sun, 17 Jul 2016 10:00:00 GMT", "content-language": "en" } });
@@ -239,6 +250,10 @@ describe("where edgecache is stricter than Django (DESIGN.md's table)", () => {
     const [miss, again] = await twice(handler, bench, "https://example.com/");
     expect(miss.headers.get("cache-control")).toBeNull();
     expect(again.cacheStatus).toBe("edgecache; fwd=uri-miss; detail=vary-star");
+    // A member that names no header says as little as *: keyed without it, the page could reach anyone.
+    const unknown = cachePage(60, options(bench))(view({ headers: { vary: 'Accept-Encoding, "Cookie"' } }));
+    const [, unkeyed] = await twice(unknown, bench, "https://example.com/quoted");
+    expect(unkeyed.cacheStatus).toBe("edgecache; fwd=uri-miss; detail=vary-star");
   });
 
   it("varies on any request header, Content-Type included", async () => {
@@ -304,11 +319,12 @@ describe("where edgecache is stricter than Django (DESIGN.md's table)", () => {
     }
   });
 
-  it("with stripSetCookie and sendCacheHeaders: false, sends the handler's headers as they are and still stores no cookie", async () => {
+  it("with stripSetCookie and sendCacheHeaders: false, adds no lifetime but still marks the cookies private, and stores none", async () => {
     const bench = pageBench();
-    const setsCookie = view({ headers: { "set-cookie": "sessionid=secret", "cache-control": "no-transform" } });
+    const setsCookie = view({ headers: { "set-cookie": "sessionid=secret", "cache-control": "public, no-transform" } });
     const [miss, hit] = await twice(cachePage(60, options(bench, { stripSetCookie: true, sendCacheHeaders: false }))(setsCookie), bench, "https://example.com/");
-    expect(miss.headers.get("cache-control")).toBe("no-transform");
+    expect(miss.headers.get("cache-control")).toBe("no-transform, private");
+    expect(hit.headers.get("cache-control")).toBe("public, no-transform");
     expect(miss.headers.getSetCookie()).toEqual(["sessionid=secret"]);
     expect(hit.cacheStatus).toMatch(/^edgecache; hit/);
     expect(hit.headers.getSetCookie()).toEqual([]);
@@ -429,6 +445,9 @@ describe("Vary: Cookie without killing the hit rate", () => {
     expect(v.seen).toHaveLength(1);
     await read(handler(new Request("https://example.com/", { headers: { cookie: "sessionid=b; _ga=1" } })));
     expect(v.seen).toHaveLength(2);
+    // Two cookies of one name: apps read the first, so their order tells visitors apart.
+    await twice(handler, bench, new Request("https://example.com/", { headers: { cookie: "sessionid=c; sessionid=d" } }), new Request("https://example.com/", { headers: { cookie: "sessionid=d; sessionid=c" } }));
+    expect(v.seen).toHaveLength(4);
   });
 });
 

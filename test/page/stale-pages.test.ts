@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { createCache } from "../../src/cache.ts";
 import { cachePage } from "../../src/page/cache-page.ts";
+import { conditionalGet } from "../../src/wrappers.ts";
 import { get, options, pageBench, read, twice, view } from "./setup.ts";
 
 describe("stale pages", () => {
@@ -16,6 +17,21 @@ describe("stale pages", () => {
     expect(v.seen.map((request) => request.method)).toEqual(["GET", "GET"]);
     const refreshed = await read(handler(new Request("https://example.com/")));
     expect([refreshed.body, refreshed.cacheStatus]).toEqual(["page 2 for /", "edgecache; hit; ttl=60"]);
+  });
+
+  it("refreshes a stale page in full when the request that found it was conditional or asked for a range", async () => {
+    const bench = pageBench();
+    const v = view({ headers: { etag: '"v1"' } });
+    const handler = cachePage(10, options(bench, { staleWhileRevalidate: 300 }))(conditionalGet(v));
+    await get(handler, bench, "https://example.com/");
+    for (const headers of [{ "if-none-match": '"v1"' }, { range: "bytes=0-3" }] as Array<Record<string, string>>) {
+      bench.clock.advance(20);
+      await get(handler, bench, "https://example.com/", { headers });
+      const seen = v.seen.at(-1)!;
+      expect([seen.headers.has("if-none-match"), seen.headers.has("range")]).toEqual([false, false]);
+      expect((await read(handler(new Request("https://example.com/")))).cacheStatus).toBe("edgecache; hit; ttl=10");
+    }
+    expect(v.seen).toHaveLength(3);
   });
 
   it("refreshAhead: the first hit past that share of the page's life starts one background refresh and is still a hit", async () => {

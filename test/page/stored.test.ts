@@ -14,6 +14,7 @@ const page: StoredPage = {
   staleWhileRevalidateUntil: 61_000,
   staleIfErrorUntil: 61_000,
   shareable: false,
+  bodiless: false,
 };
 
 describe("stored pages", () => {
