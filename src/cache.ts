@@ -14,6 +14,7 @@ import { withDeadline } from "./deadline.ts";
 import { defaultKeyFunction, type KeyFunction, memcachedKeyWarnings } from "./keys.ts";
 import { type FillPlan, Fills } from "./get-or-set.ts";
 import { sharesLocks } from "./locks.ts";
+import { orderedNow } from "./ordered-time.ts";
 import { TagChecks } from "./tag-checks.ts";
 import { isTaggedEntry } from "./tagged-value.ts";
 import { checkTags, type TagClock } from "./tags.ts";
@@ -557,7 +558,7 @@ class Cache implements EdgeCache {
       await this.attempt("set", () => this.store.delete(made), false);
       return;
     }
-    if (tags) bytes = (await this.tagChecks.filer(tags, this.clock.now()))(bytes);
+    if (tags) bytes = (await this.tagChecks.filer(tags, orderedNow(this.clock.now)))(bytes);
     await this.attempt("set", () => this.store.set(made, bytes, ttl), undefined);
   }
 
@@ -567,7 +568,7 @@ class Cache implements EdgeCache {
     const tags = tagsOption(options);
     let bytes = encodeValue(value, this.serializer);
     if (ttl === KEEP_NOTHING) return (await this.present(made, "add")) === false;
-    if (tags) bytes = (await this.tagChecks.filer(tags, this.clock.now()))(bytes);
+    if (tags) bytes = (await this.tagChecks.filer(tags, orderedNow(this.clock.now)))(bytes);
     const added = await this.attempt<boolean | undefined>("add", () => this.store.add(made, bytes, ttl), undefined);
     if (added !== false) return added === true;
     // The key is taken: by a live value, or by one that tags ended, which counts as missing and is replaced.
@@ -662,7 +663,7 @@ class Cache implements EdgeCache {
     const missing = [...new Set(userKeys.filter((key) => !found.has(key)))];
     if (missing.length === 0) return found;
     // Filed as made when the computation begins: a purge while it runs ends what it computes.
-    const at = this.clock.now();
+    const at = orderedNow(this.clock.now);
     const computed = await compute(missing);
     const values = computed instanceof Map ? computed : computed !== null && typeof computed === "object" && !Array.isArray(computed) ? new Map(Object.entries(computed)) : undefined;
     if (!values) throw new TypeError(`compute must return a Map or an object of the values it found, got ${describe(computed)}`);
@@ -769,7 +770,7 @@ class Cache implements EdgeCache {
       return [];
     }
     if (tags) {
-      const file = await this.tagChecks.filer(tags, this.clock.now());
+      const file = await this.tagChecks.filer(tags, orderedNow(this.clock.now));
       encoded = encoded.map(([made, bytes]) => [made, file(bytes)] as const);
     }
     const failed = await this.attempt("setMany", () => this.store.setMany(encoded, ttl), madeKeys);
@@ -858,7 +859,7 @@ class Cache implements EdgeCache {
   private fillPlan<T>(key: string, made: string, value: T | (() => T | Promise<T>), timeout: GetOrSetOptions<T>["timeout"], limits: { collapseMs: number; staleIfError: number; errorBackoffMs: number }, version: number | undefined, tags: GetOrSetOptions<T>["tags"]): FillPlan<T> {
     const { collapseMs, staleIfError, errorBackoffMs } = limits;
     // Filed as made when the computation begins: a purge while it runs ends what it computes.
-    const at = this.clock.now();
+    const at = orderedNow(this.clock.now);
     return {
       made, value, collapseMs, errorBackoffMs,
       entry: async (computed) => {

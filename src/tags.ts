@@ -14,6 +14,9 @@
  * page is (stale-while-revalidate, stale-if-error) until a refresh replaces it; a stale value is
  * answered by `getOrSet` while it recomputes it, and a miss for the other reads.
  *
+ * Purge times and the times things are filed under are taken from `orderedNow`, so in one isolate
+ * "purge, then store" never reads as one moment, even within a millisecond.
+ *
  * Checking costs a read per hit of a tagged page or value (none for untagged ones). An isolate
  * trusts the records it read or wrote for `tagCheckMs` (a second), so a busy page costs one read
  * a second per tag, and a purge made elsewhere takes up to that long to reach this isolate; a
@@ -27,6 +30,7 @@ import { describe } from "./arguments.ts";
 import { perStore } from "./backend.ts";
 import { type EdgeCache, readRecords } from "./cache.ts";
 import { sha256Hex } from "./hash.ts";
+import { orderedNow } from "./ordered-time.ts";
 import { caches } from "./registry.ts";
 import { LRUCache } from "lru-cache";
 
@@ -314,7 +318,7 @@ export async function purgeTag(tags: string | readonly string[], options: PurgeT
   const targets = Array.isArray(selected) ? selected.map((one, i) => selectTagCache(one, `options.cache[${i}]`)) : [selectTagCache(selected, "options.cache")];
   const keys = await recordKeys(list);
   const written = soft ? keys.map(softKey) : keys;
-  const at = now();
+  const at = orderedNow(now);
   const failures = await Promise.all(targets.map(async (cache) => {
     const failed = new Set(await cache.setMany(written.map((key) => [key, at] as const), { timeout: null }));
     const memo = tagMemo(cache);

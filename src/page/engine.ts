@@ -20,6 +20,7 @@ import { StoreDeadlines } from "./deadlines.ts";
 import { withDeadline } from "../deadline.ts";
 import { claimFill, type Fill, Fills, releaseFill } from "./fills.ts";
 import { pollsFor, sharesLocks } from "../locks.ts";
+import { orderedNow } from "../ordered-time.ts";
 import { decide, type TimeoutRule } from "./policy.ts";
 import { purgedSince } from "./purge.ts";
 import { selectCache } from "./select.ts";
@@ -136,7 +137,7 @@ export class PageCacheEngine {
     if (fill) fill.held = held;
 
     let response: Response;
-    const started = this.options.now();
+    const started = orderedNow(this.options.now);
     try {
       response = await run(request);
     } catch (error) {
@@ -346,7 +347,7 @@ export class PageCacheEngine {
         // Another process may have refreshed it and let go of the lock since this one looked.
         if (fill.held && (await this.storedSince(cache, request, method, lookup.page!.storedAt))) return fill.end();
       }
-      const started = this.options.now();
+      const started = orderedNow(this.options.now);
       const response = await run(request.clone());
       handled();
       if (response.status >= 500) this.handlerFailed(cache, key);

@@ -6,6 +6,7 @@
  */
 import { describe } from "../arguments.ts";
 import { type EdgeCache, readRecord } from "../cache.ts";
+import { orderedNow } from "../ordered-time.ts";
 import { baseKey } from "./keys.ts";
 import { type PageCacheOptions, resolvePageOptions } from "./options.ts";
 import { selectCache } from "./select.ts";
@@ -55,7 +56,7 @@ export async function purgePage(url: string | URL | Request, options: PurgePageO
   const settings = resolvePageOptions(options);
   const cache = selectCache(settings.cache, request, []);
   const memo = varyMemo(cache);
-  const at = settings.now();
+  const at = orderedNow(settings.now);
   await Promise.all(["GET", "HEAD"].map(async (method) => {
     const base = await baseKey(request, method, settings);
     memo.delete(base);
