@@ -8,10 +8,16 @@
  */
 export type Timeout = number | null;
 
-/** Throw unless `value` is a string. */
+/** Throw unless `value` is a string of well-formed text. */
 export function checkKey(value: unknown, name = "key"): asserts value is string {
   if (typeof value !== "string") throw new TypeError(`${name} must be a string, got ${describe(value)}`);
+  if (LONE_SURROGATE.test(value)) {
+    throw new TypeError(`${name} must be well-formed text, got ${describe(value)} with half a character (a lone UTF-16 surrogate): stores that keep keys as UTF-8 would take it for another key`);
+  }
 }
+
+/** Half of a UTF-16 surrogate pair, alone (a string cut inside a character): in unicode mode, whole pairs are one code point and do not match. */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 /** Throw unless `value` is a finite number or null. */
 export function checkTimeout(value: unknown, name = "timeout"): asserts value is Timeout {

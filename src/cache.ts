@@ -756,10 +756,10 @@ class Cache implements EdgeCache {
     const ttl = this.ttlFor(options?.timeout);
     const tags = tagsOption(options);
     const byMade = new Map<string, string>();
-    let encoded: Array<readonly [string, Uint8Array]> = pairs.map((pair) => {
+    let encoded: Array<readonly [string, Uint8Array]> = pairs.map((pair, i) => {
       if (!Array.isArray(pair) || pair.length !== 2) throw new TypeError(`entries must hold [key, value] pairs, got ${describe(pair)}`);
       const [key, value] = pair as readonly [string, unknown];
-      const made = this.checkedKey(key, options?.version);
+      const made = this.checkedKey(key, options?.version, `the key of entries[${i}]`);
       byMade.set(made, key);
       return [made, encodeValue(value, this.serializer)] as const;
     });
@@ -893,8 +893,9 @@ class Cache implements EdgeCache {
     }
   }
 
-  /** Make, warn about and validate the backend key for one user key. */
-  private checkedKey(key: string, version: number | undefined): string {
+  /** Make, warn about and validate the backend key for one user key; a key that is not a string is refused by `name`. */
+  private checkedKey(key: string, version: number | undefined, name = "key"): string {
+    checkKey(key, name);
     const made = this.makeKey(key, version);
     if (this.validateKey) {
       this.validateKey(made);
@@ -909,7 +910,7 @@ class Cache implements EdgeCache {
       throw new TypeError(`keys must be an iterable of strings, got ${describe(keys)}`);
     }
     const userKeys = [...keys];
-    return [userKeys, userKeys.map((key) => this.checkedKey(key, version))];
+    return [userKeys, userKeys.map((key, i) => this.checkedKey(key, version, `keys[${i}]`))];
   }
 
   /** The backend TTL for a timeout option: `KEEP_NOTHING` (0) for 0 or negative. */

@@ -130,7 +130,14 @@ const decodeOptions = {
 export const cborSerializer: Serializer = {
   encode(value) {
     if (value instanceof Uint8Array && value.byteLength <= 0xffffffff) return encodeByteString(value);
-    const body = cborEncode(value, encodeOptions);
+    let body: Uint8Array;
+    try {
+      body = cborEncode(value, encodeOptions);
+    } catch (error) {
+      if (error instanceof TypeError) throw error; // ours: what cannot be stored, named
+      // cborg's own (a circular reference) and the engine's (nesting too deep for the stack).
+      throw new TypeError(`edgecache cannot store this value: ${(error as Error).message}`, { cause: error });
+    }
     const out = new Uint8Array(SELF_DESCRIBED.length + body.length);
     out.set(SELF_DESCRIBED);
     out.set(body, SELF_DESCRIBED.length);

@@ -157,7 +157,9 @@ export class Fills {
     if (first !== SLOW) return first;
     const stale = await this.host.read(copy, true).catch(() => undefined);
     if (!isValue(stale)) return work;
-    waitUntil?.(work.catch((error: unknown) => this.host.report(error)));
+    // Reported with or without a waitUntil to carry it (Node, Deno and Bun have none).
+    const behind = work.catch((error: unknown) => this.host.report(error));
+    waitUntil?.(behind);
     return stale.value as T;
   }
 

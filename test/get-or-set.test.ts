@@ -385,6 +385,19 @@ describe("getOrSet with softTimeoutMs", () => {
     expect(await t.cache.getOrSet("rates", () => Promise.reject(new Error("still down")), { staleIfError: 300 })).toBe("old");
   });
 
+  it("reports a value it cannot store behind the caller where there is no waitUntil to carry it (Node, Deno, Bun)", async () => {
+    const t = await setup();
+    const { waitUntil: _none, ...options } = t.options;
+    class Rates {}
+    let answer!: (value: unknown) => void;
+    const first = t.cache.getOrSet<unknown>("rates", () => new Promise((resolve) => (answer = resolve)), options);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(await first).toBe("old");
+    answer(new Rates());
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.errors).toEqual([expect.stringMatching(/^getOrSet: TypeError: edgecache cannot store an instance of Rates/)]);
+  });
+
   it("answers with the stale copy while waiting that long for another process's computation", async () => {
     const { backend } = sharedStore();
     const [one, two] = [createCache({ backend, timeout: 60 }), createCache({ backend, timeout: 60 })];

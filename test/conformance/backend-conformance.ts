@@ -80,6 +80,11 @@ export function describeBackendConformance(name: string, options: ConformanceOpt
         ["a function value", () => cache.set("k", { f: () => 1 }), /cannot store a Function/],
         ["a symbol value", () => cache.set("k", [Symbol("s")]), /cannot store a symbol/],
         ["a class instance", () => cache.set("k", new (class Point { x = 1 })()), /cannot store an instance of Point/],
+        ["a circular value", () => cache.set("k", circular()), /cannot store this value: .*circular/],
+        ["a value nested past the stack", () => cache.set("k", nested(200_000)), /cannot store this value/],
+        ["a key cut inside a character", () => cache.set("session:\uD83D", "v"), /key must be well-formed text/],
+        ["a number key in getMany", () => cache.getMany(["k", 1 as unknown as string]), /keys\[1\] must be a string/],
+        ["a number key in setMany", () => cache.setMany([["k", 1], [2 as unknown as string, 2]]), /the key of entries\[1\] must be a string/],
       ])("rejects %s with a TypeError and writes nothing", async (_label, call, message) => {
         await expect(call()).rejects.toThrow(TypeError);
         await expect(call()).rejects.toThrow(message);
@@ -515,4 +520,18 @@ export function describeBackendConformance(name: string, options: ConformanceOpt
       });
     }
   });
+}
+
+/** An object that holds itself. */
+function circular(): object {
+  const value: { self?: object } = {};
+  value.self = value;
+  return value;
+}
+
+/** Arrays nested `depth` deep. */
+function nested(depth: number): unknown[] {
+  let value: unknown[] = [];
+  for (let i = 0; i < depth; i++) value = [value];
+  return value;
 }
