@@ -176,9 +176,14 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
   };
 }
 
+/** The longest delay a timer takes (about 24.8 days): a longer one fires at once, over and over. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 function milliseconds(value: unknown, fallback: number, name: string, least: number): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < least) throw new TypeError(`${name} must be a number of milliseconds of at least ${least}, got ${describe(value)}`);
+  if (typeof value !== "number" || !Number.isFinite(value) || value < least || value > MAX_TIMER_MS) {
+    throw new TypeError(`${name} must be a number of milliseconds from ${least} to ${MAX_TIMER_MS}, got ${describe(value)}`);
+  }
   return value;
 }
 

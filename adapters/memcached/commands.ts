@@ -28,12 +28,15 @@ export interface Command<T> {
 }
 
 const THIRTY_DAYS = 2_592_000;
+/** The last absolute exptime memcached keeps (2038-01-19): one past it is stored already expired. */
+const LAST_EXPTIME = 2_147_483_647;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
  * memcached's exptime for a TTL: whole seconds rounded up (so a positive TTL never becomes 0,
- * "never"), `0` for `null`, and an absolute Unix time past 30 days, as memcached requires.
+ * "never"), `0` for `null`, and an absolute Unix time past 30 days, as memcached requires, at the
+ * latest 2038-01-19 (memcached answers a later one with HD and keeps nothing).
  *
  * @example
  * expiry(0.5); // 1
@@ -43,7 +46,7 @@ const decoder = new TextDecoder();
 export function expiry(ttl: BackendTtl, nowMs = Date.now()): number {
   if (ttl === null) return 0;
   const seconds = Math.ceil(ttl);
-  return seconds > THIRTY_DAYS ? Math.floor(nowMs / 1000) + seconds : seconds;
+  return seconds > THIRTY_DAYS ? Math.min(LAST_EXPTIME, Math.floor(nowMs / 1000) + seconds) : seconds;
 }
 
 /**
@@ -57,13 +60,14 @@ export function get(key: string): Command<Uint8Array | undefined> {
 }
 
 /**
- * `mg <key>`: whether the key exists, without transferring its value.
+ * `mg <key> s`: whether the key exists, without transferring its value (the size flag is there
+ * because memcached before 1.6.18 refuses `mg` without a flag).
  *
  * @example
  * const present = await connection.send(has("page:1"));
  */
 export function has(key: string): Command<boolean> {
-  return single(`mg ${key}`, found("mg"));
+  return single(`mg ${key} s`, found("mg"));
 }
 
 /**

@@ -52,6 +52,8 @@ export class Connection {
   private connecting: AbortController | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private closed = false;
+  /** Whether the server has answered on this connection: only that ends its failures in a row. */
+  private answered = false;
 
   private readonly options: ConnectionOptions;
 
@@ -105,7 +107,9 @@ export class Connection {
         if (this.connecting !== controller) return opened.close(); // given up on meanwhile
         this.connecting = undefined;
         this.stream = stream = opened;
-        this.options.health.recovered();
+        // Not yet recovered: a frozen or overloaded server still takes connections (the kernel
+        // does), so its failures in a row end with its first answer (see `dispatch`).
+        this.answered = false;
         for (const pending of this.queue) opened.write(pending.command.bytes);
       },
       (error: Error) => {
@@ -118,6 +122,10 @@ export class Connection {
   private dispatch(response: Response): void {
     const pending = this.queue[0];
     if (!pending) throw new Error(`unexpected response ${response.code} with no request waiting`);
+    if (!this.answered) {
+      this.answered = true;
+      this.options.health.recovered();
+    }
     let result: unknown;
     try {
       result = pending.command.read(response);

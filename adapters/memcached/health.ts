@@ -33,7 +33,7 @@ export class ServerHealth {
     this.retryAt = now + Math.min(maxRetryDelayMs, retryDelayMs * 2 ** (this.failures - 1));
   }
 
-  /** A connection was opened: the server answers again. */
+  /** The server answered on a connection: it works again. */
   recovered(): void {
     this.failures = 0;
   }

@@ -129,6 +129,10 @@ describe("memcached backend on one server", () => {
     expect(await backend.touch("hour", 40 * 86_400)).toBe(true);
     expect(Math.abs((await backend.ttl("hour"))! - 40 * 86_400)).toBeLessThanOrEqual(2);
     expect(await backend.touch("missing", 60)).toBe(false);
+    // Past 2038, memcached would answer HD and keep nothing: the value is kept until then.
+    await backend.set("fifty-years", utf8("kept"), 50 * 365 * 86_400);
+    expect(text(await backend.get("fifty-years"))).toBe("kept");
+    expect(await backend.has("fifty-years")).toBe(true);
   });
 
   it("clear flushes the whole server, whichever client stored the keys", async () => {
@@ -162,7 +166,8 @@ describe("memcached backend on one server", () => {
   it.each([
     ["no options", undefined, /options must be an object/],
     ["no servers", {}, /options.servers must name at least one server/],
-    ["a zero timeout", { servers: "a:1", timeoutMs: 0 }, /options.timeoutMs must be a number of milliseconds of at least 1/],
+    ["a zero timeout", { servers: "a:1", timeoutMs: 0 }, /options.timeoutMs must be a number of milliseconds from 1 to 2147483647/],
+    ["a timeout past a timer's reach", { servers: "a:1", timeoutMs: 3e9 }, /options.timeoutMs must be a number of milliseconds from 1 to 2147483647, got 3000000000/],
     ["a string retry delay", { servers: "a:1", retryDelayMs: "5" }, /options.retryDelayMs/],
     ["a connect that is not a function", { servers: "a:1", connect: 1 }, /options.connect must be a function/],
   ])("rejects %s with a TypeError naming the option", (_label, options, message) => {

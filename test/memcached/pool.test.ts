@@ -122,6 +122,29 @@ describe("memcached server pools", () => {
     await expect.poll(() => backend.get(onFrozen![0]!).then(text, () => "failed"), { timeout: 3000, interval: 50 }).toBe(onFrozen![0]);
   });
 
+  it("doubles its pause with each failure in a row of a server that takes connections but never answers", async () => {
+    const [server] = servers;
+    const backend = client([server!], { timeoutMs: 100, retryDelayMs: 100, maxRetryDelayMs: 10_000 });
+    await backend.set(":1:k", utf8("v"), 60);
+    await server!.freeze(); // the kernel still completes its TCP handshakes
+    const pauses: number[] = [];
+    try {
+      for (let failures = 0; failures < 3; failures++) {
+        // Ask until a request is let through (the pause is over) and goes unanswered.
+        await expect.poll(() => backend.get(":1:k").then(() => "answered", (error: Error) => error.message), { timeout: 5000, interval: 20 }).toMatch(/no answer within 100 ms/);
+        const refused = await backend.get(":1:k").then(() => "answered", (error: Error) => error.message);
+        pauses.push(Number(/next attempt in (\d+) ms/.exec(refused)?.[1]));
+      }
+    } finally {
+      server!.thaw();
+    }
+    expect(pauses[0]).toBeLessThanOrEqual(100);
+    expect(pauses[1]).toBeGreaterThan(150);
+    expect(pauses[2]).toBeGreaterThan(300);
+    // Its first answer ends the run of failures.
+    await expect.poll(() => backend.get(":1:k").then(text, () => "failed"), { timeout: 3000, interval: 50 }).toBe("v");
+  });
+
   it("leaves a failed server alone for every backend over it, as Workers' per-request backends are, until its pause is over", async () => {
     const [server] = servers;
     const options = { timeoutMs: 200, retryDelayMs: 1000 };

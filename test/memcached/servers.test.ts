@@ -69,4 +69,8 @@ describe("memcached expiry times", () => {
     expect(expiry(30 * 86_400, now)).toBe(30 * 86_400);
     expect(expiry(30 * 86_400 + 1, now)).toBe(now / 1000 + 30 * 86_400 + 1);
   });
+
+  it("sends 2038-01-19 at the latest: memcached keeps nothing with a later time", () => {
+    expect(expiry(50 * 365 * 86_400, now)).toBe(2_147_483_647);
+  });
 });
