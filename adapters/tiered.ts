@@ -118,6 +118,19 @@ export function tiered(options: TieredOptions): Backend {
     if ("all" in message) void Promise.resolve(near.clear?.()).catch(() => {});
     else void forget(message.keys).catch(() => {});
   });
+  /**
+   * Make a change to the far tier that `message` describes. Far reads of its keys under way, or
+   * begun while it runs, keep nothing near (what they read may be the value being replaced), as
+   * when another process's change is heard on the bus: the bus does not bring a backend its own.
+   */
+  const changeFar = async <T>(message: Invalidation, change: () => Promise<T>): Promise<T> => {
+    farReads.hear(message);
+    try {
+      return await change();
+    } finally {
+      farReads.hear(message);
+    }
+  };
   /** Tell the bus which keys this backend changed in the far tier; a failing bus is left to `nearTimeout`. */
   const announce = (message: Invalidation): void => {
     try {
@@ -182,7 +195,7 @@ export function tiered(options: TieredOptions): Backend {
 
     async set(key, value, ttl) {
       try {
-        await far.set(key, value, ttl);
+        await changeFar({ keys: [key] }, () => far.set(key, value, ttl));
       } catch (error) {
         await near.delete(key); // the far tier may hold neither value: read it again
         throw error;
@@ -192,7 +205,12 @@ export function tiered(options: TieredOptions): Backend {
     },
 
     async delete(key) {
-      const [, existed] = await Promise.all([near.delete(key), far.delete(key)]);
+      let existed: boolean;
+      try {
+        existed = await changeFar({ keys: [key] }, () => far.delete(key));
+      } finally {
+        await near.delete(key); // once the far one is gone, or a read meanwhile may have kept it near
+      }
       announce({ keys: [key] });
       return existed;
     },
@@ -217,7 +235,7 @@ export function tiered(options: TieredOptions): Backend {
   if (far.add) {
     const farAdd = far.add.bind(far);
     backend.add = async (key, value, ttl) => {
-      const added = await farAdd(key, value, ttl);
+      const added = await changeFar({ keys: [key] }, () => farAdd(key, value, ttl));
       if (added) announce({ keys: [key] });
       if (added) await keepNear(key, value, ttl);
       else await near.delete(key); // whatever the far tier holds is read from it next time
@@ -227,7 +245,7 @@ export function tiered(options: TieredOptions): Backend {
   if (far.increment) {
     const farIncrement = far.increment.bind(far);
     backend.increment = async (key, delta) => {
-      const value = await farIncrement(key, delta);
+      const value = await changeFar({ keys: [key] }, () => farIncrement(key, delta));
       announce({ keys: [key] });
       await near.delete(key);
       return value;
@@ -292,7 +310,7 @@ export function tiered(options: TieredOptions): Backend {
   if (far.setMany) {
     const farSetMany = far.setMany.bind(far);
     backend.setMany = async (entries, ttl) => {
-      const failed = await farSetMany(entries, ttl);
+      const failed = await changeFar({ keys: entries.map(([key]) => key) }, () => farSetMany(entries, ttl));
       const refused = new Set(failed);
       announce({ keys: entries.map(([key]) => key) });
       await forget(failed);
@@ -303,14 +321,18 @@ export function tiered(options: TieredOptions): Backend {
   if (far.deleteMany) {
     const farDeleteMany = far.deleteMany.bind(far);
     backend.deleteMany = async (keys) => {
-      await Promise.all([forget(keys), farDeleteMany(keys)]);
+      try {
+        await changeFar({ keys }, () => farDeleteMany(keys));
+      } finally {
+        await forget(keys); // once the far ones are gone (see delete)
+      }
       announce({ keys });
     };
   }
   if (far.touch) {
     const farTouch = far.touch.bind(far);
     backend.touch = async (key, ttl) => {
-      const touched = await farTouch(key, ttl);
+      const touched = await changeFar({ keys: [key] }, () => farTouch(key, ttl));
       announce({ keys: [key] });
       await near.delete(key); // its near copy may outlive the new TTL: read it again
       return touched;
@@ -319,7 +341,7 @@ export function tiered(options: TieredOptions): Backend {
   if (far.clear) {
     const farClear = far.clear.bind(far);
     backend.clear = async () => {
-      await farClear();
+      await changeFar({ all: true }, () => farClear());
       announce({ all: true });
       await near.clear?.();
     };

@@ -269,6 +269,25 @@ describe("tiered with an invalidation bus", () => {
     expect(await cache.get("k")).toBe("two");
   });
 
+  it.each(["set", "delete"] as const)("keeps nothing near from a far read under way while the backend itself does a %s of its key", async (change) => {
+    const store = memory();
+    let entered!: () => void;
+    let release!: () => void;
+    const inRead = new Promise<void>((resolve) => (entered = resolve));
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // The far store answers the read at once, and the answer is slow to come back (HTTP).
+    const far: Backend = { ...store, getWithTtl: async (key) => { const entry = await store.getWithTtl!(key); entered(); await gate; return entry; } };
+    const cache = createCache({ backend: tiered({ near: memory(), far, nearTimeout: 60 }) });
+    await createCache({ backend: store }).set("k", "old");
+    const reading = cache.get("k");
+    await inRead;
+    if (change === "set") await cache.set("k", "new");
+    else await cache.delete("k");
+    release();
+    expect(await reading).toBe("old"); // read before the change: fine to answer, not to keep
+    expect(await cache.get("k")).toBe(change === "set" ? "new" : undefined);
+  });
+
   it("names a bad bus or bus name", () => {
     expect(() => tiered({ near: memory(), far: memory(), bus: {} as never })).toThrow(new TypeError("options.bus must be an invalidation bus (with join), such as broadcastBus(), got an object (Object)"));
     expect(() => broadcastBus("")).toThrow(new TypeError('name must be a non-empty string, got ""'));
