@@ -231,7 +231,10 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
 
     async clear() {
       known.value = undefined; // calls from now on wait for the new token
-      await remember(setGeneration(crypto.randomUUID()));
+      const token = await remember(setGeneration(crypto.randomUUID()));
+      // A read begun while the new token was being written (another backend's) may have read the
+      // old one, and begun later than this clear: the clear, done now, is the latest to count.
+      Object.assign(known, { value: token, readAt: now(), order: ++known.begun });
     },
   });
 

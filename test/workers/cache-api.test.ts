@@ -172,6 +172,36 @@ describe("cache-api backend", () => {
       expect(await cacheApi({ cache, now: clock.now }).get("a")).toBeUndefined(); // seen at once by the next request's backend
     });
 
+    it("is not undone by another backend's read of the token begun while the clear was writing it", async () => {
+      const clock = fakeClock();
+      const opened = await caches.open(freshName());
+      let tokenWritten!: () => void;
+      const writing = new Promise<void>((resolve) => (tokenWritten = resolve));
+      let holdTokenWrite = false;
+      // The clear's write of the new token lands only once the other backend has read the old one.
+      const cache: CacheLike = {
+        match: (url) => opened.match(url),
+        put: async (url, response) => {
+          if (holdTokenWrite && url.endsWith("/generation")) await writing;
+          return opened.put(url, response);
+        },
+        delete: (url) => opened.delete(url),
+      };
+      const one = createCache({ backend: cacheApi({ cache, now: clock.now }) });
+      const other = createCache({ backend: cacheApi({ cache, now: clock.now }) }); // another request's
+      await one.set("k", "before");
+      clock.advance(1); // the token is due for a re-check
+      holdTokenWrite = true;
+      const clearing = one.clear();
+      expect(await other.get("k")).toBe("before"); // read alongside the clear: either answer is fair
+      tokenWritten();
+      await clearing;
+      expect([await one.get("k"), await other.get("k")]).toEqual([undefined, undefined]);
+      await other.set("k", "after");
+      clock.advance(1);
+      expect(await one.get("k")).toBe("after"); // written in the new generation, not the old one
+    });
+
     it("names one store per cache name and origin, or per cache object given", async () => {
       const name = freshName();
       expect(cacheApi({ name }).identity).toBe(cacheApi({ name }).identity);
