@@ -10,6 +10,7 @@
 import { Redis } from "@upstash/redis";
 import { type Backend, type BackendTtl, identityNamed } from "../src/backend.ts";
 import { describe, nonNegative } from "../src/arguments.ts";
+import { withDeadline } from "../src/deadline.ts";
 import { BackendUnavailableError } from "../src/errors.ts";
 import { fromRedisValue, toRedisValue } from "./upstash/values.ts";
 
@@ -171,6 +172,9 @@ export function upstash(options: UpstashOptions): Backend {
   const namespace = `${options.prefix ?? "edgecache"}:`;
   const inFlight = new Set<Promise<unknown>>();
   const redisKey = (key: string) => namespace + key;
+  // The client's signal ends a request, but not the pauses between its retries (about 4 s in
+  // all when the REST server cannot be reached): the adapter holds each call to the limit itself.
+  const limitMs = "client" in options ? 0 : options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
 
   function call<T>(operation: string, run: () => Promise<T>): Promise<T> {
     const request = run().catch((error: unknown) => {
@@ -179,7 +183,10 @@ export function upstash(options: UpstashOptions): Backend {
     const settled = request.then(() => undefined, () => undefined);
     inFlight.add(settled);
     void settled.then(() => inFlight.delete(settled));
-    return request;
+    if (limitMs === 0) return request;
+    return withDeadline(request, limitMs, () => {
+      throw new BackendUnavailableError(`upstash ${operation} failed: no answer within options.timeoutMs`);
+    });
   }
 
   return {

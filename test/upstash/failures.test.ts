@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { upstash } from "../../adapters/upstash.ts";
 import { createCache } from "../../src/cache.ts";
@@ -62,6 +63,17 @@ describe("upstash failures", () => {
 
     stack().redis.thaw();
     expect(await cache.get("k")).toBe("v");
+  });
+
+  it("REST server unreachable: an operation gives up within timeoutMs, the client's pauses between retries included", async () => {
+    const nobody = createServer();
+    await new Promise<void>((resolve) => nobody.listen(0, "127.0.0.1", resolve));
+    const { port } = nobody.address() as AddressInfo;
+    await new Promise((resolve) => nobody.close(resolve)); // connections to it are refused now
+    const backend = upstash({ url: `http://127.0.0.1:${port}`, token: "t", timeoutMs: 2000 });
+    const started = performance.now();
+    await expect(backend.get("k")).rejects.toThrow(new BackendUnavailableError("upstash get failed: no answer within options.timeoutMs"));
+    expect(performance.now() - started).toBeLessThan(3000); // the client alone retries for about 4.3 s
   });
 
   it("Redis frozen behind a client of your own (no limit of the adapter's): createCache's timeoutMs bounds every call", async () => {
