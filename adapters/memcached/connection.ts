@@ -86,9 +86,12 @@ export class Connection {
     this.connecting = controller;
     const parser = new ResponseParser((response) => this.dispatch(response));
     let stream: ByteStream | undefined;
+    // Only the stream this connection opened and still uses may speak: not one it gave up on
+    // (whose connector calls back anyway), nor one before it opened (its failure comes as a rejection).
+    const current = (): boolean => stream !== undefined && this.stream === stream;
     const listener = {
       onData: (bytes: Uint8Array) => {
-        if (this.stream !== stream) return;
+        if (!current()) return;
         try {
           parser.push(bytes);
         } catch (error) {
@@ -96,13 +99,14 @@ export class Connection {
         }
       },
       onClose: (error?: Error) => {
-        if (this.stream !== stream) return;
+        if (!current()) return;
         this.stream = undefined;
         const reason = error ? `connection lost (${error.message})` : "connection closed by the server";
         this.fail(new BackendUnavailableError(`memcached ${this.options.label}: ${reason}`), this.queue.length > 0);
       },
     };
-    this.options.connect(this.options.address, listener, controller.signal).then(
+    // A connector that throws rather than rejecting fails the connection the same way.
+    new Promise<ByteStream>((resolve) => resolve(this.options.connect(this.options.address, listener, controller.signal))).then(
       (opened) => {
         if (this.connecting !== controller) return opened.close(); // given up on meanwhile
         this.connecting = undefined;

@@ -1,6 +1,7 @@
 import { Buffer } from "node:buffer";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { memcached, type MemcachedBackend, socketsConnector } from "../../adapters/memcached.ts";
+import type { ByteStream, Connector, StreamListener } from "../../adapters/net/stream.ts";
 import { BackendUnavailableError, InvalidCacheKeyError } from "../../src/errors.ts";
 import { startMemcached, type MemcachedServer } from "../fixtures/memcached.ts";
 import { spyConnector, text, utf8 } from "./helpers.ts";
@@ -153,6 +154,45 @@ describe("memcached backend on one server", () => {
       expect(text(await backend.get("k"))).toBe("over a socket");
     } finally {
       await unix.stop();
+    }
+  });
+
+  it("takes a connector that throws for one that rejects: a BackendUnavailableError, then a pause, then a fresh try", async () => {
+    let attempts = 0;
+    // A server of its own: what this isolate learns of a server's health is shared by every backend over it.
+    const backend = client({ servers: "throwing-connector.invalid:11211", retryDelayMs: 0, connect: () => {
+      attempts++;
+      throw new Error("no sockets here");
+    } });
+    await expect(backend.get("k")).rejects.toThrow(new BackendUnavailableError("memcached throwing-connector.invalid:11211: cannot connect (no sockets here)"));
+    await expect(backend.get("k")).rejects.toThrow(/cannot connect \(no sockets here\)/); // tried again, not left waiting
+    expect(attempts).toBe(2);
+  });
+
+  it("never reads an answer from a connection it gave up on, however late its connector calls back", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    try {
+      const listeners: StreamListener[] = [];
+      const opens: Array<(stream: ByteStream) => void> = [];
+      // Connects only when told to, and ignores the abort of one given up on.
+      const connect: Connector = (_address, listener) => new Promise((resolve) => {
+        listeners.push(listener);
+        opens.push(resolve);
+      });
+      const backend = client({ servers: "late-connector.invalid:11211", timeoutMs: 50, retryDelayMs: 0, connect });
+      const first = backend.get("k");
+      const failed = expect(first).rejects.toThrow(/no answer within 50 ms/);
+      await vi.advanceTimersByTimeAsync(50);
+      await failed;
+      const second = backend.get("k"); // a new connection, still connecting
+      await vi.advanceTimersByTimeAsync(0);
+      listeners[0]!.onData(utf8("VA 5\r\nstale\r\n")); // the abandoned one speaks up
+      opens[1]!({ write: () => {}, close: () => {} });
+      await vi.advanceTimersByTimeAsync(0);
+      listeners[1]!.onData(utf8("EN\r\n"));
+      expect(await second).toBeUndefined();
+    } finally {
+      vi.useRealTimers();
     }
   });
 
