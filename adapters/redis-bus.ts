@@ -12,6 +12,9 @@
  *   backs off are dropped; none is retried.
  * - A message lost while Redis is unreachable is not made up for: the near copies it would have
  *   dropped last until `nearTimeout`, as without a bus. Failures go to `onError`.
+ * - The subscriber PINGs Redis every `heartbeatMs` when nothing else came: a connection a NAT or
+ *   load balancer dropped without a word (no FIN, no RST) would otherwise look open for ever,
+ *   and hear nothing. One with no answer by the next beat is given up and opened again.
  * - Messages carry the keys and the bus's random id (its own are skipped: its members already
  *   heard them). What is heard on the channel is parsed as JSON data and checked, never run.
  * - The subscription keeps a Node process running while any tiered backend is on the bus:
@@ -47,6 +50,12 @@ export interface RedisBusOptions {
    * Default: the system's authorities.
    */
   tls?: ConnectionOptions;
+  /**
+   * How often the subscriber checks that its connection still carries anything, in ms: a PING
+   * when it heard nothing for that long, and a new connection when that PING goes unanswered
+   * for as long again. 0: never. Default 30000.
+   */
+  heartbeatMs?: number;
   /** Hears connection failures and error replies (the bus goes on trying). Default `console.warn`. */
   onError?: (error: Error) => void;
 }
@@ -54,6 +63,7 @@ export interface RedisBusOptions {
 const MAX_QUEUED = 1000;
 const RETRY_MS = 100;
 const MAX_RETRY_MS = 5000;
+const PING = encodeCommand(["PING"]);
 
 /**
  * An invalidation bus over the Redis pub/sub channel `options.channel`.
@@ -71,6 +81,7 @@ export function redisBus(options: RedisBusOptions): InvalidationBus {
   const channel = options.channel ?? "edgecache:invalidations";
   if (typeof channel !== "string" || channel === "") throw new TypeError(`options.channel must be a non-empty string, got ${describe(channel)}`);
   const timeoutMs = nonNegative(options.timeoutMs ?? 2000, "options.timeoutMs");
+  const heartbeatMs = nonNegative(options.heartbeatMs ?? 30_000, "options.heartbeatMs");
   if (options.connect !== undefined) checkFunction(options.connect, "options.connect");
   if (options.tls !== undefined) {
     if (options.tls === null || typeof options.tls !== "object") throw new TypeError(`options.tls must be tls.connect options, got ${describe(options.tls)}`);
@@ -83,6 +94,7 @@ export function redisBus(options: RedisBusOptions): InvalidationBus {
     label: `redis ${options.url.replace(/\/\/[^@/]*@/, "//")}`, // no credentials in messages
     connect: options.connect ?? (tls ? connectNodeTls(options.tls) : connectNode),
     timeoutMs,
+    heartbeatMs,
     onError: options.onError ?? ((error) => console.warn(error.message)),
   };
   const greeting = auth ? [encodeCommand(["AUTH", ...auth])] : [];
@@ -127,14 +139,15 @@ interface LinkSettings {
   label: string;
   connect: Connector;
   timeoutMs: number;
+  heartbeatMs: number;
   onError: (error: Error) => void;
 }
 
 /**
  * One connection to Redis: `greeting` (AUTH, SUBSCRIBE) sent first on every connection, then
- * what is written. `persistent`: reconnect after a failure, with backoff (the subscriber);
- * otherwise open again on the next write (the publisher). Replies go to `onReply`; error replies
- * to `onError`.
+ * what is written. `persistent`: reconnect after a failure, with backoff, and check that the
+ * connection still carries anything (see `heartbeatMs`) (the subscriber); otherwise open again on
+ * the next write (the publisher). Replies go to `onReply`; error replies to `onError`.
  */
 class Link {
   private stream: ByteStream | undefined;
@@ -145,6 +158,10 @@ class Link {
   private retry: ReturnType<typeof setTimeout> | undefined;
   /** Until when the publisher drops messages rather than connect again (its backoff). */
   private retryAt = 0;
+  /** The subscriber's heartbeat, and whether it has heard anything on the stream since the last beat. */
+  private beat: ReturnType<typeof setInterval> | undefined;
+  private heard = false;
+  private pinged = false;
   private closed = false;
   private readonly settings: LinkSettings;
   private readonly greeting: readonly Uint8Array[];
@@ -170,6 +187,7 @@ class Link {
   close(): void {
     this.closed = true;
     clearTimeout(this.retry);
+    clearInterval(this.beat);
     this.connecting?.abort(new Error("closed"));
     this.stream?.close();
     this.stream = undefined;
@@ -184,6 +202,7 @@ class Link {
     const listener = {
       onData: (bytes: Uint8Array) => {
         if (this.stream !== stream) return;
+        this.heard = true;
         try {
           for (const reply of reader.push(bytes)) {
             if (reply instanceof RespError) this.settings.onError(new Error(`${this.settings.label}: ${reply.message}`));
@@ -207,6 +226,7 @@ class Link {
         this.failures = 0;
         for (const command of this.greeting) opened.write(command);
         for (const command of this.queue.splice(0)) opened.write(command);
+        if (this.persistent && this.settings.heartbeatMs > 0) this.startHeartbeat(opened);
       },
       (error: Error) => {
         clearTimeout(timeout);
@@ -215,8 +235,29 @@ class Link {
     );
   }
 
+  /**
+   * Every `heartbeatMs` on `stream`: nothing needed if something came since the last beat; else a
+   * PING, and if that went unanswered by this beat, the connection is lost.
+   */
+  private startHeartbeat(stream: ByteStream): void {
+    this.heard = this.pinged = false;
+    this.beat = setInterval(() => {
+      if (this.stream !== stream) return;
+      if (this.heard) {
+        this.heard = this.pinged = false;
+      } else if (this.pinged) {
+        this.lost(`no answer to PING within ${this.settings.heartbeatMs} ms`);
+      } else {
+        this.pinged = true;
+        stream.write(PING);
+      }
+    }, this.settings.heartbeatMs);
+  }
+
   /** The connection failed or ended: report it, drop what waits (publisher) and try again later (subscriber). */
   private lost(reason: string): void {
+    clearInterval(this.beat);
+    this.beat = undefined;
     const stream = this.stream;
     this.stream = undefined;
     this.connecting = undefined;

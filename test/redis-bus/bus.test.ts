@@ -148,9 +148,39 @@ describe("redisBus", () => {
     }
   });
 
+  it("notices a connection that went silent (dropped by a NAT without a word), subscribes again and hears again", async () => {
+    const far = memory();
+    const channel = `edgecache-test-${Math.random()}`;
+    const errors: string[] = [];
+    let silence: (() => void) | undefined;
+    // The first connection goes silent when told: nothing reaches it, nothing leaves it, it never closes.
+    const silenceable: Connector = async (address, listener, signal) => {
+      let silent = false;
+      const stream = await connectNode(address, { onData: (bytes) => silent || listener.onData(bytes), onClose: (error) => listener.onClose(error) }, signal);
+      silence ??= () => void (silent = true);
+      return { write: (bytes) => silent || stream.write(bytes), close: () => stream.close() };
+    };
+    const url = `redis://127.0.0.1:${redis.port}`;
+    const a = createCache({ backend: tiered({ near: memory(), far, nearTimeout: 60, bus: redisBus({ url, channel }) }) });
+    const b = createCache({ backend: tiered({ near: memory(), far, nearTimeout: 60, bus: redisBus({ url, channel, heartbeatMs: 50, connect: silenceable, onError: (error) => errors.push(error.message) }) }) });
+    try {
+      await subscribed(channel, 2);
+      await a.set("k", "one");
+      expect(await b.get("k")).toBe("one"); // kept near for a minute
+      silence!(); // b's subscription still counts at Redis, and hears nothing
+      await expect.poll(() => errors, { timeout: 2000, interval: 10 }).toContain("redis redis://127.0.0.1:" + redis.port + ": no answer to PING within 50 ms");
+      await subscribed(channel, 2);
+      await a.set("k", "two");
+      await expect.poll(() => b.get("k"), { timeout: 2000, interval: 10 }).toBe("two");
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   it("names bad options", () => {
     expect(() => redisBus({ url: "http://127.0.0.1" })).toThrow(new TypeError('options.url must be a redis:// or rediss:// URL such as "redis://10.0.0.5:6379", got "http://127.0.0.1"'));
     expect(() => redisBus({ url: "redis://127.0.0.1", channel: "" })).toThrow(new TypeError('options.channel must be a non-empty string, got ""'));
     expect(() => redisBus({ url: "redis://127.0.0.1", timeoutMs: -1 })).toThrow(new TypeError("options.timeoutMs must be a number of 0 or more, got -1"));
+    expect(() => redisBus({ url: "redis://127.0.0.1", heartbeatMs: Number.NaN })).toThrow(new TypeError("options.heartbeatMs must be a number of 0 or more, got NaN"));
   });
 });
