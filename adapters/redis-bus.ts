@@ -40,7 +40,7 @@ export interface RedisBusOptions {
   url: string;
   /** The pub/sub channel. Default `"edgecache:invalidations"`. */
   channel?: string;
-  /** How long a connection may take to open, in ms. Default 2000. */
+  /** How long a connection may take to open, in ms; 0 sets no limit. Default 2000. */
   timeoutMs?: number;
   /** Opens the connections. Default: `node:net`, or `node:tls` for `rediss://`. */
   connect?: Connector;
@@ -216,7 +216,8 @@ class Link {
         if (this.stream === stream) this.lost(error ? `connection lost (${error.message})` : "connection closed by the server");
       },
     };
-    const timeout = setTimeout(() => controller.abort(new Error(`no connection within ${this.settings.timeoutMs} ms`)), this.settings.timeoutMs);
+    const limit = this.settings.timeoutMs;
+    const timeout = limit > 0 ? setTimeout(() => controller.abort(new Error(`no connection within ${limit} ms`)), limit) : undefined;
     this.settings.connect(this.settings.address, listener, controller.signal).then(
       (opened) => {
         clearTimeout(timeout);

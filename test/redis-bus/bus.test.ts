@@ -177,6 +177,20 @@ describe("redisBus", () => {
     }
   });
 
+  it("sets no time limit on opening a connection with timeoutMs: 0", async () => {
+    const t = processes({ timeoutMs: 0 });
+    try {
+      await subscribed(t.channel, 2);
+      await t.far.set("k", "one");
+      expect(await t.b.get("k")).toBe("one");
+      await t.a.set("k", "two");
+      await expect.poll(() => t.b.get("k"), { timeout: 2000, interval: 10 }).toBe("two");
+      expect(t.errors).toEqual([]);
+    } finally {
+      await t.close();
+    }
+  });
+
   it("names bad options", () => {
     expect(() => redisBus({ url: "http://127.0.0.1" })).toThrow(new TypeError('options.url must be a redis:// or rediss:// URL such as "redis://10.0.0.5:6379", got "http://127.0.0.1"'));
     expect(() => redisBus({ url: "redis://127.0.0.1", channel: "" })).toThrow(new TypeError('options.channel must be a non-empty string, got ""'));
