@@ -47,7 +47,8 @@ export function baseKey(request: Request, method: string, settings: KeySettings)
   let parts = "";
   if (settings.keyParts) {
     const extra = settings.keyParts(request);
-    if (extra !== undefined) parts = `.${JSON.stringify(typeof extra === "string" ? [extra] : extra)}`;
+    // After a `"`, which a URL never holds raw (it is percent-encoded): no URL runs into the parts.
+    if (extra !== undefined) parts = `"${JSON.stringify(typeof extra === "string" ? [extra] : extra)}`;
   }
   const key = `page.${method}.${settings.keyPrefix.length}:${settings.keyPrefix}.${normalisedUrl(request, settings.query)}${parts}`;
   return key.length <= MAX_PLAIN_KEY ? key : sha256Hex(key).then((hash) => `page.${method}.#${hash}`);
@@ -58,17 +59,29 @@ export function varyNames(vary: string | null): string[] {
   return [...new Set(parseVary(vary).map((name) => name.toLowerCase()))].sort();
 }
 
-/** A cookie pair's name: what comes before its `=` (the whole pair when it has none). */
-const cookieName = (pair: string): string => pair.slice(0, pair.indexOf("=") >>> 0);
+/** Spaces and tabs around a cookie's name or value, which cookie parsers (Hono's, Django's) drop. */
+const COOKIE_SPACE = /^[ \t]+|[ \t]+$/g;
 
 /**
- * The pairs of the wanted cookies, in order of name. Pairs of one name keep the order they came
- * in: an app reads the first, so `a=1; a=2` and `a=2; a=1` are different visitors.
+ * A Cookie header's pairs as `[name, value]`, each trimmed of spaces and tabs as apps read them
+ * (`sessionid =x` is the cookie `sessionid`); a pair without `=` is a name with an empty value.
+ */
+function cookiePairs(header: string): Array<[string, string]> {
+  return header.split(";").map((pair) => {
+    const equals = pair.indexOf("=");
+    const [name, value] = equals < 0 ? [pair, ""] : [pair.slice(0, equals), pair.slice(equals + 1)];
+    return [name.replace(COOKIE_SPACE, ""), value.replace(COOKIE_SPACE, "")];
+  });
+}
+
+/**
+ * The wanted cookies as `name=value` pairs, in order of name. Pairs of one name keep the order
+ * they came in: an app reads the first, so `a=1; a=2` and `a=2; a=1` are different visitors.
  */
 function selectedCookies(header: string | null, names: readonly string[]): string | null {
   if (header === null) return null;
-  const wanted = header.split(";").map((pair) => pair.trim()).filter((pair) => names.includes(cookieName(pair)));
-  return wanted.sort((a, b) => (cookieName(a) < cookieName(b) ? -1 : cookieName(a) > cookieName(b) ? 1 : 0)).join("; ");
+  const wanted = cookiePairs(header).filter(([name]) => names.includes(name));
+  return wanted.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, value]) => `${name}=${value}`).join("; ");
 }
 
 /** What a request's `name` header (lowercase) counts as in a variant key. */

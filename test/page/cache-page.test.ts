@@ -445,9 +445,26 @@ describe("Vary: Cookie without killing the hit rate", () => {
     expect(v.seen).toHaveLength(1);
     await read(handler(new Request("https://example.com/", { headers: { cookie: "sessionid=b; _ga=1" } })));
     expect(v.seen).toHaveLength(2);
+    // A name written with spaces around it is the same cookie to the app, and so to the key.
+    await read(handler(new Request("https://example.com/", { headers: { cookie: "sessionid =e; _ga=1" } })));
+    expect(v.seen).toHaveLength(3);
+    expect((await read(handler(new Request("https://example.com/", { headers: { cookie: "_ga=3" } })))).body).toBe("page 4 for /");
+    v.seen.length = 2;
     // Two cookies of one name: apps read the first, so their order tells visitors apart.
     await twice(handler, bench, new Request("https://example.com/", { headers: { cookie: "sessionid=c; sessionid=d" } }), new Request("https://example.com/", { headers: { cookie: "sessionid=d; sessionid=c" } }));
     expect(v.seen).toHaveLength(4);
+  });
+});
+
+describe("keyParts", () => {
+  it("keeps the parts apart from the URL: no URL reads as another URL with parts", async () => {
+    const bench = pageBench();
+    const v = view();
+    // The groups a visitor is in: none ([]) is not the same as no header (undefined).
+    const handler = cachePage(60, options(bench, { keyParts: (request) => request.headers.get("x-groups")?.split(",").filter(Boolean) }))(v);
+    await twice(handler, bench, new Request("https://example.com/inbox?q=x", { headers: { "x-groups": "," } }));
+    const other = await read(handler(new Request("https://example.com/inbox?q=x.[]")));
+    expect([other.cacheStatus, other.body]).toEqual(["edgecache; fwd=uri-miss; stored", "page 2 for /inbox?q=x.[]"]);
   });
 });
 
