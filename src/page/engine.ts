@@ -137,15 +137,18 @@ export class PageCacheEngine {
     if (fill) fill.held = held;
 
     let response: Response;
+    // The request as it arrived, to judge and key the response by: a handler may change the
+    // headers of the one it gets (a proxy dropping Authorization or Cookie before forwarding).
+    const asked = new Request(request);
     const started = orderedNow(this.options.now);
     try {
       response = await run(request);
     } catch (error) {
       fill?.end();
       if (stale) {
-        this.report(error, "revalidate", request);
+        this.report(error, "revalidate", asked);
         this.handlerFailed(cache, lookup.missKey);
-        return this.answers.hit(request, method, stale, this.options.now(), "stale-if-error");
+        return this.answers.hit(asked, method, stale, this.options.now(), "stale-if-error");
       }
       throw error;
     }
@@ -153,10 +156,10 @@ export class PageCacheEngine {
       fill?.end();
       response.body?.cancel().catch(() => {});
       this.handlerFailed(cache, lookup.missKey);
-      return this.answers.hit(request, method, stale, this.options.now(), "stale-if-error");
+      return this.answers.hit(asked, method, stale, this.options.now(), "stale-if-error");
     }
     release(stale);
-    return this.update(cache, request, method, response, started, fwd, args, fill, request);
+    return this.update(cache, asked, method, response, started, fwd, args, fill, request);
   }
 
   /** Whether stale `page` stands in for its handler, which failed moments ago (see `errorBackoffMs`). */

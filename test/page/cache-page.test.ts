@@ -399,6 +399,25 @@ describe("where edgecache is stricter than Django (DESIGN.md's table)", () => {
     expect(hit.cacheStatus).toBe("edgecache; hit; ttl=600");
   });
 
+  it("judges and keys a response by the request as it arrived, whatever the handler does to its headers", async () => {
+    const bench = pageBench();
+    // A proxy that drops the credentials before forwarding, and answers with the user's own data.
+    const proxy = cachePage(60, options(bench))(async (request: Request) => {
+      const user = request.headers.get("authorization") ?? request.headers.get("cookie") ?? "nobody";
+      request.headers.delete("authorization");
+      request.headers.delete("cookie");
+      return new Response(`inbox of ${user}`, { headers: { vary: "Cookie" } });
+    });
+    const alice = await read(proxy(new Request("https://example.com/inbox", { headers: { authorization: "Bearer alice" } })));
+    await bench.settle();
+    expect(alice.cacheStatus).toBe("edgecache; fwd=uri-miss; detail=authorization");
+    const carol = await read(proxy(new Request("https://example.com/inbox", { headers: { cookie: "session=carol" } })));
+    await bench.settle();
+    expect(carol.cacheStatus).toBe("edgecache; fwd=uri-miss; stored");
+    const anonymous = await read(proxy(new Request("https://example.com/inbox")));
+    expect(anonymous.body).toBe("inbox of nobody");
+  });
+
   it("never serves a page stored for an anonymous request to a request with Authorization", async () => {
     const bench = pageBench();
     const v = view();
