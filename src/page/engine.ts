@@ -21,7 +21,7 @@ import { withDeadline } from "../deadline.ts";
 import { claimFill, type Fill, Fills, releaseFill } from "./fills.ts";
 import { pollsFor, sharesLocks } from "../locks.ts";
 import { orderedNow } from "../ordered-time.ts";
-import { decide, type TimeoutRule } from "./policy.ts";
+import { decide, type Decision, type TimeoutRule } from "./policy.ts";
 import { purgedSince } from "./purge.ts";
 import { selectCache } from "./select.ts";
 import { type Lookup, PageLookups } from "./lookup.ts";
@@ -246,7 +246,7 @@ export class PageCacheEngine {
     const strips = this.options.setCookie === "strip" && response.headers.has("set-cookie");
     if (this.options.sendCacheHeaders) {
       patched = patchResponseHeaders(response, decision.timeout, { now: () => now });
-      if (this.staleDirectives && decision.staleAllowed) patched = editHeaders(patched, this.staleDirectives);
+      if (this.staleDirectives && decision.stale === "options-or-response") patched = editHeaders(patched, this.staleDirectives);
     }
     const answer = (sent: Response, outcome: CacheOutcome): Response =>
       this.answers.label(strips ? editHeaders(sent, markPrivate) : sent, outcome, answering);
@@ -269,8 +269,8 @@ export class PageCacheEngine {
     }
     const tagHeader = this.options.tagHeader;
     if (tagged && tagHeader) patched = editHeaders(patched, (headers) => headers.set(tagHeader, tagHeaderValue(tagHeader, tagged.tags)));
-    const swr = decision.staleAllowed ? this.options.staleWhileRevalidate ?? parseDeltaSeconds(decision.directives.get("stale-while-revalidate")) ?? 0 : 0;
-    const sie = decision.staleAllowed ? this.options.staleIfError ?? parseDeltaSeconds(decision.directives.get("stale-if-error")) ?? 0 : 0;
+    const swr = staleSeconds(decision, this.options.staleWhileRevalidate, "stale-while-revalidate");
+    const sie = staleSeconds(decision, this.options.staleIfError, "stale-if-error");
     const freshUntil = now + decision.timeout * 1000;
     // A HEAD page keeps the handler's Content-Length: it has no body to count.
     const headers = [...patched.headers].filter(([name]) => (!UNSTORED_HEADERS.has(name) || (method === "HEAD" && name === "content-length")) && !(strips && name === "set-cookie"));
@@ -405,6 +405,13 @@ export class PageCacheEngine {
       // A throwing hook must not turn a miss into an error page.
     }
   }
+}
+
+/** How long a page stored on `decision` may be served stale for `directive`'s reason: the option (`chosen`) where allowed, else the response's own directive. */
+function staleSeconds(decision: Extract<Decision, { patch: true }>, chosen: number | undefined, directive: "stale-while-revalidate" | "stale-if-error"): number {
+  if (decision.stale === "none") return 0;
+  const own = parseDeltaSeconds(decision.directives.get(directive));
+  return (decision.stale === "options-or-response" ? chosen ?? own : own) ?? 0;
 }
 
 /**

@@ -19,7 +19,9 @@
  *    beats the response's max-age (even max-age=0); `cacheSite` uses the shared cache's lifetime,
  *    `s-maxage` or else `max-age` (0 means "don't cache"), and falls back to its `seconds`.
  * 7. Stale serving: none for a response that says `must-revalidate` or `proxy-revalidate` (nor
- *    for the Authorization case of 5), whatever the stale options say.
+ *    for the Authorization case of 5), whatever the stale options say; for one with `s-maxage`
+ *    (which carries proxy-revalidate's rule to shared caches), only what its own
+ *    `stale-while-revalidate` and `stale-if-error` allow.
  * 8. A Content-Length over `maxBodyBytes`: patched but not stored, and its body is not collected
  *    (a body without one is collected while it streams, and dropped once it grows past). HEAD
  *    responses store no body, so theirs does not count.
@@ -39,10 +41,14 @@ export type Decision =
   /** Leave the response as it is. */
   | { patch: false; refusal: Refusal }
   /**
-   * Add Expires and max-age for `timeout`; store it when `refusal` is absent. `staleAllowed`:
-   * whether the page may be served stale (see 7).
+   * Add Expires and max-age for `timeout`; store it when `refusal` is absent. `stale`: what may
+   * let the page be served stale (see 7): the stale options or the response's own directives,
+   * its own directives only, or nothing.
    */
-  | { patch: true; timeout: number; refusal?: Refusal; shareable: boolean; staleAllowed: boolean; directives: ParsedCacheControl };
+  | { patch: true; timeout: number; refusal?: Refusal; shareable: boolean; stale: StalePermission; directives: ParsedCacheControl };
+
+/** What may let a stored page be served stale (see 7 above). */
+export type StalePermission = "options-or-response" | "response" | "none";
 
 /**
  * Decide whether and for how long a miss's response is stored.
@@ -84,9 +90,11 @@ export function decide(request: Request, response: Response, rule: TimeoutRule, 
     if (lifetime === 0) return { patch: false, refusal: "authorization" };
     timeout = Math.min(timeout, lifetime);
   }
-  const staleAllowed = !sharedWhileFresh && !directives.has("must-revalidate") && !directives.has("proxy-revalidate");
+  const stale: StalePermission = sharedWhileFresh || directives.has("must-revalidate") || directives.has("proxy-revalidate") ? "none"
+    : directives.has("s-maxage") ? "response"
+    : "options-or-response";
   const refusal = status === 304 ? "not-modified" : timeout <= 0 ? "zero-timeout" : request.method !== "HEAD" && Number(headers.get("content-length")) > options.maxBodyBytes ? "too-large" : undefined;
-  return refusal ? { patch: true, timeout, refusal, shareable, staleAllowed, directives } : { patch: true, timeout, shareable, staleAllowed, directives };
+  return refusal ? { patch: true, timeout, refusal, shareable, stale, directives } : { patch: true, timeout, shareable, stale, directives };
 }
 
 /**

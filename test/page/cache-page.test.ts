@@ -392,6 +392,20 @@ describe("where edgecache is stricter than Django (DESIGN.md's table)", () => {
     }
   });
 
+  it("serves a page with s-maxage stale only as far as its own stale directives allow, whatever the options say", async () => {
+    const bench = pageBench();
+    const stale = { staleWhileRevalidate: 300, staleIfError: 300 };
+    const strict = view({ headers: { "cache-control": "s-maxage=10" } });
+    const strictPage = cachePage(10, options(bench, stale))(strict);
+    await twice(strictPage, bench, "https://example.com/strict");
+    bench.clock.advance(20);
+    expect((await read(strictPage(new Request("https://example.com/strict")))).cacheStatus).toBe("edgecache; fwd=uri-miss; stored");
+    const lenient = cachePage(10, options(bench, stale))(view({ headers: { "cache-control": "s-maxage=10, stale-while-revalidate=30" } }));
+    await twice(lenient, bench, "https://example.com/lenient");
+    bench.clock.advance(20);
+    expect((await read(lenient(new Request("https://example.com/lenient")))).cacheStatus).toBe("edgecache; hit; ttl=-10; detail=revalidating");
+  });
+
   it("keeps a page under cacheSite for its s-maxage, the shared caches' lifetime, over its max-age", async () => {
     const bench = pageBench();
     const handler = cacheSite(options(bench))(view({ headers: { "cache-control": "max-age=60, s-maxage=600" } }));
