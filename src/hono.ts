@@ -18,11 +18,22 @@
  * HEAD requests: Hono runs the GET route and drops the body. The page cache answers a HEAD from
  * the stored GET page, then from a stored HEAD page; on a miss it stores the HEAD response (without
  * a body, as Django does) and cancels the body nobody will read.
+ *
+ * Headers the middleware above sets before `next()` (`c.header`: a request id, a CSRF token, CORS)
+ * belong to this request, as Django's outer middleware adds its headers after the cache step:
+ * they are kept out of what the wrapper sees and stores, and added to every answer, hit or miss.
+ * Those the page cache judges a response by (Set-Cookie, Cache-Control, Vary) stay in: a cookie
+ * or `private` set above still keeps the page out of the cache.
+ *
+ * Errors: Hono turns an error thrown below into its `onError` response before `next()` returns;
+ * the wrapper hears it as the error it was (a stale page may stand in, `cacheControl` patches
+ * nothing), and if the wrapper has no answer of its own, that response stands.
  */
-import type { Context, Env, ExecutionContext, MiddlewareHandler } from "hono";
+import type { Context, Env, ExecutionContext, MiddlewareHandler, Next } from "hono";
 import { describe, type Timeout } from "./arguments.ts";
 import type { EdgeCache } from "./cache.ts";
-import type { CacheControlDirectives } from "./http/cache-control.ts";
+import { type CacheControlDirectives, compileCacheControl } from "./http/cache-control.ts";
+import { editHeaders } from "./http/headers.ts";
 import type { ConditionalGetOptions } from "./http/conditional.ts";
 import { pageCaching, siteCaching, type SiteCacheOptions } from "./page/cache-page.ts";
 import type { PageCacheOptions } from "./page/options.ts";
@@ -62,7 +73,8 @@ export interface HonoPageCacheOptions<E extends Env = Env> extends Omit<PageCach
   /** Where pages are stored. Default: the `default` alias (`caches.default`). */
   cache?: HonoCacheSelector<E>;
   /**
-   * The app this middleware is mounted on. With it, a stale page (see `staleWhileRevalidate`) is
+   * The app that serves the requests: the root app, not a sub-app mounted with `app.route()`
+   * (which does not route the full URL). With it, a stale page (see `staleWhileRevalidate`) is
    * answered at once and refreshed in the background, by a second dispatch of the request through
    * the app (carried by `waitUntil`) whose chain below this middleware renders the new page.
    * Without it, the refresh runs the chain before the stale page is answered. Default: none.
@@ -139,13 +151,26 @@ function waitUntilContext(c: Context): WaitUntilContext {
 function middleware<E extends Env>(wrapper: Wrapper, app?: RefreshDispatcher): MiddlewareHandler<E> {
   const handle = wrapper((request: Request, _env: unknown, _ctx: unknown, forward: Forward) => forward(request));
   /** Refreshes dispatched through the app, by their Request: where the chain's response goes. */
-  const refreshes = new WeakMap<Request, (response: Response) => void>();
+  const refreshes = new WeakMap<Request, (response: Response | PromiseLike<Response>) => void>();
   return async (c, next) => {
+    const above = headersSetAbove(c);
+    const erredBefore = c.error;
+    /** The chain's response once it has run: its error if Hono turned one into it, without the headers set above. */
+    const rendered = (): Response => {
+      if (c.error !== erredBefore) throw c.error;
+      return above ? withoutHeaders(c.res, above) : c.res;
+    };
     const refreshed = app && refreshes.get(c.req.raw);
     if (refreshed) {
       // A refresh's dispatch: the chain below renders the page, which goes to the refresh.
       await next();
-      refreshed(c.res);
+      let page: Response | Promise<never>;
+      try {
+        page = rendered();
+      } catch (error) {
+        page = Promise.reject(error);
+      }
+      refreshed(page);
       c.res = undefined;
       c.res = new Response(null, { status: 204 }); // the dispatch's own answer goes nowhere
       return;
@@ -153,8 +178,15 @@ function middleware<E extends Env>(wrapper: Wrapper, app?: RefreshDispatcher): M
     let downstream: Promise<Response> | undefined;
     // Read c.res as soon as the chain finishes, before anything else can replace it.
     const forward: Forward = (request) =>
-      request === c.req.raw || app === undefined ? (downstream = next().then(() => c.res)) : dispatchRefresh(app, request, c, refreshes);
-    const response = await handle(c.req.raw, c.env, waitUntilContext(c), forward);
+      request === c.req.raw || app === undefined ? (downstream = runChain(c, next, request).then(rendered)) : dispatchRefresh(app, request, c, refreshes);
+    let response: Response;
+    try {
+      response = await handle(c.req.raw, c.env, waitUntilContext(c), forward);
+    } catch (error) {
+      // The chain's own error, which Hono's onError has made c.res already: that answer stands.
+      if (downstream && error === c.error && error !== erredBefore) return;
+      throw error;
+    }
     if (downstream) {
       // The chain ran for a miss, or for a stale page's refresh (which the wrapper runs before
       // answering: see "in-request"); the chain belongs to this request, so it has finished or
@@ -163,12 +195,76 @@ function middleware<E extends Env>(wrapper: Wrapper, app?: RefreshDispatcher): M
       await downstream.catch(() => {});
       c.res = undefined; // replace, rather than merge the handler's old headers over ours
     }
-    c.res = response;
+    c.res = above ? withHeaders(response, above) : response;
   };
 }
 
+/**
+ * Run the rest of the chain for `request`. A refresh may need another request than the
+ * context's own (a GET for a HEAD, without the client's conditions or range): the chain then
+ * sees it as `c.req.raw`, and the context gets its own back afterwards.
+ */
+async function runChain(c: Context, next: Next, request: Request): Promise<void> {
+  const own = c.req.raw;
+  if (request === own || rendersAlike(request, own)) return next();
+  c.req.raw = request;
+  try {
+    await next();
+  } finally {
+    c.req.raw = own;
+  }
+}
+
+/** Whether the chain would render `request` as it renders `own`: a copy of it (a refresh's clone) with the same method and headers. */
+function rendersAlike(request: Request, own: Request): boolean {
+  if (request.method !== own.method) return false;
+  let count = 0;
+  for (const [name, value] of request.headers) {
+    if (own.headers.get(name) !== value) return false;
+    count++;
+  }
+  for (const _ of own.headers) count--;
+  return count === 0;
+}
+
+/** Headers the page cache judges a response by: set above, they stay in what it sees (see the module's notes). */
+const JUDGED_HEADERS = new Set(["set-cookie", "cache-control", "vary", "expires", "content-type", "content-length"]);
+const markPrivate = compileCacheControl({ private: true });
+
+/** The headers the middleware above set for this request before `next()`; `undefined` when none. */
+function headersSetAbove(c: Context): Array<[string, string]> | undefined {
+  let set: Array<[string, string]>;
+  try {
+    set = [...c.newResponse(null).headers]; // reads them without touching the context
+  } catch {
+    return undefined; // a status set above that a Response cannot take
+  }
+  return set.length > 0 ? set : undefined;
+}
+
+/** `response` without the headers set above (as set above), but for those the page cache judges by. */
+function withoutHeaders(response: Response, above: ReadonlyArray<[string, string]>): Response {
+  const own = above.filter(([name, value]) => !JUDGED_HEADERS.has(name) && response.headers.get(name) === value);
+  return own.length === 0 ? response : editHeaders(response, (headers) => own.forEach(([name]) => headers.delete(name)));
+}
+
+/**
+ * `response` with this request's headers set above, where it has none of the name; cookies set
+ * above are this visitor's, so an answer that gets one (a hit) is marked private.
+ */
+function withHeaders(response: Response, above: ReadonlyArray<[string, string]>): Response {
+  const cookies = new Set<string>();
+  for (const [name, value] of response.headers) if (name === "set-cookie") cookies.add(value); // each apart, unlike get()
+  const missing = above.filter(([name, value]) => (name === "set-cookie" ? !cookies.has(value) : !response.headers.has(name)));
+  if (missing.length === 0) return response;
+  return editHeaders(response, (headers) => {
+    for (const [name, value] of missing) headers.append(name, value);
+    if (missing.some(([name]) => name === "set-cookie")) markPrivate(headers);
+  });
+}
+
 /** The chain's response for `request`, dispatched through `app` again (see `middleware`). */
-function dispatchRefresh(app: RefreshDispatcher, request: Request, c: Context, refreshes: WeakMap<Request, (response: Response) => void>): Promise<Response> {
+function dispatchRefresh(app: RefreshDispatcher, request: Request, c: Context, refreshes: WeakMap<Request, (response: Response | PromiseLike<Response>) => void>): Promise<Response> {
   return new Promise((resolve, reject) => {
     refreshes.set(request, resolve);
     refreshDispatches.add(request);

@@ -75,6 +75,26 @@ describe("cachePage middleware", () => {
     expect(answers.map((answer) => [answer.body, answer.headers.get("x-served-by")])).toEqual([["page 1", "edge-1"], ["page 1", "edge-1"]]);
   });
 
+  it("never stores the headers middleware above set for its request, and gives every answer its own", async () => {
+    const { options } = store();
+    const app = new Hono();
+    app.use(async (c, next) => {
+      c.header("X-Request-Id", c.req.header("x-request-id") ?? "none");
+      if (c.req.header("x-first-visit")) setCookie(c, "visitor", c.req.header("x-first-visit")!);
+      await next();
+    });
+    app.get("/", cachePage(60, options), counting());
+    const get = client(app);
+    const miss = await get("/", { headers: { "x-request-id": "req-A" } });
+    const hit = await get("/", { headers: { "x-request-id": "req-B" } });
+    expect([miss.headers.get("x-request-id"), miss.cacheStatus]).toEqual(["req-A", "edgecache; fwd=uri-miss; stored"]);
+    expect([hit.headers.get("x-request-id"), hit.cacheStatus, hit.body]).toEqual(["req-B", "edgecache; hit; ttl=60", "page 1"]);
+    // A cookie set above is this visitor's: a hit carries it, marked private.
+    const visitor = await get("/", { headers: { "x-first-visit": "v-42" } });
+    expect([visitor.headers.getSetCookie(), visitor.headers.get("cache-control"), visitor.cacheStatus]).toEqual([["visitor=v-42; Path=/"], "max-age=60, private", "edgecache; hit; ttl=60"]);
+    expect((await get("/")).headers.getSetCookie()).toEqual([]);
+  });
+
   it("works without an execution context (Deno, Bun, Node): the write finishes in the background", async () => {
     const { options } = store();
     const page = counting();
@@ -204,6 +224,26 @@ describe("stale pages", () => {
     expect([fresh.body, fresh.cacheStatus]).toEqual(["page 2", "edgecache; hit; ttl=60"]);
   });
 
+  it("refreshes a stale page found by a HEAD or a conditional request with the whole GET page", async () => {
+    const { clock, options } = store();
+    let calls = 0;
+    // Answers HEAD itself (as serveStatic does) and conditional requests with a 304.
+    const app = new Hono().get("/", cachePage(60, { ...options, staleWhileRevalidate: 300 }), (c) => {
+      calls++;
+      if (c.req.header("if-none-match") === '"v"') return c.body(null, 304);
+      return c.req.method === "HEAD" ? c.body(null, 200, { etag: '"v"' }) : c.body(`page ${calls}`, 200, { etag: '"v"' });
+    });
+    const get = client(app);
+    await get("/");
+    for (const init of [{ method: "HEAD" }, { headers: { "if-none-match": '"v"' } }]) {
+      clock.advance(70);
+      expect((await get("/", init)).cacheStatus).toMatch(/detail=revalidating/);
+      const fresh = await get("/");
+      expect([fresh.body, fresh.cacheStatus]).toEqual([`page ${calls}`, "edgecache; hit; ttl=60"]);
+    }
+    expect(calls).toBe(3);
+  });
+
   it("refreshes a stale page on a store shared between processes, where the refresh first takes the fill lock", async () => {
     // A memory store marked as shared with an atomic add stands in for memcached or Upstash.
     const { clock, cache: local } = store();
@@ -320,6 +360,9 @@ describe("stale pages", () => {
     fail = true;
     const stale = await get("/");
     expect([stale.status, stale.body, stale.cacheStatus]).toEqual([200, "page", "edgecache; hit; ttl=-30; detail=stale-if-error"]);
+    clock.advance(300); // past the stale page: Hono's own error answer stands
+    const error = await get("/");
+    expect([error.status, error.body]).toEqual([500, "error"]);
   });
 });
 

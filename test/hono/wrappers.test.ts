@@ -14,6 +14,17 @@ describe("header middleware", () => {
     expect((await client(app)("/")).headers.get("cache-control")).toBe("max-age=60, public");
   });
 
+  it("cacheControl leaves an error below alone, as Django's leaves a view that raised: Hono's onError answer is not made cacheable", async () => {
+    const app = new Hono().get("/feed", cacheControl({ public: true, maxAge: 3600 }), () => {
+      throw new Error("database down");
+    });
+    const errors: string[] = [];
+    app.onError((error, c) => (errors.push(error.message), c.text("error", 500)));
+    const answer = await client(app)("/feed");
+    expect([answer.status, answer.body, answer.headers.get("cache-control")]).toEqual([500, "error", null]);
+    expect(errors).toEqual(["database down"]); // heard once, not again for the middleware
+  });
+
   it("cacheControl validates its directives when the middleware is built", () => {
     expect(() => cacheControl({ public: true, private: true })).toThrow(TypeError);
   });
