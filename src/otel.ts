@@ -8,8 +8,9 @@
  * - `edgecache.reads`: low-level reads, by `edgecache.operation` (get, getMany, has, getOrSet,
  *   getOrSetMany) and `edgecache.hit`, with `edgecache.refreshing` when a `getOrSet` hit asked
  *   for a refresh.
- * - `edgecache.pages`: page requests, by `edgecache.page.result` (`hit`, `stale` for a stale page
- *   served, or the RFC 9211 forward reason: uri-miss, vary-miss, miss, stale, method, bypass),
+ * - `edgecache.pages`: page requests, by `edgecache.page.result` (`hit`, `stale-hit` for a stale
+ *   page served, or the RFC 9211 forward reason: uri-miss, vary-miss, miss, stale (a page found
+ *   too old, or purged), method, bypass),
  *   `edgecache.page.stored`, `edgecache.page.detail` (collapsed, revalidating, set-cookie, ...)
  *   and `http.request.method` (`_OTHER` for a method outside HTTP's own, as OpenTelemetry's
  *   conventions say).
@@ -144,7 +145,7 @@ export function telemetry(options: TelemetryOptions = {}): Telemetry {
     },
     page: {
       onOutcome(outcome, request) {
-        const page: Attributes = { "edgecache.page.result": outcome.hit ? (outcome.ttl < 0 ? "stale" : "hit") : outcome.fwd };
+        const page: Attributes = { "edgecache.page.result": outcome.hit ? (outcome.ttl < 0 ? "stale-hit" : "hit") : outcome.fwd };
         if (!outcome.hit) page["edgecache.page.stored"] = outcome.stored === true;
         if (outcome.detail !== undefined) page["edgecache.page.detail"] = outcome.detail;
         instruments().pages.add(1, { ...named, ...page, "http.request.method": methodOf(request) });

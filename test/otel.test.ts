@@ -92,6 +92,26 @@ describe("edgecache/otel", () => {
     ]);
   });
 
+  it("tells a stale page served (stale-hit) from one found too old and rendered again (stale)", async () => {
+    const { meter, collect } = recorder();
+    let now = 0;
+    const writes: Promise<unknown>[] = [];
+    const page = cachePage(10, { cache: createCache({ backend: memory({ now: () => now }) }), now: () => now, staleWhileRevalidate: 10, staleIfError: 100, waitUntil: (write) => void writes.push(write), ...telemetry({ meter }).page })(
+      async (_request: Request) => new Response("page"),
+    );
+    const serve = async () => {
+      await (await page(new Request("https://example.com/"))).text();
+      await Promise.all(writes.splice(0));
+    };
+    await serve();
+    now = 15_000; // stale, within stale-while-revalidate: served, and refreshed behind it
+    await serve();
+    now = 40_000; // past it (kept for stale-if-error): found too old, rendered again
+    await serve();
+    const results = (await collect("edgecache.pages")).map(({ attributes }) => attributes["edgecache.page.result"]).sort();
+    expect(results).toEqual(["stale", "stale-hit", "uri-miss"]);
+  });
+
   it("records a request method outside HTTP's own as _OTHER, so clients cannot add series", async () => {
     const { meter, collect } = recorder();
     const page = cachePage(60, { cache: createCache({ backend: memory() }), ...telemetry({ meter }).page })(async (_request: Request) => new Response("page"));
