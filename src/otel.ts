@@ -50,7 +50,8 @@ const errorType = (error: unknown): string => (error instanceof Error ? error.na
 export interface TelemetryOptions {
   /**
    * The meter to record on. Default: `metrics.getMeter("edgecache")`, from the app's global meter
-   * provider, taken at the first measurement (so one registered after the hooks were made counts).
+   * provider, taken at the first measurement (so one registered after the hooks were made, but
+   * before the first request, counts).
    */
   meter?: Meter;
   /** Recorded as `edgecache.cache.name` on every measurement, to tell several caches apart. Default: none. */
