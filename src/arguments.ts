@@ -74,3 +74,43 @@ export function describe(value: unknown): string {
   if (typeof value === "symbol") return "a symbol";
   return Array.isArray(value) ? "an array" : `an object (${Object.prototype.toString.call(value).slice(8, -1)})`;
 }
+
+/**
+ * Throw unless every own key of `options` is one of `known`: a misspelt option would otherwise be
+ * ignored without a word. The TypeError names the option, and the known one it is nearest to.
+ *
+ * @example
+ * checkOptionNames({ staleWhileRevalidat: 5 }, new Set(["staleWhileRevalidate"]), "page caching");
+ * // TypeError: options.staleWhileRevalidat is not an option of page caching (did you mean staleWhileRevalidate?)
+ */
+export function checkOptionNames(options: object, known: ReadonlySet<string>, of: string): void {
+  for (const name of Object.keys(options)) {
+    if (known.has(name)) continue;
+    const near = nearestName(name, known);
+    throw new TypeError(`options.${name} is not an option of ${of}${near === undefined ? "" : ` (did you mean ${near}?)`}`);
+  }
+}
+
+/** The name in `known` fewest edits away from `name`, if one is near enough to be a slip (a third of its letters, at least two). */
+function nearestName(name: string, known: ReadonlySet<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1;
+  for (const candidate of known) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return best;
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}

@@ -4,7 +4,7 @@
  * generic fallbacks for whatever the backend does not do natively.
  */
 import { memory } from "../adapters/memory.ts";
-import { checkFunction, checkInteger, checkKey, checkTimeout, describe, fraction, nonNegative, type Timeout } from "./arguments.ts";
+import { checkFunction, checkInteger, checkKey, checkOptionNames, checkTimeout, describe, fraction, nonNegative, type Timeout } from "./arguments.ts";
 import { type Backend, type BackendTtl, identityOf, type StreamStore } from "./backend.ts";
 import { concatBytes, readAll } from "./bytes.ts";
 import { type CompleteBackend, completeBackend, entryWithTtl } from "./backend-fallbacks.ts";
@@ -350,6 +350,12 @@ interface Found {
 /** The TTL meaning "keep nothing": EdgeCache turns it into a delete before the backend sees it. */
 const KEEP_NOTHING = 0;
 
+/** Every option of {@link CacheOptions} (the compiler holds the list to the interface): any other name is a slip. */
+const CACHE_OPTIONS: ReadonlySet<string> = new Set(Object.keys({
+  backend: true, timeout: true, timeoutJitter: true, keyPrefix: true, version: true, keyFunction: true, serializer: true,
+  onWarning: true, timeoutMs: true, ignoreErrors: true, onRead: true, onBackendCall: true, onError: true, tagCheckMs: true, now: true,
+} satisfies Record<keyof CacheOptions, true>));
+
 /**
  * Create a low-level cache.
  *
@@ -363,8 +369,11 @@ const KEEP_NOTHING = 0;
  * await cache.getOrSet("user:1", async () => loadUser(1)); // computed once, then cached
  */
 export function createCache(options: CacheOptions = {}): EdgeCache {
+  if (options === null || typeof options !== "object") throw new TypeError(`options must be an object, got ${describe(options)}`);
+  checkOptionNames(options, CACHE_OPTIONS, "createCache");
   return new Cache(options);
 }
+
 
 /**
  * A byte string read from a backend with streams (the Cache API): its first bytes, read at once,

@@ -2,10 +2,10 @@
  * `cachePage` and `cacheSite`: Django's per-view and per-site caching for fetch handlers.
  * The engine is in `engine.ts`; the storage rules in `policy.ts`; the keys in `keys.ts`.
  */
-import { checkTimeout, describe, type Timeout } from "../arguments.ts";
+import { checkOptionNames, checkTimeout, describe, type Timeout } from "../arguments.ts";
 import type { Handler, Wrapper } from "../types.ts";
 import { PageCacheEngine, type RefreshMode } from "./engine.ts";
-import { type PageCacheOptions, resolvePageOptions } from "./options.ts";
+import { PAGE_OPTIONS, type PageCacheOptions, resolvePageOptions } from "./options.ts";
 
 /**
  * Cache a handler's pages for `timeout` seconds (Django's `cache_page`). The timeout beats the
@@ -36,6 +36,8 @@ export function pageCaching(timeout: Timeout, options: PageCacheOptions, refresh
   return <H extends Handler>(handler: H): H => engine.wrap(handler);
 }
 
+const SITE_OPTIONS: ReadonlySet<string> = new Set([...PAGE_OPTIONS, "seconds"]);
+
 /** Options of `cacheSite`. */
 export interface SiteCacheOptions extends PageCacheOptions {
   /** Seconds to keep a page whose response sets no s-maxage or max-age. Default 600 (Django's CACHE_MIDDLEWARE_SECONDS). */
@@ -62,6 +64,7 @@ export function cacheSite(options: SiteCacheOptions = {}): Wrapper {
  * const middlewareWrapper = siteCaching({ seconds: 300 }, "in-request");
  */
 export function siteCaching(options: SiteCacheOptions, refresh: RefreshMode): Wrapper {
+  if (options !== null && typeof options === "object") checkOptionNames(options, SITE_OPTIONS, "cacheSite");
   const { seconds = 600, ...rest } = options ?? {};
   if (typeof seconds !== "number" || !Number.isFinite(seconds)) {
     throw new TypeError(`options.seconds must be a finite number of seconds, got ${describe(seconds)}`);

@@ -2,7 +2,7 @@
  * The options of `cachePage` and `cacheSite`, their defaults, and their validation (once, when
  * the wrapper is built, so a typo fails at start-up rather than on the first request).
  */
-import { checkFunction, checkInteger, checkKey, describe, fraction, nonNegative } from "../arguments.ts";
+import { checkFunction, checkInteger, checkKey, checkOptionNames, describe, fraction, nonNegative } from "../arguments.ts";
 import type { EdgeCache } from "../cache.ts";
 import { TOKEN } from "../http/headers.ts";
 import type { CacheOutcome } from "./cache-status.ts";
@@ -220,6 +220,15 @@ function stringList(value: unknown, name: string): readonly string[] {
   return value as readonly string[];
 }
 
+/** Every option of {@link PageCacheOptions} (the compiler holds the list to the interface): any other name is a slip. */
+export const PAGE_OPTIONS: ReadonlySet<string> = new Set(Object.keys({
+  cache: true, keyPrefix: true, cacheableStatuses: true, statusTimeouts: true, allowSetCookie: true, stripSetCookie: true,
+  sendCacheHeaders: true, targetedCacheControl: true, query: true, keyParts: true, bypass: true, tags: true, tagCheckMs: true,
+  tagHeader: true, varyCookies: true, maxBodyBytes: true, timeoutMs: true, circuitBreakMs: true, collapseMs: true,
+  staleWhileRevalidate: true, staleIfError: true, errorBackoffMs: true, refreshAhead: true, waitUntil: true, cacheStatus: true,
+  cacheName: true, onError: true, onOutcome: true, now: true,
+} satisfies Record<keyof PageCacheOptions, true>));
+
 /**
  * Validate options and fill in defaults; every error names the option.
  *
@@ -228,6 +237,7 @@ function stringList(value: unknown, name: string): readonly string[] {
  */
 export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPageOptions {
   if (options === null || typeof options !== "object") throw new TypeError(`options must be an object, got ${describe(options)}`);
+  checkOptionNames(options, PAGE_OPTIONS, "page caching");
   const o = options;
   const cache = o.cache ?? "default";
   if (typeof cache !== "string" && typeof cache !== "function" && (typeof cache !== "object" || typeof cache.get !== "function")) {

@@ -84,6 +84,13 @@ describe("cachePage: Django's fetch/update behaviour", () => {
 });
 
 describe("timeouts: which one wins", () => {
+  it("refuses an option name it does not know, naming the one meant, so a slip does not go unnoticed", () => {
+    expect(() => cachePage(60, { staleWhileRevalidat: 5 } as never)).toThrow(new TypeError("options.staleWhileRevalidat is not an option of page caching (did you mean staleWhileRevalidate?)"));
+    expect(() => cachePage(60, { seconds: 30 } as never)).toThrow(new TypeError("options.seconds is not an option of page caching"));
+    expect(() => cacheSite({ secondz: 30 } as never)).toThrow("options.secondz is not an option of cacheSite (did you mean seconds?)");
+    expect(() => createCache({ timout: 60 } as never)).toThrow(new TypeError("options.timout is not an option of createCache (did you mean timeout?)"));
+  });
+
   it("cachePage's timeout beats the response's max-age, even max-age=0, whose header is kept", async () => {
     const bench = pageBench();
     const handler = cachePage(60, options(bench))(cacheControl({ maxAge: 0 })(view()));
