@@ -227,8 +227,11 @@ function rendersAlike(request: Request, own: Request): boolean {
   return count === 0;
 }
 
-/** Headers the page cache judges a response by: set above, they stay in what it sees (see the module's notes). */
-const JUDGED_HEADERS = new Set(["set-cookie", "cache-control", "vary", "expires", "content-type", "content-length"]);
+/**
+ * Headers the page cache judges or patches a response by (cookies, lifetime, targeted lifetime,
+ * Vary, size): set above, they stay in what it sees (see the module's notes).
+ */
+const JUDGED_HEADERS = new Set(["set-cookie", "cache-control", "cdn-cache-control", "vary", "expires", "content-length"]);
 const markPrivate = compileCacheControl({ private: true });
 
 /** The headers the middleware above set for this request before `next()`; `undefined` when none. */

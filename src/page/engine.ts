@@ -6,6 +6,7 @@
  */
 import { type EdgeCache, writeStreamed } from "../cache.ts";
 import { compileCacheControl, parseDeltaSeconds } from "../http/cache-control.ts";
+import { conditionalRequestHeaders } from "../http/conditional.ts";
 import { editHeaders } from "../http/headers.ts";
 import { patchResponseHeaders } from "../http/response-headers.ts";
 import type { Handler } from "../types.ts";
@@ -419,7 +420,7 @@ function staleSeconds(decision: Extract<Decision, { patch: true }>, chosen: numb
  * to store it, whatever the request that found it stale asked for: a 304 or a 206 from the
  * handler would not be stored, and the page would stay stale.
  */
-const CONDITIONAL_OR_PARTIAL = ["if-match", "if-none-match", "if-modified-since", "if-unmodified-since", "if-range", "range"];
+const CONDITIONAL_OR_PARTIAL = [...conditionalRequestHeaders({ etag: "any", lastModified: "any" }), "if-range", "range"];
 
 /** The request a background refresh renders: `asked` as `method`, without conditions or a range. */
 function refreshRequest(asked: Request, method: string): Request {
