@@ -23,7 +23,7 @@ import { claimFill, type Fill, Fills, releaseFill } from "./fills.ts";
 import { pollsFor, sharesLocks } from "../locks.ts";
 import { orderedNow } from "../ordered-time.ts";
 import { decide, type Decision, type TimeoutRule } from "./policy.ts";
-import { purgedSince } from "./purge.ts";
+import { lastPurgedAt, purgedSince } from "./purge.ts";
 import { selectCache } from "./select.ts";
 import { type Lookup, PageLookups } from "./lookup.ts";
 import { type DecodedPage, type StoredPage, storedPageHead, UNSTORED_HEADERS } from "./stored.ts";
@@ -307,7 +307,8 @@ export class PageCacheEngine {
   /** Store `page`, rendered by a handler called at `started`, unless its URL was purged since then. */
   private async store(cache: EdgeCache, request: Request, method: string, vary: string[], page: StoredPage, timeout: number, started: number): Promise<void> {
     const base = await baseKey(request, method, this.options);
-    if (await purgedSince(cache, base, started)) return; // it may hold what the purge was for
+    const purgedAt = await lastPurgedAt(cache, base);
+    if (purgedAt !== undefined && purgedAt >= started) return; // it may hold what the purge was for
     if (page.tagged) await fileUnderTags(cache, page.tagged, this.options);
     const memo = varyMemo(cache);
     if (vary.length === 0) {
@@ -316,7 +317,7 @@ export class PageCacheEngine {
     } else {
       // The epoch comes from the store, never from the memo: after a purge elsewhere, a remembered
       // epoch would bring the purged variants back.
-      const index = await varyIndexFor(cache, base, vary);
+      const index = await varyIndexFor(cache, base, vary, { at: started, purgedAt });
       await writeStreamed(cache, await variantKey(base, request, vary, this.options, index.epoch), storedPageHead(page), page.body, { timeout });
       await cache.set(base, index, { timeout });
       memo.set(base, { vary, epoch: index.epoch, until: this.options.now() + this.options.tagCheckMs });

@@ -106,16 +106,20 @@ export async function variantKey(base: string, request: Request, vary: readonly 
 }
 
 /**
- * The vary index to store under `base` for a page varying on `vary`: the epoch of the index
- * already there, else a new one (after a purge, or for a URL seen for the first time).
+ * The vary index to store under `base` for a page varying on `vary`, written by a render begun
+ * `at`: the epoch of the index already there, else a new one (after a purge, or for a URL seen
+ * for the first time). An index written by a render begun before `purgedAt` (the URL's last
+ * purge, when known) is taken as none: it may be the purged one, written back.
  *
  * @example
  * const index = await varyIndexFor(cache, base, ["cookie"]); // { kind: "vary", vary: ["cookie"], epoch: "3f9c0a1b" }
  */
-export async function varyIndexFor(cache: EdgeCache, base: string, vary: string[]): Promise<VaryIndex> {
+export async function varyIndexFor(cache: EdgeCache, base: string, vary: string[], written: { at?: number; purgedAt?: number } = {}): Promise<VaryIndex> {
+  const { at, purgedAt } = written;
   const current: unknown = await readRecord(cache, base);
-  const epoch = isVaryIndex(current) && current.epoch !== undefined ? current.epoch : crypto.randomUUID().slice(0, 8);
-  return { kind: "vary", vary, epoch };
+  const reusable = isVaryIndex(current) && current.epoch !== undefined && (purgedAt === undefined || (current.at ?? -Infinity) > purgedAt);
+  const epoch = reusable ? current.epoch! : crypto.randomUUID().slice(0, 8);
+  return at === undefined ? { kind: "vary", vary, epoch } : { kind: "vary", vary, epoch, at };
 }
 
 /** Options of `getCacheKey`. */

@@ -29,6 +29,18 @@ const RECORD_SECONDS = 600;
 const recordKey = (base: string): string => `purged:${base}`;
 
 /**
+ * When the page under `base` was last purged, if within the last ten minutes.
+ *
+ * @example
+ * const purgedAt = await lastPurgedAt(cache, base);
+ * if (purgedAt !== undefined && purgedAt >= started) return; // rendered before the purge: drop it
+ */
+export async function lastPurgedAt(cache: EdgeCache, base: string): Promise<number | undefined> {
+  const purgedAt: unknown = await readRecord(cache, recordKey(base));
+  return typeof purgedAt === "number" ? purgedAt : undefined;
+}
+
+/**
  * Whether the page under `base` was purged at or after `since` (within the last ten minutes): a
  * page whose render began then must not be stored.
  *
@@ -36,8 +48,8 @@ const recordKey = (base: string): string => `purged:${base}`;
  * if (await purgedSince(cache, base, started)) return; // rendered before the purge: drop it
  */
 export async function purgedSince(cache: EdgeCache, base: string, since: number): Promise<boolean> {
-  const purgedAt: unknown = await readRecord(cache, recordKey(base));
-  return typeof purgedAt === "number" && purgedAt >= since;
+  const purgedAt = await lastPurgedAt(cache, base);
+  return purgedAt !== undefined && purgedAt >= since;
 }
 
 /**

@@ -39,6 +39,12 @@ export interface VaryIndex {
   vary: string[];
   /** Absent in indexes written before epochs: their variants hash no epoch. */
   epoch?: string;
+  /**
+   * When the render that wrote it began. A render that began before the URL's last purge may
+   * write the purged index back (its take-back then removes it); one that reads it meanwhile must
+   * not take up its epoch. Absent in indexes written before this was kept.
+   */
+  at?: number;
 }
 
 /** Headers never stored: recomputed on every answer, or meaningless once stored. */
@@ -236,5 +242,5 @@ export function isVaryIndex(value: unknown): value is VaryIndex {
   if (value === null || typeof value !== "object") return false;
   const index = value as Partial<VaryIndex>;
   return index.kind === "vary" && Array.isArray(index.vary) && index.vary.every((name) => typeof name === "string") &&
-    (index.epoch === undefined || typeof index.epoch === "string");
+    (index.epoch === undefined || typeof index.epoch === "string") && (index.at === undefined || typeof index.at === "number");
 }

@@ -116,6 +116,57 @@ describe("purgePage", () => {
     expect([next.body, next.cacheStatus]).toEqual(["/article 2", "edgecache; fwd=uri-miss; stored"]);
   });
 
+  it("never brings purged variants back through a vary index that a taken-back render wrote and another render read", async () => {
+    // Render 1 stores the English variant. A purge lands while the French render writes, so that
+    // render writes the old index back, then takes it back; a German render reads it in between.
+    const url = "https://example.com/article";
+    const language = (code: string) => new Request(url, { headers: { "accept-language": code } });
+    let beforeWrite: ((key: string) => Promise<void>) | undefined;
+    let aroundDelete: ((key: string, remove: () => Promise<boolean>) => Promise<boolean>) | undefined;
+    const bench = pageBench((backend) => ({
+      ...backend,
+      async set(key, value, ttl) {
+        await beforeWrite?.(key);
+        return backend.set(key, value, ttl);
+      },
+      delete: (key) => (aroundDelete ? aroundDelete(key, () => backend.delete(key)) : backend.delete(key)),
+    }));
+    const handler = cachePage(60, { cache: bench.cache, now: bench.clock.now, waitUntil: bench.waitUntil })(counted({ vary: "Accept-Language" }));
+    await get(handler, bench, url, { headers: { "accept-language": "en" } });
+    bench.clock.advance(1);
+    let variantWrites = 0;
+    let germanHasRead!: () => void;
+    const germanRead = new Promise<void>((resolve) => (germanHasRead = resolve));
+    let letGermanWrite!: () => void;
+    const germanMayWrite = new Promise<void>((resolve) => (letGermanWrite = resolve));
+    beforeWrite = async (key) => {
+      if (!key.includes(".v.")) return;
+      variantWrites++;
+      if (variantWrites === 1) await purgePage(url, { cache: bench.cache, now: bench.clock.now }); // lands as French writes
+      if (variantWrites === 2) {
+        germanHasRead(); // German has read the index; it writes once French has taken it back
+        await germanMayWrite;
+      }
+    };
+    let baseDeletes = 0;
+    let german: Promise<unknown> | undefined;
+    aroundDelete = async (key, remove) => {
+      if (key !== bench.cache.makeKey(`page.GET.0:.${url}`) || ++baseDeletes !== 2) return remove();
+      german = read(handler(language("de"))); // French's take-back: German looks first
+      await germanRead;
+      const removed = await remove();
+      letGermanWrite();
+      return removed;
+    };
+    await read(handler(language("fr")));
+    await expect.poll(() => german !== undefined).toBe(true);
+    await german;
+    await bench.settle();
+    beforeWrite = aroundDelete = undefined;
+    const english = await get(handler, bench, url, { headers: { "accept-language": "en" } });
+    expect(english.body).not.toBe("/article 1"); // the purged render
+  });
+
   it("refuses a URL that is not one, naming the argument", async () => {
     await expect(purgePage("/relative")).rejects.toThrow('url must be an absolute URL string, a URL or a Request, got "/relative"');
     await expect(purgePage(42 as never)).rejects.toThrow("url must be an absolute URL string, a URL or a Request, got 42");
