@@ -17,7 +17,8 @@
  *    `max-age`), not at all when that is 0, and never served stale.
  * 6. Timeout: a `statusTimeouts` entry for the status beats everything; else `cachePage`'s timeout
  *    beats the response's max-age (even max-age=0); `cacheSite` uses the shared cache's lifetime,
- *    `s-maxage` or else `max-age` (0 means "don't cache"), and falls back to its `seconds`.
+ *    `s-maxage` or else `max-age`, less the `Age` the response arrived with (0 left means "don't
+ *    cache"), and falls back to its `seconds`.
  * 7. Stale serving: none for a response that says `must-revalidate` or `proxy-revalidate` (nor
  *    for the Authorization case of 5), whatever the stale options say; for one with `s-maxage`
  *    (which carries proxy-revalidate's rule to shared caches), only what its own
@@ -72,23 +73,25 @@ export function decide(request: Request, response: Response, rule: TimeoutRule, 
   const authorized = request.headers.has("authorization");
   if (!shareable && authorized) return { patch: false, refusal: "authorization" };
 
-  // The lifetime a shared cache gives the response itself (RFC 9111 §4.2.1), if it gives one.
+  // The lifetime a shared cache gives the response itself (RFC 9111 §4.2.1), if it gives one, less
+  // the Age it arrived with from a cache upstream (a proxied origin's CDN): what it has left.
   const lifetime = parseDeltaSeconds(directives.get("s-maxage")) ?? parseDeltaSeconds(directives.get("max-age"));
+  const left = lifetime === undefined ? undefined : Math.max(0, lifetime - Math.max(0, parseDeltaSeconds(headers.get("age") ?? undefined) ?? 0));
   let timeout: number;
   if (statusTimeout !== undefined) {
     timeout = statusTimeout;
   } else if (rule.kind === "site") {
-    if (lifetime === 0) return { patch: false, refusal: "max-age-zero" };
-    timeout = lifetime ?? rule.seconds;
+    if (left === 0) return { patch: false, refusal: "max-age-zero" };
+    timeout = left ?? rule.seconds;
   } else {
     timeout = rule.timeout;
   }
   // Shared only by s-maxage or must-revalidate, a response to a request with Authorization may
   // reach others while it is fresh, and no longer (RFC 9111 §3.5).
   const sharedWhileFresh = authorized && !directives.has("public");
-  if (sharedWhileFresh && lifetime !== undefined) {
-    if (lifetime === 0) return { patch: false, refusal: "authorization" };
-    timeout = Math.min(timeout, lifetime);
+  if (sharedWhileFresh && left !== undefined) {
+    if (left === 0) return { patch: false, refusal: "authorization" };
+    timeout = Math.min(timeout, left);
   }
   const stale: StalePermission = sharedWhileFresh || directives.has("must-revalidate") || directives.has("proxy-revalidate") ? "none"
     : directives.has("s-maxage") ? "response"

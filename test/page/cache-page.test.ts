@@ -413,6 +413,15 @@ describe("where edgecache is stricter than Django (DESIGN.md's table)", () => {
     expect((await read(lenient(new Request("https://example.com/lenient")))).cacheStatus).toBe("edgecache; hit; ttl=-10; detail=revalidating");
   });
 
+  it("keeps a page under cacheSite for what its lifetime has left, less the Age it arrived with from a cache upstream", async () => {
+    const bench = pageBench();
+    const aged = cacheSite(options(bench))(view({ headers: { "cache-control": "max-age=600", age: "590" } }));
+    const [, hit] = await twice(aged, bench, "https://example.com/aged");
+    expect(hit.cacheStatus).toBe("edgecache; hit; ttl=10");
+    const spent = cacheSite(options(bench))(view({ headers: { "cache-control": "max-age=60", age: "75" } }));
+    expect((await twice(spent, bench, "https://example.com/spent"))[1].cacheStatus).toBe("edgecache; fwd=uri-miss; detail=max-age-zero");
+  });
+
   it("keeps a page under cacheSite for its s-maxage, the shared caches' lifetime, over its max-age", async () => {
     const bench = pageBench();
     const handler = cacheSite(options(bench))(view({ headers: { "cache-control": "max-age=60, s-maxage=600" } }));
