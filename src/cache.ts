@@ -838,7 +838,10 @@ class Cache implements EdgeCache {
     const from = this.checkedKey(key, version);
     const to = this.checkedKey(key, version + delta);
     const bytes = await this.store.get(from);
-    if (bytes === undefined) throw new KeyNotFoundError(`Key '${key}' not found`);
+    // A value a purge of its tags ended is not there, as `get` says (its bytes would move purged).
+    if (bytes === undefined || (isTaggedEntry(bytes) && (await this.tagChecks.untag(from, bytes)) === undefined)) {
+      throw new KeyNotFoundError(`Key '${key}' not found`);
+    }
     const ttl = this.ttlFor(undefined);
     if (ttl === KEEP_NOTHING) await this.store.delete(to);
     else await this.store.set(to, bytes, ttl);

@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { memory } from "../adapters/memory.ts";
 import { createCache, type EdgeCache } from "../src/cache.ts";
+import { KeyNotFoundError } from "../src/errors.ts";
 import { purgeTag } from "../src/tags.ts";
 import { fakeClock } from "./conformance/fake-clock.ts";
 
@@ -30,6 +31,16 @@ describe("tags on low-level values", () => {
       if ((await cache.get("price:42")) !== i) lost++;
     }
     expect(lost).toBe(0);
+  });
+
+  it("incrVersion finds no value that a purge of its tags ended, as get finds none", async () => {
+    const { cache, purge } = bench();
+    await cache.set("price", 10, { tags: ["product:1"] });
+    await purge("product:1");
+    await expect(cache.incrVersion("price")).rejects.toThrow(KeyNotFoundError);
+    await cache.set("price", 11, { tags: ["product:1"] });
+    expect(await cache.incrVersion("price")).toBe(2);
+    expect(await cache.get("price", { version: 2 })).toBe(11);
   });
 
   it("purgeTag ends every value filed under the tag for get, getMany and has, and leaves the others", async () => {
