@@ -4,7 +4,7 @@
  * collapsed concurrent misses, stale-while-revalidate / stale-if-error, backend time limits, and
  * failures that are misses (reported to `onError`) instead of errors.
  */
-import { type EdgeCache, writeStreamed } from "../cache.ts";
+import { type EdgeCache, readSharedStreamed, writeStreamed } from "../cache.ts";
 import { compileCacheControl, parseDeltaSeconds } from "../http/cache-control.ts";
 import { conditionalRequestHeaders } from "../http/conditional.ts";
 import { editHeaders } from "../http/headers.ts";
@@ -26,7 +26,7 @@ import { decide, type Decision, type TimeoutRule } from "./policy.ts";
 import { lastPurgedAt, purgedSince } from "./purge.ts";
 import { selectCache } from "./select.ts";
 import { type Lookup, PageLookups } from "./lookup.ts";
-import { type DecodedPage, type StoredPage, storedPageHead, UNSTORED_HEADERS } from "./stored.ts";
+import { type DecodedPage, decodeStoredPage, isVaryIndex, type StoredPage, storedPageHead, UNSTORED_HEADERS } from "./stored.ts";
 import { checkTags, fileUnderTags, type Tagged, tagHeaderValue } from "../tags.ts";
 import { varyMemo } from "./vary-memo.ts";
 
@@ -323,11 +323,21 @@ export class PageCacheEngine {
       memo.set(base, { vary, epoch: index.epoch, until: this.options.now() + this.options.tagCheckMs });
     }
     // A purge that came between the look above and these writes removed nothing they wrote (or,
-    // for a page that varies, a vary index they then wrote back): look again, and take it back.
+    // for a page that varies, a vary index they then wrote back): look again, and take it back,
+    // unless a render begun after the purge has stored its own there since.
     if (await purgedSince(cache, base, started)) {
       memo.delete(base);
-      await cache.delete(base);
+      if (await this.holdsOwn(cache, base, vary.length === 0 ? { storedAt: page.storedAt } : { indexAt: started })) await cache.delete(base);
     }
+  }
+
+  /** Whether `base` still holds what this fill wrote there: its page (stored at `storedAt`), or its vary index (written by a render begun `indexAt`). */
+  private async holdsOwn(cache: EdgeCache, base: string, own: { storedAt: number } | { indexAt: number }): Promise<boolean> {
+    const value = await readSharedStreamed(cache, base);
+    const page = decodeStoredPage(value);
+    release(page);
+    if ("storedAt" in own) return page?.storedAt === own.storedAt;
+    return isVaryIndex(value) && value.at === own.indexAt;
   }
 
   /**

@@ -116,6 +116,45 @@ describe("purgePage", () => {
     expect([next.body, next.cacheStatus]).toEqual(["/article 2", "edgecache; fwd=uri-miss; stored"]);
   });
 
+  it("takes back only its own page: one that a render begun after the purge stored meanwhile stays", async () => {
+    // The purge lands as the first render writes; a second render begins after it, misses, and
+    // stores its page before the first render looks for a purge again and takes its own back.
+    const url = "https://example.com/article";
+    let firstWritten = false;
+    let purge: (() => Promise<void>) | undefined;
+    let meanwhile: (() => Promise<unknown>) | undefined;
+    const bench = pageBench((backend) => ({
+      ...backend,
+      async set(key, value, ttl) {
+        const purgeNow = key.endsWith(url) && !key.includes("purged:") ? purge : undefined;
+        purge = undefined;
+        await purgeNow?.();
+        await backend.set(key, value, ttl);
+        if (purgeNow) firstWritten = true;
+      },
+      async get(key) {
+        const now = firstWritten && key.includes("purged:page.GET") ? meanwhile : undefined;
+        if (now) meanwhile = undefined;
+        await now?.();
+        return backend.get(key);
+      },
+    }));
+    const options = { cache: bench.cache, now: bench.clock.now };
+    const handler = cachePage(60, { ...options, waitUntil: bench.waitUntil })(counted());
+    const secondWrites: Array<Promise<unknown>> = [];
+    const second = cachePage(60, { ...options, waitUntil: (write) => void secondWrites.push(write) })(counted());
+    purge = async () => {
+      await purgePage(url, options);
+      bench.clock.advance(1);
+      expect((await read(second(new Request(url)))).cacheStatus).toBe("edgecache; fwd=uri-miss; stored");
+    };
+    meanwhile = () => Promise.all(secondWrites);
+    expect((await get(handler, bench, url)).body).toBe("/article 1");
+    const next = await get(handler, bench, url);
+    expect([next.body, next.cacheStatus]).toEqual(["/article 1", "edgecache; hit; ttl=60"]); // the second render's page
+    expect(next.headers.get("age")).toBe("0");
+  });
+
   it("never brings purged variants back through a vary index that a taken-back render wrote and another render read", async () => {
     // Render 1 stores the English variant. A purge lands while the French render writes, so that
     // render writes the old index back, then takes it back; a German render reads it in between.
