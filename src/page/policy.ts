@@ -76,7 +76,8 @@ export function decide(request: Request, response: Response, rule: TimeoutRule, 
   // The lifetime a shared cache gives the response itself (RFC 9111 §4.2.1), if it gives one, less
   // the Age it arrived with from a cache upstream (a proxied origin's CDN): what it has left.
   const lifetime = parseDeltaSeconds(directives.get("s-maxage")) ?? parseDeltaSeconds(directives.get("max-age"));
-  const left = lifetime === undefined ? undefined : Math.max(0, lifetime - Math.max(0, parseDeltaSeconds(headers.get("age") ?? undefined) ?? 0));
+  const age = Math.max(0, parseDeltaSeconds(headers.get("age") ?? undefined) ?? 0);
+  const left = lifetime === undefined || lifetime <= 0 ? lifetime : Math.max(0, lifetime - age); // a negative max-age stays one (Django)
   let timeout: number;
   if (statusTimeout !== undefined) {
     timeout = statusTimeout;
