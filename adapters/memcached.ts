@@ -4,7 +4,7 @@
  * Workers' Socket API through `socketsConnector`; any other runtime's sockets through the
  * `connect` option (see `net/stream.ts`).
  */
-import { describe } from "../src/arguments.ts";
+import { describe, MAX_TIMER_MS } from "../src/arguments.ts";
 import { type Backend, type BackendTtl, identityNamed } from "../src/backend.ts";
 import * as commands from "./memcached/commands.ts";
 import { Connection } from "./memcached/connection.ts";
@@ -175,9 +175,6 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
     },
   };
 }
-
-/** The longest delay a timer takes (about 24.8 days): a longer one fires at once, over and over. */
-const MAX_TIMER_MS = 2_147_483_647;
 
 function milliseconds(value: unknown, fallback: number, name: string, least: number): number {
   if (value === undefined) return fallback;

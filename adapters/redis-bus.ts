@@ -22,7 +22,7 @@
  * - Not for Workers: a socket there belongs to the request that opened it, and a subscription
  *   must outlive requests.
  */
-import { checkFunction, describe, nonNegative } from "../src/arguments.ts";
+import { checkFunction, describe, timerMs } from "../src/arguments.ts";
 import type { ConnectionOptions } from "node:tls";
 import { connectNode, connectNodeTls } from "./net/node-stream.ts";
 import type { ByteStream, Connector, ServerAddress } from "./net/stream.ts";
@@ -80,8 +80,8 @@ export function redisBus(options: RedisBusOptions): InvalidationBus {
   const { address, auth, tls } = parseUrl(options.url);
   const channel = options.channel ?? "edgecache:invalidations";
   if (typeof channel !== "string" || channel === "") throw new TypeError(`options.channel must be a non-empty string, got ${describe(channel)}`);
-  const timeoutMs = nonNegative(options.timeoutMs ?? 2000, "options.timeoutMs");
-  const heartbeatMs = nonNegative(options.heartbeatMs ?? 30_000, "options.heartbeatMs");
+  const timeoutMs = timerMs(options.timeoutMs ?? 2000, "options.timeoutMs");
+  const heartbeatMs = timerMs(options.heartbeatMs ?? 30_000, "options.heartbeatMs");
   if (options.connect !== undefined) checkFunction(options.connect, "options.connect");
   if (options.tls !== undefined) {
     if (options.tls === null || typeof options.tls !== "object") throw new TypeError(`options.tls must be tls.connect options, got ${describe(options.tls)}`);

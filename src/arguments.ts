@@ -47,6 +47,23 @@ export function nonNegative(value: unknown, name: string): number {
   return value;
 }
 
+/** The longest delay a timer takes (about 24.8 days): a longer one fires at once, over and over. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * `value` if it is a number of milliseconds a timer can wait (0 to {@link MAX_TIMER_MS}); else a
+ * TypeError naming `name`.
+ *
+ * @example
+ * timerMs(options.heartbeatMs ?? 30_000, "options.heartbeatMs"); // 30000
+ */
+export function timerMs(value: unknown, name: string): number {
+  if (typeof value !== "number" || !(value >= 0 && value <= MAX_TIMER_MS)) {
+    throw new TypeError(`${name} must be a number of milliseconds from 0 to ${MAX_TIMER_MS}, got ${describe(value)}`);
+  }
+  return value;
+}
+
 /**
  * `value` if it is a fraction strictly between 0 and 1; else a TypeError naming `name` and what
  * it is a fraction `of`.

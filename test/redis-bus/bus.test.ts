@@ -194,7 +194,8 @@ describe("redisBus", () => {
   it("names bad options", () => {
     expect(() => redisBus({ url: "http://127.0.0.1" })).toThrow(new TypeError('options.url must be a redis:// or rediss:// URL such as "redis://10.0.0.5:6379", got "http://127.0.0.1"'));
     expect(() => redisBus({ url: "redis://127.0.0.1", channel: "" })).toThrow(new TypeError('options.channel must be a non-empty string, got ""'));
-    expect(() => redisBus({ url: "redis://127.0.0.1", timeoutMs: -1 })).toThrow(new TypeError("options.timeoutMs must be a number of 0 or more, got -1"));
-    expect(() => redisBus({ url: "redis://127.0.0.1", heartbeatMs: Number.NaN })).toThrow(new TypeError("options.heartbeatMs must be a number of 0 or more, got NaN"));
+    expect(() => redisBus({ url: "redis://127.0.0.1", timeoutMs: -1 })).toThrow(new TypeError("options.timeoutMs must be a number of milliseconds from 0 to 2147483647, got -1"));
+    expect(() => redisBus({ url: "redis://127.0.0.1", heartbeatMs: Number.NaN })).toThrow(new TypeError("options.heartbeatMs must be a number of milliseconds from 0 to 2147483647, got NaN"));
+    expect(() => redisBus({ url: "redis://127.0.0.1", heartbeatMs: 3e9 })).toThrow("options.heartbeatMs must be a number of milliseconds from 0 to 2147483647, got 3000000000");
   });
 });
