@@ -53,6 +53,8 @@ export class PageCacheEngine {
   private readonly answers: PageAnswers;
   private readonly lookups: PageLookups;
   private readonly staleDirectives: ((headers: Headers) => void) | undefined;
+  /** The Cache-Status header's name as stored headers spell it (lower case), if it is sent. */
+  private readonly statusHeader: string | undefined;
   private readonly rule: TimeoutRule;
   private readonly options: ResolvedPageOptions;
   private readonly refresh: RefreshMode;
@@ -65,6 +67,7 @@ export class PageCacheEngine {
     this.answers = new PageAnswers(options);
     this.deadlines = new StoreDeadlines(options);
     this.lookups = new PageLookups(options, (cache, call) => this.deadlines.limit(cache, call), (error, operation, request) => this.report(error, operation, request));
+    this.statusHeader = options.cacheStatus === false ? undefined : options.cacheStatus.toLowerCase();
     const { staleWhileRevalidate, staleIfError } = options;
     this.staleDirectives = staleWhileRevalidate || staleIfError
       ? compileCacheControl({ staleWhileRevalidate: staleWhileRevalidate || undefined, staleIfError: staleIfError || undefined })
@@ -273,8 +276,10 @@ export class PageCacheEngine {
     const swr = staleSeconds(decision, this.options.staleWhileRevalidate, "stale-while-revalidate");
     const sie = staleSeconds(decision, this.options.staleIfError, "stale-if-error");
     const freshUntil = now + decision.timeout * 1000;
-    // A HEAD page keeps the handler's Content-Length: it has no body to count.
-    const headers = [...patched.headers].filter(([name]) => (!UNSTORED_HEADERS.has(name) || (method === "HEAD" && name === "content-length")) && !(strips && name === "set-cookie"));
+    // A HEAD page keeps the handler's Content-Length: it has no body to count. A Cache-Status the
+    // response came with (a page cache inside this one) tells of that request, not of later hits.
+    const headers = [...patched.headers].filter(([name]) =>
+      (!UNSTORED_HEADERS.has(name) || (method === "HEAD" && name === "content-length")) && !(strips && name === "set-cookie") && name !== this.statusHeader);
     const status = patched.status;
     const vary = varyNames(patched.headers.get("vary"));
     const { response: streamed, body } = method === "HEAD" ? headOnly(patched) : captureBody(patched, this.options.maxBodyBytes);

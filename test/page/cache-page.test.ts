@@ -413,6 +413,15 @@ describe("where edgecache is stricter than Django (DESIGN.md's table)", () => {
     expect((await read(lenient(new Request("https://example.com/lenient")))).cacheStatus).toBe("edgecache; hit; ttl=-10; detail=revalidating");
   });
 
+  it("stores no Cache-Status a page cache inside it added: a hit tells of itself alone", async () => {
+    const bench = pageBench();
+    const inner = cachePage(60, options(bench, { keyPrefix: "inner" }))(view());
+    const outer = cacheSite(options(bench, { keyPrefix: "outer" }))(inner);
+    const [miss, hit] = await twice(outer, bench, "https://example.com/nested");
+    expect(miss.cacheStatus).toBe("edgecache; fwd=uri-miss; stored, edgecache; fwd=uri-miss; stored");
+    expect(hit.cacheStatus).toBe("edgecache; hit; ttl=60");
+  });
+
   it("keeps a page under cacheSite for what its lifetime has left, less the Age it arrived with from a cache upstream", async () => {
     const bench = pageBench();
     const aged = cacheSite(options(bench))(view({ headers: { "cache-control": "max-age=600", age: "590" } }));
