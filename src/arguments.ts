@@ -47,7 +47,12 @@ export function nonNegative(value: unknown, name: string): number {
   return value;
 }
 
-/** The longest delay a timer takes (about 24.8 days): a longer one fires at once, over and over. */
+/**
+ * The longest delay a timer takes (about 24.8 days): a longer one fires at once, over and over.
+ *
+ * @example
+ * if (timeoutMs > MAX_TIMER_MS) throw new TypeError("options.timeoutMs is past a timer's reach");
+ */
 export const MAX_TIMER_MS = 2_147_483_647;
 
 /**

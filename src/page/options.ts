@@ -220,7 +220,12 @@ function stringList(value: unknown, name: string): readonly string[] {
   return value as readonly string[];
 }
 
-/** Every option of {@link PageCacheOptions} (the compiler holds the list to the interface): any other name is a slip. */
+/**
+ * Every option of {@link PageCacheOptions} (the compiler holds the list to the interface): any other name is a slip.
+ *
+ * @example
+ * checkOptionNames(options, PAGE_OPTIONS, "page caching");
+ */
 export const PAGE_OPTIONS: ReadonlySet<string> = new Set(Object.keys({
   cache: true, keyPrefix: true, cacheableStatuses: true, statusTimeouts: true, allowSetCookie: true, stripSetCookie: true,
   sendCacheHeaders: true, targetedCacheControl: true, query: true, keyParts: true, bypass: true, tags: true, tagCheckMs: true,

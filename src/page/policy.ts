@@ -48,7 +48,12 @@ export type Decision =
    */
   | { patch: true; timeout: number; refusal?: Refusal; shareable: boolean; stale: StalePermission; directives: ParsedCacheControl };
 
-/** What may let a stored page be served stale (see 7 above). */
+/**
+ * What may let a stored page be served stale (see 7 above).
+ *
+ * @example
+ * const stale: StalePermission = directives.has("s-maxage") ? "response" : "options-or-response";
+ */
 export type StalePermission = "options-or-response" | "response" | "none";
 
 /**
