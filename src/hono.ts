@@ -26,8 +26,9 @@
  * or `private` set above still keeps the page out of the cache.
  *
  * Errors: Hono turns an error thrown below into its `onError` response before `next()` returns;
- * the wrapper hears it as the error it was (a stale page may stand in, `cacheControl` patches
- * nothing), and if the wrapper has no answer of its own, that response stands.
+ * the wrapper hears it as the error it was (see `ThrownAnswers`: a stale page may stand in for a
+ * server error, `cacheControl` patches nothing), and if the wrapper has no answer of its own,
+ * that response stands.
  */
 import type { Context, Env, ExecutionContext, MiddlewareHandler, Next } from "hono";
 import { describe, type Timeout } from "./arguments.ts";
@@ -148,7 +149,7 @@ function waitUntilContext(c: Context): WaitUntilContext {
  * request the wrapper runs the handler for that is not this request's own (a stale page's
  * refresh) is dispatched through the app again.
  */
-function middleware<E extends Env>(wrapper: Wrapper, app?: RefreshDispatcher): MiddlewareHandler<E> {
+function middleware<E extends Env>(wrapper: Wrapper, app?: RefreshDispatcher, thrownAt: ThrownAnswers = everyAnswer): MiddlewareHandler<E> {
   const handle = wrapper((request: Request, _env: unknown, _ctx: unknown, forward: Forward) => forward(request));
   /** Refreshes dispatched through the app, by their Request: where the chain's response goes. */
   const refreshes = new WeakMap<Request, (response: Response | PromiseLike<Response>) => void>();
@@ -157,7 +158,7 @@ function middleware<E extends Env>(wrapper: Wrapper, app?: RefreshDispatcher): M
     const erredBefore = c.error;
     /** The chain's response once it has run: its error if Hono turned one into it, without the headers set above. */
     const rendered = (): Response => {
-      if (c.error !== erredBefore) throw c.error;
+      if (c.error !== erredBefore && thrownAt(c.res.status)) throw c.error;
       return above ? withoutHeaders(c.res, above) : c.res;
     };
     const refreshed = app && refreshes.get(c.req.raw);
@@ -198,6 +199,16 @@ function middleware<E extends Env>(wrapper: Wrapper, app?: RefreshDispatcher): M
     c.res = above ? withHeaders(response, above) : response;
   };
 }
+
+/**
+ * Of the answers Hono made from an error thrown below, by status, those the wrapper hears as the
+ * error itself: all of them for the header wrappers (which then patch nothing, as Django's
+ * decorators patch nothing when the view raises); for page caching, server errors only (a stale
+ * page may stand in): a 4xx from an `HTTPException` is an answer, as a returned one is.
+ */
+type ThrownAnswers = (status: number) => boolean;
+const everyAnswer: ThrownAnswers = () => true;
+const serverErrors: ThrownAnswers = (status) => status >= 500;
 
 /**
  * Run the rest of the chain for `request`. A refresh may need another request than the
@@ -311,7 +322,7 @@ function withoutApp<O extends { app?: RefreshDispatcher }>(options: O): [Omit<O,
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Hono's own default, so the middleware fits any app
 export function cachePage<E extends Env = any>(timeout: Timeout, options: HonoPageCacheOptions<E> = {}): MiddlewareHandler<E> {
   const [rest, app] = withoutApp(options);
-  return middleware(pageCaching(timeout, rest, app ? "background" : "in-request"), app);
+  return middleware(pageCaching(timeout, rest, app ? "background" : "in-request"), app, serverErrors);
 }
 
 /**
@@ -327,7 +338,7 @@ export function cachePage<E extends Env = any>(timeout: Timeout, options: HonoPa
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Hono's own default, so the middleware fits any app
 export function cacheSite<E extends Env = any>(options: HonoSiteCacheOptions<E> = {}): MiddlewareHandler<E> {
   const [rest, app] = withoutApp(options);
-  return middleware(siteCaching(rest, app ? "background" : "in-request"), app);
+  return middleware(siteCaching(rest, app ? "background" : "in-request"), app, serverErrors);
 }
 
 /**

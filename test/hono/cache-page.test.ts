@@ -1,6 +1,7 @@
 /** cachePage and cacheSite as Hono middleware, driven through `app.request()`. */
 import { Hono, type MiddlewareHandler } from "hono";
 import { setCookie } from "hono/cookie";
+import { HTTPException } from "hono/http-exception";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { memory } from "../../adapters/memory.ts";
 import { cachePage, cacheSite, isRefreshDispatch, varyOnCookie } from "../../src/hono.ts";
@@ -344,6 +345,21 @@ describe("stale pages", () => {
   it("refuses an app option that is not an app, naming it", () => {
     expect(() => cachePage(60, { app: {} as never })).toThrow("options.app must be the Hono app the middleware is mounted on (anything with a fetch method), got an object (Object)");
     expect(() => cacheSite({ app: 42 as never })).toThrow("options.app must be the Hono app the middleware is mounted on (anything with a fetch method), got 42");
+  });
+
+  it("answers an HTTPException's 4xx as the handler's answer, never with a stale page", async () => {
+    const { clock, options } = store();
+    let gone = false;
+    const app = new Hono().get("/item", cachePage(60, { ...options, staleIfError: 3600 }), (c) => {
+      if (gone) throw new HTTPException(404, { message: "no such item" });
+      return c.text("item 42");
+    });
+    const get = client(app);
+    await get("/item");
+    clock.advance(61);
+    gone = true;
+    const answer = await get("/item");
+    expect([answer.status, answer.body, answer.cacheStatus]).toEqual([404, "no such item", "edgecache; fwd=stale; detail=status"]);
   });
 
   it("serves a stale page when the handler throws and Hono answers 500", async () => {
