@@ -143,7 +143,7 @@ export class PageCacheEngine {
     let response: Response;
     // The request as it arrived, to judge and key the response by: a handler may change the
     // headers of the one it gets (a proxy dropping Authorization or Cookie before forwarding).
-    const asked = new Request(request);
+    const asked = copyRequest(request);
     const started = orderedNow(this.options.now);
     try {
       response = await run(request);
@@ -443,7 +443,20 @@ function refreshRequest(asked: Request, method: string): Request {
   if (method === asked.method && !CONDITIONAL_OR_PARTIAL.some((name) => asked.headers.has(name))) return asked;
   const headers = new Headers(asked.headers);
   for (const name of CONDITIONAL_OR_PARTIAL) headers.delete(name);
-  return new Request(asked, { method, headers });
+  return copyRequest(asked, { method, headers });
+}
+
+/**
+ * `new Request(request, init)`: a copy, Workers' `cf` kept. A request the runtime cannot copy so
+ * (@hono/node-server's lightweight one, when it leaves the global Request alone) is copied by its
+ * URL, method and headers, all that a copy is used for on a server.
+ */
+function copyRequest(request: Request, init: RequestInit = {}): Request {
+  try {
+    return new Request(request, init);
+  } catch {
+    return new Request(request.url, { method: request.method, headers: request.headers, ...init });
+  }
 }
 
 /**
