@@ -17,7 +17,7 @@ import { type EdgeCache, readRecord } from "../cache.ts";
 import { sha256Hex } from "../hash.ts";
 import { acceptedCodings } from "../http/accept-encoding.ts";
 import { parseVary } from "../http/vary.ts";
-import { resolvePageOptions, type PageCacheOptions, type ResolvedPageOptions } from "./options.ts";
+import { keySettings, type PageCacheOptions, type ResolvedPageOptions } from "./options.ts";
 import { selectCache } from "./select.ts";
 import { decodeStoredPage, isVaryIndex, type VaryIndex } from "./stored.ts";
 
@@ -138,7 +138,7 @@ export interface GetCacheKeyOptions extends Pick<PageCacheOptions, "keyPrefix" |
  */
 export async function getCacheKey(request: Request, options: GetCacheKeyOptions = {}): Promise<string | undefined> {
   const { method = "GET", ...rest } = options;
-  const settings = resolvePageOptions(rest);
+  const settings = keySettings(rest, "getCacheKey");
   const cache = selectCache(settings.cache, request, []);
   const base = await baseKey(request, method, settings);
   const stored = await readRecord(cache, base);
@@ -163,7 +163,7 @@ export interface LearnCacheKeyOptions extends Pick<PageCacheOptions, "keyPrefix"
  */
 export async function learnCacheKey(request: Request, response: Response, options: LearnCacheKeyOptions = {}): Promise<string> {
   const { timeout, ...rest } = options;
-  const settings = resolvePageOptions(rest);
+  const settings = keySettings(rest, "learnCacheKey");
   const cache: EdgeCache = selectCache(settings.cache, request, []);
   const base = await baseKey(request, request.method, settings);
   const vary = varyNames(response.headers.get("vary"));

@@ -328,3 +328,25 @@ export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPage
     now: o.now ?? Date.now,
   };
 }
+
+/**
+ * The names a wrapper's options object may hold beside {@link PageCacheOptions}: `cacheSite`'s
+ * `seconds`, the Hono middleware's `app`. The calls that take a wrapper's key options
+ * (`purgePage`, `getCacheKey`, `learnCacheKey`) accept the whole object the wrapper was given.
+ */
+const WRAPPER_OPTIONS: ReadonlySet<string> = new Set([...PAGE_OPTIONS, "seconds", "app"]);
+
+/**
+ * The settings `of` needs from `options`, the key options of a wrapper (the whole object the
+ * wrapper was given will do): its cache, key prefix, query rules, key parts, cookie names and
+ * clock. Any name no wrapper knows is refused, as a slip.
+ *
+ * @example
+ * const settings = keySettings({ cache: pages, keyPrefix: "v2", seconds: 300 }, "purgePage");
+ */
+export function keySettings(options: PageCacheOptions, of: string): ResolvedPageOptions {
+  if (options === null || typeof options !== "object") throw new TypeError(`options must be an object, got ${describe(options)}`);
+  checkOptionNames(options, WRAPPER_OPTIONS, of);
+  const { cache, keyPrefix, query, keyParts, varyCookies, now } = options;
+  return resolvePageOptions({ cache, keyPrefix, query, keyParts, varyCookies, now });
+}

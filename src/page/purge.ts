@@ -8,7 +8,7 @@ import { describe } from "../arguments.ts";
 import { type EdgeCache, readRecord } from "../cache.ts";
 import { orderedNow } from "../ordered-time.ts";
 import { baseKey } from "./keys.ts";
-import { type PageCacheOptions, resolvePageOptions } from "./options.ts";
+import { keySettings, type PageCacheOptions } from "./options.ts";
 import { selectCache } from "./select.ts";
 import { varyMemo } from "./vary-memo.ts";
 
@@ -65,7 +65,7 @@ export async function purgedSince(cache: EdgeCache, base: string, since: number)
  */
 export async function purgePage(url: string | URL | Request, options: PurgePageOptions = {}): Promise<void> {
   const request = url instanceof Request ? url : new Request(checkedUrl(url));
-  const settings = resolvePageOptions(options);
+  const settings = keySettings(options, "purgePage");
   const cache = selectCache(settings.cache, request, []);
   const memo = varyMemo(cache);
   const at = orderedNow(settings.now);

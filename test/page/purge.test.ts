@@ -1,7 +1,7 @@
 /** purgePage: a URL's cached pages go, GET and HEAD, every variant included, and stay gone. */
 import { describe, expect, it } from "vitest";
 import { createCache } from "../../src/cache.ts";
-import { cachePage } from "../../src/page/cache-page.ts";
+import { cachePage, cacheSite } from "../../src/page/cache-page.ts";
 import { purgePage } from "../../src/page/purge.ts";
 import { type Bench, counted, get, heldFirstRender, pageBench, read } from "./setup.ts";
 
@@ -204,6 +204,16 @@ describe("purgePage", () => {
     beforeWrite = aroundDelete = undefined;
     const english = await get(handler, bench, url, { headers: { "accept-language": "en" } });
     expect(english.body).not.toBe("/article 1"); // the purged render
+  });
+
+  it("takes the very options object a cacheSite was given, and refuses a name no wrapper knows", async () => {
+    const bench = pageBench();
+    const siteOptions = { cache: bench.cache, now: bench.clock.now, waitUntil: bench.waitUntil, keyPrefix: "site", seconds: 300 };
+    const handler = cacheSite(siteOptions)(counted());
+    await get(handler, bench, "https://example.com/a");
+    await purgePage("https://example.com/a", siteOptions);
+    expect((await get(handler, bench, "https://example.com/a")).cacheStatus).toBe("edgecache; fwd=uri-miss; stored");
+    await expect(purgePage("https://example.com/a", { ...siteOptions, keyprefix: "site" } as never)).rejects.toThrow("options.keyprefix is not an option of purgePage (did you mean keyPrefix?)");
   });
 
   it("refuses a URL that is not one, naming the argument", async () => {
