@@ -545,7 +545,12 @@ class Cache implements EdgeCache {
   }
 
   makeKey(key: string, version?: number): string {
-    checkKey(key);
+    return this.keyOf(key, version, "key");
+  }
+
+  /** `makeKey`, a key that is not one refused by `name`. */
+  private keyOf(key: string, version: number | undefined, name: string): string {
+    checkKey(key, name);
     const v = version ?? this.version;
     checkInteger(v, "version");
     return this.keyFunction(key, this.keyPrefix, v);
@@ -907,8 +912,7 @@ class Cache implements EdgeCache {
 
   /** Make, warn about and validate the backend key for one user key; a key that is not a string is refused by `name`. */
   private checkedKey(key: string, version: number | undefined, name = "key"): string {
-    checkKey(key, name);
-    const made = this.makeKey(key, version);
+    const made = this.keyOf(key, version, name);
     if (this.validateKey) {
       this.validateKey(made);
     } else {
