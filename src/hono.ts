@@ -21,19 +21,21 @@
  *
  * Headers the middleware above sets before `next()` (`c.header`: a request id, a CSRF token, CORS)
  * belong to this request, as Django's outer middleware adds its headers after the cache step:
- * they are kept out of what the wrapper sees and stores, and added to every answer, hit or miss.
+ * the page-caching middleware keeps them out of what it stores, and adds them to every answer,
+ * hit or miss (the header middleware stores nothing, and leaves them as they are).
  * Those the page cache judges a response by (Set-Cookie, Cache-Control, Vary) stay in: a cookie
  * or `private` set above still keeps the page out of the cache.
  *
  * Errors: Hono turns an error thrown below into its `onError` response before `next()` returns;
- * the wrapper hears it as the error it was (see `ThrownAnswers`: a stale page may stand in for a
- * server error, `cacheControl` patches nothing), and if the wrapper has no answer of its own,
- * that response stands.
+ * the header wrappers hear it as the error it was (`cacheControl` patches nothing, as Django's
+ * decorators patch nothing when the view raises), and page caching does when it is a server
+ * error (a stale page may stand in; a 4xx from an `HTTPException` is an answer, as a returned one
+ * is). If the wrapper has no answer of its own, Hono's response stands.
  */
 import type { Context, Env, ExecutionContext, MiddlewareHandler, Next } from "hono";
 import { describe, type Timeout } from "./arguments.ts";
 import type { EdgeCache } from "./cache.ts";
-import { type CacheControlDirectives, compileCacheControl } from "./http/cache-control.ts";
+import { type CacheControlDirectives, markPrivate } from "./http/cache-control.ts";
 import { editHeaders } from "./http/headers.ts";
 import type { ConditionalGetOptions } from "./http/conditional.ts";
 import { pageCaching, siteCaching, type SiteCacheOptions } from "./page/cache-page.ts";
@@ -145,20 +147,22 @@ function waitUntilContext(c: Context): WaitUntilContext {
 }
 
 /**
- * Run `wrapper` as middleware, the rest of the chain being the wrapped handler. With `app`, a
- * request the wrapper runs the handler for that is not this request's own (a stale page's
+ * Run `wrapper` as middleware, the rest of the chain being the wrapped handler. `pages` for a
+ * page-caching wrapper (see the module's notes on headers set above and errors); with its `app`,
+ * a request the wrapper runs the handler for that is not this request's own (a stale page's
  * refresh) is dispatched through the app again.
  */
-function middleware<E extends Env>(wrapper: Wrapper, app?: RefreshDispatcher, thrownAt: ThrownAnswers = everyAnswer): MiddlewareHandler<E> {
+function middleware<E extends Env>(wrapper: Wrapper, pages?: { app: RefreshDispatcher | undefined }): MiddlewareHandler<E> {
+  const app = pages?.app;
   const handle = wrapper((request: Request, _env: unknown, _ctx: unknown, forward: Forward) => forward(request));
   /** Refreshes dispatched through the app, by their Request: where the chain's response goes. */
   const refreshes = new WeakMap<Request, (response: Response | PromiseLike<Response>) => void>();
   return async (c, next) => {
-    const above = headersSetAbove(c);
+    const above = pages && headersSetAbove(c);
     const erredBefore = c.error;
     /** The chain's response once it has run: its error if Hono turned one into it, without the headers set above. */
     const rendered = (): Response => {
-      if (c.error !== erredBefore && thrownAt(c.res.status)) throw c.error;
+      if (c.error !== erredBefore && (!pages || c.res.status >= 500)) throw c.error;
       return above ? withoutHeaders(c.res, above) : c.res;
     };
     const refreshed = app && refreshes.get(c.req.raw);
@@ -201,16 +205,6 @@ function middleware<E extends Env>(wrapper: Wrapper, app?: RefreshDispatcher, th
 }
 
 /**
- * Of the answers Hono made from an error thrown below, by status, those the wrapper hears as the
- * error itself: all of them for the header wrappers (which then patch nothing, as Django's
- * decorators patch nothing when the view raises); for page caching, server errors only (a stale
- * page may stand in): a 4xx from an `HTTPException` is an answer, as a returned one is.
- */
-type ThrownAnswers = (status: number) => boolean;
-const everyAnswer: ThrownAnswers = () => true;
-const serverErrors: ThrownAnswers = (status) => status >= 500;
-
-/**
  * Run the rest of the chain for `request`. A refresh may need another request than the
  * context's own (a GET for a HEAD, without the client's conditions or range): the chain then
  * sees it as `c.req.raw`, and the context gets its own back afterwards.
@@ -243,7 +237,6 @@ function rendersAlike(request: Request, own: Request): boolean {
  * Vary, size): set above, they stay in what it sees (see the module's notes).
  */
 const JUDGED_HEADERS = new Set(["set-cookie", "cache-control", "cdn-cache-control", "vary", "expires", "content-length"]);
-const markPrivate = compileCacheControl({ private: true });
 
 /** The headers the middleware above set for this request before `next()`; `undefined` when none. */
 function headersSetAbove(c: Context): Array<[string, string]> | undefined {
@@ -322,7 +315,7 @@ function withoutApp<O extends { app?: RefreshDispatcher }>(options: O): [Omit<O,
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Hono's own default, so the middleware fits any app
 export function cachePage<E extends Env = any>(timeout: Timeout, options: HonoPageCacheOptions<E> = {}): MiddlewareHandler<E> {
   const [rest, app] = withoutApp(options);
-  return middleware(pageCaching(timeout, rest, app ? "background" : "in-request"), app, serverErrors);
+  return middleware(pageCaching(timeout, rest, app ? "background" : "in-request"), { app });
 }
 
 /**
@@ -338,7 +331,7 @@ export function cachePage<E extends Env = any>(timeout: Timeout, options: HonoPa
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Hono's own default, so the middleware fits any app
 export function cacheSite<E extends Env = any>(options: HonoSiteCacheOptions<E> = {}): MiddlewareHandler<E> {
   const [rest, app] = withoutApp(options);
-  return middleware(siteCaching(rest, app ? "background" : "in-request"), app, serverErrors);
+  return middleware(siteCaching(rest, app ? "background" : "in-request"), { app });
 }
 
 /**

@@ -204,3 +204,12 @@ function mergeNoCache(existing: string | true | undefined, added: string | true)
   if (existing === true || added === true) return true;
   return uniqueIgnoringCase([...splitHeaderList(existing), ...splitHeaderList(added)]).join(", ");
 }
+
+/**
+ * Mark a response's headers `private` (a `public` there goes): for an answer that carries one
+ * visitor's cookies, which no shared cache may keep.
+ *
+ * @example
+ * markPrivate(response.headers); // "public, max-age=60" becomes "max-age=60, private"
+ */
+export const markPrivate: (headers: Headers) => void = compileCacheControl({ private: true });

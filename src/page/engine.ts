@@ -5,7 +5,7 @@
  * failures that are misses (reported to `onError`) instead of errors.
  */
 import { type EdgeCache, readSharedStreamed, writeStreamed } from "../cache.ts";
-import { compileCacheControl, parseDeltaSeconds } from "../http/cache-control.ts";
+import { compileCacheControl, markPrivate, parseDeltaSeconds } from "../http/cache-control.ts";
 import { conditionalRequestHeaders } from "../http/conditional.ts";
 import { editHeaders } from "../http/headers.ts";
 import { patchResponseHeaders } from "../http/response-headers.ts";
@@ -31,7 +31,6 @@ import { checkTags, fileUnderTags, type Tagged, tagHeaderValue } from "../tags.t
 import { varyMemo } from "./vary-memo.ts";
 
 /** Marks the answer that carries the cookies `stripSetCookie` kept out of the stored page. */
-const markPrivate = compileCacheControl({ private: true });
 /**
  * Where a stale page's refresh runs its handler: in the background, or before the stale page is
  * answered, for handlers that can only run within their request (Hono's chain, `edgecache/hono`).
