@@ -16,7 +16,7 @@ const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 /** Why a hit was served other than fresh from the cache. */
 export type HitDetail = "collapsed" | "revalidating" | "refreshing" | "stale-if-error";
 
-/** What a hit adds to its page's headers: whole seconds since it was stored and of freshness left, and whether it answers a HEAD. */
+/** What a hit adds to its page's headers: its age in whole seconds (its Age on arrival, plus the time since it was stored), those of freshness left, and whether it answers a HEAD. */
 interface Hit {
   age: number;
   ttl: number;
@@ -45,7 +45,7 @@ export class PageAnswers {
   hit(request: Request, method: string, page: DecodedPage, now: number, detail?: HitDetail): Response {
     const remaining = (page.freshUntil - now) / 1000;
     const hit: Hit = {
-      age: Math.max(0, Math.floor((now - page.storedAt) / 1000)),
+      age: page.ageOnArrival + Math.max(0, Math.floor((now - page.storedAt) / 1000)), // RFC 9111 §4.2.3
       ttl: remaining > 0 ? Math.ceil(remaining) : Math.floor(remaining),
       detail,
       head: method === "HEAD",

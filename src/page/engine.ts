@@ -286,7 +286,7 @@ export class PageCacheEngine {
       .then(async (bytes) => {
         if (bytes === undefined) return; // over maxBodyBytes, or the stream broke or was cancelled
         const page: StoredPage = {
-          status, headers, body: bytes, storedAt: now, freshUntil,
+          status, headers, body: bytes, storedAt: now, ageOnArrival: decision.age, freshUntil,
           staleWhileRevalidateUntil: freshUntil + Math.max(0, swr) * 1000,
           staleIfErrorUntil: freshUntil + Math.max(0, sie) * 1000,
           shareable: decision.shareable,

@@ -44,9 +44,10 @@ export type Decision =
   /**
    * Add Expires and max-age for `timeout`; store it when `refusal` is absent. `stale`: what may
    * let the page be served stale (see 7): the stale options or the response's own directives,
-   * its own directives only, or nothing.
+   * its own directives only, or nothing. `age`: the response's own Age in seconds (0 without
+   * one), which a hit's Age starts from.
    */
-  | { patch: true; timeout: number; refusal?: Refusal; shareable: boolean; stale: StalePermission; directives: ParsedCacheControl };
+  | { patch: true; timeout: number; refusal?: Refusal; shareable: boolean; stale: StalePermission; directives: ParsedCacheControl; age: number };
 
 /**
  * What may let a stored page be served stale (see 7 above).
@@ -103,7 +104,7 @@ export function decide(request: Request, response: Response, rule: TimeoutRule, 
     : directives.has("s-maxage") ? "response"
     : "options-or-response";
   const refusal = status === 304 ? "not-modified" : timeout <= 0 ? "zero-timeout" : request.method !== "HEAD" && Number(headers.get("content-length")) > options.maxBodyBytes ? "too-large" : undefined;
-  return refusal ? { patch: true, timeout, refusal, shareable, stale, directives } : { patch: true, timeout, shareable, stale, directives };
+  return refusal ? { patch: true, timeout, refusal, shareable, stale, directives, age } : { patch: true, timeout, shareable, stale, directives, age };
 }
 
 /**

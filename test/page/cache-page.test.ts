@@ -427,8 +427,21 @@ describe("where edgecache is stricter than Django (DESIGN.md's table)", () => {
     const aged = cacheSite(options(bench))(view({ headers: { "cache-control": "max-age=600", age: "590" } }));
     const [, hit] = await twice(aged, bench, "https://example.com/aged");
     expect(hit.cacheStatus).toBe("edgecache; hit; ttl=10");
+    // Its Age goes on from the one it arrived with (RFC 9111 §4.2.3), so a cache or browser
+    // below keeps it no longer than the origin allowed either.
+    expect(hit.headers.get("age")).toBe("590");
+    bench.clock.advance(3);
+    const later = await read(aged(new Request("https://example.com/aged")));
+    expect([later.headers.get("age"), later.cacheStatus]).toEqual(["593", "edgecache; hit; ttl=7"]);
     const spent = cacheSite(options(bench))(view({ headers: { "cache-control": "max-age=60", age: "75" } }));
     expect((await twice(spent, bench, "https://example.com/spent"))[1].cacheStatus).toBe("edgecache; fwd=uri-miss; detail=max-age-zero");
+  });
+
+  it("gives a cachePage hit the Age its response arrived with, plus its time in the cache", async () => {
+    const bench = pageBench();
+    const handler = cachePage(60, options(bench))(view({ headers: { age: "30" } }));
+    const [miss, hit] = await twice(handler, bench, "https://example.com/");
+    expect([miss.headers.get("age"), hit.headers.get("age"), hit.cacheStatus]).toEqual(["30", "30", "edgecache; hit; ttl=60"]);
   });
 
   it("keeps a page under cacheSite for its s-maxage, the shared caches' lifetime, over its max-age", async () => {

@@ -10,6 +10,7 @@ const page: StoredPage = {
   headers: [["content-type", "text/html"], ["set-cookie", "a=1"], ["set-cookie", "b=2"]],
   body: new TextEncoder().encode("<p>hi</p>"),
   storedAt: 1_000,
+  ageOnArrival: 7,
   freshUntil: 61_000,
   staleWhileRevalidateUntil: 61_000,
   staleIfErrorUntil: 61_000,
@@ -55,7 +56,16 @@ describe("stored pages", () => {
     expect(decodeStoredPage(head.subarray(0, head.byteLength - 1))).toBeUndefined();
   });
 
+  it("read a page stored by the previous version of the format (without its age on arrival) as one that arrived new", () => {
+    const head = storedPageHead(page);
+    // Version 1: the same fixed fields up to the four times, then no age on arrival.
+    const v1 = concatBytes(concatBytes(Uint8Array.of(0x45, 0x50, 0x01), head.subarray(3, 38)), concatBytes(head.subarray(42), page.body));
+    const decoded = decodeStoredPage(v1)!;
+    expect(decoded.ageOnArrival).toBe(0);
+    expect({ ...decoded, ageOnArrival: 7, headerRecord: undefined, bodyLength: undefined, answerHeaders: undefined }).toEqual({ ...page, headerRecord: undefined, bodyLength: undefined, answerHeaders: undefined });
+  });
+
   it("read anything else as no page", () => {
-    for (const value of [undefined, "page", new Uint8Array(3), Uint8Array.of(0x45, 0x50, 0x01)]) expect(decodeStoredPage(value)).toBeUndefined();
+    for (const value of [undefined, "page", new Uint8Array(3), Uint8Array.of(0x45, 0x50, 0x01), Uint8Array.of(0x45, 0x50, 0x02), concatBytes(Uint8Array.of(0x45, 0x50, 0x03), storedPageHead(page).subarray(3))]) expect(decodeStoredPage(value)).toBeUndefined();
   });
 });
