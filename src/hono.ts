@@ -22,7 +22,9 @@
  * Headers the middleware above sets before `next()` (`c.header`: a request id, a CSRF token, CORS)
  * belong to this request, as Django's outer middleware adds its headers after the cache step:
  * the page-caching middleware keeps them out of what it stores, and adds them to every answer,
- * hit or miss (the header middleware stores nothing, and leaves them as they are).
+ * hit or miss (the header middleware stores nothing, and leaves them as they are). Hono shows
+ * them only in a Response built for the purpose (a few µs in workerd), which is skipped when the
+ * middleware is the first handler of the request, with nothing above it.
  * Those the page cache judges a response by (Set-Cookie, Cache-Control, Vary) stay in: a cookie
  * or `private` set above still keeps the page out of the cache.
  *
@@ -33,6 +35,7 @@
  * is). If the wrapper has no answer of its own, Hono's response stands.
  */
 import type { Context, Env, ExecutionContext, MiddlewareHandler, Next } from "hono";
+import { matchedRoutes } from "hono/route";
 import { describe, type Timeout } from "./arguments.ts";
 import type { EdgeCache } from "./cache.ts";
 import { type CacheControlDirectives, markPrivate } from "./http/cache-control.ts";
@@ -157,8 +160,8 @@ function middleware<E extends Env>(wrapper: Wrapper, pages?: { app: RefreshDispa
   const handle = wrapper((request: Request, _env: unknown, _ctx: unknown, forward: Forward) => forward(request));
   /** Refreshes dispatched through the app, by their Request: where the chain's response goes. */
   const refreshes = new WeakMap<Request, (response: Response | PromiseLike<Response>) => void>();
-  return async (c, next) => {
-    const above = pages && headersSetAbove(c);
+  const self: MiddlewareHandler<E> = async (c, next) => {
+    const above = pages && !runsFirst(c, self) ? headersSetAbove(c) : undefined;
     const erredBefore = c.error;
     /** The chain's response once it has run: its error if Hono turned one into it, without the headers set above. */
     const rendered = (): Response => {
@@ -202,6 +205,7 @@ function middleware<E extends Env>(wrapper: Wrapper, pages?: { app: RefreshDispa
     }
     c.res = above ? withHeaders(response, above) : response;
   };
+  return self;
 }
 
 /**
@@ -237,6 +241,16 @@ function rendersAlike(request: Request, own: Request): boolean {
  * Vary, size): set above, they stay in what it sees (see the module's notes).
  */
 const JUDGED_HEADERS = new Set(["set-cookie", "cache-control", "cdn-cache-control", "vary", "expires", "content-length"]);
+
+/**
+ * Whether `middleware` is the first handler Hono runs for this request, so nothing above it
+ * can have set a header: Hono dispatches the matched handlers in order, numbering each as it goes
+ * (`routeIndex`). Run any other way (inside `every()` of hono/combine, or called by another
+ * middleware), it is not the first matched handler itself, and the answer is no.
+ */
+function runsFirst(c: Context, middleware: MiddlewareHandler): boolean {
+  return c.req.routeIndex === 0 && matchedRoutes(c)[0]?.handler === middleware;
+}
 
 /** The headers the middleware above set for this request before `next()`; `undefined` when none. */
 function headersSetAbove(c: Context): Array<[string, string]> | undefined {

@@ -1,5 +1,6 @@
 /** cachePage and cacheSite as Hono middleware, driven through `app.request()`. */
 import { Hono, type MiddlewareHandler } from "hono";
+import { every } from "hono/combine";
 import { setCookie } from "hono/cookie";
 import { HTTPException } from "hono/http-exception";
 import { describe, expect, expectTypeOf, it } from "vitest";
@@ -94,6 +95,28 @@ describe("cachePage middleware", () => {
     const visitor = await get("/", { headers: { "x-first-visit": "v-42" } });
     expect([visitor.headers.getSetCookie(), visitor.headers.get("cache-control"), visitor.cacheStatus]).toEqual([["visitor=v-42; Path=/"], "max-age=60, private", "edgecache; hit; ttl=60"]);
     expect((await get("/")).headers.getSetCookie()).toEqual([]);
+  });
+
+  it("sees headers set above it when it runs first in its route but not first for the request (hono/combine, or called by other middleware)", async () => {
+    const requestId: MiddlewareHandler = async (c, next) => {
+      c.header("X-Request-Id", c.req.header("x-request-id") ?? "none");
+      await next();
+    };
+    const combined = new Hono();
+    combined.get("/", every(requestId, cachePage(60, store().options)), counting());
+    const called = new Hono();
+    const pages = cachePage(60, store().options);
+    called.use((c, next) => {
+      c.header("X-Request-Id", c.req.header("x-request-id") ?? "none");
+      return pages(c, next);
+    });
+    called.get("/", counting());
+    for (const app of [combined, called]) {
+      const get = client(app);
+      const miss = await get("/", { headers: { "x-request-id": "req-A" } });
+      const hit = await get("/", { headers: { "x-request-id": "req-B" } });
+      expect([miss.headers.get("x-request-id"), hit.headers.get("x-request-id"), hit.cacheStatus]).toEqual(["req-A", "req-B", "edgecache; hit; ttl=60"]);
+    }
   });
 
   it("works without an execution context (Deno, Bun, Node): the write finishes in the background", async () => {
