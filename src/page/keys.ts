@@ -16,6 +16,7 @@
 import { type EdgeCache, readRecord } from "../cache.ts";
 import { sha256Hex } from "../hash.ts";
 import { acceptedCodings } from "../http/accept-encoding.ts";
+import { orderedNow } from "../ordered-time.ts";
 import { parseVary } from "../http/vary.ts";
 import { keySettings, type PageCacheOptions, type ResolvedPageOptions } from "./options.ts";
 import { selectCache } from "./select.ts";
@@ -148,7 +149,7 @@ export async function getCacheKey(request: Request, options: GetCacheKeyOptions 
 }
 
 /** Options of `learnCacheKey`. */
-export interface LearnCacheKeyOptions extends Pick<PageCacheOptions, "keyPrefix" | "cache" | "query" | "keyParts" | "varyCookies"> {
+export interface LearnCacheKeyOptions extends Pick<PageCacheOptions, "keyPrefix" | "cache" | "query" | "keyParts" | "varyCookies" | "now"> {
   /** How long the vary index is kept, in seconds. Default: the cache's default timeout. */
   timeout?: number | null;
 }
@@ -167,7 +168,8 @@ export async function learnCacheKey(request: Request, response: Response, option
   const cache: EdgeCache = selectCache(settings.cache, request, []);
   const base = await baseKey(request, request.method, settings);
   const vary = varyNames(response.headers.get("vary"));
-  const index = await varyIndexFor(cache, base, vary);
+  // Written now: a page stored after a purge before this takes up its epoch (see `varyIndexFor`).
+  const index = await varyIndexFor(cache, base, vary, { at: orderedNow(settings.now) });
   await cache.set(base, index, timeout === undefined ? undefined : { timeout });
   return variantKey(base, request, vary, settings, index.epoch);
 }

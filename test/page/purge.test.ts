@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { createCache } from "../../src/cache.ts";
 import { cachePage, cacheSite } from "../../src/page/cache-page.ts";
+import { getCacheKey, learnCacheKey } from "../../src/page/keys.ts";
 import { purgePage } from "../../src/page/purge.ts";
 import { type Bench, counted, get, heldFirstRender, pageBench, read } from "./setup.ts";
 
@@ -214,6 +215,18 @@ describe("purgePage", () => {
     await purgePage("https://example.com/a", siteOptions);
     expect((await get(handler, bench, "https://example.com/a")).cacheStatus).toBe("edgecache; fwd=uri-miss; stored");
     await expect(purgePage("https://example.com/a", { ...siteOptions, keyprefix: "site" } as never)).rejects.toThrow("options.keyprefix is not an option of purgePage (did you mean keyPrefix?)");
+  });
+
+  it("keeps the variant key learnCacheKey gave after a purge: the next page stored there takes up its index", async () => {
+    const bench = pageBench();
+    const handler = wrap(bench, { vary: "Accept-Language" });
+    const english = { headers: { "accept-language": "en" } };
+    await get(handler, bench, "https://example.com/", english);
+    await purgePage("https://example.com/", { cache: bench.cache, now: bench.clock.now });
+    const request = new Request("https://example.com/", english);
+    const learnt = await learnCacheKey(request, new Response("hi", { headers: { vary: "Accept-Language" } }), { cache: bench.cache, now: bench.clock.now });
+    await get(handler, bench, "https://example.com/", { headers: { "accept-language": "fr" } });
+    expect(await getCacheKey(request, { cache: bench.cache })).toBe(learnt);
   });
 
   it("refuses a URL that is not one, naming the argument", async () => {
