@@ -35,7 +35,6 @@
  * is). If the wrapper has no answer of its own, Hono's response stands.
  */
 import type { Context, Env, ExecutionContext, MiddlewareHandler, Next } from "hono";
-import { matchedRoutes } from "hono/route";
 import { describe, type Timeout } from "./arguments.ts";
 import type { EdgeCache } from "./cache.ts";
 import { type CacheControlDirectives, markPrivate } from "./http/cache-control.ts";
@@ -249,7 +248,10 @@ const JUDGED_HEADERS = new Set(["set-cookie", "cache-control", "cdn-cache-contro
  * middleware), it is not the first matched handler itself, and the answer is no.
  */
 function runsFirst(c: Context, middleware: MiddlewareHandler): boolean {
-  return c.req.routeIndex === 0 && matchedRoutes(c)[0]?.handler === middleware;
+  // The request's own getter, not hono/route's `matchedRoutes`: that one reads a symbol private to
+  // the copy of Hono edgecache imports, and the app's may be another (a CommonJS app's, Deno's
+  // jsr:@hono/hono). Deprecated, but in every Hono 4; where it is gone, the headers are read.
+  return c.req.routeIndex === 0 && (c.req as { matchedRoutes?: ReadonlyArray<{ handler: unknown }> }).matchedRoutes?.[0]?.handler === middleware;
 }
 
 /** The headers the middleware above set for this request before `next()`; `undefined` when none. */

@@ -1,4 +1,5 @@
 /** cachePage and cacheSite as Hono middleware, driven through `app.request()`. */
+import { createRequire } from "node:module";
 import { Hono, type MiddlewareHandler } from "hono";
 import { every } from "hono/combine";
 import { setCookie } from "hono/cookie";
@@ -117,6 +118,17 @@ describe("cachePage middleware", () => {
       const hit = await get("/", { headers: { "x-request-id": "req-B" } });
       expect([miss.headers.get("x-request-id"), hit.headers.get("x-request-id"), hit.cacheStatus]).toEqual(["req-A", "req-B", "edgecache; hit; ttl=60"]);
     }
+  });
+
+  it("serves an app built with another copy of Hono than the one edgecache imports (a CommonJS app's)", async () => {
+    const { Hono: OtherHono } = createRequire(import.meta.url)("hono") as typeof import("hono");
+    expect(OtherHono).not.toBe(Hono);
+    const app = new OtherHono();
+    app.use(cacheSite(store().options));
+    app.get("/", counting());
+    const get = client(app as unknown as Hono);
+    const [miss, hit] = [await get("/"), await get("/")];
+    expect([miss.status, miss.cacheStatus, hit.status, hit.cacheStatus, hit.body]).toEqual([200, "edgecache; fwd=uri-miss; stored", 200, "edgecache; hit; ttl=600", "page 1"]);
   });
 
   it("works without an execution context (Deno, Bun, Node): the write finishes in the background", async () => {
