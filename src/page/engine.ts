@@ -248,7 +248,9 @@ export class PageCacheEngine {
     // downstream may keep it.
     const strips = this.options.setCookie === "strip" && response.headers.has("set-cookie");
     if (this.options.sendCacheHeaders) {
-      patched = patchResponseHeaders(response, decision.timeout, { now: () => now });
+      // Its Age goes out with it (and on hits, grown: see PageAnswers.hit), so max-age counts from
+      // when it was made upstream: max-age less Age is then the freshness the cache gives it here.
+      patched = patchResponseHeaders(response, decision.timeout + decision.age, { now: () => now - decision.age * 1000 });
       if (this.staleDirectives && decision.stale === "options-or-response") patched = editHeaders(patched, this.staleDirectives);
     }
     const answer = (sent: Response, outcome: CacheOutcome): Response =>

@@ -433,6 +433,8 @@ describe("where edgecache is stricter than Django (DESIGN.md's table)", () => {
     bench.clock.advance(3);
     const later = await read(aged(new Request("https://example.com/aged")));
     expect([later.headers.get("age"), later.cacheStatus]).toEqual(["593", "edgecache; hit; ttl=7"]);
+    // Its max-age still counts from when it was made: max-age less Age is the 7 s left.
+    expect([later.headers.get("cache-control"), later.headers.get("expires")]).toEqual(["max-age=600", new Date(bench.clock.now() + 7000).toUTCString()]);
     const spent = cacheSite(options(bench))(view({ headers: { "cache-control": "max-age=60", age: "75" } }));
     expect((await twice(spent, bench, "https://example.com/spent"))[1].cacheStatus).toBe("edgecache; fwd=uri-miss; detail=max-age-zero");
   });
@@ -442,6 +444,8 @@ describe("where edgecache is stricter than Django (DESIGN.md's table)", () => {
     const handler = cachePage(60, options(bench))(view({ headers: { age: "30" } }));
     const [miss, hit] = await twice(handler, bench, "https://example.com/");
     expect([miss.headers.get("age"), hit.headers.get("age"), hit.cacheStatus]).toEqual(["30", "30", "edgecache; hit; ttl=60"]);
+    // max-age counts from when it was made upstream, so max-age less Age is the timeout, here as below.
+    expect([hit.headers.get("cache-control"), hit.headers.get("expires")]).toEqual(["max-age=90", new Date(bench.clock.now() + 60_000).toUTCString()]);
   });
 
   it("keeps a page under cacheSite for its s-maxage, the shared caches' lifetime, over its max-age", async () => {
