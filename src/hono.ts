@@ -25,7 +25,8 @@
  * hit or miss (the header middleware stores nothing, and leaves them as they are). Hono shows
  * them only in a Response built for the purpose (a few µs in workerd), which is skipped when the
  * middleware is the first handler of the request, with nothing above it.
- * Those the page cache judges a response by (Set-Cookie, Cache-Control, Vary) stay in: a cookie
+ * Those the page cache judges a response by (Set-Cookie, Cache-Control, the `targetedCacheControl`
+ * fields, Vary) stay in: a cookie
  * or `private` set above still keeps the page out of the cache.
  *
  * Errors: Hono turns an error thrown below into its `onError` response before `next()` returns;
@@ -154,8 +155,9 @@ function waitUntilContext(c: Context): WaitUntilContext {
  * a request the wrapper runs the handler for that is not this request's own (a stale page's
  * refresh) is dispatched through the app again.
  */
-function middleware<E extends Env>(wrapper: Wrapper, pages?: { app: RefreshDispatcher | undefined }): MiddlewareHandler<E> {
+function middleware<E extends Env>(wrapper: Wrapper, pages?: { app: RefreshDispatcher | undefined; judged: ReadonlySet<string> }): MiddlewareHandler<E> {
   const app = pages?.app;
+  const judged = pages?.judged;
   const handle = wrapper((request: Request, _env: unknown, _ctx: unknown, forward: Forward) => forward(request));
   /** Refreshes dispatched through the app, by their Request: where the chain's response goes. */
   const refreshes = new WeakMap<Request, (response: Response | PromiseLike<Response>) => void>();
@@ -165,7 +167,7 @@ function middleware<E extends Env>(wrapper: Wrapper, pages?: { app: RefreshDispa
     /** The chain's response once it has run: its error if Hono turned one into it, without the headers set above. */
     const rendered = (): Response => {
       if (c.error !== erredBefore && (!pages || c.res.status >= 500)) throw c.error;
-      return above ? withoutHeaders(c.res, above) : c.res;
+      return above && judged ? withoutHeaders(c.res, above, judged) : c.res;
     };
     const refreshed = app && refreshes.get(c.req.raw);
     if (refreshed) {
@@ -236,10 +238,14 @@ function rendersAlike(request: Request, own: Request): boolean {
 }
 
 /**
- * Headers the page cache judges or patches a response by (cookies, lifetime, targeted lifetime,
- * Vary, size): set above, they stay in what it sees (see the module's notes).
+ * Headers a page cache with `options` judges or patches a response by (cookies, lifetime, the
+ * targeted lifetime fields it obeys, Vary, size): set above, they stay in what it sees (see the
+ * module's notes). Called once the wrapper has checked the options.
  */
-const JUDGED_HEADERS = new Set(["set-cookie", "cache-control", "cdn-cache-control", "vary", "expires", "content-length"]);
+function judgedHeaders(options: Pick<PageCacheOptions, "targetedCacheControl">): ReadonlySet<string> {
+  const targeted = (options.targetedCacheControl ?? []).map((name) => name.toLowerCase());
+  return new Set(["set-cookie", "cache-control", "cdn-cache-control", "vary", "expires", "content-length", ...targeted]);
+}
 
 /**
  * Whether `middleware` is the first handler Hono runs for this request, so nothing above it
@@ -266,8 +272,8 @@ function headersSetAbove(c: Context): Array<[string, string]> | undefined {
 }
 
 /** `response` without the headers set above (as set above), but for those the page cache judges by. */
-function withoutHeaders(response: Response, above: ReadonlyArray<[string, string]>): Response {
-  const own = above.filter(([name, value]) => !JUDGED_HEADERS.has(name) && response.headers.get(name) === value);
+function withoutHeaders(response: Response, above: ReadonlyArray<[string, string]>, judged: ReadonlySet<string>): Response {
+  const own = above.filter(([name, value]) => !judged.has(name) && response.headers.get(name) === value);
   return own.length === 0 ? response : editHeaders(response, (headers) => own.forEach(([name]) => headers.delete(name)));
 }
 
@@ -331,7 +337,7 @@ function withoutApp<O extends { app?: RefreshDispatcher }>(options: O): [Omit<O,
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Hono's own default, so the middleware fits any app
 export function cachePage<E extends Env = any>(timeout: Timeout, options: HonoPageCacheOptions<E> = {}): MiddlewareHandler<E> {
   const [rest, app] = withoutApp(options);
-  return middleware(pageCaching(timeout, rest, app ? "background" : "in-request"), { app });
+  return middleware(pageCaching(timeout, rest, app ? "background" : "in-request"), { app, judged: judgedHeaders(rest) });
 }
 
 /**
@@ -347,7 +353,7 @@ export function cachePage<E extends Env = any>(timeout: Timeout, options: HonoPa
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Hono's own default, so the middleware fits any app
 export function cacheSite<E extends Env = any>(options: HonoSiteCacheOptions<E> = {}): MiddlewareHandler<E> {
   const [rest, app] = withoutApp(options);
-  return middleware(siteCaching(rest, app ? "background" : "in-request"), { app });
+  return middleware(siteCaching(rest, app ? "background" : "in-request"), { app, judged: judgedHeaders(rest) });
 }
 
 /**

@@ -98,6 +98,21 @@ describe("cachePage middleware", () => {
     expect((await get("/")).headers.getSetCookie()).toEqual([]);
   });
 
+  it("judges a page by a targetedCacheControl field that middleware above set, as by Cache-Control", async () => {
+    for (const field of ["Cache-Control", "Edgecache-Cache-Control"]) {
+      const app = new Hono();
+      app.use(async (c, next) => {
+        if (c.req.header("x-user")) c.header(field, "no-store"); // signed in: not for this cache
+        await next();
+      });
+      app.get("/", cachePage(60, { ...store().options, targetedCacheControl: ["Edgecache-Cache-Control", "CDN-Cache-Control"] }), (c) => c.text(`dashboard of ${c.req.header("x-user") ?? "nobody"}`));
+      const get = client(app);
+      const alice = await get("/", { headers: { "x-user": "alice" } });
+      const anonymous = await get("/");
+      expect([alice.body, alice.cacheStatus, anonymous.body], field).toEqual(["dashboard of alice", "edgecache; fwd=uri-miss; detail=no-store", "dashboard of nobody"]);
+    }
+  });
+
   it("sees headers set above it when it runs first in its route but not first for the request (hono/combine, or called by other middleware)", async () => {
     const requestId: MiddlewareHandler = async (c, next) => {
       c.header("X-Request-Id", c.req.header("x-request-id") ?? "none");
