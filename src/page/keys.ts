@@ -62,26 +62,38 @@ export function varyNames(vary: string | null): string[] {
 
 /** Spaces and tabs around a cookie's name or value, which cookie parsers (Hono's, Django's) drop. */
 const COOKIE_SPACE = /^[ \t]+|[ \t]+$/g;
+/** A cookie name as RFC 6265 has it (an HTTP token), which every parser reads the same way. */
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
  * A Cookie header's pairs as `[name, value]`, each trimmed of spaces and tabs as apps read them
- * (`sessionid =x` is the cookie `sessionid`); a pair without `=` is a name with an empty value.
+ * (`sessionid =x` is the cookie `sessionid`), empty ones left out; `undefined` when a pair is one
+ * that parsers read differently: a name that is not a token (`\u00a0sessionid`, which a parser
+ * trimming with `String.trim` takes for `sessionid`), or no `=` (skipped by some, an empty value
+ * to others).
  */
-function cookiePairs(header: string): Array<[string, string]> {
-  return header.split(";").map((pair) => {
+function cookiePairs(header: string): Array<[string, string]> | undefined {
+  const pairs: Array<[string, string]> = [];
+  for (const pair of header.split(";")) {
+    if (pair.replace(COOKIE_SPACE, "") === "") continue;
     const equals = pair.indexOf("=");
-    const [name, value] = equals < 0 ? [pair, ""] : [pair.slice(0, equals), pair.slice(equals + 1)];
-    return [name.replace(COOKIE_SPACE, ""), value.replace(COOKIE_SPACE, "")];
-  });
+    const name = pair.slice(0, Math.max(equals, 0)).replace(COOKIE_SPACE, "");
+    if (equals < 0 || !COOKIE_NAME.test(name)) return undefined;
+    pairs.push([name, pair.slice(equals + 1).replace(COOKIE_SPACE, "")]);
+  }
+  return pairs;
 }
 
 /**
  * The wanted cookies as `name=value` pairs, in order of name. Pairs of one name keep the order
- * they came in: an app reads the first, so `a=1; a=2` and `a=2; a=1` are different visitors.
+ * they came in: an app reads the first, so `a=1; a=2` and `a=2; a=1` are different visitors. A
+ * header that parsers may read differently counts whole: no cookie of it can hide from the key.
  */
 function selectedCookies(header: string | null, names: readonly string[]): string | null {
   if (header === null) return null;
-  const wanted = cookiePairs(header).filter(([name]) => names.includes(name));
+  const pairs = cookiePairs(header);
+  if (pairs === undefined) return `"${header}`; // a selection never starts with a quote
+  const wanted = pairs.filter(([name]) => names.includes(name));
   return wanted.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, value]) => `${name}=${value}`).join("; ");
 }
 

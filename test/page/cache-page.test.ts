@@ -529,6 +529,22 @@ describe("Vary: Cookie without killing the hit rate", () => {
     await twice(handler, bench, new Request("https://example.com/", { headers: { cookie: "sessionid=c; sessionid=d" } }), new Request("https://example.com/", { headers: { cookie: "sessionid=d; sessionid=c" } }));
     expect(v.seen).toHaveLength(4);
   });
+
+  it("keys by the whole Cookie header when a parser could find a named cookie where the key sees none", async () => {
+    const bench = pageBench();
+    // The app's parser trims with String.trim, as many do: "\u00a0sessionid" is its session cookie.
+    const session = (request: Request) => request.headers.get("cookie")?.split(";").map((pair) => pair.split("=").map((part) => part.trim())).find(([name]) => name === "sessionid")?.[1];
+    const handler = cachePage(60, options(bench, { varyCookies: ["sessionid"] }))(varyOnCookie(async (request: Request) => new Response(`signed in as ${session(request) ?? "nobody"}`)));
+    const cookie = (value: string) => new Request("https://example.com/", { headers: { cookie: value } });
+    for (const hidden of ["_ga=1; \u00a0sessionid=mallory", "_ga=1; \fsessionid=mallory", "_ga=1; sessionid; sessionid=mallory"]) {
+      await read(handler(cookie(hidden)));
+      await bench.settle();
+      expect((await read(handler(cookie("_ga=2")))).body, hidden).toBe("signed in as nobody");
+    }
+    // A header every parser reads alike is still keyed by the named cookies only (an empty pair is none).
+    const [first, second] = await twice(handler, bench, cookie("sessionid=a; _ga=1;"), cookie("_ga=2; sessionid=a"));
+    expect([first.body, second.cacheStatus]).toEqual(["signed in as a", "edgecache; hit; ttl=60"]);
+  });
 });
 
 describe("keyParts", () => {
