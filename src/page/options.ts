@@ -30,7 +30,7 @@ export interface PageCacheOptions {
   cache?: CacheSelector;
   /** Separates this wrapper's pages from others' with the same URL. Default `""`. */
   keyPrefix?: string;
-  /** Statuses that are stored. Default `[200]` (a 304 gets caching headers but is never stored). */
+  /** Statuses that are stored. Default `[200]` (a 304 gets caching headers but is never stored; 206 is refused). */
   cacheableStatuses?: readonly number[];
   /**
    * Statuses stored for their own number of seconds, whatever the timeout and max-age: negative
@@ -252,7 +252,10 @@ export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPage
   checkKey(keyPrefix, "options.keyPrefix");
   const statuses = o.cacheableStatuses ?? [200];
   if (!Array.isArray(statuses)) throw new TypeError(`options.cacheableStatuses must be an array of statuses, got ${describe(statuses)}`);
-  statuses.forEach((status, i) => checkInteger(status, `options.cacheableStatuses[${i}]`));
+  statuses.forEach((status, i) => {
+    checkInteger(status, `options.cacheableStatuses[${i}]`);
+    checkNotPartial(status, `options.cacheableStatuses[${i}]`);
+  });
   const statusTimeouts = new Map<number, number>();
   if (o.statusTimeouts !== undefined) {
     if (o.statusTimeouts === null || typeof o.statusTimeouts !== "object" || Array.isArray(o.statusTimeouts)) {
@@ -260,6 +263,7 @@ export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPage
     }
     for (const [status, seconds] of Object.entries(o.statusTimeouts)) {
       if (!/^[1-5]\d\d$/.test(status)) throw new TypeError(`options.statusTimeouts must be keyed by statuses (100-599), got ${describe(status)}`);
+      checkNotPartial(Number(status), "options.statusTimeouts");
       statusTimeouts.set(Number(status), nonNegative(seconds, `options.statusTimeouts[${status}]`));
     }
   }
@@ -349,4 +353,9 @@ export function keySettings(options: PageCacheOptions, of: string): ResolvedPage
   checkOptionNames(options, WRAPPER_OPTIONS, of);
   const { cache, keyPrefix, query, keyParts, varyCookies, now } = options;
   return resolvePageOptions({ cache, keyPrefix, query, keyParts, varyCookies, now });
+}
+
+/** Refuse 206 as a status to store: it answers one Range request, which is not part of the key, so every plain GET would get those bytes. */
+function checkNotPartial(status: number, name: string): void {
+  if (status === 206) throw new TypeError(`${name} cannot hold 206: a partial response answers one Range request, and the page key has no Range in it (stored pages answer Range requests themselves)`);
 }

@@ -113,6 +113,11 @@ describe("timeouts: which one wins", () => {
     expect(() => cachePage(60, { statusTimeouts: [30] as never })).toThrow("options.statusTimeouts must be an object of seconds by status, such as { 404: 30 }, got");
   });
 
+  it("refuses to store 206s: one client's byte range would answer every plain GET", () => {
+    expect(() => cachePage(60, { cacheableStatuses: [200, 206] })).toThrow("options.cacheableStatuses[1] cannot hold 206: a partial response answers one Range request");
+    expect(() => cacheSite({ statusTimeouts: { 206: 60 } })).toThrow("options.statusTimeouts cannot hold 206");
+  });
+
   it("a larger max-age from the view is lowered to cachePage's timeout", async () => {
     const bench = pageBench();
     const handler = cachePage(60, options(bench))(cacheControl({ maxAge: 3600, public: true })(view()));
