@@ -14,23 +14,34 @@ export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
  * Split a comma-separated header value into trimmed, non-empty members. Commas inside
- * double-quoted strings do not split. Never throws; an unterminated quote runs to the end.
+ * double-quoted strings do not split. Never throws; an unterminated quote quotes nothing, so the
+ * commas after it split: a field joined after a broken one (`Headers.get` joins repeated fields
+ * with ", ") keeps its members.
  *
  * @example
  * splitHeaderList('no-cache="a, b", max-age=5,,') // ['no-cache="a, b"', "max-age=5"]
+ * splitHeaderList('ext="x, private') // ['ext="x', "private"]
  */
 export function splitHeaderList(value: string | null | undefined): string[] {
   const members: string[] = [];
   if (!value) return members;
   let start = 0;
   let quoted = false;
+  let quoteAt = 0;
   for (let i = 0; i < value.length; i++) {
     const char = value[i];
     if (quoted && char === "\\") i++;
-    else if (char === '"') quoted = !quoted;
-    else if (char === "," && !quoted) {
+    else if (char === '"') {
+      quoted = !quoted;
+      quoteAt = i;
+    } else if (char === "," && !quoted) {
       members.push(value.slice(start, i));
       start = i + 1;
+    }
+    if (quoted && i >= value.length - 1) {
+      // Unterminated: read again from the quote, which no longer quotes.
+      quoted = false;
+      i = quoteAt;
     }
   }
   members.push(value.slice(start));

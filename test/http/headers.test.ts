@@ -7,8 +7,10 @@ describe("splitHeaderList", () => {
     expect(splitHeaderList('no-cache="a\\", b", x')).toEqual(['no-cache="a\\", b"', "x"]);
   });
 
-  it("treats an unterminated quote as running to the end", () => {
-    expect(splitHeaderList('a="b, c')).toEqual(['a="b, c']);
+  it("lets an unterminated quote quote nothing, so a field joined after a broken one keeps its members", () => {
+    expect(splitHeaderList('a="b, c')).toEqual(['a="b', "c"]);
+    expect(splitHeaderList('max-age=60, ext="x, private')).toEqual(["max-age=60", 'ext="x', "private"]);
+    expect(splitHeaderList('a="x", b="y\\, c')).toEqual(['a="x"', 'b="y\\', "c"]);
   });
 
   it("returns nothing for a missing or blank header", () => {

@@ -113,6 +113,16 @@ describe("timeouts: which one wins", () => {
     expect(() => cachePage(60, { statusTimeouts: [30] as never })).toThrow("options.statusTimeouts must be an object of seconds by status, such as { 404: 30 }, got");
   });
 
+  it("sees a private in a second Cache-Control field after a first with a broken quote", async () => {
+    const bench = pageBench();
+    const handler = cachePage(60, options(bench))(async () => {
+      const headers = new Headers({ "cache-control": 'max-age=60, ext="x' });
+      headers.append("cache-control", "private"); // an auth layer's, for a signed-in visitor
+      return new Response("account", { headers });
+    });
+    expect((await read(handler(new Request("https://example.com/account")))).cacheStatus).toBe("edgecache; fwd=uri-miss; detail=private");
+  });
+
   it("refuses to store 206s: one client's byte range would answer every plain GET", () => {
     expect(() => cachePage(60, { cacheableStatuses: [200, 206] })).toThrow("options.cacheableStatuses[1] cannot hold 206: a partial response answers one Range request");
     expect(() => cacheSite({ statusTimeouts: { 206: 60 } })).toThrow("options.statusTimeouts cannot hold 206");
