@@ -16,6 +16,7 @@
 import { type EdgeCache, readRecord } from "../cache.ts";
 import { sha256Hex } from "../hash.ts";
 import { acceptedCodings } from "../http/accept-encoding.ts";
+import { TOKEN } from "../http/headers.ts";
 import { orderedNow } from "../ordered-time.ts";
 import { parseVary } from "../http/vary.ts";
 import { keySettings, type PageCacheOptions, type ResolvedPageOptions } from "./options.ts";
@@ -62,8 +63,6 @@ export function varyNames(vary: string | null): string[] {
 
 /** Spaces and tabs around a cookie's name or value, which cookie parsers (Hono's, Django's) drop. */
 const COOKIE_SPACE = /^[ \t]+|[ \t]+$/g;
-/** A cookie name as RFC 6265 has it (an HTTP token), which every parser reads the same way. */
-const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
  * A Cookie header's pairs as `[name, value]`, each trimmed of spaces and tabs as apps read them
@@ -78,7 +77,7 @@ function cookiePairs(header: string): Array<[string, string]> | undefined {
     if (pair.replace(COOKIE_SPACE, "") === "") continue;
     const equals = pair.indexOf("=");
     const name = pair.slice(0, Math.max(equals, 0)).replace(COOKIE_SPACE, "");
-    if (equals < 0 || !COOKIE_NAME.test(name)) return undefined;
+    if (equals < 0 || !TOKEN.test(name)) return undefined; // RFC 6265: a cookie name is a token
     pairs.push([name, pair.slice(equals + 1).replace(COOKIE_SPACE, "")]);
   }
   return pairs;
