@@ -115,7 +115,7 @@ describe("timeouts: which one wins", () => {
 
   it("sees a private in a second Cache-Control field after a first with a broken quote", async () => {
     const bench = pageBench();
-    const handler = cachePage(60, options(bench))(async () => {
+    const handler = cachePage(60, options(bench))(async (_request: Request) => {
       const headers = new Headers({ "cache-control": 'max-age=60, ext="x' });
       headers.append("cache-control", "private"); // an auth layer's, for a signed-in visitor
       return new Response("account", { headers });
