@@ -108,13 +108,14 @@ function varyValue(request: Request, name: string, settings: KeySettings): strin
  * of the vary index's epoch (see `VaryIndex`), so a purge leaves the old variants behind.
  *
  * @example
- * await variantKey(base, request, ["accept-encoding", "cookie"], settings, index.epoch); // `${base}.v.<64 hex digits>`
+ * await variantKey(base, request, ["accept-encoding", "cookie"], settings, index.epoch); // `${base}"v.<64 hex digits>`
  */
 export async function variantKey(base: string, request: Request, vary: readonly string[], settings: KeySettings, epoch?: string): Promise<string> {
   if (vary.length === 0) return base;
   const values = vary.map((name) => [name, varyValue(request, name, settings)]);
   // JSON never holds a raw newline, so the epoch cannot run into the values.
-  return `${base}.v.${await sha256Hex(epoch === undefined ? JSON.stringify(values) : `${JSON.stringify(values)}\n${epoch}`)}`;
+  // After a `"`, which neither a URL nor the end of the parts holds: no base key reads as a variant key.
+  return `${base}"v.${await sha256Hex(epoch === undefined ? JSON.stringify(values) : `${JSON.stringify(values)}\n${epoch}`)}`;
 }
 
 /**

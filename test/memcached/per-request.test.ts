@@ -46,7 +46,7 @@ it("a varying, tagged page read through a new backend per request is one read on
   expect(await get()).toEqual(["render 1", "edgecache; hit; ttl=60"]);
   // The variant only: no vary index and no tag record read again, though the backend is new.
   expect(reads).toHaveLength(1);
-  expect(reads[0]).toMatch(/^:1:page\.GET\.0:\.https:\/\/shop\.example\/products\/1\.v\.[0-9a-f]{64}$/);
+  expect(reads[0]).toMatch(/^:1:page\.GET\.0:\.https:\/\/shop\.example\/products\/1"v\.[0-9a-f]{64}$/);
 });
 
 it("a tagged value read through a new backend per request checks its tags once per tagCheckMs, not once per request", async () => {

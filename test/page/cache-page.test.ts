@@ -562,6 +562,20 @@ describe("Vary: Cookie without killing the hit rate", () => {
   });
 });
 
+describe("variant keys", () => {
+  it("never equal the base key of another URL, whatever that URL ends with", async () => {
+    const bench = pageBench();
+    const handler = cachePage(60, options(bench))(varyOnHeaders("Accept-Language")(view()));
+    const english = { headers: { "accept-language": "en" } };
+    await twice(handler, bench, new Request("https://example.com/a", english));
+    const variant = (await getCacheKey(new Request("https://example.com/a", english), { cache: bench.cache }))!;
+    const hash = variant.slice(-64);
+    // A URL ending in what follows /a in its variant key gets its own page, not /a's.
+    const other = await read(handler(new Request(`https://example.com/a.v.${hash}`, english)));
+    expect([other.body, other.cacheStatus]).toEqual([`page 2 for /a.v.${hash}`, "edgecache; fwd=uri-miss; stored"]);
+  });
+});
+
 describe("keyParts", () => {
   it("keeps the parts apart from the URL: no URL reads as another URL with parts", async () => {
     const bench = pageBench();
@@ -596,7 +610,7 @@ describe("getCacheKey and learnCacheKey", () => {
     const response = new Response("hi", { headers: { vary: "Cookie" } });
     expect(await getCacheKey(request, { cache })).toBeUndefined();
     const key = await learnCacheKey(request, response, { cache, timeout: 60 });
-    expect(key).toMatch(/^page\.GET\.0:\.https:\/\/example\.com\/x\.v\.[0-9a-f]{64}$/);
+    expect(key).toMatch(/^page\.GET\.0:\.https:\/\/example\.com\/x"v\.[0-9a-f]{64}$/);
     expect(await getCacheKey(request, { cache })).toBe(key);
     expect(await getCacheKey(new Request("https://example.com/x", { headers: { cookie: "a=2" } }), { cache })).not.toBe(key);
   });

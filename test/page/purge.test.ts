@@ -180,7 +180,7 @@ describe("purgePage", () => {
     let letGermanWrite!: () => void;
     const germanMayWrite = new Promise<void>((resolve) => (letGermanWrite = resolve));
     beforeWrite = async (key) => {
-      if (!key.includes(".v.")) return;
+      if (!key.includes('"v.')) return;
       variantWrites++;
       if (variantWrites === 1) await purgePage(url, { cache: bench.cache, now: bench.clock.now }); // lands as French writes
       if (variantWrites === 2) {
