@@ -27,13 +27,21 @@ type KeySettings = Pick<ResolvedPageOptions, "keyPrefix" | "query" | "keyParts" 
 
 const MAX_PLAIN_KEY = 160;
 
+/**
+ * The request's URL with its query normalised as `query` asks: parameters dropped and sorted by
+ * their decoded names, each kept as sent. Re-encoding them would merge what apps tell apart:
+ * `q=%E9` and `q=%E8` (a Latin-1 form's é and è) both decode to U+FFFD.
+ */
 function normalisedUrl(request: Request, query: KeySettings["query"]): string {
   if (query === undefined) return request.url;
   const url = new URL(request.url);
   const ignored = (name: string) => query.ignore.some((rule) => (typeof rule === "string" ? rule === name : rule.test(name)));
-  const params = [...url.searchParams].filter(([name]) => !ignored(name));
+  const params = url.search.slice(1).split("&").flatMap((sent) => {
+    const name = new URLSearchParams(sent).keys().next().value; // decoded as apps decode it
+    return name === undefined || ignored(name) ? [] : [[name, sent] as const];
+  });
   if (query.sort) params.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  url.search = new URLSearchParams(params).toString();
+  url.search = params.map(([, sent]) => sent).join("&");
   return url.href;
 }
 

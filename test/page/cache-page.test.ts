@@ -55,6 +55,9 @@ describe("cachePage: Django's fetch/update behaviour", () => {
     const [, hit] = await twice(handler, bench, "https://example.com/p?b=2&a=1&utm_source=x", "https://example.com/p?a=1&fbclid=9&b=2");
     expect(hit.cacheStatus).toMatch(/hit/);
     expect(v.seen).toHaveLength(1);
+    // Values are kept as sent: é and è from a Latin-1 form are two pages, though both decode to U+FFFD.
+    const [e, f] = await twice(handler, bench, "https://example.com/p?q=%E9", "https://example.com/p?q=%E8");
+    expect([e.body, f.body]).toEqual(["page 2 for /p?q=%E9", "page 3 for /p?q=%E8"]);
   });
 
   it("separates wrappers by keyPrefix and resolves a cache alias from the registry", async () => {
