@@ -14,38 +14,42 @@ export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
  * Split a comma-separated header value into trimmed, non-empty members. Commas inside
- * double-quoted strings do not split. Never throws; an unterminated quote quotes nothing, so the
- * commas after it split: a field joined after a broken one (`Headers.get` joins repeated fields
- * with ", ") keeps its members.
+ * double-quoted strings do not split. Never throws; an unterminated quote runs to the end.
  *
  * @example
  * splitHeaderList('no-cache="a, b", max-age=5,,') // ['no-cache="a, b"', "max-age=5"]
- * splitHeaderList('ext="x, private') // ['ext="x', "private"]
  */
 export function splitHeaderList(value: string | null | undefined): string[] {
+  return value ? scanHeaderList(value).members : [];
+}
+
+/**
+ * Whether a header value leaves a double quote open. Its last member then swallows the rest of
+ * the value, fields joined after it by `Headers.get` included, so what it says cannot be known.
+ *
+ * @example
+ * hasUnterminatedQuote('max-age=60, ext="x, private') // true
+ */
+export function hasUnterminatedQuote(value: string | null | undefined): boolean {
+  return value ? scanHeaderList(value).unterminated : false;
+}
+
+/** `value`'s members, split at the commas outside quoted strings, and whether a quote was left open. */
+function scanHeaderList(value: string): { members: string[]; unterminated: boolean } {
   const members: string[] = [];
-  if (!value) return members;
   let start = 0;
   let quoted = false;
-  let quoteAt = 0;
   for (let i = 0; i < value.length; i++) {
     const char = value[i];
     if (quoted && char === "\\") i++;
-    else if (char === '"') {
-      quoted = !quoted;
-      quoteAt = i;
-    } else if (char === "," && !quoted) {
+    else if (char === '"') quoted = !quoted;
+    else if (char === "," && !quoted) {
       members.push(value.slice(start, i));
       start = i + 1;
     }
-    if (quoted && i >= value.length - 1) {
-      // Unterminated: read again from the quote, which no longer quotes.
-      quoted = false;
-      i = quoteAt;
-    }
   }
   members.push(value.slice(start));
-  return members.map((member) => member.trim()).filter((member) => member !== "");
+  return { members: members.map((member) => member.trim()).filter((member) => member !== ""), unterminated: quoted };
 }
 
 /**

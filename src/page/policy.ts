@@ -7,7 +7,8 @@
  *    untouched.
  * 2. Set-Cookie: never stored unless `allowSetCookie` (Django stores it and replays the cookie)
  *    or `stripSetCookie` (the engine stores the page without it).
- * 3. Cache-Control `private`, `no-store` or `no-cache` (parsed, any case; Django: substring).
+ * 3. Cache-Control `private`, `no-store` or `no-cache` (parsed, any case; Django: substring),
+ *    or a quote left open in it, which may hide one of them in a field joined after it.
  *    Here and below, "Cache-Control" is the first of the `targetedCacheControl` fields the
  *    response has (RFC 9213), if any.
  * 4. `Vary: *` (Django caches it without varying).
@@ -28,6 +29,7 @@
  *    responses store no body, so theirs does not count.
  */
 import { parseCacheControl, parseDeltaSeconds, type ParsedCacheControl } from "../http/cache-control.ts";
+import { hasUnterminatedQuote } from "../http/headers.ts";
 import { parseVary } from "../http/vary.ts";
 import type { ResolvedPageOptions } from "./options.ts";
 
@@ -35,7 +37,7 @@ import type { ResolvedPageOptions } from "./options.ts";
 export type TimeoutRule = { kind: "page"; timeout: number } | { kind: "site"; seconds: number };
 
 /** Why a response was not stored: the `detail` of its Cache-Status. */
-export type Refusal = "status" | "not-modified" | "set-cookie" | "private" | "no-store" | "no-cache" | "vary-star" | "authorization" | "max-age-zero" | "zero-timeout" | "too-large";
+export type Refusal = "status" | "not-modified" | "set-cookie" | "malformed-cache-control" | "private" | "no-store" | "no-cache" | "vary-star" | "authorization" | "max-age-zero" | "zero-timeout" | "too-large";
 
 /** What to do with a response on a miss. */
 export type Decision =
@@ -70,7 +72,8 @@ export function decide(request: Request, response: Response, rule: TimeoutRule, 
   if (!cacheable && status !== 304) return { patch: false, refusal: "status" };
   const headers = response.headers;
   if (options.setCookie === "refuse" && headers.has("set-cookie")) return { patch: false, refusal: "set-cookie" };
-  const directives = governingDirectives(headers, options.targetedCacheControl);
+  const { directives, malformed } = governingDirectives(headers, options.targetedCacheControl);
+  if (malformed) return { patch: false, refusal: "malformed-cache-control" };
   for (const refusal of ["private", "no-store", "no-cache"] as const) {
     if (directives.has(refusal)) return { patch: false, refusal };
   }
@@ -109,12 +112,15 @@ export function decide(request: Request, response: Response, rule: TimeoutRule, 
 
 /**
  * The Cache-Control directives this cache obeys (RFC 9213 §2.1): those of the first targeted field
- * present and valid (holding at least one directive), else Cache-Control's.
+ * present and valid (holding at least one directive), else Cache-Control's; `malformed` when that
+ * field leaves a quote open, which may hide a `private` in a field joined after it.
  */
-function governingDirectives(headers: Headers, targeted: readonly string[]): ParsedCacheControl {
+function governingDirectives(headers: Headers, targeted: readonly string[]): { directives: ParsedCacheControl; malformed: boolean } {
   for (const name of targeted) {
-    const directives = parseCacheControl(headers.get(name));
-    if (directives.size > 0) return directives;
+    const value = headers.get(name);
+    const directives = parseCacheControl(value);
+    if (directives.size > 0) return { directives, malformed: hasUnterminatedQuote(value) };
   }
-  return parseCacheControl(headers.get("cache-control"));
+  const value = headers.get("cache-control");
+  return { directives: parseCacheControl(value), malformed: hasUnterminatedQuote(value) };
 }

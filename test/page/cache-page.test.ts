@@ -116,14 +116,21 @@ describe("timeouts: which one wins", () => {
     expect(() => cachePage(60, { statusTimeouts: [30] as never })).toThrow("options.statusTimeouts must be an object of seconds by status, such as { 404: 30 }, got");
   });
 
-  it("sees a private in a second Cache-Control field after a first with a broken quote", async () => {
+  it("stores nothing whose Cache-Control leaves a quote open: a private in a field joined after it would be hidden", async () => {
     const bench = pageBench();
     const handler = cachePage(60, options(bench))(async (_request: Request) => {
       const headers = new Headers({ "cache-control": 'max-age=60, ext="x' });
       headers.append("cache-control", "private"); // an auth layer's, for a signed-in visitor
       return new Response("account", { headers });
     });
-    expect((await read(handler(new Request("https://example.com/account")))).cacheStatus).toBe("edgecache; fwd=uri-miss; detail=private");
+    expect((await read(handler(new Request("https://example.com/account")))).cacheStatus).toBe("edgecache; fwd=uri-miss; detail=malformed-cache-control");
+    // Whatever the later field holds: quotes there pair with the open one.
+    const quoted = cachePage(60, options(bench))(async (_request: Request) => {
+      const headers = new Headers({ "cache-control": 'max-age=60, ext="x' });
+      headers.append("cache-control", 'private, no-cache="Set-Cookie"');
+      return new Response("account", { headers });
+    });
+    expect((await read(quoted(new Request("https://example.com/account2")))).cacheStatus).toBe("edgecache; fwd=uri-miss; detail=malformed-cache-control");
   });
 
   it("refuses to store 206s: one client's byte range would answer every plain GET", () => {
