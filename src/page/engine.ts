@@ -23,7 +23,7 @@ import { claimFill, type Fill, Fills, releaseFill } from "./fills.ts";
 import { pollsFor, sharesLocks } from "../locks.ts";
 import { orderedNow } from "../ordered-time.ts";
 import { decide, type Decision, type TimeoutRule } from "./policy.ts";
-import { lastPurgedAt, purgedSince } from "./purge.ts";
+import { lastPurgedAt, purgedSince } from "./purge-records.ts";
 import { selectCache } from "./select.ts";
 import { type Lookup, PageLookups } from "./lookup.ts";
 import { type DecodedPage, decodeStoredPage, isVaryIndex, type StoredPage, storedPageHead, UNSTORED_HEADERS } from "./stored.ts";

@@ -20,6 +20,7 @@ import { TOKEN } from "../http/headers.ts";
 import { orderedNow } from "../ordered-time.ts";
 import { parseVary } from "../http/vary.ts";
 import { keySettings, type PageCacheOptions, type ResolvedPageOptions } from "./options.ts";
+import { lastPurgedAt } from "./purge-records.ts";
 import { selectCache } from "./select.ts";
 import { decodeStoredPage, isVaryIndex, type VaryIndex } from "./stored.ts";
 
@@ -188,8 +189,9 @@ export async function learnCacheKey(request: Request, response: Response, option
   const cache: EdgeCache = selectCache(settings.cache, request, []);
   const base = await baseKey(request, request.method, settings);
   const vary = varyNames(response.headers.get("vary"));
-  // Written now: a page stored after a purge before this takes up its epoch (see `varyIndexFor`).
-  const index = await varyIndexFor(cache, base, vary, { at: orderedNow(settings.now) });
+  // Written now, from an index written since the last purge: a page stored after this takes up
+  // its epoch, and a purged one is not brought back (see `varyIndexFor`).
+  const index = await varyIndexFor(cache, base, vary, { at: orderedNow(settings.now), purgedAt: await lastPurgedAt(cache, base) });
   await cache.set(base, index, timeout === undefined ? undefined : { timeout });
   return variantKey(base, request, vary, settings, index.epoch);
 }

@@ -5,9 +5,10 @@
  * came, and may hold what the purge was for, is not stored when it finishes.
  */
 import { describe } from "../arguments.ts";
-import { type EdgeCache, readRecord } from "../cache.ts";
+import type { EdgeCache } from "../cache.ts";
 import { orderedNow } from "../ordered-time.ts";
 import { baseKey } from "./keys.ts";
+import { PURGE_RECORD_SECONDS, purgeRecordKey } from "./purge-records.ts";
 import { keySettings, type PageCacheOptions } from "./options.ts";
 import { selectCache } from "./select.ts";
 import { varyMemo } from "./vary-memo.ts";
@@ -21,36 +22,6 @@ import { varyMemo } from "./vary-memo.ts";
  * const options: PurgePageOptions = { cache: pages, keyPrefix: "v2", query: { ignore: [/^utm_/] } };
  */
 export type PurgePageOptions = Pick<PageCacheOptions, "cache" | "keyPrefix" | "query" | "keyParts" | "now">;
-
-/** How long a purge's record is kept: longer than any render still under way when it came. */
-const RECORD_SECONDS = 600;
-
-/** Where the time of the last purge of the page under `base` is kept. */
-const recordKey = (base: string): string => `purged:${base}`;
-
-/**
- * When the page under `base` was last purged, if within the last ten minutes.
- *
- * @example
- * const purgedAt = await lastPurgedAt(cache, base);
- * if (purgedAt !== undefined && purgedAt >= started) return; // rendered before the purge: drop it
- */
-export async function lastPurgedAt(cache: EdgeCache, base: string): Promise<number | undefined> {
-  const purgedAt: unknown = await readRecord(cache, recordKey(base));
-  return typeof purgedAt === "number" ? purgedAt : undefined;
-}
-
-/**
- * Whether the page under `base` was purged at or after `since` (within the last ten minutes): a
- * page whose render began then must not be stored.
- *
- * @example
- * if (await purgedSince(cache, base, started)) return; // rendered before the purge: drop it
- */
-export async function purgedSince(cache: EdgeCache, base: string, since: number): Promise<boolean> {
-  const purgedAt = await lastPurgedAt(cache, base);
-  return purgedAt !== undefined && purgedAt >= since;
-}
 
 /**
  * Remove the cached pages of `url`, GET and HEAD, every variant included; the next request for it
@@ -72,7 +43,7 @@ export async function purgePage(url: string | URL | Request, options: PurgePageO
   await Promise.all(["GET", "HEAD"].map(async (method) => {
     const base = await baseKey(request, method, settings);
     memo.delete(base);
-    await cache.set(recordKey(base), at, { timeout: RECORD_SECONDS });
+    await cache.set(purgeRecordKey(base), at, { timeout: PURGE_RECORD_SECONDS });
     await cache.delete(base);
   }));
 }

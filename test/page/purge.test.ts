@@ -229,6 +229,49 @@ describe("purgePage", () => {
     expect(await getCacheKey(request, { cache: bench.cache })).toBe(learnt);
   });
 
+  it("keeps purged variants purged when learnCacheKey runs on an old index a render wrote back", async () => {
+    const url = "https://example.com/article";
+    const language = (code: string) => ({ headers: { "accept-language": code } });
+    let beforeWrite: ((key: string) => Promise<void>) | undefined;
+    let afterWrite: ((key: string) => Promise<void>) | undefined;
+    const bench = pageBench((backend) => ({
+      ...backend,
+      async set(key, value, ttl) {
+        await beforeWrite?.(key);
+        const done = await backend.set(key, value, ttl);
+        await afterWrite?.(key);
+        return done;
+      },
+    }));
+    const now = bench.clock.now;
+    const handler = cachePage(60, { cache: bench.cache, now, waitUntil: bench.waitUntil })(counted({ vary: "Accept-Language" }));
+    expect((await get(handler, bench, url, language("en"))).body).toBe("/article 1"); // what the purge is for
+    bench.clock.advance(1);
+    const base = bench.cache.makeKey(`page.GET.0:.${url}`);
+    let purged = false;
+    let learnt = false;
+    // A purge lands while the French render writes its variant, so it writes the old index back...
+    beforeWrite = async (key) => {
+      if (key.includes('"v.') && !purged) {
+        purged = true;
+        await purgePage(url, { cache: bench.cache, now });
+      }
+    };
+    // ...and the app's learnCacheKey reads that index before the render takes it back.
+    afterWrite = async (key) => {
+      if (key === base && purged && !learnt) {
+        learnt = true;
+        await learnCacheKey(new Request(url, language("en")), new Response("x", { headers: { vary: "Accept-Language" } }), { cache: bench.cache, now });
+      }
+    };
+    await get(handler, bench, url, language("fr"));
+    beforeWrite = afterWrite = undefined;
+    expect([purged, learnt]).toEqual([true, true]);
+    bench.clock.advance(1);
+    await get(handler, bench, url, language("de"));
+    expect((await get(handler, bench, url, language("en"))).body).not.toBe("/article 1");
+  });
+
   it("refuses a URL that is not one, naming the argument", async () => {
     await expect(purgePage("/relative")).rejects.toThrow('url must be an absolute URL string, a URL or a Request, got "/relative"');
     await expect(purgePage(42 as never)).rejects.toThrow("url must be an absolute URL string, a URL or a Request, got 42");
