@@ -5,7 +5,6 @@
  * came, and may hold what the purge was for, is not stored when it finishes.
  */
 import { describe } from "../arguments.ts";
-import type { EdgeCache } from "../cache.ts";
 import { orderedNow } from "../ordered-time.ts";
 import { baseKey } from "./keys.ts";
 import { PURGE_RECORD_SECONDS, purgeRecordKey } from "./purge-records.ts";
