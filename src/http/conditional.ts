@@ -29,8 +29,11 @@ export interface ConditionalGetOptions {
 export const DEFAULT_MAX_ETAG_BYTES = 1024 * 1024;
 
 const ENTITY_TAG = /^(W\/)?"[^"]*"$/;
-/** Headers a 304 repeats (RFC 9110 §15.4.5, Django's `_not_modified`). */
-const NOT_MODIFIED_HEADERS = new Set(["cache-control", "content-location", "date", "etag", "expires",
+/**
+ * Headers a 304 repeats (RFC 9110 §15.4.5, Django's `_not_modified`), and Age: a 304 from a cache
+ * tells its age as the 200 would (RFC 9111 §4), or the client's copy would seem new again.
+ */
+const NOT_MODIFIED_HEADERS = new Set(["age", "cache-control", "content-location", "date", "etag", "expires",
   "last-modified", "vary", "set-cookie"]);
 
 /**

@@ -250,7 +250,8 @@ export class PageCacheEngine {
     if (this.options.sendCacheHeaders) {
       // Its Age goes out with it (and on hits, grown: see PageAnswers.hit), so max-age counts from
       // when it was made upstream: max-age less Age is then the freshness the cache gives it here.
-      patched = patchResponseHeaders(response, decision.timeout + decision.age, { now: () => now - decision.age * 1000 });
+      const age = decision.timeout > 0 ? decision.age : 0; // a page never fresh here is never fresh below
+      patched = patchResponseHeaders(response, decision.timeout + age, { now: () => now - age * 1000 });
       if (this.staleDirectives && decision.stale === "options-or-response") patched = editHeaders(patched, this.staleDirectives);
     }
     const answer = (sent: Response, outcome: CacheOutcome): Response =>

@@ -248,6 +248,7 @@ describe("what is stored", () => {
     const v = view({ headers: { etag: '"v1"', "last-modified": "Sun, 17 Jul 2016 10:00:00 GMT", "content-language": "en" } });
     const handler = cachePage(60, options(bench))(v);
     await twice(handler, bench, "https://example.com/");
+    bench.clock.advance(40);
     const byEtag = await read(handler(new Request("https://example.com/", { headers: { "if-none-match": 'W/"v1"' } })));
     const byDate = await read(handler(new Request("https://example.com/", { headers: { "if-modified-since": "Sun, 17 Jul 2016 10:00:00 GMT" } })));
     for (const response of [byEtag, byDate]) {
@@ -256,6 +257,8 @@ describe("what is stored", () => {
       expect(response.headers.get("etag")).toBe('"v1"');
       expect(response.headers.get("content-language")).toBeNull();
       expect(response.cacheStatus).toMatch(/hit/);
+      // Its age, as the 200 would have said: a client's copy is no fresher for being revalidated here.
+      expect(response.headers.get("age")).toBe("40");
     }
     expect(v.seen).toHaveLength(1);
   });
@@ -471,6 +474,9 @@ describe("where edgecache is stricter than Django (DESIGN.md's table)", () => {
     expect([miss.headers.get("age"), hit.headers.get("age"), hit.cacheStatus]).toEqual(["30", "30", "edgecache; hit; ttl=60"]);
     // max-age counts from when it was made upstream, so max-age less Age is the timeout, here as below.
     expect([hit.headers.get("cache-control"), hit.headers.get("expires")]).toEqual(["max-age=90", new Date(bench.clock.now() + 60_000).toUTCString()]);
+    // A timeout of 0 keeps max-age=0: a page not fresh here is not fresh below either.
+    const none = await read(cachePage(0, options(bench))(view({ headers: { age: "30" } }))(new Request("https://example.com/none")));
+    expect(none.headers.get("cache-control")).toBe("max-age=0");
   });
 
   it("keeps a page under cacheSite for its s-maxage, the shared caches' lifetime, over its max-age", async () => {
