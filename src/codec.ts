@@ -8,7 +8,7 @@
  *   ever evaluated or constructor looked up from cache bytes, so a poisoned cache can only ever
  *   yield plain data.
  */
-import { decode as cborDecode, encode as cborEncode, Token, Type } from "cborg";
+import { decode as cborDecode, encode as cborEncode, Token, Tokenizer, Type } from "cborg";
 import type { TagDecodeControl } from "cborg/interface";
 import {
   bigIntDecoder,
@@ -106,6 +106,31 @@ const encodeOptions = {
   },
 };
 
+/** A UTF-8 decoder that keeps a leading U+FEFF, which is text like any other here. */
+const textKeepingMarks = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/**
+ * cborg's tokenizer, but for text that opens with U+FEFF: cborg decodes it with a default
+ * TextDecoder, which takes a leading U+FEFF for a byte-order mark and drops it, so "\uFEFFhi"
+ * came back as "hi". Those strings (and only those: one byte compared per token) are decoded
+ * again here.
+ */
+class MarkKeepingTokenizer extends Tokenizer {
+  override next(): Token {
+    const at = this.pos();
+    const initial = this.data[at]!;
+    const token = super.next();
+    if (initial >> 5 === 3) {
+      const minor = initial & 31;
+      const start = at + 1 + (minor < 24 ? 0 : minor === 24 ? 1 : minor === 25 ? 2 : minor === 26 ? 4 : 8);
+      if (this.data[start] === 0xef && this.data[start + 1] === 0xbb && this.data[start + 2] === 0xbf) {
+        token.value = textKeepingMarks.decode(this.data.subarray(start, at + token.encodedLength!));
+      }
+    }
+    return token;
+  }
+}
+
 const decodeOptions = {
   allowUndefined: false,
   rejectDuplicateMapKeys: true,
@@ -150,7 +175,8 @@ export const cborSerializer: Serializer = {
     const byteString = decodeByteString(bytes);
     if (byteString) return byteString;
     try {
-      return cborDecode(bytes.subarray(SELF_DESCRIBED.length), decodeOptions);
+      const body = bytes.subarray(SELF_DESCRIBED.length);
+      return cborDecode(body, { ...decodeOptions, tokenizer: new MarkKeepingTokenizer(body, decodeOptions) });
     } catch (error) {
       throw new CorruptEntryError(`cache entry cannot be decoded: ${(error as Error).message}`);
     }

@@ -55,6 +55,13 @@ describe("value codec", () => {
     expect(() => decodeValue(poisoned, cborSerializer)).toThrow(CorruptEntryError);
   });
 
+  it("keeps a leading U+FEFF in every string, map keys and long strings included", async () => {
+    const cache = createCache({ backend: memory() });
+    const value = { "\uFEFFkey": ["\uFEFF", "\uFEFFhi", `\uFEFF${"long text ".repeat(20)}`, "a\uFEFF"], plain: "hi" };
+    await cache.set("k", value);
+    expect(await cache.get("k")).toEqual(value);
+  });
+
   it("never lets a decoded __proto__ key change an object's prototype", () => {
     const bytes = Uint8Array.of(0xd9, 0xd9, 0xf7, 0xa1, 0x69, ...new TextEncoder().encode("__proto__"), 0xa1, 0x61, 0x78, 0x01);
     const value = decodeValue(bytes, cborSerializer) as Record<string, unknown>;
