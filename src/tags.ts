@@ -92,8 +92,9 @@ const memos = perStore(() => new LRUCache<string, KnownTag>({ max: 10_000 }));
 
 const tagMemo = (cache: EdgeCache): LRUCache<string, KnownTag> => memos(cache.backend);
 
-/** Whether a record this isolate knows may still be trusted at `now`. */
-const trusted = (known: KnownTag | undefined, now: number, clock: TagClock): known is KnownTag => known !== undefined && now - known.readAt < clock.tagCheckMs;
+/** Whether a record this isolate knows may still be trusted at `now` (not if read "later": a clock stepped back, or another clock's reading). */
+const trusted = (known: KnownTag | undefined, now: number, clock: TagClock): known is KnownTag =>
+  known !== undefined && now >= known.readAt && now - known.readAt < clock.tagCheckMs;
 
 /** The record keys of tags that had to be hashed, so a hit hashes nothing. */
 const hashedKeys = new LRUCache<string, string>({ max: 10_000 });

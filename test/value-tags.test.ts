@@ -170,6 +170,25 @@ describe("tags on low-level values", () => {
     expect(await other.get("k")).toBeUndefined();
   });
 
+  it("another isolate whose clock stepped back does not go on trusting a record it read 'later'", async () => {
+    const { clock, cache, isolate, purge } = bench();
+    const other = isolate();
+    await cache.set("k", "v", { tags: ["t"] });
+    expect(await other.get("k")).toBe("v"); // its record, read now
+    clock.advance(-60); // an NTP step back
+    await purge("t");
+    expect(await other.get("k")).toBeUndefined();
+  });
+
+  it("a tag opening with U+FEFF is the tag it was filed under, not the same name without it", async () => {
+    const { cache, purge } = bench();
+    await cache.set("banner", "50% off", { tags: ["\uFEFFpromo", "site"] });
+    await purge("promo");
+    expect(await cache.get("banner")).toBe("50% off");
+    await purge("\uFEFFpromo");
+    expect(await cache.get("banner")).toBeUndefined();
+  });
+
   it("purgeTag takes several caches: pages in one and values in another end together", async () => {
     const { clock, cache } = bench();
     const pages = createCache({ now: clock.now });
