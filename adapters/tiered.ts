@@ -310,9 +310,16 @@ export function tiered(options: TieredOptions): Backend {
   if (far.setMany) {
     const farSetMany = far.setMany.bind(far);
     backend.setMany = async (entries, ttl) => {
-      const failed = await changeFar({ keys: entries.map(([key]) => key) }, () => farSetMany(entries, ttl));
+      const keys = entries.map(([key]) => key);
+      let failed: string[];
+      try {
+        failed = await changeFar({ keys }, () => farSetMany(entries, ttl));
+      } catch (error) {
+        await forget(keys); // the far tier may hold the old values or the new: read them again (as set does)
+        throw error;
+      }
       const refused = new Set(failed);
-      announce({ keys: entries.map(([key]) => key) });
+      announce({ keys });
       await forget(failed);
       await Promise.all(entries.filter(([key]) => !refused.has(key)).map(([key, value]) => keepNear(key, value, ttl)));
       return failed;

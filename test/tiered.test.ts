@@ -103,6 +103,20 @@ describe("tiered backend", () => {
     expect(await cache.get("lost")).toBeUndefined();
   });
 
+  it("drops its near copies when the far store's setMany fails, which may have written them before failing", async () => {
+    const clock = fakeClock();
+    const store = memory({ now: clock.now });
+    const far: Backend = { ...store, name: "late-replies", setMany: async (entries, ttl) => {
+      await store.setMany!(entries, ttl);
+      throw new Error("reply timed out"); // written, but the answer never came
+    } };
+    const cache = createCache({ backend: tiered({ near: memory({ now: clock.now }), far }) });
+    await cache.set("k", "old");
+    expect(await cache.get("k")).toBe("old");
+    await expect(cache.setMany([["k", "new"]])).rejects.toThrow("reply timed out");
+    expect(await cache.get("k")).toBe("new");
+  });
+
   it("reads several keys with one far call each for those not near, or one getMany where the far store reads TTLs apart", async () => {
     for (const [withTtl, farCalls] of [[true, ["getWithTtl", "getWithTtl", "getWithTtl"]], [false, ["getMany", "ttl", "ttl", "ttl"]]] as const) {
       const clock = fakeClock();
