@@ -30,7 +30,7 @@ export interface PageCacheOptions {
   cache?: CacheSelector;
   /** Separates this wrapper's pages from others' with the same URL. Default `""`. */
   keyPrefix?: string;
-  /** Statuses that are stored. Default `[200]` (a 304 gets caching headers but is never stored; 206 is refused). */
+  /** Statuses that are stored. Default `[200]` (a 304 gets caching headers but is never stored; 206, 412 and 416 are refused). */
   cacheableStatuses?: readonly number[];
   /**
    * Statuses stored for their own number of seconds, whatever the timeout and max-age: negative
@@ -254,7 +254,7 @@ export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPage
   if (!Array.isArray(statuses)) throw new TypeError(`options.cacheableStatuses must be an array of statuses, got ${describe(statuses)}`);
   statuses.forEach((status, i) => {
     checkInteger(status, `options.cacheableStatuses[${i}]`);
-    checkNotPartial(status, `options.cacheableStatuses[${i}]`);
+    checkNotRequestBound(status, `options.cacheableStatuses[${i}]`);
   });
   const statusTimeouts = new Map<number, number>();
   if (o.statusTimeouts !== undefined) {
@@ -263,7 +263,7 @@ export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPage
     }
     for (const [status, seconds] of Object.entries(o.statusTimeouts)) {
       if (!/^[1-5]\d\d$/.test(status)) throw new TypeError(`options.statusTimeouts must be keyed by statuses (100-599), got ${describe(status)}`);
-      checkNotPartial(Number(status), "options.statusTimeouts");
+      checkNotRequestBound(Number(status), "options.statusTimeouts");
       statusTimeouts.set(Number(status), nonNegative(seconds, `options.statusTimeouts[${status}]`));
     }
   }
@@ -355,7 +355,18 @@ export function keySettings(options: PageCacheOptions, of: string): ResolvedPage
   return resolvePageOptions({ cache, keyPrefix, query, keyParts, varyCookies, now });
 }
 
-/** Refuse 206 as a status to store: it answers one Range request, which is not part of the key, so every plain GET would get those bytes. */
-function checkNotPartial(status: number, name: string): void {
-  if (status === 206) throw new TypeError(`${name} cannot hold 206: a partial response answers one Range request, and the page key has no Range in it (stored pages answer Range requests themselves)`);
+/**
+ * Statuses that answer one request's Range or preconditions, which the page key has no part of:
+ * stored, one client's answer would reach every plain GET.
+ */
+const REQUEST_BOUND_STATUSES: ReadonlyMap<number, string> = new Map([
+  [206, "a partial response answers one Range request"],
+  [412, "a failed precondition answers one request's If-Match or If-Unmodified-Since"],
+  [416, "an unsatisfiable range answers one Range request"],
+]);
+
+/** Refuse to store a status of {@link REQUEST_BOUND_STATUSES}, naming the argument. */
+function checkNotRequestBound(status: number, name: string): void {
+  const why = REQUEST_BOUND_STATUSES.get(status);
+  if (why) throw new TypeError(`${name} cannot hold ${status}: ${why}, and the page key has no part of those headers (stored pages answer them themselves)`);
 }

@@ -133,9 +133,11 @@ describe("timeouts: which one wins", () => {
     expect((await read(quoted(new Request("https://example.com/account2")))).cacheStatus).toBe("edgecache; fwd=uri-miss; detail=malformed-cache-control");
   });
 
-  it("refuses to store 206s: one client's byte range would answer every plain GET", () => {
+  it("refuses to store 206, 412 and 416: one client's Range or precondition would answer every plain GET", () => {
     expect(() => cachePage(60, { cacheableStatuses: [200, 206] })).toThrow("options.cacheableStatuses[1] cannot hold 206: a partial response answers one Range request");
     expect(() => cacheSite({ statusTimeouts: { 206: 60 } })).toThrow("options.statusTimeouts cannot hold 206");
+    expect(() => cachePage(60, { cacheableStatuses: [412] })).toThrow("options.cacheableStatuses[0] cannot hold 412: a failed precondition answers one request's If-Match");
+    expect(() => cacheSite({ statusTimeouts: { 404: 30, 416: 30 } })).toThrow("options.statusTimeouts cannot hold 416: an unsatisfiable range");
   });
 
   it("a larger max-age from the view is lowered to cachePage's timeout", async () => {
