@@ -23,7 +23,7 @@ import { claimFill, type Fill, Fills, releaseFill } from "./fills.ts";
 import { pollsFor, sharesLocks } from "../locks.ts";
 import { orderedNow } from "../ordered-time.ts";
 import { decide, type Decision, type TimeoutRule } from "./policy.ts";
-import { lastPurgedAt, purgedSince } from "./purge-records.ts";
+import { lastPurgedAt } from "./purge-records.ts";
 import { selectCache } from "./select.ts";
 import { type Lookup, PageLookups } from "./lookup.ts";
 import { type DecodedPage, decodeStoredPage, isVaryIndex, type StoredPage, storedPageHead, UNSTORED_HEADERS } from "./stored.ts";
@@ -331,8 +331,11 @@ export class PageCacheEngine {
     }
     // A purge that came between the look above and these writes removed nothing they wrote (or,
     // for a page that varies, a vary index they then wrote back): look again, and take it back,
-    // unless a render begun after the purge has stored its own there since.
-    if (await purgedSince(cache, base, started)) {
+    // unless a render begun after the purge has stored its own there since. That holds for a
+    // purge dated before this render began too, if its record landed only now: the index this
+    // render took its epoch from may be the one the purge was deleting.
+    const purgedLater = await lastPurgedAt(cache, base);
+    if (purgedLater !== undefined && (purgedLater >= started || purgedLater !== purgedAt)) {
       memo.delete(base);
       if (await this.holdsOwn(cache, base, vary.length === 0 ? { storedAt: page.storedAt } : { indexAt: started })) await cache.delete(base);
     }

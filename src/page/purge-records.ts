@@ -31,15 +31,3 @@ export async function lastPurgedAt(cache: EdgeCache, base: string): Promise<numb
   const purgedAt: unknown = await readRecord(cache, purgeRecordKey(base));
   return typeof purgedAt === "number" ? purgedAt : undefined;
 }
-
-/**
- * Whether the page under `base` was purged at or after `since` (within the last ten minutes): a
- * page whose render began then must not be stored.
- *
- * @example
- * if (await purgedSince(cache, base, started)) return; // rendered before the purge: drop it
- */
-export async function purgedSince(cache: EdgeCache, base: string, since: number): Promise<boolean> {
-  const purgedAt = await lastPurgedAt(cache, base);
-  return purgedAt !== undefined && purgedAt >= since;
-}

@@ -272,6 +272,41 @@ describe("purgePage", () => {
     expect((await get(handler, bench, url, language("en"))).body).not.toBe("/article 1");
   });
 
+  it("never brings purged variants back through a render begun just after the purge that read the index before the purge removed it", async () => {
+    // The purge takes its time, then writes its record and removes the index. A German render begun
+    // after that time finds no record yet, takes up the old index's epoch, and writes it back
+    // once the purge has removed it: it must take it back, young as it is.
+    const url = "https://example.com/article";
+    const purge: { done?: Promise<void> } = {};
+    let releasePurge!: () => void;
+    const purgeMayWrite = new Promise<void>((resolve) => (releasePurge = resolve));
+    let armed = false;
+    const bench = pageBench((backend) => ({
+      ...backend,
+      async set(key, value, ttl) {
+        if (armed && key.includes("purged:page.")) await purgeMayWrite;
+        if (armed && key.includes('"v.')) {
+          armed = false;
+          releasePurge();
+          await purge.done;
+        }
+        return backend.set(key, value, ttl);
+      },
+    }));
+    const handler = cachePage(60, { cache: bench.cache, now: bench.clock.now, waitUntil: bench.waitUntil })(counted({ vary: "Accept-Language" }));
+    const language = (code: string) => ({ headers: { "accept-language": code } });
+    await get(handler, bench, url, language("en"));
+    await get(handler, bench, url, language("fr"));
+    bench.clock.advance(1);
+    armed = true;
+    purge.done = purgePage(url, { cache: bench.cache, now: bench.clock.now });
+    await get(handler, bench, url, language("de"));
+    await purge.done;
+    bench.clock.advance(1);
+    const french = await get(handler, bench, url, language("fr"));
+    expect(french.cacheStatus).not.toMatch(/hit/);
+  });
+
   it("refuses a URL that is not one, naming the argument", async () => {
     await expect(purgePage("/relative")).rejects.toThrow('url must be an absolute URL string, a URL or a Request, got "/relative"');
     await expect(purgePage(42 as never)).rejects.toThrow("url must be an absolute URL string, a URL or a Request, got 42");
