@@ -61,7 +61,7 @@ export class PageAnswers {
     const response = new Response(body, this.hitInit(page, hit));
     if (!hasAnyHeader(request.headers, page.answerHeaders)) return response;
     // Preconditions first, then Range (RFC 9110 §13.2.2).
-    let answer = getConditionalResponse(request, response);
+    let answer = page.validated ? getConditionalResponse(request, response) : response;
     if (answer === response) answer = getRangeResponse(request, response, page.bodyLength); // HEAD: left whole
     return answer === response || answer.status === 206 ? answer : this.withStatus(answer, { hit: true, ttl: hit.ttl, detail });
   }

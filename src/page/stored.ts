@@ -110,9 +110,13 @@ export interface DecodedPage extends Readonly<Omit<StoredPage, "body" | "tagged"
   readonly headerRecord: Readonly<Record<string, string>> | undefined;
   /**
    * The request headers that can change a hit's answer: those that can make it a 304 or 412 (see
-   * `conditionalRequestHeaders`) for a 2xx page, and Range (a 206 or 416) for a 200 page.
+   * `conditionalRequestHeaders`) for a 2xx page with an ETag or Last-Modified (one without either
+   * is served whole, as Django's ConditionalGetMiddleware leaves it), and Range (a 206 or 416)
+   * for a 200 page.
    */
   readonly answerHeaders: readonly string[];
+  /** Whether the page has an ETag or a Last-Modified, by which preconditions are answered. */
+  readonly validated: boolean;
 }
 
 /** What a page's head holds: its fields, and its own size in bytes. */
@@ -203,6 +207,8 @@ function decodeHead(bytes: Uint8Array): PageHead | undefined {
     else if (headerRecord) headerRecord[name] = value;
   }
   const status = view.getUint16(MAGIC.length);
+  const validated = validators.etag !== undefined || validators.lastModified !== undefined;
+  const preconditions = validated ? conditionalRequestHeaders(validators) : [];
   const at = MAGIC.length + 3;
   const fields = {
     status,
@@ -215,7 +221,8 @@ function decodeHead(bytes: Uint8Array): PageHead | undefined {
     staleIfErrorUntil: view.getFloat64(at + 24),
     headers: Object.freeze(headers) as Array<[string, string]>,
     headerRecord: headerRecord && Object.freeze(headerRecord),
-    answerHeaders: status === 200 ? [...conditionalRequestHeaders(validators), "range"] : status >= 200 && status <= 299 ? conditionalRequestHeaders(validators) : [],
+    answerHeaders: status === 200 ? [...preconditions, "range"] : status >= 200 && status <= 299 ? preconditions : [],
+    validated,
     tagged,
   };
   return { fields, size };

@@ -1,6 +1,6 @@
 /** How pages are answered: range requests, bypass, targeted Cache-Control (RFC 9213), onOutcome and the Cache-Status options. */
 import { describe, expect, it } from "vitest";
-import { cacheControl, compose, varyOnCookie } from "../../src/wrappers.ts";
+import { cacheControl, compose, conditionalGet, varyOnCookie } from "../../src/wrappers.ts";
 import { cachePage, cacheSite } from "../../src/page/cache-page.ts";
 import { options, pageBench, read, twice, view } from "./setup.ts";
 
@@ -208,5 +208,28 @@ describe("Cache-Status options and arguments", () => {
     const miss = await read(handler(new Request("https://example.com/")));
     expect(miss.headers.get("vary")).toBe("Cookie");
     expect(miss.headers.get("cache-control")).toBe("public, max-age=60");
+  });
+});
+
+describe("preconditions on a hit of a page with no ETag or Last-Modified", () => {
+  it("are left to the handler's answer, as Django's ConditionalGetMiddleware leaves them: no 412 from the cache", async () => {
+    const bench = pageBench();
+    const handler = cachePage(600, options(bench))(view());
+    const ask = (headers: Record<string, string>) => read(handler(new Request("https://example.com/file", { headers })));
+    expect((await ask({ "if-match": '"v1"' })).status).toBe(200); // the miss: the handler ignores it
+    await bench.settle();
+    for (const headers of [{ "if-match": '"v1"' }, { "if-match": "*" }, { "if-unmodified-since": "Sun, 06 Nov 1994 08:49:37 GMT" }, { "if-match": '"v1"', range: "bytes=0-3" }] as Array<Record<string, string>>) {
+      const hit = await ask(headers);
+      expect([hit.status, hit.cacheStatus], JSON.stringify(headers)).toEqual([headers.range ? 206 : 200, "edgecache; hit; ttl=600"]);
+    }
+  });
+
+  it("so a conditionalGet outside the cache answers If-Match with the ETag it sent", async () => {
+    const bench = pageBench();
+    const handler = compose(conditionalGet)(cachePage(600, options(bench))(view()));
+    const miss = await read(handler(new Request("https://example.com/file")));
+    await bench.settle();
+    const hit = await read(handler(new Request("https://example.com/file", { headers: { "if-match": miss.headers.get("etag")! } })));
+    expect([hit.status, hit.cacheStatus]).toEqual([200, "edgecache; hit; ttl=600"]);
   });
 });

@@ -21,7 +21,7 @@ const page: StoredPage = {
 describe("stored pages", () => {
   it("decode to what was encoded, with a header record only when no name repeats", () => {
     const decoded = decodeStoredPage(encodeStoredPage(page))!;
-    expect({ ...decoded, headerRecord: undefined, bodyLength: undefined, answerHeaders: undefined }).toEqual({ ...page, headerRecord: undefined, bodyLength: undefined, answerHeaders: undefined });
+    expect({ ...decoded, headerRecord: undefined, bodyLength: undefined, answerHeaders: undefined, validated: undefined }).toEqual({ ...page, headerRecord: undefined, bodyLength: undefined, answerHeaders: undefined });
     expect(decoded.bodyLength).toBe(page.body.byteLength);
     expect(decoded.headerRecord).toBeUndefined();
     const single = decodeStoredPage(encodeStoredPage({ ...page, headers: [["content-type", "text/html"], ["etag", '"x"']] }))!;
@@ -62,7 +62,7 @@ describe("stored pages", () => {
     const v1 = concatBytes(concatBytes(Uint8Array.of(0x45, 0x50, 0x01), head.subarray(3, 38)), concatBytes(head.subarray(42), page.body));
     const decoded = decodeStoredPage(v1)!;
     expect(decoded.ageOnArrival).toBe(0);
-    expect({ ...decoded, ageOnArrival: 7, headerRecord: undefined, bodyLength: undefined, answerHeaders: undefined }).toEqual({ ...page, headerRecord: undefined, bodyLength: undefined, answerHeaders: undefined });
+    expect({ ...decoded, ageOnArrival: 7, headerRecord: undefined, bodyLength: undefined, answerHeaders: undefined, validated: undefined }).toEqual({ ...page, headerRecord: undefined, bodyLength: undefined, answerHeaders: undefined });
   });
 
   it("read anything else as no page", () => {
