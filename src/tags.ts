@@ -28,6 +28,7 @@
  */
 import { describe } from "./arguments.ts";
 import { perStore } from "./backend.ts";
+import { PurgeGuardedMemo } from "./purge-guarded-memo.ts";
 import { type EdgeCache, readRecords } from "./cache.ts";
 import { sha256Hex } from "./hash.ts";
 import { orderedNow } from "./ordered-time.ts";
@@ -88,9 +89,9 @@ interface KnownTag {
 export type TagVerdict = "purged" | number | undefined;
 
 /** The records this isolate has read or written, per store, by the key the store sees. */
-const memos = perStore(() => new LRUCache<string, KnownTag>({ max: 10_000 }));
+const memos = perStore(() => new PurgeGuardedMemo<KnownTag>(10_000));
 
-const tagMemo = (cache: EdgeCache): LRUCache<string, KnownTag> => memos(cache.backend);
+const tagMemo = (cache: EdgeCache): PurgeGuardedMemo<KnownTag> => memos(cache.backend);
 
 /** Whether a record this isolate knows may still be trusted at `now` (not if read "later": a clock stepped back, or another clock's reading). */
 const trusted = (known: KnownTag | undefined, now: number, clock: TagClock): known is KnownTag =>
@@ -229,12 +230,13 @@ export async function tagVerdicts(cache: EdgeCache, list: ReadonlyArray<Readonly
   }
   if (unknown === undefined) return verdicts;
   const keys = [...unknown.keys()];
+  const mark = memo.mark();
   const records = await readTagRecords(cache, keys);
   keys.forEach((key, i) => {
     // A tag without a record is not remembered: it gets one with the next thing filed under it, and
     // a read that failed (a miss under ignoreErrors) must not leave its things purged once the store is back.
     const record = records[i];
-    if (record !== undefined) memo.set(cache.makeKey(key), { record, readAt: now });
+    if (record !== undefined) memo.set(cache.makeKey(key), { record, readAt: now }, mark);
     for (const n of unknown.get(key)!) verdicts[n] = worse(verdicts[n], verdictOf(records[i], list[n]!.at));
   });
   return verdicts;
@@ -253,12 +255,13 @@ export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>, 
   const now = clock.now();
   const keys = (await recordKeys(tagged.tags)).filter((key) => !trusted(memo.get(cache.makeKey(key)), now, clock));
   if (keys.length === 0) return;
+  const mark = memo.mark();
   const records = await readTagRecords(cache, keys);
   await Promise.all(keys.map(async (key, i) => {
     const made = cache.makeKey(key);
     const record = records[i];
-    if (record !== undefined) return void memo.set(made, { record, readAt: now });
-    if (await cache.add(key, tagged.at - 1, { timeout: null })) memo.set(made, { record: { purged: tagged.at - 1 }, readAt: now });
+    if (record !== undefined) return void memo.set(made, { record, readAt: now }, mark);
+    if (await cache.add(key, tagged.at - 1, { timeout: null })) memo.set(made, { record: { purged: tagged.at - 1 }, readAt: now }, mark);
     else memo.delete(made); // another got there first: read the record that is there now
   }));
 }
@@ -321,9 +324,9 @@ export async function purgeTag(tags: string | readonly string[], options: PurgeT
   const written = soft ? keys.map(softKey) : keys;
   const at = orderedNow(now);
   const failures = await Promise.all(targets.map(async (cache) => {
-    const failed = new Set(await cache.setMany(written.map((key) => [key, at] as const), { timeout: null }));
-    const memo = tagMemo(cache);
-    for (const key of keys) memo.delete(cache.makeKey(key)); // seen at once here: read again on the next hit
+    // Seen at once here: read again on the next hit, and not from a read begun before the write.
+    const write = () => cache.setMany(written.map((key) => [key, at] as const), { timeout: null });
+    const failed = new Set(await tagMemo(cache).purging(keys.map((key) => cache.makeKey(key)), write));
     const unpurged = list.filter((_, i) => failed.has(written[i]!));
     return unpurged.length > 0 ? `the ${cache.backend.name} backend, so these tags were not purged there: ${unpurged.join(", ")}` : undefined;
   }));

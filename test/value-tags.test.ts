@@ -1,6 +1,7 @@
 /** Tags on low-level values: purgeTag ends every value filed under a tag, as it ends pages, and a soft purge lets getOrSet refresh. */
 import { describe, expect, it } from "vitest";
 import { memory } from "../adapters/memory.ts";
+import type { Backend } from "../src/backend.ts";
 import { createCache, type EdgeCache } from "../src/cache.ts";
 import { KeyNotFoundError } from "../src/errors.ts";
 import { purgeTag } from "../src/tags.ts";
@@ -168,6 +169,37 @@ describe("tags on low-level values", () => {
     expect(await other.get("k")).toBe("v"); // read its record 0.5 s ago
     clock.advance(0.5);
     expect(await other.get("k")).toBeUndefined();
+  });
+
+  it("a tag record read in flight when this isolate purges the tag is not remembered: the purge is seen here at once", async () => {
+    const clock = fakeClock();
+    const store = memory({ now: clock.now });
+    let held: { reading: () => void; reply: Promise<void> } | undefined;
+    const backend: Backend = {
+      ...store,
+      async getMany(keys) {
+        const values = await store.getMany!(keys); // the store answers now; the reply comes later
+        if (held && keys.some((key) => key.includes("tag:"))) {
+          held.reading();
+          await held.reply;
+        }
+        return values;
+      },
+    };
+    const cache = createCache({ backend, now: clock.now });
+    await cache.set("price", 19.5, { tags: ["product"] });
+    clock.advance(2); // the record it wrote is no longer trusted
+    let reading!: () => void;
+    let reply!: () => void;
+    const read = new Promise<void>((resolve) => (reading = resolve));
+    held = { reading, reply: new Promise<void>((resolve) => (reply = resolve)) };
+    const inFlight = cache.get("price");
+    await read;
+    held = undefined;
+    await purgeTag("product", { cache, now: clock.now });
+    reply(); // the reply, with the record from before the purge, arrives after it
+    expect(await inFlight).toBe(19.5); // it began before the purge
+    expect(await cache.get("price")).toBeUndefined();
   });
 
   it("another isolate whose clock stepped back does not go on trusting a record it read 'later'", async () => {

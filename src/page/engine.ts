@@ -318,6 +318,7 @@ export class PageCacheEngine {
     if (purgedAt !== undefined && purgedAt >= started) return; // it may hold what the purge was for
     if (page.tagged) await fileUnderTags(cache, page.tagged, this.options);
     const memo = varyMemo(cache);
+    const mark = memo.mark();
     if (vary.length === 0) {
       memo.delete(base);
       await writeStreamed(cache, base, storedPageHead(page), page.body, { timeout });
@@ -327,7 +328,7 @@ export class PageCacheEngine {
       const index = await varyIndexFor(cache, base, vary, { at: started, purgedAt });
       await writeStreamed(cache, await variantKey(base, request, vary, this.options, index.epoch), storedPageHead(page), page.body, { timeout });
       await cache.set(base, index, { timeout });
-      memo.set(base, { vary, epoch: index.epoch, until: this.options.now() + this.options.tagCheckMs });
+      memo.set(base, { vary, epoch: index.epoch, until: this.options.now() + this.options.tagCheckMs }, mark);
     }
     // A purge that came between the look above and these writes removed nothing they wrote (or,
     // for a page that varies, a vary index they then wrote back): look again, and take it back,

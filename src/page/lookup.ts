@@ -67,11 +67,12 @@ export class PageLookups {
       const memo = varyMemo(cache);
       const known = memo.get(base);
       if (known && known.until > this.options.now()) return await this.findVariant(cache, request, base, known.vary, known.epoch);
+      const mark = memo.mark();
       const value = await this.limit(cache, readSharedStreamed(cache, base));
       const page = decodeStoredPage(value);
       if (page) return page.tagged ? await this.unlessPurged(cache, page, page.tagged, base, "uri-miss") : { page, missKey: base, fwd: "uri-miss" };
       if (isVaryIndex(value)) {
-        memo.set(base, { vary: value.vary, epoch: value.epoch, until: this.options.now() + this.options.tagCheckMs });
+        memo.set(base, { vary: value.vary, epoch: value.epoch, until: this.options.now() + this.options.tagCheckMs }, mark);
         return await this.findVariant(cache, request, base, value.vary, value.epoch);
       }
       if (value !== undefined) this.dropCorrupt(cache, base, request);

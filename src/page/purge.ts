@@ -41,9 +41,10 @@ export async function purgePage(url: string | URL | Request, options: PurgePageO
   const at = orderedNow(settings.now);
   await Promise.all(["GET", "HEAD"].map(async (method) => {
     const base = await baseKey(request, method, settings);
-    memo.delete(base);
-    await cache.set(purgeRecordKey(base), at, { timeout: PURGE_RECORD_SECONDS });
-    await cache.delete(base);
+    await memo.purging(base, async () => {
+      await cache.set(purgeRecordKey(base), at, { timeout: PURGE_RECORD_SECONDS });
+      await cache.delete(base);
+    });
   }));
 }
 

@@ -8,8 +8,8 @@
  * included, so Workers' per-request caches share it too), and by `purgePage`, which makes the
  * isolate forget.
  */
-import { LRUCache } from "lru-cache";
 import { perStore } from "../backend.ts";
+import { PurgeGuardedMemo } from "../purge-guarded-memo.ts";
 import type { EdgeCache } from "../cache.ts";
 
 /** A vary index as remembered, until `until` (clock milliseconds). */
@@ -27,19 +27,27 @@ export interface KnownVary {
  */
 export interface VaryMemo {
   get(base: string): KnownVary | undefined;
-  set(base: string, known: KnownVary): void;
+  /** Where the memo stands: take it before reading the index that `set` will keep. */
+  mark(): number;
+  /** Keep `known`, read since `mark`, unless a purge came since (see `PurgeGuardedMemo`). */
+  set(base: string, known: KnownVary, mark: number): void;
   delete(base: string): void;
+  /** Forget `base` while a purge's `write` runs. */
+  purging<T>(base: string, write: () => Promise<T>): Promise<T>;
 }
 
 /** Per store, by the made base key (at most 1000). */
-const memos = perStore(() => new LRUCache<string, KnownVary>({ max: 1000 }));
+const memos = perStore(() => new PurgeGuardedMemo<KnownVary>(1000));
 const views = new WeakMap<EdgeCache, VaryMemo>();
 
 /**
  * The vary indexes this isolate remembers for `cache`, by base key.
  *
  * @example
- * varyMemo(cache).set(base, { vary: ["cookie"], epoch: index.epoch, until: now + options.tagCheckMs });
+ * const memo = varyMemo(cache);
+ * const mark = memo.mark();
+ * const index = await readRecord(cache, base);
+ * memo.set(base, { vary: index.vary, epoch: index.epoch, until: now + options.tagCheckMs }, mark);
  */
 export function varyMemo(cache: EdgeCache): VaryMemo {
   let view = views.get(cache);
@@ -48,8 +56,10 @@ export function varyMemo(cache: EdgeCache): VaryMemo {
     view = {
       // Most sites vary few pages, or none: a hit then makes no key for the memo.
       get: (base) => (known.size === 0 ? undefined : known.get(cache.makeKey(base))),
-      set: (base, entry) => void known.set(cache.makeKey(base), entry),
-      delete: (base) => void known.delete(cache.makeKey(base)),
+      mark: () => known.mark(),
+      set: (base, entry, mark) => known.set(cache.makeKey(base), entry, mark),
+      delete: (base) => known.delete(cache.makeKey(base)),
+      purging: (base, write) => known.purging([cache.makeKey(base)], write),
     };
     views.set(cache, view);
   }

@@ -307,6 +307,37 @@ describe("purgePage", () => {
     expect(french.cacheStatus).not.toMatch(/hit/);
   });
 
+  it("forgets at once, in this isolate, a vary index whose read was in flight when the purge came", async () => {
+    const url = "https://example.com/";
+    let held: { reading: () => void; reply: Promise<void> } | undefined;
+    const bench = pageBench((backend) => ({
+      ...backend,
+      async get(key) {
+        const value = await backend.get(key); // the store answers now; the reply comes later
+        if (held && key.endsWith(`page.GET.0:.${url}`)) {
+          held.reading();
+          await held.reply;
+        }
+        return value;
+      },
+    }));
+    const handler = cachePage(60, { cache: bench.cache, now: bench.clock.now, waitUntil: bench.waitUntil })(counted({ vary: "Accept-Language" }));
+    const english = { headers: { "accept-language": "en" } };
+    await get(handler, bench, url, english);
+    bench.clock.advance(2); // what this isolate remembers of the index is no longer trusted
+    let reading!: () => void;
+    let reply!: () => void;
+    const read = new Promise<void>((resolve) => (reading = resolve));
+    held = { reading, reply: new Promise<void>((resolve) => (reply = resolve)) };
+    const inFlight = get(handler, bench, url, english);
+    await read;
+    held = undefined;
+    await purgePage(url, { cache: bench.cache, now: bench.clock.now });
+    reply(); // the old index arrives after the purge
+    await inFlight;
+    expect((await get(handler, bench, url, english)).cacheStatus).not.toMatch(/hit/);
+  });
+
   it("refuses a URL that is not one, naming the argument", async () => {
     await expect(purgePage("/relative")).rejects.toThrow('url must be an absolute URL string, a URL or a Request, got "/relative"');
     await expect(purgePage(42 as never)).rejects.toThrow("url must be an absolute URL string, a URL or a Request, got 42");
