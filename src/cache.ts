@@ -17,7 +17,7 @@ import { sharesLocks } from "./locks.ts";
 import { orderedNow } from "./ordered-time.ts";
 import { TagChecks } from "./tag-checks.ts";
 import { isTaggedEntry } from "./tagged-value.ts";
-import { checkTags, type TagClock } from "./tags.ts";
+import { checkTags, type TagClock, tagPurgeMark } from "./tags.ts";
 import { type BackendCall, observed } from "./observed-backend.ts";
 import { timeLimited } from "./time-limited.ts";
 
@@ -541,6 +541,7 @@ class Cache implements EdgeCache {
       attempt: (operation, call, otherwise) => this.attempt(operation, call, otherwise),
       report: (error) => this.onError?.(error, "getOrSet"),
       now: this.clock.now,
+      purgeMark: () => tagPurgeMark(this),
     });
   }
 
@@ -878,7 +879,7 @@ class Cache implements EdgeCache {
     // Filed as made when the computation begins: a purge while it runs ends what it computes.
     const at = orderedNow(this.clock.now);
     return {
-      made, value, collapseMs, errorBackoffMs,
+      made, value, collapseMs, errorBackoffMs, tagged: tags !== undefined,
       entry: async (computed) => {
         let ttl: BackendTtl;
         try {

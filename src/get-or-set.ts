@@ -15,10 +15,10 @@ import { pollsFor, takeLock } from "./locks.ts";
 /**
  * What the computations need of their cache: its store (with the generic fallbacks), its reads
  * (decoded, failures handled as its reads handle them), its `ignoreErrors` handling, where to
- * report what fails without failing the call, and its clock.
+ * report what fails without failing the call, its clock, and where its purges of tags stand.
  *
  * @example
- * const fills = new Fills({ store, read, attempt, report: (error) => onError?.(error, "getOrSet"), now: Date.now });
+ * const fills = new Fills({ store, read, attempt, report: (error) => onError?.(error, "getOrSet"), now: Date.now, purgeMark: () => tagPurgeMark(cache) });
  */
 export interface FillHost {
   readonly store: CompleteBackend;
@@ -26,6 +26,8 @@ export interface FillHost {
   readonly identity: object;
   /** The clock of the error backoff, in ms. */
   now(): number;
+  /** Where this isolate's purges of tags on the store stand (see `tagPurgeMark`): a value computed since another purge may be ended. */
+  purgeMark(): number;
   /**
    * The value under a made key, boxed (a stored `null` alike); `undefined` when missing, or when
    * a soft purge of its tags made it stale, unless `staleToo` (a stale copy's read); `"ended"`
@@ -59,6 +61,8 @@ export interface FillPlan<T> {
   staleCopy: { key: string; staleIfError: number } | undefined;
   /** How long a failed computation keeps the next ones from running (see `errorBackoffMs`). */
   errorBackoffMs: number;
+  /** Whether the value is filed under tags, which a purge may end while it is computed. */
+  tagged: boolean;
 }
 
 /**
@@ -79,7 +83,8 @@ type WaitUntil = ((promise: Promise<unknown>) => void) | undefined;
  */
 export class Fills {
   private readonly host: FillHost;
-  private readonly filling = new Map<string, Promise<unknown>>();
+  /** The computations under way, by made key, with where purges stood when a tagged one began. */
+  private readonly filling = new Map<string, { value: Promise<unknown>; purgeMark: number | undefined }>();
   private readonly refreshing = new Set<string>();
 
   constructor(host: FillHost) {
@@ -92,16 +97,19 @@ export class Fills {
    * copy once the work has run that long, the work going on behind the caller.
    */
   fill<T>(plan: FillPlan<T>, softTimeoutMs: number | undefined, waitUntil: WaitUntil): Promise<T> {
-    let filling = this.filling.get(plan.made);
-    if (!filling) {
-      const work = this.backingOff(plan) ? this.staleOrCompute(plan, plan.staleCopy.key) : this.compute(plan);
-      filling = softTimeoutMs === undefined || !plan.staleCopy ? work : this.staleIfSlow(work, plan.staleCopy.key, softTimeoutMs, waitUntil);
-      // Callers that come while the work goes on share it, or the stale copy it was answered with.
-      const done = (): void => void this.filling.delete(plan.made);
-      work.then(done, done);
-      this.filling.set(plan.made, filling);
-    }
-    return filling as Promise<T>;
+    // Callers that come while the work goes on share it, or the stale copy it was answered with;
+    // not one of tagged values begun before a purge of tags here: it may be computing purged data.
+    const under = this.filling.get(plan.made);
+    if (under && (under.purgeMark === undefined || under.purgeMark === this.host.purgeMark())) return under.value as Promise<T>;
+    const purgeMark = plan.tagged ? this.host.purgeMark() : undefined;
+    const work = this.backingOff(plan) ? this.staleOrCompute(plan, plan.staleCopy.key) : this.compute(plan);
+    const filling = { value: softTimeoutMs === undefined || !plan.staleCopy ? work : this.staleIfSlow(work, plan.staleCopy.key, softTimeoutMs, waitUntil), purgeMark };
+    const done = (): void => {
+      if (this.filling.get(plan.made) === filling) this.filling.delete(plan.made);
+    };
+    work.then(done, done);
+    this.filling.set(plan.made, filling);
+    return filling.value as Promise<T>;
   }
 
   /**

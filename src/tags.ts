@@ -93,6 +93,19 @@ const memos = perStore(() => new PurgeGuardedMemo<KnownTag>(10_000));
 
 const tagMemo = (cache: EdgeCache): PurgeGuardedMemo<KnownTag> => memos(cache.backend);
 
+/**
+ * Where this isolate's purges of tags on `cache`'s store stand: it moves with each `purgeTag`,
+ * so something begun at one mark and ending at another may hold what a purge was for.
+ *
+ * @example
+ * const mark = tagPurgeMark(cache);
+ * const value = await compute();
+ * const purgedMeanwhile = tagPurgeMark(cache) !== mark;
+ */
+export function tagPurgeMark(cache: EdgeCache): number {
+  return tagMemo(cache).mark();
+}
+
 /** Whether a record this isolate knows may still be trusted at `now` (not if read "later": a clock stepped back, or another clock's reading). */
 const trusted = (known: KnownTag | undefined, now: number, clock: TagClock): known is KnownTag =>
   known !== undefined && now >= known.readAt && now - known.readAt < clock.tagCheckMs;

@@ -202,6 +202,28 @@ describe("tags on low-level values", () => {
     expect(await cache.get("price")).toBeUndefined();
   });
 
+  it("getOrSet begun after a purge of its tags in this isolate does not share a computation begun before it", async () => {
+    const { cache, purge } = bench();
+    let row = "price 19.5";
+    let began!: () => void;
+    let release!: () => void;
+    const computing = new Promise<void>((resolve) => (began = resolve));
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const load = async () => {
+      const read = row;
+      began();
+      await gate;
+      return read;
+    };
+    const first = cache.getOrSet("price", load, { tags: ["product"] });
+    await computing;
+    row = "price 25";
+    await purge("product");
+    const second = cache.getOrSet("price", load, { tags: ["product"] });
+    release();
+    expect([await first, await second]).toEqual(["price 19.5", "price 25"]);
+  });
+
   it("another isolate whose clock stepped back does not go on trusting a record it read 'later'", async () => {
     const { clock, cache, isolate, purge } = bench();
     const other = isolate();
