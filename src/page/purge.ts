@@ -26,7 +26,8 @@ export type PurgePageOptions = Pick<PageCacheOptions, "cache" | "keyPrefix" | "q
  * Remove the cached pages of `url`, GET and HEAD, every variant included; the next request for it
  * is a miss, and a page whose render was under way is not stored. A page that varies is gone at
  * once in this isolate; another isolate that read its vary index within its `tagCheckMs` (a
- * second) may serve a variant it already knew of until then.
+ * second) may serve a variant it already knew of until then. Rejects when the store fails, with
+ * the cache's `ignoreErrors` too (as `purgeTag` does): the page may still be there.
  *
  * @example
  * import { purgePage } from "edgecache";
@@ -42,8 +43,11 @@ export async function purgePage(url: string | URL | Request, options: PurgePageO
   await Promise.all(["GET", "HEAD"].map(async (method) => {
     const base = await baseKey(request, method, settings);
     await memo.purging(base, async () => {
-      await cache.set(purgeRecordKey(base), at, { timeout: PURGE_RECORD_SECONDS });
-      await cache.delete(base);
+      // Not cache.set and cache.delete: with the cache's ignoreErrors they would hide a failure, and
+      // the page would stay while the caller took it for purged (purgeTag throws too).
+      const failed = await cache.setMany([[purgeRecordKey(base), at]], { timeout: PURGE_RECORD_SECONDS });
+      if (failed.length > 0) throw new Error(`purgePage could not write to the ${cache.backend.name} backend, so ${request.url} was not purged there`);
+      await cache.backend.delete(cache.makeKey(base));
     });
   }));
 }

@@ -1,5 +1,7 @@
 /** purgePage: a URL's cached pages go, GET and HEAD, every variant included, and stay gone. */
 import { describe, expect, it } from "vitest";
+import { memory } from "../../adapters/memory.ts";
+import type { Backend } from "../../src/backend.ts";
 import { createCache } from "../../src/cache.ts";
 import { cachePage, cacheSite } from "../../src/page/cache-page.ts";
 import { getCacheKey, learnCacheKey } from "../../src/page/keys.ts";
@@ -336,6 +338,15 @@ describe("purgePage", () => {
     reply(); // the old index arrives after the purge
     await inFlight;
     expect((await get(handler, bench, url, english)).cacheStatus).not.toMatch(/hit/);
+  });
+
+  it("rejects when the store fails, with the cache's ignoreErrors too: the page may still be there", async () => {
+    for (const failing of ["setMany", "delete"] as const) {
+      const store = memory();
+      const backend: Backend = { ...store, [failing]: () => Promise.reject(new Error("ECONNRESET")) };
+      const cache = createCache({ backend, ignoreErrors: true, onError: () => {} });
+      await expect(purgePage("https://example.com/a", { cache }), failing).rejects.toThrow(failing === "delete" ? "ECONNRESET" : "purgePage could not write to the");
+    }
   });
 
   it("refuses a URL that is not one, naming the argument", async () => {
