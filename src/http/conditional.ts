@@ -8,7 +8,6 @@ import { concatChunks } from "../bytes.ts";
 import { sha256Hex } from "../hash.ts";
 import { parseCacheControl } from "./cache-control.ts";
 import { parseHttpDate } from "./date.ts";
-import { splitHeaderList } from "./headers.ts";
 
 /** What a conditional request asks for: go on with the response, answer 304, or answer 412. */
 export type ConditionalOutcome = "proceed" | "not-modified" | "precondition-failed";
@@ -44,8 +43,19 @@ const NOT_MODIFIED_HEADERS = new Set(["age", "cache-control", "content-location"
  * parseETags('"a", W/"b", spam') // ['"a"', 'W/"b"']
  */
 export function parseETags(value: string | null | undefined): string[] {
-  if (value?.trim() === "*") return ["*"];
-  return splitHeaderList(value).filter((tag) => ENTITY_TAG.test(tag));
+  if (!value) return [];
+  if (value.trim() === "*") return ["*"];
+  // Not splitHeaderList: an entity tag is no quoted-string (RFC 9110 §8.8.3), a backslash in it
+  // escapes nothing, and a comma inside its quotes does not split.
+  const tags: string[] = [];
+  const member = /[ \t]*((?:W\/)?"[^"]*")[ \t]*(?:,|$)|[^,]*(?:,|$)/y;
+  for (let at = 0; at < value.length; ) {
+    member.lastIndex = at;
+    const found = member.exec(value)!;
+    if (found[1] !== undefined) tags.push(found[1]);
+    at = member.lastIndex;
+  }
+  return tags;
 }
 
 /**

@@ -30,6 +30,9 @@ function countingStream(size: number, count: number): { stream: ReadableStream<U
 describe("parseETags / quoteETag (Django's parse_etags / quote_etag)", () => {
   it("keeps valid tags only, and * alone", () => {
     expect(parseETags('"a", W/"b", spam, "c,d"')).toEqual(['"a"', 'W/"b"', '"c,d"']);
+    // A backslash in an entity tag escapes nothing (RFC 9110 §8.8.3): the tag after it is read.
+    expect(parseETags('"a\\", "v2"')).toEqual(['"a\\"', '"v2"']);
+    expect(parseETags('"open, "z", "x" "y"')).toEqual(['"z"']);
     expect(parseETags(" * ")).toEqual(["*"]);
     expect(parseETags(null)).toEqual([]);
   });
