@@ -107,7 +107,7 @@ const encodeOptions = {
 };
 
 /** A UTF-8 decoder that keeps a leading U+FEFF, which is text like any other here. */
-const textKeepingMarks = new TextDecoder("utf-8", { ignoreBOM: true });
+const textKeepingMarks = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
 
 /**
  * cborg's tokenizer, but for text that opens with U+FEFF: cborg decodes it with a default

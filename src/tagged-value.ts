@@ -16,7 +16,7 @@ const MAGIC = Uint8Array.of(0xd9, 0xd9, 0xf7, 0xda, 0x65, 0x64, 0x67, 0x65);
 /** A tag block's fixed part: its time (f64) and the length of its tags in bytes (u32). */
 const BLOCK_FIXED = 8 + 4;
 const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { ignoreBOM: true }); // a tag opening with U+FEFF keeps it
+const decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true }); // a tag opening with U+FEFF keeps it
 
 /**
  * The tag block of `tagged`: its time f64 | the tags' length u32 | the tags as UTF-8,
