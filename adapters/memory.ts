@@ -18,7 +18,7 @@ import { addToCounter } from "../src/codec.ts";
  * memory({ location: "sessions", maxEntries: 10_000, cullFrequency: 4, maxBytes: 64 * 2 ** 20 });
  */
 export interface MemoryOptions {
-  /** Backends with the same location share one store within the isolate (sized by the first one). Default: a private store. */
+  /** Backends with the same location share one store within the isolate (sized by the first one), and what edgecache learns of it (a purge through one is seen through all at once). Default: a private store. */
   location?: string;
   /** Entries kept before culling (storage for this many is allocated up front). Default 300. */
   maxEntries?: number;
@@ -104,6 +104,9 @@ export function memory(options: MemoryOptions = {}): Backend {
 
   return {
     name: "memory",
+    // Backends over one location are one store: what edgecache learns of it (tag records, vary
+    // indexes), and a purge made through one of them, is the same for all.
+    identity: store,
     capabilities: { atomicAdd: true, atomicIncrement: true, consistent: true, shared: false, local: true },
 
     async get(key) {

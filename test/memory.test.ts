@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { memory } from "../adapters/memory.ts";
+import { purgeTag } from "../src/tags.ts";
 import { createCache } from "../src/cache.ts";
 import { describeBackendConformance } from "./conformance/backend-conformance.ts";
 import { fakeClock } from "./conformance/fake-clock.ts";
@@ -110,6 +111,15 @@ describe("memory backend: Django's locmem culling and LRU", () => {
     expect(await two.get("k")).toBe("v");
     expect(await other.get("k")).toBeUndefined();
     expect(await unnamed.get("k")).toBeUndefined();
+  });
+
+  it("is one store to edgecache through every backend over a location: a purge through one is seen through the others at once", async () => {
+    const one = createCache({ backend: memory({ location: "purge-test" }) });
+    const two = createCache({ backend: memory({ location: "purge-test" }) });
+    await one.set("k", "v", { tags: ["t"] });
+    expect(await two.get("k")).toBe("v"); // two now knows the tag's record
+    await purgeTag("t", { cache: one });
+    expect(await two.get("k")).toBeUndefined();
   });
 
   it("rejects bad options naming them", () => {

@@ -9,12 +9,12 @@ import { fakeClock } from "./conformance/fake-clock.ts";
 
 let places = 0;
 
-/** Caches over one store on a fake clock; each one made by `isolate()` keeps its own memo of tag records, as another isolate would. */
+/** Caches over one store on a fake clock; each one made by `isolate()` has an identity of its own, so it keeps its own memo of tag records, as another isolate would. */
 function bench() {
   const clock = fakeClock();
   const location = `value-tags-${++places}`;
   const errors: string[] = [];
-  const isolate = () => createCache({ backend: memory({ location, now: clock.now }), now: clock.now, onError: (error, operation) => errors.push(`${operation}: ${(error as Error).message}`) });
+  const isolate = () => createCache({ backend: { ...memory({ location, now: clock.now }), identity: {} }, now: clock.now, onError: (error, operation) => errors.push(`${operation}: ${(error as Error).message}`) });
   const cache = isolate();
   const purge = async (tags: string | string[], soft = false, on: EdgeCache = cache) => {
     await purgeTag(tags, { cache: on, now: clock.now, soft });

@@ -70,8 +70,8 @@ describe("cache tags", () => {
   it("reaches another isolate once its tagCheckMs is up, and at once with tagCheckMs 0", async () => {
     const bench = pageBench();
     const here = wrap(bench, { tags: ["t"] });
-    // Another isolate: its own backend and cache over the same store, so nothing it remembers is shared.
-    const elsewhere = { ...bench, cache: createCache({ backend: { ...bench.backend }, onWarning: () => {} }) };
+    // Another isolate: its own backend and cache over the same store, and an identity of its own, so nothing it remembers is shared.
+    const elsewhere = { ...bench, cache: createCache({ backend: { ...bench.backend, identity: {} }, onWarning: () => {} }) };
     const there = wrap(elsewhere, { tags: ["t"] });
     const eager = wrap(elsewhere, { tags: ["t"], tagCheckMs: 0, keyPrefix: "eager" });
     await get(here, bench, "https://example.com/");
