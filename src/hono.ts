@@ -26,8 +26,7 @@
  * them only in a Response built for the purpose (a few µs in workerd), which is skipped when the
  * middleware is the first handler of the request, with nothing above it.
  * Those the page cache judges a response by (Set-Cookie, Cache-Control, the `targetedCacheControl`
- * fields, Vary) stay in: a cookie
- * or `private` set above still keeps the page out of the cache.
+ * fields, Vary) stay in: a cookie or `private` set above still keeps the page out of the cache.
  *
  * Errors: Hono turns an error thrown below into its `onError` response before `next()` returns;
  * the header wrappers hear it as the error it was (`cacheControl` patches nothing, as Django's
