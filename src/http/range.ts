@@ -50,13 +50,15 @@ export function parseRange(value: string | null, length: number): ByteRange | "u
 /**
  * Whether an If-Range value lets the Range apply to a representation with these validators
  * (RFC 9110 §13.1.5): an entity tag that matches its ETag strongly (weak tags never do), or a
- * date equal to its Last-Modified. No If-Range: it applies.
+ * date equal to its Last-Modified when that is a strong validator, its `date` at least a second
+ * later (§8.8.2.2: two versions made within the second share a Last-Modified, and bytes of one
+ * would be spliced onto the other). No If-Range: it applies.
  *
  * @example
  * ifRangeHolds('"v1"', { etag: '"v1"' });   // true
  * ifRangeHolds('W/"v1"', { etag: 'W/"v1"' }); // false
  */
-export function ifRangeHolds(value: string | null, validators: Validators): boolean {
+export function ifRangeHolds(value: string | null, validators: Validators & { date?: string | null }): boolean {
   if (value === null) return true;
   const condition = value.trim();
   if (condition.startsWith('"') || condition.startsWith("W/")) {
@@ -65,7 +67,8 @@ export function ifRangeHolds(value: string | null, validators: Validators): bool
     return tag !== undefined && !tag.startsWith("W/") && tag === etag;
   }
   const date = parseHttpDate(condition);
-  return date !== undefined && date === parseHttpDate(validators.lastModified);
+  const sent = parseHttpDate(validators.date);
+  return date !== undefined && date === parseHttpDate(validators.lastModified) && sent !== undefined && sent - date >= 1000;
 }
 
 /**
@@ -82,7 +85,7 @@ export function getRangeResponse(request: Request, response: Response, length: n
   if (request.method !== "GET" || response.status !== 200) return response;
   const range = parseRange(request.headers.get("range"), length);
   if (range === undefined) return response;
-  const validators = { etag: response.headers.get("etag"), lastModified: response.headers.get("last-modified") };
+  const validators = { etag: response.headers.get("etag"), lastModified: response.headers.get("last-modified"), date: response.headers.get("date") };
   if (!ifRangeHolds(request.headers.get("if-range"), validators)) return response;
   if (range === "unsatisfiable") {
     response.body?.cancel().catch(() => {});
