@@ -439,6 +439,18 @@ export function writeStreamed(cache: EdgeCache, key: string, head: Uint8Array, b
 }
 
 /**
+ * `cache.delete(key)` for a purge, whose caller must hear that nothing was removed: it rejects
+ * when the store fails, whatever the cache's `ignoreErrors` (its time limit and `onBackendCall`
+ * apply as to every call). Not exported from the package.
+ *
+ * @example
+ * await deleteOrThrow(pages, baseKey);
+ */
+export function deleteOrThrow(cache: EdgeCache, key: string): Promise<boolean> {
+  return cache instanceof Cache ? cache.deleteOrThrow(key) : cache.delete(key);
+}
+
+/**
  * `cache.get(key)` for edgecache's own records (vary indexes, purge records), which `onRead`
  * does not hear: it counts the caller's reads. Not exported from the package.
  *
@@ -737,6 +749,11 @@ class Cache implements EdgeCache {
     const found = await this.readMany<T>(userKeys, madeKeys);
     if (this.onRead) for (const key of userKeys) this.observe({ operation: "getMany", key, hit: found.has(key) });
     return found;
+  }
+
+  /** See `deleteOrThrow`. */
+  deleteOrThrow(key: string): Promise<boolean> {
+    return this.store.delete(this.checkedKey(key, undefined));
   }
 
   /** See `readRecord`. */

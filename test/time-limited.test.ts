@@ -8,6 +8,7 @@ import type { Backend } from "../src/backend.ts";
 import { createCache } from "../src/cache.ts";
 import { BackendTimeoutError, BackendUnavailableError } from "../src/errors.ts";
 import { cachePage } from "../src/page/cache-page.ts";
+import { purgePage } from "../src/page/purge.ts";
 
 /** A memory store posing as a store shared over the network, whose calls never answer while `hung`, counting the calls made. */
 function hangingStore() {
@@ -96,5 +97,17 @@ describe("createCache timeoutMs", () => {
     await vi.advanceTimersByTimeAsync(100);
     expect((await skipped).headers.get("cache-status")).toBe("edgecache; fwd=miss; detail=store-down");
     expect(state.calls).toBe(calls);
+  });
+
+  it("ends a purgePage whose store hangs, with ignoreErrors too: the caller hears the purge failed", async () => {
+    const calls: string[] = [];
+    const backend: Backend = { ...memory(), delete: () => new Promise(() => {}) }; // its record is written, the page's removal hangs
+    const cache = createCache({ backend, timeoutMs: 100, ignoreErrors: true, onError: () => {}, onBackendCall: (call) => void calls.push(call.operation) });
+    let settled: unknown;
+    const purging = purgePage("https://example.com/a", { cache }).then(() => (settled = "purged"), (error: unknown) => (settled = error));
+    await vi.advanceTimersByTimeAsync(100);
+    await purging;
+    expect(settled).toBeInstanceOf(BackendTimeoutError);
+    expect(calls).toContain("delete"); // and onBackendCall heard it
   });
 });

@@ -5,6 +5,7 @@
  * came, and may hold what the purge was for, is not stored when it finishes.
  */
 import { describe } from "../arguments.ts";
+import { deleteOrThrow } from "../cache.ts";
 import { orderedNow } from "../ordered-time.ts";
 import { baseKey } from "./keys.ts";
 import { PURGE_RECORD_SECONDS, purgeRecordKey } from "./purge-records.ts";
@@ -47,7 +48,7 @@ export async function purgePage(url: string | URL | Request, options: PurgePageO
       // the page would stay while the caller took it for purged (purgeTag throws too).
       const failed = await cache.setMany([[purgeRecordKey(base), at]], { timeout: PURGE_RECORD_SECONDS });
       if (failed.length > 0) throw new Error(`purgePage could not write to the ${cache.backend.name} backend, so ${request.url} was not purged there`);
-      await cache.backend.delete(cache.makeKey(base));
+      await deleteOrThrow(cache, base);
     });
   }));
 }
