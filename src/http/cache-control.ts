@@ -4,7 +4,7 @@
  * substring tests.
  */
 import { describe } from "../arguments.ts";
-import { TOKEN, editHeaders, quote, splitHeaderList, uniqueIgnoringCase, unquote } from "./headers.ts";
+import { TOKEN, editHeaders, hasUnterminatedQuote, quote, splitHeaderList, uniqueIgnoringCase, unquote } from "./headers.ts";
 
 /**
  * Parsed Cache-Control: lowercased directive name → unquoted value, or `true` for a bare
@@ -52,7 +52,10 @@ const MAX_DELTA_SECONDS = 2147483648;
 
 /**
  * Parse a Cache-Control header value. Never throws: members without a valid name are skipped,
- * quoted values are unquoted, names are trimmed and lowercased.
+ * quoted values are unquoted, names are trimmed and lowercased. A value that leaves a quote open
+ * is split at every comma, as Django splits it: the open quote would otherwise take in every
+ * directive after it (a `no-store` in a field joined after a broken one), and a helper that
+ * writes the header back would hide them downstream.
  *
  * @example
  * parseCacheControl('Max-Age=60, PUBLIC, no-cache="Set-Cookie"')
@@ -60,7 +63,8 @@ const MAX_DELTA_SECONDS = 2147483648;
  */
 export function parseCacheControl(value: string | null | undefined): ParsedCacheControl {
   const directives: ParsedCacheControl = new Map();
-  for (const member of splitHeaderList(value)) {
+  const members = value && hasUnterminatedQuote(value) ? value.split(",").map((member) => member.trim()).filter((member) => member !== "") : splitHeaderList(value);
+  for (const member of members) {
     const eq = member.indexOf("=");
     const name = (eq < 0 ? member : member.slice(0, eq)).trim().toLowerCase();
     if (!TOKEN.test(name)) continue;

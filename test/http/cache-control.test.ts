@@ -36,6 +36,14 @@ describe("parseCacheControl", () => {
     expect(parseCacheControl(null).size).toBe(0);
   });
 
+  it("splits a value that leaves a quote open at every comma, so no directive after it is lost", () => {
+    const headers = new Headers({ "cache-control": 'ext="x' });
+    headers.append("cache-control", "no-store"); // another layer's, in a field of its own
+    expect([...parseCacheControl(headers.get("cache-control"))]).toEqual([["ext", "x"], ["no-store", true]]);
+    const patched = patchCacheControl(new Response(null, { headers }), { maxAge: 5 });
+    expect(parseCacheControl(patched.headers.get("cache-control")).has("no-store")).toBe(true);
+  });
+
   it("never throws, whatever the input", () => {
     fc.assert(fc.property(anyString, (value) => {
       parseCacheControl(value);
