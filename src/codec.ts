@@ -106,14 +106,25 @@ const encodeOptions = {
   },
 };
 
+/** What cborg's `decode` lays under the options it is given; its tokenizer takes the options as they are. */
+const CBORG_DEFAULTS = { strict: false, allowIndefinite: true, allowUndefined: true, allowBigInt: true };
+
+/** Whether `bytes` hold U+FEFF's UTF-8 anywhere: only then can cborg's decoding of text drop one. */
+function holdsByteOrderMark(bytes: Uint8Array): boolean {
+  for (let at = bytes.indexOf(0xef); at >= 0; at = bytes.indexOf(0xef, at + 1)) {
+    if (bytes[at + 1] === 0xbb && bytes[at + 2] === 0xbf) return true;
+  }
+  return false;
+}
+
 /** A UTF-8 decoder that keeps a leading U+FEFF, which is text like any other here. */
 const textKeepingMarks = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
 
 /**
  * cborg's tokenizer, but for text that opens with U+FEFF: cborg decodes it with a default
  * TextDecoder, which takes a leading U+FEFF for a byte-order mark and drops it, so "\uFEFFhi"
- * came back as "hi". Those strings (and only those: one byte compared per token) are decoded
- * again here.
+ * came back as "hi". Those strings are decoded again here; it is used only for bytes that hold
+ * U+FEFF's UTF-8 somewhere (`holdsByteOrderMark`), so other values decode as cborg decodes them.
  */
 class MarkKeepingTokenizer extends Tokenizer {
   override next(): Token {
@@ -176,7 +187,8 @@ export const cborSerializer: Serializer = {
     if (byteString) return byteString;
     try {
       const body = bytes.subarray(SELF_DESCRIBED.length);
-      return cborDecode(body, { ...decodeOptions, tokenizer: new MarkKeepingTokenizer(body, decodeOptions) });
+      if (!holdsByteOrderMark(body)) return cborDecode(body, decodeOptions);
+      return cborDecode(body, { ...decodeOptions, tokenizer: new MarkKeepingTokenizer(body, { ...CBORG_DEFAULTS, ...decodeOptions }) });
     } catch (error) {
       throw new CorruptEntryError(`cache entry cannot be decoded: ${(error as Error).message}`);
     }

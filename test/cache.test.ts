@@ -62,6 +62,11 @@ describe("value codec", () => {
     expect(await cache.get("k")).toEqual(value);
   });
 
+  it("reads another writer's plain 64-bit integer beside a string opening with U+FEFF, as cborg does", () => {
+    const bytes = Uint8Array.of(0xd9, 0xd9, 0xf7, 0x82, 0x1b, 0x10, 0, 0, 0, 0, 0, 0, 0, 0x64, 0xef, 0xbb, 0xbf, 0x78);
+    expect(decodeValue(bytes, cborSerializer)).toEqual([2n ** 60n, "\uFEFFx"]);
+  });
+
   it("never lets a decoded __proto__ key change an object's prototype", () => {
     const bytes = Uint8Array.of(0xd9, 0xd9, 0xf7, 0xa1, 0x69, ...new TextEncoder().encode("__proto__"), 0xa1, 0x61, 0x78, 0x01);
     const value = decodeValue(bytes, cborSerializer) as Record<string, unknown>;
