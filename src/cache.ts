@@ -447,7 +447,7 @@ export function writeStreamed(cache: EdgeCache, key: string, head: Uint8Array, b
  * await deleteOrThrow(pages, baseKey);
  */
 export function deleteOrThrow(cache: EdgeCache, key: string): Promise<boolean> {
-  return cache instanceof Cache ? cache.deleteOrThrow(key) : cache.delete(key);
+  return cache instanceof Cache ? cache.deleteOrThrow(key) : cache.backend.delete(cache.makeKey(key)); // another EdgeCache's delete may hide a failure
 }
 
 /**

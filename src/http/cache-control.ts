@@ -52,10 +52,10 @@ const MAX_DELTA_SECONDS = 2147483648;
 
 /**
  * Parse a Cache-Control header value. Never throws: members without a valid name are skipped,
- * quoted values are unquoted, names are trimmed and lowercased. A value that leaves a quote open
- * is split at every comma, as Django splits it: the open quote would otherwise take in every
- * directive after it (a `no-store` in a field joined after a broken one), and a helper that
- * writes the header back would hide them downstream.
+ * quoted values are unquoted, names are trimmed and lowercased. The member of a value that
+ * leaves a quote open is split at every comma, as Django splits it: the open quote would
+ * otherwise take in every directive after it (a `no-store` in a field joined after a broken one),
+ * and a helper that writes the header back would hide them downstream.
  *
  * @example
  * parseCacheControl('Max-Age=60, PUBLIC, no-cache="Set-Cookie"')
@@ -63,7 +63,9 @@ const MAX_DELTA_SECONDS = 2147483648;
  */
 export function parseCacheControl(value: string | null | undefined): ParsedCacheControl {
   const directives: ParsedCacheControl = new Map();
-  const members = value && hasUnterminatedQuote(value) ? value.split(",").map((member) => member.trim()).filter((member) => member !== "") : splitHeaderList(value);
+  const members = splitHeaderList(value);
+  // The last member is the one holding the open quote: it alone is split at every comma.
+  if (value && hasUnterminatedQuote(value)) members.push(...members.pop()!.split(",").map((member) => member.trim()).filter((member) => member !== ""));
   for (const member of members) {
     const eq = member.indexOf("=");
     const name = (eq < 0 ? member : member.slice(0, eq)).trim().toLowerCase();

@@ -42,6 +42,9 @@ describe("parseCacheControl", () => {
     expect([...parseCacheControl(headers.get("cache-control"))]).toEqual([["ext", "x"], ["no-store", true]]);
     const patched = patchCacheControl(new Response(null, { headers }), { maxAge: 5 });
     expect(parseCacheControl(patched.headers.get("cache-control")).has("no-store")).toBe(true);
+    // Only the member holding the open quote: well-quoted lists before it stay whole.
+    expect([...parseCacheControl('private="Set-Cookie, X-User-Token", max-age=0, ext="x, public')])
+      .toEqual([["private", "Set-Cookie, X-User-Token"], ["max-age", "0"], ["ext", "x"], ["public", true]]);
   });
 
   it("never throws, whatever the input", () => {
