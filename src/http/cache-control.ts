@@ -4,7 +4,7 @@
  * substring tests.
  */
 import { describe } from "../arguments.ts";
-import { TOKEN, editHeaders, hasUnterminatedQuote, quote, splitHeaderList, uniqueIgnoringCase, unquote } from "./headers.ts";
+import { TOKEN, editHeaders, quote, scanHeaderList, splitHeaderList, uniqueIgnoringCase, unquote } from "./headers.ts";
 
 /**
  * Parsed Cache-Control: lowercased directive name → unquoted value, or `true` for a bare
@@ -63,9 +63,9 @@ const MAX_DELTA_SECONDS = 2147483648;
  */
 export function parseCacheControl(value: string | null | undefined): ParsedCacheControl {
   const directives: ParsedCacheControl = new Map();
-  const members = splitHeaderList(value);
+  const { members, unterminated } = value ? scanHeaderList(value) : { members: [], unterminated: false };
   // The last member is the one holding the open quote: it alone is split at every comma.
-  if (value && hasUnterminatedQuote(value)) members.push(...members.pop()!.split(",").map((member) => member.trim()).filter((member) => member !== ""));
+  if (unterminated) members.push(...members.pop()!.split(",").map((member) => member.trim()).filter((member) => member !== ""));
   for (const member of members) {
     const eq = member.indexOf("=");
     const name = (eq < 0 ? member : member.slice(0, eq)).trim().toLowerCase();

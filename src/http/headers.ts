@@ -34,8 +34,15 @@ export function hasUnterminatedQuote(value: string | null | undefined): boolean 
   return value ? scanHeaderList(value).unterminated : false;
 }
 
-/** `value`'s members, split at the commas outside quoted strings, and whether a quote was left open. */
-function scanHeaderList(value: string): { members: string[]; unterminated: boolean } {
+/**
+ * `value`'s members, split at the commas outside quoted strings, and whether a quote was left
+ * open (the last member then holds it): {@link splitHeaderList} and {@link hasUnterminatedQuote}
+ * in one pass.
+ *
+ * @example
+ * scanHeaderList('a, b="c') // { members: ["a", 'b="c'], unterminated: true }
+ */
+export function scanHeaderList(value: string): { members: string[]; unterminated: boolean } {
   const members: string[] = [];
   let start = 0;
   let quoted = false;
