@@ -47,8 +47,14 @@ const SECONDS = new Set(["max-age", "s-maxage", "stale-while-revalidate", "stale
 const FIELD_LISTS = new Set(["no-cache", "private"]);
 /** A character a header value cannot hold (it may hold HTAB, SP, visible ASCII and obs-text). */
 const NOT_FIELD_TEXT = /[^\t -~\x80-\xff]/;
-/** RFC 9111 §1.2.2: a delta-seconds too large to represent counts as 2^31. */
-const MAX_DELTA_SECONDS = 2147483648;
+/**
+ * RFC 9111 §1.2.2: the largest delta-seconds a cache need represent (2^31 s, 68 years); a larger
+ * one read counts as this, and none larger is written.
+ *
+ * @example
+ * Math.min(seconds, MAX_DELTA_SECONDS);
+ */
+export const MAX_DELTA_SECONDS = 2147483648;
 
 /**
  * Parse a Cache-Control header value. Never throws: members without a valid name are skipped,
@@ -187,7 +193,7 @@ function checkValue(key: string, name: string, value: Exclude<DirectiveValue, un
   if (typeof value === "number") {
     if (name === "no-cache") fail("true or header field names");
     if (!Number.isFinite(value) || value < 0) fail("a non-negative finite number of seconds");
-    return String(Math.floor(value));
+    return String(Math.min(Math.floor(value), MAX_DELTA_SECONDS)); // 1e21 would print as "1e+21"
   }
   if (SECONDS.has(name)) return fail("a number of seconds or false");
   const names = typeof value === "string" ? [value] : value;

@@ -2,7 +2,7 @@
  * Expiry headers: Django's `patch_response_headers` and `add_never_cache_headers`.
  */
 import { describe } from "../arguments.ts";
-import { compileCacheControl } from "./cache-control.ts";
+import { compileCacheControl, MAX_DELTA_SECONDS } from "./cache-control.ts";
 import { formatHttpDate } from "./date.ts";
 import { editHeaders } from "./headers.ts";
 
@@ -22,8 +22,8 @@ const neverCacheDirectives = compileCacheControl({
 /**
  * Django's `patch_response_headers`: set Expires to now + `timeout` seconds unless the response
  * already has one, and patch `max-age` to `timeout` (an existing smaller max-age wins). A
- * negative timeout counts as 0; fractions are dropped from max-age. Returns the response, or a
- * copy when its headers are immutable.
+ * negative timeout counts as 0, one over 2^31 s (68 years) as 2^31; fractions are dropped from
+ * max-age. Returns the response, or a copy when its headers are immutable.
  *
  * @example
  * patchResponseHeaders(new Response("hi"), 2, { now: () => 1468749600000 })
@@ -34,7 +34,7 @@ export function patchResponseHeaders(response: Response, timeout: number = DEFAU
   if (typeof timeout !== "number" || !Number.isFinite(timeout)) {
     throw new TypeError(`timeout must be a finite number of seconds, got ${describe(timeout)}`);
   }
-  const seconds = Math.max(0, timeout);
+  const seconds = Math.min(Math.max(0, timeout), MAX_DELTA_SECONDS); // Expires stays a date
   const maxAge = compileCacheControl({ maxAge: seconds });
   return editHeaders(response, (headers) => {
     setExpiresIfAbsent(headers, now(options) + seconds * 1000);

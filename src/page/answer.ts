@@ -4,6 +4,7 @@
  * response.
  * The engine (`engine.ts`) decides when; this module builds what is sent.
  */
+import { MAX_DELTA_SECONDS } from "../http/cache-control.ts";
 import { getConditionalResponse } from "../http/conditional.ts";
 import { getRangeResponse } from "../http/range.ts";
 import { editHeaders } from "../http/headers.ts";
@@ -12,8 +13,6 @@ import type { ResolvedPageOptions } from "./options.ts";
 import type { DecodedPage } from "./stored.ts";
 
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
-/** The largest Age sent: RFC 9111 §1.2.2 caps delta-seconds at 2^31. */
-const MAX_AGE = 2 ** 31;
 
 /** Why a hit was served other than fresh from the cache. */
 export type HitDetail = "collapsed" | "revalidating" | "refreshing" | "stale-if-error";
@@ -47,7 +46,7 @@ export class PageAnswers {
   hit(request: Request, method: string, page: DecodedPage, now: number, detail?: HitDetail): Response {
     const remaining = (page.freshUntil - now) / 1000;
     const hit: Hit = {
-      age: Math.min(page.ageOnArrival + Math.max(0, Math.floor((now - page.storedAt) / 1000)), MAX_AGE), // RFC 9111 §4.2.3
+      age: Math.min(page.ageOnArrival + Math.max(0, Math.floor((now - page.storedAt) / 1000)), MAX_DELTA_SECONDS), // RFC 9111 §4.2.3
       ttl: remaining > 0 ? Math.ceil(remaining) : Math.floor(remaining),
       detail,
       head: method === "HEAD",

@@ -15,6 +15,9 @@ export type CacheOutcome =
   /** Forwarded to the handler: `fwd` per RFC 9211, whether the response was stored, and why not. */
   | { hit: false; fwd: "uri-miss" | "vary-miss" | "miss" | "stale" | "method" | "bypass"; stored?: boolean; detail?: string };
 
+/** RFC 8941 §3.3.1: the largest Integer a structured field holds (a ttl of `cachePage(1e300)` would print as `1e+300`). */
+const MAX_SF_INTEGER = 999_999_999_999_999;
+
 /**
  * The Cache-Status member for `outcome`.
  *
@@ -24,7 +27,7 @@ export type CacheOutcome =
 export function cacheStatusValue(cacheName: string, outcome: CacheOutcome): string {
   let value = cacheName;
   if (outcome.hit) {
-    value += `; hit; ttl=${outcome.ttl}`;
+    value += `; hit; ttl=${Math.max(-MAX_SF_INTEGER, Math.min(outcome.ttl, MAX_SF_INTEGER))}`;
   } else {
     value += `; fwd=${outcome.fwd}`;
     if (outcome.stored) value += "; stored";

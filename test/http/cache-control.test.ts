@@ -104,6 +104,11 @@ describe("parseDeltaSeconds", () => {
 });
 
 describe("patchCacheControl (Django's patch_cache_control cases)", () => {
+  it("writes seconds over 2^31 as 2^31 (RFC 9111), never in exponent notation", () => {
+    const patched = patchCacheControl(new Response(null), { maxAge: 1e21, sMaxage: 2 ** 31 + 1, staleWhileRevalidate: 60 });
+    expect(patched.headers.get("cache-control")).toBe("max-age=2147483648, s-maxage=2147483648, stale-while-revalidate=60");
+  });
+
   it.each<[string | undefined, CacheControlDirectives, string]>([
     ["max-age=60", { maxAge: 30 }, "max-age=30"],
     ["Max-Age=60, PUBLIC", { maxAge: 100 }, "max-age=60, public"],

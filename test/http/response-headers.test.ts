@@ -39,6 +39,14 @@ describe("patchResponseHeaders (Django's patch_response_headers)", () => {
     expect(patchResponseHeaders(new Response("x"), 1.5, { now }).headers.get("cache-control")).toBe("max-age=1");
   });
 
+  it("writes a timeout over 2^31 s as 2^31 (RFC 9111), so Expires stays a date and max-age an integer", () => {
+    for (const timeout of [2 ** 31 + 5, 1e13, 1e300]) {
+      expect(headersOf(patchResponseHeaders(new Response("x"), timeout, { now }))).toMatchObject({
+        "expires": "Fri, 04 Aug 2084 13:14:08 GMT", "cache-control": "max-age=2147483648",
+      });
+    }
+  });
+
   it("rejects a timeout that is not a finite number", () => {
     expect(() => patchResponseHeaders(new Response(), Number.NaN)).toThrow(/timeout must be a finite number of seconds, got NaN/);
     expect(() => patchResponseHeaders(new Response(), "60" as unknown as number)).toThrow(TypeError);

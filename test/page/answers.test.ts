@@ -88,6 +88,18 @@ describe("bypass", () => {
   });
 });
 
+describe("huge timeouts", () => {
+  it("keeps the page, and sends max-age at most 2^31 and a Cache-Status ttl that is still a structured-field integer", async () => {
+    const bench = pageBench();
+    const v = view();
+    const handler = cachePage(1e300, options(bench))(v);
+    const [miss, hit] = await twice(handler, bench, "https://example.com/");
+    expect([miss.status, miss.headers.get("cache-control")]).toEqual([200, "max-age=2147483648"]);
+    expect(hit.cacheStatus).toBe("edgecache; hit; ttl=999999999999999");
+    expect(v.seen).toHaveLength(1);
+  });
+});
+
 describe("targeted Cache-Control (RFC 9213)", () => {
   const targeted = { targetedCacheControl: ["Edgecache-Cache-Control", "CDN-Cache-Control"] };
 
