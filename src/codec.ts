@@ -263,6 +263,7 @@ const textDecoder = new TextDecoder();
 const MINUS = 0x2d;
 const ZERO = 0x30;
 const NINE = 0x39;
+const SPACE = 0x20;
 
 /** Whether a value is stored as decimal text (and so can be incremented natively). */
 function isCounter(value: unknown): value is number {
@@ -270,14 +271,17 @@ function isCounter(value: unknown): value is number {
 }
 
 /**
- * The decimal integer in `bytes`, or `undefined` when the bytes are anything else. Backends
- * without a native increment use this too.
+ * The decimal integer in `bytes`, or `undefined` when the bytes are anything else. Spaces after
+ * it are allowed: memcached decrements in place and pads a shorter result ("100" less 95 is
+ * `"5  "`). Backends without a native increment use this too.
  *
  * @example
  * parseCounter(new TextEncoder().encode("-12")); // -12
+ * parseCounter(new TextEncoder().encode("5  ")); // 5
  */
 export function parseCounter(bytes: Uint8Array): number | undefined {
-  const length = bytes.length;
+  let length = bytes.length;
+  while (length > 0 && bytes[length - 1] === SPACE) length--;
   if (length === 0 || length > 17) return undefined;
   let i = bytes[0] === MINUS ? 1 : 0;
   if (i === length || (bytes[i] === ZERO && length > i + 1)) return undefined;
@@ -285,7 +289,7 @@ export function parseCounter(bytes: Uint8Array): number | undefined {
     const byte = bytes[i]!;
     if (byte < ZERO || byte > NINE) return undefined;
   }
-  const value = Number(textDecoder.decode(bytes));
+  const value = Number(textDecoder.decode(bytes.subarray(0, length)));
   return isCounter(value) ? value : undefined;
 }
 

@@ -44,9 +44,14 @@ describe("value codec", () => {
   });
 
   it("never reads non-canonical decimal text as a counter", () => {
-    for (const text of ["01", "-", "1.0", " 1", "+1", "-0"]) {
+    for (const text of ["01", "-", "1.0", " 1", "+1", "-0", " ", "1 2"]) {
       expect(() => decodeValue(new TextEncoder().encode(text), cborSerializer), text).toThrow(CorruptEntryError);
     }
+  });
+
+  it("reads a counter padded with spaces, as memcached leaves one it decremented to fewer digits", () => {
+    expect(decodeValue(new TextEncoder().encode("5  "), cborSerializer)).toBe(5);
+    expect(decodeValue(new TextEncoder().encode(`9${" ".repeat(15)}`), cborSerializer)).toBe(9);
   });
 
   it("decodes only the tags it knows: a CBOR tag naming a constructor is corrupt data, not code", () => {

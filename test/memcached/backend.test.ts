@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { memcached, type MemcachedBackend, socketsConnector } from "../../adapters/memcached.ts";
 import type { ByteStream, Connector, StreamListener } from "../../adapters/net/stream.ts";
 import { BackendUnavailableError, InvalidCacheKeyError } from "../../src/errors.ts";
+import { createCache } from "../../src/index.ts";
 import { startMemcached, type MemcachedServer } from "../fixtures/memcached.ts";
 import { spyConnector, text, utf8 } from "./helpers.ts";
 
@@ -116,6 +117,16 @@ describe("memcached backend on one server", () => {
     await backend.set("negative", utf8("-5"), 60);
     await expect(backend.increment("negative", 1)).rejects.toThrow(TypeError);
     await expect(backend.increment("n", 1.5)).rejects.toThrow(/delta must be an integer/);
+  });
+
+  it("keeps a counter decremented to fewer digits readable through the cache (memcached pads it with spaces)", async () => {
+    const cache = createCache({ backend: client() });
+    await cache.set("stock", 100);
+    expect(await cache.decr("stock", 95)).toBe(5);
+    expect(text(await client().get(cache.makeKey("stock")))).toBe("5  ");
+    expect(await cache.get("stock")).toBe(5);
+    expect(await cache.getMany(["stock"])).toEqual(new Map([["stock", 5]]));
+    expect(await cache.incr("stock")).toBe(6);
   });
 
   it("reports remaining TTLs, never-expiring entries, and TTLs over 30 days (sent as absolute times)", async () => {
