@@ -64,9 +64,10 @@ export class Connection {
   /** Write `command` (connecting first if needed) and resolve with what its reader returns. */
   send<T>(command: Command<T>): Promise<T> {
     if (this.closed) return Promise.reject(new BackendUnavailableError(`memcached ${this.options.label}: the client is closed`));
-    const now = Date.now();
+    // A monotonic clock: the wall clock stepped back (NTP, a resumed VM) would stretch deadlines and pauses.
+    const now = performance.now();
     const wait = this.stream || this.connecting ? 0 : this.options.health.waitMs(now);
-    if (wait > 0) return Promise.reject(new BackendUnavailableError(`memcached ${this.options.label} is down; next attempt in ${wait} ms`));
+    if (wait > 0) return Promise.reject(new BackendUnavailableError(`memcached ${this.options.label} is down; next attempt in ${Math.ceil(wait)} ms`));
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ command, deadline: now + this.options.timeoutMs, resolve: resolve as (value: unknown) => void, reject });
       if (this.stream) this.stream.write(command.bytes);
@@ -147,7 +148,7 @@ export class Connection {
     this.timer = undefined;
     const oldest = this.queue[0];
     if (!oldest) return;
-    const wait = oldest.deadline - Date.now();
+    const wait = oldest.deadline - performance.now();
     if (wait > 0) this.timer = setTimeout(() => this.checkDeadlines(), wait);
     else this.fail(new BackendUnavailableError(`memcached ${this.options.label}: no answer within ${this.options.timeoutMs} ms`), true);
   }
@@ -159,7 +160,7 @@ export class Connection {
     const stream = this.stream;
     this.stream = undefined;
     stream?.close();
-    if (count) this.options.health.failed(Date.now(), this.options.retryDelayMs, this.options.maxRetryDelayMs);
+    if (count) this.options.health.failed(performance.now(), this.options.retryDelayMs, this.options.maxRetryDelayMs);
     clearTimeout(this.timer);
     this.timer = undefined;
     for (const pending of this.queue.splice(0)) pending.reject(error);

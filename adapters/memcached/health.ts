@@ -7,11 +7,12 @@
  */
 
 /**
- * One server's failures in a row and when it may be tried again.
+ * One server's failures in a row and when it may be tried again, on a monotonic clock in ms
+ * (`performance.now()`).
  *
  * @example
  * const health = healthOf("10.0.0.1:11211");
- * if (health.waitMs(Date.now()) > 0) throw new BackendUnavailableError("down");
+ * if (health.waitMs(performance.now()) > 0) throw new BackendUnavailableError("down");
  */
 export class ServerHealth {
   private failures = 0;
@@ -45,7 +46,7 @@ const servers = new Map<string, ServerHealth>();
  * The health of the server named `label` (`"10.0.0.1:11211"`, `"unix:/run/mc.sock"`) in this isolate.
  *
  * @example
- * healthOf("10.0.0.1:11211").failed(Date.now(), 100, 5000);
+ * healthOf("10.0.0.1:11211").failed(performance.now(), 100, 5000);
  */
 export function healthOf(label: string): ServerHealth {
   let health = servers.get(label);

@@ -181,7 +181,7 @@ describe("memcached backend on one server", () => {
   });
 
   it("never reads an answer from a connection it gave up on, however late its connector calls back", async () => {
-    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date", "performance"] });
     try {
       const listeners: StreamListener[] = [];
       const opens: Array<(stream: ByteStream) => void> = [];
@@ -203,6 +203,36 @@ describe("memcached backend on one server", () => {
       listeners[1]!.onData(utf8("EN\r\n"));
       expect(await second).toBeUndefined();
     } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("keeps time limits and pauses on a monotonic clock: the wall clock stepping back stretches neither", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
+    const wallClock = vi.spyOn(Date, "now");
+    try {
+      wallClock.mockReturnValue(1_800_000_000_000);
+      const silent: Connector = () => Promise.resolve({ write: () => {}, close: () => {} }); // connects, never answers
+      const hung = client({ servers: "silent.invalid:11211", timeoutMs: 200, connect: silent });
+      const late = expect(hung.get("k")).rejects.toThrow(/no answer within 200 ms/);
+      await vi.advanceTimersByTimeAsync(50);
+      wallClock.mockReturnValue(1_800_000_000_000 - 3000); // NTP steps the clock back 3 s
+      await vi.advanceTimersByTimeAsync(150);
+      await late;
+
+      let attempts = 0;
+      const refusing: Connector = () => {
+        attempts++;
+        return Promise.reject(new Error("connection refused"));
+      };
+      const down = client({ servers: "down.invalid:11211", retryDelayMs: 100, connect: refusing });
+      await expect(down.get("k")).rejects.toThrow(/cannot connect/);
+      wallClock.mockReturnValue(1_800_000_000_000 - 13_000); // and 10 s more
+      await vi.advanceTimersByTimeAsync(100); // the pause is over
+      await expect(down.get("k")).rejects.toThrow(/cannot connect/); // tried again, not "is down"
+      expect(attempts).toBe(2);
+    } finally {
+      wallClock.mockRestore();
       vi.useRealTimers();
     }
   });
