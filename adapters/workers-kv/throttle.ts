@@ -1,10 +1,18 @@
 /**
  * Workers KV answers `429 Too Many Requests` to a second write of the same key within a second.
  * A WriteThrottle keeps, per isolate and namespace, when each key was last written: a write
- * inside the key's one-second window waits for the window to end, writes that pile up meanwhile
- * are coalesced (the latest wins, and every caller resolves when it is sent), and reads in this
- * isolate see the waiting value so the delay never shows.
+ * inside the key's one-second window, or while the key's last write is still uploading, waits
+ * for both to end; writes that pile up meanwhile are coalesced (the latest is sent), and reads in
+ * this isolate see the waiting value so the delay never shows.
+ *
+ * On Workers a timer and a promise belong to the request that made them, and are dropped when it
+ * ends. So each caller of a held-back write waits on timers of its own, and the first still
+ * waiting when the window opens sends the latest write from its own request: a request that ends
+ * before then leaves nobody waiting on it. If every caller's request has ended, the write is lost
+ * (as any write not given to `waitUntil` may be on Workers), and reads stop seeing it once
+ * it is overdue.
  */
+import { withDeadline } from "../../src/deadline.ts";
 
 /** A write as the throttle holds it: what reads see while it waits, and how to send it. */
 export interface PendingWrite<T> {
@@ -13,16 +21,42 @@ export interface PendingWrite<T> {
   send(): Promise<void>;
 }
 
+/** A write held back: by when it counts as abandoned, and the send count when it was held. */
+interface Held<T> {
+  readonly write: PendingWrite<T>;
+  /** `Date.now()` after which no caller is waiting for it any more (their requests ended). */
+  readonly overdueAt: number;
+  /** `Slot.sends` when it was held: once that has moved on, it went out, or a later write for it. */
+  readonly sends: number;
+  /** Its caller's wait, settled once it went out (or was replaced and a later write went out). */
+  done?: Promise<void>;
+}
+
 interface Slot<T> {
   /** `Date.now()` when the last write of the key was sent. */
   sentAt: number;
-  waiting?: PendingWrite<T>;
-  /** Settles when the waiting write has been sent. */
-  sent?: Promise<void>;
+  /** How many writes of the key have been sent. */
+  sends: number;
+  /** The last write sent, until it settles: the next may not overtake it (a slow upload of a large value). */
+  sending?: Promise<void>;
+  /** The latest write held back, if any. */
+  held?: Held<T>;
 }
 
-/** Slots whose window has passed are dropped once there are this many. */
+/** Slots with nothing waiting or under way, whose window has passed, are dropped once there are this many. */
 const SWEEP_AT = 256;
+
+/**
+ * How long a held-back write waits for the write before it to settle, at most: that write may
+ * belong to a request that has ended, and so never settle here.
+ */
+const SETTLE_WAIT_MS = 10_000;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `promise` settled, or `ms` passed: whichever comes first, with no error. */
+const settledWithin = (promise: Promise<unknown> | undefined, ms: number): Promise<unknown> =>
+  promise === undefined ? Promise.resolve() : withDeadline(promise.catch(() => {}), Math.max(0, ms), () => undefined);
 
 /**
  * One-write-per-interval per key, with coalescing. Timing is real time (`Date.now`, `setTimeout`),
@@ -42,48 +76,90 @@ export class WriteThrottle<T> {
     this.intervalMs = intervalMs;
   }
 
-  /** The write of `key` waiting for its window, if any. */
+  /** The write of `key` waiting for its window, if any (not one whose callers all stopped waiting). */
   waiting(key: string): PendingWrite<T> | undefined {
-    return this.slots.get(key)?.waiting;
+    const slot = this.slots.get(key);
+    return slot && this.heldNow(slot, Date.now())?.write;
   }
 
   /** Keys with a write waiting. */
   waitingKeys(): string[] {
-    return [...this.slots].filter(([, slot]) => slot.waiting !== undefined).map(([key]) => key);
+    const now = Date.now();
+    return [...this.slots].filter(([, slot]) => this.heldNow(slot, now) !== undefined).map(([key]) => key);
   }
 
-  /** Send `write` now if `key`'s window allows, else when it ends (coalesced with later writes). */
+  /**
+   * Send `write` now if `key`'s window allows and no write of it is under way; else hold it until
+   * then, coalesced with the writes that pile up meanwhile: the first of their callers still
+   * waiting sends the latest, and a failure to send reaches that caller (the others resolve).
+   */
   write(key: string, write: PendingWrite<T>): Promise<void> {
     const now = Date.now();
-    const slot = this.slots.get(key);
-    if (slot?.sent) {
-      slot.waiting = write;
-      return slot.sent;
-    }
-    if (slot === undefined || now - slot.sentAt >= this.intervalMs) {
+    let slot = this.slots.get(key);
+    if (slot === undefined) {
       if (this.slots.size >= SWEEP_AT) this.sweep(now);
-      this.slots.set(key, { sentAt: now });
-      return write.send();
+      this.slots.set(key, (slot = { sentAt: -Infinity, sends: 0 }));
     }
-    slot.waiting = write;
-    slot.sent = new Promise<void>((resolve) => setTimeout(resolve, slot.sentAt + this.intervalMs - now)).then(() => {
-      const latest = slot.waiting!;
-      slot.waiting = undefined;
-      slot.sent = undefined;
-      slot.sentAt = Date.now();
-      return latest.send();
-    });
-    return slot.sent;
+    if (this.heldNow(slot, now) === undefined && slot.sending === undefined && now - slot.sentAt >= this.intervalMs) return this.send(slot, write);
+    const held: Held<T> = { write, overdueAt: Math.max(now, slot.sentAt + this.intervalMs) + SETTLE_WAIT_MS + this.intervalMs, sends: slot.sends };
+    slot.held = held;
+    return (held.done = this.sendWhenDue(slot, held));
   }
 
-  /** Settles when every write waiting now has been sent (or has failed). */
+  /** Settles when every write waiting now has been sent (or has failed, or been given up by its callers). */
   async idle(): Promise<void> {
-    await Promise.allSettled([...this.slots.values()].map((slot) => slot.sent));
+    const now = Date.now();
+    await Promise.all([...this.slots.values()].map(async (slot) => {
+      const held = this.heldNow(slot, now);
+      if (held) await settledWithin(held.done, held.overdueAt - now);
+      await settledWithin(slot.sending, SETTLE_WAIT_MS);
+    }));
+  }
+
+  /**
+   * Wait, on this caller's own timers, for the window to open and the write before to settle;
+   * then send the latest write held, unless a caller that woke first has sent it.
+   */
+  private async sendWhenDue(slot: Slot<T>, held: Held<T>): Promise<void> {
+    for (;;) {
+      if (slot.sends !== held.sends) return; // it went out, or a later write did
+      const wait = slot.sentAt + this.intervalMs - Date.now();
+      if (wait > 0) {
+        await sleep(wait);
+      } else if (slot.sending !== undefined) {
+        const sending = slot.sending;
+        await settledWithin(sending, SETTLE_WAIT_MS);
+        if (slot.sending === sending) slot.sending = undefined; // it never settled here: go on without it
+      } else {
+        break;
+      }
+    }
+    const latest = slot.held ?? held; // the latest held since the last send (`held` itself, if it went overdue meanwhile)
+    slot.held = undefined;
+    return this.send(slot, latest.write);
+  }
+
+  private send(slot: Slot<T>, write: PendingWrite<T>): Promise<void> {
+    slot.sentAt = Date.now();
+    slot.sends++;
+    const sending = write.send();
+    slot.sending = sending;
+    const settled = (): void => {
+      if (slot.sending === sending) slot.sending = undefined;
+    };
+    sending.then(settled, settled);
+    return sending;
+  }
+
+  /** The write held back in `slot` at `now`, unless every caller waiting for it has stopped. */
+  private heldNow(slot: Slot<T>, now: number): Held<T> | undefined {
+    if (slot.held !== undefined && now > slot.held.overdueAt) slot.held = undefined;
+    return slot.held;
   }
 
   private sweep(now: number): void {
     for (const [key, slot] of this.slots) {
-      if (slot.sent === undefined && now - slot.sentAt >= this.intervalMs) this.slots.delete(key);
+      if (this.heldNow(slot, now) === undefined && slot.sending === undefined && now - slot.sentAt >= this.intervalMs) this.slots.delete(key);
     }
   }
 }

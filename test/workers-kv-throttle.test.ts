@@ -1,0 +1,114 @@
+/**
+ * The Workers KV adapter's write throttle, on a fake clock. A request that ends on Workers drops
+ * its timers; `vi.clearAllTimers()` plays that here.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { type PendingWrite, WriteThrottle } from "../adapters/workers-kv/throttle.ts";
+
+/** A KV key as the throttle writes it: what was sent and when, with puts that take `uploadMs` to land. */
+function kvKey() {
+  const sent: Array<{ value: string | undefined; at: number }> = [];
+  let stored: string | undefined;
+  const write = (value: string | undefined, uploadMs = 0): PendingWrite<string> => ({
+    entry: value,
+    send: async () => {
+      sent.push({ value, at: Date.now() });
+      if (uploadMs > 0) await new Promise((resolve) => setTimeout(resolve, uploadMs));
+      stored = value;
+    },
+  });
+  return { sent, write, stored: () => stored };
+}
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"], now: 1_800_000_000_000 });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("the Workers KV write throttle", () => {
+  it("sends a second write of a key when its window opens, coalescing the writes that pile up into the latest", async () => {
+    const throttle = new WriteThrottle<string>(1000);
+    const key = kvKey();
+    await throttle.write("k", key.write("one"));
+    const waiting = [throttle.write("k", key.write("two")), throttle.write("k", key.write(undefined)), throttle.write("k", key.write("four"))];
+    expect(throttle.waiting("k")?.entry).toBe("four");
+    await vi.advanceTimersByTimeAsync(1000);
+    await Promise.all(waiting);
+    expect(key.sent).toEqual([{ value: "one", at: 1_800_000_000_000 }, { value: "four", at: 1_800_000_001_000 }]);
+    expect(throttle.waiting("k")).toBeUndefined();
+  });
+
+  it("is never wedged by a request that ended before its held-back write went out", async () => {
+    const throttle = new WriteThrottle<string>(1000);
+    const key = kvKey();
+    await throttle.write("k", key.write("one"));
+    void throttle.write("k", key.write("two")); // its request ends: its timers are dropped
+    vi.clearAllTimers();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(key.sent.map(({ value }) => value)).toEqual(["one"]); // lost, as a write outside waitUntil may be
+
+    // The next request's write goes out on its own timers, and then the key is free again.
+    const next = throttle.write("k", key.write("three"));
+    await vi.advanceTimersByTimeAsync(1000);
+    await next;
+    expect(key.stored()).toBe("three");
+    await vi.advanceTimersByTimeAsync(1000);
+    await throttle.write("k", key.write("five"));
+    expect(key.stored()).toBe("five");
+  });
+
+  it("stops showing reads a held-back write nobody is waiting for any more, and close does not wait for it", async () => {
+    const throttle = new WriteThrottle<string>(1000);
+    const key = kvKey();
+    await throttle.write("k", key.write("one"));
+    void throttle.write("k", key.write("never sent"));
+    vi.clearAllTimers();
+    expect(throttle.waiting("k")?.entry).toBe("never sent");
+    const closed = vi.fn();
+    void throttle.idle().then(closed);
+    await vi.advanceTimersByTimeAsync(12_001); // the window, the longest wait for an upload, and a window more
+    expect(throttle.waiting("k")).toBeUndefined();
+    expect(throttle.waitingKeys()).toEqual([]);
+    expect(closed).toHaveBeenCalled();
+  });
+
+  it("sends the latest write when any of its callers is still waiting, even if the latest caller's request ended", async () => {
+    const throttle = new WriteThrottle<string>(1000);
+    const key = kvKey();
+    await throttle.write("k", key.write("one"));
+    const older = throttle.write("k", key.write("two"));
+    await vi.advanceTimersByTimeAsync(500);
+    // A request that ends before the window opens: its timer never fires.
+    vi.spyOn(globalThis, "setTimeout").mockImplementationOnce((() => 0) as unknown as typeof setTimeout);
+    void throttle.write("k", key.write("three"));
+    await vi.advanceTimersByTimeAsync(500);
+    await older;
+    expect(key.sent.map(({ value }) => value)).toEqual(["one", "three"]);
+  });
+
+  it("never lets a write overtake the upload before it: a newer value or a delete lands last", async () => {
+    const throttle = new WriteThrottle<string>(1000);
+    const key = kvKey();
+    const large = throttle.write("k", key.write("large", 1500)); // a big value, slow to upload
+    await vi.advanceTimersByTimeAsync(10);
+    const removal = throttle.write("k", key.write(undefined));
+    await vi.advanceTimersByTimeAsync(1000); // the window is open, the upload is not done
+    expect(key.sent.map(({ value }) => value)).toEqual(["large"]);
+    await vi.advanceTimersByTimeAsync(500);
+    await Promise.all([large, removal]);
+    expect(key.sent.map(({ value }) => value)).toEqual(["large", undefined]);
+    expect(key.stored()).toBeUndefined();
+  });
+
+  it("reports a failed send to the caller whose request sent it", async () => {
+    const throttle = new WriteThrottle<string>(1000);
+    await throttle.write("k", { entry: "one", send: async () => {} });
+    const failing = throttle.write("k", { entry: "two", send: () => Promise.reject(new Error("KV answered 500")) });
+    const failed = expect(failing).rejects.toThrow("KV answered 500");
+    await vi.advanceTimersByTimeAsync(1000);
+    await failed;
+    expect(throttle.waiting("k")).toBeUndefined();
+  });
+});
