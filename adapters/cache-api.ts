@@ -79,6 +79,8 @@ const MAX_HEAD_BYTES = 8 * 1024;
 const FOREVER_SECONDS = 365 * 86400;
 /** Longest URL-encoded key kept as it is; longer ones are hashed. */
 const MAX_NAME_LENGTH = 1024;
+/** The head of a plain entry. */
+const EMPTY = new Uint8Array(0);
 
 /**
  * A backend over the Cache API.
@@ -194,14 +196,13 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
       response.body?.cancel().catch(() => {});
       return undefined;
     }
-    const bytes = headBytes(head);
-    return { head: bytes, body: response.body ?? emptyStream(), length: bytes.byteLength + bodyLength };
+    return { head, body: response.body ?? emptyStream(), length: head.byteLength + bodyLength };
   };
 
   /** An entry as the bytes it holds (head and body together) and its expiry. */
   const wholeEntry = async ({ response, expiresAt, head }: StoredEntry): Promise<Entry> => {
     const body = new Uint8Array(await response.arrayBuffer());
-    return { value: head === "" ? body : concatBytes(headBytes(head), body), expiresAt };
+    return { value: head.byteLength === 0 ? body : concatBytes(head, body), expiresAt };
   };
 
   const save = async (location: string, head: Uint8Array, body: Uint8Array, expiresAt: number | null): Promise<void> => {
@@ -282,8 +283,8 @@ interface StoredEntry {
   response: Response;
   expiresAt: number | null;
   bodyLength: number;
-  /** The entry's head, base64 (empty for a plain entry). */
-  head: string;
+  /** The entry's head (empty for a plain entry). */
+  head: Uint8Array;
 }
 
 /**
@@ -297,8 +298,15 @@ function entryOf(response: Response | undefined, generation: string): StoredEntr
     response.body?.cancel().catch(() => {});
     return undefined;
   }
-  const [, expires, bodyLength, head] = fields as [string, string, string, string];
-  return { response, expiresAt: expires === "" ? null : Number(expires), bodyLength: Number(bodyLength), head };
+  const [, expires, length, base64] = fields as [string, string, string, string];
+  const expiresAt = expires === "" ? null : Number(expires);
+  const bodyLength = Number(length);
+  const head = base64 === "" ? EMPTY : headBytes(base64);
+  if (head === undefined || (expiresAt !== null && !Number.isFinite(expiresAt)) || !Number.isSafeInteger(bodyLength) || bodyLength < 0) {
+    response.body?.cancel().catch(() => {}); // not an entry this backend wrote
+    return undefined;
+  }
+  return { response, expiresAt, bodyLength, head };
 }
 
 /** `entryOf` once the generation being re-read is known; a failed read lets go of the response. */

@@ -142,7 +142,8 @@ export function workersKv(namespace: KvNamespaceLike, options: WorkersKvOptions 
     await writes.write(location, {
       entry,
       send: () => {
-        const expiry = expiresAt === null ? {} : { expirationTtl: Math.max(MIN_EXPIRATION_TTL, Math.ceil((expiresAt - now()) / 1000)) };
+        // KV counts the TTL from the start of the current second: one second more, or the entry could go before its expiry.
+        const expiry = expiresAt === null ? {} : { expirationTtl: Math.max(MIN_EXPIRATION_TTL, Math.ceil((expiresAt - now()) / 1000) + 1) };
         return Object.keys(metadata).length === 0 ? namespace.put(location, value) : namespace.put(location, value, { ...expiry, metadata });
       },
     });
@@ -157,10 +158,11 @@ export function workersKv(namespace: KvNamespaceLike, options: WorkersKvOptions 
     async load(location) {
       const waiting = writes.waiting(location);
       if (waiting) return waiting.entry && { value: joined(waiting.entry), expiresAt: waiting.entry.expiresAt };
-      const { value, metadata } = await namespace.getWithMetadata<Metadata>(location, readOptions);
-      if (value === null) return undefined;
-      const body = new Uint8Array(value);
-      return { value: metadata?.head === undefined ? body : concatBytes(headBytes(metadata.head), body), expiresAt: metadata?.expiresAt ?? null };
+      const { value, metadata } = await namespace.getWithMetadata<unknown>(location, readOptions);
+      const own = value === null ? undefined : ownMetadata(metadata);
+      if (own === undefined) return undefined;
+      const body = new Uint8Array(value!);
+      return { value: own.head === undefined ? body : concatBytes(own.head, body), expiresAt: own.expiresAt };
     },
 
     save,
@@ -195,18 +197,18 @@ export function workersKv(namespace: KvNamespaceLike, options: WorkersKvOptions 
           const entry = waiting.entry;
           return entry && isLive(entry.expiresAt, now()) ? { head: entry.head ?? new Uint8Array(0), body: new Response(entry.value as Uint8Array<ArrayBuffer>).body!, length: joined(entry).byteLength } : undefined;
         }
-        const { value, metadata } = await namespace.getWithMetadata<Metadata>(location, streamOptions);
+        const { value, metadata } = await namespace.getWithMetadata<unknown>(location, streamOptions);
         if (value === null) return undefined;
-        if (!isLive(metadata?.expiresAt ?? null, now())) {
+        const own = ownMetadata(metadata);
+        if (own === undefined || !isLive(own.expiresAt, now())) {
           await value.cancel();
           return undefined;
         }
-        if (metadata?.head === undefined || metadata.bodyLength === undefined) {
+        if (own.head === undefined) {
           const whole = new Uint8Array(await new Response(value).arrayBuffer()); // a plain entry: its length is only known once read
           return { head: whole, body: emptyStream(), length: whole.byteLength };
         }
-        const head = headBytes(metadata.head);
-        return { head, body: value, length: head.byteLength + metadata.bodyLength };
+        return { head: own.head, body: value, length: own.head.byteLength + own.bodyLength };
       },
 
       async set(key, head, body, ttl) {
@@ -218,6 +220,24 @@ export function workersKv(namespace: KvNamespaceLike, options: WorkersKvOptions 
       },
     },
   };
+}
+
+/** What this backend keeps in an entry's metadata, decoded. */
+type OwnMetadata = { expiresAt: number | null; head?: undefined } | { expiresAt: number | null; head: Uint8Array; bodyLength: number };
+
+/**
+ * An entry's metadata as this backend writes it, decoded; `undefined` for anything else (an entry
+ * another writer left under the prefix, or a damaged one), which reads take for a miss.
+ */
+function ownMetadata(metadata: unknown): OwnMetadata | undefined {
+  if (metadata === null || metadata === undefined) return { expiresAt: null };
+  if (typeof metadata !== "object") return undefined;
+  const { expiresAt = null, head, bodyLength } = metadata as Record<string, unknown>;
+  if (expiresAt !== null && !Number.isFinite(expiresAt)) return undefined;
+  if (head === undefined && bodyLength === undefined) return { expiresAt: expiresAt as number | null };
+  if (typeof head !== "string" || typeof bodyLength !== "number" || !Number.isSafeInteger(bodyLength) || bodyLength < 0) return undefined;
+  const bytes = headBytes(head);
+  return bytes && { expiresAt: expiresAt as number | null, head: bytes, bodyLength };
 }
 
 /** A written entry's whole value: its head, then its body. */

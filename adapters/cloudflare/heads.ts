@@ -14,13 +14,21 @@ const MEMO_CHARS = 2 ** 20;
 const decoded = new LRUCache<string, Uint8Array>({ maxSize: MEMO_CHARS, sizeCalculation: (bytes, text) => 1 + text.length + bytes.byteLength });
 
 /**
- * The bytes of a base64-encoded head; the same text gives the same bytes.
+ * The bytes of a base64-encoded head; the same text gives the same bytes. `undefined` when the
+ * text is not base64 (an entry this backend did not write).
  *
  * @example
- * const head = headBytes(response.headers.get("x-edgecache")!.split(",")[2]!);
+ * const head = headBytes(response.headers.get("x-edgecache")!.split(",")[3]!);
  */
-export function headBytes(base64: string): Uint8Array {
+export function headBytes(base64: string): Uint8Array | undefined {
   let bytes = decoded.get(base64);
-  if (bytes === undefined) decoded.set(base64, (bytes = fromBase64(base64)));
+  if (bytes === undefined) {
+    try {
+      bytes = fromBase64(base64);
+    } catch {
+      return undefined;
+    }
+    decoded.set(base64, bytes);
+  }
   return bytes;
 }

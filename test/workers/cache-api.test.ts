@@ -98,6 +98,21 @@ describe("cache-api backend", () => {
     expect(await backend.streams!.get("k")).toBeUndefined();
   });
 
+  it("reads an entry header it did not write (a head that is not base64, a length or expiry that is no number) as a miss", async () => {
+    const name = freshName();
+    const { cache, urls } = await recording(name);
+    const backend = cacheApi({ cache });
+    await backend.streams!.set("k", bytes("head"), bytes("body"), 60);
+    const stored = (await (await caches.open(name)).match(urls.at(-1)!))!;
+    const [generation] = stored.headers.get("x-edgecache")!.split(",");
+    await stored.arrayBuffer();
+    for (const header of [`${generation},,4,not base64!`, `${generation},,four,aGVhZA==`, `${generation},soon,4,aGVhZA==`, `${generation},,-1,`]) {
+      await (await caches.open(name)).put(urls.at(-1)!, new Response("body", { headers: { "cache-control": "max-age=60", "x-edgecache": header } }));
+      expect(await backend.get("k"), header).toBeUndefined();
+      expect(await backend.streams!.get("k"), header).toBeUndefined();
+    }
+  });
+
   it("hands out the same head bytes on every read of a streamed entry, decoded once", async () => {
     const backend = cacheApi({ name: freshName() });
     await backend.streams!.set("page", bytes("the head"), bytes("the body"), 60);

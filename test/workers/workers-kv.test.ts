@@ -63,13 +63,29 @@ describe("workers-kv backend", () => {
     const backend = workersKv(namespace, { prefix: freshPrefix() });
     await backend.set("short", bytes("v"), 0.5);
     await backend.set("long", bytes("v"), 90.2);
-    expect(puts.map((put) => put.options?.expirationTtl)).toEqual([60, 91]);
+    // KV counts a TTL from the start of the current second: one more keeps 90.2 s whole.
+    expect(puts.map((put) => put.options?.expirationTtl)).toEqual([60, 92]);
     expect(text(await backend.get("short"))).toBe("v");
     await sleep(600);
     expect(await backend.get("short")).toBeUndefined();
     expect(await backend.has?.("short")).toBe(false);
     expect(text(await backend.get("long"))).toBe("v");
     expect(await backend.ttl?.("long")).toBeGreaterThan(88);
+  });
+
+  it("reads an entry whose metadata it did not write (another writer's, or damaged) as a miss, and deletes it", async () => {
+    const prefix = freshPrefix();
+    const backend = workersKv(env.CACHE_KV, { prefix });
+    const foreign = [{ head: "not base64!", bodyLength: 4 }, { head: 12, bodyLength: 4 }, { head: {} }, { head: "aGVhZA==" }, { expiresAt: "soon" }, "text"];
+    for (const [i, metadata] of foreign.entries()) {
+      await env.CACHE_KV.put(`${prefix}k:k${i}`, "body", { metadata });
+      const label = JSON.stringify(metadata);
+      expect(await backend.get(`k${i}`), label).toBeUndefined();
+      expect(await backend.has?.(`k${i}`), label).toBe(false);
+      expect(await backend.streams!.get(`k${i}`), label).toBeUndefined();
+      await backend.delete(`k${i}`);
+      expect(await env.CACHE_KV.get(`${prefix}k:k${i}`), label).toBeNull();
+    }
   });
 
   it("keeps only the expiry in metadata, far under KV's 1 KiB", async () => {
