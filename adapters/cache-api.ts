@@ -25,6 +25,7 @@
 import { checkFunction, describe, nonNegative } from "../src/arguments.ts";
 import { type Backend, identityNamed, type StreamedEntry } from "../src/backend.ts";
 import { concatBytes, emptyStream, toBase64 } from "../src/bytes.ts";
+import { withDeadline } from "../src/deadline.ts";
 import { BackendUnavailableError } from "../src/errors.ts";
 import { type Entry, entryBackend, expiresAtFor, isLive } from "./cloudflare/entries.ts";
 import { headBytes } from "./cloudflare/heads.ts";
@@ -105,18 +106,21 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
     throw new BackendUnavailableError("the Cache API (globalThis.caches) is not available in this runtime: pass options.cache, or use another backend");
   }
   // Opened on first use: Workers allow no I/O at module scope, where backends are often made.
-  // Once open, calls use it without waiting (a hit is all in a few awaits).
+  // Once open, calls use it without waiting (a hit is all in a few awaits). Calls made while it
+  // opens join the opening, for a while (see `joined`).
   let store: CacheLike | undefined;
   let opening: Promise<CacheLike> | undefined;
-  const cacheReady = (): CacheLike | Promise<CacheLike> =>
-    store ??
-    (opening ??= Promise.resolve(options.cache ?? storage!.open(name)).then(
-      (opened) => (store = opened),
+  const open = (): Promise<CacheLike> => {
+    const opened: Promise<CacheLike> = Promise.resolve(options.cache ?? storage!.open(name)).then(
+      (cache) => (store = cache),
       (error: unknown) => {
-        opening = undefined; // try again on the next call
+        if (opening === opened) opening = undefined; // try again on the next call
         throw error;
       },
-    ));
+    );
+    return (opening = opened);
+  };
+  const cacheReady = (): CacheLike | Promise<CacheLike> => store ?? (opening ? joined(opening, open) : open());
   /** The stored response under `location`: straight from the cache once it is open. */
   const match = (location: string): Promise<Response | undefined> =>
     store ? store.match(location) : Promise.resolve(cacheReady()).then((opened) => opened.match(location));
@@ -131,7 +135,7 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
     : options.cache !== null && typeof options.cache === "object" && !(options.cache instanceof Promise) ? identityNamed(`cache-api ${origin}`, options.cache)
     : undefined;
   const known: KnownGeneration = identity ? knownGenerations(identity) : { readAt: 0, begun: 0, order: 0 };
-  /** This backend's read of the token under way, if any (a promise stays with the backend that made it: see `KnownGeneration`). */
+  /** This backend's read of the token under way, if any, which calls in the meantime join (see `joined`). */
   let reading: { token: Promise<string>; readAt: number } | undefined;
   const setGeneration = async (token: string): Promise<string> => {
     const headers = { "cache-control": `max-age=${FOREVER_SECONDS}` };
@@ -145,12 +149,13 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
   };
   /**
    * The current generation (once read, without waiting), trusted for `generationCheckMs` and
-   * then read again; concurrent callers share one read. A missing token (never set, or evicted) is
+   * then read again; concurrent callers share one read, so the first calls on a new cache agree
+   * on the token they set. A missing token (never set, or evicted) is
    * replaced, so old entries never come back.
    */
   const currentGeneration = (at = now()): string | Promise<string> => {
     if (known.value !== undefined && at - known.readAt < generationCheckMs) return known.value;
-    if (reading && at - reading.readAt < generationCheckMs) return reading.token;
+    if (reading && at - reading.readAt < generationCheckMs) return joined(reading.token, () => remember(readGeneration(), at));
     return remember(readGeneration(), at);
   };
   const remember = (token: Promise<string>, at = now()): Promise<string> => {
@@ -257,10 +262,25 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
   };
 }
 
+/** How long a call waits for a promise another call began (the cache's opening, a read of the token) before doing its own. */
+const JOIN_WAIT_MS = 1000;
+const LATE = Symbol("late");
+
+/**
+ * `shared`, a promise another call began, if it settles within `JOIN_WAIT_MS`; else `own()`. On
+ * Workers a promise belongs to the request that made it and is dropped if that request ends
+ * first: a backend made at module scope serves every request, and one request's read must not
+ * leave another's waiting for good.
+ */
+function joined<T>(shared: Promise<T>, own: () => Promise<T>): Promise<T> {
+  return withDeadline<T | typeof LATE>(shared, JOIN_WAIT_MS, () => LATE).then((value) => (value === LATE ? own() : value));
+}
+
 /**
  * The generation token last read from a store, and when: shared by every backend over the store
  * in this isolate. Only the value is shared, never a read under way: on Workers a promise belongs
- * to the request that made it, and another request must not wait on it.
+ * to the request that made it, and backends made per request must not wait on each other's (a
+ * backend's own calls join its read for a while: see `joined`).
  */
 interface KnownGeneration {
   value?: string;

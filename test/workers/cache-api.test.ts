@@ -113,6 +113,34 @@ describe("cache-api backend", () => {
     }
   });
 
+  it("does not leave a call waiting for good on a read of the token that another request began and then dropped", async () => {
+    const name = freshName();
+    const { cache } = await recording(name);
+    let dropFirst = true;
+    const dropping: CacheLike = {
+      ...cache,
+      match: (url) => {
+        if (url.endsWith("/generation") && dropFirst) {
+          dropFirst = false;
+          return new Promise(() => {}); // the request that began it ended: it never settles
+        }
+        return cache.match(url);
+      },
+    };
+    const backend = cacheApi({ cache: dropping });
+    void backend.get("k"); // the first request's read, dropped
+    vi.useFakeTimers();
+    try {
+      const next = backend.get("k");
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(await next).toBeUndefined();
+    } finally {
+      vi.useRealTimers();
+    }
+    await backend.set("k", bytes("v"), 60);
+    expect(text(await backend.get("k"))).toBe("v");
+  });
+
   it("hands out the same head bytes on every read of a streamed entry, decoded once", async () => {
     const backend = cacheApi({ name: freshName() });
     await backend.streams!.set("page", bytes("the head"), bytes("the body"), 60);
