@@ -213,8 +213,10 @@ export interface GetOrSetOptions<T = unknown> extends VersionOption {
    * On a store shared between processes with an atomic add (memcached, Upstash Redis), the first
    * process to miss takes a lock entry for this long and computes the value; the others poll the
    * store for it (10 ms, growing to 200 ms) and take over if the lock goes without a value, or
-   * compute it too once this long has passed. Within one isolate, concurrent calls always share
-   * one computation. 0: no lock. Default 5000 ms.
+   * compute it too once this long has passed. Within one isolate, concurrent calls share one
+   * computation, each for this long at most (5000 ms when 0): on Workers the request computing it
+   * may have ended (a client that went away), and its computation with it. 0: no lock. Default
+   * 5000 ms.
    */
   collapseMs?: number;
   /**

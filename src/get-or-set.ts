@@ -71,6 +71,17 @@ export interface FillPlan<T> {
  */
 const failedLately = new ErrorBackoff(0);
 
+/** How long a call shares another's computation at most when `collapseMs` is 0: `collapseMs`'s default. */
+const DEFAULT_JOIN_MS = 5000;
+const LATE = Symbol("late");
+
+/** A computation under way in this isolate, which calls for the same key share. */
+interface Filling {
+  value: Promise<unknown>;
+  /** The purge mark of tags when it began, for a tagged value. */
+  purgeMark: number | undefined;
+}
+
 /** Carries work that goes on after `getOrSet` has answered (Workers' `ctx.waitUntil`). */
 type WaitUntil = ((promise: Promise<unknown>) => void) | undefined;
 
@@ -84,7 +95,7 @@ type WaitUntil = ((promise: Promise<unknown>) => void) | undefined;
 export class Fills {
   private readonly host: FillHost;
   /** The computations under way, by made key, with where purges stood when a tagged one began. */
-  private readonly filling = new Map<string, { value: Promise<unknown>; purgeMark: number | undefined }>();
+  private readonly filling = new Map<string, Filling>();
   private readonly refreshing = new Set<string>();
 
   constructor(host: FillHost) {
@@ -100,7 +111,24 @@ export class Fills {
     // Callers that come while the work goes on share it, or the stale copy it was answered with;
     // not one of tagged values begun before a purge of tags here: it may be computing purged data.
     const under = this.filling.get(plan.made);
-    if (under && (under.purgeMark === undefined || under.purgeMark === this.host.purgeMark())) return under.value as Promise<T>;
+    if (under && (under.purgeMark === undefined || under.purgeMark === this.host.purgeMark())) return this.join(plan, under, softTimeoutMs, waitUntil);
+    return this.begin(plan, softTimeoutMs, waitUntil);
+  }
+
+  /**
+   * Share the computation `under` way, for `collapseMs` at most (the default when 0): on Workers
+   * it may belong to a request that has ended (a client that went away), whose work is dropped
+   * and never finishes. Past that, compute it here, and the calls after share this one.
+   */
+  private async join<T>(plan: FillPlan<T>, under: Filling, softTimeoutMs: number | undefined, waitUntil: WaitUntil): Promise<T> {
+    const shared = await withDeadline<unknown>(under.value, plan.collapseMs || DEFAULT_JOIN_MS, () => LATE);
+    if (shared !== LATE) return shared as T;
+    if (this.filling.get(plan.made) === under) this.filling.delete(plan.made);
+    return this.fill(plan, softTimeoutMs, waitUntil);
+  }
+
+  /** Compute the value (or answer it stale: see `fill`), the calls that come meanwhile sharing it. */
+  private begin<T>(plan: FillPlan<T>, softTimeoutMs: number | undefined, waitUntil: WaitUntil): Promise<T> {
     const purgeMark = plan.tagged ? this.host.purgeMark() : undefined;
     const work = this.backingOff(plan) ? this.staleOrCompute(plan, plan.staleCopy.key) : this.compute(plan);
     const filling = { value: softTimeoutMs === undefined || !plan.staleCopy ? work : this.staleIfSlow(work, plan.staleCopy.key, softTimeoutMs, waitUntil), purgeMark };

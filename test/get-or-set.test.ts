@@ -555,3 +555,44 @@ describe("getOrSet with hardTimeoutMs", () => {
     await expect(t.cache.getOrSet("k", "v", { hardTimeoutMs: -1 })).rejects.toThrow("options.hardTimeoutMs must be a number of 0 or more, got -1");
   });
 });
+
+describe("getOrSet calls in one isolate", () => {
+  afterEach(() => void vi.useRealTimers());
+
+  it("share one computation, but for collapseMs at most: one whose request ended never finishes, and never wedges the key", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const cache = createCache({ backend: memory(), timeout: 60 });
+    let calls = 0;
+    const dropped = () => {
+      calls++;
+      return new Promise<string>(() => {}); // its request ended (a client went away): it never settles here
+    };
+    void cache.getOrSet("report", dropped, { collapseMs: 1000 });
+    let answer!: (value: string) => void;
+    const computed = () => {
+      calls++;
+      return new Promise<string>((resolve) => (answer = resolve));
+    };
+    const second = cache.getOrSet("report", computed, { collapseMs: 1000 });
+    await vi.advanceTimersByTimeAsync(999);
+    expect(calls).toBe(1); // still sharing the first
+    await vi.advanceTimersByTimeAsync(1);
+    expect(calls).toBe(2); // computed here now
+    const third = cache.getOrSet("report", computed, { collapseMs: 1000 }); // shares the second's
+    answer("fresh");
+    expect([await second, await third, calls]).toEqual(["fresh", "fresh", 2]);
+    expect(await cache.getOrSet("report", dropped)).toBe("fresh");
+  });
+
+  it("share for collapseMs's default of 5 s when it is 0 (no lock)", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const cache = createCache({ backend: memory(), timeout: 60 });
+    void cache.getOrSet("report", () => new Promise<string>(() => {}), { collapseMs: 0 });
+    let settled = false;
+    const next = cache.getOrSet("report", () => "here", { collapseMs: 0 }).then((value) => ((settled = true), value));
+    await vi.advanceTimersByTimeAsync(4999);
+    expect(settled).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await next).toBe("here");
+  });
+});

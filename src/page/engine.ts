@@ -116,8 +116,11 @@ export class PageCacheEngine {
 
     // Another request in this isolate is already filling this page: wait for it, then look again.
     const pending = lookup.fwd !== "miss" && this.options.collapseMs > 0 ? this.fills.pending(cache, lookup.missKey) : undefined;
+    // A fill that outlasts collapseMs may never end: on Workers its request may have ended (a
+    // client that went away), and its work with it. This request's fill then takes its place.
+    let overdue = false;
     if (pending) {
-      await withDeadline(pending, this.options.collapseMs, () => undefined);
+      overdue = await withDeadline(pending.then(() => false), this.options.collapseMs, () => true);
       release(lookup.page);
       lookup = await this.lookups.find(cache, request, method);
       now = this.options.now();
@@ -136,7 +139,7 @@ export class PageCacheEngine {
     // A page was found, but too old to serve: a stale miss (RFC 9211), not a missing one.
     const fwd = usable(lookup.page) ? "stale" : lookup.fwd;
     if (lookup.page !== stale) release(lookup.page);
-    const fill = pending || lookup.fwd === "miss" ? undefined : this.startFill(cache, lookup.missKey, request);
+    const fill = (pending && !overdue) || lookup.fwd === "miss" ? undefined : this.startFill(cache, lookup.missKey, request);
     if (fill) fill.held = held;
 
     let response: Response;

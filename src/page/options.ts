@@ -112,7 +112,12 @@ export interface PageCacheOptions {
    * store (the backend's `identity`) in each isolate. 0 never leaves a store alone. Default 5000 ms.
    */
   circuitBreakMs?: number;
-  /** Concurrent misses for the same page wait this long for the first one to fill the cache: in this isolate, and across processes on stores with an atomic add (memcached, Redis). 0 turns collapsing off. Default 5000 ms. */
+  /**
+   * Concurrent misses for the same page wait this long for the first one to fill the cache: in
+   * this isolate, and across processes on stores with an atomic add (memcached, Redis). A fill
+   * that outlasts it is taken over by the next miss (on Workers, its request may have ended), so
+   * later misses wait for that one. 0 turns collapsing off. Default 5000 ms.
+   */
   collapseMs?: number;
   /** Seconds a stale page may be served while one request refreshes it in the background; adds `stale-while-revalidate` to responses. Default: the response's own directive, else 0. */
   staleWhileRevalidate?: number;

@@ -1,5 +1,5 @@
 /** cachePage and cacheSite: Django's fetch/update behaviour, which timeout wins, what is stored, and where edgecache is stricter than Django. */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { createCache } from "../../src/cache.ts";
 import { cacheControl, varyOnCookie, varyOnHeaders } from "../../src/wrappers.ts";
 import { cachePage, cacheSite } from "../../src/page/cache-page.ts";
@@ -353,6 +353,32 @@ describe("where edgecache is stricter than Django (DESIGN.md's table)", () => {
     for (const response of waited) {
       expect(response.cacheStatus).toBe("edgecache; hit; ttl=60; detail=collapsed");
       expect(response.headers.getSetCookie()).toEqual([]);
+    }
+  });
+
+  it("takes over a fill that outlasts collapseMs (its request may have ended), so the requests after wait for the new one", async () => {
+    const bench = pageBench();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      let calls = 0;
+      let answer!: () => void;
+      const handler = cachePage(60, options(bench, { collapseMs: 1000 }))((request: Request) => {
+        calls++;
+        if (calls === 1) return new Promise<Response>(() => {}); // a client that went away: its request ends, and its render with it
+        return new Promise<Response>((resolve) => (answer = () => resolve(new Response(`page for ${new URL(request.url).pathname}`))));
+      });
+      void handler(new Request("https://example.com/"));
+      const second = handler(new Request("https://example.com/"));
+      await vi.advanceTimersByTimeAsync(1000);
+      expect(calls).toBe(2);
+      const third = handler(new Request("https://example.com/")); // waits for the second's fill, not the lost one
+      await vi.advanceTimersByTimeAsync(0);
+      answer();
+      expect((await read(second)).cacheStatus).toBe("edgecache; fwd=uri-miss; stored");
+      expect((await read(third)).cacheStatus).toBe("edgecache; hit; ttl=60; detail=collapsed");
+      expect(calls).toBe(2);
+    } finally {
+      vi.useRealTimers();
     }
   });
 
