@@ -131,7 +131,9 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
       try {
         await connection.send(commands.set(key, value, commands.expiry(ttl)));
       } catch (error) {
-        await remove(key).catch(() => false); // never leave the old value behind (Django does the same)
+        // Never leave the old value behind (Django does the same). Not waited for: after a time-out
+        // it could take as long again, and a later call on the key goes after it on its connection.
+        void remove(key).catch(() => false);
         throw error;
       }
     },
@@ -158,7 +160,7 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
         for (const index of refused) failed.add(group.positions[index]!);
       }));
       const failedKeys = entries.filter((_, position) => failed.has(position)).map(([key]) => key);
-      await Promise.all(failedKeys.map((key) => remove(key).catch(() => false)));
+      for (const key of failedKeys) void remove(key).catch(() => false); // as in `set`
       return failedKeys;
     },
 

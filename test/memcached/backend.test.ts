@@ -207,6 +207,23 @@ describe("memcached backend on one server", () => {
     }
   });
 
+  it("fails a set or setMany on a server that does not answer within timeoutMs, not twice that for the clean-up delete", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
+    try {
+      const silent: Connector = () => Promise.resolve({ write: () => {}, close: () => {} }); // connects, never answers
+      const hung = client({ servers: "silent-writes.invalid:11211", timeoutMs: 200, retryDelayMs: 0, connect: silent });
+      const set = vi.fn();
+      const setMany = vi.fn();
+      hung.set("k", utf8("v"), 60).catch(set);
+      void hung.setMany([["a", utf8("1")], ["b", utf8("2")]], 60).then(setMany);
+      await vi.advanceTimersByTimeAsync(200);
+      expect(set).toHaveBeenCalledWith(expect.objectContaining({ message: expect.stringMatching(/no answer within 200 ms/) }));
+      expect(setMany).toHaveBeenCalledWith(["a", "b"]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("keeps time limits and pauses on a monotonic clock: the wall clock stepping back stretches neither", async () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
     const wallClock = vi.spyOn(Date, "now");
