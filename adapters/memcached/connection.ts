@@ -90,6 +90,13 @@ export class Connection {
     // Only the stream this connection opened and still uses may speak: not one it gave up on
     // (whose connector calls back anyway), nor one before it opened (its failure comes as a rejection).
     const current = (): boolean => stream !== undefined && this.stream === stream;
+    /** Set when the stream ended before its connector handed it over (see `onClose`). */
+    let closedEarly: { error?: Error } | undefined;
+    /** Fail the connection: its stream ended. */
+    const lost = (error?: Error): void => {
+      const reason = error ? `connection lost (${error.message})` : "connection closed by the server";
+      this.fail(new BackendUnavailableError(`memcached ${this.options.label}: ${reason}`), this.queue.length > 0);
+    };
     const listener = {
       onData: (bytes: Uint8Array) => {
         if (!current()) return;
@@ -100,10 +107,12 @@ export class Connection {
         }
       },
       onClose: (error?: Error) => {
+        // A stream may end before its connector has handed it over (a server at its connection
+        // limit hangs up at once): that fails the connection as soon as it is handed over.
+        if (stream === undefined && this.connecting === controller) closedEarly = { error };
         if (!current()) return;
         this.stream = undefined;
-        const reason = error ? `connection lost (${error.message})` : "connection closed by the server";
-        this.fail(new BackendUnavailableError(`memcached ${this.options.label}: ${reason}`), this.queue.length > 0);
+        lost(error);
       },
     };
     // A connector that throws rather than rejecting fails the connection the same way.
@@ -111,6 +120,7 @@ export class Connection {
       (opened) => {
         if (this.connecting !== controller) return opened.close(); // given up on meanwhile
         this.connecting = undefined;
+        if (closedEarly) return lost(closedEarly.error);
         this.stream = stream = opened;
         // Not yet recovered: a frozen or overloaded server still takes connections (the kernel
         // does), so its failures in a row end with its first answer (see `dispatch`).

@@ -207,6 +207,23 @@ describe("memcached backend on one server", () => {
     }
   });
 
+  it("fails at once when the server hangs up before the connector has handed the stream over", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
+    try {
+      const hangsUp: Connector = async (_address, listener) => {
+        listener.onClose(); // a server at its connection limit: closed as soon as it is open
+        return { write: () => {}, close: () => {} };
+      };
+      const backend = client({ servers: "hangs-up.invalid:11211", timeoutMs: 2000, connect: hangsUp });
+      const failed = vi.fn();
+      backend.get("k").catch(failed);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(failed).toHaveBeenCalledWith(expect.objectContaining({ message: "memcached hangs-up.invalid:11211: connection closed by the server" }));
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("fails a set or setMany on a server that does not answer within timeoutMs, not twice that for the clean-up delete", async () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
     try {
