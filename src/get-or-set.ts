@@ -71,7 +71,7 @@ export interface FillPlan<T> {
  */
 const failedLately = new ErrorBackoff(0);
 
-/** How long a call shares another's computation at most when `collapseMs` is 0: `collapseMs`'s default. */
+/** How long a call shares another's computation (or leaves a refresh to it) at most when `collapseMs` is 0: `collapseMs`'s default. */
 const DEFAULT_JOIN_MS = 5000;
 const LATE = Symbol("late");
 
@@ -96,7 +96,8 @@ export class Fills {
   private readonly host: FillHost;
   /** The computations under way, by made key, with where purges stood when a tagged one began. */
   private readonly filling = new Map<string, Filling>();
-  private readonly refreshing = new Set<string>();
+  /** The background recomputations under way in this isolate (see `refresh`), by key, with when each began. */
+  private readonly refreshing = new Map<string, { began: number }>();
 
   constructor(host: FillHost) {
     this.host = host;
@@ -146,8 +147,12 @@ export class Fills {
    * just done it (`stillDue` is asked once the lock is held).
    */
   refresh<T>(plan: FillPlan<T>, waitUntil: WaitUntil, stillDue: () => Promise<boolean>): void {
-    if (this.refreshing.has(plan.made) || (plan.errorBackoffMs > 0 && failedLately.holds(this.host.identity, plan.made, this.host.now()))) return;
-    this.refreshing.add(plan.made);
+    const now = this.host.now();
+    // One under way longer than collapseMs may never end (its request ended, on Workers): it no longer counts.
+    const under = this.refreshing.get(plan.made);
+    if ((under !== undefined && now - under.began < (plan.collapseMs || DEFAULT_JOIN_MS)) || (plan.errorBackoffMs > 0 && failedLately.holds(this.host.identity, plan.made, now))) return;
+    const mine = { began: now };
+    this.refreshing.set(plan.made, mine);
     const refresh = (async () => {
       const held = plan.lock ? await this.tryLock(plan.lock, plan.collapseMs) : undefined;
       if (held === false) return; // another process is refreshing it
@@ -163,7 +168,9 @@ export class Fills {
         failedLately.failed(this.host.identity, plan.made, this.host.now(), plan.errorBackoffMs);
         this.host.report(error);
       })
-      .finally(() => this.refreshing.delete(plan.made));
+      .finally(() => {
+        if (this.refreshing.get(plan.made) === mine) this.refreshing.delete(plan.made);
+      });
     waitUntil?.(refresh);
   }
 

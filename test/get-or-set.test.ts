@@ -265,6 +265,25 @@ describe("getOrSet with refreshAhead", () => {
     expect(t.refreshes).toHaveLength(2);
   });
 
+  it("starts another refresh once one has run for collapseMs (5 s): one whose request ended never finishes", async () => {
+    const clock = fakeClock();
+    const cache = createCache({ backend: memory({ now: clock.now }), timeout: 60, now: clock.now });
+    await cache.set("rates", "old");
+    clock.advance(50);
+    let calls = 0;
+    const compute = () => (++calls === 1 ? new Promise<string>(() => {}) : `new ${calls}`); // the first refresh's request ended
+    const refreshes: Array<Promise<unknown>> = [];
+    const ask = () => cache.getOrSet("rates", compute, { refreshAhead: 0.8, waitUntil: (refresh) => void refreshes.push(refresh) });
+    expect(await ask()).toBe("old");
+    clock.advance(4.9);
+    expect(await ask()).toBe("old");
+    expect(refreshes).toHaveLength(1);
+    clock.advance(0.1);
+    expect(await ask()).toBe("old");
+    await refreshes[1];
+    expect(await cache.get("rates")).toBe("new 2");
+  });
+
   it("leaves the refresh to the process that holds the store's lock", async () => {
     const { backend, locks } = sharedStore();
     const [one, two] = [createCache({ backend }), createCache({ backend })];
