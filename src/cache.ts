@@ -230,8 +230,7 @@ export interface GetOrSetOptions<T = unknown> extends VersionOption {
    * Replace a popular value before it expires: a value found past this fraction of its timeout
    * (e.g. `0.8`) is returned at once, and one recomputation starts in the background (one per
    * isolate, another only once it has run for `collapseMs`, and one per store where it locks, as
-   * with `collapseMs`) that replaces it when done,
-   * so no caller ever waits for it. A failed one is reported to `onError` and the value stays.
+   * with `collapseMs`) that replaces it when done, so no caller ever waits for it. A failed one is reported to `onError` and the value stays.
    * Reads the value's remaining time with it (`getWithTtl`, or `ttl` beside `get`: every bundled
    * backend). Needs a timeout; values that never expire are never refreshed. Default: off.
    */
