@@ -30,7 +30,7 @@ import { timeLimited } from "./time-limited.ts";
 export interface CacheOptions {
   /** Where entries live. Default: a private `memory()` backend. */
   backend?: Backend;
-  /** Default timeout in seconds (floats allowed; `null` never expires). Default 300. */
+  /** Default timeout in seconds (floats allowed; `null`, or more than 2^31, never expires). Default 300. */
   timeout?: Timeout;
   /**
    * Shorten each write's timeout by a random share of up to this fraction (`0.1`: up to 10%), so
@@ -128,7 +128,7 @@ export interface VersionOption {
  * await cache.set("price", 19.5, { timeout: 60, version: 2 });
  */
 export interface WriteOptions extends VersionOption {
-  /** Seconds; `null` never expires; 0 or negative keeps nothing. Default: the cache's timeout. */
+  /** Seconds; `null` (or more than 2^31, 68 years) never expires; 0 or negative keeps nothing. Default: the cache's timeout. */
   timeout?: Timeout;
 }
 
@@ -351,6 +351,11 @@ interface Found {
 }
 /** The TTL meaning "keep nothing": EdgeCache turns it into a delete before the backend sees it. */
 const KEEP_NOTHING = 0;
+/**
+ * The longest timeout kept as one, in seconds (2^31, 68 years): a longer one never expires, as
+ * stores refuse TTLs that large (Redis, KV) or write them as `1e+300` (a Cache-Control max-age).
+ */
+const LONGEST_TTL = 2 ** 31;
 
 /** Every option of {@link CacheOptions} (the compiler holds the list to the interface): any other name is a slip. */
 const CACHE_OPTIONS: ReadonlySet<string> = new Set(Object.keys({
@@ -953,7 +958,7 @@ class Cache implements EdgeCache {
   private ttlFor(timeout: Timeout | undefined): BackendTtl {
     const t = timeout === undefined ? this.defaultTimeout : timeout;
     checkTimeout(t);
-    if (t === null) return null;
+    if (t === null || t > LONGEST_TTL) return null;
     if (!(t > 0)) return KEEP_NOTHING;
     return this.timeoutJitter === 0 ? t : t * (1 - this.timeoutJitter * Math.random());
   }

@@ -228,6 +228,13 @@ export function describeBackendConformance(name: string, options: ConformanceOpt
           });
         }
 
+        it("keeps a value whose timeout is over 2^31 s (68 years), as one that never expires", async () => {
+          await cache.set("ages", "v", { timeout: 1e300 });
+          await cache.set("decades", "v", { timeout: 2 ** 31 + 1 });
+          expect([await cache.get("ages"), await cache.get("decades")]).toEqual(["v", "v"]);
+          if (target.backend.ttl) expect(await target.backend.ttl(cache.makeKey("ages"))).toBeNull();
+        });
+
         it("lets add store over an expired entry", async () => {
           await cache.set("k", "old", { timeout: 1 });
           await target.advance(1);
