@@ -71,7 +71,7 @@ export interface FillPlan<T> {
  */
 const failedLately = new ErrorBackoff(0);
 
-/** How long a call shares another's computation (or leaves a refresh to it) at most when `collapseMs` is 0: `collapseMs`'s default. */
+/** How long a call shares another's computation (or leaves a refresh to it) before it takes over, when `collapseMs` is 0: `collapseMs`'s default. */
 const DEFAULT_JOIN_MS = 5000;
 const LATE = Symbol("late");
 
@@ -80,6 +80,26 @@ interface Filling {
   value: Promise<unknown>;
   /** The purge mark of tags when it began, for a tagged value. */
   purgeMark: number | undefined;
+  /** `performance.now()` when it began. */
+  began: number;
+  /** How many computations before it took too long (see `join`). */
+  takeovers: number;
+}
+
+/** Whichever of `a` and `b` fulfils first; rejected only when both are, with `b`'s error. */
+function firstFulfilled<T>(a: Promise<T>, b: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let aFailed = false;
+    let bFailed: { error: unknown } | undefined;
+    a.then(resolve, () => {
+      aFailed = true;
+      if (bFailed) reject(bFailed.error);
+    });
+    b.then(resolve, (error: unknown) => {
+      bFailed = { error };
+      if (aFailed) reject(error);
+    });
+  });
 }
 
 /** Carries work that goes on after `getOrSet` has answered (Workers' `ctx.waitUntil`). */
@@ -117,22 +137,35 @@ export class Fills {
   }
 
   /**
-   * Share the computation `under` way, for `collapseMs` at most (the default when 0): on Workers
-   * it may belong to a request that has ended (a client that went away), whose work is dropped
-   * and never finishes. Past that, compute it here, and the calls after share this one.
+   * Share the computation `under` way. On Workers it may belong to a request that has ended (a
+   * client that went away), whose work is dropped and never finishes; so once it has run for
+   * `collapseMs` (the default when 0), the first caller still waiting computes the value too, and
+   * from then on every caller gets whichever of the two finishes first. A takeover may be taken
+   * over in turn, after twice as long each time: a computation merely slow costs a few more, not
+   * one per caller.
    */
   private async join<T>(plan: FillPlan<T>, under: Filling, softTimeoutMs: number | undefined, waitUntil: WaitUntil): Promise<T> {
-    const shared = await withDeadline<unknown>(under.value, plan.collapseMs || DEFAULT_JOIN_MS, () => LATE);
+    const patience = (plan.collapseMs || DEFAULT_JOIN_MS) * 2 ** under.takeovers;
+    const shared = await withDeadline<unknown>(under.value, Math.max(0, under.began + patience - performance.now()), () => LATE);
     if (shared !== LATE) return shared as T;
-    if (this.filling.get(plan.made) === under) this.filling.delete(plan.made);
-    return this.fill(plan, softTimeoutMs, waitUntil);
+    if (this.filling.get(plan.made) === under) return this.begin(plan, softTimeoutMs, waitUntil, under);
+    return this.fill(plan, softTimeoutMs, waitUntil); // another caller took it over: share theirs
   }
 
-  /** Compute the value (or answer it stale: see `fill`), the calls that come meanwhile sharing it. */
-  private begin<T>(plan: FillPlan<T>, softTimeoutMs: number | undefined, waitUntil: WaitUntil): Promise<T> {
-    const purgeMark = plan.tagged ? this.host.purgeMark() : undefined;
-    const work = this.backingOff(plan) ? this.staleOrCompute(plan, plan.staleCopy.key) : this.compute(plan);
-    const filling = { value: softTimeoutMs === undefined || !plan.staleCopy ? work : this.staleIfSlow(work, plan.staleCopy.key, softTimeoutMs, waitUntil), purgeMark };
+  /**
+   * Compute the value (or answer it stale: see `fill`), the calls that come meanwhile sharing it;
+   * taking over from `overdue`, whichever of the two finishes first.
+   */
+  private begin<T>(plan: FillPlan<T>, softTimeoutMs: number | undefined, waitUntil: WaitUntil, overdue?: Filling): Promise<T> {
+    const purgeMark = overdue ? overdue.purgeMark : plan.tagged ? this.host.purgeMark() : undefined;
+    const computed = this.backingOff(plan) ? this.staleOrCompute(plan, plan.staleCopy.key) : this.compute(plan);
+    const work = overdue ? firstFulfilled(overdue.value as Promise<T>, computed) : computed;
+    const filling: Filling = {
+      value: softTimeoutMs === undefined || !plan.staleCopy ? work : this.staleIfSlow(work, plan.staleCopy.key, softTimeoutMs, waitUntil),
+      purgeMark,
+      began: performance.now(),
+      takeovers: overdue ? overdue.takeovers + 1 : 0,
+    };
     const done = (): void => {
       if (this.filling.get(plan.made) === filling) this.filling.delete(plan.made);
     };

@@ -579,7 +579,7 @@ describe("getOrSet calls in one isolate", () => {
   afterEach(() => void vi.useRealTimers());
 
   it("share one computation, but for collapseMs at most: one whose request ended never finishes, and never wedges the key", async () => {
-    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
     const cache = createCache({ backend: memory(), timeout: 60 });
     let calls = 0;
     const dropped = () => {
@@ -603,8 +603,23 @@ describe("getOrSet calls in one isolate", () => {
     expect(await cache.getOrSet("report", dropped)).toBe("fresh");
   });
 
+  it("share a computation merely slower than collapseMs with a few takeovers, not one per caller, and all get the first value", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
+    const cache = createCache({ backend: memory(), timeout: 60 });
+    const started: number[] = [];
+    const slow = async () => {
+      const n = started.push(performance.now());
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      return `computation ${n}`;
+    };
+    const callers = Array.from({ length: 8 }, () => cache.getOrSet("report", slow, { collapseMs: 300 }));
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(new Set(await Promise.all(callers))).toEqual(new Set(["computation 1"]));
+    expect(started.map((at) => at - started[0]!)).toEqual([0, 300, 900]); // taken over after 300 ms, then after 600 more
+  });
+
   it("share for collapseMs's default of 5 s when it is 0 (no lock)", async () => {
-    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
     const cache = createCache({ backend: memory(), timeout: 60 });
     void cache.getOrSet("report", () => new Promise<string>(() => {}), { collapseMs: 0 });
     let settled = false;
