@@ -102,13 +102,26 @@ describe("the Workers KV write throttle", () => {
     expect(key.stored()).toBeUndefined();
   });
 
-  it("reports a failed send to the caller whose request sent it", async () => {
+  it("settles every caller of the writes it coalesced as the send of the latest does: once it has landed, or failed", async () => {
     const throttle = new WriteThrottle<string>(1000);
-    await throttle.write("k", { entry: "one", send: async () => {} });
-    const failing = throttle.write("k", { entry: "two", send: () => Promise.reject(new Error("KV answered 500")) });
-    const failed = expect(failing).rejects.toThrow("KV answered 500");
+    const key = kvKey();
+    await throttle.write("k", key.write("one"));
+    const replaced = vi.fn();
+    void throttle.write("k", key.write("two")).then(replaced);
+    const latest = throttle.write("k", key.write("three", 500)); // uploads for half a second
     await vi.advanceTimersByTimeAsync(1000);
-    await failed;
+    expect(key.sent.map(({ value }) => value)).toEqual(["one", "three"]);
+    expect(replaced).not.toHaveBeenCalled(); // "three" is not stored yet
+    await vi.advanceTimersByTimeAsync(500);
+    await latest;
+    expect([replaced.mock.calls.length, key.stored()]).toEqual([1, "three"]);
+
+    await vi.advanceTimersByTimeAsync(1000);
+    const failing = (value: string): PendingWrite<string> => ({ entry: value, send: () => Promise.reject(new Error(`KV refused ${value}`)) });
+    await throttle.write("k", key.write("four"));
+    const outcomes = Promise.allSettled([throttle.write("k", failing("five")), throttle.write("k", failing("six"))]);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect((await outcomes).map((outcome) => outcome.status === "rejected" && String(outcome.reason))).toEqual(["Error: KV refused six", "Error: KV refused six"]);
     expect(throttle.waiting("k")).toBeUndefined();
   });
 });

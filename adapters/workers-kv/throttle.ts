@@ -3,7 +3,8 @@
  * A WriteThrottle keeps, per isolate and namespace, when each key was last written: a write
  * inside the key's one-second window, or while the key's last write is still uploading, waits
  * for both to end; writes that pile up meanwhile are coalesced (the latest is sent), and reads in
- * this isolate see the waiting value so the delay never shows.
+ * this isolate see the waiting value so the delay never shows. Every caller of a coalesced write
+ * settles as the send of the latest does.
  *
  * On Workers a timer and a promise belong to the request that made them, and are dropped when it
  * ends. So each caller of a held-back write waits on timers of its own, and the first still
@@ -39,6 +40,8 @@ interface Slot<T> {
   sends: number;
   /** The last write sent, until it settles: the next may not overtake it (a slow upload of a large value). */
   sending?: Promise<void>;
+  /** The last write sent, settled or not: what the callers of the writes it replaced wait for. */
+  lastSent?: Promise<void>;
   /** The latest write held back, if any. */
   held?: Held<T>;
 }
@@ -91,7 +94,7 @@ export class WriteThrottle<T> {
   /**
    * Send `write` now if `key`'s window allows and no write of it is under way; else hold it until
    * then, coalesced with the writes that pile up meanwhile: the first of their callers still
-   * waiting sends the latest, and a failure to send reaches that caller (the others resolve).
+   * waiting sends the latest, and every one of them settles as that send does.
    */
   write(key: string, write: PendingWrite<T>): Promise<void> {
     const now = Date.now();
@@ -122,7 +125,9 @@ export class WriteThrottle<T> {
    */
   private async sendWhenDue(slot: Slot<T>, held: Held<T>): Promise<void> {
     for (;;) {
-      if (slot.sends !== held.sends) return; // it went out, or a later write did
+      // It went out, or a later write did: this caller's write is done when that one is (or has
+      // failed with it), though not after SETTLE_WAIT_MS: it may be another request's, never to settle here.
+      if (slot.sends !== held.sends) return withDeadline(slot.lastSent!, SETTLE_WAIT_MS, () => undefined);
       const wait = slot.sentAt + this.intervalMs - Date.now();
       if (wait > 0) {
         await sleep(wait);
@@ -143,7 +148,7 @@ export class WriteThrottle<T> {
     slot.sentAt = Date.now();
     slot.sends++;
     const sending = write.send();
-    slot.sending = sending;
+    slot.sending = slot.lastSent = sending;
     const settled = (): void => {
       if (slot.sending === sending) slot.sending = undefined;
     };
