@@ -30,7 +30,8 @@ import { CorruptEntryError } from "./errors.ts";
 
 /**
  * Turns values into bytes and back. A custom serializer must never produce bare decimal
- * integers (`"12"`): those bytes are read as integers; nor bytes that open with
+ * integers (`"12"`, or `"12  "`, as memcached pads a counter it decremented): those bytes are read
+ * as integers; nor bytes that open with
  * `d9 d9 f7 da 65 64 67 65`: those are read as a value filed under tags (`tagged-value.ts`).
  *
  * @example
