@@ -120,7 +120,10 @@ export class Connection {
       (opened) => {
         if (this.connecting !== controller) return opened.close(); // given up on meanwhile
         this.connecting = undefined;
-        if (closedEarly) return lost(closedEarly.error);
+        if (closedEarly) {
+          opened.close(); // let the connector free what it holds; it has ended anyway
+          return lost(closedEarly.error);
+        }
         this.stream = stream = opened;
         // Not yet recovered: a frozen or overloaded server still takes connections (the kernel
         // does), so its failures in a row end with its first answer (see `dispatch`).
