@@ -214,10 +214,11 @@ export interface GetOrSetOptions<T = unknown> extends VersionOption {
    * process to miss takes a lock entry for this long and computes the value; the others poll the
    * store for it (10 ms, growing to 200 ms) and take over if the lock goes without a value, or
    * compute it too once this long has passed. Within one isolate, concurrent calls share one
-   * computation; once it has run this long (5000 ms when 0), the next caller starts a second, and
-   * whichever finishes first answers them all (then a third after twice as long, and so on): on
-   * Workers the request computing it may have ended (a client that went away), and its
-   * computation with it. 0: no lock. Default 5000 ms.
+   * computation; once it has run this long (5000 ms when 0), the next caller starts a second,
+   * which answers them all, or the first does if it finishes sooner (then a third after twice as
+   * long, and so on; a failure of the latest fails them): on Workers the request computing it
+   * may have ended (a client that went away), and its computation with it. 0: no lock. Default
+   * 5000 ms.
    */
   collapseMs?: number;
   /**

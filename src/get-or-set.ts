@@ -77,6 +77,9 @@ const LATE = Symbol("late");
 
 /** A computation under way in this isolate, which calls for the same key share. */
 interface Filling {
+  /** The value being computed (raced with the computations it took over from). */
+  work: Promise<unknown>;
+  /** What callers get: `work`, or with `softTimeoutMs`, the stale copy once it has run that long. */
   value: Promise<unknown>;
   /** The purge mark of tags when it began, for a tagged value. */
   purgeMark: number | undefined;
@@ -86,19 +89,14 @@ interface Filling {
   takeovers: number;
 }
 
-/** Whichever of `a` and `b` fulfils first; rejected only when both are, with `b`'s error. */
-function firstFulfilled<T>(a: Promise<T>, b: Promise<T>): Promise<T> {
+/**
+ * `own`, or sooner `other`'s value if it comes first: `other` (an overdue computation) can only
+ * win, never hold `own`'s callers up, so `own` failing fails them, whatever `other` is doing.
+ */
+function orSooner<T>(own: Promise<T>, other: Promise<T>): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    let aFailed = false;
-    let bFailed: { error: unknown } | undefined;
-    a.then(resolve, () => {
-      aFailed = true;
-      if (bFailed) reject(bFailed.error);
-    });
-    b.then(resolve, (error: unknown) => {
-      bFailed = { error };
-      if (aFailed) reject(error);
-    });
+    other.then(resolve, () => {});
+    own.then(resolve, reject);
   });
 }
 
@@ -140,7 +138,7 @@ export class Fills {
    * Share the computation `under` way. On Workers it may belong to a request that has ended (a
    * client that went away), whose work is dropped and never finishes; so once it has run for
    * `collapseMs` (the default when 0), the first caller still waiting computes the value too, and
-   * from then on every caller gets whichever of the two finishes first. A takeover may be taken
+   * from then on every caller gets that value, or the overdue one's if it comes first. A takeover may be taken
    * over in turn, after twice as long each time: a computation merely slow costs a few more, not
    * one per caller.
    */
@@ -154,13 +152,14 @@ export class Fills {
 
   /**
    * Compute the value (or answer it stale: see `fill`), the calls that come meanwhile sharing it;
-   * taking over from `overdue`, whichever of the two finishes first.
+   * taking over from `overdue`, its value if it comes first (see `orSooner`).
    */
   private begin<T>(plan: FillPlan<T>, softTimeoutMs: number | undefined, waitUntil: WaitUntil, overdue?: Filling): Promise<T> {
     const purgeMark = overdue ? overdue.purgeMark : plan.tagged ? this.host.purgeMark() : undefined;
     const computed = this.backingOff(plan) ? this.staleOrCompute(plan, plan.staleCopy.key) : this.compute(plan);
-    const work = overdue ? firstFulfilled(overdue.value as Promise<T>, computed) : computed;
+    const work = overdue ? orSooner(computed, overdue.work as Promise<T>) : computed;
     const filling: Filling = {
+      work,
       value: softTimeoutMs === undefined || !plan.staleCopy ? work : this.staleIfSlow(work, plan.staleCopy.key, softTimeoutMs, waitUntil),
       purgeMark,
       began: performance.now(),
@@ -169,7 +168,7 @@ export class Fills {
     const done = (): void => {
       if (this.filling.get(plan.made) === filling) this.filling.delete(plan.made);
     };
-    work.then(done, done);
+    computed.then(done, done); // shared until this call's own computation ends, even if an overdue one answered first
     this.filling.set(plan.made, filling);
     return filling.value as Promise<T>;
   }

@@ -618,6 +618,17 @@ describe("getOrSet calls in one isolate", () => {
     expect(started.map((at) => at - started[0]!)).toEqual([0, 300, 900]); // taken over after 300 ms, then after 600 more
   });
 
+  it("fail the callers of a takeover whose computation fails, though the overdue one never answers, and leave the key free", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
+    const cache = createCache({ backend: memory(), timeout: 60 });
+    void cache.getOrSet("report", () => new Promise<string>(() => {}), { collapseMs: 100 }); // its request ended
+    const failing = cache.getOrSet("report", () => Promise.reject(new Error("origin down")), { collapseMs: 100 });
+    const failed = expect(failing).rejects.toThrow("origin down");
+    await vi.advanceTimersByTimeAsync(100);
+    await failed;
+    expect(await cache.getOrSet("report", () => "back", { collapseMs: 100 })).toBe("back");
+  });
+
   it("share for collapseMs's default of 5 s when it is 0 (no lock)", async () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
     const cache = createCache({ backend: memory(), timeout: 60 });
