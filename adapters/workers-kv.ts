@@ -171,14 +171,16 @@ export function workersKv(namespace: KvNamespaceLike, options: WorkersKvOptions 
 
     /** Deletes every key under the prefix, a page of 1000 at a time: slow on big namespaces (see docs/cloudflare.md). */
     async clear() {
-      const waiting = writes.waitingKeys().filter((location) => location.startsWith(prefix)).map(remove);
+      // Handled now, reported once the listing is done: a failed one must not go unhandled meanwhile.
+      const waiting = Promise.all(writes.waitingKeys().filter((location) => location.startsWith(prefix)).map(remove));
+      waiting.catch(() => {});
       let cursor: string | undefined;
       do {
         const page = await namespace.list(cursor === undefined ? { prefix } : { prefix, cursor });
         await Promise.all(page.keys.map(({ name }) => remove(name)));
         cursor = page.list_complete ? undefined : page.cursor;
       } while (cursor !== undefined);
-      await Promise.all(waiting);
+      await waiting;
     },
 
     /** Waits for the writes the one-write-per-second rule deferred. */

@@ -22,26 +22,27 @@ export interface PendingWrite<T> {
   send(): Promise<void>;
 }
 
-/** A write held back: by when it counts as abandoned, and the send count when it was held. */
+/** The writes of a key coalesced into one send: the latest of them goes out, and all settle with it. */
+interface Batch {
+  /** The send, once it has gone out. */
+  sent?: Promise<void>;
+}
+
+/** A write held back: by when it counts as abandoned, and the batch it is coalesced into. */
 interface Held<T> {
   readonly write: PendingWrite<T>;
   /** `Date.now()` after which no caller is waiting for it any more (their requests ended). */
   readonly overdueAt: number;
-  /** `Slot.sends` when it was held: once that has moved on, it went out, or a later write for it. */
-  readonly sends: number;
-  /** Its caller's wait, settled once it went out (or was replaced and a later write went out). */
+  readonly batch: Batch;
+  /** Its caller's wait, settled once its batch has gone out and settled. */
   done?: Promise<void>;
 }
 
 interface Slot<T> {
   /** `Date.now()` when the last write of the key was sent. */
   sentAt: number;
-  /** How many writes of the key have been sent. */
-  sends: number;
   /** The last write sent, until it settles: the next may not overtake it (a slow upload of a large value). */
   sending?: Promise<void>;
-  /** The last write sent, settled or not: what the callers of the writes it replaced wait for. */
-  lastSent?: Promise<void>;
   /** The latest write held back, if any. */
   held?: Held<T>;
 }
@@ -101,10 +102,11 @@ export class WriteThrottle<T> {
     let slot = this.slots.get(key);
     if (slot === undefined) {
       if (this.slots.size >= SWEEP_AT) this.sweep(now);
-      this.slots.set(key, (slot = { sentAt: -Infinity, sends: 0 }));
+      this.slots.set(key, (slot = { sentAt: -Infinity }));
     }
-    if (this.heldNow(slot, now) === undefined && slot.sending === undefined && now - slot.sentAt >= this.intervalMs) return this.send(slot, write);
-    const held: Held<T> = { write, overdueAt: Math.max(now, slot.sentAt + this.intervalMs) + SETTLE_WAIT_MS + this.intervalMs, sends: slot.sends };
+    const before = this.heldNow(slot, now);
+    if (before === undefined && slot.sending === undefined && now - slot.sentAt >= this.intervalMs) return this.send(slot, write);
+    const held: Held<T> = { write, overdueAt: Math.max(now, slot.sentAt + this.intervalMs) + SETTLE_WAIT_MS + this.intervalMs, batch: before?.batch ?? {} };
     slot.held = held;
     return (held.done = this.sendWhenDue(slot, held));
   }
@@ -125,9 +127,9 @@ export class WriteThrottle<T> {
    */
   private async sendWhenDue(slot: Slot<T>, held: Held<T>): Promise<void> {
     for (;;) {
-      // It went out, or a later write did: this caller's write is done when that one is (or has
-      // failed with it), though not after SETTLE_WAIT_MS: it may be another request's, never to settle here.
-      if (slot.sends !== held.sends) return withDeadline(slot.lastSent!, SETTLE_WAIT_MS, () => undefined);
+      // Its batch went out: this caller's write is done when that send is (or has failed with it),
+      // though not after SETTLE_WAIT_MS: it may be another request's, never to settle here.
+      if (held.batch.sent) return withDeadline(held.batch.sent, SETTLE_WAIT_MS, () => undefined);
       const wait = slot.sentAt + this.intervalMs - Date.now();
       if (wait > 0) {
         await sleep(wait);
@@ -139,16 +141,17 @@ export class WriteThrottle<T> {
         break;
       }
     }
-    const latest = slot.held ?? held; // the latest held since the last send (`held` itself, if it went overdue meanwhile)
+    // The latest write held since the last send: of this batch, or of a later one if this one went
+    // overdue meanwhile (then that later write replaces this one).
+    const latest = slot.held ?? held;
     slot.held = undefined;
-    return this.send(slot, latest.write);
+    return (latest.batch.sent = held.batch.sent = this.send(slot, latest.write));
   }
 
   private send(slot: Slot<T>, write: PendingWrite<T>): Promise<void> {
     slot.sentAt = Date.now();
-    slot.sends++;
     const sending = write.send();
-    slot.sending = slot.lastSent = sending;
+    slot.sending = sending;
     const settled = (): void => {
       if (slot.sending === sending) slot.sending = undefined;
     };

@@ -1,8 +1,10 @@
 /**
- * The Workers KV adapter's write throttle, on a fake clock. A request that ends on Workers drops
- * its timers; `vi.clearAllTimers()` plays that here.
+ * The Workers KV adapter's writes, on a fake clock: its one-write-per-second throttle, and clear()
+ * over writes it holds back. A request that ends on Workers drops its timers;
+ * `vi.clearAllTimers()` plays that here.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { workersKv } from "../adapters/workers-kv.ts";
 import { type PendingWrite, WriteThrottle } from "../adapters/workers-kv/throttle.ts";
 
 /** A KV key as the throttle writes it: what was sent and when, with puts that take `uploadMs` to land. */
@@ -123,5 +125,31 @@ describe("the Workers KV write throttle", () => {
     await vi.advanceTimersByTimeAsync(1000);
     expect((await outcomes).map((outcome) => outcome.status === "rejected" && String(outcome.reason))).toEqual(["Error: KV refused six", "Error: KV refused six"]);
     expect(throttle.waiting("k")).toBeUndefined();
+  });
+});
+
+describe("the Workers KV backend's clear", () => {
+  it("rejects with a failed delete of a write it held back, and leaves no rejection unhandled while it lists the keys", async () => {
+    const unhandled = vi.fn();
+    process.on("unhandledRejection", unhandled);
+    try {
+      const namespace = {
+        getWithMetadata: () => Promise.resolve({ value: null, metadata: null }),
+        put: () => Promise.resolve(),
+        delete: (key: string) => Promise.reject(new Error(`KV answered 500 to the delete of ${key}`)),
+        list: () => new Promise<{ keys: Array<{ name: string }>; list_complete: true }>((resolve) => setTimeout(() => resolve({ keys: [], list_complete: true }), 1500)),
+      };
+      const backend = workersKv(namespace, { prefix: "clear-test:" });
+      await backend.set("k", new Uint8Array([1]), 60);
+      void backend.set("k", new Uint8Array([2]), 60).catch(() => {}); // held for the key's second
+      await vi.advanceTimersByTimeAsync(0);
+      const cleared = expect(backend.clear!()).rejects.toThrow("KV answered 500 to the delete of clear-test:k:k");
+      await vi.advanceTimersByTimeAsync(1500);
+      await cleared;
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).not.toHaveBeenCalled();
+    } finally {
+      process.off("unhandledRejection", unhandled);
+    }
   });
 });
