@@ -37,6 +37,9 @@ import { varyMemo } from "./vary-memo.ts";
  */
 export type RefreshMode = "background" | "in-request";
 
+/** How long a background refresh under way holds the next back, when `collapseMs` is 0. */
+const DEFAULT_OVERDUE_MS = 5000;
+
 /**
  * One page-caching wrapper's state: its options, the vary lists it has learned, and the misses
  * it is filling. `wrap` applies it to a handler.
@@ -165,7 +168,7 @@ export class PageCacheEngine {
       return this.answers.hit(asked, method, stale, this.options.now(), "stale-if-error");
     }
     release(stale);
-    return this.update(cache, asked, method, response, started, fwd, args, fill, request);
+    return this.update(cache, asked, method, response, started, fwd, (write) => this.schedule(write, args), fill, request);
   }
 
   /** Whether stale `page` stands in for its handler, which failed moments ago (see `errorBackoffMs`). */
@@ -235,10 +238,11 @@ export class PageCacheEngine {
 
   /**
    * UpdateCacheMiddleware: decide, patch the headers, stream the response and store it when it
-   * ends. `started`: when the handler was called; `answering`: the request the response answers,
-   * reported to `onOutcome` (none for a background refresh).
+   * ends. `started`: when the handler was called; `carry`: what keeps the store going after the
+   * answer (`waitUntil`); `answering`: the request the response answers, reported to `onOutcome`
+   * (none for a background refresh).
    */
-  private update(cache: EdgeCache, request: Request, method: string, response: Response, started: number, fwd: Lookup["fwd"], args: readonly unknown[], fill: Fill | undefined, answering?: Request): Response {
+  private update(cache: EdgeCache, request: Request, method: string, response: Response, started: number, fwd: Lookup["fwd"], carry: (write: Promise<unknown>) => void, fill: Fill | undefined, answering?: Request): Response {
     const decision = decide(request, response, this.rule, this.options);
     if (!decision.patch) {
       fill?.end();
@@ -303,7 +307,7 @@ export class PageCacheEngine {
       })
       .catch((error: unknown) => this.report(error, "store", request))
       .finally(() => fill?.end());
-    this.schedule(write, args);
+    carry(write);
     return answer(streamed, strips ? { hit: false, fwd, stored: true, detail: "set-cookie-stripped" } : { hit: false, fwd, stored: true });
   }
 
@@ -358,11 +362,13 @@ export class PageCacheEngine {
    * Refresh a looked-up page in the background, once per key in this isolate (and in the store,
    * where it shares fills): the GET page with a GET request when a HEAD request found it. Resolves
    * once the handler has answered, or the refresh was left to another request or process, or
-   * failed; storing the new page goes on after that.
+   * failed; storing the new page goes on after that, carried (by `waitUntil`) with the refresh, so
+   * whatever waits for the refresh waits for the store and the fill lock's release too. A refresh
+   * pending for longer than `collapseMs` does not hold this one back: its request may have ended.
    */
   private revalidate(cache: EdgeCache, run: (request: Request) => Response | Promise<Response>, asked: Request, lookup: Lookup, args: readonly unknown[]): Promise<void> {
     const key = lookup.missKey;
-    if (this.fills.pending(cache, key) || this.handlerBacksOff(cache, key, this.options.now())) return Promise.resolve();
+    if (this.fills.pending(cache, key, this.options.collapseMs || DEFAULT_OVERDUE_MS) || this.handlerBacksOff(cache, key, this.options.now())) return Promise.resolve();
     const request = refreshRequest(asked, lookup.fromGet ? "GET" : asked.method);
     const method = request.method;
     const fill = this.startFill(cache, key, request);
@@ -380,8 +386,10 @@ export class PageCacheEngine {
       const response = await run(request.clone());
       handled();
       if (response.status >= 500) this.handlerFailed(cache, key);
-      const stored = this.update(cache, request, method, response, started, "uri-miss", args, fill);
+      let store: Promise<unknown> | undefined;
+      const stored = this.update(cache, request, method, response, started, "uri-miss", (write) => (store = write), fill);
       await stored.body?.pipeTo(new WritableStream());
+      await store;
     })().catch((error: unknown) => {
       fill.end();
       this.handlerFailed(cache, key);

@@ -40,7 +40,8 @@ export async function releaseFill(cache: EdgeCache, key: string): Promise<void> 
  */
 export interface Fill {
   held: boolean;
-  end(): void;
+  /** End the fill; settles once its store-wide lock is freed (at once if it held none). */
+  end(): Promise<void>;
 }
 
 /**
@@ -51,11 +52,15 @@ export interface Fill {
  * try { await fillThePage() } finally { fill.end() }
  */
 export class Fills {
-  private readonly underWay = new WeakMap<EdgeCache, Map<string, Promise<void>>>();
+  private readonly underWay = new WeakMap<EdgeCache, Map<string, { done: Promise<void>; began: number }>>();
 
-  /** Settles when this isolate's fill of `key` ends; `undefined` when there is none. */
-  pending(cache: EdgeCache, key: string): Promise<void> | undefined {
-    return this.underWay.get(cache)?.get(key);
+  /**
+   * Settles when this isolate's fill of `key` ends; `undefined` when there is none, or (with
+   * `withinMs`) when it began longer ago than that: on Workers its request may have ended.
+   */
+  pending(cache: EdgeCache, key: string, withinMs = Infinity): Promise<void> | undefined {
+    const fill = this.underWay.get(cache)?.get(key);
+    return fill && performance.now() - fill.began <= withinMs ? fill.done : undefined;
   }
 
   /** Mark `key` as being filled here. A failure to free the store-wide lock goes to `onError`. */
@@ -64,16 +69,17 @@ export class Fills {
     if (!fills) this.underWay.set(cache, (fills = new Map()));
     let finish!: () => void;
     const done = new Promise<void>((resolve) => (finish = resolve));
-    fills.set(key, done);
+    const entry = { done, began: performance.now() };
+    fills.set(key, entry);
     let ended = false;
     const fill: Fill = {
       held: false,
       end() {
-        if (ended) return;
+        if (ended) return Promise.resolve();
         ended = true;
-        if (fills.get(key) === done) fills.delete(key);
+        if (fills.get(key) === entry) fills.delete(key);
         finish();
-        if (fill.held) releaseFill(cache, key).catch(onError);
+        return fill.held ? releaseFill(cache, key).catch(onError) : Promise.resolve();
       },
     };
     return fill;

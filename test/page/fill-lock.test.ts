@@ -14,7 +14,7 @@ import { fakeClock } from "../conformance/fake-clock.ts";
 
 const URL = "https://example.com/report";
 
-function processes(capabilities: Partial<NonNullable<Backend["capabilities"]>> = { shared: true }) {
+function processes(capabilities: Partial<NonNullable<Backend["capabilities"]>> = { shared: true }, slowDeletes = false) {
   const clock = fakeClock();
   const store = memory({ now: clock.now });
   const adds: string[] = [];
@@ -28,6 +28,8 @@ function processes(capabilities: Partial<NonNullable<Backend["capabilities"]>> =
       for (const waiter of waiters.filter(({ count }) => adds.length >= count)) waiter.resolve();
       return added;
     },
+    // A store over the network: a delete answers a little later.
+    delete: async (key) => (slowDeletes && (await new Promise((resolve) => setTimeout(resolve, 5))), store.delete(key)),
   };
   const pending: Promise<unknown>[] = [];
   const errors: unknown[] = [];
@@ -121,6 +123,20 @@ describe("collapsing across processes (shared stores with an atomic add)", () =>
     gate.open();
     await p.settle();
     expect(p.calls()).toBe(2); // the first fill and one refresh
+  });
+
+  it("carries a refresh's store and the release of its lock with the refresh: once that settles, both are done", async () => {
+    const p = processes({ shared: true }, true);
+    const carried: Promise<unknown>[] = [];
+    const handler = p.wrap(p.one, { staleWhileRevalidate: 30, waitUntil: (work) => void carried.push(work) });
+    await (await handler(new Request(URL))).text();
+    await Promise.all(carried.splice(0));
+    p.clock.advance(61);
+    await (await handler(new Request(URL))).text();
+    expect(carried).toHaveLength(1); // the refresh
+    await carried[0];
+    expect(await p.one.get("lock.page.GET.0:.https://example.com/report")).toBeUndefined();
+    expect((await handler(new Request(URL))).headers.get("cache-status")).toBe("edgecache; hit; ttl=60");
   });
 
   it("spreads the waiting processes' polls: 10 ms doubling to 200 ms, each between half and all of it", () => {

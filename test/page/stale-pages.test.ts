@@ -1,5 +1,5 @@
 /** Stale pages: stale-while-revalidate, stale-if-error, error backoff and refreshing ahead of expiry. */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createCache } from "../../src/cache.ts";
 import { cachePage } from "../../src/page/cache-page.ts";
 import { conditionalGet } from "../../src/wrappers.ts";
@@ -81,9 +81,35 @@ describe("stale pages", () => {
     bench.clock.advance(15);
     scheduled = 0;
     expect((await read(handler(new Request("https://example.com/"), {}, ctx))).body).toBe("v1");
-    await settle();
-    expect(scheduled).toBe(2); // the refresh, and the write of its result
+    expect(scheduled).toBe(1); // the refresh, which carries the write of its result:
+    await waited[0]; // whoever waits for it (a Worker's waitUntil, a test) waits for the store too
     expect((await read(handler(new Request("https://example.com/"), {}, ctx))).body).toBe("v2");
+  });
+
+  it("refreshes a stale page again once a refresh has been pending for collapseMs (its request may have ended)", async () => {
+    const bench = pageBench();
+    vi.useFakeTimers({ toFake: ["performance"] });
+    try {
+      const carried: Promise<unknown>[] = [];
+      let calls = 0;
+      const handler = cachePage(10, options(bench, { staleWhileRevalidate: 3600, collapseMs: 1000, waitUntil: (work) => void carried.push(work) }))(async (_request: Request) => {
+        calls++;
+        return calls === 2 ? new Promise<Response>(() => {}) : new Response(`v${calls}`); // the first refresh is lost with its request
+      });
+      await read(handler(new Request("https://example.com/")));
+      await carried.pop();
+      bench.clock.advance(15);
+      expect((await read(handler(new Request("https://example.com/")))).cacheStatus).toMatch(/detail=revalidating/);
+      expect((await read(handler(new Request("https://example.com/")))).cacheStatus).toMatch(/detail=revalidating/);
+      expect(calls).toBe(2); // the lost refresh still counts as under way
+      vi.advanceTimersByTime(1001);
+      await read(handler(new Request("https://example.com/")));
+      await carried.pop();
+      expect(calls).toBe(3);
+      expect((await read(handler(new Request("https://example.com/")))).body).toBe("v3");
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("serves a stale page when the handler fails (stale-if-error)", async () => {
