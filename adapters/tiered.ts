@@ -131,6 +131,18 @@ export function tiered(options: TieredOptions): Backend {
       farReads.hear(message);
     }
   };
+  /**
+   * `call` over the far tier, and for each of `keys`, whether the bus was quiet about it while the
+   * call ran: if another process changed it meanwhile, what the call read or wrote there may
+   * already be the older value, and must not be kept near.
+   */
+  const watching = async <T>(keys: readonly string[], call: () => Promise<T>): Promise<[T, boolean[]]> => {
+    const starts = keys.map((key) => farReads.begin(key));
+    const settled = await call().then((value) => ({ value }), (error: unknown) => ({ error }));
+    const quiet = keys.map((key, n) => farReads.end(key, starts[n]!));
+    if ("error" in settled) throw settled.error;
+    return [settled.value, quiet];
+  };
   /** Tell the bus which keys this backend changed in the far tier; a failing bus is left to `nearTimeout`. */
   const announce = (message: Invalidation): void => {
     try {
@@ -160,14 +172,7 @@ export function tiered(options: TieredOptions): Backend {
   const farTtl = far.ttl?.bind(far);
   const farEntry = entryWithTtl(far);
   const readFarEntry = async (key: string, read: NonNullable<typeof farEntry>) => {
-    const start = farReads.begin(key);
-    let quiet: boolean;
-    let entry: Awaited<ReturnType<typeof read>>;
-    try {
-      entry = await read(key);
-    } finally {
-      quiet = farReads.end(key, start);
-    }
+    const [entry, [quiet]] = await watching([key], () => read(key));
     if (entry !== undefined && quiet) await keepNear(key, entry.value, entry.ttl);
     return entry;
   };
@@ -194,14 +199,16 @@ export function tiered(options: TieredOptions): Backend {
     },
 
     async set(key, value, ttl) {
+      let quiet: boolean;
       try {
-        await changeFar({ keys: [key] }, () => far.set(key, value, ttl));
+        [, [quiet = false]] = await changeFar({ keys: [key] }, () => watching([key], () => far.set(key, value, ttl)));
       } catch (error) {
         await near.delete(key); // the far tier may hold neither value: read it again
         throw error;
       }
       announce({ keys: [key] });
-      await keepNear(key, value, ttl);
+      // Another process's write heard meanwhile may have landed after this one: read it again.
+      await (quiet ? keepNear(key, value, ttl) : near.delete(key));
     },
 
     async delete(key) {
@@ -235,9 +242,9 @@ export function tiered(options: TieredOptions): Backend {
   if (far.add) {
     const farAdd = far.add.bind(far);
     backend.add = async (key, value, ttl) => {
-      const added = await changeFar({ keys: [key] }, () => farAdd(key, value, ttl));
+      const [added, [quiet]] = await changeFar({ keys: [key] }, () => watching([key], () => farAdd(key, value, ttl)));
       if (added) announce({ keys: [key] });
-      if (added) await keepNear(key, value, ttl);
+      if (added && quiet) await keepNear(key, value, ttl); // as set does
       else await near.delete(key); // whatever the far tier holds is read from it next time
       return added;
     };
@@ -278,18 +285,10 @@ export function tiered(options: TieredOptions): Backend {
      */
     const readManyFar = async (keys: readonly string[]): Promise<Array<Uint8Array | undefined>> => {
       if (far.getWithTtl && nearTimeout > 0) return Promise.all(keys.map(readFar));
-      const starts = keys.map((key) => farReads.begin(key));
-      let found: Array<Uint8Array | undefined>;
-      let ttls: Array<BackendTtl | undefined>;
-      let quiet: boolean[];
-      try {
-        [found, ttls] = await Promise.all([
-          farGetMany(keys),
-          farTtl && nearTimeout > 0 ? Promise.all(keys.map((key) => farTtl(key))) : [],
-        ]);
-      } finally {
-        quiet = keys.map((key, n) => farReads.end(key, starts[n]!));
-      }
+      const [[found, ttls], quiet] = await watching(keys, () => Promise.all([
+        farGetMany(keys),
+        farTtl && nearTimeout > 0 ? Promise.all(keys.map((key) => farTtl(key))) : [],
+      ]));
       await Promise.all(keys.map(async (key, n) => {
         const value = found[n];
         const ttl = ttls[n];
@@ -312,16 +311,20 @@ export function tiered(options: TieredOptions): Backend {
     backend.setMany = async (entries, ttl) => {
       const keys = entries.map(([key]) => key);
       let failed: string[];
+      let quiet: boolean[];
       try {
-        failed = await changeFar({ keys }, () => farSetMany(entries, ttl));
+        [failed, quiet] = await changeFar({ keys }, () => watching(keys, () => farSetMany(entries, ttl)));
       } catch (error) {
         await forget(keys); // the far tier may hold the old values or the new: read them again (as set does)
         throw error;
       }
       const refused = new Set(failed);
       announce({ keys });
-      await forget(failed);
-      await Promise.all(entries.filter(([key]) => !refused.has(key)).map(([key, value]) => keepNear(key, value, ttl)));
+      // Kept near: those stored, unless another process changed them meanwhile (as set does).
+      const kept = entries.filter(([key], n) => !refused.has(key) && quiet[n]);
+      const keptKeys = new Set(kept.map(([key]) => key));
+      await forget(keys.filter((key) => !keptKeys.has(key)));
+      await Promise.all(kept.map(([key, value]) => keepNear(key, value, ttl)));
       return failed;
     };
   }
@@ -348,9 +351,14 @@ export function tiered(options: TieredOptions): Backend {
   if (far.clear) {
     const farClear = far.clear.bind(far);
     backend.clear = async () => {
-      await changeFar({ all: true }, () => farClear());
-      announce({ all: true });
-      await near.clear?.();
+      try {
+        await changeFar({ all: true }, () => farClear());
+      } finally {
+        // A far clear that failed may have removed some of it (Upstash's scans part of the keys,
+        // then runs out of time): every near copy goes, here and elsewhere, as for a whole one.
+        announce({ all: true });
+        await near.clear?.();
+      }
     };
   }
   if (far.validateKey) backend.validateKey = far.validateKey.bind(far);

@@ -103,6 +103,19 @@ describe("tiered backend", () => {
     expect(await cache.get("lost")).toBeUndefined();
   });
 
+  it("drops its near copies, and tells the others to, when the far store's clear fails, which may have removed part of it", async () => {
+    const store = memory();
+    const published: Invalidation[] = [];
+    const bus: InvalidationBus = { join: () => ({ publish: (message) => void published.push(message), leave: () => {} }) };
+    const far: Backend = { ...store, clear: () => Promise.reject(new BackendUnavailableError("the scan ran out of time")) };
+    const cache = createCache({ backend: tiered({ near: memory(), far, nearTimeout: 60, bus }) });
+    await cache.set("k", "v");
+    await store.delete(cache.makeKey("k")); // the part the failed clear removed
+    await expect(cache.clear()).rejects.toThrow("the scan ran out of time");
+    expect(published.at(-1)).toEqual({ all: true });
+    expect(await cache.get("k")).toBeUndefined();
+  });
+
   it("drops its near copies when the far store's setMany fails, which may have written them before failing", async () => {
     const clock = fakeClock();
     const store = memory({ now: clock.now });
@@ -281,6 +294,32 @@ describe("tiered with an invalidation bus", () => {
     await cache.set("k", "two"); // the bus throws: the write still stands
     expect(publishes).toBe(1);
     expect(await cache.get("k")).toBe("two");
+  });
+
+  it.each(["set", "add", "setMany"] as const)("keeps nothing near from its own %s when another process's change of the key is heard before the far store answers", async (write) => {
+    const store = memory();
+    let entered!: () => void;
+    let release!: () => void;
+    const landed = new Promise<void>((resolve) => (entered = resolve));
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // The far store takes the write at once, and its answer is slow to come back (HTTP).
+    const slowly = <A extends unknown[], R>(call: (...args: A) => Promise<R>) => async (...args: A): Promise<R> => {
+      const result = await call(...args);
+      entered();
+      await gate;
+      return result;
+    };
+    const far: Backend = { ...store, set: slowly(store.set.bind(store)), add: slowly(store.add!.bind(store)), setMany: slowly(store.setMany!.bind(store)) };
+    let hear!: (message: Invalidation) => void;
+    const bus: InvalidationBus = { join: (listener) => ((hear = listener), { publish: () => {}, leave: () => {} }) };
+    const cache = createCache({ backend: tiered({ near: memory(), far, nearTimeout: 60, bus }) });
+    const writing = write === "set" ? cache.set("k", "mine") : write === "add" ? cache.add("k", "mine") : cache.setMany({ k: "mine" });
+    await landed;
+    await createCache({ backend: store }).set("k", "theirs"); // another process's write lands after this one's,
+    hear({ keys: [cache.makeKey("k")] }); // and its announcement comes before this one's answer
+    release();
+    await writing;
+    expect(await cache.get("k")).toBe("theirs");
   });
 
   it.each(["set", "delete"] as const)("keeps nothing near from a far read under way while the backend itself does a %s of its key", async (change) => {
