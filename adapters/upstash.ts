@@ -156,8 +156,8 @@ function upstashIdentity(options: UpstashOptions, redis: UpstashClient, namespac
 /**
  * An Upstash Redis backend. Values are stored as base64 text (integers as plain decimal so
  * `incr` is a native, atomic INCRBY); TTLs use SET EX, or PX when the timeout has a fraction.
- * `close()` waits for requests still in flight (hand it to `ctx.waitUntil` on Workers); the
- * backend stays usable afterwards, as HTTP holds no connection.
+ * `close()` waits for requests still in flight, each for `timeoutMs` at most (hand it to
+ * `ctx.waitUntil` on Workers); the backend stays usable afterwards, as HTTP holds no connection.
  *
  * @example
  * import { createCache } from "edgecache";
@@ -254,18 +254,23 @@ export function upstash(options: UpstashOptions): Backend {
       return updated === 1;
     }),
 
-    clear: () => call("clear", async () => {
+    // Each round trip has the time limit, not the whole: SCAN walks the database's every key,
+    // other caches' included, which on a big one takes longer than any one limit.
+    async clear() {
       const match = `${globEscape(namespace)}*`;
       let cursor = "0";
       do {
-        const [next, keys] = await redis.scan(cursor, { match, count: 1000 });
-        if (keys.length > 0) await redis.del(...keys.map(String));
+        const from = cursor;
+        const [next, keys] = await call("clear", () => redis.scan(from, { match, count: 1000 }));
+        if (keys.length > 0) await call("clear", () => redis.del(...keys.map(String)));
         cursor = String(next);
       } while (cursor !== "0");
-    }),
+    },
 
+    // Each for the time limit at most: on Workers a backend made at module scope holds other
+    // requests' calls too, and one whose request ended never settles.
     close: async () => {
-      await Promise.all(inFlight);
+      await Promise.all([...inFlight].map((settled) => withDeadline(settled, limitMs || DEFAULT_TIMEOUT_MS, () => undefined)));
     },
   };
 }

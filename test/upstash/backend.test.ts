@@ -1,4 +1,4 @@
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { Redis } from "@upstash/redis";
 import { upstash, type UpstashOptions } from "../../adapters/upstash.ts";
 import { createCache } from "../../src/cache.ts";
@@ -161,6 +161,22 @@ describe("upstash storage", () => {
     expect(await mine.has!("bulk-1499")).toBe(false);
     expect(await neighbour.get("a")).toEqual(bytes("n"));
     expect(await raw.get(`${prefix}-foreign`)).toBe("someone else's");
+  });
+
+  it("close waits for a call in flight for the time limit at most: on Workers, one whose request ended never settles", async () => {
+    const client = stack().client();
+    client.get = () => new Promise<never>(() => {}); // dropped with the request that made it
+    const backend = upstash({ client, prefix });
+    void backend.get("k");
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      const closed = vi.fn();
+      void backend.close!().then(closed);
+      await vi.advanceTimersByTimeAsync(2000);
+      expect(closed).toHaveBeenCalled();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("close waits for writes still in flight", async () => {
