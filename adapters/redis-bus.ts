@@ -10,8 +10,10 @@
  *   publishes, opened when first needed and again on the first message after the same backoff.
  *   Messages published while it connects wait for it (up to 1000); messages published while it
  *   backs off are dropped; none is retried.
- * - A message lost while Redis is unreachable is not made up for: the near copies it would have
- *   dropped last until `nearTimeout`, as without a bus. Failures go to `onError`.
+ * - A message lost while the subscriber is away is made up for when it subscribes again: every
+ *   near copy on the bus is dropped then. One the publisher drops (while it backs off) is not:
+ *   the near copies it would have dropped last until `nearTimeout`, as without a bus. Failures
+ *   go to `onError`.
  * - The subscriber PINGs Redis every `heartbeatMs` when nothing else came: a connection a NAT or
  *   load balancer dropped without a word (no FIN, no RST) would otherwise look open for ever,
  *   and hear nothing. One with no answer by the next beat is given up and opened again.
@@ -103,7 +105,15 @@ export function redisBus(options: RedisBusOptions): InvalidationBus {
   let publisher: Link | undefined;
   return busOver({
     open(hear) {
+      let subscribedBefore = false;
       subscriber = new Link(settings, [...greeting, encodeCommand(["SUBSCRIBE", channel])], true, (reply) => {
+        if (Array.isArray(reply) && reply[0] === "subscribe" && reply[1] === channel) {
+          // Subscribed again after a lost connection: what was said meanwhile is lost with it, so
+          // every near copy goes (they are read again from the far store).
+          if (subscribedBefore) hear({ all: true });
+          subscribedBefore = true;
+          return;
+        }
         if (!Array.isArray(reply) || reply[0] !== "message" || reply[1] !== channel || typeof reply[2] !== "string") return;
         const message = parseMessage(reply[2]);
         if (message && message.from !== id) hear(message.invalidation);

@@ -103,6 +103,20 @@ describe("redisBus", () => {
     }
   });
 
+  it("drops every near copy when it subscribes again after a lost connection: what was said meanwhile never comes", async () => {
+    const t = processes();
+    try {
+      await subscribed(t.channel, 2);
+      await t.far.set("k", "one");
+      expect(await t.b.get("k")).toBe("one"); // kept near for a minute
+      await admin.send([["CLIENT", "KILL", "TYPE", "pubsub"]]);
+      await t.far.set("k", "two"); // changed while nobody listens (another process, or one whose message was lost)
+      await expect.poll(() => t.b.get("k"), { timeout: 2000, interval: 10 }).toBe("two");
+    } finally {
+      await t.close();
+    }
+  });
+
   it("authenticates with the URL's password, and reports a wrong one", async () => {
     await admin.send([["CONFIG", "SET", "requirepass", "s3cret"]]);
     await admin.send([["AUTH", "s3cret"]]);
