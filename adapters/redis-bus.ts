@@ -14,9 +14,10 @@
  *   near copy on the bus is dropped then. One the publisher drops (while it backs off) is not:
  *   the near copies it would have dropped last until `nearTimeout`, as without a bus. Failures
  *   go to `onError`.
- * - The subscriber PINGs Redis every `heartbeatMs` when nothing else came: a connection a NAT or
- *   load balancer dropped without a word (no FIN, no RST) would otherwise look open for ever,
- *   and hear nothing. One with no answer by the next beat is given up and opened again.
+ * - Both connections PING Redis every `heartbeatMs` when nothing else came: a connection a NAT
+ *   or load balancer dropped without a word (no FIN, no RST) would otherwise look open for ever,
+ *   and hear nothing (the subscriber) or publish into nothing (the publisher). One with no answer
+ *   by the next beat is given up and opened again.
  * - Messages carry the keys and the bus's random id (its own are skipped: its members already
  *   heard them). What is heard on the channel is parsed as JSON data and checked, never run.
  * - The subscription keeps a Node process running while any tiered backend is on the bus:
@@ -53,7 +54,7 @@ export interface RedisBusOptions {
    */
   tls?: ConnectionOptions;
   /**
-   * How often the subscriber checks that its connection still carries anything, in ms: a PING
+   * How often each connection checks that it still carries anything, in ms: a PING
    * when it heard nothing for that long, and a new connection when that PING goes unanswered
    * for as long again. 0: never. Default 30000.
    */
@@ -155,9 +156,10 @@ interface LinkSettings {
 
 /**
  * One connection to Redis: `greeting` (AUTH, SUBSCRIBE) sent first on every connection, then
- * what is written. `persistent`: reconnect after a failure, with backoff, and check that the
- * connection still carries anything (see `heartbeatMs`) (the subscriber); otherwise open again on
- * the next write (the publisher). Replies go to `onReply`; error replies to `onError`.
+ * what is written. Either checks that the connection still carries anything (see `heartbeatMs`):
+ * a publisher on a connection dropped without a word would publish into nothing. `persistent`:
+ * reconnect after a failure, with backoff (the subscriber); otherwise open again on the next
+ * write (the publisher). Replies go to `onReply`; error replies to `onError`.
  */
 class Link {
   private stream: ByteStream | undefined;
@@ -168,7 +170,7 @@ class Link {
   private retry: ReturnType<typeof setTimeout> | undefined;
   /** Until when the publisher drops messages rather than connect again (its backoff). */
   private retryAt = 0;
-  /** The subscriber's heartbeat, and whether it has heard anything on the stream since the last beat. */
+  /** The heartbeat, and whether the link has heard anything on the stream since the last beat. */
   private beat: ReturnType<typeof setInterval> | undefined;
   private heard = false;
   private pinged = false;
@@ -237,7 +239,7 @@ class Link {
         this.failures = 0;
         for (const command of this.greeting) opened.write(command);
         for (const command of this.queue.splice(0)) opened.write(command);
-        if (this.persistent && this.settings.heartbeatMs > 0) this.startHeartbeat(opened);
+        if (this.settings.heartbeatMs > 0) this.startHeartbeat(opened);
       },
       (error: Error) => {
         clearTimeout(timeout);

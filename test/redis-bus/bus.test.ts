@@ -191,6 +191,36 @@ describe("redisBus", () => {
     }
   });
 
+  it("notices a publishing connection that went silent, reports it, and publishes on a new one", async () => {
+    const far = memory();
+    const channel = `edgecache-test-${Math.random()}`;
+    const errors: string[] = [];
+    let opened = 0;
+    let silence: (() => void) | undefined;
+    // The second connection (the publisher: the subscriber opens first) goes silent when told.
+    const silenceable: Connector = async (address, listener, signal) => {
+      let silent = false;
+      const stream = await connectNode(address, { onData: (bytes) => silent || listener.onData(bytes), onClose: (error) => listener.onClose(error) }, signal);
+      if (++opened === 2) silence = () => void (silent = true);
+      return { write: (bytes) => silent || stream.write(bytes), close: () => stream.close() };
+    };
+    const url = `redis://127.0.0.1:${redis.port}`;
+    const a = createCache({ backend: tiered({ near: memory(), far, nearTimeout: 60, bus: redisBus({ url, channel, heartbeatMs: 50, connect: silenceable, onError: (error) => errors.push(error.message) }) }) });
+    const b = createCache({ backend: tiered({ near: memory(), far, nearTimeout: 60, bus: redisBus({ url, channel }) }) });
+    try {
+      await subscribed(channel, 2);
+      await a.set("k", "one"); // opens a's publisher
+      expect(await b.get("k")).toBe("one"); // kept near for a minute
+      await expect.poll(() => silence !== undefined, { timeout: 2000, interval: 10 }).toBe(true);
+      silence!();
+      await expect.poll(() => errors, { timeout: 2000, interval: 10 }).toContain("redis redis://127.0.0.1:" + redis.port + ": no answer to PING within 50 ms");
+      // Writes during the publisher's back-off after the loss (100 ms) are not announced: write until one is.
+      await expect.poll(async () => (await a.set("k", "two"), b.get("k")), { timeout: 2000, interval: 20 }).toBe("two");
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
   it("sets no time limit on opening a connection with timeoutMs: 0", async () => {
     const t = processes({ timeoutMs: 0 });
     try {
