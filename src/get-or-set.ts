@@ -168,7 +168,7 @@ export class Fills {
     const done = (): void => {
       if (this.filling.get(plan.made) === filling) this.filling.delete(plan.made);
     };
-    computed.then(done, done); // shared until this call's own computation ends, even if an overdue one answered first
+    work.then(done, done); // once answered, by either: the value is in the store, and later misses compute anew
     this.filling.set(plan.made, filling);
     return filling.value as Promise<T>;
   }

@@ -629,6 +629,26 @@ describe("getOrSet calls in one isolate", () => {
     expect(await cache.getOrSet("report", () => "back", { collapseMs: 100 })).toBe("back");
   });
 
+  it("stop sharing a takeover once the overdue computation has answered, though the takeover's own never does", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
+    const cache = createCache({ backend: memory(), timeout: 60 });
+    let calls = 0;
+    const compute = async () => {
+      const n = ++calls;
+      if (n === 2) return new Promise<string>(() => {}); // the takeover: its request ended
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return `v${n}`;
+    };
+    const first = cache.getOrSet("k", compute, { collapseMs: 100 });
+    const second = cache.getOrSet("k", compute, { collapseMs: 100 });
+    await vi.advanceTimersByTimeAsync(300);
+    expect([await first, await second, calls]).toEqual(["v1", "v1", 2]);
+    await cache.delete("k");
+    const third = cache.getOrSet("k", compute, { collapseMs: 100 });
+    await vi.advanceTimersByTimeAsync(300);
+    expect([await third, calls]).toEqual(["v3", 3]);
+  });
+
   it("share for collapseMs's default of 5 s when it is 0 (no lock)", async () => {
     vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] });
     const cache = createCache({ backend: memory(), timeout: 60 });
