@@ -156,8 +156,9 @@ function upstashIdentity(options: UpstashOptions, redis: UpstashClient, namespac
 /**
  * An Upstash Redis backend. Values are stored as base64 text (integers as plain decimal so
  * `incr` is a native, atomic INCRBY); TTLs use SET EX, or PX when the timeout has a fraction.
- * `close()` waits for requests still in flight, each for `timeoutMs` at most (hand it to
- * `ctx.waitUntil` on Workers); the backend stays usable afterwards, as HTTP holds no connection.
+ * `close()` waits for requests still in flight, each for `timeoutMs` at most (2000 ms when that
+ * is 0 or the client is your own; hand it to `ctx.waitUntil` on Workers); the backend stays
+ * usable afterwards, as HTTP holds no connection.
  *
  * @example
  * import { createCache } from "edgecache";
