@@ -138,9 +138,9 @@ export class Fills {
    * Share the computation `under` way. On Workers it may belong to a request that has ended (a
    * client that went away), whose work is dropped and never finishes; so once it has run for
    * `collapseMs` (the default when 0), the first caller still waiting computes the value too, and
-   * from then on every caller gets that value, or the overdue one's if it comes first. A takeover may be taken
-   * over in turn, after twice as long each time: a computation merely slow costs a few more, not
-   * one per caller.
+   * from then on every caller gets that value, or the overdue one's if it comes first. A takeover
+   * may be taken over in turn, after twice as long each time: a computation merely slow costs a
+   * few more, not one per caller.
    */
   private async join<T>(plan: FillPlan<T>, under: Filling, softTimeoutMs: number | undefined, waitUntil: WaitUntil): Promise<T> {
     const patience = (plan.collapseMs || DEFAULT_JOIN_MS) * 2 ** under.takeovers;
