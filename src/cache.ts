@@ -13,7 +13,7 @@ import { BackendUnavailableError, CorruptEntryError, FactoryTimeoutError, KeyNot
 import { withDeadline } from "./deadline.ts";
 import { defaultKeyFunction, type KeyFunction, memcachedKeyWarnings } from "./keys.ts";
 import { type FillPlan, Fills } from "./get-or-set.ts";
-import { sharesLocks } from "./locks.ts";
+import { DEFAULT_COLLAPSE_MS, sharesLocks } from "./locks.ts";
 import { orderedNow } from "./ordered-time.ts";
 import { TagChecks } from "./tag-checks.ts";
 import { isTaggedEntry } from "./tagged-value.ts";
@@ -336,8 +336,6 @@ export interface EdgeCache {
   close(): Promise<void>;
 }
 
-/** How long `getOrSet` waits for another process's computation by default (see `GetOrSetOptions`). */
-const DEFAULT_COLLAPSE_MS = 5000;
 /** How long `getOrSet` leaves a failing computation alone by default (see `GetOrSetOptions`). */
 const DEFAULT_ERROR_BACKOFF_MS = 5000;
 

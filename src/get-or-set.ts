@@ -10,7 +10,7 @@ import { ErrorBackoff } from "./backoff.ts";
 import type { BackendTtl } from "./backend.ts";
 import type { CompleteBackend } from "./backend-fallbacks.ts";
 import { withDeadline } from "./deadline.ts";
-import { pollsFor, takeLock } from "./locks.ts";
+import { DEFAULT_COLLAPSE_MS, pollsFor, takeLock } from "./locks.ts";
 
 /**
  * What the computations need of their cache: its store (with the generic fallbacks), its reads
@@ -71,8 +71,6 @@ export interface FillPlan<T> {
  */
 const failedLately = new ErrorBackoff(0);
 
-/** How long a call shares another's computation (or leaves a refresh to it) before it takes over, when `collapseMs` is 0: `collapseMs`'s default. */
-const DEFAULT_JOIN_MS = 5000;
 const LATE = Symbol("late");
 
 /** A computation under way in this isolate, which calls for the same key share. */
@@ -143,7 +141,7 @@ export class Fills {
    * few more, not one per caller.
    */
   private async join<T>(plan: FillPlan<T>, under: Filling, softTimeoutMs: number | undefined, waitUntil: WaitUntil): Promise<T> {
-    const patience = (plan.collapseMs || DEFAULT_JOIN_MS) * 2 ** under.takeovers;
+    const patience = (plan.collapseMs || DEFAULT_COLLAPSE_MS) * 2 ** under.takeovers;
     const shared = await withDeadline<unknown>(under.value, Math.max(0, under.began + patience - performance.now()), () => LATE);
     if (shared !== LATE) return shared as T;
     if (this.filling.get(plan.made) === under) return this.begin(plan, softTimeoutMs, waitUntil, under);
@@ -182,7 +180,7 @@ export class Fills {
     const now = this.host.now();
     // One under way longer than collapseMs may never end (its request ended, on Workers): it no longer counts.
     const under = this.refreshing.get(plan.made);
-    if ((under !== undefined && now - under.began < (plan.collapseMs || DEFAULT_JOIN_MS)) || (plan.errorBackoffMs > 0 && failedLately.holds(this.host.identity, plan.made, now))) return;
+    if ((under !== undefined && now - under.began < (plan.collapseMs || DEFAULT_COLLAPSE_MS)) || (plan.errorBackoffMs > 0 && failedLately.holds(this.host.identity, plan.made, now))) return;
     const mine = { began: now };
     this.refreshing.set(plan.made, mine);
     const refresh = (async () => {

@@ -7,6 +7,16 @@
 import type { Backend } from "./backend.ts";
 import { encodeCounter } from "./codec.ts";
 
+/**
+ * `collapseMs`'s default, for `getOrSet` and page caching alike: how long a miss waits for the
+ * computation or render already under way, in this isolate or (with a lock) another process,
+ * before it does its own.
+ *
+ * @example
+ * const collapseMs = options.collapseMs ?? DEFAULT_COLLAPSE_MS;
+ */
+export const DEFAULT_COLLAPSE_MS = 5000;
+
 /** The value of a lock entry (any value would do; a counter is the smallest). */
 const LOCKED = encodeCounter(1);
 

@@ -20,7 +20,7 @@ import { ErrorBackoff } from "../backoff.ts";
 import { StoreDeadlines } from "./deadlines.ts";
 import { withDeadline } from "../deadline.ts";
 import { claimFill, type Fill, Fills, releaseFill } from "./fills.ts";
-import { pollsFor, sharesLocks } from "../locks.ts";
+import { DEFAULT_COLLAPSE_MS, pollsFor, sharesLocks } from "../locks.ts";
 import { orderedNow } from "../ordered-time.ts";
 import { decide, type Decision, type TimeoutRule } from "./policy.ts";
 import { lastPurgedAt } from "./purge-records.ts";
@@ -36,9 +36,6 @@ import { varyMemo } from "./vary-memo.ts";
  * answered, for handlers that can only run within their request (Hono's chain, `edgecache/hono`).
  */
 export type RefreshMode = "background" | "in-request";
-
-/** How long a background refresh under way holds the next back, when `collapseMs` is 0. */
-const DEFAULT_OVERDUE_MS = 5000;
 
 /**
  * One page-caching wrapper's state: its options, the vary lists it has learned, and the misses
@@ -368,7 +365,7 @@ export class PageCacheEngine {
    */
   private revalidate(cache: EdgeCache, run: (request: Request) => Response | Promise<Response>, asked: Request, lookup: Lookup, args: readonly unknown[]): Promise<void> {
     const key = lookup.missKey;
-    if (this.fills.pending(cache, key, this.options.collapseMs || DEFAULT_OVERDUE_MS) || this.handlerBacksOff(cache, key, this.options.now())) return Promise.resolve();
+    if (this.fills.pending(cache, key, this.options.collapseMs || DEFAULT_COLLAPSE_MS) || this.handlerBacksOff(cache, key, this.options.now())) return Promise.resolve();
     const request = refreshRequest(asked, lookup.fromGet ? "GET" : asked.method);
     const method = request.method;
     const fill = this.startFill(cache, key, request);

@@ -5,6 +5,7 @@
 import { checkFunction, checkInteger, checkKey, checkOptionNames, describe, fraction, nonNegative } from "../arguments.ts";
 import type { EdgeCache } from "../cache.ts";
 import { TOKEN } from "../http/headers.ts";
+import { DEFAULT_COLLAPSE_MS } from "../locks.ts";
 import type { CacheOutcome } from "./cache-status.ts";
 import { checkTags } from "../tags.ts";
 
@@ -324,7 +325,7 @@ export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPage
     maxBodyBytes: nonNegative(o.maxBodyBytes ?? 5 * 2 ** 20, "options.maxBodyBytes"),
     timeoutMs: o.timeoutMs === undefined ? undefined : nonNegative(o.timeoutMs, "options.timeoutMs"),
     circuitBreakMs: nonNegative(o.circuitBreakMs ?? 5000, "options.circuitBreakMs"),
-    collapseMs: nonNegative(o.collapseMs ?? 5000, "options.collapseMs"),
+    collapseMs: nonNegative(o.collapseMs ?? DEFAULT_COLLAPSE_MS, "options.collapseMs"),
     staleWhileRevalidate: o.staleWhileRevalidate === undefined ? undefined : nonNegative(o.staleWhileRevalidate, "options.staleWhileRevalidate"),
     staleIfError: o.staleIfError === undefined ? undefined : nonNegative(o.staleIfError, "options.staleIfError"),
     errorBackoffMs: nonNegative(o.errorBackoffMs ?? 5000, "options.errorBackoffMs"),
