@@ -8,9 +8,10 @@
  *
  * - One connection subscribes, and reconnects after a failure (100 ms, doubling to 5 s); one
  *   publishes, opened when first needed and again on the first message after the same backoff.
- *   Messages published while it connects wait for it (up to 1000); messages published while it
- *   backs off are dropped; none is retried.
- * - A message lost while the subscriber is away is made up for when it subscribes again: every
+ *   Messages published while it connects wait for it (up to 1000; past that they are dropped,
+ *   and `onError` hears it once); messages published while it backs off are dropped; none is
+ *   retried.
+ * - A message lost while the subscriber is away is made up for when it subscribes (again): every
  *   near copy on the bus is dropped then. One the publisher drops (while it backs off) is not:
  *   the near copies it would have dropped last until `nearTimeout`, as without a bus. Failures
  *   go to `onError`.
@@ -106,13 +107,12 @@ export function redisBus(options: RedisBusOptions): InvalidationBus {
   let publisher: Link | undefined;
   return busOver({
     open(hear) {
-      let subscribedBefore = false;
       subscriber = new Link(settings, [...greeting, encodeCommand(["SUBSCRIBE", channel])], true, (reply) => {
         if (Array.isArray(reply) && reply[0] === "subscribe" && reply[1] === channel) {
-          // Subscribed again after a lost connection: what was said meanwhile is lost with it, so
-          // every near copy goes (they are read again from the far store).
-          if (subscribedBefore) hear({ all: true });
-          subscribedBefore = true;
+          // Subscribed (again, after a lost connection; or at last, after Redis was unreachable at
+          // the start): what was said before is lost, so every near copy goes (read again from the
+          // far store).
+          hear({ all: true });
           return;
         }
         if (!Array.isArray(reply) || reply[0] !== "message" || reply[1] !== channel || typeof reply[2] !== "string") return;
@@ -175,6 +175,8 @@ class Link {
   private heard = false;
   private pinged = false;
   private closed = false;
+  /** Whether messages were dropped, the queue being full, since the connection was last opened. */
+  private overflowed = false;
   private readonly settings: LinkSettings;
   private readonly greeting: readonly Uint8Array[];
   private readonly persistent: boolean;
@@ -193,6 +195,10 @@ class Link {
     if (this.stream) return this.stream.write(command);
     if (!this.connecting && Date.now() < this.retryAt) return; // the publisher backing off: dropped
     if (this.queue.length < MAX_QUEUED) this.queue.push(command);
+    else if (!this.overflowed) {
+      this.overflowed = true; // reported once per wait for the connection
+      this.settings.onError(new Error(`${this.settings.label}: more than ${MAX_QUEUED} messages wait for the connection: the rest are dropped`));
+    }
     if (!this.connecting) this.open();
   }
 
@@ -239,6 +245,7 @@ class Link {
         this.failures = 0;
         for (const command of this.greeting) opened.write(command);
         for (const command of this.queue.splice(0)) opened.write(command);
+        this.overflowed = false;
         if (this.settings.heartbeatMs > 0) this.startHeartbeat(opened);
       },
       (error: Error) => {
@@ -281,6 +288,7 @@ class Link {
     const delay = Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** (this.failures - 1));
     if (!this.persistent) {
       this.queue.length = 0;
+      this.overflowed = false;
       this.retryAt = Date.now() + delay;
       return;
     }
