@@ -67,9 +67,20 @@ export type UpstashOptions = (
 /** The default `timeoutMs` of a client made from a URL and token. */
 const DEFAULT_TIMEOUT_MS = 2000;
 
-/** Adds `delta` only when the key exists, so a missing key stays missing (plain INCRBY would create it). */
-const INCREMENT_EXISTING = `if redis.call('exists', KEYS[1]) == 1 then return redis.call('incrby', KEYS[1], ARGV[1]) end return false`;
+/**
+ * Adds `delta` only when the key exists, so a missing key stays missing (plain INCRBY would
+ * create it); and takes it back when the result leaves JavaScript's safe integers, which Redis's
+ * 64-bit integers go beyond (the value read back would not be the one stored).
+ */
+const INCREMENT_EXISTING = `if redis.call('exists', KEYS[1]) == 0 then return false end
+local n = redis.call('incrby', KEYS[1], ARGV[1])
+if n > 9007199254740991 or n < -9007199254740991 then
+  redis.call('decrby', KEYS[1], ARGV[1])
+  return redis.error_reply('ERR the result would leave the safe integer range')
+end
+return n`;
 const NOT_AN_INTEGER = /not an integer|out of range/i;
+const UNSAFE_INTEGER = /safe integer range/;
 const REJECTED_TOKEN = /WRONGPASS|unauthori[sz]ed|NOAUTH/i;
 
 /** Whole milliseconds for a fractional TTL; never 0, which Redis would reject. */
@@ -96,6 +107,9 @@ function remaining(milliseconds: number): number | null | undefined {
 function failure(operation: string, error: unknown): Error {
   const message = error instanceof Error ? error.message : String(error);
   const reason = message.split(", command was:")[0]!;
+  if (operation === "increment" && UNSAFE_INTEGER.test(reason)) {
+    return new RangeError("upstash increment: the result would leave the safe integer range; the value is left as it was", { cause: error });
+  }
   if (operation === "increment" && NOT_AN_INTEGER.test(reason)) {
     return new TypeError("upstash increment: the stored value is not an integer (or the result is out of range)", { cause: error });
   }

@@ -146,6 +146,17 @@ describe("upstash storage", () => {
     expect(await backend.has!("missing")).toBe(false);
   });
 
+  it("incr refuses a result past the safe integer range with a RangeError, as the memory backend does, and leaves the value", async () => {
+    const cache = createCache({ backend: upstash({ client: stack().client(), prefix }), ignoreErrors: false });
+    await cache.set("hits", Number.MAX_SAFE_INTEGER - 1);
+    await expect(cache.incr("hits", 5)).rejects.toThrow(RangeError);
+    expect(await cache.get("hits")).toBe(Number.MAX_SAFE_INTEGER - 1);
+    await cache.set("debt", -Number.MAX_SAFE_INTEGER + 1);
+    await expect(cache.decr("debt", 5)).rejects.toThrow(RangeError);
+    expect(await cache.get("debt")).toBe(-Number.MAX_SAFE_INTEGER + 1);
+    expect(await cache.incr("hits")).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
   it("clear deletes only this cache's keys, even when the prefix contains glob characters", async () => {
     const raw = stack().client();
     const mine = upstash({ client: stack().client(), prefix: `${prefix}?*` });
