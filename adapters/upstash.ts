@@ -103,6 +103,22 @@ function remaining(milliseconds: number): number | null | undefined {
   return milliseconds === -1 ? null : milliseconds / 1000;
 }
 
+const isInteger = (value: unknown): value is number => typeof value === "number" && Number.isInteger(value);
+const isOk = (value: unknown): value is "OK" => value === "OK";
+const isSetReply = (value: unknown): value is "OK" | null => value === null || isOk(value);
+const isCounter = (value: unknown): value is number | null => value === null || isInteger(value);
+
+/**
+ * `value`, if it is the kind of answer the command gets; else an error (`call` names the
+ * operation). A client given a plain `AbortSignal` answers every request after the abort with
+ * the abort's reason, or nothing, as its result, which must not be read as an answer (`add`
+ * would report a lock it never took).
+ */
+function expected<T>(value: unknown, is: (value: unknown) => value is T): T {
+  if (is(value)) return value;
+  throw new Error(`the client answered ${describe(value)}, which no Redis reply to the command is (a client given an aborted signal answers so)`);
+}
+
 /** Turns a client failure into an error that names the operation without echoing the request body. */
 function failure(operation: string, error: unknown): Error {
   const message = error instanceof Error ? error.message : String(error);
@@ -215,24 +231,24 @@ export function upstash(options: UpstashOptions): Backend {
     }),
 
     set: (key, value, ttl) => call("set", async () => {
-      await redis.set(redisKey(key), toRedisValue(value), expiry(ttl));
+      expected(await redis.set(redisKey(key), toRedisValue(value), expiry(ttl)), isOk);
     }),
 
-    delete: (key) => call("delete", async () => (await redis.del(redisKey(key))) === 1),
+    delete: (key) => call("delete", async () => expected(await redis.del(redisKey(key)), isInteger) === 1),
 
-    has: (key) => call("has", async () => (await redis.exists(redisKey(key))) === 1),
+    has: (key) => call("has", async () => expected(await redis.exists(redisKey(key)), isInteger) === 1),
 
     add: (key, value, ttl) => call("add", async () => {
       const stored = await redis.set(redisKey(key), toRedisValue(value), { ...expiry(ttl), nx: true });
-      return stored !== null;
+      return expected(stored, isSetReply) !== null;
     }),
 
     increment: (key, delta) => call("increment", async () => {
-      const value = await redis.eval(INCREMENT_EXISTING, [redisKey(key)], [String(delta)]);
-      return value === null ? undefined : Number(value);
+      const value = expected(await redis.eval(INCREMENT_EXISTING, [redisKey(key)], [String(delta)]), isCounter);
+      return value === null ? undefined : value;
     }),
 
-    ttl: (key) => call("ttl", async () => remaining(await redis.pttl(redisKey(key)))),
+    ttl: (key) => call("ttl", async () => remaining(expected(await redis.pttl(redisKey(key)), isInteger))),
 
     getWithTtl: (key) => call("getWithTtl", async () => {
       const target = redisKey(key);
@@ -263,10 +279,10 @@ export function upstash(options: UpstashOptions): Backend {
       const target = redisKey(key);
       if (ttl === null) {
         const [, exists] = await redis.multi().persist(target).exists(target).exec();
-        return exists === 1;
+        return expected(exists, isInteger) === 1;
       }
       const updated = Number.isInteger(ttl) ? await redis.expire(target, ttl) : await redis.pexpire(target, milliseconds(ttl));
-      return updated === 1;
+      return expected(updated, isInteger) === 1;
     }),
 
     // Each round trip has the time limit, not the whole: SCAN walks the database's every key,

@@ -157,6 +157,18 @@ describe("upstash storage", () => {
     expect(await cache.incr("hits")).toBe(Number.MAX_SAFE_INTEGER);
   });
 
+  it("refuses what a client given an aborted signal answers (null for everything), rather than take it for Redis's reply", async () => {
+    const controller = new AbortController();
+    const backend = upstash({ client: stack().client({ signal: controller.signal, enableAutoPipelining: false }), prefix });
+    controller.abort(new Error("shutting down"));
+    await expect(backend.set("k", bytes("v"), 60)).rejects.toThrow(/upstash set failed: the client answered null/);
+    await expect(backend.has!("k")).rejects.toThrow(/upstash has failed/);
+    await expect(backend.delete("k")).rejects.toThrow(/upstash delete failed/);
+    await expect(backend.ttl!("k")).rejects.toThrow(/upstash ttl failed/);
+    const cache = createCache({ backend, ignoreErrors: true, onError: () => {} });
+    expect(await cache.add("lock", 1)).toBe(false); // it took no lock
+  });
+
   it("clear deletes only this cache's keys, even when the prefix contains glob characters", async () => {
     const raw = stack().client();
     const mine = upstash({ client: stack().client(), prefix: `${prefix}?*` });
