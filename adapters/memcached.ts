@@ -6,6 +6,7 @@
  */
 import { describe, MAX_TIMER_MS } from "../src/arguments.ts";
 import { type Backend, type BackendTtl, identityNamed } from "../src/backend.ts";
+import { BackendUnavailableError } from "../src/errors.ts";
 import * as commands from "./memcached/commands.ts";
 import { Connection } from "./memcached/connection.ts";
 import { healthOf } from "./memcached/health.ts";
@@ -15,6 +16,11 @@ import { connectNode, connectNodeTls } from "./net/node-stream.ts";
 import { HashRing } from "./memcached/ring.ts";
 import { parseServers, poolName, type ServerOption } from "./memcached/servers.ts";
 import type { Connector } from "./net/stream.ts";
+
+/** What memcached keeps with an item beyond its key and value (its header, flags, CAS and CRLF), about. */
+const ITEM_OVERHEAD = 64;
+/** The smallest item size limit memcached takes (`-I 1k`): anything that fits under it fits on any server. */
+const SMALLEST_ITEM_LIMIT = 1024;
 
 export type { ServerOption } from "./memcached/servers.ts";
 export type { ByteStream, Connector, ServerAddress, StreamListener } from "./net/stream.ts";
@@ -69,7 +75,9 @@ export type MemcachedBackend = Required<Omit<Backend, "streams">>;
  * - Keys are checked before anything is sent: over 250 bytes, or with spaces or control
  *   characters, they raise `InvalidCacheKeyError`.
  * - A value over the server's item size limit (`-I`, 1 MiB by default) is refused with
- *   `BackendUnavailableError`, and the key is deleted so an older value cannot linger.
+ *   `BackendUnavailableError`, and the key is deleted so an older value cannot linger; an `add`
+ *   of one is refused before it is sent (the limit asked of the server once), as memcached would
+ *   delete the entry an add must leave alone.
  * - A server that is down or does not answer within `timeoutMs` fails its operations with
  *   `BackendUnavailableError` (quickly, while it backs off), while keys on other servers keep
  *   working; its keys are not moved elsewhere. Page caching treats all of this as a miss.
@@ -110,6 +118,29 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
     return [...groups];
   };
   const remove = (key: string) => connectionFor(key).send(commands.del(key));
+  /** Each server's item size limit, once asked (see `refuseOversized`). */
+  const itemLimits = new WeakMap<Connection, Promise<number | undefined>>();
+  /**
+   * Refuse, without sending it, a value too large for the server's items: memcached deletes the
+   * key when it cannot store a value, even for an `add`, which must leave an existing entry be
+   * (a lock would vanish). The limit is asked once per server, and only for values that may
+   * reach it (memcached's smallest is 1 KiB).
+   */
+  const refuseOversized = async (connection: Connection, key: string, value: Uint8Array): Promise<void> => {
+    if (value.byteLength + key.length + ITEM_OVERHEAD <= SMALLEST_ITEM_LIMIT) return;
+    let limit = itemLimits.get(connection);
+    if (!limit) {
+      const asked = connection.send(commands.itemSizeLimit()).catch(() => {
+        itemLimits.delete(connection); // asked again next time; this add goes as before
+        return undefined;
+      });
+      itemLimits.set(connection, (limit = asked));
+    }
+    const max = await limit;
+    if (max !== undefined && value.byteLength + key.length + ITEM_OVERHEAD > max) {
+      throw new BackendUnavailableError(`memcached: the value for ${key} (${value.byteLength} bytes) does not fit the server's ${max}-byte items; not sent, as memcached deletes the entry when it cannot store one, which an add must leave alone`);
+    }
+  };
 
   return {
     name: "memcached",
@@ -121,7 +152,11 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
     get: async (key) => connectionFor(key).send(commands.get(key)),
     has: async (key) => connectionFor(key).send(commands.has(key)),
     delete: async (key) => remove(key),
-    add: async (key, value, ttl) => connectionFor(key).send(commands.add(key, value, commands.expiry(ttl))),
+    async add(key, value, ttl) {
+      const connection = connectionFor(key);
+      await refuseOversized(connection, key, value);
+      return connection.send(commands.add(key, value, commands.expiry(ttl)));
+    },
     touch: async (key, ttl) => connectionFor(key).send(commands.touch(key, commands.expiry(ttl))),
     ttl: async (key) => connectionFor(key).send(commands.ttl(key)),
     getWithTtl: async (key) => connectionFor(key).send(commands.getWithTtl(key)),

@@ -232,6 +232,25 @@ export function flushAll(): Command<void> {
   });
 }
 
+/**
+ * `stats settings`: the server's item size limit (`-I`), in bytes; `undefined` if it names none.
+ *
+ * @example
+ * const limit = await connection.send(itemSizeLimit()); // 1048576
+ */
+export function itemSizeLimit(): Command<number | undefined> {
+  let limit: number | undefined;
+  return {
+    bytes: encoder.encode("stats settings\r\n"),
+    read(response) {
+      if (response.code === "END") return limit;
+      if (response.code !== "STAT") return unexpected("stats settings", response);
+      if (response.flags[0] === "item_size_max") limit = Number(response.flags[1]);
+      return MORE;
+    },
+  };
+}
+
 function single<T>(line: string, read: (response: Response) => T): Command<T> {
   return { bytes: encoder.encode(`${line}\r\n`), read };
 }

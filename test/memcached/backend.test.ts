@@ -27,6 +27,15 @@ afterAll(async () => {
 });
 
 describe("memcached backend on one server", () => {
+  it("refuses an add too large for the server's items before sending it, so the entry it must leave alone stays", async () => {
+    const backend = client({ servers: small.location });
+    await backend.set("lock", utf8("held by A"), 60);
+    await expect(backend.add("lock", new Uint8Array(5000), 60)).rejects.toThrow(/does not fit the server's 2048-byte items; not sent/);
+    expect(text(await backend.get("lock"))).toBe("held by A");
+    expect(await backend.add("fits", new Uint8Array(1500), 60)).toBe(true); // asked the limit, and under it
+    expect(await backend.add("fits", new Uint8Array(1500), 60)).toBe(false);
+  });
+
   it("pipelines hundreds of concurrent requests over one connection, each getting its own answer", async () => {
     const spy = spyConnector();
     const backend = client({ connect: spy.connect });
