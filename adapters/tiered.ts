@@ -122,15 +122,11 @@ export function tiered(options: TieredOptions): Backend {
    * Make a change to the far tier that `message` describes. Far reads of its keys under way, or
    * begun while it runs, keep nothing near (what they read may be the value being replaced), as
    * when another process's change is heard on the bus: the bus does not bring a backend its own.
-   * A change that fails is announced all the same; one that succeeds, by its caller.
    */
   const changeFar = async <T>(message: Invalidation, change: () => Promise<T>): Promise<T> => {
     farReads.hear(message);
     try {
       return await change();
-    } catch (error) {
-      announce(message); // it may have landed all the same (one that timed out): the others read it again
-      throw error;
     } finally {
       farReads.hear(message);
     }
