@@ -11,8 +11,9 @@
  *   Messages published while it connects wait for it (up to 1000; past that they are dropped,
  *   and `onError` hears it once); messages published while it backs off are dropped; none is
  *   retried.
- * - A message lost while the subscriber is away is made up for when it subscribes (again): every
- *   near copy on the bus is dropped then. One the publisher drops (while it backs off) is not:
+ * - A message lost while the subscriber is away is made up for when it subscribes again: every
+ *   near copy on the bus is dropped then (not when Redis was unreachable at the start: near
+ *   copies made before the first subscription last until `nearTimeout`). One the publisher drops (while it backs off) is not:
  *   the near copies it would have dropped last until `nearTimeout`, as without a bus. Failures
  *   go to `onError`.
  * - Both connections PING Redis every `heartbeatMs` when nothing else came: a connection a NAT
@@ -107,12 +108,14 @@ export function redisBus(options: RedisBusOptions): InvalidationBus {
   let publisher: Link | undefined;
   return busOver({
     open(hear) {
+      let subscribedBefore = false;
       subscriber = new Link(settings, [...greeting, encodeCommand(["SUBSCRIBE", channel])], true, (reply) => {
         if (Array.isArray(reply) && reply[0] === "subscribe" && reply[1] === channel) {
-          // Subscribed (again, after a lost connection; or at last, after Redis was unreachable at
-          // the start): what was said before is lost, so every near copy goes (read again from the
-          // far store).
-          hear({ all: true });
+          // Subscribed again after a lost connection: what was said meanwhile is lost with it, so
+          // every near copy goes (read again from the far store). Not on the first subscription:
+          // the near tier may share its store with other caches (memory's `location`).
+          if (subscribedBefore) hear({ all: true });
+          subscribedBefore = true;
           return;
         }
         if (!Array.isArray(reply) || reply[0] !== "message" || reply[1] !== channel || typeof reply[2] !== "string") return;

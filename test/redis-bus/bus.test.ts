@@ -117,24 +117,6 @@ describe("redisBus", () => {
     }
   });
 
-  it("drops the near copies made before its first subscription, when Redis was unreachable at the start", async () => {
-    const far = memory();
-    const channel = `edgecache-test-${Math.random()}`;
-    let reachable = false;
-    const url = `redis://127.0.0.1:${redis.port}`;
-    const late: Connector = (address, listener, signal) => (reachable ? connectNode(address, listener, signal) : Promise.reject(new Error("connection refused")));
-    const a = createCache({ backend: tiered({ near: memory(), far, nearTimeout: 60, bus: redisBus({ url, channel, connect: late, onError: () => {} }) }) });
-    try {
-      await createCache({ backend: far }).set("k", "one");
-      expect(await a.get("k")).toBe("one"); // kept near, while the bus cannot hear a thing
-      await createCache({ backend: far }).set("k", "two"); // changed meanwhile
-      reachable = true;
-      await expect.poll(() => a.get("k"), { timeout: 2000, interval: 10 }).toBe("two");
-    } finally {
-      await a.close();
-    }
-  });
-
   it("reports once that messages are dropped when more than 1000 wait for the publishing connection", async () => {
     const errors: string[] = [];
     const never: Connector = () => new Promise(() => {}); // connections that never open (timeoutMs: 0 waits for ever)
