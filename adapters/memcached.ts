@@ -17,8 +17,9 @@ import { HashRing } from "./memcached/ring.ts";
 import { parseServers, poolName, type ServerOption } from "./memcached/servers.ts";
 import type { Connector } from "./net/stream.ts";
 
-/** What memcached keeps with an item beyond its key and value (its header, flags, CAS and CRLF), about. */
-const ITEM_OVERHEAD = 64;
+/** What memcached 1.6 keeps with an item beyond its key and value: its 48-byte header, the key's NUL, the value's CRLF and the 8-byte CAS. */
+const ITEM_OVERHEAD = 59;
+const encoder = new TextEncoder();
 /** The smallest item size limit memcached takes (`-I 1k`): anything that fits under it fits on any server. */
 const SMALLEST_ITEM_LIMIT = 1024;
 
@@ -118,30 +119,30 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
     return [...groups];
   };
   const remove = (key: string) => connectionFor(key).send(commands.del(key));
-  /** Each server's item size limit, once asked (see `refuseOversized`). */
-  const itemLimits = new WeakMap<Connection, Promise<number | undefined>>();
+  /** Each server's item size limit once asked (`null`: it would not say), or the question under way (see `oversized`). */
+  const itemLimits = new WeakMap<Connection, number | null | Promise<unknown>>();
   /**
-   * Refuse, without sending it, a value too large for the server's items: memcached deletes the
-   * key when it cannot store a value, even for an `add`, which must leave an existing entry be
-   * (a lock would vanish). The limit is asked once per server, and only for values that may
-   * reach it (memcached's smallest is 1 KiB).
+   * Whether `value` is too large for the server's items: memcached deletes the key when it cannot
+   * store a value, even for an `add`, which must leave an existing entry be (a lock would vanish),
+   * so such an add is refused before it is sent. Answers at once (`false`) for values under
+   * memcached's smallest limit (1 KiB) and once the server's is known, so an add goes out in the
+   * order it was called; the limit is asked once per server, on the first larger value.
    */
-  const refuseOversized = async (connection: Connection, key: string, value: Uint8Array): Promise<void> => {
-    if (value.byteLength + key.length + ITEM_OVERHEAD <= SMALLEST_ITEM_LIMIT) return;
-    let limit = itemLimits.get(connection);
-    if (!limit) {
-      const asked = connection.send(commands.itemSizeLimit()).catch(() => {
-        itemLimits.delete(connection); // asked again next time; this add goes as before
-        return undefined;
-      });
-      itemLimits.set(connection, (limit = asked));
-    }
-    const max = await limit;
-    if (max !== undefined && value.byteLength + key.length + ITEM_OVERHEAD > max) {
-      throw new BackendUnavailableError(`memcached: the value for ${key} (${value.byteLength} bytes) does not fit the server's ${max}-byte items; not sent, as memcached deletes the entry when it cannot store one, which an add must leave alone`);
-    }
+  const oversized = (connection: Connection, key: string, value: Uint8Array): boolean | Promise<boolean> => {
+    const size = value.byteLength + encoder.encode(key).byteLength + ITEM_OVERHEAD;
+    if (size <= SMALLEST_ITEM_LIMIT) return false;
+    const known = itemLimits.get(connection);
+    if (typeof known === "number" || known === null) return known !== null && size > known;
+    const asking = known ?? connection.send(commands.itemSizeLimit()).then(
+      (limit) => itemLimits.set(connection, limit ?? null),
+      () => itemLimits.delete(connection), // the connection failed: ask again next time; this add goes as before
+    );
+    itemLimits.set(connection, asking);
+    return asking.then(() => {
+      const limit = itemLimits.get(connection);
+      return typeof limit === "number" && size > limit;
+    });
   };
-
   return {
     name: "memcached",
     capabilities: { atomicAdd: true, atomicIncrement: true, consistent: true, shared: true, local: false },
@@ -154,7 +155,10 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
     delete: async (key) => remove(key),
     async add(key, value, ttl) {
       const connection = connectionFor(key);
-      await refuseOversized(connection, key, value);
+      const refused = oversized(connection, key, value);
+      if (refused === true || (refused !== false && (await refused))) {
+        throw new BackendUnavailableError(`memcached: the value for ${key} (${value.byteLength} bytes) does not fit the server's ${itemLimits.get(connection) as number}-byte items; not sent, as memcached deletes the entry when it cannot store one, which an add must leave alone`);
+      }
       return connection.send(commands.add(key, value, commands.expiry(ttl)));
     },
     touch: async (key, ttl) => connectionFor(key).send(commands.touch(key, commands.expiry(ttl))),

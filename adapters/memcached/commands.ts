@@ -233,7 +233,8 @@ export function flushAll(): Command<void> {
 }
 
 /**
- * `stats settings`: the server's item size limit (`-I`), in bytes; `undefined` if it names none.
+ * `stats settings`: the server's item size limit (`-I`), in bytes; `undefined` if it names none
+ * or will not answer (an error reply).
  *
  * @example
  * const limit = await connection.send(itemSizeLimit()); // 1048576
@@ -243,7 +244,7 @@ export function itemSizeLimit(): Command<number | undefined> {
   return {
     bytes: encoder.encode("stats settings\r\n"),
     read(response) {
-      if (response.code === "END") return limit;
+      if (response.code === "END" || response.code.endsWith("ERROR")) return limit; // a server (or proxy) that will not say
       if (response.code !== "STAT") return unexpected("stats settings", response);
       if (response.flags[0] === "item_size_max") limit = Number(response.flags[1]);
       return MORE;

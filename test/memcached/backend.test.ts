@@ -34,6 +34,11 @@ describe("memcached backend on one server", () => {
     expect(text(await backend.get("lock"))).toBe("held by A");
     expect(await backend.add("fits", new Uint8Array(1500), 60)).toBe(true); // asked the limit, and under it
     expect(await backend.add("fits", new Uint8Array(1500), 60)).toBe(false);
+    // Once the limit is known, and for values under any limit, an add goes out in the order it was called.
+    for (const size of [10, 1500]) {
+      const [added, removed] = await Promise.all([backend.add(`in-order-${size}`, new Uint8Array(size), 60), backend.delete(`in-order-${size}`)]);
+      expect([added, removed, await backend.has(`in-order-${size}`)]).toEqual([true, true, false]);
+    }
   });
 
   it("pipelines hundreds of concurrent requests over one connection, each getting its own answer", async () => {
