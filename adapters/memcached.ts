@@ -119,8 +119,11 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
     return [...groups];
   };
   const remove = (key: string) => connectionFor(key).send(commands.del(key));
-  /** Each server's item size limit once asked (`null`: it would not say), or the question under way (see `oversized`). */
-  const itemLimits = new WeakMap<Connection, number | null | Promise<unknown>>();
+  /**
+   * Each server's item size limit once asked (`null`: it would not say), or the question under
+   * way (see `oversized`), with the stream it was asked on: a server reconnected to is asked again.
+   */
+  const itemLimits = new WeakMap<Connection, { opens: number; limit: number | null | Promise<unknown> }>();
   /**
    * Whether `value` is too large for the server's items: memcached deletes the key when it cannot
    * store a value, even for an `add`, which must leave an existing entry be (a lock would vanish),
@@ -131,15 +134,16 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
   const oversized = (connection: Connection, key: string, value: Uint8Array): boolean | Promise<boolean> => {
     const size = value.byteLength + encoder.encode(key).byteLength + ITEM_OVERHEAD;
     if (size <= SMALLEST_ITEM_LIMIT) return false;
-    const known = itemLimits.get(connection);
+    const entry = itemLimits.get(connection);
+    const known = entry && (entry.limit instanceof Promise || entry.opens === connection.opens) ? entry.limit : undefined;
     if (typeof known === "number" || known === null) return known !== null && size > known;
     const asking = known ?? connection.send(commands.itemSizeLimit()).then(
-      (limit) => itemLimits.set(connection, limit ?? null),
+      (limit) => itemLimits.set(connection, { opens: connection.opens, limit: limit ?? null }),
       () => itemLimits.delete(connection), // the connection failed: ask again next time; this add goes as before
     );
-    itemLimits.set(connection, asking);
+    itemLimits.set(connection, { opens: connection.opens, limit: asking });
     return asking.then(() => {
-      const limit = itemLimits.get(connection);
+      const limit = itemLimits.get(connection)?.limit;
       return typeof limit === "number" && size > limit;
     });
   };
@@ -157,7 +161,7 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
       const connection = connectionFor(key);
       const refused = oversized(connection, key, value);
       if (refused === true || (refused !== false && (await refused))) {
-        throw new BackendUnavailableError(`memcached: the value for ${key} (${value.byteLength} bytes) does not fit the server's ${itemLimits.get(connection) as number}-byte items; not sent, as memcached deletes the entry when it cannot store one, which an add must leave alone`);
+        throw new BackendUnavailableError(`memcached: the value for ${key} (${value.byteLength} bytes) does not fit, with its key and memcached's own ${ITEM_OVERHEAD} bytes, the server's ${itemLimits.get(connection)?.limit as number}-byte items; not sent, as memcached deletes the entry when it cannot store one, which an add must leave alone`);
       }
       return connection.send(commands.add(key, value, commands.expiry(ttl)));
     },

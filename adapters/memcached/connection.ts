@@ -54,6 +54,8 @@ export class Connection {
   private closed = false;
   /** Whether the server has answered on this connection: only that ends its failures in a row. */
   private answered = false;
+  /** How many streams this connection has opened: what was learnt of the server on one may not hold on the next (it may have restarted, otherwise set). */
+  opens = 0;
 
   private readonly options: ConnectionOptions;
 
@@ -125,6 +127,7 @@ export class Connection {
           return lost(closedEarly.error);
         }
         this.stream = stream = opened;
+        this.opens++;
         // Not yet recovered: a frozen or overloaded server still takes connections (the kernel
         // does), so its failures in a row end with its first answer (see `dispatch`).
         this.answered = false;

@@ -2,6 +2,7 @@ import { Buffer } from "node:buffer";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { memcached, type MemcachedBackend, socketsConnector } from "../../adapters/memcached.ts";
 import type { ByteStream, Connector, StreamListener } from "../../adapters/net/stream.ts";
+import { connectNode } from "../../adapters/net/node-stream.ts";
 import { BackendUnavailableError, InvalidCacheKeyError } from "../../src/errors.ts";
 import { createCache } from "../../src/index.ts";
 import { startMemcached, type MemcachedServer } from "../fixtures/memcached.ts";
@@ -27,10 +28,27 @@ afterAll(async () => {
 });
 
 describe("memcached backend on one server", () => {
+  it("asks the item size limit again on a new connection: the server behind the address may have restarted with another", async () => {
+    let behind = server.location; // -I 1m
+    let stream: ByteStream | undefined;
+    const moving: Connector = async (_address, listener, signal) => {
+      const [host, port] = behind.split(":");
+      return (stream = await connectNode({ kind: "tcp", host: host!, port: Number(port) }, listener, signal));
+    };
+    const backend = client({ servers: "moving.invalid:11211", retryDelayMs: 0, connect: moving });
+    expect(await backend.add("big", new Uint8Array(5000), 60)).toBe(true); // the 1 MiB limit, learnt
+    behind = small.location; // -I 2k from now on
+    stream!.close();
+    await expect.poll(() => backend.has("any").then(() => true, () => false), { interval: 10 }).toBe(true); // reconnected
+    await backend.set("lock", utf8("held by A"), 60); // on a new connection, to the -I 2k server
+    await expect(backend.add("lock", new Uint8Array(3000), 60)).rejects.toThrow(/the server's 2048-byte items; not sent/);
+    expect(text(await backend.get("lock"))).toBe("held by A");
+  });
+
   it("refuses an add too large for the server's items before sending it, so the entry it must leave alone stays", async () => {
     const backend = client({ servers: small.location });
     await backend.set("lock", utf8("held by A"), 60);
-    await expect(backend.add("lock", new Uint8Array(5000), 60)).rejects.toThrow(/does not fit the server's 2048-byte items; not sent/);
+    await expect(backend.add("lock", new Uint8Array(5000), 60)).rejects.toThrow(/the server's 2048-byte items; not sent/);
     expect(text(await backend.get("lock"))).toBe("held by A");
     expect(await backend.add("fits", new Uint8Array(1500), 60)).toBe(true); // asked the limit, and under it
     expect(await backend.add("fits", new Uint8Array(1500), 60)).toBe(false);
