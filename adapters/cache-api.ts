@@ -264,7 +264,6 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
 
 /** How long a call waits for a promise another call began (the cache's opening, a read of the token) before doing its own. */
 const JOIN_WAIT_MS = 1000;
-const LATE = Symbol("late");
 
 /**
  * `shared`, a promise another call began, if it settles within `JOIN_WAIT_MS`; else `own()`. On
@@ -273,7 +272,7 @@ const LATE = Symbol("late");
  * leave another's waiting for good.
  */
 function joined<T>(shared: Promise<T>, own: () => Promise<T>): Promise<T> {
-  return withDeadline<T | typeof LATE>(shared, JOIN_WAIT_MS, () => LATE).then((value) => (value === LATE ? own() : value));
+  return withDeadline(shared, JOIN_WAIT_MS, own);
 }
 
 /**

@@ -71,7 +71,6 @@ export interface FillPlan<T> {
  */
 const failedLately = new ErrorBackoff(0);
 
-const LATE = Symbol("late");
 
 /** A computation under way in this isolate, which calls for the same key share. */
 interface Filling {
@@ -140,12 +139,12 @@ export class Fills {
    * may be taken over in turn, after twice as long each time: a computation merely slow costs a
    * few more, not one per caller.
    */
-  private async join<T>(plan: FillPlan<T>, under: Filling, softTimeoutMs: number | undefined, waitUntil: WaitUntil): Promise<T> {
+  private join<T>(plan: FillPlan<T>, under: Filling, softTimeoutMs: number | undefined, waitUntil: WaitUntil): Promise<T> {
     const patience = (plan.collapseMs || DEFAULT_COLLAPSE_MS) * 2 ** under.takeovers;
-    const shared = await withDeadline<unknown>(under.value, Math.max(0, under.began + patience - performance.now()), () => LATE);
-    if (shared !== LATE) return shared as T;
-    if (this.filling.get(plan.made) === under) return this.begin(plan, softTimeoutMs, waitUntil, under);
-    return this.fill(plan, softTimeoutMs, waitUntil); // another caller took it over: share theirs
+    return withDeadline(under.value as Promise<T>, Math.max(0, under.began + patience - performance.now()), () =>
+      this.filling.get(plan.made) === under
+        ? this.begin(plan, softTimeoutMs, waitUntil, under)
+        : this.fill(plan, softTimeoutMs, waitUntil)); // another caller took it over: share theirs
   }
 
   /**
