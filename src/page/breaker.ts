@@ -4,7 +4,8 @@
  * `circuitBreakMs`, so a store that has stopped answering costs requests nothing instead of the
  * time limit each. Requests meanwhile go straight to their handlers and nothing is stored. Once
  * the break is over, one request at a time tries the store again: a call answered in time closes
- * the breaker, another time-out opens it again for twice as long (up to a minute).
+ * the breaker, another time-out opens it again for twice as long (up to a minute), and a trial
+ * not heard of within twice the time limit is taken to be dropped, so another request tries.
  *
  * Only time-outs count. A store that answers, even with an error, costs a request little, and
  * opening on errors would turn one refused write (a value too large) into a break for every page.
@@ -24,7 +25,7 @@ const MAX_BREAK_MS = 60_000;
  *
  * @example
  * const breaker = breakerFor(cache.backend);
- * if (!breaker.allows(Date.now)) return answerWithoutTheStore();
+ * if (!breaker.allows(Date.now, 2000)) return answerWithoutTheStore();
  */
 export class Breaker {
   private timeouts = 0;
@@ -36,13 +37,16 @@ export class Breaker {
 
   /**
    * Whether a request arriving now may call the store; once the break is over, the first to ask
-   * becomes the trial. The clock is read only while the breaker is not closed.
+   * becomes the trial, and the others keep skipping for `trialMs` (at most the break's length).
+   * A trial that has not been heard of by then was dropped: on Workers a request that ends takes
+   * its calls and their timers with it, so it never reports. The next request tries instead. The
+   * clock is read only while the breaker is not closed.
    */
-  allows(clock: () => number): boolean {
+  allows(clock: () => number, trialMs: number): boolean {
     if (this.breakMs === 0) return true;
     const now = clock();
     if (now < this.breakEnds || now < this.trialEnds) return false;
-    this.trialEnds = now + this.breakMs; // the trial's calls settle well before this, or are themselves timed out
+    this.trialEnds = now + Math.min(trialMs, this.breakMs);
     return true;
   }
 

@@ -7,7 +7,7 @@
 import type { EdgeCache } from "../cache.ts";
 import { withDeadline } from "../deadline.ts";
 import { BackendTimeoutError } from "../errors.ts";
-import { type Breaker, breakerFor } from "./breaker.ts";
+import { breakerFor } from "./breaker.ts";
 import type { ResolvedPageOptions } from "./options.ts";
 
 /** The time limit on calls to a store behind a connection, unless `timeoutMs` says otherwise. */
@@ -34,9 +34,19 @@ export class StoreDeadlines {
     return this.options.timeoutMs ?? (capabilities?.local === true ? 0 : DEFAULT_TIMEOUT_MS);
   }
 
-  /** The circuit breaker of `cache`'s store; none for a store without a time limit, which cannot time out. */
-  breakerOf(cache: EdgeCache): Breaker | undefined {
-    return this.deadlineMs(cache) > 0 ? breakerFor(cache.backend) : undefined;
+  /**
+   * Whether a request may call `cache`'s store now: always, for a store without a time limit
+   * (it cannot time out); otherwise as its circuit breaker says. A trial request's calls settle
+   * within the time limit, so one not heard of within twice that was dropped.
+   */
+  allows(cache: EdgeCache): boolean {
+    const ms = this.deadlineMs(cache);
+    return ms === 0 || breakerFor(cache.backend).allows(this.options.now, 2 * ms);
+  }
+
+  /** Whether `cache`'s store is being left alone at `now` (its breaker open): nothing should be written to it. */
+  isOpen(cache: EdgeCache, now: number): boolean {
+    return this.deadlineMs(cache) > 0 && breakerFor(cache.backend).isOpen(now);
   }
 
   /**

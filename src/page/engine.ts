@@ -93,7 +93,7 @@ export class PageCacheEngine {
       return this.answers.label(await run(request), { hit: false, fwd: "miss", detail: "no-cache" }, request);
     }
 
-    if (this.deadlines.breakerOf(cache)?.allows(this.options.now) === false) {
+    if (!this.deadlines.allows(cache)) {
       return this.answers.label(await run(request), { hit: false, fwd: "miss", detail: "store-down" }, request);
     }
     let lookup = await this.lookups.find(cache, request, method);
@@ -264,7 +264,7 @@ export class PageCacheEngine {
       fill?.end();
       return answer(patched, { hit: false, fwd, detail: decision.refusal });
     }
-    if (this.deadlines.breakerOf(cache)?.isOpen(now)) {
+    if (this.deadlines.isOpen(cache, now)) {
       fill?.end();
       return answer(patched, { hit: false, fwd, detail: "store-down" });
     }

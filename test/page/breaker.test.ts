@@ -100,6 +100,28 @@ describe("the circuit breaker", () => {
     expect(backendCalls(bench)).toBe(calls + 2); // the next trial
   });
 
+  it("lets another request try the store when the trial is dropped, as Workers drop an ended request's calls and timers", async () => {
+    const { bench, hanging } = hangingBench();
+    const handler = cachePage(60, limited(bench))(counted());
+    await answer(handler, bench);
+    await answer(handler, bench); // the third time-out: a 5 s break
+    bench.clock.advance(5);
+
+    const calls = backendCalls(bench);
+    void handler(new Request(URL_A)); // the trial: its lookup is out...
+    vi.clearAllTimers(); // ...and its request ends, taking the lookup's time limit with it
+    hanging.on = false;
+    expect((await read(handler(new Request(URL_A)))).cacheStatus).toBe("edgecache; fwd=miss; detail=store-down");
+    bench.clock.advance(0.039);
+    expect((await read(handler(new Request(URL_A)))).cacheStatus).toBe("edgecache; fwd=miss; detail=store-down");
+    expect(backendCalls(bench)).toBe(calls + 1);
+
+    // Twice the time limit on: the trial was dropped, so the next request tries the store, which answers.
+    bench.clock.advance(0.001);
+    expect((await answer(handler, bench)).cacheStatus).toBe("edgecache; fwd=uri-miss; stored");
+    expect(await answer(handler, bench)).toMatchObject({ cacheStatus: "edgecache; hit; ttl=60" });
+  });
+
   it("is shared by every wrapper over the same store", async () => {
     const { bench } = hangingBench();
     const handler = cachePage(60, limited(bench))(counted());
