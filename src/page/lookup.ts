@@ -9,7 +9,7 @@ import { CorruptEntryError } from "../errors.ts";
 import { release } from "./answer.ts";
 import { baseKey, variantKey } from "./keys.ts";
 import type { PageErrorContext, ResolvedPageOptions } from "./options.ts";
-import { type DecodedPage, decodeStoredPage, isVaryIndex, staleFrom } from "./stored.ts";
+import { type DecodedPage, decodeStoredPage, isLaterPageFormat, isVaryIndex, staleFrom } from "./stored.ts";
 import { type Tagged, type TagVerdict, tagVerdict } from "../tags.ts";
 import { varyMemo } from "./vary-memo.ts";
 
@@ -75,7 +75,7 @@ export class PageLookups {
         memo.set(base, { vary: value.vary, epoch: value.epoch, until: this.options.now() + this.options.tagCheckMs }, mark);
         return await this.findVariant(cache, request, base, value.vary, value.epoch);
       }
-      if (value !== undefined) this.dropCorrupt(cache, base, request);
+      this.dropIfCorrupt(cache, base, value, request);
       return { missKey: base, fwd: "uri-miss" };
     } catch (error) {
       this.report(error, "lookup", request);
@@ -88,7 +88,7 @@ export class PageLookups {
     const value = await this.limit(cache, readSharedStreamed(cache, key));
     const page = decodeStoredPage(value);
     if (page) return page.tagged ? this.unlessPurged(cache, page, page.tagged, key, "vary-miss") : { page, missKey: key, fwd: "vary-miss" };
-    if (value !== undefined) this.dropCorrupt(cache, key, request);
+    this.dropIfCorrupt(cache, key, value, request);
     return { missKey: key, fwd: "vary-miss" };
   }
 
@@ -110,7 +110,9 @@ export class PageLookups {
     return { missKey: key, fwd: "stale" };
   }
 
-  private dropCorrupt(cache: EdgeCache, key: string, request: Request): void {
+  /** Report and delete `value`, found under `key`, when it is neither missing nor a page a later release wrote: it is corrupt. */
+  private dropIfCorrupt(cache: EdgeCache, key: string, value: unknown, request: Request): void {
+    if (value === undefined || isLaterPageFormat(value)) return;
     this.report(new CorruptEntryError(`the entry under ${key} is not a stored page`), "lookup", request);
     cache.delete(key).catch((error: unknown) => this.report(error, "store", request));
   }

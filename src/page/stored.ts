@@ -58,7 +58,8 @@ export const UNSTORED_HEADERS = new Set(["age", "connection", "keep-alive", "tra
 //   sieUntil f64 | age on arrival u32 | header bytes u32 | headers as UTF-8 "name\nvalue\n..." |
 //   if tagged: a tag block (see `encodeTagBlock`) | body
 // Header names and values cannot contain a newline (the Headers class refuses them). Pages of
-// version 1 (without the age on arrival, which reads as 0) are still read.
+// version 1 (without the age on arrival, which reads as 0) are still read; pages of a later
+// version are misses, never corrupt (see `isLaterPageFormat`): a format change bumps the version.
 const MAGIC = [0x45, 0x50, 0x02] as const;
 const FIXED = MAGIC.length + 2 + 1 + 4 * 8 + 4 + 4;
 /** Where a version 1 page's headers begin: it has no age on arrival. */
@@ -144,6 +145,19 @@ export function decodeStoredPage(value: unknown): DecodedPage | undefined {
     const head = decodeHead(value);
     return head && Object.freeze({ ...head.fields, body: value.subarray(head.size), bodyLength: value.byteLength - head.size });
   });
+}
+
+/**
+ * Whether a value read from the cache is a stored page in a later format than this release
+ * reads: one a newer release of edgecache wrote (isolates of both serve during a rolling
+ * deploy). A miss to leave be, not a corrupt entry to report and delete.
+ *
+ * @example
+ * if (decodeStoredPage(value) === undefined && !isLaterPageFormat(value)) reportCorrupt(key);
+ */
+export function isLaterPageFormat(value: unknown): boolean {
+  const bytes = isStreamedBytes(value) ? value.head : value;
+  return bytes instanceof Uint8Array && bytes.byteLength >= MAGIC.length && bytes[0] === MAGIC[0] && bytes[1] === MAGIC[1] && bytes[2]! > MAGIC[2];
 }
 
 /**

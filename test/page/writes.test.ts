@@ -127,6 +127,21 @@ describe("writes and failures", () => {
     expect(String(bench.errors[0])).toMatch(/not a stored page/);
   });
 
+  it("treats a page in a later format (a newer release's, during a rolling deploy) as a miss, neither reported nor deleted", async () => {
+    const bench = pageBench();
+    const handler = cachePage(60, options(bench))(view());
+    await twice(handler, bench, "https://example.com/");
+    const key = (await getCacheKey(new Request("https://example.com/"), { cache: bench.cache }))!;
+    const later = Uint8Array.from([0x45, 0x50, 0x03, ...new Uint8Array(60)]); // "EP", version 3
+    await bench.cache.set(key, later);
+    const deletes = bench.calls.filter((call) => call === "delete").length;
+    const unstored = cachePage(60, options(bench))(view({ headers: { "Cache-Control": "no-store" } })); // so nothing replaces it
+    expect((await read(unstored(new Request("https://example.com/")))).cacheStatus).toMatch(/^edgecache; fwd=uri-miss/);
+    expect(bench.errors).toEqual([]);
+    expect(bench.calls.filter((call) => call === "delete")).toHaveLength(deletes);
+    expect(await bench.cache.get(key)).toEqual(later);
+  });
+
   it("runs the handler once for concurrent misses on the same page", async () => {
     const bench = pageBench();
     let release!: () => void;
