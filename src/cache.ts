@@ -15,7 +15,7 @@ import { defaultKeyFunction, type KeyFunction, memcachedKeyWarnings } from "./ke
 import { type FillPlan, Fills } from "./get-or-set.ts";
 import { DEFAULT_COLLAPSE_MS, sharesLocks } from "./locks.ts";
 import { orderedNow } from "./ordered-time.ts";
-import { TagChecks } from "./tag-checks.ts";
+import { TagChecks, type Untagged } from "./tag-checks.ts";
 import { isTaggedEntry } from "./tagged-value.ts";
 import { checkTags, type TagClock, tagPurgeMark } from "./tags.ts";
 import { type BackendCall, observed } from "./observed-backend.ts";
@@ -606,7 +606,7 @@ class Cache implements EdgeCache {
     const added = await this.attempt<boolean | undefined>("add", () => this.store.add(made, bytes, ttl), undefined);
     if (added !== false) return added === true;
     // The key is taken: by a live value, or by one that tags ended, which counts as missing and is replaced.
-    if ((await this.present(made, "add")) !== false) return false;
+    if ((await this.present(made, "add", true)) !== false) return false;
     return this.attempt("add", () => this.store.set(made, bytes, ttl).then(() => true), false);
   }
 
@@ -868,10 +868,8 @@ class Cache implements EdgeCache {
     const from = this.checkedKey(key, version);
     const to = this.checkedKey(key, version + delta);
     const bytes = await this.store.get(from);
-    // A value a purge of its tags ended is not there, as `get` says (its bytes would move purged).
-    if (bytes === undefined || (isTaggedEntry(bytes) && (await this.tagChecks.untag(from, bytes)) === undefined)) {
-      throw new KeyNotFoundError(`Key '${key}' not found`);
-    }
+    // A value a purge of its tags ended, or a corrupt one, is not there, as `get` says (it would move as it is).
+    if (bytes === undefined || (await this.untagged(from, bytes)) === undefined) throw new KeyNotFoundError(`Key '${key}' not found`);
     const ttl = this.ttlFor(undefined);
     if (ttl === KEEP_NOTHING) await this.store.delete(to);
     else await this.store.set(to, bytes, ttl);
@@ -1055,13 +1053,30 @@ class Cache implements EdgeCache {
    * Whether a live value is stored under `made` (with `ignoreErrors`, `undefined` when the store
    * cannot tell). Reads the entry: only its tags can tell whether a purge ended it.
    */
-  private async present(made: string, operation: string): Promise<boolean | undefined> {
+  private async present(made: string, operation: string, replacing = false): Promise<boolean | undefined> {
     const bytes = await this.attempt<Uint8Array | undefined | null>(operation, () => this.store.get(made), null);
     if (bytes === null) return undefined;
-    if (bytes === undefined) return false;
-    if (!isTaggedEntry(bytes)) return true;
-    const untagged = await this.tagChecks.untag(made, bytes);
-    return untagged !== undefined && !untagged.stale;
+    const found = await this.untagged(made, bytes, replacing);
+    return found !== undefined && !found.stale;
+  }
+
+  /**
+   * What `get` would make of the entry `bytes` read under `made`: the value's own bytes (stale
+   * after a soft purge of a tag), or `undefined` when there is none, a purge of its tags ended it,
+   * or it is corrupt (reported, and dropped as `get` drops it unless the caller is `replacing` it:
+   * the delete could land after the write).
+   */
+  private async untagged(made: string, bytes: Uint8Array | undefined, replacing = false): Promise<Untagged | undefined> {
+    if (bytes === undefined) return undefined;
+    const found = isTaggedEntry(bytes) ? await this.tagChecks.untag(made, bytes) : { bytes, stale: false };
+    if (found === undefined) return undefined;
+    try {
+      decodeValue(found.bytes, this.serializer);
+      return found;
+    } catch (error) {
+      this.dropCorrupt(made, error, !replacing);
+      return undefined;
+    }
   }
 
   /**
@@ -1104,11 +1119,11 @@ class Cache implements EdgeCache {
     }
   }
 
-  /** Report a corrupt entry and delete it (not waited for); rethrow any other error. */
-  private dropCorrupt(made: string, error: unknown): void {
+  /** Report a corrupt entry and, unless told not to, delete it (not waited for); rethrow any other error. */
+  private dropCorrupt(made: string, error: unknown, remove = true): void {
     if (!(error instanceof CorruptEntryError)) throw error;
     this.onError?.(error, "decode");
-    this.store.delete(made).catch((deleteError: unknown) => this.onError?.(deleteError, "delete"));
+    if (remove) this.store.delete(made).catch((deleteError: unknown) => this.onError?.(deleteError, "delete"));
   }
 
   /** Run a backend call; with `ignoreErrors`, a failure is reported and `otherwise` returned. */

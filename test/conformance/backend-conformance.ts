@@ -192,6 +192,22 @@ export function describeBackendConformance(name: string, options: ConformanceOpt
           expect(errors[0]).toBeInstanceOf(CorruptEntryError);
           await expect.poll(() => target.backend.get(cache.makeKey("k"))).toBeUndefined();
         });
+
+        it("reads corrupt bytes as missing in has, incrVersion and add too, as get does", async () => {
+          const corrupt = new TextEncoder().encode("\u00ffnot a value");
+          await target.backend.set(cache.makeKey("k"), corrupt, null);
+          expect(await cache.has("k")).toBe(false);
+          await expect.poll(() => target.backend.get(cache.makeKey("k"))).toBeUndefined(); // dropped, as get drops it
+          await target.backend.set(cache.makeKey("k"), corrupt, null);
+          await expect(cache.incrVersion("k")).rejects.toThrow(KeyNotFoundError);
+          expect(await target.backend.get(cache.makeKey("k", 2))).toBeUndefined();
+          await expect.poll(() => target.backend.get(cache.makeKey("k"))).toBeUndefined();
+          await target.backend.set(cache.makeKey("k"), corrupt, null);
+          expect(await cache.add("k", "v")).toBe(true);
+          expect(await cache.get("k")).toBe("v");
+          expect(errors.length).toBeGreaterThan(0);
+          expect(errors.every((error) => error instanceof CorruptEntryError)).toBe(true);
+        });
       });
 
       describe("timeouts", () => {
