@@ -10,6 +10,7 @@ import { LRUCache } from "lru-cache";
 import type { Backend, BackendTtl } from "../src/backend.ts";
 import { checkFunction, checkInteger, describe } from "../src/arguments.ts";
 import { addToCounter } from "../src/codec.ts";
+import { BackendUnavailableError } from "../src/errors.ts";
 
 /**
  * Options for `memory()`.
@@ -24,7 +25,11 @@ export interface MemoryOptions {
   maxEntries?: number;
   /** Cull `size / cullFrequency` entries when full; 0 empties the store. Default 3. */
   cullFrequency?: number;
-  /** Optional budget for stored bytes (keys and values); least recently used entries go first, and a single entry over the budget is not kept. */
+  /**
+   * Optional budget for stored bytes (keys, counted in UTF-16 code units, and values); least
+   * recently used entries go first. A single entry over the budget is refused with a
+   * `BackendUnavailableError` (the key's old value goes too, as in memcached).
+   */
   maxBytes?: number;
   /** Clock in milliseconds, for tests. Default `Date.now`. */
   now?: () => number;
@@ -36,9 +41,18 @@ interface Entry {
   expiresAt: number | null;
 }
 
-type Store = LRUCache<string, Entry>;
+/** A store and the sizes it was made with: every backend over one location culls by them. */
+interface Shelf {
+  store: LRUCache<string, Entry>;
+  maxEntries: number;
+  cullFrequency: number;
+  maxBytes: number;
+}
 
-const locations = new Map<string, Store>();
+/** The most entries a store may be sized for: lru-cache allocates its index for them up front. */
+const MOST_ENTRIES = 2 ** 30;
+
+const locations = new Map<string, Shelf>();
 
 /**
  * An in-isolate LRU store. Fast, not shared between isolates or processes.
@@ -53,30 +67,35 @@ export function memory(options: MemoryOptions = {}): Backend {
   if (options === null || typeof options !== "object") throw new TypeError(`options must be an object, got ${describe(options)}`);
   const maxEntries = options.maxEntries ?? 300;
   checkInteger(maxEntries, "options.maxEntries");
-  if (maxEntries < 1) throw new TypeError(`options.maxEntries must be 1 or more, got ${maxEntries}`);
+  if (maxEntries < 1 || maxEntries > MOST_ENTRIES) throw new TypeError(`options.maxEntries must be from 1 to 2 ** 30, got ${maxEntries}`);
   const cullFrequency = options.cullFrequency ?? 3;
   checkInteger(cullFrequency, "options.cullFrequency");
   if (cullFrequency < 0) throw new TypeError(`options.cullFrequency must be 0 or more, got ${cullFrequency}`);
   const maxBytes = options.maxBytes ?? Infinity;
-  if (typeof maxBytes !== "number" || !(maxBytes > 0)) throw new TypeError(`options.maxBytes must be a positive number, got ${describe(maxBytes)}`);
+  if (maxBytes !== Infinity && !(Number.isSafeInteger(maxBytes) && maxBytes > 0)) throw new TypeError(`options.maxBytes must be a positive integer, got ${describe(maxBytes)}`);
   const now = options.now ?? Date.now;
   checkFunction(now, "options.now");
   if (options.location !== undefined && typeof options.location !== "string") {
     throw new TypeError(`options.location must be a string, got ${describe(options.location)}`);
   }
 
-  const createStore = (): Store =>
-    new LRUCache<string, Entry>({
+  const createShelf = (): Shelf => ({
+    store: new LRUCache<string, Entry>({
       max: maxEntries,
-      ...(maxBytes === Infinity ? {} : { maxSize: maxBytes, sizeCalculation: (entry: Entry, key: string) => Math.max(1, key.length + entry.value.byteLength) }),
-    });
-  let store: Store;
+      ...(maxBytes === Infinity ? {} : { maxSize: maxBytes, sizeCalculation: (entry: Entry, key: string) => sizeOf(key, entry.value) }),
+    }),
+    maxEntries,
+    cullFrequency,
+    maxBytes,
+  });
+  let shelf: Shelf;
   if (options.location === undefined) {
-    store = createStore();
+    shelf = createShelf();
   } else {
-    store = locations.get(options.location) ?? createStore();
-    locations.set(options.location, store);
+    shelf = locations.get(options.location) ?? createShelf();
+    locations.set(options.location, shelf);
   }
+  const { store } = shelf;
 
   const expiry = (ttl: BackendTtl): number | null => (ttl === null ? null : now() + ttl * 1000);
 
@@ -93,13 +112,24 @@ export function memory(options: MemoryOptions = {}): Backend {
   /** An entry's remaining TTL in seconds. */
   const remaining = (entry: Entry): BackendTtl => (entry.expiresAt === null ? null : (entry.expiresAt - now()) / 1000);
 
-  const write = (key: string, entry: Entry): void => {
-    // Django culls before storing whenever the store is full, even when overwriting.
-    if (store.size >= maxEntries) {
-      if (cullFrequency === 0) store.clear();
-      else for (let n = Math.max(1, Math.floor(store.size / cullFrequency)); n > 0; n--) store.pop();
+  /** Whether an entry of `value` under `key` fits the byte budget. */
+  const fits = (key: string, value: Uint8Array): boolean => shelf.maxBytes === Infinity || sizeOf(key, value) <= shelf.maxBytes;
+  const tooLarge = (key: string, value: Uint8Array): BackendUnavailableError =>
+    new BackendUnavailableError(`memory: the value for ${key} (${value.byteLength} bytes) does not fit, with its key, the store's ${shelf.maxBytes}-byte budget (maxBytes)`);
+
+  /** Store `entry` under `key`, culling first when the store is full; false (and the old value gone) when it is over the byte budget. */
+  const write = (key: string, entry: Entry): boolean => {
+    if (!fits(key, entry.value)) {
+      store.delete(key); // as memcached does: never leave the old value behind a write that failed
+      return false;
     }
-    store.set(key, entry); // an entry larger than maxBytes is not kept, and the old value goes too
+    // Django culls before storing whenever the store is full, even when overwriting.
+    if (store.size >= shelf.maxEntries) {
+      if (shelf.cullFrequency === 0) store.clear();
+      else for (let n = Math.max(1, Math.floor(store.size / shelf.cullFrequency)); n > 0; n--) store.pop();
+    }
+    store.set(key, entry);
+    return true;
   };
 
   return {
@@ -114,13 +144,13 @@ export function memory(options: MemoryOptions = {}): Backend {
     },
 
     async set(key, value, ttl) {
-      write(key, { value, expiresAt: expiry(ttl) });
+      if (!write(key, { value, expiresAt: expiry(ttl) })) throw tooLarge(key, value);
     },
 
     async add(key, value, ttl) {
       if (live(key) !== undefined) return false;
-      write(key, { value, expiresAt: expiry(ttl) });
-      return true;
+      if (!fits(key, value)) throw tooLarge(key, value);
+      return write(key, { value, expiresAt: expiry(ttl) });
     },
 
     async delete(key) {
@@ -155,8 +185,7 @@ export function memory(options: MemoryOptions = {}): Backend {
 
     async setMany(pairs, ttl) {
       const expiresAt = expiry(ttl);
-      for (const [key, value] of pairs) write(key, { value, expiresAt });
-      return [];
+      return pairs.filter(([key, value]) => !write(key, { value, expiresAt })).map(([key]) => key);
     },
 
     async deleteMany(keys) {
@@ -174,4 +203,9 @@ export function memory(options: MemoryOptions = {}): Backend {
       store.clear();
     },
   };
+}
+
+/** What an entry counts against the byte budget: its key's UTF-16 code units and its value's bytes (at least 1). */
+function sizeOf(key: string, value: Uint8Array): number {
+  return Math.max(1, key.length + value.byteLength);
 }

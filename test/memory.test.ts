@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { memory } from "../adapters/memory.ts";
+import { BackendUnavailableError } from "../src/errors.ts";
 import { purgeTag } from "../src/tags.ts";
 import { createCache } from "../src/cache.ts";
 import { describeBackendConformance } from "./conformance/backend-conformance.ts";
@@ -97,9 +98,30 @@ describe("memory backend: Django's locmem culling and LRU", () => {
     await backend.get("a");
     await backend.set("c", new Uint8Array(40), null); // over budget: b goes
     expect(await keysOf(backend, ["a", "b", "c"])).toEqual(["a", "c"]);
-    await backend.set("huge", new Uint8Array(200), null); // larger than the budget: not kept
+    await expect(backend.set("huge", new Uint8Array(200), null)).rejects.toThrow(/huge \(200 bytes\) does not fit, with its key, the store's 100-byte budget/);
     expect(await backend.has!("huge")).toBe(false);
     expect(await keysOf(backend, ["a", "c"])).toEqual(["a", "c"]);
+  });
+
+  it("refuses an entry over maxBytes without culling for it, and says so from add and setMany too", async () => {
+    const backend = memory({ maxBytes: 100, maxEntries: 3 });
+    for (const key of ["a", "b", "c"]) await backend.set(key, new Uint8Array(10), null); // full: a write would cull
+    await expect(backend.add!("huge", new Uint8Array(200), null)).rejects.toThrow(BackendUnavailableError);
+    expect(await backend.setMany!([["huge", new Uint8Array(200)], ["d", new Uint8Array(10)]], null)).toEqual(["huge"]);
+    expect(await keysOf(backend, ["b", "c", "d", "huge"])).toEqual(["b", "c", "d"]); // one cull, for d
+    await expect(backend.set("c", new Uint8Array(200), null)).rejects.toThrow(BackendUnavailableError);
+    expect(await backend.has!("c")).toBe(false); // as memcached: no old value behind a failed write
+    const cache = createCache({ backend, ignoreErrors: true, onError: () => {} });
+    expect(await cache.add("big", new Uint8Array(200))).toBe(false);
+  });
+
+  it("sizes and culls a location's store by the first backend's options, whichever backend writes", async () => {
+    const first = memory({ location: "sized-test", maxEntries: 10 });
+    const second = memory({ location: "sized-test", maxEntries: 2, maxBytes: 5 });
+    for (let i = 0; i < 10; i++) await second.set(`k${i}`, new Uint8Array(10), null);
+    expect(await keysOf(first, Array.from({ length: 10 }, (_, i) => `k${i}`))).toHaveLength(10);
+    await first.set("k10", new Uint8Array(1), null); // full at 10: Django's cull of a third first
+    expect(await keysOf(first, Array.from({ length: 11 }, (_, i) => `k${i}`))).toHaveLength(8);
   });
 
   it("shares one store between backends with the same location, and isolates other names", async () => {
@@ -126,6 +148,8 @@ describe("memory backend: Django's locmem culling and LRU", () => {
     expect(() => memory({ maxEntries: 1.5 })).toThrow(/options.maxEntries must be an integer/);
     expect(() => memory({ cullFrequency: -1 })).toThrow(/options.cullFrequency/);
     expect(() => memory({ maxBytes: 0 })).toThrow(/options.maxBytes/);
+    expect(() => memory({ maxBytes: 1000.5 })).toThrow(/options.maxBytes must be a positive integer/);
+    expect(() => memory({ maxEntries: 2 ** 33 })).toThrow(/options.maxEntries must be from 1 to 2 \*\* 30/);
     expect(() => memory({ location: 5 as unknown as string })).toThrow(/options.location/);
   });
 });
