@@ -587,7 +587,7 @@ class Cache implements EdgeCache {
     const made = this.checkedKey(key, options?.version);
     const ttl = this.ttlFor(options?.timeout);
     const tags = tagsOption(options);
-    let bytes = encodeValue(value, this.serializer);
+    let bytes = encodeArgument(value, this.serializer, "value");
     if (ttl === KEEP_NOTHING) {
       await this.attempt("set", () => this.store.delete(made), false);
       return;
@@ -600,7 +600,7 @@ class Cache implements EdgeCache {
     const made = this.checkedKey(key, options?.version);
     const ttl = this.ttlFor(options?.timeout);
     const tags = tagsOption(options);
-    let bytes = encodeValue(value, this.serializer);
+    let bytes = encodeArgument(value, this.serializer, "value");
     if (ttl === KEEP_NOTHING) return (await this.present(made, "add")) === false;
     if (tags) bytes = (await this.tagChecks.filer(tags, orderedNow(this.clock.now)))(bytes);
     const added = await this.attempt<boolean | undefined>("add", () => this.store.add(made, bytes, ttl), undefined);
@@ -736,7 +736,7 @@ class Cache implements EdgeCache {
       const batch = `${own}\n${list?.join("\n") ?? ""}`;
       let entries = batches.get(batch)?.entries;
       if (!entries) batches.set(batch, { timeout: own, tags: list, entries: (entries = []) });
-      entries.push([made, encodeValue(value, this.serializer)]);
+      entries.push([made, encodeArgument(value, this.serializer, valueFor(key))]);
     }
     const refused = (await Promise.all([...batches.values()].map(async ({ timeout, tags, entries }) => {
       const ttl = this.ttlFor(timeout);
@@ -800,7 +800,7 @@ class Cache implements EdgeCache {
       const [key, value] = pair as readonly [string, unknown];
       const made = this.checkedKey(key, options?.version, `the key of entries[${i}]`);
       byMade.set(made, key);
-      return [made, encodeValue(value, this.serializer)] as const;
+      return [made, encodeArgument(value, this.serializer, `the value of entries[${i}]`)] as const;
     });
     if (encoded.length === 0) return [];
     const madeKeys = encoded.map(([made]) => made);
@@ -910,7 +910,7 @@ class Cache implements EdgeCache {
           this.onError?.(error, "getOrSet");
           return undefined;
         }
-        const bytes = tags === undefined || ttl === KEEP_NOTHING ? encodeValue(computed, this.serializer) : await this.taggedEntry(computed, tags, at);
+        const bytes = tags === undefined || ttl === KEEP_NOTHING ? encodeArgument(computed, this.serializer, valueFor(key)) : await this.taggedEntry(computed, valueFor(key), tags, at);
         return bytes && { bytes, ttl };
       },
       lock: collapseMs > 0 && sharesLocks(this.backend) ? this.makeKey(`lock.${key}`, version) : undefined,
@@ -1083,8 +1083,8 @@ class Cache implements EdgeCache {
    * A computed value's entry, filed under its tags, or under what `tags(value)` returns;
    * `undefined` when that throws or returns bad tags (reported: the value is not stored).
    */
-  private async taggedEntry<T>(value: T, tags: NonNullable<GetOrSetOptions<T>["tags"]>, at: number): Promise<Uint8Array | undefined> {
-    const bytes = encodeValue(value, this.serializer);
+  private async taggedEntry<T>(value: T, name: string, tags: NonNullable<GetOrSetOptions<T>["tags"]>, at: number): Promise<Uint8Array | undefined> {
+    const bytes = encodeArgument(value, this.serializer, name);
     let list: readonly string[] | undefined;
     try {
       list = typeof tags === "function" ? tagsOption({ tags: tags(value) }, "options.tags(value)") : tags;
@@ -1135,6 +1135,22 @@ class Cache implements EdgeCache {
       this.onError?.(error, operation);
       return otherwise;
     }
+  }
+}
+
+/** What a value `getOrSet` or `getOrSetMany` is to store for `key` is called in an error. */
+const valueFor = (key: string): string => `the value for key ${describe(key)}`;
+
+/**
+ * `value` encoded for the store (see `encodeValue`); one that cannot be stored throws its
+ * TypeError with `name` in front, so that the caller knows which of its values it was.
+ */
+function encodeArgument(value: unknown, serializer: Serializer, name: string): Uint8Array {
+  try {
+    return encodeValue(value, serializer);
+  } catch (error) {
+    if (error instanceof TypeError) throw new TypeError(`${name}: ${error.message}`, { cause: error });
+    throw error;
   }
 }
 

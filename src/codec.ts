@@ -47,6 +47,8 @@ export interface Serializer {
 }
 
 const SELF_DESCRIBED = Uint8Array.of(0xd9, 0xd9, 0xf7);
+/** RFC 9581's extended time. */
+const TAG_EXTENDED_TIME = 1001;
 
 function reject(what: string): never {
   throw new TypeError(`edgecache cannot store ${what}: values must be null, booleans, numbers, bigints, strings, Dates, Uint8Arrays, ArrayBuffers, arrays, plain objects, Maps or Sets`);
@@ -62,15 +64,45 @@ function plainObjectOnly(value: object): null {
     const name = (proto as { constructor?: { name?: string } } | null)?.constructor?.name || "anonymous class";
     reject(`an instance of ${name}`);
   }
+  // cborg encodes string keys only: a symbol-keyed property would be left out without a word.
+  if (Object.getOwnPropertySymbols(value).some((symbol) => Object.prototype.propertyIsEnumerable.call(value, symbol))) {
+    reject("an object with symbol-keyed properties");
+  }
   return null; // cborg's own encoding of plain objects
 }
 
+/** A string as cborg encodes it, unless UTF-8 cannot hold it (a lone surrogate would come back as U+FFFD). */
+function wellFormedOnly(value: string): null {
+  if (!value.isWellFormed()) reject("a string with a lone UTF-16 surrogate (UTF-8 cannot hold it)");
+  return null;
+}
+
+/**
+ * RFC 8949's epoch time (tag 1) in seconds, a float holding the milliseconds; for the few
+ * times a float cannot hold to the millisecond (beyond about ±140,000 years), RFC 9581's
+ * extended time (tag 1001): whole seconds (key 1) and milliseconds (key -3).
+ */
 function dateEncoder(date: Date): Token[] {
-  return [new Token(Type.tag, TAG_DATE_EPOCH), new Token(Type.float, date.getTime() / 1000)];
+  const ms = date.getTime();
+  if (Math.round((ms / 1000) * 1000) === ms || Number.isNaN(ms)) return [new Token(Type.tag, TAG_DATE_EPOCH), new Token(Type.float, ms / 1000)];
+  const seconds = Math.floor(ms / 1000);
+  return [
+    new Token(Type.tag, TAG_EXTENDED_TIME), new Token(Type.map, 2),
+    new Token(Type.uint, 1), new Token(seconds < 0 ? Type.negint : Type.uint, seconds),
+    new Token(Type.negint, -3), new Token(Type.uint, ms - seconds * 1000),
+  ];
 }
 
 function dateDecoder(decode: TagDecodeControl): Date {
   return new Date(Math.round((decode() as number) * 1000));
+}
+
+function extendedTimeDecoder(decode: TagDecodeControl): Date {
+  const fields = new Map(decode.entries());
+  const seconds = fields.get(1);
+  const ms = fields.get(-3);
+  if (fields.size !== 2 || !Number.isSafeInteger(seconds) || !Number.isSafeInteger(ms)) throw new Error("extended time holds other than seconds and milliseconds");
+  return new Date((seconds as number) * 1000 + (ms as number));
 }
 
 // Uint8Array travels as a plain CBOR byte string and ArrayBuffer as RFC 8746's uint8 array (tag 64),
@@ -98,6 +130,7 @@ const encodeOptions = {
   typeEncoders: {
     ...Object.fromEntries(rejected.map((type) => [type, rejectType])),
     Object: plainObjectOnly,
+    string: wellFormedOnly,
     number: negativeZeroEncoder,
     bigint: structBigIntEncoder,
     Date: dateEncoder,
@@ -148,6 +181,7 @@ const decodeOptions = {
   rejectDuplicateMapKeys: true,
   tags: Object.assign([], {
     [TAG_DATE_EPOCH]: dateDecoder,
+    [TAG_EXTENDED_TIME]: extendedTimeDecoder,
     [TAG_BIGINT_POS]: bigIntDecoder,
     [TAG_BIGINT_NEG]: bigNegIntDecoder,
     [TAG_SET]: setDecoder,

@@ -49,6 +49,27 @@ describe("value codec", () => {
     }
   });
 
+  it("gives back every Date to the millisecond, those a float of seconds cannot hold (past ±140,000 years) too", () => {
+    const roundTrip = (date: Date) => decodeValue(encodeValue(date, cborSerializer), cborSerializer) as Date;
+    for (const ms of [0, 1, -1, 1_700_000_000_123, 4_492_601_229_007_485, -4_426_045_342_225_887, 8.64e15, -8.64e15]) {
+      expect(roundTrip(new Date(ms)).getTime(), String(ms)).toBe(ms);
+    }
+    expect(roundTrip(new Date(NaN)).getTime()).toBeNaN();
+    // A float of seconds where it holds, as before (RFC 8949's tag 1); RFC 9581's extended time (tag 1001) beyond.
+    expect(encodeValue(new Date(1_700_000_000_123), cborSerializer).subarray(3, 4)).toEqual(Uint8Array.of(0xc1));
+    expect(encodeValue(new Date(4_492_601_229_007_485), cborSerializer).subarray(3, 6)).toEqual(Uint8Array.of(0xd9, 0x03, 0xe9));
+  });
+
+  it("refuses what CBOR would change: text with a lone surrogate (UTF-8 cannot hold it), symbol-keyed properties (left out)", () => {
+    for (const value of ["a\uD800b", { "\uDC00": 1 }, new Map([["k", ["\uD83D"]]])]) {
+      expect(() => encodeValue(value, cborSerializer)).toThrow(/cannot store a string with a lone UTF-16 surrogate/);
+    }
+    expect(() => encodeValue({ [Symbol("id")]: 42, name: "lamp" }, cborSerializer)).toThrow(/cannot store an object with symbol-keyed properties/);
+    const hidden = Object.defineProperty({ name: "lamp" }, Symbol("id"), { value: 42, enumerable: false });
+    expect(decodeValue(encodeValue(hidden, cborSerializer), cborSerializer)).toEqual({ name: "lamp" }); // not enumerable: not its data, as with string keys
+    expect(decodeValue(encodeValue("\uD83D\uDE00 \uFFFD", cborSerializer), cborSerializer)).toBe("\uD83D\uDE00 \uFFFD");
+  });
+
   it("reads a counter padded with spaces, as memcached leaves one it decremented to fewer digits", () => {
     expect(decodeValue(new TextEncoder().encode("5  "), cborSerializer)).toBe(5);
     expect(decodeValue(new TextEncoder().encode(`9${" ".repeat(15)}`), cborSerializer)).toBe(9);

@@ -414,7 +414,7 @@ describe("getOrSet with softTimeoutMs", () => {
     expect(await first).toBe("old");
     answer(new Rates());
     await vi.advanceTimersByTimeAsync(0);
-    expect(t.errors).toEqual([expect.stringMatching(/^getOrSet: TypeError: edgecache cannot store an instance of Rates/)]);
+    expect(t.errors).toEqual([expect.stringMatching(/^getOrSet: TypeError: the value for key "rates": edgecache cannot store an instance of Rates/)]);
   });
 
   it("answers with the stale copy while waiting that long for another process's computation", async () => {
