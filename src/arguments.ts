@@ -86,6 +86,19 @@ export function checkFunction(value: unknown, name: string): asserts value is (.
   if (typeof value !== "function") throw new TypeError(`${name} must be a function, got ${describe(value)}`);
 }
 
+/**
+ * Throw unless `options` is an object or absent: a Django-style positional timeout
+ * (`set("k", "v", 5)`) would otherwise be ignored without a word.
+ *
+ * @example
+ * checkOptionsObject(5); // TypeError: options must be an object, got 5 (a timeout goes in the options: { timeout: 5 })
+ */
+export function checkOptionsObject(options: unknown): asserts options is object | undefined {
+  if (options === undefined || (options !== null && typeof options === "object")) return;
+  const hint = typeof options === "number" ? ` (a timeout goes in the options: { timeout: ${options} })` : "";
+  throw new TypeError(`options must be an object, got ${describe(options)}${hint}`);
+}
+
 /** A short description of a rejected value for error messages. */
 export function describe(value: unknown): string {
   if (value === null) return "null";

@@ -4,7 +4,7 @@
  * generic fallbacks for whatever the backend does not do natively.
  */
 import { memory } from "../adapters/memory.ts";
-import { checkFunction, checkInteger, checkKey, checkOptionNames, checkTimeout, describe, fraction, nonNegative, type Timeout } from "./arguments.ts";
+import { checkFunction, checkInteger, checkKey, checkOptionNames, checkOptionsObject, checkTimeout, describe, fraction, nonNegative, type Timeout } from "./arguments.ts";
 import { type Backend, type BackendTtl, identityOf, type StreamStore } from "./backend.ts";
 import { concatBytes, readAll } from "./bytes.ts";
 import { type CompleteBackend, completeBackend, entryWithTtl } from "./backend-fallbacks.ts";
@@ -577,6 +577,7 @@ class Cache implements EdgeCache {
   }
 
   async get<T = unknown>(key: string, options?: VersionOption & { default?: T }): Promise<T | undefined> {
+    checkOptionsObject(options);
     const made = this.checkedKey(key, options?.version);
     const value = await this.read(made, MISSING);
     if (this.onRead) this.observe({ operation: "get", key, hit: value !== MISSING });
@@ -584,6 +585,7 @@ class Cache implements EdgeCache {
   }
 
   async set(key: string, value: unknown, options?: SetOptions): Promise<void> {
+    checkOptionsObject(options);
     const made = this.checkedKey(key, options?.version);
     const ttl = this.ttlFor(options?.timeout);
     const tags = tagsOption(options);
@@ -597,6 +599,7 @@ class Cache implements EdgeCache {
   }
 
   async add(key: string, value: unknown, options?: SetOptions): Promise<boolean> {
+    checkOptionsObject(options);
     const made = this.checkedKey(key, options?.version);
     const ttl = this.ttlFor(options?.timeout);
     const tags = tagsOption(options);
@@ -611,6 +614,7 @@ class Cache implements EdgeCache {
   }
 
   async getOrSet<T>(key: string, value: T | (() => T | Promise<T>), options?: GetOrSetOptions<T>): Promise<T> {
+    checkOptionsObject(options);
     const made = this.checkedKey(key, options?.version);
     const timeout = options?.timeout;
     if (typeof timeout !== "function") checkTimeout(timeout ?? this.defaultTimeout, "options.timeout");
@@ -687,6 +691,7 @@ class Cache implements EdgeCache {
   }
 
   async getOrSetMany<T>(keys: Iterable<string>, compute: (missing: string[]) => ComputedMany<T> | Promise<ComputedMany<T>>, options?: GetOrSetManyOptions<T>): Promise<Map<string, T>> {
+    checkOptionsObject(options);
     checkFunction(compute, "compute");
     const [userKeys, madeKeys] = this.checkedKeys(keys, options?.version);
     const timeout = options?.timeout;
@@ -752,6 +757,7 @@ class Cache implements EdgeCache {
   }
 
   async getMany<T = unknown>(keys: Iterable<string>, options?: VersionOption): Promise<Map<string, T>> {
+    checkOptionsObject(options);
     const [userKeys, madeKeys] = this.checkedKeys(keys, options?.version);
     const found = await this.readMany<T>(userKeys, madeKeys);
     if (this.onRead) for (const key of userKeys) this.observe({ operation: "getMany", key, hit: found.has(key) });
@@ -790,6 +796,7 @@ class Cache implements EdgeCache {
   }
 
   async setMany(entries: Record<string, unknown> | Iterable<readonly [string, unknown]>, options?: SetOptions): Promise<string[]> {
+    checkOptionsObject(options);
     if (entries === null || typeof entries !== "object") throw new TypeError(`entries must be an object or an iterable of [key, value] pairs, got ${describe(entries)}`);
     const pairs = Symbol.iterator in entries ? [...(entries as Iterable<readonly [string, unknown]>)] : Object.entries(entries);
     const ttl = this.ttlFor(options?.timeout);
@@ -819,12 +826,14 @@ class Cache implements EdgeCache {
   // Both deletes take getOrSet's stale copies too (see `staleIfError`), in the same call or side
   // by side: a deleted value must never come back as a stale copy.
   async delete(key: string, options?: VersionOption): Promise<boolean> {
+    checkOptionsObject(options);
     const made = this.checkedKey(key, options?.version);
     const copy = this.staleKey(key, options?.version);
     return this.attempt("delete", async () => (await Promise.all([this.store.delete(made), this.accepts(copy) && this.store.delete(copy)]))[0], false);
   }
 
   async deleteMany(keys: Iterable<string>, options?: VersionOption): Promise<void> {
+    checkOptionsObject(options);
     const [userKeys, madeKeys] = this.checkedKeys(keys, options?.version);
     if (madeKeys.length === 0) return;
     const copies = userKeys.map((key) => this.staleKey(key, options?.version)).filter((copy) => this.accepts(copy));
@@ -832,6 +841,7 @@ class Cache implements EdgeCache {
   }
 
   async has(key: string, options?: VersionOption): Promise<boolean> {
+    checkOptionsObject(options);
     const made = this.checkedKey(key, options?.version);
     const hit = (await this.present(made, "has")) === true;
     if (this.onRead) this.observe({ operation: "has", key, hit });
@@ -839,10 +849,11 @@ class Cache implements EdgeCache {
   }
 
   async clear(): Promise<void> {
-    await this.store.clear();
+    await this.attempt("clear", () => this.store.clear(), undefined);
   }
 
   async touch(key: string, options?: WriteOptions): Promise<boolean> {
+    checkOptionsObject(options);
     const made = this.checkedKey(key, options?.version);
     const ttl = this.ttlFor(options?.timeout);
     if (ttl === KEEP_NOTHING) return this.attempt("touch", () => this.store.delete(made), false);
@@ -850,6 +861,7 @@ class Cache implements EdgeCache {
   }
 
   async incr(key: string, delta = 1, options?: VersionOption): Promise<number> {
+    checkOptionsObject(options);
     checkInteger(delta, "delta");
     const made = this.checkedKey(key, options?.version);
     const value = await this.store.increment(made, delta);
@@ -858,11 +870,13 @@ class Cache implements EdgeCache {
   }
 
   async decr(key: string, delta = 1, options?: VersionOption): Promise<number> {
+    checkOptionsObject(options);
     checkInteger(delta, "delta");
     return this.incr(key, -delta, options);
   }
 
   async incrVersion(key: string, delta = 1, options?: VersionOption): Promise<number> {
+    checkOptionsObject(options);
     checkInteger(delta, "delta");
     const version = options?.version ?? this.version;
     const from = this.checkedKey(key, version);
@@ -878,6 +892,7 @@ class Cache implements EdgeCache {
   }
 
   async decrVersion(key: string, delta = 1, options?: VersionOption): Promise<number> {
+    checkOptionsObject(options);
     checkInteger(delta, "delta");
     return this.incrVersion(key, -delta, options);
   }

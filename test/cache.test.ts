@@ -13,6 +13,7 @@ const failing: Backend = {
   get: () => Promise.reject(new Error("connection refused")),
   set: () => Promise.reject(new Error("connection refused")),
   delete: () => Promise.reject(new Error("connection refused")),
+  clear: () => Promise.reject(new Error("connection refused")),
 };
 
 describe("EdgeCache failure model", () => {
@@ -33,7 +34,11 @@ describe("EdgeCache failure model", () => {
     expect(await cache.getMany(["a"])).toEqual(new Map());
     expect(await cache.setMany({ a: 1, b: 2 })).toEqual(["a", "b"]);
     expect(await cache.getOrSet("k", () => "computed")).toBe("computed");
-    expect(reported).toEqual(["get", "set", "add", "has", "delete", "getMany", "setMany", "get", "getOrSet", "get"]);
+    await cache.clear();
+    expect(reported).toEqual(["get", "set", "add", "has", "delete", "getMany", "setMany", "get", "getOrSet", "get", "clear"]);
+    // Without the store they have no number to answer with.
+    await expect(cache.incr("k")).rejects.toThrow("connection refused");
+    await expect(cache.incrVersion("k")).rejects.toThrow("connection refused");
   });
 });
 

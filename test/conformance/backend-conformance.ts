@@ -87,6 +87,9 @@ export function describeBackendConformance(name: string, options: ConformanceOpt
         ["a circular value", () => cache.set("k", circular()), /cannot store this value: .*circular/],
         ["a value nested past the stack", () => cache.set("k", nested(200_000)), /cannot store this value/],
         ["a key cut inside a character", () => cache.set("session:\uD83D", "v"), /key must be well-formed text/],
+        ["a positional timeout (Django's)", () => cache.set("k", "v", 5 as never), /^options must be an object, got 5 \(a timeout goes in the options: \{ timeout: 5 \}\)/],
+        ["a positional timeout in getOrSet", () => cache.getOrSet("k", "v", 5 as never), /^options must be an object, got 5/],
+        ["a positional default in get", () => cache.get("k", "fallback" as never), /^options must be an object, got "fallback"/],
         ["a number key in getMany", () => cache.getMany(["k", 1 as unknown as string]), /keys\[1\] must be a string/],
         ["a number key in setMany", () => cache.setMany([["k", 1], [2 as unknown as string, 2]]), /the key of entries\[1\] must be a string/],
       ])("rejects %s with a TypeError and writes nothing", async (_label, call, message) => {
