@@ -12,8 +12,9 @@ export type CompleteBackend = Required<Omit<Backend, "capabilities" | "identity"
 };
 
 /**
- * Fill in the operations `backend` lacks. `defaultTtl` is the TTL the increment fallback uses when
- * the backend cannot report an entry's remaining TTL.
+ * Fill in the operations `backend` lacks. `defaultTtl` is the cache's default timeout as a TTL,
+ * which the increment fallback writes with when the backend cannot report an entry's remaining
+ * TTL (0: keep nothing, so the counter goes, as Django's `incr` writing with a default timeout of 0).
  *
  * @example
  * const complete = completeBackend(myBackend, () => 300);
@@ -46,10 +47,10 @@ export function completeBackend(backend: Backend, defaultTtl: () => BackendTtl):
       const next = addToCounter(bytes, delta, key);
       const ttl = b.ttl ? await b.ttl(key) : defaultTtl();
       if (ttl === undefined) return undefined;
-      await b.set(key, next.bytes, ttl);
+      await (ttl === 0 ? b.delete(key) : b.set(key, next.bytes, ttl));
       return next.value;
     }),
-    ttl: b.ttl?.bind(b) ?? (async (key) => ((await b.get(key)) === undefined ? undefined : defaultTtl())),
+    ttl: b.ttl?.bind(b) ?? (async (key) => ((await b.get(key)) === undefined ? undefined : defaultTtl() || null)),
     getMany: b.getMany?.bind(b) ?? ((keys) => Promise.all(keys.map((key) => b.get(key)))),
     setMany: b.setMany?.bind(b) ?? (async (entries, ttl) => {
       await Promise.all(entries.map(([key, value]) => b.set(key, value, ttl)));

@@ -537,7 +537,7 @@ class Cache implements EdgeCache {
     const limited = timeoutMs > 0 ? timeLimited(backend, timeoutMs) : backend;
     // Observed outside the limit, so a call cut short is heard as the failure its caller sees.
     this.calls = options.onBackendCall ? observed(limited, options.onBackendCall) : limited;
-    this.store = completeBackend(this.calls, () => this.ttlFor(undefined) || null);
+    this.store = completeBackend(this.calls, () => this.ttlFor(undefined));
     this.readEntry = entryWithTtl(this.calls);
     this.keyPrefix = keyPrefix;
     this.version = version;

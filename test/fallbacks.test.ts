@@ -30,6 +30,13 @@ describe("generic fallbacks", () => {
     expect(await cache.has("n")).toBe(false);
   });
 
+  it("increment without a ttl operation and a default timeout of 0 keeps no counter, as Django's incr writing with it", async () => {
+    const cache = createCache({ backend: minimal(memory()), timeout: 0 });
+    await cache.set("n", 1, { timeout: 60 });
+    expect(await cache.incr("n")).toBe(2);
+    expect(await cache.has("n")).toBe(false); // never a counter that lives for ever
+  });
+
   it("clear on a backend without clear() says so", async () => {
     const full = memory();
     const cache = createCache({ backend: { name: "tiny", get: full.get, set: full.set, delete: full.delete } });
