@@ -159,10 +159,18 @@ export function tiered(options: TieredOptions): Backend {
    * own TTL plus this is the far one (see `getWithTtl`), with no clock of this backend's own.
    */
   const farLonger = new WeakMap<Uint8Array, number | null>();
-  const keepNear = (key: string, value: Uint8Array, ttl: BackendTtl): Promise<void> => {
-    if (nearTimeout === 0) return Promise.resolve();
+  /**
+   * Keep a copy of `value` near. A near store that refuses it (a value over memory's `maxBytes`)
+   * keeps none: the far tier has it, and the read or write that brought it has not failed.
+   */
+  const keepNear = async (key: string, value: Uint8Array, ttl: BackendTtl): Promise<void> => {
+    if (nearTimeout === 0) return;
     farLonger.set(value, ttl === null ? null : ttl - nearTtl(ttl));
-    return near.set(key, value, nearTtl(ttl));
+    try {
+      await near.set(key, value, nearTtl(ttl));
+    } catch {
+      await near.delete(key).catch(() => false); // whatever it held for the key is older
+    }
   };
   /**
    * The far tier's value for `key`, kept near for no longer than it has left there: read with its

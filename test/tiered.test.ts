@@ -103,6 +103,17 @@ describe("tiered backend", () => {
     expect(await cache.get("lost")).toBeUndefined();
   });
 
+  it("reads and writes a value its near store refuses (over memory's maxBytes) through the far tier alone", async () => {
+    const far = memory();
+    const backend = tiered({ near: memory({ maxBytes: 100 }), far });
+    await far.set("read", new Uint8Array(500), 60);
+    expect((await backend.get("read"))?.byteLength).toBe(500);
+    await backend.set("small", new Uint8Array(10), 60);
+    await backend.set("small", new Uint8Array(500), 60); // the near copy of the old value goes
+    expect((await backend.get("small"))?.byteLength).toBe(500);
+    expect((await far.get("small"))?.byteLength).toBe(500);
+  });
+
   it("drops its near copies, and tells the others to, when the far store's clear fails, which may have removed part of it", async () => {
     const store = memory();
     const published: Invalidation[] = [];
