@@ -21,7 +21,7 @@ import { BackendUnavailableError } from "../src/errors.ts";
 export interface MemoryOptions {
   /** Backends with the same location share one store within the isolate (sized by the first one), and what edgecache learns of it (a purge through one is seen through all at once). Default: a private store. */
   location?: string;
-  /** Entries kept before culling (storage for this many is allocated up front). Default 300. */
+  /** Entries kept before culling, at most 2 ** 24 (storage for this many is allocated up front). Default 300. */
   maxEntries?: number;
   /** Cull `size / cullFrequency` entries when full; 0 empties the store. Default 3. */
   cullFrequency?: number;
@@ -49,8 +49,11 @@ interface Shelf {
   maxBytes: number;
 }
 
-/** The most entries a store may be sized for: lru-cache allocates its index for them up front. */
-const MOST_ENTRIES = 2 ** 30;
+/**
+ * The most entries a store may be sized for (16,777,216): lru-cache allocates its lists for them
+ * up front, which at 2 ** 26 takes a gigabyte and 18 s, and from 2 ** 27 fails or aborts the process.
+ */
+const MOST_ENTRIES = 2 ** 24;
 
 const locations = new Map<string, Shelf>();
 
@@ -67,7 +70,7 @@ export function memory(options: MemoryOptions = {}): Backend {
   if (options === null || typeof options !== "object") throw new TypeError(`options must be an object, got ${describe(options)}`);
   const maxEntries = options.maxEntries ?? 300;
   checkInteger(maxEntries, "options.maxEntries");
-  if (maxEntries < 1 || maxEntries > MOST_ENTRIES) throw new TypeError(`options.maxEntries must be from 1 to 2 ** 30, got ${maxEntries}`);
+  if (maxEntries < 1 || maxEntries > MOST_ENTRIES) throw new TypeError(`options.maxEntries must be from 1 to 2 ** 24, got ${maxEntries}`);
   const cullFrequency = options.cullFrequency ?? 3;
   checkInteger(cullFrequency, "options.cullFrequency");
   if (cullFrequency < 0) throw new TypeError(`options.cullFrequency must be 0 or more, got ${cullFrequency}`);

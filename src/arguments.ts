@@ -87,15 +87,16 @@ export function checkFunction(value: unknown, name: string): asserts value is (.
 }
 
 /**
- * Throw unless `options` is an object or absent: a Django-style positional timeout
- * (`set("k", "v", 5)`) would otherwise be ignored without a word.
+ * Throw unless `options` is an object or absent: an argument in Django's place for a positional
+ * `positional` (`set("k", "v", 5)`'s timeout, `get("k", "d")`'s default, `delete("k", 2)`'s
+ * version) would otherwise be ignored without a word. The error says where it goes instead.
  *
  * @example
- * checkOptionsObject(5); // TypeError: options must be an object, got 5 (a timeout goes in the options: { timeout: 5 })
+ * checkOptionsObject(5, "timeout"); // TypeError: options must be an object, got 5 (Django's positional timeout goes in the options: { timeout: 5 })
  */
-export function checkOptionsObject(options: unknown): asserts options is object | undefined {
+export function checkOptionsObject(options: unknown, positional?: "timeout" | "default" | "version"): asserts options is object | undefined {
   if (options === undefined || (options !== null && typeof options === "object")) return;
-  const hint = typeof options === "number" ? ` (a timeout goes in the options: { timeout: ${options} })` : "";
+  const hint = positional === undefined ? "" : ` (Django's positional ${positional} goes in the options: { ${positional}: ${describe(options)} })`;
   throw new TypeError(`options must be an object, got ${describe(options)}${hint}`);
 }
 

@@ -340,6 +340,8 @@ export interface EdgeCache {
 const DEFAULT_ERROR_BACKOFF_MS = 5000;
 
 const MISSING: unique symbol = Symbol("missing");
+/** An entry whose bytes hold no value this cache can read (see `untagged`). */
+const CORRUPT: unique symbol = Symbol("corrupt");
 type Missing = typeof MISSING;
 /** What `find` says of an entry that a purge of its tags ended. */
 const ENDED = "ended";
@@ -577,7 +579,7 @@ class Cache implements EdgeCache {
   }
 
   async get<T = unknown>(key: string, options?: VersionOption & { default?: T }): Promise<T | undefined> {
-    checkOptionsObject(options);
+    checkOptionsObject(options, "default");
     const made = this.checkedKey(key, options?.version);
     const value = await this.read(made, MISSING);
     if (this.onRead) this.observe({ operation: "get", key, hit: value !== MISSING });
@@ -585,7 +587,7 @@ class Cache implements EdgeCache {
   }
 
   async set(key: string, value: unknown, options?: SetOptions): Promise<void> {
-    checkOptionsObject(options);
+    checkOptionsObject(options, "timeout");
     const made = this.checkedKey(key, options?.version);
     const ttl = this.ttlFor(options?.timeout);
     const tags = tagsOption(options);
@@ -599,7 +601,7 @@ class Cache implements EdgeCache {
   }
 
   async add(key: string, value: unknown, options?: SetOptions): Promise<boolean> {
-    checkOptionsObject(options);
+    checkOptionsObject(options, "timeout");
     const made = this.checkedKey(key, options?.version);
     const ttl = this.ttlFor(options?.timeout);
     const tags = tagsOption(options);
@@ -608,13 +610,15 @@ class Cache implements EdgeCache {
     if (tags) bytes = (await this.tagChecks.filer(tags, orderedNow(this.clock.now)))(bytes);
     const added = await this.attempt<boolean | undefined>("add", () => this.store.add(made, bytes, ttl), undefined);
     if (added !== false) return added === true;
-    // The key is taken: by a live value, or by one that tags ended, which counts as missing and is replaced.
+    // The key is taken: by a live value, or by one that tags ended, which counts as missing and is
+    // replaced. A corrupt entry is dropped and counts as taken: two callers replacing it could
+    // both be told they added (the next add finds the key free).
     if ((await this.present(made, "add", true)) !== false) return false;
     return this.attempt("add", () => this.store.set(made, bytes, ttl).then(() => true), false);
   }
 
   async getOrSet<T>(key: string, value: T | (() => T | Promise<T>), options?: GetOrSetOptions<T>): Promise<T> {
-    checkOptionsObject(options);
+    checkOptionsObject(options, "timeout");
     const made = this.checkedKey(key, options?.version);
     const timeout = options?.timeout;
     if (typeof timeout !== "function") checkTimeout(timeout ?? this.defaultTimeout, "options.timeout");
@@ -757,7 +761,7 @@ class Cache implements EdgeCache {
   }
 
   async getMany<T = unknown>(keys: Iterable<string>, options?: VersionOption): Promise<Map<string, T>> {
-    checkOptionsObject(options);
+    checkOptionsObject(options, "version");
     const [userKeys, madeKeys] = this.checkedKeys(keys, options?.version);
     const found = await this.readMany<T>(userKeys, madeKeys);
     if (this.onRead) for (const key of userKeys) this.observe({ operation: "getMany", key, hit: found.has(key) });
@@ -796,7 +800,7 @@ class Cache implements EdgeCache {
   }
 
   async setMany(entries: Record<string, unknown> | Iterable<readonly [string, unknown]>, options?: SetOptions): Promise<string[]> {
-    checkOptionsObject(options);
+    checkOptionsObject(options, "timeout");
     if (entries === null || typeof entries !== "object") throw new TypeError(`entries must be an object or an iterable of [key, value] pairs, got ${describe(entries)}`);
     const pairs = Symbol.iterator in entries ? [...(entries as Iterable<readonly [string, unknown]>)] : Object.entries(entries);
     const ttl = this.ttlFor(options?.timeout);
@@ -826,14 +830,14 @@ class Cache implements EdgeCache {
   // Both deletes take getOrSet's stale copies too (see `staleIfError`), in the same call or side
   // by side: a deleted value must never come back as a stale copy.
   async delete(key: string, options?: VersionOption): Promise<boolean> {
-    checkOptionsObject(options);
+    checkOptionsObject(options, "version");
     const made = this.checkedKey(key, options?.version);
     const copy = this.staleKey(key, options?.version);
     return this.attempt("delete", async () => (await Promise.all([this.store.delete(made), this.accepts(copy) && this.store.delete(copy)]))[0], false);
   }
 
   async deleteMany(keys: Iterable<string>, options?: VersionOption): Promise<void> {
-    checkOptionsObject(options);
+    checkOptionsObject(options, "version");
     const [userKeys, madeKeys] = this.checkedKeys(keys, options?.version);
     if (madeKeys.length === 0) return;
     const copies = userKeys.map((key) => this.staleKey(key, options?.version)).filter((copy) => this.accepts(copy));
@@ -841,7 +845,7 @@ class Cache implements EdgeCache {
   }
 
   async has(key: string, options?: VersionOption): Promise<boolean> {
-    checkOptionsObject(options);
+    checkOptionsObject(options, "version");
     const made = this.checkedKey(key, options?.version);
     const hit = (await this.present(made, "has")) === true;
     if (this.onRead) this.observe({ operation: "has", key, hit });
@@ -853,7 +857,7 @@ class Cache implements EdgeCache {
   }
 
   async touch(key: string, options?: WriteOptions): Promise<boolean> {
-    checkOptionsObject(options);
+    checkOptionsObject(options, "timeout");
     const made = this.checkedKey(key, options?.version);
     const ttl = this.ttlFor(options?.timeout);
     if (ttl === KEEP_NOTHING) return this.attempt("touch", () => this.store.delete(made), false);
@@ -861,7 +865,7 @@ class Cache implements EdgeCache {
   }
 
   async incr(key: string, delta = 1, options?: VersionOption): Promise<number> {
-    checkOptionsObject(options);
+    checkOptionsObject(options, "version");
     checkInteger(delta, "delta");
     const made = this.checkedKey(key, options?.version);
     const value = await this.store.increment(made, delta);
@@ -870,20 +874,21 @@ class Cache implements EdgeCache {
   }
 
   async decr(key: string, delta = 1, options?: VersionOption): Promise<number> {
-    checkOptionsObject(options);
+    checkOptionsObject(options, "version");
     checkInteger(delta, "delta");
     return this.incr(key, -delta, options);
   }
 
   async incrVersion(key: string, delta = 1, options?: VersionOption): Promise<number> {
-    checkOptionsObject(options);
+    checkOptionsObject(options, "version");
     checkInteger(delta, "delta");
     const version = options?.version ?? this.version;
     const from = this.checkedKey(key, version);
     const to = this.checkedKey(key, version + delta);
     const bytes = await this.store.get(from);
     // A value a purge of its tags ended, or a corrupt one, is not there, as `get` says (it would move as it is).
-    if (bytes === undefined || (await this.untagged(from, bytes)) === undefined) throw new KeyNotFoundError(`Key '${key}' not found`);
+    const found = await this.untagged(from, bytes);
+    if (bytes === undefined || found === undefined || found === CORRUPT) throw new KeyNotFoundError(`Key '${key}' not found`);
     const ttl = this.ttlFor(undefined);
     if (ttl === KEEP_NOTHING) await this.store.delete(to);
     else await this.store.set(to, bytes, ttl);
@@ -892,7 +897,7 @@ class Cache implements EdgeCache {
   }
 
   async decrVersion(key: string, delta = 1, options?: VersionOption): Promise<number> {
-    checkOptionsObject(options);
+    checkOptionsObject(options, "version");
     checkInteger(delta, "delta");
     return this.incrVersion(key, -delta, options);
   }
@@ -1068,20 +1073,19 @@ class Cache implements EdgeCache {
    * Whether a live value is stored under `made` (with `ignoreErrors`, `undefined` when the store
    * cannot tell). Reads the entry: only its tags can tell whether a purge ended it.
    */
-  private async present(made: string, operation: string, replacing = false): Promise<boolean | undefined> {
+  private async present(made: string, operation: string, corruptIsTaken = false): Promise<boolean | undefined> {
     const bytes = await this.attempt<Uint8Array | undefined | null>(operation, () => this.store.get(made), null);
     if (bytes === null) return undefined;
-    const found = await this.untagged(made, bytes, replacing);
-    return found !== undefined && !found.stale;
+    const found = await this.untagged(made, bytes);
+    return found === CORRUPT ? corruptIsTaken : found !== undefined && !found.stale;
   }
 
   /**
    * What `get` would make of the entry `bytes` read under `made`: the value's own bytes (stale
-   * after a soft purge of a tag), or `undefined` when there is none, a purge of its tags ended it,
-   * or it is corrupt (reported, and dropped as `get` drops it unless the caller is `replacing` it:
-   * the delete could land after the write).
+   * after a soft purge of a tag); `undefined` when there is none or a purge of its tags ended it;
+   * `CORRUPT` when its bytes hold no value (reported and dropped, as `get` does).
    */
-  private async untagged(made: string, bytes: Uint8Array | undefined, replacing = false): Promise<Untagged | undefined> {
+  private async untagged(made: string, bytes: Uint8Array | undefined): Promise<Untagged | undefined | typeof CORRUPT> {
     if (bytes === undefined) return undefined;
     const found = isTaggedEntry(bytes) ? await this.tagChecks.untag(made, bytes) : { bytes, stale: false };
     if (found === undefined) return undefined;
@@ -1089,8 +1093,8 @@ class Cache implements EdgeCache {
       decodeValue(found.bytes, this.serializer);
       return found;
     } catch (error) {
-      this.dropCorrupt(made, error, !replacing);
-      return undefined;
+      this.dropCorrupt(made, error);
+      return CORRUPT;
     }
   }
 
@@ -1134,11 +1138,11 @@ class Cache implements EdgeCache {
     }
   }
 
-  /** Report a corrupt entry and, unless told not to, delete it (not waited for); rethrow any other error. */
-  private dropCorrupt(made: string, error: unknown, remove = true): void {
+  /** Report a corrupt entry and delete it (not waited for); rethrow any other error. */
+  private dropCorrupt(made: string, error: unknown): void {
     if (!(error instanceof CorruptEntryError)) throw error;
     this.onError?.(error, "decode");
-    if (remove) this.store.delete(made).catch((deleteError: unknown) => this.onError?.(deleteError, "delete"));
+    this.store.delete(made).catch((deleteError: unknown) => this.onError?.(deleteError, "delete"));
   }
 
   /** Run a backend call; with `ignoreErrors`, a failure is reported and `otherwise` returned. */

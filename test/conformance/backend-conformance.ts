@@ -87,9 +87,10 @@ export function describeBackendConformance(name: string, options: ConformanceOpt
         ["a circular value", () => cache.set("k", circular()), /cannot store this value: .*circular/],
         ["a value nested past the stack", () => cache.set("k", nested(200_000)), /cannot store this value/],
         ["a key cut inside a character", () => cache.set("session:\uD83D", "v"), /key must be well-formed text/],
-        ["a positional timeout (Django's)", () => cache.set("k", "v", 5 as never), /^options must be an object, got 5 \(a timeout goes in the options: \{ timeout: 5 \}\)/],
-        ["a positional timeout in getOrSet", () => cache.getOrSet("k", "v", 5 as never), /^options must be an object, got 5/],
-        ["a positional default in get", () => cache.get("k", "fallback" as never), /^options must be an object, got "fallback"/],
+        ["a positional timeout (Django's)", () => cache.set("k", "v", 5 as never), /^options must be an object, got 5 \(Django's positional timeout goes in the options: \{ timeout: 5 \}\)$/],
+        ["a positional never-expire timeout in getOrSet", () => cache.getOrSet("k", "v", null as never), /^options must be an object, got null \(Django's positional timeout goes in the options: \{ timeout: null \}\)$/],
+        ["a positional default in get", () => cache.get("k", "fallback" as never), /\(Django's positional default goes in the options: \{ default: "fallback" \}\)$/],
+        ["a positional version in delete", () => cache.delete("k", 2 as never), /\(Django's positional version goes in the options: \{ version: 2 \}\)$/],
         ["a number key in getMany", () => cache.getMany(["k", 1 as unknown as string]), /keys\[1\] must be a string/],
         ["a number key in setMany", () => cache.setMany([["k", 1], [2 as unknown as string, 2]]), /the key of entries\[1\] must be a string/],
       ])("rejects %s with a TypeError and writes nothing", async (_label, call, message) => {
@@ -200,7 +201,7 @@ export function describeBackendConformance(name: string, options: ConformanceOpt
           await expect.poll(() => target.backend.get(cache.makeKey("k"))).toBeUndefined();
         });
 
-        it("reads corrupt bytes as missing in has, incrVersion and add too, as get does", async () => {
+        it("reads corrupt bytes as missing in has and incrVersion, as get does, and drops them in add, which fails", async () => {
           const corrupt = new TextEncoder().encode("\u00ffnot a value");
           await target.backend.set(cache.makeKey("k"), corrupt, null);
           expect(await cache.has("k")).toBe(false);
@@ -210,6 +211,9 @@ export function describeBackendConformance(name: string, options: ConformanceOpt
           expect(await target.backend.get(cache.makeKey("k", 2))).toBeUndefined();
           await expect.poll(() => target.backend.get(cache.makeKey("k"))).toBeUndefined();
           await target.backend.set(cache.makeKey("k"), corrupt, null);
+          // Taken, and dropped: two adds replacing it could both be told they added.
+          expect(await cache.add("k", "v")).toBe(false);
+          await expect.poll(() => target.backend.get(cache.makeKey("k"))).toBeUndefined();
           expect(await cache.add("k", "v")).toBe(true);
           expect(await cache.get("k")).toBe("v");
           expect(errors.length).toBeGreaterThan(0);
