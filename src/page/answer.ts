@@ -114,8 +114,9 @@ export class PageAnswers {
     const added: Array<[string, string]> = [["age", String(hit.age)]];
     const status = this.options.cacheStatus;
     if (status !== false) added.push([status, cacheStatusValue(this.options.cacheName, { hit: true, ttl: hit.ttl, detail: hit.detail })]);
-    // A HEAD page has no body: it keeps the handler's own Content-Length, if it gave one.
-    if (hit.head && !page.bodiless) added.push(["content-length", String(page.bodyLength)]);
+    // A HEAD page has no body: it keeps the handler's own Content-Length, if it gave one. A 204
+    // never has one (RFC 9110 §8.6).
+    if (hit.head && !page.bodiless && page.status !== 204) added.push(["content-length", String(page.bodyLength)]);
     return added;
   }
 }

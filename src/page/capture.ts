@@ -13,7 +13,10 @@ export interface CapturedResponse {
 }
 
 /**
- * Pass `response` through while collecting up to `maxBytes` of its body.
+ * Pass `response` through while collecting up to `maxBytes` of its body. A body that ends short
+ * of (or past) its Content-Length is not storable: the client got an incomplete message (RFC
+ * 9112 §6.3), which a cache must not answer with. Bodies with a Content-Encoding are not held
+ * to it: runtimes' fetch hands them on decoded, beside the encoded length.
  *
  * @example
  * const { response: out, body } = captureBody(response, 5 * 2 ** 20);
@@ -27,6 +30,7 @@ export function captureBody(response: Response, maxBytes: number): CapturedRespo
   const body = new Promise<Uint8Array | undefined>((resolve) => (settle = resolve));
   let chunks: Uint8Array[] | undefined = [];
   let length = 0;
+  const declared = declaredLength(response.headers);
   const reader = source.getReader();
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -40,15 +44,13 @@ export function captureBody(response: Response, maxBytes: number): CapturedRespo
       }
       if (result.done) {
         controller.close();
-        settle(chunks && concatChunks(chunks));
+        settle(chunks && (declared === undefined || length === declared) ? concatChunks(chunks) : undefined);
         return;
       }
       const chunk = result.value;
-      if (chunks) {
-        length += chunk.byteLength;
-        if (length > maxBytes) chunks = undefined;
-        else chunks.push(chunk.slice());
-      }
+      length += chunk.byteLength;
+      if (length > maxBytes) chunks = undefined;
+      else chunks?.push(chunk.slice());
       controller.enqueue(chunk);
     },
     cancel(reason) {
@@ -57,4 +59,12 @@ export function captureBody(response: Response, maxBytes: number): CapturedRespo
     },
   }, { highWaterMark: 0 });
   return { response: new Response(stream, response), body };
+}
+
+/** The body length `headers` declare for an unencoded body; `undefined` when they declare none, or the body is encoded. */
+function declaredLength(headers: Headers): number | undefined {
+  const length = headers.get("content-length");
+  const encoding = headers.get("content-encoding");
+  if (length === null || !/^\d+$/.test(length) || (encoding !== null && encoding.trim().toLowerCase() !== "identity")) return undefined;
+  return Number(length);
 }

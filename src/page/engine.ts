@@ -165,7 +165,12 @@ export class PageCacheEngine {
       return this.answers.hit(asked, method, stale, this.options.now(), "stale-if-error");
     }
     release(stale);
-    return this.update(cache, asked, method, response, started, fwd, (write) => this.schedule(write, args), fill, request);
+    try {
+      return this.update(cache, asked, method, response, started, fwd, (write) => this.schedule(write, args), fill, request);
+    } catch (error) {
+      fill?.end(); // a response that cannot be read (its body used or locked): nothing is coming for the waiters
+      throw error;
+    }
   }
 
   /** Whether stale `page` stands in for its handler, which failed moments ago (see `errorBackoffMs`). */

@@ -4,7 +4,8 @@
  *
  * 1. Status: only the cacheable statuses (default 200) and those with a `statusTimeouts` entry
  *    are stored; a 304 gets caching headers but is never stored; anything else passes through
- *    untouched.
+ *    untouched. So does an event stream (`text/event-stream`): it may never end, and each
+ *    client is to get the events from when it connects.
  * 2. Set-Cookie: never stored unless `allowSetCookie` (Django stores it and replays the cookie)
  *    or `stripSetCookie` (the engine stores the page without it).
  * 3. Cache-Control `private`, `no-store` or `no-cache` (parsed, any case; Django: substring),
@@ -33,11 +34,13 @@ import { hasUnterminatedQuote } from "../http/headers.ts";
 import { parseVary } from "../http/vary.ts";
 import type { ResolvedPageOptions } from "./options.ts";
 
+const EVENT_STREAM = /^\s*text\/event-stream\s*(;|$)/i;
+
 /** `cachePage(timeout)`, or `cacheSite({ seconds })` (which `cachePage(null)` also is, with 600 s). */
 export type TimeoutRule = { kind: "page"; timeout: number } | { kind: "site"; seconds: number };
 
 /** Why a response was not stored: the `detail` of its Cache-Status. */
-export type Refusal = "status" | "not-modified" | "set-cookie" | "malformed-cache-control" | "private" | "no-store" | "no-cache" | "vary-star" | "authorization" | "max-age-zero" | "zero-timeout" | "too-large";
+export type Refusal = "status" | "event-stream" | "not-modified" | "set-cookie" | "malformed-cache-control" | "private" | "no-store" | "no-cache" | "vary-star" | "authorization" | "max-age-zero" | "zero-timeout" | "too-large";
 
 /** What to do with a response on a miss. */
 export type Decision =
@@ -71,6 +74,7 @@ export function decide(request: Request, response: Response, rule: TimeoutRule, 
   const cacheable = statusTimeout !== undefined || options.cacheableStatuses.has(status);
   if (!cacheable && status !== 304) return { patch: false, refusal: "status" };
   const headers = response.headers;
+  if (EVENT_STREAM.test(headers.get("content-type") ?? "")) return { patch: false, refusal: "event-stream" };
   if (options.setCookie === "refuse" && headers.has("set-cookie")) return { patch: false, refusal: "set-cookie" };
   const { directives, malformed } = governingDirectives(headers, options.targetedCacheControl);
   if (malformed) return { patch: false, refusal: "malformed-cache-control" };

@@ -245,6 +245,14 @@ describe("what is stored", () => {
     expect([bare.headers.get("content-length"), bare.cacheStatus]).toEqual([null, "edgecache; hit; ttl=60"]);
   });
 
+  it("answers HEAD from a stored 204 without a Content-Length, which a 204 never has (RFC 9110 §8.6)", async () => {
+    const bench = pageBench();
+    const handler = cachePage(60, options(bench, { cacheableStatuses: [200, 204] }))(async (_request: Request) => new Response(null, { status: 204 }));
+    await twice(handler, bench, "https://example.com/none");
+    const head = await read(handler(new Request("https://example.com/none", { method: "HEAD" })));
+    expect([head.status, head.cacheStatus, head.headers.get("content-length")]).toEqual([204, "edgecache; hit; ttl=60", null]);
+  });
+
   it("answers If-None-Match and If-Modified-Since on hits with a 304, without the handler", async () => {
     const bench = pageBench();
     const v = view({ headers: { etag: '"v1"', "last-modified": "Sun, 17 Jul 2016 10:00:00 GMT", "content-language": "en" } });

@@ -56,6 +56,45 @@ describe("streaming misses", () => {
     expect(head.cacheStatus).toBe("edgecache; fwd=uri-miss; stored"); // a HEAD page stores no body
   });
 
+  it("does not store a body that ends short of or past its Content-Length, unless it is encoded (fetch hands those on decoded)", async () => {
+    const bench = pageBench();
+    const handler = cachePage(60, options(bench))(async (request: Request) => new Response("short", {
+      headers: { "Content-Length": new URL(request.url).searchParams.get("length")!, ...(request.url.includes("gzip") ? { "Content-Encoding": "gzip" } : {}) },
+    }));
+    for (const length of ["100", "2"]) {
+      const [, again] = await twice(handler, bench, `https://example.com/?length=${length}`);
+      expect(again.cacheStatus, length).toBe("edgecache; fwd=uri-miss; stored");
+    }
+    expect((await twice(handler, bench, "https://example.com/?length=5"))[1].cacheStatus).toBe("edgecache; hit; ttl=60");
+    expect((await twice(handler, bench, "https://example.com/?length=100&gzip"))[1].cacheStatus).toBe("edgecache; hit; ttl=60");
+  });
+
+  it("never stores an event stream, nor makes a second subscriber wait for the first one's stream to end", async () => {
+    const bench = pageBench();
+    let calls = 0;
+    const handler = cachePage(60, options(bench, { collapseMs: 60_000 }))(async (_request: Request) => {
+      calls++;
+      const events = new ReadableStream<Uint8Array>({ start: (controller) => controller.enqueue(new TextEncoder().encode("data: 1\n\n")) });
+      return new Response(events, { headers: { "Content-Type": "text/event-stream; charset=utf-8" } });
+    });
+    const first = await handler(new Request("https://example.com/events"));
+    expect([first.headers.get("cache-status"), first.headers.get("cache-control")]).toEqual(["edgecache; fwd=uri-miss; detail=event-stream", null]);
+    const second = await handler(new Request("https://example.com/events")); // at once: there is no fill to wait for
+    expect(calls).toBe(2);
+    await Promise.all([first.body!.cancel(), second.body!.cancel()]);
+  });
+
+  it("lets the requests waiting for a fill go when the handler's response cannot be read (its body used)", async () => {
+    const bench = pageBench();
+    const handler = cachePage(60, options(bench, { collapseMs: 60_000 }))(async (_request: Request) => {
+      const used = new Response("page");
+      await used.text();
+      return used;
+    });
+    await expect(handler(new Request("https://example.com/used"))).rejects.toThrow(TypeError);
+    await expect(handler(new Request("https://example.com/used"))).rejects.toThrow(TypeError); // at once, not after collapseMs
+  });
+
   it("does not store a body the client abandoned", async () => {
     const bench = pageBench();
     const handler = cachePage(60, options(bench))(async (_request: Request) => new Response(new ReadableStream({
