@@ -87,17 +87,30 @@ export function checkFunction(value: unknown, name: string): asserts value is (.
 }
 
 /**
- * Throw unless `options` is an object or absent: an argument in Django's place for a positional
- * `positional` (`set("k", "v", 5)`'s timeout, `get("k", "d")`'s default, `delete("k", 2)`'s
- * version) would otherwise be ignored without a word. The error says where it goes instead.
+ * Throw unless `options`, one call's options, is absent or an object of `names` only (see
+ * `checkOptionNames`): an argument in Django's place for a positional `positional`
+ * (`set("k", "v", 5)`'s timeout, `get("k", "d")`'s default, `delete("k", 2)`'s version), or a
+ * misspelt option, would otherwise be ignored without a word. The error says where it goes.
  *
  * @example
- * checkOptionsObject(5, "timeout"); // TypeError: options must be an object, got 5 (Django's positional timeout goes in the options: { timeout: 5 })
+ * checkCallOptions(5, new Set(["timeout", "version"]), "set", "timeout");
+ * // TypeError: options must be a plain object, got 5 (Django's positional timeout goes in the options: { timeout: 5 })
  */
-export function checkOptionsObject(options: unknown, positional?: "timeout" | "default" | "version"): asserts options is object | undefined {
-  if (options === undefined || (options !== null && typeof options === "object")) return;
-  const hint = positional === undefined ? "" : ` (Django's positional ${positional} goes in the options: { ${positional}: ${describe(options)} })`;
-  throw new TypeError(`options must be an object, got ${describe(options)}${hint}`);
+export function checkCallOptions(options: unknown, names: ReadonlySet<string>, of: string, positional?: "timeout" | "default" | "version"): asserts options is object | undefined {
+  if (options === undefined) return;
+  if (!isPlainObject(options)) {
+    const shown = options !== null && typeof options === "object" ? "…" : describe(options);
+    const hint = positional === undefined ? "" : ` (Django's positional ${positional} goes in the options: { ${positional}: ${shown} })`;
+    throw new TypeError(`options must be a plain object, got ${describe(options)}${hint}`);
+  }
+  checkOptionNames(options, names, of);
+}
+
+/** Whether `value` is a plain object (`{...}`, or made with a null prototype): not an array, a Map, or a class's instance. */
+function isPlainObject(value: unknown): value is object {
+  if (value === null || typeof value !== "object") return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }
 
 /** A short description of a rejected value for error messages. */

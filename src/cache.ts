@@ -4,7 +4,7 @@
  * generic fallbacks for whatever the backend does not do natively.
  */
 import { memory } from "../adapters/memory.ts";
-import { checkFunction, checkInteger, checkKey, checkOptionNames, checkOptionsObject, checkTimeout, describe, fraction, nonNegative, type Timeout } from "./arguments.ts";
+import { checkFunction, checkInteger, checkKey, checkCallOptions, checkOptionNames, checkTimeout, describe, fraction, nonNegative, type Timeout } from "./arguments.ts";
 import { type Backend, type BackendTtl, identityOf, type StreamStore } from "./backend.ts";
 import { concatBytes, readAll } from "./bytes.ts";
 import { type CompleteBackend, completeBackend, entryWithTtl } from "./backend-fallbacks.ts";
@@ -339,6 +339,17 @@ export interface EdgeCache {
 /** How long `getOrSet` leaves a failing computation alone by default (see `GetOrSetOptions`). */
 const DEFAULT_ERROR_BACKOFF_MS = 5000;
 
+/** The option names of each call (the compiler holds each list to its interface): any other name is a slip. */
+const VERSION_OPTIONS: ReadonlySet<string> = new Set(Object.keys({ version: true } satisfies Record<keyof VersionOption, true>));
+const GET_OPTIONS: ReadonlySet<string> = new Set(Object.keys({ version: true, default: true } satisfies Record<keyof (VersionOption & { default?: unknown }), true>));
+const WRITE_OPTIONS: ReadonlySet<string> = new Set(Object.keys({ version: true, timeout: true } satisfies Record<keyof WriteOptions, true>));
+const SET_OPTIONS: ReadonlySet<string> = new Set(Object.keys({ version: true, timeout: true, tags: true } satisfies Record<keyof SetOptions, true>));
+const GET_OR_SET_MANY_OPTIONS: ReadonlySet<string> = new Set(Object.keys({ version: true, timeout: true, tags: true } satisfies Record<keyof GetOrSetManyOptions, true>));
+const GET_OR_SET_OPTIONS: ReadonlySet<string> = new Set(Object.keys({
+  version: true, timeout: true, tags: true, collapseMs: true, staleIfError: true, refreshAhead: true, softTimeoutMs: true,
+  hardTimeoutMs: true, errorBackoffMs: true, waitUntil: true,
+} satisfies Record<keyof GetOrSetOptions, true>));
+
 const MISSING: unique symbol = Symbol("missing");
 /** An entry whose bytes hold no value this cache can read (see `untagged`). */
 const CORRUPT: unique symbol = Symbol("corrupt");
@@ -579,7 +590,7 @@ class Cache implements EdgeCache {
   }
 
   async get<T = unknown>(key: string, options?: VersionOption & { default?: T }): Promise<T | undefined> {
-    checkOptionsObject(options, "default");
+    checkCallOptions(options, GET_OPTIONS, "get", "default");
     const made = this.checkedKey(key, options?.version);
     const value = await this.read(made, MISSING);
     if (this.onRead) this.observe({ operation: "get", key, hit: value !== MISSING });
@@ -587,7 +598,7 @@ class Cache implements EdgeCache {
   }
 
   async set(key: string, value: unknown, options?: SetOptions): Promise<void> {
-    checkOptionsObject(options, "timeout");
+    checkCallOptions(options, SET_OPTIONS, "set", "timeout");
     const made = this.checkedKey(key, options?.version);
     const ttl = this.ttlFor(options?.timeout);
     const tags = tagsOption(options);
@@ -601,7 +612,7 @@ class Cache implements EdgeCache {
   }
 
   async add(key: string, value: unknown, options?: SetOptions): Promise<boolean> {
-    checkOptionsObject(options, "timeout");
+    checkCallOptions(options, SET_OPTIONS, "add", "timeout");
     const made = this.checkedKey(key, options?.version);
     const ttl = this.ttlFor(options?.timeout);
     const tags = tagsOption(options);
@@ -618,7 +629,7 @@ class Cache implements EdgeCache {
   }
 
   async getOrSet<T>(key: string, value: T | (() => T | Promise<T>), options?: GetOrSetOptions<T>): Promise<T> {
-    checkOptionsObject(options, "timeout");
+    checkCallOptions(options, GET_OR_SET_OPTIONS, "getOrSet", "timeout");
     const made = this.checkedKey(key, options?.version);
     const timeout = options?.timeout;
     if (typeof timeout !== "function") checkTimeout(timeout ?? this.defaultTimeout, "options.timeout");
@@ -695,7 +706,7 @@ class Cache implements EdgeCache {
   }
 
   async getOrSetMany<T>(keys: Iterable<string>, compute: (missing: string[]) => ComputedMany<T> | Promise<ComputedMany<T>>, options?: GetOrSetManyOptions<T>): Promise<Map<string, T>> {
-    checkOptionsObject(options);
+    checkCallOptions(options, GET_OR_SET_MANY_OPTIONS, "getOrSetMany");
     checkFunction(compute, "compute");
     const [userKeys, madeKeys] = this.checkedKeys(keys, options?.version);
     const timeout = options?.timeout;
@@ -761,7 +772,7 @@ class Cache implements EdgeCache {
   }
 
   async getMany<T = unknown>(keys: Iterable<string>, options?: VersionOption): Promise<Map<string, T>> {
-    checkOptionsObject(options, "version");
+    checkCallOptions(options, VERSION_OPTIONS, "getMany", "version");
     const [userKeys, madeKeys] = this.checkedKeys(keys, options?.version);
     const found = await this.readMany<T>(userKeys, madeKeys);
     if (this.onRead) for (const key of userKeys) this.observe({ operation: "getMany", key, hit: found.has(key) });
@@ -800,7 +811,7 @@ class Cache implements EdgeCache {
   }
 
   async setMany(entries: Record<string, unknown> | Iterable<readonly [string, unknown]>, options?: SetOptions): Promise<string[]> {
-    checkOptionsObject(options, "timeout");
+    checkCallOptions(options, SET_OPTIONS, "setMany", "timeout");
     if (entries === null || typeof entries !== "object") throw new TypeError(`entries must be an object or an iterable of [key, value] pairs, got ${describe(entries)}`);
     const pairs = Symbol.iterator in entries ? [...(entries as Iterable<readonly [string, unknown]>)] : Object.entries(entries);
     const ttl = this.ttlFor(options?.timeout);
@@ -830,14 +841,14 @@ class Cache implements EdgeCache {
   // Both deletes take getOrSet's stale copies too (see `staleIfError`), in the same call or side
   // by side: a deleted value must never come back as a stale copy.
   async delete(key: string, options?: VersionOption): Promise<boolean> {
-    checkOptionsObject(options, "version");
+    checkCallOptions(options, VERSION_OPTIONS, "delete", "version");
     const made = this.checkedKey(key, options?.version);
     const copy = this.staleKey(key, options?.version);
     return this.attempt("delete", async () => (await Promise.all([this.store.delete(made), this.accepts(copy) && this.store.delete(copy)]))[0], false);
   }
 
   async deleteMany(keys: Iterable<string>, options?: VersionOption): Promise<void> {
-    checkOptionsObject(options, "version");
+    checkCallOptions(options, VERSION_OPTIONS, "deleteMany", "version");
     const [userKeys, madeKeys] = this.checkedKeys(keys, options?.version);
     if (madeKeys.length === 0) return;
     const copies = userKeys.map((key) => this.staleKey(key, options?.version)).filter((copy) => this.accepts(copy));
@@ -845,7 +856,7 @@ class Cache implements EdgeCache {
   }
 
   async has(key: string, options?: VersionOption): Promise<boolean> {
-    checkOptionsObject(options, "version");
+    checkCallOptions(options, VERSION_OPTIONS, "has", "version");
     const made = this.checkedKey(key, options?.version);
     const hit = (await this.present(made, "has")) === true;
     if (this.onRead) this.observe({ operation: "has", key, hit });
@@ -857,7 +868,7 @@ class Cache implements EdgeCache {
   }
 
   async touch(key: string, options?: WriteOptions): Promise<boolean> {
-    checkOptionsObject(options, "timeout");
+    checkCallOptions(options, WRITE_OPTIONS, "touch", "timeout");
     const made = this.checkedKey(key, options?.version);
     const ttl = this.ttlFor(options?.timeout);
     if (ttl === KEEP_NOTHING) return this.attempt("touch", () => this.store.delete(made), false);
@@ -865,7 +876,7 @@ class Cache implements EdgeCache {
   }
 
   async incr(key: string, delta = 1, options?: VersionOption): Promise<number> {
-    checkOptionsObject(options, "version");
+    checkCallOptions(options, VERSION_OPTIONS, "incr", "version");
     checkInteger(delta, "delta");
     const made = this.checkedKey(key, options?.version);
     const value = await this.store.increment(made, delta);
@@ -874,13 +885,13 @@ class Cache implements EdgeCache {
   }
 
   async decr(key: string, delta = 1, options?: VersionOption): Promise<number> {
-    checkOptionsObject(options, "version");
+    checkCallOptions(options, VERSION_OPTIONS, "decr", "version");
     checkInteger(delta, "delta");
     return this.incr(key, -delta, options);
   }
 
   async incrVersion(key: string, delta = 1, options?: VersionOption): Promise<number> {
-    checkOptionsObject(options, "version");
+    checkCallOptions(options, VERSION_OPTIONS, "incrVersion", "version");
     checkInteger(delta, "delta");
     const version = options?.version ?? this.version;
     const from = this.checkedKey(key, version);
@@ -897,7 +908,7 @@ class Cache implements EdgeCache {
   }
 
   async decrVersion(key: string, delta = 1, options?: VersionOption): Promise<number> {
-    checkOptionsObject(options, "version");
+    checkCallOptions(options, VERSION_OPTIONS, "decrVersion", "version");
     checkInteger(delta, "delta");
     return this.incrVersion(key, -delta, options);
   }
