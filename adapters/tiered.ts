@@ -22,6 +22,7 @@
 import { checkFunction, describe, nonNegative } from "../src/arguments.ts";
 import type { Backend, BackendTtl } from "../src/backend.ts";
 import { entryWithTtl } from "../src/backend-fallbacks.ts";
+import { BackendUnavailableError } from "../src/errors.ts";
 import type { Invalidation, InvalidationBus } from "./tiered/bus.ts";
 import { FarReads } from "./tiered/far-reads.ts";
 
@@ -160,16 +161,19 @@ export function tiered(options: TieredOptions): Backend {
    */
   const farLonger = new WeakMap<Uint8Array, number | null>();
   /**
-   * Keep a copy of `value` near. A near store that refuses it (a value over memory's `maxBytes`)
-   * keeps none: the far tier has it, and the read or write that brought it has not failed.
+   * Keep a copy of `value` near. A near store that refuses it with a `BackendUnavailableError` (a
+   * value over memory's `maxBytes`) keeps none, and drops its older one: the far tier has it, and
+   * the read or write that brought it has not failed. Any other failure of the near store fails
+   * the call, as before: its near copies could no longer be trusted.
    */
   const keepNear = async (key: string, value: Uint8Array, ttl: BackendTtl): Promise<void> => {
     if (nearTimeout === 0) return;
     farLonger.set(value, ttl === null ? null : ttl - nearTtl(ttl));
     try {
       await near.set(key, value, nearTtl(ttl));
-    } catch {
-      await near.delete(key).catch(() => false); // whatever it held for the key is older
+    } catch (error) {
+      if (!(error instanceof BackendUnavailableError)) throw error; // a near store that is broken, not one that refused this value
+      await near.delete(key); // whatever it held for the key is older
     }
   };
   /**

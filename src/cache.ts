@@ -16,7 +16,7 @@ import { type FillPlan, Fills } from "./get-or-set.ts";
 import { DEFAULT_COLLAPSE_MS, sharesLocks } from "./locks.ts";
 import { orderedNow } from "./ordered-time.ts";
 import { TagChecks, type Untagged } from "./tag-checks.ts";
-import { isTaggedEntry } from "./tagged-value.ts";
+import { isTaggedEntry, unwrapTagged } from "./tagged-value.ts";
 import { checkTags, type TagClock, tagPurgeMark } from "./tags.ts";
 import { type BackendCall, observed } from "./observed-backend.ts";
 import { timeLimited } from "./time-limited.ts";
@@ -1098,10 +1098,13 @@ class Cache implements EdgeCache {
    */
   private async untagged(made: string, bytes: Uint8Array | undefined): Promise<Untagged | undefined | typeof CORRUPT> {
     if (bytes === undefined) return undefined;
-    const found = isTaggedEntry(bytes) ? await this.tagChecks.untag(made, bytes) : { bytes, stale: false };
-    if (found === undefined) return undefined;
     try {
-      decodeValue(found.bytes, this.serializer);
+      let found: Untagged | undefined = { bytes, stale: false };
+      if (isTaggedEntry(bytes)) {
+        unwrapTagged(bytes); // a tag block cut short is as corrupt as bytes that hold no value
+        found = await this.tagChecks.untag(made, bytes);
+      }
+      if (found !== undefined) decodeValue(found.bytes, this.serializer);
       return found;
     } catch (error) {
       this.dropCorrupt(made, error);

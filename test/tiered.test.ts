@@ -112,6 +112,9 @@ describe("tiered backend", () => {
     await backend.set("small", new Uint8Array(500), 60); // the near copy of the old value goes
     expect((await backend.get("small"))?.byteLength).toBe(500);
     expect((await far.get("small"))?.byteLength).toBe(500);
+    // A near store that fails otherwise fails the call: its copies could no longer be trusted.
+    const broken = tiered({ near: { ...memory(), set: () => Promise.reject(new TypeError("near store bug")) }, far });
+    await expect(broken.get("read")).rejects.toThrow("near store bug");
   });
 
   it("drops its near copies, and tells the others to, when the far store's clear fails, which may have removed part of it", async () => {

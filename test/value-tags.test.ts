@@ -315,6 +315,11 @@ describe("tags on low-level values", () => {
     expect(await cache.get("n")).toBeUndefined();
     expect(errors).toEqual([expect.stringMatching(/^decode: tagged cache entry has a tag block that is cut short or empty/)]);
     expect(await cache.backend.get(cache.makeKey("n"))).toBeUndefined();
+    // add counts the corrupt entry as taken and drops it, as for corrupt bytes without tags.
+    await cache.backend.set(cache.makeKey("n"), entry.subarray(0, 10), null);
+    expect(await Promise.all([cache.add("n", 1), cache.add("n", 2)])).toEqual([false, false]);
+    expect(await cache.backend.get(cache.makeKey("n"))).toBeUndefined();
+    expect(await cache.add("n", 3)).toBe(true);
   });
 
   it("rejects tags that are not a list of non-empty strings without control characters, naming options.tags", async () => {

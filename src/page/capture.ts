@@ -13,10 +13,7 @@ export interface CapturedResponse {
 }
 
 /**
- * Pass `response` through while collecting up to `maxBytes` of its body. A body that ends short
- * of (or past) its Content-Length is not storable: the client got an incomplete message (RFC
- * 9112 §6.3), which a cache must not answer with. Bodies with a Content-Encoding are not held
- * to it: runtimes' fetch hands them on decoded, beside the encoded length.
+ * Pass `response` through while collecting up to `maxBytes` of its body.
  *
  * @example
  * const { response: out, body } = captureBody(response, 5 * 2 ** 20);
@@ -30,7 +27,6 @@ export function captureBody(response: Response, maxBytes: number): CapturedRespo
   const body = new Promise<Uint8Array | undefined>((resolve) => (settle = resolve));
   let chunks: Uint8Array[] | undefined = [];
   let length = 0;
-  const declared = declaredLength(response.headers);
   const reader = source.getReader();
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -44,13 +40,15 @@ export function captureBody(response: Response, maxBytes: number): CapturedRespo
       }
       if (result.done) {
         controller.close();
-        settle(chunks && (declared === undefined || length === declared) ? concatChunks(chunks) : undefined);
+        settle(chunks && concatChunks(chunks));
         return;
       }
       const chunk = result.value;
-      length += chunk.byteLength;
-      if (length > maxBytes) chunks = undefined;
-      else chunks?.push(chunk.slice());
+      if (chunks) {
+        length += chunk.byteLength;
+        if (length > maxBytes) chunks = undefined;
+        else chunks.push(chunk.slice());
+      }
       controller.enqueue(chunk);
     },
     cancel(reason) {
@@ -59,12 +57,4 @@ export function captureBody(response: Response, maxBytes: number): CapturedRespo
     },
   }, { highWaterMark: 0 });
   return { response: new Response(stream, response), body };
-}
-
-/** The body length `headers` declare for an unencoded body; `undefined` when they declare none, or the body is encoded. */
-function declaredLength(headers: Headers): number | undefined {
-  const length = headers.get("content-length");
-  const encoding = headers.get("content-encoding");
-  if (length === null || !/^\d+$/.test(length) || (encoding !== null && encoding.trim().toLowerCase() !== "identity")) return undefined;
-  return Number(length);
 }

@@ -158,17 +158,17 @@ export class PageCacheEngine {
       }
       throw error;
     }
-    if (stale && response.status >= 500) {
-      fill?.end();
-      response.body?.cancel().catch(() => {});
-      this.handlerFailed(cache, lookup.missKey);
-      return this.answers.hit(asked, method, stale, this.options.now(), "stale-if-error");
-    }
-    release(stale);
     try {
+      if (stale && response.status >= 500) {
+        fill?.end();
+        response.body?.cancel().catch(() => {});
+        this.handlerFailed(cache, lookup.missKey);
+        return this.answers.hit(asked, method, stale, this.options.now(), "stale-if-error");
+      }
+      release(stale);
       return this.update(cache, asked, method, response, started, fwd, (write) => this.schedule(write, args), fill, request);
     } catch (error) {
-      fill?.end(); // a response that cannot be read (its body used or locked): nothing is coming for the waiters
+      fill?.end(); // not a response that can be read (its body used or locked, or none): nothing is coming for the waiters
       throw error;
     }
   }
