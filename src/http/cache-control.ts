@@ -8,8 +8,9 @@ import { TOKEN, editHeaders, quote, scanHeaderList, splitHeaderList, uniqueIgnor
 
 /**
  * Parsed Cache-Control: lowercased directive name → unquoted value, or `true` for a bare
- * directive. Insertion-ordered. `no-cache` field names from several entries are joined as
- * `"A, B"`; a bare `no-cache` anywhere wins. For any other repeated directive the last wins.
+ * directive. Insertion-ordered. `no-cache` and `private` field names from several entries are
+ * joined as `"A, B"`; a bare one anywhere wins (rewritten, "private" must never narrow to
+ * "only Set-Cookie is private"). For any other repeated directive the last wins.
  */
 export type ParsedCacheControl = Map<string, string | true>;
 
@@ -77,7 +78,7 @@ export function parseCacheControl(value: string | null | undefined): ParsedCache
     const name = (eq < 0 ? member : member.slice(0, eq)).trim().toLowerCase();
     if (!TOKEN.test(name)) continue;
     const directive = eq < 0 ? true : unquote(member.slice(eq + 1).trim());
-    directives.set(name, name === "no-cache" ? mergeNoCache(directives.get(name), directive) : directive);
+    directives.set(name, FIELD_LISTS.has(name) ? mergeFieldList(directives.get(name), directive) : directive);
   }
   return directives;
 }
@@ -167,7 +168,7 @@ export function compileCacheControl(directives: CacheControlDirectives): (header
     if (dropped) current.delete(dropped);
     for (const [name, value] of updates) {
       if (value === false) current.delete(name);
-      else if (name === "no-cache") current.set(name, mergeNoCache(current.get(name), value));
+      else if (name === "no-cache") current.set(name, mergeFieldList(current.get(name), value));
       else if (name === "max-age") current.set(name, minSeconds(current.get(name), value));
       else current.set(name, value);
     }
@@ -211,8 +212,8 @@ function minSeconds(existing: string | true | undefined, added: string | true): 
   return old !== undefined && old < Number(added) ? String(old) : added;
 }
 
-/** Union of two no-cache values: `true` (bare) wins, field names accumulate case-insensitively. */
-function mergeNoCache(existing: string | true | undefined, added: string | true): string | true {
+/** Union of two no-cache (or private) values: `true` (bare) wins, field names accumulate case-insensitively. */
+function mergeFieldList(existing: string | true | undefined, added: string | true): string | true {
   if (existing === true || added === true) return true;
   return uniqueIgnoringCase([...splitHeaderList(existing), ...splitHeaderList(added)]).join(", ");
 }

@@ -57,6 +57,7 @@ export function compileVary(headers: readonly string[]): (target: Headers) => vo
   return (target) => {
     const names = uniqueIgnoringCase([...parseVary(target.get("vary")), ...added]);
     if (names.length > 0) target.set("vary", names.includes("*") ? "*" : names.join(", "));
+    else target.delete("vary"); // nothing listed: no header rather than an empty one
   };
 }
 

@@ -27,6 +27,12 @@ describe("parseCacheControl", () => {
     expect(parseCacheControl("no-cache, no-cache=Set-Cookie").get("no-cache")).toBe(true);
   });
 
+  it("treats private as no-cache: field names accumulate and a bare private wins, so a rewrite never narrows it", () => {
+    expect(parseCacheControl('private, private="Set-Cookie"').get("private")).toBe(true);
+    expect(parseCacheControl('private="Set-Cookie", private=Link').get("private")).toBe("Set-Cookie, Link");
+    expect(patched('private, private="Set-Cookie"', { maxAge: 60 })).toBe("private, max-age=60");
+  });
+
   it("lets the last of a repeated directive win, at the first one's position", () => {
     expect([...parseCacheControl("max-age=60, public, max-age=30")]).toEqual([["max-age", "30"], ["public", true]]);
   });

@@ -36,6 +36,8 @@ describe("patchVaryHeaders (Django's patch_vary_headers cases)", () => {
     ["Cookie", ["*"], "*"],
     ["*", ["Accept-Language"], "*"],
     ["Accept-Encoding, *", [], "*"],
+    ["", [], null], // nothing listed: no header rather than an empty one, as for Cache-Control
+    [" , ", [], null],
   ])("%j + %j → %j", (existing, names, expected) => {
     expect(patched(existing, names)).toBe(expected);
   });
