@@ -22,7 +22,7 @@ import { parseVary } from "../http/vary.ts";
 import { keySettings, type PageCacheOptions, type ResolvedPageOptions } from "./options.ts";
 import { lastPurgedAt } from "./purge-records.ts";
 import { selectCache } from "./select.ts";
-import { decodeStoredPage, isVaryIndex, type VaryIndex } from "./stored.ts";
+import { isVaryIndex, type VaryIndex } from "./stored.ts";
 
 type KeySettings = Pick<ResolvedPageOptions, "keyPrefix" | "query" | "keyParts" | "varyCookies">;
 
@@ -164,9 +164,8 @@ export async function getCacheKey(request: Request, options: GetCacheKeyOptions 
   const cache = selectCache(settings.cache, request, []);
   const base = await baseKey(request, method, settings);
   const stored = await readRecord(cache, base);
-  if (decodeStoredPage(stored)) return base;
   if (isVaryIndex(stored)) return variantKey(base, request, stored.vary, settings, stored.epoch);
-  return undefined;
+  return stored === undefined ? undefined : base; // a page that does not vary (a stored page, or what was stored under learnCacheKey's key)
 }
 
 /** Options of `learnCacheKey`. */
@@ -177,7 +176,9 @@ export interface LearnCacheKeyOptions extends Pick<PageCacheOptions, "keyPrefix"
 
 /**
  * Django's `learn_cache_key`: record which request headers `response` varies on (under the
- * URL's base key) and return the key its page belongs under.
+ * URL's base key) and return the key its page belongs under. A response that varies on nothing
+ * has its page under the base key itself, where there is nothing to record: an index of an
+ * earlier response that varied is removed instead.
  *
  * @example
  * const key = await learnCacheKey(request, response, { timeout: 600 });
@@ -189,6 +190,10 @@ export async function learnCacheKey(request: Request, response: Response, option
   const cache: EdgeCache = selectCache(settings.cache, request, []);
   const base = await baseKey(request, request.method, settings);
   const vary = varyNames(response.headers.get("vary"));
+  if (vary.length === 0) {
+    if (isVaryIndex(await readRecord(cache, base))) await cache.delete(base);
+    return base;
+  }
   // Written now, from an index written since the last purge: a page stored after this takes up
   // its epoch, and a purged one is not brought back (see `varyIndexFor`).
   const index = await varyIndexFor(cache, base, vary, { at: orderedNow(settings.now), purgedAt: await lastPurgedAt(cache, base) });

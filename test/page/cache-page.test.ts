@@ -667,6 +667,32 @@ describe("getCacheKey and learnCacheKey", () => {
     expect(await getCacheKey(new Request("https://example.com/x", { headers: { cookie: "a=2" } }), { cache })).not.toBe(key);
   });
 
+  it("gives a page that varies on nothing the URL's key itself, never overwriting what is stored there (Django keeps two keys)", async () => {
+    const cache = createCache();
+    const request = new Request("https://example.com/plain");
+    const key = await learnCacheKey(request, new Response("hi"), { cache });
+    expect(key).toBe("page.GET.0:.https://example.com/plain");
+    expect(await cache.get(key)).toBeUndefined(); // nothing to record, nothing written
+    await cache.set(key, "the page"); // as learnCacheKey's example does
+    expect(await getCacheKey(request, { cache })).toBe(key);
+    expect(await learnCacheKey(request, new Response("hi"), { cache })).toBe(key); // learnt again:
+    expect(await cache.get(key)).toBe("the page"); // the page stays
+    // A URL that varied before and no longer does: its index goes, and the page goes under the URL's key.
+    await learnCacheKey(request, new Response("hi", { headers: { vary: "Cookie" } }), { cache });
+    expect(await learnCacheKey(request, new Response("hi"), { cache })).toBe(key);
+    expect(await getCacheKey(request, { cache })).toBeUndefined();
+  });
+
+  it("leaves cachePage's stored page a hit when learnCacheKey runs on its URL", async () => {
+    const cache = createCache();
+    const writes: Array<Promise<unknown>> = [];
+    const handler = cachePage(60, { cache, waitUntil: (write) => void writes.push(write) })(async (_request: Request) => new Response("page"));
+    await (await handler(new Request("https://example.com/p"))).text();
+    await Promise.all(writes);
+    await learnCacheKey(new Request("https://example.com/p"), new Response("page"), { cache });
+    expect((await handler(new Request("https://example.com/p"))).headers.get("cache-status")).toBe("edgecache; hit; ttl=60");
+  });
+
   it("keeps long URLs within memcached's key limit by hashing them, variant keys included", async () => {
     const cache = createCache();
     const request = new Request(`https://example.com/${"long/".repeat(60)}`);
