@@ -4,7 +4,7 @@
  * generic fallbacks for whatever the backend does not do natively.
  */
 import { memory } from "../adapters/memory.ts";
-import { checkFunction, checkInteger, checkKey, checkCallOptions, checkOptionNames, checkTimeout, describe, fraction, nonNegative, type Timeout } from "./arguments.ts";
+import { checkCallOptions, checkFunction, checkInteger, checkKey, checkOptionNames, checkTimeout, describe, fraction, nonNegative, type Timeout } from "./arguments.ts";
 import { type Backend, type BackendTtl, identityOf, type StreamStore } from "./backend.ts";
 import { concatBytes, readAll } from "./bytes.ts";
 import { type CompleteBackend, completeBackend, entryWithTtl } from "./backend-fallbacks.ts";
