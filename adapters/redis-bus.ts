@@ -28,6 +28,7 @@
  *   must outlive requests.
  */
 import { checkFunction, describe, timerMs } from "../src/arguments.ts";
+import { harmless } from "../src/hooks.ts";
 import type { ConnectionOptions } from "node:tls";
 import { connectNode, connectNodeTls } from "./net/node-stream.ts";
 import type { ByteStream, Connector, ServerAddress } from "./net/stream.ts";
@@ -61,7 +62,7 @@ export interface RedisBusOptions {
    * for as long again. 0: never. Default 30000.
    */
   heartbeatMs?: number;
-  /** Hears connection failures and error replies (the bus goes on trying). Default `console.warn`. */
+  /** Hears connection failures and error replies (the bus goes on trying, whatever the hook throws). Default `console.warn`. */
   onError?: (error: Error) => void;
 }
 
@@ -100,7 +101,7 @@ export function redisBus(options: RedisBusOptions): InvalidationBus {
     connect: options.connect ?? (tls ? connectNodeTls(options.tls) : connectNode),
     timeoutMs,
     heartbeatMs,
-    onError: options.onError ?? ((error) => console.warn(error.message)),
+    onError: harmless(options.onError ?? ((error) => console.warn(error.message))), // a throwing one must not stop the reconnecting
   };
   const greeting = auth ? [encodeCommand(["AUTH", ...auth])] : [];
   const id = crypto.randomUUID();

@@ -23,6 +23,7 @@ import { checkFunction, describe, nonNegative } from "../src/arguments.ts";
 import type { Backend, BackendTtl } from "../src/backend.ts";
 import { entryWithTtl } from "../src/backend-fallbacks.ts";
 import { BackendUnavailableError } from "../src/errors.ts";
+import { harmless } from "../src/hooks.ts";
 import type { Invalidation, InvalidationBus } from "./tiered/bus.ts";
 import { FarReads } from "./tiered/far-reads.ts";
 
@@ -56,7 +57,7 @@ export interface TieredOptions {
    * Hears which tier answered each key this backend read (`get`, `getMany`, `getWithTtl`, `has`),
    * for the near tier's hit ratio beside `createCache`'s `onRead`: a near copy (`tier: "near"`,
    * always a hit) or a far read (`tier: "far"`, a hit or not). Keys as the backend sees them
-   * (prefixed and versioned). A throwing hook changes nothing. Default: none.
+   * (prefixed and versioned). A hook that throws, or returns a promise that rejects, changes nothing. Default: none.
    */
   onRead?: (read: TieredRead) => void;
 }
@@ -93,16 +94,10 @@ export function tiered(options: TieredOptions): Backend {
     }
   }
   const nearTimeout = nonNegative(options.nearTimeout ?? 5, "options.nearTimeout");
-  const onRead = options.onRead;
-  if (onRead !== undefined) checkFunction(onRead, "options.onRead");
-  /** Tell `onRead` where a read of `key` was answered; a throwing hook changes nothing. */
-  const heard = (key: string, tier: TieredRead["tier"], hit: boolean): void => {
-    try {
-      onRead?.({ key, tier, hit });
-    } catch {
-      // Metrics must not turn a read into an error.
-    }
-  };
+  if (options.onRead !== undefined) checkFunction(options.onRead, "options.onRead");
+  const onRead = options.onRead && harmless(options.onRead);
+  /** Tell `onRead` where a read of `key` was answered (nothing it does changes the read: see `harmless`). */
+  const heard = (key: string, tier: TieredRead["tier"], hit: boolean): void => onRead?.({ key, tier, hit });
   /** A far read of `key` as `onRead` hears it. */
   const fromFar = <T>(key: string, found: T | undefined): T | undefined => {
     if (onRead) heard(key, "far", found !== undefined);

@@ -14,6 +14,7 @@ import { withDeadline } from "./deadline.ts";
 import { defaultKeyFunction, type KeyFunction, memcachedKeyWarnings } from "./keys.ts";
 import { type FillPlan, Fills } from "./get-or-set.ts";
 import { DEFAULT_COLLAPSE_MS, sharesLocks } from "./locks.ts";
+import { harmless } from "./hooks.ts";
 import { orderedNow } from "./ordered-time.ts";
 import { TagChecks, type Untagged } from "./tag-checks.ts";
 import { isTaggedEntry, unwrapTagged } from "./tagged-value.ts";
@@ -67,19 +68,20 @@ export interface CacheOptions {
   /**
    * Hears what each read found, for metrics (hit ratios): one `ReadOutcome` per key that `get`,
    * `getMany`, `has`, `getOrSet` and `getOrSetMany` read. Page caching's own reads are not reported here (see its
-   * `onOutcome`). A throwing hook changes nothing. Default: none.
+   * `onOutcome`). A hook that throws, or returns a promise that rejects, changes nothing. Default: none.
    */
   onRead?: (outcome: ReadOutcome) => void;
   /**
    * Hears every call this cache makes to its backend once it has settled: the operation, how
    * long it took in ms, and the error it failed with, if any, for store latency metrics. Page
-   * caching's calls through this cache are included. A throwing hook changes nothing. Default:
+   * caching's calls through this cache are included. A hook that throws, or returns a promise that rejects, changes nothing. Default:
    * none (and no timing).
    */
   onBackendCall?: (call: BackendCall) => void;
   /**
    * Hears backend errors swallowed by `ignoreErrors`, corrupt entries dropped on read, `getOrSet`
    * locks the store failed to take or free, and factory errors `getOrSet` answered with a stale copy.
+   * A hook that throws, or returns a promise that rejects, changes nothing.
    */
   onError?: (error: unknown, operation: string) => void;
   /**
@@ -558,8 +560,8 @@ class Cache implements EdgeCache {
     this.serializer = serializer;
     this.onWarning = options.onWarning ?? ((message) => console.warn(message));
     this.ignoreErrors = options.ignoreErrors ?? false;
-    this.onError = options.onError;
-    this.onRead = options.onRead;
+    this.onError = options.onError && harmless(options.onError);
+    this.onRead = options.onRead && harmless(options.onRead);
     this.validateKey = backend.validateKey?.bind(backend);
     this.clock = { now: options.now ?? Date.now, tagCheckMs };
     this.tagChecks = new TagChecks(this, this.clock, (made, error) => this.dropCorrupt(made, error));
@@ -917,13 +919,9 @@ class Cache implements EdgeCache {
     await this.store.close();
   }
 
-  /** Tell `onRead` what a read found; a throwing hook changes nothing. */
+  /** Tell `onRead` what a read found (nothing it does changes the read: see `harmless`). */
   private observe(outcome: ReadOutcome): void {
-    try {
-      this.onRead?.(outcome);
-    } catch {
-      // Metrics must not turn a read into an error.
-    }
+    this.onRead?.(outcome);
   }
 
   /** What a `getOrSet` miss or refresh of `key` computes and stores, and where its lock and stale copy go; built only when one is due. */

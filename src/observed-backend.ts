@@ -6,6 +6,7 @@
  */
 import type { Backend } from "./backend.ts";
 import { type StoreCall, wrapCalls } from "./wrap-calls.ts";
+import { harmless } from "./hooks.ts";
 
 /**
  * One call to the store, as `onBackendCall` hears it.
@@ -25,19 +26,13 @@ export interface BackendCall {
 }
 
 /**
- * `backend` with each call reported to `hear` once it has settled. A throwing `hear` changes nothing.
+ * `backend` with each call reported to `hear` once it has settled. Nothing `hear` does (see `harmless`) changes a call.
  *
  * @example
  * const store = observed(memcached({ servers }), ({ operation, ms }) => histogram.record(ms, { operation }));
  */
 export function observed(backend: Backend, hear: (call: BackendCall) => void): Backend {
-  const report = (call: BackendCall): void => {
-    try {
-      hear(call);
-    } catch {
-      // Metrics must not turn a call into an error.
-    }
-  };
+  const report = harmless(hear);
   return wrapCalls(backend, <F extends StoreCall>(operation: string, call: F): F =>
     (async (...args: Parameters<F>) => {
       const start = performance.now();

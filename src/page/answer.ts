@@ -71,13 +71,9 @@ export class PageAnswers {
     return this.withStatus(response, outcome);
   }
 
-  /** Tell `onOutcome`, if set, how `request` was answered; a throwing hook changes nothing. */
+  /** Tell `onOutcome`, if set, how `request` was answered (nothing it does changes the answer: see `harmless`). */
   private observe(outcome: CacheOutcome, request: Request): void {
-    try {
-      this.options.onOutcome?.(outcome, request);
-    } catch {
-      // Metrics must not turn an answer into an error page.
-    }
+    this.options.onOutcome?.(outcome, request);
   }
 
   private withStatus(response: Response, outcome: CacheOutcome): Response {

@@ -434,12 +434,9 @@ export class PageCacheEngine {
     context?.waitUntil(write);
   }
 
+  /** Tell `onError` (nothing it does turns a miss into an error page: see `harmless`). */
   private report(error: unknown, operation: PageErrorContext["operation"], request: Request): void {
-    try {
-      this.options.onError(error, { operation, request });
-    } catch {
-      // A throwing hook must not turn a miss into an error page.
-    }
+    this.options.onError(error, { operation, request });
   }
 }
 

@@ -6,6 +6,7 @@ import { checkFunction, checkInteger, checkKey, checkOptionNames, describe, frac
 import type { EdgeCache } from "../cache.ts";
 import { TOKEN } from "../http/headers.ts";
 import { DEFAULT_COLLAPSE_MS } from "../locks.ts";
+import { harmless } from "../hooks.ts";
 import type { CacheOutcome } from "./cache-status.ts";
 import { checkTags } from "../tags.ts";
 
@@ -151,12 +152,13 @@ export interface PageCacheOptions {
   cacheStatus?: string | false;
   /** This cache's name inside Cache-Status. Default `"edgecache"`. */
   cacheName?: string;
-  /** Hears every failure that was turned into a miss. Default: none. */
+  /** Hears every failure that was turned into a miss. A hook that throws, or returns a promise that rejects, changes nothing. Default: none. */
   onError?: (error: unknown, context: PageErrorContext) => void;
   /**
    * Hears how each request was answered, with what its Cache-Status says (a hit and its TTL, or
    * why it was forwarded and whether it was stored), for hit-rate metrics; background refreshes
-   * are not requests and are not reported. Called even with `cacheStatus: false`. Default: none.
+   * are not requests and are not reported. Called even with `cacheStatus: false`. A hook that
+   * throws, or returns a promise that rejects, changes nothing. Default: none.
    */
   onOutcome?: (outcome: CacheOutcome, request: Request) => void;
   /** Clock in milliseconds, for tests. Default `Date.now`. */
@@ -333,8 +335,8 @@ export function resolvePageOptions(options: PageCacheOptions = {}): ResolvedPage
     waitUntil: o.waitUntil,
     cacheStatus,
     cacheName,
-    onError: o.onError ?? (() => {}),
-    onOutcome: o.onOutcome,
+    onError: o.onError ? harmless(o.onError) : () => {},
+    onOutcome: o.onOutcome && harmless(o.onOutcome),
     now: o.now ?? Date.now,
   };
 }

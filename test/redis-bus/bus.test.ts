@@ -130,6 +130,29 @@ describe("redisBus", () => {
     }
   });
 
+  it("goes on reconnecting when onError throws or rejects, leaving no rejection unhandled", async () => {
+    const unhandled: unknown[] = [];
+    const hear = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", hear);
+    let attempts = 0;
+    const refused: Connector = () => {
+      attempts++;
+      return Promise.reject(new Error("connection refused"));
+    };
+    for (const onError of [() => { throw new Error("hook bug"); }, () => Promise.reject(new Error("log sink down"))]) {
+      attempts = 0;
+      const member = redisBus({ url: `redis://127.0.0.1:${redis.port}`, connect: refused, onError }).join(() => {});
+      try {
+        await expect.poll(() => attempts, { timeout: 2000, interval: 10 }).toBeGreaterThanOrEqual(3); // 100 ms, then 200 ms apart
+      } finally {
+        member.leave();
+      }
+    }
+    await new Promise(setImmediate);
+    process.off("unhandledRejection", hear);
+    expect(unhandled).toEqual([]);
+  });
+
   it("authenticates with the URL's password, and reports a wrong one", async () => {
     await admin.send([["CONFIG", "SET", "requirepass", "s3cret"]]);
     await admin.send([["AUTH", "s3cret"]]);
