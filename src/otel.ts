@@ -146,7 +146,7 @@ export function telemetry(options: TelemetryOptions = {}): Telemetry {
     },
     page: {
       onOutcome(outcome, request) {
-        const page: Attributes = { "edgecache.page.result": outcome.hit ? (outcome.ttl < 0 ? "stale-hit" : "hit") : outcome.fwd };
+        const page: Attributes = { "edgecache.page.result": outcome.hit ? (outcome.ttl <= 0 ? "stale-hit" : "hit") : outcome.fwd };
         if (!outcome.hit) page["edgecache.page.stored"] = outcome.stored === true;
         if (outcome.detail !== undefined) page["edgecache.page.detail"] = outcome.detail;
         instruments().pages.add(1, { ...named, ...page, "http.request.method": methodOf(request) });

@@ -42,8 +42,12 @@ export class PageAnswers {
     this.options = options;
   }
 
-  /** A response for a stored page: Age, freshness, HEAD without a body, conditional and range requests answered. */
-  hit(request: Request, method: string, page: DecodedPage, now: number, detail?: HitDetail): Response {
+  /**
+   * A response for a stored page: Age, freshness, HEAD without a body, conditional and range
+   * requests answered, by `request`'s headers. `answering`: the request `onOutcome` hears of, when
+   * `request` is a copy of it (made before a handler could change its headers).
+   */
+  hit(request: Request, method: string, page: DecodedPage, now: number, detail?: HitDetail, answering = request): Response {
     const remaining = (page.freshUntil - now) / 1000;
     const hit: Hit = {
       age: Math.min(page.ageOnArrival + Math.max(0, Math.floor((now - page.storedAt) / 1000)), MAX_DELTA_SECONDS), // RFC 9111 §4.2.3
@@ -51,7 +55,7 @@ export class PageAnswers {
       detail,
       head: method === "HEAD",
     };
-    if (this.options.onOutcome) this.observe({ hit: true, ttl: hit.ttl, detail }, request);
+    if (this.options.onOutcome) this.observe({ hit: true, ttl: hit.ttl, detail }, answering);
     let body: BodyInit | null = page.body as Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>;
     if (hit.head || NULL_BODY_STATUSES.has(page.status)) {
       release(page);

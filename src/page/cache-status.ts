@@ -10,7 +10,7 @@
  * const onOutcome = (outcome: CacheOutcome) => metrics.increment(outcome.hit ? "hit" : `fwd.${outcome.fwd}`);
  */
 export type CacheOutcome =
-  /** Served from the cache; `ttl` is the remaining freshness in seconds (negative when stale). */
+  /** Served from the cache; `ttl` is the remaining freshness in seconds, rounded up (at least 1 while fresh; 0 or less when stale). */
   | { hit: true; ttl: number; detail?: "collapsed" | "revalidating" | "refreshing" | "stale-if-error" }
   /** Forwarded to the handler: `fwd` per RFC 9211, whether the response was stored, and why not. */
   | { hit: false; fwd: "uri-miss" | "vary-miss" | "miss" | "stale" | "method" | "bypass"; stored?: boolean; detail?: string };

@@ -152,9 +152,9 @@ export class PageCacheEngine {
     } catch (error) {
       fill?.end();
       if (stale) {
-        this.report(error, "revalidate", asked);
+        this.report(error, "revalidate", request);
         this.handlerFailed(cache, lookup.missKey);
-        return this.answers.hit(asked, method, stale, this.options.now(), "stale-if-error");
+        return this.answers.hit(asked, method, stale, this.options.now(), "stale-if-error", request);
       }
       throw error;
     }
@@ -163,7 +163,7 @@ export class PageCacheEngine {
         fill?.end();
         response.body?.cancel().catch(() => {});
         this.handlerFailed(cache, lookup.missKey);
-        return this.answers.hit(asked, method, stale, this.options.now(), "stale-if-error");
+        return this.answers.hit(asked, method, stale, this.options.now(), "stale-if-error", request);
       }
       release(stale);
       return this.update(cache, asked, method, response, started, fwd, (write) => this.schedule(write, args), fill, request);
@@ -279,7 +279,7 @@ export class PageCacheEngine {
     } catch (error) {
       // An untagged copy could never be purged by its tags: store none.
       fill?.end();
-      this.report(error, "store", request);
+      this.report(error, "store", answering ?? request);
       return answer(patched, { hit: false, fwd, detail: "tags-failed" });
     }
     const tagHeader = this.options.tagHeader;
@@ -307,7 +307,7 @@ export class PageCacheEngine {
         };
         await this.deadlines.limit(cache, this.store(cache, request, method, vary, page, decision.timeout + Math.max(0, swr, sie), started));
       })
-      .catch((error: unknown) => this.report(error, "store", request))
+      .catch((error: unknown) => this.report(error, "store", answering ?? request))
       .finally(() => fill?.end());
     carry(write);
     return answer(streamed, strips ? { hit: false, fwd, stored: true, detail: "set-cookie-stripped" } : { hit: false, fwd, stored: true });

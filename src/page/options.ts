@@ -16,8 +16,13 @@ export type CacheSelector = EdgeCache | string | ((request: Request, ...args: an
 
 /** What `onError` is told about a failure that page caching turned into a miss. */
 export interface PageErrorContext {
-  /** `lookup` (reading the cache), `store` (writing it), `revalidate` (a background refresh), `select` (the `cache` function threw), `bypass` (the `bypass` function threw). */
+  /**
+   * `lookup` (reading the cache), `store` (writing it), `revalidate` (rendering a stale page again
+   * failed: a background refresh, or the request's own render when a stale page was served in its
+   * place, stale-if-error), `select` (the `cache` function threw), `bypass` (the `bypass` function threw).
+   */
   operation: "lookup" | "store" | "revalidate" | "select" | "bypass";
+  /** The request as the wrapper was given it (the one `onOutcome` hears of); for a background refresh, the request it renders. */
   request: Request;
 }
 

@@ -180,6 +180,29 @@ describe("onOutcome", () => {
     ]);
   });
 
+  it("hears of the very request the wrapper was given, as onError does, when a stale page stands in for a failed render", async () => {
+    const bench = pageBench();
+    const outcomes: Request[] = [];
+    const errors: Request[] = [];
+    let failing = false;
+    const handler = cachePage(60, options(bench, {
+      staleIfError: 300,
+      onOutcome: (_outcome, request) => void outcomes.push(request),
+      onError: (_error, { request }) => void errors.push(request),
+    }))(async (_request: Request) => {
+      if (failing) throw new Error("database down");
+      return new Response("page");
+    });
+    await twice(handler, bench, "https://example.com/");
+    bench.clock.advance(61);
+    failing = true;
+    const request = new Request("https://example.com/");
+    expect((await read(handler(request))).cacheStatus).toBe("edgecache; hit; ttl=-1; detail=stale-if-error");
+    expect(outcomes.at(-1)).toBe(request);
+    expect(errors).toEqual([request]);
+    expect(errors[0]).toBe(request);
+  });
+
   it("does not count a background refresh as a request", async () => {
     const bench = pageBench();
     const heard: string[] = [];
