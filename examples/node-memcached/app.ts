@@ -4,12 +4,13 @@
  * `server.ts` serves it with @hono/node-server.
  */
 import { Hono } from "hono";
-import { cachePage, type EdgeCache } from "../../src/index.ts";
+import { html } from "hono/html";
+import { BackendUnavailableError, cachePage, type EdgeCache } from "../../src/index.ts";
 
-/** Stands in for slow work: a database query, an upstream API, a template render. */
+/** Stands in for slow work: a database query, an upstream API, a template render. `html` escapes the name: it comes from the URL, and the page is cached. */
 async function renderReport(name: string): Promise<string> {
   await new Promise((resolve) => setTimeout(resolve, 200));
-  return `<h1>Report ${name}</h1><p>built at ${new Date().toISOString()}</p>`;
+  return (await html`<h1>Report ${name}</h1><p>built at ${new Date().toISOString()}</p>`).toString();
 }
 
 /**
@@ -34,10 +35,23 @@ export function createApp(cache: EdgeCache): Hono {
     await cache.add("visits", 0, { timeout: null });
     return c.json({ visits: await cache.incr("visits") });
   });
-  app.get("/greeting", async (c) => c.json({ greeting: await cache.get("greeting", { default: "hello" }) }));
+  app.get("/greeting", async (c) => {
+    // The default stands in while the store is down: a greeting is never worth an error page.
+    const greeting = await cache.get("greeting", { default: "hello" }).catch((error: unknown) => {
+      console.error("greeting:", error);
+      return "hello";
+    });
+    return c.json({ greeting });
+  });
   app.put("/greeting", async (c) => {
     await cache.set("greeting", await c.req.text(), { timeout: null });
     return c.body(null, 204);
+  });
+  // The counter and the greeting's writes need the store: while its server is down, say so (503,
+  // to retry) rather than answer 500 with a stack trace. Pages go on without it (a miss each).
+  app.onError((error, c) => {
+    console.error(error);
+    return error instanceof BackendUnavailableError ? c.json({ error: "the cache is unavailable, try again" }, 503) : c.text("Internal Server Error", 500);
   });
   return app;
 }

@@ -36,11 +36,19 @@ function cacheFor(env: Env): EdgeCache {
   return cache;
 }
 
+/** `text` for HTML: the report's name comes from the URL, and the page is cached for everyone. */
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (character) => `&#${character.charCodeAt(0)};`);
+}
+
+/** The report pages' paths: `/reports/<name>`. Other paths are not pages (nothing is cached for them, so no URL costs a write). */
+const REPORT_PATH = /^\/reports\/([^/]+)$/;
+
 /** A page that is slow to build (it stands in for database queries and a template render). */
 const report = cachePage(60, { cache: (_request, env: Env) => cacheFor(env) })(async (request: Request, _env: Env, _ctx: ExecutionContext) => {
   await new Promise((resolve) => setTimeout(resolve, 50));
-  const name = new URL(request.url).pathname.split("/").pop();
-  return new Response(`<h1>Report ${name}</h1><p>built at ${new Date().toISOString()}</p>`, {
+  const name = decodeURIComponent(REPORT_PATH.exec(new URL(request.url).pathname)![1]!);
+  return new Response(`<h1>Report ${escapeHtml(name)}</h1><p>built at ${new Date().toISOString()}</p>`, {
     headers: { "content-type": "text/html; charset=utf-8" },
   });
 });
@@ -50,15 +58,23 @@ const report = cachePage(60, { cache: (_request, env: Env) => cacheFor(env) })(a
  *
  * @example
  * // GET /reports/daily -> the page, built once a minute; Cache-Status says hit or miss
- * // GET /visits        -> {"visits":1}, then {"visits":2}, ...
+ * // GET /visits        -> {"visits":1}, then {"visits":2}, ... (503 while Upstash is unreachable)
+ * // anything else      -> 404
  * const response = await worker.fetch(new Request("https://example.com/visits"), env, ctx);
  */
 const worker = {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
-    if (new URL(request.url).pathname !== "/visits") return report(request, env, ctx);
-    const counters = cacheFor(env);
-    await counters.add("visits", 0, { timeout: null });
-    return Response.json({ visits: await counters.incr("visits") });
+    const path = new URL(request.url).pathname;
+    if (REPORT_PATH.test(path)) return report(request, env, ctx);
+    if (path !== "/visits") return new Response("not found\n", { status: 404 });
+    try {
+      const counters = cacheFor(env);
+      await counters.add("visits", 0, { timeout: null });
+      return Response.json({ visits: await counters.incr("visits") });
+    } catch (error) {
+      console.error("visits:", error); // a counter needs the store: say so rather than fail with a stack trace
+      return Response.json({ error: "the counter is unavailable, try again" }, { status: 503 });
+    }
   },
 };
 

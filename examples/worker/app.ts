@@ -7,6 +7,7 @@
  *   /products/:id      cachePage(30) in Workers KV, filed under the tag `product:<id>`
  *   /products/:id/summary      a low-level value in the same KV cache (getOrSet), filed under the same tag
  *   POST /products/:id/purge   purgeTag(`product:<id>`): that product's pages and summary are rebuilt
+ *                      (with `Authorization: Bearer <PURGE_TOKEN>`: a purge costs a rebuild, so not anyone's)
  *   /cache-api/:page   cachePage(30) in the Cache API
  *   /news              cachePage(30) in the Cache API, then served stale for 5 minutes while a
  *                      background dispatch through the app refreshes it
@@ -19,6 +20,8 @@
  */
 import { env } from "cloudflare:workers";
 import { type Context, Hono } from "hono";
+import { bearerAuth } from "hono/bearer-auth";
+import { html } from "hono/html";
 import { cacheApi } from "../../adapters/cache-api.ts";
 import { workersKv } from "../../adapters/workers-kv.ts";
 import { cacheControl, cachePage, neverCache, varyOnHeaders } from "../../src/hono.ts";
@@ -32,6 +35,8 @@ import { createCache, type EdgeCache, purgeTag } from "../../src/index.ts";
  */
 export interface Env {
   CACHE_KV: KVNamespace;
+  /** What `POST /products/:id/purge` asks for (wrangler.toml's, for `wrangler dev`; `npx wrangler secret put PURGE_TOKEN` when deployed). */
+  PURGE_TOKEN: string;
 }
 
 /**
@@ -49,9 +54,19 @@ const PAGE_SECONDS = 30;
 
 type App = { Bindings: Env };
 
-/** A page that says when it was rendered, so a hit is easy to spot. */
-function render(c: Context<App>, title: string): Response {
-  return c.html(`<!doctype html><title>${title}</title><h1>${title}</h1><p>rendered at ${new Date().toISOString()}</p>`);
+/** A page that says when it was rendered, so a hit is easy to spot. `html` escapes the title: it comes from the URL, and the page is cached. */
+function render(c: Context<App>, title: string): Response | Promise<Response> {
+  return c.html(html`<!doctype html><title>${title}</title><h1>${title}</h1><p>rendered at ${new Date().toISOString()}</p>`);
+}
+
+/** The product id in the path's last segment, decoded as Hono decodes `c.req.param("id")` (left as it is when malformed), so tags made from either agree. */
+function productIdOf(request: Request): string {
+  const segment = new URL(request.url).pathname.split("/").pop()!;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 /**
@@ -76,7 +91,7 @@ export function createApp(options: AppOptions = {}): Hono<App> {
   const cacheApiPages = createCache({ backend: cacheApi({ name: "pages", ...clock }) });
   const inKv = cachePage<App>(PAGE_SECONDS, { cache: kvPages, ...clock });
   const productTag = (id: string) => `product:${id}`;
-  const taggedInKv = cachePage<App>(PAGE_SECONDS, { cache: kvPages, tags: (request) => [productTag(new URL(request.url).pathname.split("/").pop()!)], ...clock });
+  const taggedInKv = cachePage<App>(PAGE_SECONDS, { cache: kvPages, tags: (request) => [productTag(productIdOf(request))], ...clock });
   const inCacheApi = cachePage<App>(PAGE_SECONDS, { cache: cacheApiPages, ...clock });
   let summaries = 0;
 
@@ -89,7 +104,7 @@ export function createApp(options: AppOptions = {}): Hono<App> {
     const summary = await kvPages(c.req.raw, c.env).getOrSet(`summary:${id}`, () => ({ product: id, build: ++summaries }), { timeout: PAGE_SECONDS, tags: [productTag(id)] });
     return c.json(summary);
   });
-  app.post("/products/:id/purge", async (c) => {
+  app.post("/products/:id/purge", bearerAuth({ verifyToken: (token, c) => token === (c.env as Env).PURGE_TOKEN }), async (c) => {
     await purgeTag(productTag(c.req.param("id")), { cache: kvPages(c.req.raw, c.env), ...clock });
     return c.body(null, 204);
   });

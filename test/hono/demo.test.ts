@@ -28,14 +28,17 @@ describe("examples/node-demo (npm start)", () => {
       expect(miss.cacheStatus).toBe("edgecache; fwd=uri-miss; stored");
       const hit = await get("/slow");
       expect([hit.body, hit.cacheStatus]).toEqual([miss.body, "edgecache; hit; ttl=60"]);
-      expect((await fetch(`${url}/cheeses/purge?soft=1`, { method: "POST" })).status).toBe(204);
+      expect((await fetch(`${url}/cheeses/purge?soft=1`, { method: "POST" })).status).toBe(401); // not for anyone
+      expect((await fetch(`${url}/cheeses/purge?soft=1`, { method: "POST", headers: { authorization: "Bearer dev-only-purge-token" } })).status).toBe(204);
       const stale = await get("/slow"); // answered at once while the page is rebuilt
       expect([stale.body, stale.cacheStatus]).toEqual([miss.body, expect.stringMatching(/^edgecache; hit; ttl=(0|-1); detail=revalidating$/)]);
 
       const alice = await get("/me", { Cookie: "user=alice" });
       const bob = await get("/me", { Cookie: "user=bob" });
       expect([alice.body, bob.body].map((body) => body.slice(0, body.indexOf("</h1>")))).toEqual(["<h1>Hello, alice", "<h1>Hello, bob"]);
-      expect((await get("/me", { Cookie: "user=alice" })).body).toBe(alice.body);
+      const again = await get("/me", { Cookie: "user=alice" });
+      expect([again.body, again.cacheStatus]).toEqual([alice.body, "edgecache; hit; ttl=60"]);
+      expect(alice.headers.get("cache-control")).toBe("max-age=60, private"); // no shared cache below may keep it
 
       const now = await get("/now");
       expect([now.headers.get("cache-control"), now.cacheStatus]).toEqual(["max-age=0, no-cache, no-store, must-revalidate, private", null]);

@@ -54,6 +54,20 @@ describe("examples/node-memcached", () => {
     }
   });
 
+  it("answers pages, the default greeting and a 503 for the counter while memcached is down, and escapes what the URL puts in a page", async () => {
+    const { child, get } = await startExample({ MEMCACHED_SERVERS: "127.0.0.1:1" }); // nothing listens there
+    try {
+      const page = await get("/reports/Q&A's");
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain("<h1>Report Q&amp;A&#39;s</h1>");
+      expect(await (await get("/greeting")).json()).toEqual({ greeting: "hello" });
+      const visits = await get("/visits");
+      expect([visits.status, await visits.json()]).toEqual([503, { error: "the cache is unavailable, try again" }]);
+    } finally {
+      await stop(child);
+    }
+  });
+
   it("with REDIS_URL, keeps values in each process's memory and drops them everywhere when one process changes them", async () => {
     const env = { REDIS_URL: `redis://127.0.0.1:${redis.port}` };
     const [one, two] = await Promise.all([startExample(env), startExample(env)]);

@@ -1,7 +1,7 @@
 /** The two Upstash examples, run against the local Upstash server as their runtimes would run them. */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { useUpstashStack } from "./stack.ts";
 
 const stack = useUpstashStack();
@@ -23,6 +23,16 @@ describe("examples/upstash-worker", () => {
     expect(await get("/reports/daily")).toEqual({ status: expect.stringMatching(/; hit; ttl=/), body: first.body });
     const visits = await Promise.all(Array.from({ length: 10 }, async () => JSON.parse((await get("/visits")).body) as { visits: number }));
     expect(visits.map(({ visits }) => visits).sort((a, b) => a - b)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+    expect(await get("/reports/%3Cimg%20src%3Dx%3E")).toMatchObject({ body: expect.stringContaining("<h1>Report &#60;img src=x&#62;</h1>") });
+    expect(await get("/favicon.ico")).toEqual({ status: null, body: "not found\n" }); // no page, so no write for any URL
+  });
+
+  it("answers 503 for the counter while Upstash cannot be reached", async () => {
+    vi.resetModules(); // the example keeps one cache per isolate: a fresh one, over nothing
+    const { default: worker } = await import("../../examples/upstash-worker/index.ts");
+    const env = { UPSTASH_REDIS_REST_URL: "http://127.0.0.1:1", UPSTASH_REDIS_REST_TOKEN: "token" };
+    const response = await worker.fetch(new Request("https://example.com/visits"), env, { waitUntil: () => {} });
+    expect(response.status).toBe(503);
   });
 });
 

@@ -58,13 +58,25 @@ describe("the example Worker", () => {
     expect(await stored("/products/7")).toMatch(/hit/);
     const [before42, before7] = [await summary("42"), await summary("7")];
     expect([await summary("42"), await summary("7")]).toEqual([before42, before7]);
-    const purge = await worker.fetch("https://example.com/products/42/purge", { method: "POST" });
+    expect((await worker.fetch("https://example.com/products/42/purge", { method: "POST" })).status).toBe(401); // not for anyone
+    const purge = await worker.fetch("https://example.com/products/42/purge", { method: "POST", headers: { authorization: "Bearer dev-only-purge-token" } });
     expect(purge.status).toBe(204);
     expect((await get("/products/42")).status).toBe("edgecache; fwd=stale; stored");
     expect((await get("/products/7")).status).toMatch(/^edgecache; hit/);
     const after42 = await summary("42");
     expect(after42).not.toEqual(before42);
     expect([await summary("42"), await summary("7")]).toEqual([after42, before7]);
+  });
+
+  it("escapes what the URL puts in a page (Hono decodes it), and files a product's page under the tag its purge names", async () => {
+    const page = await get("/kv/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E");
+    expect(page.body).toContain("<h1>KV: /kv/&lt;img src%3Dx onerror%3Dalert(1)&gt;</h1>");
+    expect(page.body).not.toContain("<img");
+    await get("/products/caf%C3%A9");
+    expect(await stored("/products/caf%C3%A9")).toMatch(/hit/);
+    const purge = await worker.fetch("https://example.com/products/caf%C3%A9/purge", { method: "POST", headers: { authorization: "Bearer dev-only-purge-token" } });
+    expect(purge.status).toBe(204);
+    expect((await get("/products/caf%C3%A9")).status).toBe("edgecache; fwd=stale; stored");
   });
 
   it("keeps Accept-Language variants apart", async () => {
