@@ -245,12 +245,15 @@ export class Fills {
     let held = await this.tryLock(lock, plan.collapseMs);
     const nextPoll = pollsFor(plan.collapseMs);
     while (held === false && (await nextPoll())) {
-      let found = await this.host.read(plan.made, false);
+      const found = await this.host.read(plan.made, false);
       if (isValue(found)) return found.value as T;
       held = await this.tryLock(lock, plan.collapseMs);
-      // The holder may have stored its value and let go of its lock between that read and this
-      // claim: read once more before computing the value a second time.
-      if (held === true && isValue((found = await this.host.read(plan.made, false)))) {
+    }
+    if (held === true) {
+      // The holder may have stored its value and let go of its lock between the last read (the
+      // caller's miss, or a poll's) and this claim: read once more before computing it a second time.
+      const found = await this.host.read(plan.made, false);
+      if (isValue(found)) {
         this.unlock(lock);
         return found.value as T;
       }

@@ -51,6 +51,28 @@ describe("getOrSet across processes", () => {
     expect(await backend.get(one.makeKey("lock.report"))).toBeUndefined(); // freed once stored
   });
 
+  it("reads once more after taking a free lock: the holder may have stored its value and let go of it since the miss", async () => {
+    const { backend } = sharedStore();
+    const one = createCache({ backend });
+    let landed = false;
+    const two = createCache({
+      backend: {
+        ...backend,
+        get: async (key) => {
+          const found = await backend.get(key);
+          if (!landed && key === one.makeKey("report")) {
+            landed = true;
+            await one.set("report", "one's report"); // one stores its value, and lets go of its lock, just after two's read
+          }
+          return found;
+        },
+      },
+    });
+    let computed = 0;
+    expect(await two.getOrSet("report", async () => `two's report ${++computed}`)).toBe("one's report");
+    expect(computed).toBe(0);
+  });
+
   it("takes over when the process holding the lock fails without storing a value", async () => {
     const { backend, locks } = sharedStore();
     const [one, two] = [createCache({ backend }), createCache({ backend })];
