@@ -74,10 +74,10 @@ const failedLately = new ErrorBackoff(0);
 
 /** A computation under way in this isolate, which calls for the same key share. */
 interface Filling {
-  /** The value being computed (raced with the computations it took over from). Each caller gets it by its own options (see `answer`). */
+  /** The value being computed (raced with the computations it took over from). */
   work: Promise<unknown>;
-  /** What callers with each `softTimeoutMs` get: the first one's wait, counted from when it came, shared by those that join it. */
-  soft: Map<number, Promise<unknown>>;
+  /** What callers get: `work`, or with `softTimeoutMs`, the stale copy once it has run that long. */
+  value: Promise<unknown>;
   /** The purge mark of tags when it began, for a tagged value. */
   purgeMark: number | undefined;
   /** `performance.now()` when it began. */
@@ -124,40 +124,11 @@ export class Fills {
    * copy once the work has run that long, the work going on behind the caller.
    */
   fill<T>(plan: FillPlan<T>, softTimeoutMs: number | undefined, waitUntil: WaitUntil): Promise<T> {
-    const work = this.work(plan);
-    return this.answer(plan, work, this.filling.get(plan.made)!, softTimeoutMs, waitUntil);
-  }
-
-  /**
-   * The computation for a miss: the one under way in this isolate, which callers that come
-   * meanwhile share (not one of tagged values begun before a purge of tags here: it may be
-   * computing purged data), or a new one.
-   */
-  private work<T>(plan: FillPlan<T>): Promise<T> {
+    // Callers that come while the work goes on share it, or the stale copy it was answered with;
+    // not one of tagged values begun before a purge of tags here: it may be computing purged data.
     const under = this.filling.get(plan.made);
-    if (under && (under.purgeMark === undefined || under.purgeMark === this.host.purgeMark())) return this.join(plan, under);
-    return this.begin(plan);
-  }
-
-  /**
-   * What one caller gets of `work` (of the computation `under`, which may be another caller's), by
-   * its own options: with `staleIfError`, its stale copy when the work fails (reported), and with
-   * `softTimeoutMs`, the stale copy once the work has run that long, the work going on behind it.
-   */
-  private answer<T>(plan: FillPlan<T>, work: Promise<T>, under: Filling, softTimeoutMs: number | undefined, waitUntil: WaitUntil): Promise<T> {
-    const copy = plan.staleCopy?.key;
-    if (copy === undefined) return work;
-    // A computation that kept a copy of its own answers with it already; one that did not fails here.
-    const orCopy = work.catch(async (error: unknown) => {
-      const stale = await this.host.read(copy, true).catch(() => undefined);
-      if (!isValue(stale)) throw error;
-      this.host.report(error);
-      return stale.value as T;
-    });
-    if (softTimeoutMs === undefined) return orCopy;
-    let slow = under.soft.get(softTimeoutMs) as Promise<T> | undefined;
-    if (slow === undefined) under.soft.set(softTimeoutMs, (slow = this.staleIfSlow(orCopy, copy, softTimeoutMs, waitUntil)));
-    return slow;
+    if (under && (under.purgeMark === undefined || under.purgeMark === this.host.purgeMark())) return this.join(plan, under, softTimeoutMs, waitUntil);
+    return this.begin(plan, softTimeoutMs, waitUntil);
   }
 
   /**
@@ -168,23 +139,25 @@ export class Fills {
    * may be taken over in turn, after twice as long each time: a computation merely slow costs a
    * few more, not one per caller.
    */
-  private join<T>(plan: FillPlan<T>, under: Filling): Promise<T> {
+  private join<T>(plan: FillPlan<T>, under: Filling, softTimeoutMs: number | undefined, waitUntil: WaitUntil): Promise<T> {
     const patience = (plan.collapseMs || DEFAULT_COLLAPSE_MS) * 2 ** under.takeovers;
-    return withDeadline(under.work as Promise<T>, Math.max(0, under.began + patience - performance.now()), () =>
-      this.filling.get(plan.made) === under ? this.begin(plan, under) : this.work(plan)); // another caller took it over: share theirs
+    return withDeadline(under.value as Promise<T>, Math.max(0, under.began + patience - performance.now()), () =>
+      this.filling.get(plan.made) === under
+        ? this.begin(plan, softTimeoutMs, waitUntil, under)
+        : this.fill(plan, softTimeoutMs, waitUntil)); // another caller took it over: share theirs
   }
 
   /**
-   * Compute the value, the calls that come meanwhile sharing it; taking over from `overdue`, its
-   * value if it comes first (see `orSooner`).
+   * Compute the value (or answer it stale: see `fill`), the calls that come meanwhile sharing it;
+   * taking over from `overdue`, its value if it comes first (see `orSooner`).
    */
-  private begin<T>(plan: FillPlan<T>, overdue?: Filling): Promise<T> {
+  private begin<T>(plan: FillPlan<T>, softTimeoutMs: number | undefined, waitUntil: WaitUntil, overdue?: Filling): Promise<T> {
     const purgeMark = overdue ? overdue.purgeMark : plan.tagged ? this.host.purgeMark() : undefined;
     const computed = this.backingOff(plan) ? this.staleOrCompute(plan, plan.staleCopy.key) : this.compute(plan);
     const work = overdue ? orSooner(computed, overdue.work as Promise<T>) : computed;
     const filling: Filling = {
       work,
-      soft: new Map(),
+      value: softTimeoutMs === undefined || !plan.staleCopy ? work : this.staleIfSlow(work, plan.staleCopy.key, softTimeoutMs, waitUntil),
       purgeMark,
       began: performance.now(),
       takeovers: overdue ? overdue.takeovers + 1 : 0,
@@ -194,7 +167,7 @@ export class Fills {
     };
     work.then(done, done); // once answered, by either: the value is in the store, and later misses compute anew
     this.filling.set(plan.made, filling);
-    return work;
+    return filling.value as Promise<T>;
   }
 
   /**

@@ -400,29 +400,6 @@ describe("getOrSet with softTimeoutMs", () => {
     expect(await t.cache.get("rates")).toBe("new");
   });
 
-  it("answers each caller that joins a computation by its own options, not by those of the caller that began it", async () => {
-    const t = await setup();
-    const soft = t.cache.getOrSet("rates", t.slow, t.options);
-    let patientAnswer: string | undefined;
-    const patient = t.cache.getOrSet("rates", t.slow, { staleIfError: 300 }).then((value) => (patientAnswer = value)); // no softTimeoutMs
-    await vi.advanceTimersByTimeAsync(100);
-    expect(await soft).toBe("old");
-    expect(patientAnswer).toBeUndefined(); // it waits for the value
-    t.answer("new");
-    expect(await patient).toBe("new");
-    expect(t.calls()).toBe(1);
-
-    // A caller with staleIfError joining one without: the computation fails, and it gets its copy.
-    await t.cache.set("stale.quotes", "kept"); // where getOrSet keeps the copy of "quotes"
-    const bare = t.cache.getOrSet("quotes", t.slow);
-    const sheltered = t.cache.getOrSet("quotes", t.slow, { staleIfError: 300 });
-    await vi.waitFor(() => expect(t.calls()).toBe(2));
-    t.fail(new Error("upstream down"));
-    await expect(bare).rejects.toThrow("upstream down");
-    expect(await sheltered).toBe("kept");
-    expect(t.calls()).toBe(2);
-  });
-
   it("waits as usual for a quicker computation, and where there is no stale copy", async () => {
     const t = await setup();
     const quick = t.cache.getOrSet("rates", t.slow, t.options);
