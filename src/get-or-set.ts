@@ -251,8 +251,9 @@ export class Fills {
     }
     if (held === true) {
       // The holder may have stored its value and let go of its lock between the last read (the
-      // caller's miss, or a poll's) and this claim: read once more before computing it a second time.
-      const found = await this.host.read(plan.made, false);
+      // caller's miss, or a poll's) and this claim: read once more before computing it a second time
+      // (a read that fails counts as a miss: the lock is held, and must be freed below).
+      const found = await this.host.read(plan.made, false).catch(() => undefined);
       if (isValue(found)) {
         this.unlock(lock);
         return found.value as T;

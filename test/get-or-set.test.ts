@@ -73,6 +73,15 @@ describe("getOrSet across processes", () => {
     expect(computed).toBe(0);
   });
 
+  it("counts a failed read after taking the lock as a miss, and frees the lock", async () => {
+    const { backend } = sharedStore();
+    const cache = createCache({ backend });
+    let reads = 0;
+    const flaky: Backend = { ...backend, get: async (key) => (key === cache.makeKey("report") && ++reads === 2 ? Promise.reject(new Error("transient")) : backend.get(key)) };
+    expect(await createCache({ backend: flaky }).getOrSet("report", async () => "computed")).toBe("computed");
+    expect(await backend.get(cache.makeKey("lock.report"))).toBeUndefined();
+  });
+
   it("takes over when the process holding the lock fails without storing a value", async () => {
     const { backend, locks } = sharedStore();
     const [one, two] = [createCache({ backend }), createCache({ backend })];
