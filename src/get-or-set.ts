@@ -190,7 +190,7 @@ export class Fills {
         const entry = await plan.entry(await compute(plan.value));
         if (entry && entry.ttl !== 0) await this.keep(plan, entry, "replace");
       } finally {
-        if (held) this.unlock(plan.lock!);
+        if (held) await this.unlock(plan.lock!);
       }
     })()
       .catch((error: unknown) => {
@@ -255,14 +255,14 @@ export class Fills {
       // (a read that fails counts as a miss: the lock is held, and must be freed below).
       const found = await this.host.read(plan.made, false).catch(() => undefined);
       if (isValue(found)) {
-        this.unlock(lock);
+        await this.unlock(lock);
         return found.value as T;
       }
     }
     try {
       return await this.computeAndAdd(plan);
     } finally {
-      if (held) this.unlock(lock);
+      if (held) await this.unlock(lock);
     }
   }
 
@@ -316,9 +316,13 @@ export class Fills {
     }
   }
 
-  /** Free a lock entry this cache took; not waited for: the value is stored (or failed) and waiters look for it first. */
-  private unlock(lock: string): void {
-    this.host.store.delete(lock).catch((error: unknown) => this.host.report(error));
+  /**
+   * Free a lock entry this cache took (a failure reported). Waited for, though the waiters look
+   * for the value first: a client closed once `getOrSet` has answered (a script's last call, a
+   * Worker's per-request client) would drop it, and the others would wait out the lock's TTL.
+   */
+  private async unlock(lock: string): Promise<void> {
+    await this.host.store.delete(lock).catch((error: unknown) => this.host.report(error));
   }
 }
 

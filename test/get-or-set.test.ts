@@ -73,6 +73,24 @@ describe("getOrSet across processes", () => {
     expect(computed).toBe(0);
   });
 
+  it("has freed its lock when it answers, so a client closed right after cannot drop the release", async () => {
+    const { backend } = sharedStore();
+    let closed = false;
+    const client: Backend = {
+      ...backend,
+      delete: async (key) => {
+        await new Promise(setImmediate); // a round trip to the server
+        if (closed) throw new Error("the client is closed");
+        return backend.delete(key);
+      },
+      close: async () => void (closed = true),
+    };
+    const cache = createCache({ backend: client });
+    expect(await cache.getOrSet("report", async () => "computed")).toBe("computed");
+    await cache.close(); // a script's last call, or a Worker's per-request client
+    expect(await backend.get(cache.makeKey("lock.report"))).toBeUndefined(); // others need not wait out its TTL
+  });
+
   it("counts a failed read after taking the lock as a miss, and frees the lock", async () => {
     const { backend } = sharedStore();
     const cache = createCache({ backend });
