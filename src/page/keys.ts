@@ -61,8 +61,30 @@ export function baseKey(request: Request, method: string, settings: KeySettings)
     // After a `"`, which a URL never holds raw (it is percent-encoded): no URL runs into the parts.
     if (extra !== undefined) parts = `"${JSON.stringify(typeof extra === "string" ? [extra] : extra)}`;
   }
+  // A Host header naming another host than the URL (Node's servers take an absolute-form target's
+  // host for the URL, while the app may build links from the header): keyed too, so a page built
+  // for it never reaches requests for the URL's own host.
+  const host = otherHost(request);
+  if (host !== undefined) parts += `"@${JSON.stringify(host)}`;
   const key = `page.${method}.${settings.keyPrefix.length}:${settings.keyPrefix}.${normalisedUrl(request, settings.query)}${parts}`;
   return key.length <= MAX_PLAIN_KEY ? key : sha256Hex(key).then((hash) => `page.${method}.#${hash}`);
+}
+
+/** The request's Host header, lowercased, when it names another host than its URL (default ports and case aside). */
+function otherHost(request: Request): string | undefined {
+  const host = request.headers.get("host");
+  if (host === null) return undefined;
+  const url = request.url;
+  const start = url.indexOf("//") + 2;
+  const end = url.indexOf("/", start);
+  const own = url.slice(start, end < 0 ? url.length : end);
+  const named = host.toLowerCase();
+  if (named === own) return undefined;
+  try {
+    return new URL(`${url.slice(0, start)}${host}`).host === own ? undefined : named; // "example.com:443" for https://example.com
+  } catch {
+    return named; // not a host at all
+  }
 }
 
 /** The lowercase, de-duplicated, sorted header names a Vary value lists (`*` included). */

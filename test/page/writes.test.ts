@@ -56,6 +56,20 @@ describe("streaming misses", () => {
     expect(head.cacheStatus).toBe("edgecache; fwd=uri-miss; stored"); // a HEAD page stores no body
   });
 
+  it("keys the page of a request whose Host header names another host than its URL apart (Node's absolute-form targets)", async () => {
+    const bench = pageBench();
+    const handler = cachePage(60, options(bench))(async (request: Request) => new Response(`<a href="https://${request.headers.get("host")}/oauth">log in</a>`));
+    const [, again] = await twice(handler, bench, new Request("https://example.com/login", { headers: { host: "evil.example" } }));
+    expect(again.cacheStatus).toBe("edgecache; hit; ttl=60"); // stored, for that pair alone
+    const victim = await read(handler(new Request("https://example.com/login", { headers: { host: "example.com" } })));
+    expect([victim.cacheStatus, victim.body]).toEqual(["edgecache; fwd=uri-miss; stored", '<a href="https://example.com/oauth">log in</a>']);
+    // The same host, told otherwise (case, the default port), or not told: the URL's own page.
+    for (const host of ["EXAMPLE.com:443", undefined]) {
+      const same = await read(handler(new Request("https://example.com/login", { headers: host ? { host } : {} })));
+      expect([same.cacheStatus, same.body], host).toEqual(["edgecache; hit; ttl=60", victim.body]);
+    }
+  });
+
   it("never stores an event stream, nor makes a second subscriber wait for the first one's stream to end", async () => {
     const bench = pageBench();
     let calls = 0;
