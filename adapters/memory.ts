@@ -152,8 +152,8 @@ export function memory(options: MemoryOptions = {}): Backend {
 
     async add(key, value, ttl) {
       if (live(key) !== undefined) return false;
-      if (!fits(key, value)) throw tooLarge(key, value);
-      return write(key, { value, expiresAt: expiry(ttl) });
+      if (!write(key, { value, expiresAt: expiry(ttl) })) throw tooLarge(key, value);
+      return true;
     },
 
     async delete(key) {
