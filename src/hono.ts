@@ -163,10 +163,12 @@ function middleware<E extends Env>(wrapper: Wrapper, pages?: { app: RefreshDispa
   const self: MiddlewareHandler<E> = async (c, next) => {
     const above = pages && !runsFirst(c, self) ? headersSetAbove(c) : undefined;
     const erredBefore = c.error;
+    /** The headers set above that the chain appended to, each with the value set above. */
+    const appended: Array<[string, string]> = [];
     /** The chain's response once it has run: its error if Hono turned one into it, without the headers set above. */
     const rendered = (): Response => {
       if (c.error !== erredBefore && (!pages || c.res.status >= 500)) throw c.error;
-      return above && judged ? withoutHeaders(c.res, above, judged) : c.res;
+      return above && judged ? withoutHeaders(c.res, above, judged, appended) : c.res;
     };
     const refreshed = app && refreshes.get(c.req.raw);
     if (refreshed) {
@@ -203,7 +205,7 @@ function middleware<E extends Env>(wrapper: Wrapper, pages?: { app: RefreshDispa
       await downstream.catch(() => {});
       c.res = undefined; // replace, rather than merge the handler's old headers over ours
     }
-    c.res = above ? withHeaders(response, above) : response;
+    c.res = above ? withHeaders(response, above, appended) : response;
   };
   return self;
 }
@@ -270,22 +272,40 @@ function headersSetAbove(c: Context): Array<[string, string]> | undefined {
   return set.length > 0 ? set : undefined;
 }
 
-/** `response` without the headers set above (as set above), but for those the page cache judges by. */
-function withoutHeaders(response: Response, above: ReadonlyArray<[string, string]>, judged: ReadonlySet<string>): Response {
-  const own = above.filter(([name, value]) => !judged.has(name) && response.headers.get(name) === value);
-  return own.length === 0 ? response : editHeaders(response, (headers) => own.forEach(([name]) => headers.delete(name)));
+/**
+ * `response` without the headers set above (as set above), but for those the page cache judges
+ * by. Of a header the chain appended to, only what it appended is kept: the value set above is
+ * this request's, so it is left out of the page, and `appended` hears of it to give it back.
+ */
+function withoutHeaders(response: Response, above: ReadonlyArray<[string, string]>, judged: ReadonlySet<string>, appended: Array<[string, string]>): Response {
+  const own: Array<[string, string | undefined]> = [];
+  for (const [name, value] of above) {
+    if (judged.has(name)) continue;
+    const sent = response.headers.get(name);
+    if (sent === value) {
+      own.push([name, undefined]);
+    } else if (sent?.startsWith(`${value}, `)) {
+      own.push([name, sent.slice(value.length + 2)]);
+      appended.push([name, value]);
+    }
+  }
+  if (own.length === 0) return response;
+  return editHeaders(response, (headers) => own.forEach(([name, kept]) => (kept === undefined ? headers.delete(name) : headers.set(name, kept))));
 }
 
 /**
- * `response` with this request's headers set above, where it has none of the name; cookies set
- * above are this visitor's, so an answer that gets one (a hit) is marked private.
+ * `response` with this request's headers set above: where it has none of the name, and before
+ * what the chain appended to one (`appended`, from `withoutHeaders`); cookies set above are this
+ * visitor's, so an answer that gets one (a hit) is marked private.
  */
-function withHeaders(response: Response, above: ReadonlyArray<[string, string]>): Response {
+function withHeaders(response: Response, above: ReadonlyArray<[string, string]>, appended: ReadonlyArray<[string, string]>): Response {
   const cookies = new Set<string>();
   for (const [name, value] of response.headers) if (name === "set-cookie") cookies.add(value); // each apart, unlike get()
   const missing = above.filter(([name, value]) => (name === "set-cookie" ? !cookies.has(value) : !response.headers.has(name)));
-  if (missing.length === 0) return response;
+  const restored = appended.filter(([name]) => response.headers.has(name));
+  if (missing.length === 0 && restored.length === 0) return response;
   return editHeaders(response, (headers) => {
+    for (const [name, value] of restored) headers.set(name, `${value}, ${headers.get(name)!}`);
     for (const [name, value] of missing) headers.append(name, value);
     if (missing.some(([name]) => name === "set-cookie")) markPrivate(headers);
   });

@@ -98,6 +98,24 @@ describe("cachePage middleware", () => {
     expect((await get("/")).headers.getSetCookie()).toEqual([]);
   });
 
+  it("stores only what the handler appended to a header set above: no visitor's value reaches another", async () => {
+    const { options } = store();
+    const app = new Hono();
+    app.use(async (c, next) => {
+      c.header("Server-Timing", `visitor;desc="${c.req.header("x-visitor") ?? "none"}"`);
+      await next();
+    });
+    app.get("/", cachePage(60, options), (c) => {
+      c.header("Server-Timing", "render;dur=12", { append: true });
+      return c.text("page");
+    });
+    const get = client(app);
+    const miss = await get("/", { headers: { "x-visitor": "alice" } });
+    const hit = await get("/", { headers: { "x-visitor": "bob" } });
+    expect([miss.headers.get("server-timing"), miss.cacheStatus]).toEqual(['visitor;desc="alice", render;dur=12', "edgecache; fwd=uri-miss; stored"]);
+    expect([hit.headers.get("server-timing"), hit.cacheStatus]).toEqual(["render;dur=12", "edgecache; hit; ttl=60"]);
+  });
+
   it("judges a page by a targetedCacheControl field that middleware above set, as by Cache-Control", async () => {
     for (const field of ["Cache-Control", "Edgecache-Cache-Control"]) {
       const app = new Hono();
