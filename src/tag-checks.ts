@@ -76,8 +76,7 @@ export class TagChecks {
 
   /** File what is made at `at` under `tags`: give each tag a record, then wrap values' bytes with them. */
   async filer(tags: readonly string[], at: number): Promise<(bytes: Uint8Array) => Uint8Array> {
-    const tagged = { tags, at };
-    await fileUnderTags(this.cache, tagged, this.clock);
+    const tagged = { tags, at: await fileUnderTags(this.cache, { tags, at }, this.clock) };
     return (bytes) => wrapTagged(bytes, tagged);
   }
 

@@ -3,12 +3,13 @@
  * everything filed under one of them (a product's pages and values, an author's), on any
  * backend, without listing keys.
  *
- * Each tag has a record in the cache, the clock time it was last purged (or first used), and
- * once softly purged, a soft purge record beside it, the time of its last soft purge. A page is
+ * Each tag has a record in the cache, the clock time it was last purged (or first filed under),
+ * and once softly purged, a soft purge record beside it, the time of its last soft purge. A page is
  * filed with the time its handler was called (a value, with the time its write was asked for or
  * its computation began), and stays good while each of its tags has a record older than that. So:
  * - a purge during a render ends the page that render produces (it may hold the purged data);
- * - a record the store evicts ends its pages too: they never come back, they are refilled;
+ * - a record the store evicts ends its pages too: they never come back, they are refilled, and
+ *   the record written again is dated when it is written, never earlier (see `fileUnderTags`);
  * - nothing is deleted or listed, so a purge is one write per tag, however many pages it ends.
  * A soft purge newer than a page makes it stale from then on instead: it is served as any stale
  * page is (stale-while-revalidate, stale-if-error) until a refresh replaces it; a stale value is
@@ -256,27 +257,50 @@ export async function tagVerdicts(cache: EdgeCache, list: ReadonlyArray<Readonly
 }
 
 /**
- * Give each tag of something new (a page, a value) a record if it has none: one just older than
- * it, so that it is good and anything older filed under a tag whose record was lost is not. Tags
+ * Give each tag of something new (a page, a value, made from `tagged.at` on) a record if it has
+ * none, and say when to file it as made. A missing record may be one never written or one the
+ * store lost after a purge, so it is written as of now, never earlier: what was filed under the
+ * lost one stays ended. The new thing is then filed as made now (after its new records), unless
+ * a record there says it is ended or stale already: it keeps `tagged.at`, and that verdict. Tags
  * whose record this isolate read or wrote within `tagCheckMs` are taken as having one.
  *
  * @example
- * await fileUnderTags(cache, { tags: ["product:42"], at: startedAt }, { now: Date.now, tagCheckMs: 1000 });
+ * const at = await fileUnderTags(cache, { tags: ["product:42"], at: startedAt }, { now: Date.now, tagCheckMs: 1000 });
+ * await cache.set(key, wrapTagged(bytes, { tags: ["product:42"], at }));
  */
-export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>, clock: TagClock): Promise<void> {
+export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>, clock: TagClock): Promise<number> {
   const memo = tagMemo(cache);
   const now = clock.now();
-  const keys = (await recordKeys(tagged.tags)).filter((key) => !trusted(memo.get(cache.makeKey(key)), now, clock));
-  if (keys.length === 0) return;
+  const keys = await recordKeys(tagged.tags);
+  /** Whether what `tagged` files is still good under the records there (a purge or soft purge since it began says not). */
+  let good = true;
+  const unknown: string[] = [];
+  for (const key of keys) {
+    const known = memo.get(cache.makeKey(key));
+    if (!trusted(known, now, clock)) unknown.push(key);
+    else if (verdictOf(known.record, tagged.at) !== undefined) good = false;
+  }
+  if (unknown.length === 0) return tagged.at;
   const mark = memo.mark();
-  const records = await readTagRecords(cache, keys);
-  await Promise.all(keys.map(async (key, i) => {
+  const records = await readTagRecords(cache, unknown);
+  const created = await Promise.all(unknown.map(async (key, i) => {
     const made = cache.makeKey(key);
     const record = records[i];
-    if (record !== undefined) return void memo.set(made, { record, readAt: now }, mark);
-    if (await cache.add(key, tagged.at - 1, { timeout: null })) memo.set(made, { record: { purged: tagged.at - 1 }, readAt: now }, mark);
-    else memo.delete(made); // another got there first: read the record that is there now
+    if (record !== undefined) {
+      memo.set(made, { record, readAt: now }, mark);
+      if (verdictOf(record, tagged.at) !== undefined) good = false;
+      return false;
+    }
+    const at = orderedNow(clock.now);
+    if (await cache.add(key, at, { timeout: null })) {
+      memo.set(made, { record: { purged: at }, readAt: now }, mark);
+      return true;
+    }
+    memo.delete(made); // another got there first: read the record that is there now
+    good = false; // which this isolate has not seen
+    return false;
   }));
+  return good && created.includes(true) ? orderedNow(clock.now) : tagged.at;
 }
 
 /**
