@@ -87,7 +87,8 @@ export class Connection {
   private open(): void {
     const controller = new AbortController();
     this.connecting = controller;
-    const parser = new ResponseParser((response) => this.dispatch(response));
+    // Once the connection is dropped (see `dispatch`), what else came in the same bytes is not read.
+    const parser = new ResponseParser((response) => current() && this.dispatch(response));
     let stream: ByteStream | undefined;
     // Only the stream this connection opened and still uses may speak: not one it gave up on
     // (whose connector calls back anyway), nor one before it opened (its failure comes as a rejection).
@@ -153,6 +154,11 @@ export class Connection {
     } catch (error) {
       this.queue.shift();
       pending.reject(error as Error);
+      // A command line memcached could not read: it may have taken what followed (a value's
+      // bytes) for commands, so no later answer on this connection can be trusted.
+      if (!(error instanceof TypeError) && (response.code === "ERROR" || response.code === "CLIENT_ERROR")) {
+        this.fail(new BackendUnavailableError(`memcached ${this.options.label}: the connection was dropped after ${response.code} ${response.message}`.trimEnd()), false);
+      }
       return;
     }
     if (result === MORE) return;

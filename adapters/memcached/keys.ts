@@ -12,6 +12,8 @@ const encoder = new TextEncoder();
  * validateMemcachedKey(":1:user 42"); // throws: Cache key contains characters that will cause errors ...
  */
 export function validateMemcachedKey(key: string): void {
+  // An empty key would leave a gap in the command line that memcached reads the next field into.
+  if (key === "") throw new InvalidCacheKeyError("Cache key will cause errors if used with memcached: the key is empty");
   const [warning] = memcachedKeyWarnings(key);
   if (warning) throw new InvalidCacheKeyError(warning);
   if (key.length * 3 > MEMCACHED_MAX_KEY_LENGTH && encoder.encode(key).length > MEMCACHED_MAX_KEY_LENGTH) {

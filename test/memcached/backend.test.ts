@@ -111,7 +111,7 @@ describe("memcached backend on one server", () => {
   it("rejects keys memcached cannot take before sending anything", async () => {
     const spy = spyConnector();
     const backend = client({ connect: spy.connect });
-    const bad = ["has space", "tab\there", "nl\n", "del\u007f", "x".repeat(251), "é".repeat(126) /* 252 bytes */];
+    const bad = ["", "has space", "tab\there", "nl\n", "del\u007f", "x".repeat(251), "é".repeat(126) /* 252 bytes */];
     for (const key of bad) {
       expect(() => backend.validateKey(key), JSON.stringify(key)).toThrow(InvalidCacheKeyError);
       await expect(backend.get(key)).rejects.toThrow(InvalidCacheKeyError);
@@ -123,6 +123,28 @@ describe("memcached backend on one server", () => {
     const longest = "é".repeat(125); // 250 bytes: allowed
     await backend.set(longest, utf8("v"), 60);
     expect(text(await backend.get(longest))).toBe("v");
+  });
+
+  it("drops a connection whose command line memcached could not read: what answers follow may be another request's", async () => {
+    // A server that could not read the set's line took its value's bytes for a command of their
+    // own ("mg secret v"), and answers it before the get that was sent next.
+    let server!: StreamListener;
+    const scripted: Connector = async (_address, listener) => {
+      server = listener;
+      let sent = "";
+      return {
+        write(bytes) {
+          sent += Buffer.from(bytes).toString("latin1");
+          if (!sent.includes("mg b ")) return;
+          listener.onData(utf8("CLIENT_ERROR bad command line format\r\nVA 6\r\nsecret\r\n"));
+        },
+        close: () => server.onClose(),
+      };
+    };
+    const backend = client({ servers: "scripted.invalid:11211", connect: scripted });
+    const [set, get] = await Promise.allSettled([backend.set("a", utf8("x"), 60), backend.get("b")]);
+    expect(set).toMatchObject({ status: "rejected", reason: { message: expect.stringContaining("CLIENT_ERROR") } });
+    expect(get).toMatchObject({ status: "rejected", reason: expect.any(BackendUnavailableError) });
   });
 
   it("adds atomically: of many concurrent adds from separate clients exactly one wins", async () => {
