@@ -83,7 +83,7 @@ const PING = encodeCommand(["PING"]);
  */
 export function redisBus(options: RedisBusOptions): InvalidationBus {
   if (options === null || typeof options !== "object") throw new TypeError(`options must be an object, got ${describe(options)}`);
-  const { address, auth, tls } = parseUrl(options.url);
+  const { address, auth, tls, label } = parseUrl(options.url);
   const channel = options.channel ?? "edgecache:invalidations";
   if (typeof channel !== "string" || channel === "") throw new TypeError(`options.channel must be a non-empty string, got ${describe(channel)}`);
   const timeoutMs = timerMs(options.timeoutMs ?? 2000, "options.timeoutMs");
@@ -97,7 +97,7 @@ export function redisBus(options: RedisBusOptions): InvalidationBus {
   if (options.onError !== undefined) checkFunction(options.onError, "options.onError");
   const settings: LinkSettings = {
     address,
-    label: `redis ${options.url.replace(/\/\/[^@/]*@/, "//")}`, // no credentials in messages
+    label: `redis ${label}`,
     connect: options.connect ?? (tls ? connectNodeTls(options.tls) : connectNode),
     timeoutMs,
     heartbeatMs,
@@ -303,8 +303,8 @@ class Link {
   }
 }
 
-/** The address, AUTH arguments and TLS of a `redis://` or `rediss://` URL. */
-function parseUrl(url: unknown): { address: ServerAddress; auth: string[] | undefined; tls: boolean } {
+/** The address, AUTH arguments and TLS of a `redis://` or `rediss://` URL, and the URL without its credentials for messages. */
+function parseUrl(url: unknown): { address: ServerAddress; auth: string[] | undefined; tls: boolean; label: string } {
   let parsed: URL | undefined;
   try {
     parsed = new URL(url as string);
@@ -312,7 +312,7 @@ function parseUrl(url: unknown): { address: ServerAddress; auth: string[] | unde
     // reported below
   }
   if (typeof url !== "string" || !parsed || (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") || parsed.hostname === "") {
-    throw new TypeError(`options.url must be a redis:// or rediss:// URL such as "redis://10.0.0.5:6379", got ${describe(url)}`);
+    throw new TypeError(`options.url must be a redis:// or rediss:// URL such as "redis://10.0.0.5:6379", got ${describe(typeof url === "string" ? withoutCredentials(url) : url)}`);
   }
   const host = parsed.hostname.replace(/^\[(.*)\]$/, "$1");
   const password = decodeURIComponent(parsed.password);
@@ -321,5 +321,16 @@ function parseUrl(url: unknown): { address: ServerAddress; auth: string[] | unde
     address: { kind: "tcp", host, port: parsed.port === "" ? 6379 : Number(parsed.port) },
     auth: password === "" ? undefined : user === "" ? [password] : [user, password],
     tls: parsed.protocol === "rediss:",
+    label: `${parsed.protocol}//${parsed.host}`,
   };
+}
+
+/** `url` with whatever comes before the last `@` of its authority (a user and password) masked. */
+function withoutCredentials(url: string): string {
+  const start = url.indexOf("//") + 2;
+  if (start < 2) return url;
+  const end = url.slice(start).search(/[/?#]/);
+  const authority = end < 0 ? url.slice(start) : url.slice(start, start + end);
+  const at = authority.lastIndexOf("@");
+  return at < 0 ? url : `${url.slice(0, start)}***${url.slice(start + at)}`;
 }

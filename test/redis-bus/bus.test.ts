@@ -153,6 +153,19 @@ describe("redisBus", () => {
     expect(unhandled).toEqual([]);
   });
 
+  it("names the server in its reports without the URL's credentials, an @ in the password included", async () => {
+    const errors: string[] = [];
+    const refused: Connector = () => Promise.reject(new Error("connection refused"));
+    const member = redisBus({ url: "redis://app:s3cr@tP4ss@127.0.0.1:6390", connect: refused, onError: (error) => errors.push(error.message) }).join(() => {});
+    try {
+      await expect.poll(() => errors.length, { timeout: 2000, interval: 10 }).toBeGreaterThan(0);
+    } finally {
+      member.leave();
+    }
+    expect(errors[0]).toBe("redis redis://127.0.0.1:6390: cannot connect (connection refused)");
+    expect(() => redisBus({ url: "redis://app:s3cr@tP4ss@:6390" })).toThrow('got "redis://***@:6390"');
+  });
+
   it("authenticates with the URL's password, and reports a wrong one", async () => {
     await admin.send([["CONFIG", "SET", "requirepass", "s3cret"]]);
     await admin.send([["AUTH", "s3cret"]]);
