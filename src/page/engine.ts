@@ -334,9 +334,11 @@ export class PageCacheEngine {
     } else {
       // The epoch comes from the store, never from the memo: after a purge elsewhere, a remembered
       // epoch would bring the purged variants back.
-      const index = await varyIndexFor(cache, base, vary, { at: started, purgedAt });
+      // An index there with this epoch, lasting long enough, is left as it is: each variant's
+      // first miss would write it again (KV takes one write of a key a second).
+      const { index, current } = await varyIndexFor(cache, base, vary, { at: started, until: this.options.now() + timeout * 1000, purgedAt });
       await writeStreamed(cache, await variantKey(base, request, vary, this.options, index.epoch), storedPageHead(page), page.body, { timeout });
-      await cache.set(base, index, { timeout });
+      if (!current) await cache.set(base, index, { timeout });
       memo.set(base, { vary, epoch: index.epoch, until: this.options.now() + this.options.tagCheckMs }, mark);
     }
     // A purge that came between the look above and these writes removed nothing they wrote (or,

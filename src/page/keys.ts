@@ -151,20 +151,28 @@ export async function variantKey(base: string, request: Request, vary: readonly 
 
 /**
  * The vary index to store under `base` for a page varying on `vary`, written by a render begun
- * `at`: the epoch of the index already there, else a new one (after a purge, or for a URL seen
- * for the first time). An index written by a render begun before `purgedAt` (the URL's last
- * purge, when known) is taken as none: it may be the purged one, written back.
+ * `at` and kept until `until` (when known): the epoch of the index already there, else a new one
+ * (after a purge, or for a URL seen for the first time). An index whose epoch was taken up
+ * before `purgedAt` (the URL's last purge, when known) is taken as none: it may be the purged
+ * one, written back. `current`: the index there, when it is this one and lasts long enough (to
+ * `until` less half the time from `at`) not to be written again.
  *
  * @example
- * const index = await varyIndexFor(cache, base, ["cookie"]); // { kind: "vary", vary: ["cookie"], epoch: "3f9c0a1b" }
+ * const { index } = await varyIndexFor(cache, base, ["cookie"]); // { kind: "vary", vary: ["cookie"], epoch: "3f9c0a1b" }
  */
-export async function varyIndexFor(cache: EdgeCache, base: string, vary: string[], written: { at?: number; purgedAt?: number } = {}): Promise<VaryIndex> {
-  const { at, purgedAt } = written;
-  const current: unknown = await readRecord(cache, base);
-  const reusable = isVaryIndex(current) && current.epoch !== undefined && (purgedAt === undefined || (current.at ?? -Infinity) > purgedAt);
-  const epoch = reusable ? current.epoch! : crypto.randomUUID().slice(0, 8);
-  return at === undefined ? { kind: "vary", vary, epoch } : { kind: "vary", vary, epoch, at };
+export async function varyIndexFor(cache: EdgeCache, base: string, vary: string[], written: { at?: number; until?: number; purgedAt?: number } = {}): Promise<{ index: VaryIndex; current?: VaryIndex }> {
+  const { at, until, purgedAt } = written;
+  const stored: unknown = await readRecord(cache, base);
+  const reusable = isVaryIndex(stored) && stored.epoch !== undefined && (purgedAt === undefined || (stored.since ?? stored.at ?? -Infinity) > purgedAt);
+  const epoch = reusable ? stored.epoch! : crypto.randomUUID().slice(0, 8);
+  const since = reusable ? stored.since ?? stored.at : at;
+  const index: VaryIndex = { kind: "vary", vary, epoch, ...(at !== undefined && { at }), ...(since !== undefined && { since }), ...(until !== undefined && { until }) };
+  const lasts = reusable && at !== undefined && until !== undefined && stored.until !== undefined && stored.until >= until - (until - at) / 2;
+  return lasts && sameNames(stored.vary, vary) ? { index, current: stored } : { index };
 }
+
+/** Whether two sorted lists of header names are the same. */
+const sameNames = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((name, i) => name === b[i]);
 
 /** Options of `getCacheKey`. */
 export interface GetCacheKeyOptions extends Pick<PageCacheOptions, "keyPrefix" | "cache" | "query" | "keyParts" | "varyCookies"> {
@@ -218,7 +226,7 @@ export async function learnCacheKey(request: Request, response: Response, option
   }
   // Written now, from an index written since the last purge: a page stored after this takes up
   // its epoch, and a purged one is not brought back (see `varyIndexFor`).
-  const index = await varyIndexFor(cache, base, vary, { at: orderedNow(settings.now), purgedAt: await lastPurgedAt(cache, base) });
+  const { index } = await varyIndexFor(cache, base, vary, { at: orderedNow(settings.now), purgedAt: await lastPurgedAt(cache, base) });
   await cache.set(base, index, timeout === undefined ? undefined : { timeout });
   return variantKey(base, request, vary, settings, index.epoch);
 }

@@ -47,6 +47,14 @@ export interface VaryIndex {
    * not take up its epoch. Absent in indexes written before this was kept.
    */
   at?: number;
+  /**
+   * When the render that first took up its epoch began (`at` stands in where absent). Only an
+   * epoch taken up after the URL's last purge may be taken up again: a render begun after a purge
+   * may still have read the index the purge was deleting, and written its epoch back.
+   */
+  since?: number;
+  /** When the index expires (clock ms), where its writer knew: one good for long enough is not written again. */
+  until?: number;
 }
 
 /** Headers never stored: recomputed on every answer, or meaningless once stored. */
@@ -271,5 +279,5 @@ export function isVaryIndex(value: unknown): value is VaryIndex {
   if (value === null || typeof value !== "object") return false;
   const index = value as Partial<VaryIndex>;
   return index.kind === "vary" && Array.isArray(index.vary) && index.vary.every((name) => typeof name === "string") &&
-    (index.epoch === undefined || typeof index.epoch === "string") && (index.at === undefined || typeof index.at === "number");
+    (index.epoch === undefined || typeof index.epoch === "string") && [index.at, index.since, index.until].every((time) => time === undefined || typeof time === "number");
 }

@@ -175,7 +175,7 @@ describe("purgePage", () => {
     }));
     const handler = cachePage(60, { cache: bench.cache, now: bench.clock.now, waitUntil: bench.waitUntil })(counted({ vary: "Accept-Language" }));
     await get(handler, bench, url, { headers: { "accept-language": "en" } });
-    bench.clock.advance(1);
+    bench.clock.advance(31); // the index has less than half its minute left: the French render writes it again
     let variantWrites = 0;
     let germanHasRead!: () => void;
     const germanRead = new Promise<void>((resolve) => (germanHasRead = resolve));
@@ -248,7 +248,7 @@ describe("purgePage", () => {
     const now = bench.clock.now;
     const handler = cachePage(60, { cache: bench.cache, now, waitUntil: bench.waitUntil })(counted({ vary: "Accept-Language" }));
     expect((await get(handler, bench, url, language("en"))).body).toBe("/article 1"); // what the purge is for
-    bench.clock.advance(1);
+    bench.clock.advance(31); // the index has less than half its minute left: the French render writes it again
     const base = bench.cache.makeKey(`page.GET.0:.${url}`);
     let purged = false;
     let learnt = false;
@@ -307,6 +307,100 @@ describe("purgePage", () => {
     bench.clock.advance(1);
     const french = await get(handler, bench, url, language("fr"));
     expect(french.cacheStatus).not.toMatch(/hit/);
+  });
+
+  it("never brings purged variants back through an old epoch that a render begun just after the purge wrote back and a later render read", async () => {
+    // A French render begun just after the purge's time finds no purge record yet and takes up
+    // the old index's epoch; it writes the index back once the purge has removed it. A German
+    // render, begun after the purge, reads that index before the French one looks again: it must
+    // not take up an epoch older than the purge, or the French take-back would leave it in place
+    // (and its page stored under that epoch).
+    const url = "https://example.com/article";
+    let phase = "";
+    const gate = () => {
+      let open!: () => void;
+      const opened = new Promise<void>((resolve) => (open = resolve));
+      let reach!: () => void;
+      const reached = new Promise<void>((resolve) => (reach = resolve));
+      return { opened, open, reached, reach };
+    };
+    const record = gate(), index = gate(), recheck = gate();
+    const bench = pageBench((backend) => ({
+      ...backend,
+      async setMany(entries, ttl) {
+        if (phase === "purging" && entries.some(([key]) => key.includes("purged:"))) {
+          record.reach();
+          await record.opened;
+        }
+        return backend.setMany!(entries, ttl);
+      },
+      async set(key, value, ttl) {
+        if (phase === "french" && key === bench.cache.makeKey(`page.GET.0:.${url}`)) {
+          index.reach();
+          await index.opened;
+          phase = "french looks again";
+        }
+        return backend.set(key, value, ttl);
+      },
+      async get(key) {
+        if (phase === "french looks again" && key.includes("purged:")) {
+          phase = "";
+          recheck.reach();
+          await recheck.opened;
+        }
+        return backend.get(key);
+      },
+    }));
+    const isolate = (timeout = 60) => {
+      const pending: Array<Promise<unknown>> = [];
+      const cache = createCache({ backend: { ...bench.backend, identity: {} }, onWarning: () => {} });
+      const handler = cachePage(timeout, { cache, now: bench.clock.now, waitUntil: (write) => void pending.push(write) })(counted({ vary: "Accept-Language" }));
+      const ask = (code: string) => read(handler(new Request(url, { headers: { "accept-language": code } })));
+      return { cache, ask, settle: () => Promise.all(pending) };
+    };
+    const english = isolate();
+    expect((await english.ask("en")).cacheStatus).toBe("edgecache; fwd=uri-miss; stored");
+    await english.settle();
+    bench.clock.advance(31); // the index has less than half its minute left: the French render writes it again
+    phase = "purging";
+    const purged = purgePage(url, { cache: isolate().cache, now: bench.clock.now });
+    await record.reached;
+    bench.clock.advance(0.001);
+    phase = "french";
+    const french = isolate();
+    await french.ask("fr");
+    await index.reached;
+    record.open();
+    await purged;
+    index.open();
+    await recheck.reached;
+    bench.clock.advance(0.001);
+    const german = isolate(600); // keeping its pages longer, so it writes the index again
+    await german.ask("de");
+    await german.settle();
+    recheck.open();
+    await french.settle();
+    bench.clock.advance(1);
+    expect((await isolate().ask("en")).cacheStatus).not.toMatch(/hit/);
+  });
+
+  it("writes a URL's vary index once, not at every variant's first miss, while it has half its life left", async () => {
+    const url = "https://example.com/article";
+    let indexWrites = 0;
+    const bench = pageBench((backend) => ({
+      ...backend,
+      set(key, value, ttl) {
+        if (key.endsWith(`page.GET.0:.${url}`)) indexWrites++;
+        return backend.set(key, value, ttl);
+      },
+    }));
+    const handler = cachePage(60, { cache: bench.cache, now: bench.clock.now, waitUntil: bench.waitUntil })(counted({ vary: "Accept-Language" }));
+    for (const code of ["en", "fr", "de"]) await get(handler, bench, url, { headers: { "accept-language": code } });
+    expect(indexWrites).toBe(1);
+    bench.clock.advance(31);
+    await get(handler, bench, url, { headers: { "accept-language": "it" } });
+    expect(indexWrites).toBe(2); // less than half its life left: written again, with the new page's
+    for (const code of ["en", "fr", "de", "it"]) expect((await get(handler, bench, url, { headers: { "accept-language": code } })).cacheStatus).toMatch(/^edgecache; hit/);
   });
 
   it("forgets at once, in this isolate, a vary index whose read was in flight when the purge came", async () => {
