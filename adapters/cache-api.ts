@@ -222,7 +222,7 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
 
   const backend = entryBackend({
     name: "cache-api",
-    capabilities: { atomicAdd: false, atomicIncrement: false, consistent: false, shared: true, local: true },
+    capabilities: { atomicAdd: false, atomicIncrement: false, consistent: false, shared: true, local: true, writeSpacingMs: 0 },
     now,
 
     locate,

@@ -196,6 +196,7 @@ export function tiered(options: TieredOptions): Backend {
       consistent: false,
       shared: far.capabilities?.shared ?? false,
       local: far.capabilities?.local ?? false,
+      writeSpacingMs: far.capabilities?.writeSpacingMs ?? 0,
     },
 
     async get(key) {

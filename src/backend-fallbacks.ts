@@ -31,6 +31,7 @@ export function completeBackend(backend: Backend, defaultTtl: () => BackendTtl):
       consistent: b.capabilities?.consistent ?? false,
       shared: b.capabilities?.shared ?? false,
       local: b.capabilities?.local ?? false,
+      writeSpacingMs: b.capabilities?.writeSpacingMs ?? 0,
     },
     get: b.get.bind(b),
     set: b.set.bind(b),

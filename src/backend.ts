@@ -26,6 +26,13 @@ export interface BackendCapabilities {
    * caching sets no default time limit on its calls (see the `timeoutMs` page option).
    */
   readonly local: boolean;
+  /**
+   * How long the adapter may hold a write back by design before sending it, in ms: Workers KV
+   * takes one write of a key a second, so its adapter holds the next write of the key that long.
+   * Time limits on writes (`timeoutMs`, page caching's and `createCache`'s) allow this much more,
+   * so a held write is not taken for a store that is down. Missing: 0.
+   */
+  readonly writeSpacingMs: number;
 }
 
 /**

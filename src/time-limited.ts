@@ -17,9 +17,16 @@ import { type StoreCall, wrapCalls } from "./wrap-calls.ts";
  * await store.get(key); // BackendTimeoutError after 250 ms if the server is frozen
  */
 export function timeLimited(backend: Backend, ms: number): Backend {
-  return wrapCalls(backend, <F extends StoreCall>(operation: string, call: F): F =>
-    ((...args: Parameters<F>) =>
-      withDeadline(call(...args), ms, () => {
-        throw new BackendTimeoutError(`the ${backend.name} backend took longer than options.timeoutMs (${ms} ms) to ${operation}`);
-      })) as F);
+  const spacing = backend.capabilities?.writeSpacingMs ?? 0;
+  return wrapCalls(backend, <F extends StoreCall>(operation: string, call: F): F => {
+    // A write the adapter holds back by design (see `writeSpacingMs`) has that much longer.
+    const limit = READS.has(operation) ? ms : ms + spacing;
+    return ((...args: Parameters<F>) =>
+      withDeadline(call(...args), limit, () => {
+        throw new BackendTimeoutError(`the ${backend.name} backend took longer than options.timeoutMs (${ms} ms${limit > ms ? `, and ${spacing} ms for a write it holds back` : ""}) to ${operation}`);
+      })) as F;
+  });
 }
+
+/** The calls that only read. */
+const READS = new Set(["get", "getMany", "getWithTtl", "has", "ttl"]);

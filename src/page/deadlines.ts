@@ -51,11 +51,13 @@ export class StoreDeadlines {
 
   /**
    * Fail a backend call that takes longer than the store's time limit (see the `timeoutMs`
-   * option), and tell the store's circuit breaker whether it answered in time.
+   * option), and tell the store's circuit breaker whether it answered in time. `writes`: the call
+   * writes, so it may wait as long again as the store holds writes back (`writeSpacingMs`).
    */
-  limit<T>(cache: EdgeCache, call: Promise<T>): Promise<T> {
-    const ms = this.deadlineMs(cache);
-    if (ms === 0) return call;
+  limit<T>(cache: EdgeCache, call: Promise<T>, writes = false): Promise<T> {
+    const limit = this.deadlineMs(cache);
+    if (limit === 0) return call;
+    const ms = writes ? limit + (cache.backend.capabilities?.writeSpacingMs ?? 0) : limit;
     const breaker = breakerFor(cache.backend);
     const atDeadline = (): never => {
       const breakMs = breaker.timedOut(this.options.now(), this.options.circuitBreakMs);

@@ -305,7 +305,7 @@ export class PageCacheEngine {
           bodiless: method === "HEAD",
           tagged,
         };
-        await this.deadlines.limit(cache, this.store(cache, request, method, vary, page, decision.timeout + Math.max(0, swr, sie), started));
+        await this.store(cache, request, method, vary, page, decision.timeout + Math.max(0, swr, sie), started);
       })
       .catch((error: unknown) => this.report(error, "store", answering ?? request))
       .finally(() => fill?.end());
@@ -320,25 +320,31 @@ export class PageCacheEngine {
     return { tags: checkTags(tags, "the tags options.tags returned", this.options.tagHeader !== false), at: started };
   }
 
-  /** Store `page`, rendered by a handler called at `started`, unless its URL was purged since then. */
+  /**
+   * Store `page`, rendered by a handler called at `started`, unless its URL was purged since then.
+   * Each step has the store's time limit (see `timeoutMs`), not the whole: a healthy store's
+   * few calls in a row must not add up to a time-out.
+   */
   private async store(cache: EdgeCache, request: Request, method: string, vary: string[], page: StoredPage, timeout: number, started: number): Promise<void> {
+    const limited = <T>(call: Promise<T>, writes = false): Promise<T> => this.deadlines.limit(cache, call, writes);
     const base = await baseKey(request, method, this.options);
-    const purgedAt = await lastPurgedAt(cache, base);
+    const purgedAt = await limited(lastPurgedAt(cache, base));
     if (purgedAt !== undefined && purgedAt >= started) return; // it may hold what the purge was for
-    if (page.tagged) page = { ...page, tagged: { tags: page.tagged.tags, at: await fileUnderTags(cache, page.tagged, this.options) } };
+    if (page.tagged) page = { ...page, tagged: { tags: page.tagged.tags, at: await limited(fileUnderTags(cache, page.tagged, this.options), true) } };
     const memo = varyMemo(cache);
     const mark = memo.mark();
     if (vary.length === 0) {
       memo.delete(base);
-      await writeStreamed(cache, base, storedPageHead(page), page.body, { timeout });
+      await limited(writeStreamed(cache, base, storedPageHead(page), page.body, { timeout }), true);
     } else {
       // The epoch comes from the store, never from the memo: after a purge elsewhere, a remembered
       // epoch would bring the purged variants back.
       // An index there with this epoch, lasting long enough, is left as it is: each variant's
       // first miss would write it again (KV takes one write of a key a second).
-      const { index, current } = await varyIndexFor(cache, base, vary, { at: started, until: this.options.now() + timeout * 1000, purgedAt });
-      await writeStreamed(cache, await variantKey(base, request, vary, this.options, index.epoch), storedPageHead(page), page.body, { timeout });
-      if (!current) await cache.set(base, index, { timeout });
+      const { index, current } = await limited(varyIndexFor(cache, base, vary, { at: started, until: this.options.now() + timeout * 1000, purgedAt }));
+      const key = await variantKey(base, request, vary, this.options, index.epoch);
+      await limited(writeStreamed(cache, key, storedPageHead(page), page.body, { timeout }), true);
+      if (!current) await limited(cache.set(base, index, { timeout }), true);
       memo.set(base, { vary, epoch: index.epoch, until: this.options.now() + this.options.tagCheckMs }, mark);
     }
     // A purge that came between the look above and these writes removed nothing they wrote (or,
@@ -346,10 +352,10 @@ export class PageCacheEngine {
     // unless a render begun after the purge has stored its own there since. That holds for a
     // purge dated before this render began too, if its record landed only now: the index this
     // render took its epoch from may be the one the purge was deleting.
-    const purgedLater = await lastPurgedAt(cache, base);
+    const purgedLater = await limited(lastPurgedAt(cache, base));
     if (purgedLater !== undefined && (purgedLater >= started || purgedLater !== purgedAt)) {
       memo.delete(base);
-      if (await this.holdsOwn(cache, base, vary.length === 0 ? { storedAt: page.storedAt } : { indexAt: started })) await cache.delete(base);
+      if (await limited(this.holdsOwn(cache, base, vary.length === 0 ? { storedAt: page.storedAt } : { indexAt: started }))) await limited(cache.delete(base), true);
     }
   }
 

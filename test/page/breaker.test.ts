@@ -159,6 +159,50 @@ describe("the circuit breaker", () => {
     expect(bench.errors).toHaveLength(8);
   });
 
+  it("limits each of a store's calls, not the few a page's store makes in a row: a store answering each in time is never taken for down", async () => {
+    const late = <T>(answer: () => Promise<T>, ms: number): Promise<T> => new Promise<T>((resolve) => setTimeout(resolve, ms)).then(answer);
+    const bench = pageBench((backend) => ({
+      ...backend,
+      capabilities: { ...backend.capabilities, shared: true, local: false },
+      get: (key) => late(() => backend.get(key), 15),
+      set: (key, value, ttl) => late(() => backend.set(key, value, ttl), 15),
+    }));
+    const handler = cachePage(60, limited(bench, { tags: () => ["catalogue"] }))(counted());
+    for (const path of ["/a", "/b", "/c", "/d"]) {
+      const answered = read(handler(new Request(`https://example.com${path}`)));
+      await vi.advanceTimersByTimeAsync(20);
+      expect((await answered).cacheStatus).toBe("edgecache; fwd=uri-miss; stored");
+      const writes = bench.settle();
+      await vi.advanceTimersByTimeAsync(200); // five calls or so, 15 ms each
+      await writes;
+    }
+    expect(bench.errors).toEqual([]);
+    const hit = read(handler(new Request("https://example.com/a")));
+    await vi.advanceTimersByTimeAsync(40);
+    expect((await hit).cacheStatus).toBe("edgecache; hit; ttl=60");
+  });
+
+  it("gives a write the time the store holds writes back by design (writeSpacingMs, KV's second between writes of a key) on top of timeoutMs", async () => {
+    const bench = pageBench((backend) => ({
+      ...backend,
+      capabilities: { ...backend.capabilities, shared: true, local: false, writeSpacingMs: 100 },
+      set: (key, value, ttl) => new Promise<void>((resolve) => setTimeout(resolve, 90)).then(() => backend.set(key, value, ttl)),
+    }));
+    const handler = cachePage(60, limited(bench))(counted());
+    const answered = read(handler(new Request(URL_A)));
+    expect((await answered).cacheStatus).toBe("edgecache; fwd=uri-miss; stored");
+    const writes = bench.settle();
+    await vi.advanceTimersByTimeAsync(100);
+    await writes;
+    expect(bench.errors).toEqual([]);
+    expect((await read(handler(new Request(URL_A)))).cacheStatus).toBe("edgecache; hit; ttl=60");
+    const values = createCache({ backend: bench.backend, timeoutMs: 20 });
+    const set = values.set("k", "v");
+    await vi.advanceTimersByTimeAsync(100);
+    await set;
+    expect(await values.get("k")).toBe("v");
+  });
+
   it("refuses a circuitBreakMs that is not a non-negative number, naming it", () => {
     expect(() => cachePage(60, { circuitBreakMs: -1 })).toThrow(/options\.circuitBreakMs/);
     expect(() => cachePage(60, { circuitBreakMs: "5s" as unknown as number })).toThrow(/options\.circuitBreakMs/);
