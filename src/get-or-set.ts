@@ -100,22 +100,33 @@ function orSooner<T>(own: Promise<T>, other: Promise<T>): Promise<T> {
 /** Carries work that goes on after `getOrSet` has answered (Workers' `ctx.waitUntil`). */
 type WaitUntil = ((promise: Promise<unknown>) => void) | undefined;
 
+/** What is being computed in this isolate, per store: caches made per request over one store share it. */
+interface UnderWay {
+  /** The computations under way, by made key, with where purges stood when a tagged one began. */
+  filling: Map<string, Filling>;
+  /** The background recomputations under way (see `refresh`), by made key, with when each began. */
+  refreshing: Map<string, { began: number }>;
+}
+
+const underWay = new WeakMap<object, UnderWay>();
+
 /**
  * One cache's computations in this isolate: the misses being filled and the values being
- * refreshed, by made key.
+ * refreshed, by made key, shared with every cache over the same store (its `identity`).
  *
  * @example
  * const value = await fills.fill(plan, undefined, undefined);
  */
 export class Fills {
   private readonly host: FillHost;
-  /** The computations under way, by made key, with where purges stood when a tagged one began. */
-  private readonly filling = new Map<string, Filling>();
-  /** The background recomputations under way in this isolate (see `refresh`), by key, with when each began. */
-  private readonly refreshing = new Map<string, { began: number }>();
+  private readonly filling: Map<string, Filling>;
+  private readonly refreshing: Map<string, { began: number }>;
 
   constructor(host: FillHost) {
     this.host = host;
+    let shared = underWay.get(host.identity);
+    if (!shared) underWay.set(host.identity, (shared = { filling: new Map(), refreshing: new Map() }));
+    ({ filling: this.filling, refreshing: this.refreshing } = shared);
   }
 
   /**

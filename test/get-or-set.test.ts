@@ -12,6 +12,9 @@ import { FactoryTimeoutError } from "../src/errors.ts";
 import { fakeClock } from "./conformance/fake-clock.ts";
 
 /** A store shared by "processes", counting lock attempts; `failAdds` makes every add fail. */
+/** `backend` as another process reaches the same store: an identity of its own, so nothing this process has under way in memory is shared with it. */
+const otherProcess = (backend: Backend): Backend => ({ ...backend, identity: {} });
+
 function sharedStore(options: { atomicAdd?: boolean; failAdds?: boolean } = {}) {
   const store = memory();
   const locks: string[] = [];
@@ -35,10 +38,22 @@ function slowFactory(result: string) {
   return { compute: async () => { calls++; await gate; return result; }, open, calls: () => calls };
 }
 
+describe("getOrSet in one isolate", () => {
+  it("computes a missing value once for caches made per request over one store (a Worker's binding)", async () => {
+    const backend = memory();
+    const factory = slowFactory("the report");
+    const calls = [createCache({ backend }), createCache({ backend })].map((cache) => cache.getOrSet("report", factory.compute));
+    await vi.waitFor(() => expect(factory.calls()).toBe(1));
+    factory.open();
+    expect(await Promise.all(calls)).toEqual(["the report", "the report"]);
+    expect(factory.calls()).toBe(1);
+  });
+});
+
 describe("getOrSet across processes", () => {
   it("computes a missing value once: the other process waits for it and gets the same", async () => {
     const { backend, locks } = sharedStore();
-    const [one, two] = [createCache({ backend }), createCache({ backend })];
+    const [one, two] = [createCache({ backend }), createCache({ backend: otherProcess(backend) })];
     const factory = slowFactory("the report");
     const first = one.getOrSet("report", factory.compute);
     await vi.waitFor(() => expect(factory.calls()).toBe(1)); // the first holds the lock, computing
@@ -102,7 +117,7 @@ describe("getOrSet across processes", () => {
 
   it("takes over when the process holding the lock fails without storing a value", async () => {
     const { backend, locks } = sharedStore();
-    const [one, two] = [createCache({ backend }), createCache({ backend })];
+    const [one, two] = [createCache({ backend }), createCache({ backend: otherProcess(backend) })];
     let fail!: (error: Error) => void;
     const first = one.getOrSet("report", () => new Promise<string>((_, reject) => (fail = reject)));
     await vi.waitFor(() => expect(fail).toBeDefined()); // the first holds the lock, computing
@@ -117,7 +132,7 @@ describe("getOrSet across processes", () => {
 
   it("computes it too once collapseMs has passed without a value", async () => {
     const { backend } = sharedStore();
-    const [one, two] = [createCache({ backend }), createCache({ backend })];
+    const [one, two] = [createCache({ backend }), createCache({ backend: otherProcess(backend) })];
     const factory = slowFactory("slow");
     const first = one.getOrSet("report", factory.compute);
     await vi.waitFor(() => expect(factory.calls()).toBe(1)); // the first holds the lock, computing
@@ -335,7 +350,7 @@ describe("getOrSet with refreshAhead", () => {
 
   it("leaves the refresh to the process that holds the store's lock", async () => {
     const { backend, locks } = sharedStore();
-    const [one, two] = [createCache({ backend }), createCache({ backend })];
+    const [one, two] = [createCache({ backend }), createCache({ backend: otherProcess(backend) })];
     await one.set("report", "old", { timeout: 5 });
     const factory = slowFactory("new");
     const refreshes: Array<Promise<unknown>> = [];
@@ -468,7 +483,7 @@ describe("getOrSet with softTimeoutMs", () => {
 
   it("answers with the stale copy while waiting that long for another process's computation", async () => {
     const { backend } = sharedStore();
-    const [one, two] = [createCache({ backend, timeout: 60 }), createCache({ backend, timeout: 60 })];
+    const [one, two] = [createCache({ backend, timeout: 60 }), createCache({ backend: otherProcess(backend), timeout: 60 })];
     const options = { staleIfError: 300, softTimeoutMs: 100, collapseMs: 5000 };
     await one.getOrSet("rates", () => "old", options);
     await backend.delete(one.makeKey("rates")); // expired: only the stale copy is left

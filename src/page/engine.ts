@@ -115,22 +115,39 @@ export class PageCacheEngine {
     }
 
     // Another request in this isolate is already filling this page: wait for it, then look again.
-    const pending = lookup.fwd !== "miss" && this.options.collapseMs > 0 ? this.fills.pending(cache, lookup.missKey) : undefined;
     // A fill that outlasts collapseMs may never end: on Workers its request may have ended (a
-    // client that went away), and its work with it. This request's fill then takes its place.
-    let overdue = false;
+    // client that went away), and its work with it. The first request to find it overdue then
+    // takes it over, and the others wait for that one.
+    const collapseMs = this.options.collapseMs;
+    const pending = lookup.fwd !== "miss" && collapseMs > 0 ? this.fills.pending(cache, lookup.missKey, collapseMs) : undefined;
+    let takeover: Fill | undefined;
     if (pending) {
-      overdue = await withDeadline(pending.then(() => false), this.options.collapseMs, () => true);
+      for (let waited = pending; ;) {
+        const overdue = await withDeadline(waited.done.then(() => false), Math.max(0, waited.began + collapseMs - performance.now()), () => true);
+        if (!overdue) break;
+        const current = this.fills.pending(cache, lookup.missKey);
+        if (current && current !== waited) {
+          waited = current; // taken over by another request meanwhile
+          continue;
+        }
+        takeover = this.startFill(cache, lookup.missKey, request); // at once: the others find it
+        break;
+      }
+      const overdueKey = lookup.missKey;
       release(lookup.page);
       lookup = await this.lookups.find(cache, request, method);
       now = this.options.now();
+      if (takeover && (lookup.missKey !== overdueKey || lookup.fwd === "miss" || (usable(lookup.page) && (now < lookup.page.freshUntil || this.backingOff(cache, lookup.page, lookup.missKey, now))))) {
+        void takeover.end(); // answered without it, or it is another page's now
+        takeover = lookup.fwd === "miss" || lookup.missKey === overdueKey ? undefined : this.startFill(cache, lookup.missKey, request);
+      }
       if (usable(lookup.page) && now < lookup.page.freshUntil) return this.answers.hit(request, method, lookup.page, now, "collapsed");
       // The fill waited for failed: the stale page stands in rather than every waiter calling the handler.
       if (usable(lookup.page) && this.backingOff(cache, lookup.page, lookup.missKey, now)) return this.answers.hit(request, method, lookup.page, now, "stale-if-error");
     }
     // Another process may be filling it (a shared store with an atomic add).
     let held = false;
-    if (!pending && lookup.fwd !== "miss" && this.options.collapseMs > 0 && sharesLocks(cache.backend)) {
+    if (!pending && lookup.fwd !== "miss" && collapseMs > 0 && sharesLocks(cache.backend)) {
       const waited = await this.waitForOtherProcess(cache, request, method, lookup, usable);
       if (waited.fresh) return this.answers.hit(request, method, waited.fresh, waited.now, "collapsed");
       ({ lookup, now, held } = waited);
@@ -139,7 +156,7 @@ export class PageCacheEngine {
     // A page was found, but too old to serve: a stale miss (RFC 9211), not a missing one.
     const fwd = usable(lookup.page) ? "stale" : lookup.fwd;
     if (lookup.page !== stale) release(lookup.page);
-    const fill = (pending && !overdue) || lookup.fwd === "miss" ? undefined : this.startFill(cache, lookup.missKey, request);
+    const fill = takeover ?? (pending || lookup.fwd === "miss" ? undefined : this.startFill(cache, lookup.missKey, request));
     if (fill) fill.held = held;
 
     let response: Response;

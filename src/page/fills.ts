@@ -5,6 +5,7 @@
  * key, taken by the first process to miss. Stores without an atomic add (Workers KV, the Cache
  * API) and in-isolate stores do with the isolate's promises. The locks are `locks.ts`'s.
  */
+import { identityOf } from "../backend.ts";
 import type { EdgeCache } from "../cache.ts";
 import { takeLock } from "../locks.ts";
 
@@ -44,40 +45,49 @@ export interface Fill {
   end(): Promise<void>;
 }
 
+/** A fill under way, as those waiting for it see it: it settles `done` when it ends; `began` is its `performance.now()`. */
+export interface PendingFill {
+  readonly done: Promise<void>;
+  readonly began: number;
+}
+
 /**
- * The fills under way in this isolate, per cache.
+ * The fills under way in this isolate, per store (its `identity`) and by the key the store sees:
+ * caches made per request over one store (Workers' bindings, a pool) share them.
  *
  * @example
  * const fill = fills.start(cache, key, report);
  * try { await fillThePage() } finally { fill.end() }
  */
 export class Fills {
-  private readonly underWay = new WeakMap<EdgeCache, Map<string, { done: Promise<void>; began: number }>>();
+  private readonly underWay = new WeakMap<object, Map<string, PendingFill>>();
 
   /**
-   * Settles when this isolate's fill of `key` ends; `undefined` when there is none, or (with
-   * `withinMs`) when it began longer ago than that: on Workers its request may have ended.
+   * This isolate's fill of `key`; `undefined` when there is none, or (with `withinMs`) when it
+   * began longer ago than that: on Workers its request may have ended.
    */
-  pending(cache: EdgeCache, key: string, withinMs = Infinity): Promise<void> | undefined {
-    const fill = this.underWay.get(cache)?.get(key);
-    return fill && performance.now() - fill.began <= withinMs ? fill.done : undefined;
+  pending(cache: EdgeCache, key: string, withinMs = Infinity): PendingFill | undefined {
+    const fill = this.underWay.get(identityOf(cache.backend))?.get(cache.makeKey(key));
+    return fill && performance.now() - fill.began <= withinMs ? fill : undefined;
   }
 
   /** Mark `key` as being filled here. A failure to free the store-wide lock goes to `onError`. */
   start(cache: EdgeCache, key: string, onError: (error: unknown) => void): Fill {
-    let fills = this.underWay.get(cache);
-    if (!fills) this.underWay.set(cache, (fills = new Map()));
+    const store = identityOf(cache.backend);
+    let fills = this.underWay.get(store);
+    if (!fills) this.underWay.set(store, (fills = new Map()));
     let finish!: () => void;
     const done = new Promise<void>((resolve) => (finish = resolve));
     const entry = { done, began: performance.now() };
-    fills.set(key, entry);
+    const made = cache.makeKey(key);
+    fills.set(made, entry);
     let ended = false;
     const fill: Fill = {
       held: false,
       end() {
         if (ended) return Promise.resolve();
         ended = true;
-        if (fills.get(key) === entry) fills.delete(key);
+        if (fills.get(made) === entry) fills.delete(made);
         finish();
         return fill.held ? releaseFill(cache, key).catch(onError) : Promise.resolve();
       },

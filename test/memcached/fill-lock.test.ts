@@ -83,7 +83,7 @@ it("getOrSet computes a missing value once when two processes ask at once", asyn
 });
 
 it("getOrSet refreshes a value ahead of its expiry once when two processes find it due", async () => {
-  const [one, two] = [createCache({ backend: memcache.client() }), createCache({ backend: memcache.client() })];
+  const [one, two] = [createCache({ backend: hooked(memcache.client()).backend }), createCache({ backend: hooked(memcache.client()).backend })];
   await one.set("rates", "old", { timeout: 5 });
   const work = gated(() => "new");
   const refreshes: Array<Promise<unknown>> = [];
@@ -109,6 +109,7 @@ function hooked(client: MemcachedBackend, hook: (call: number) => Promise<void> 
   let released!: () => void;
   const lockLetGo = new Promise<void>((resolve) => (released = resolve));
   const backend: MemcachedBackend = Object.assign(Object.create(client) as MemcachedBackend, {
+    identity: {}, // another process's: nothing under way in this one's memory is shared with it
     add: async (...args: Parameters<NonNullable<MemcachedBackend["add"]>>) => {
       await hook(++calls);
       return client.add!(...args);

@@ -390,6 +390,49 @@ describe("where edgecache is stricter than Django (DESIGN.md's table)", () => {
     }
   });
 
+  it("lets the first request to find a fill overdue take it over at once, and the requests with it wait for that one", async () => {
+    const bench = pageBench();
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      let calls = 0;
+      let answer!: () => void;
+      const handler = cachePage(60, options(bench, { collapseMs: 1000 }))((_request: Request) => {
+        calls++;
+        if (calls === 1) return new Promise<Response>(() => {}); // its request ended, and its render with it
+        return new Promise<Response>((resolve) => (answer = () => resolve(new Response("the page"))));
+      });
+      void handler(new Request("https://example.com/"));
+      await vi.advanceTimersByTimeAsync(1500); // overdue before these come
+      vi.spyOn(performance, "now").mockReturnValue(performance.now() + 1500);
+      const later = Array.from({ length: 5 }, () => read(handler(new Request("https://example.com/"))));
+      for (let ms = 0; ms < 20 && calls < 2; ms++) await vi.advanceTimersByTimeAsync(1);
+      answer();
+      const statuses = (await Promise.all(later)).map((response) => response.cacheStatus);
+      expect(statuses).toEqual(["edgecache; fwd=uri-miss; stored", ...Array(4).fill("edgecache; hit; ttl=60; detail=collapsed")]);
+      expect(calls).toBe(2);
+    } finally {
+      vi.useRealTimers();
+      vi.restoreAllMocks();
+    }
+  });
+
+  it("collapses the misses of caches made per request over one store (a Worker's binding): they share what is under way", async () => {
+    const bench = pageBench();
+    let calls = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const handler = cachePage(60, { ...options(bench), cache: () => createCache({ backend: bench.backend }) })(async (_request: Request) => {
+      calls++;
+      await gate;
+      return new Response("the page");
+    });
+    const answers = Array.from({ length: 5 }, () => read(handler(new Request("https://example.com/"))));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    release();
+    expect((await Promise.all(answers)).map((answer) => answer.body)).toEqual(Array(5).fill("the page"));
+    expect(calls).toBe(1);
+  });
+
   it("with stripSetCookie and sendCacheHeaders: false, adds no lifetime but still marks the cookies private, and stores none", async () => {
     const bench = pageBench();
     const setsCookie = view({ headers: { "set-cookie": "sessionid=secret", "cache-control": "public, no-transform" } });
