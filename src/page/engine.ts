@@ -412,7 +412,15 @@ export class PageCacheEngine {
       const started = orderedNow(this.options.now);
       const response = await run(request.clone());
       handled();
-      if (response.status >= 500) this.handlerFailed(cache, key);
+      if (response.status >= 500) {
+        this.handlerFailed(cache, key);
+        // The page it was to replace may stand in for a failure (stale-if-error): it stays, as a
+        // miss keeps a stale page over a failing handler's answer.
+        if (this.options.now() < lookup.page!.staleIfErrorUntil) {
+          response.body?.cancel().catch(() => {});
+          return fill.end();
+        }
+      }
       let store: Promise<unknown> | undefined;
       const stored = this.update(cache, request, method, response, started, "uri-miss", (write) => (store = write), fill);
       await stored.body?.pipeTo(new WritableStream());

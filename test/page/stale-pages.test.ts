@@ -19,6 +19,21 @@ describe("stale pages", () => {
     expect([refreshed.body, refreshed.cacheStatus]).toEqual(["page 2 for /", "edgecache; hit; ttl=60"]);
   });
 
+  it("keeps the stale page when its refresh fails with a 5xx it may stand in for, even one that may be stored", async () => {
+    const bench = pageBench();
+    let down = false;
+    const handler = cachePage(60, options(bench, { staleWhileRevalidate: 30, staleIfError: 3600, statusTimeouts: { 503: 30 } }))(async (_request: Request) =>
+      down ? new Response("maintenance", { status: 503 }) : new Response("good page"));
+    await get(handler, bench, "https://example.com/");
+    bench.clock.advance(61);
+    down = true;
+    const revalidating = await get(handler, bench, "https://example.com/");
+    expect([revalidating.body, revalidating.cacheStatus]).toEqual(["good page", "edgecache; hit; ttl=-1; detail=revalidating"]);
+    bench.clock.advance(6); // past errorBackoffMs
+    const next = await get(handler, bench, "https://example.com/");
+    expect([next.status, next.body]).toEqual([200, "good page"]);
+  });
+
   it("refreshes a stale page in full when the request that found it was conditional or asked for a range", async () => {
     const bench = pageBench();
     const v = view({ headers: { etag: '"v1"' } });
