@@ -238,17 +238,19 @@ export class PageCacheEngine {
       now = this.options.now();
       return usable(lookup.page) && now < lookup.page.freshUntil ? lookup.page : undefined;
     };
-    let claimed = await this.claim(cache, lookup.missKey, request);
+    const key = lookup.missKey;
+    let claimed = await this.claim(cache, key, request);
     const nextPoll = pollsFor(this.options.collapseMs);
     while (claimed === false && (await nextPoll())) {
       let fresh = await lookAgain();
       if (fresh) return { fresh, lookup, now, held: false };
       if (lookup.fwd === "miss") break; // the store failed: waiting on it is pointless
-      claimed = await this.claim(cache, lookup.missKey, request);
+      claimed = await this.claim(cache, key, request);
       // The holder may have stored the page and let go of its lock between that look and this
-      // claim: look once more before running the handler a second time.
-      if (claimed === true && (fresh = await lookAgain())) {
-        releaseFill(cache, lookup.missKey).catch((error: unknown) => this.report(error, "store", request));
+      // claim: look once more before running the handler a second time. A look that fails leaves
+      // no fill to free the lock: it is freed here.
+      if (claimed === true && ((fresh = await lookAgain()) || (lookup as Lookup).fwd === "miss")) {
+        releaseFill(cache, key).catch((error: unknown) => this.report(error, "store", request));
         return { fresh, lookup, now, held: false };
       }
     }

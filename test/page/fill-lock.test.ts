@@ -139,6 +139,36 @@ describe("collapsing across processes (shared stores with an atomic add)", () =>
     expect((await handler(new Request(URL))).headers.get("cache-status")).toBe("edgecache; hit; ttl=60");
   });
 
+  it("frees a lock it took when its look for the page just after fails, as no fill is left to free it", async () => {
+    const store = memory();
+    let claims = 0;
+    let failGets = false;
+    const cache = createCache({
+      backend: {
+        ...store,
+        capabilities: { ...store.capabilities, shared: true },
+        get: async (key) => {
+          if (failGets) throw new Error("store down");
+          return store.get(key);
+        },
+        add: async (key, value, ttl) => {
+          const added = await store.add!(key, value, ttl);
+          if (key.includes("lock.") && ++claims === 1) await store.delete(key); // the holder lets go, without a page
+          if (key.includes("lock.") && claims === 2) failGets = added; // the next look fails
+          return added;
+        },
+      },
+    });
+    const lock = cache.makeKey(`lock.page.GET.0:.${URL}`);
+    await store.add!(lock, new Uint8Array(1), 5); // another process is filling the page
+    const errors: unknown[] = [];
+    const answer = await cachePage(60, { cache, onError: (error) => errors.push(error) })((_request: Request) => new Response("the report"))(new Request(URL));
+    expect([answer.status, await answer.text()]).toEqual([200, "the report"]);
+    failGets = false;
+    await expect.poll(() => store.get(lock)).toBeUndefined();
+    expect(errors.map(String)).toContain("Error: store down");
+  });
+
   it("spreads the waiting processes' polls: 10 ms doubling to 200 ms, each between half and all of it", () => {
     const ceilings = [10, 20, 40, 80, 160, 200, 200];
     expect(ceilings.map((_, attempt) => pollPause(attempt, () => 0))).toEqual(ceilings.map((ceiling) => ceiling / 2));
