@@ -53,10 +53,26 @@ export class PageLookups {
     this.report = report;
   }
 
-  /** Find the page for a request: the GET page, or for HEAD the GET page then a HEAD page. Never throws. */
+  /**
+   * Find the page for a request: the GET page, or for HEAD the GET page, unless it is missing or
+   * no longer fresh and a HEAD page is there that is (stored by a HEAD request that found the GET
+   * page stale). Never throws.
+   */
   find(cache: EdgeCache, request: Request, method: string): Promise<Lookup> {
     const get = this.findFor(cache, request, "GET");
-    return method === "HEAD" ? get.then((found) => (found.page ? { ...found, fromGet: true } : this.findFor(cache, request, "HEAD"))) : get;
+    return method === "HEAD" ? get.then((found) => this.headOrGet(cache, request, found)) : get;
+  }
+
+  private async headOrGet(cache: EdgeCache, request: Request, get: Lookup): Promise<Lookup> {
+    if (!get.page) return this.findFor(cache, request, "HEAD");
+    if (this.options.now() < get.page.freshUntil) return { ...get, fromGet: true };
+    const head = await this.findFor(cache, request, "HEAD");
+    if (head.page && this.options.now() < head.page.freshUntil) {
+      release(get.page);
+      return head;
+    }
+    release(head.page);
+    return { ...get, fromGet: true };
   }
 
   /** Find the page stored for `method`: under the base key, or under a variant key when it varies. Never throws. */

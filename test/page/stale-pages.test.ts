@@ -34,6 +34,18 @@ describe("stale pages", () => {
     expect([next.status, next.body]).toEqual([200, "good page"]);
   });
 
+  it("answers HEAD requests from the HEAD page one of them stored while the GET page is stale, rather than running the handler for each", async () => {
+    const bench = pageBench();
+    const v = view();
+    const handler = cachePage(60, options(bench, { staleIfError: 3600 }))(v);
+    await get(handler, bench, "https://example.com/");
+    bench.clock.advance(70); // the GET page is stale, kept for stale-if-error
+    const heads = [];
+    for (let i = 0; i < 3; i++) heads.push((await get(handler, bench, "https://example.com/", { method: "HEAD" })).cacheStatus);
+    expect(heads).toEqual(["edgecache; fwd=stale; stored", "edgecache; hit; ttl=60", "edgecache; hit; ttl=60"]);
+    expect(v.seen.map((request) => request.method)).toEqual(["GET", "HEAD"]);
+  });
+
   it("refreshes a stale page in full when the request that found it was conditional or asked for a range", async () => {
     const bench = pageBench();
     const v = view({ headers: { etag: '"v1"' } });
