@@ -190,6 +190,8 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
   const matchEntry = async <T>(location: string, use: (found: StoredEntry, at: number) => T | Promise<T>): Promise<T | undefined> => {
     const at = now();
     const generation = currentGeneration(at);
+    // Waited for below, unless the entry's read fails first: then its failure goes unheard.
+    if (typeof generation !== "string") generation.catch(() => {});
     const response = await match(location);
     const found = typeof generation === "string" ? entryOf(response, generation) : await entryOnceRead(response, generation);
     return found && use(found, at);
