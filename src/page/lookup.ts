@@ -4,7 +4,7 @@
  * page found is checked against its tags' purge records. Store failures are reported and come
  * back as a `miss`, never as an error.
  */
-import { type EdgeCache, readSharedStreamed } from "../cache.ts";
+import { type EdgeCache, isStreamedBytes, readSharedStreamed } from "../cache.ts";
 import { CorruptEntryError } from "../errors.ts";
 import { release } from "./answer.ts";
 import { baseKey, variantKey } from "./keys.ts";
@@ -84,7 +84,7 @@ export class PageLookups {
       const known = memo.get(base);
       if (known && known.until > this.options.now()) return await this.findVariant(cache, request, base, known.vary, known.epoch);
       const mark = memo.mark();
-      const value = await this.limit(cache, readSharedStreamed(cache, base));
+      const value = await this.read(cache, base);
       const page = decodeStoredPage(value);
       if (page) return page.tagged ? await this.unlessPurged(cache, page, page.tagged, base, "uri-miss") : { page, missKey: base, fwd: "uri-miss" };
       if (isVaryIndex(value)) {
@@ -99,9 +99,20 @@ export class PageLookups {
     }
   }
 
+  /** What is stored under `key`, within the time limit; a streamed page that comes too late is let go of. */
+  private read(cache: EdgeCache, key: string): Promise<unknown> {
+    const reading = readSharedStreamed(cache, key);
+    return this.limit(cache, reading).catch((error: unknown) => {
+      reading.then((late) => {
+        if (isStreamedBytes(late)) late.rest.cancel().catch(() => {});
+      }, () => {});
+      throw error;
+    });
+  }
+
   private async findVariant(cache: EdgeCache, request: Request, base: string, vary: readonly string[], epoch: string | undefined): Promise<Lookup> {
     const key = await variantKey(base, request, vary, this.options, epoch);
-    const value = await this.limit(cache, readSharedStreamed(cache, key));
+    const value = await this.read(cache, key);
     const page = decodeStoredPage(value);
     if (page) return page.tagged ? this.unlessPurged(cache, page, page.tagged, key, "vary-miss") : { page, missKey: key, fwd: "vary-miss" };
     this.dropIfCorrupt(cache, key, value, request);

@@ -189,4 +189,23 @@ describe("streamed pages", () => {
     expect(t.errors).toHaveLength(1);
     expect(t.bodies).toMatchObject({ opened: 1, cancelled: 1 });
   });
+  it("lets go of a streamed page whose read came back after the time limit: its body is cancelled, not left open", async () => {
+    const clock = fakeClock();
+    const { backend, bodies } = streamingMemory({ now: clock.now, chunkBytes: 4096 });
+    let late = false;
+    const slow = { ...backend, capabilities: { ...backend.capabilities, shared: true, local: false }, streams: { ...backend.streams!, get: async (key: string) => {
+      if (late) await new Promise((resolve) => setTimeout(resolve, 30));
+      return backend.streams!.get(key);
+    } } };
+    const pending: Array<Promise<unknown>> = [];
+    const handler = cachePage(60, { cache: createCache({ backend: slow }), now: clock.now, timeoutMs: 10, waitUntil: (p) => void pending.push(p), onError: () => {} })((_request: Request) => new Response(BODY));
+    await (await handler(get())).text();
+    await Promise.all(pending.splice(0));
+    late = true;
+    const answer = await handler(get());
+    expect(answer.headers.get("cache-status")).toBe("edgecache; fwd=miss; stored");
+    await answer.text();
+    await expect.poll(() => bodies.cancelled).toBe(1);
+    expect(bodies.opened).toBe(1);
+  });
 });
