@@ -261,8 +261,10 @@ export async function tagVerdicts(cache: EdgeCache, list: ReadonlyArray<Readonly
  * none, and say when to file it as made. A missing record may be one never written or one the
  * store lost after a purge, so it is written as of now, never earlier: what was filed under the
  * lost one stays ended. The new thing is then filed as made now (after its new records), unless
- * a record there says it is ended or stale already: it keeps `tagged.at`, and that verdict. Tags
- * whose record this isolate read or wrote within `tagCheckMs` are taken as having one.
+ * a record says it is ended or stale: all are read again from the store first (a purge of another
+ * tag may have come while it was made, and this isolate's memo not know it yet), and if any
+ * does, it keeps `tagged.at`, and that verdict. Tags whose record this isolate read or wrote
+ * within `tagCheckMs` are taken as having one.
  *
  * @example
  * const at = await fileUnderTags(cache, { tags: ["product:42"], at: startedAt }, { now: Date.now, tagCheckMs: 1000 });
@@ -283,24 +285,34 @@ export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>, 
   if (unknown.length === 0) return tagged.at;
   const mark = memo.mark();
   const records = await readTagRecords(cache, unknown);
-  const created = await Promise.all(unknown.map(async (key, i) => {
+  /** The records this call wrote, by key, with their times. */
+  const created = new Map<string, number>();
+  await Promise.all(unknown.map(async (key, i) => {
     const made = cache.makeKey(key);
     const record = records[i];
     if (record !== undefined) {
       memo.set(made, { record, readAt: now }, mark);
       if (verdictOf(record, tagged.at) !== undefined) good = false;
-      return false;
+      return;
     }
     const at = orderedNow(clock.now);
     if (await cache.add(key, at, { timeout: null })) {
       memo.set(made, { record: { purged: at }, readAt: now }, mark);
-      return true;
+      created.set(key, at);
+      return;
     }
     memo.delete(made); // another got there first: read the record that is there now
     good = false; // which this isolate has not seen
-    return false;
   }));
-  return good && created.includes(true) ? orderedNow(clock.now) : tagged.at;
+  if (!good || created.size === 0) return tagged.at;
+  const current = await readTagRecords(cache, keys);
+  const unchanged = keys.every((key, i) => {
+    const record = current[i];
+    const own = created.get(key);
+    if (own === undefined) return verdictOf(record, tagged.at) === undefined;
+    return record !== undefined && record.purged === own && (record.soft === undefined || record.soft < tagged.at);
+  });
+  return unchanged ? orderedNow(clock.now) : tagged.at;
 }
 
 /**
