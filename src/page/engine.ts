@@ -137,13 +137,15 @@ export class PageCacheEngine {
       release(lookup.page);
       lookup = await this.lookups.find(cache, request, method);
       now = this.options.now();
+      const tookOver = takeover !== undefined;
       if (takeover && (lookup.missKey !== overdueKey || lookup.fwd === "miss" || (usable(lookup.page) && (now < lookup.page.freshUntil || this.backingOff(cache, lookup.page, lookup.missKey, now))))) {
         void takeover.end(); // answered without it, or it is another page's now
-        takeover = lookup.fwd === "miss" || lookup.missKey === overdueKey ? undefined : this.startFill(cache, lookup.missKey, request);
+        takeover = undefined;
       }
       if (usable(lookup.page) && now < lookup.page.freshUntil) return this.answers.hit(request, method, lookup.page, now, "collapsed");
       // The fill waited for failed: the stale page stands in rather than every waiter calling the handler.
       if (usable(lookup.page) && this.backingOff(cache, lookup.page, lookup.missKey, now)) return this.answers.hit(request, method, lookup.page, now, "stale-if-error");
+      if (tookOver && !takeover && lookup.fwd !== "miss") takeover = this.startFill(cache, lookup.missKey, request); // the page it is now
     }
     // Another process may be filling it (a shared store with an atomic add).
     let held = false;

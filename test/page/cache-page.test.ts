@@ -416,6 +416,29 @@ describe("where edgecache is stricter than Django (DESIGN.md's table)", () => {
     }
   });
 
+  it("leaves no fill behind when the page it took over turns out to vary and is found fresh: later misses of it wait for nothing", async () => {
+    const bench = pageBench();
+    const page = (request: Request) => new Response(`page for ${request.headers.get("x-a")}`, { headers: { vary: "X-A" } });
+    let first = true;
+    const wedged = cachePage(60, options(bench, { collapseMs: 300 }))((request: Request) => {
+      if (!first) return page(request);
+      first = false;
+      return new Promise<Response>(() => {}); // its request ended, and its render with it
+    });
+    const other = cachePage(60, options(bench))(page); // another route over the same pages
+    const request = () => new Request("https://example.com/p", { headers: { "x-a": "1" } });
+    void wedged(request());
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const waiting = read(wedged(request())); // waits for the wedged fill of the base key
+    await read(other(request())); // stores the vary index and the variant meanwhile
+    await bench.settle();
+    expect((await waiting).cacheStatus).toBe("edgecache; hit; ttl=60; detail=collapsed"); // found under the variant key
+    await bench.backend.delete((await getCacheKey(request(), { cache: bench.cache }))!.replace(/^/, ":1:"));
+    const started = performance.now();
+    expect((await read(wedged(request()))).cacheStatus).toBe("edgecache; fwd=vary-miss; stored");
+    expect(performance.now() - started).toBeLessThan(150); // not the 300 ms (collapseMs) of a fill left behind
+  });
+
   it("collapses the misses of caches made per request over one store (a Worker's binding): they share what is under way", async () => {
     const bench = pageBench();
     let calls = 0;
