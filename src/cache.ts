@@ -568,6 +568,7 @@ class Cache implements EdgeCache {
     this.fills = new Fills({
       store: this.store,
       identity: identityOf(backend),
+      mode: { serializer, ignoreErrors: this.ignoreErrors },
       read: async (made, staleToo) => {
         const found = await this.find(made, false);
         return found === ENDED || found === undefined || staleToo || !found.stale ? found : undefined;

@@ -18,12 +18,18 @@ import { DEFAULT_COLLAPSE_MS, pollsFor, takeLock } from "./locks.ts";
  * report what fails without failing the call, its clock, and where its purges of tags stand.
  *
  * @example
- * const fills = new Fills({ store, read, attempt, report: (error) => onError?.(error, "getOrSet"), now: Date.now, purgeMark: () => tagPurgeMark(cache) });
+ * const fills = new Fills({ store, identity, mode: { serializer, ignoreErrors }, read, attempt, report: (error) => onError?.(error, "getOrSet"), now: Date.now, purgeMark: () => tagPurgeMark(cache) });
  */
 export interface FillHost {
   readonly store: CompleteBackend;
   /** The store's identity (see `Backend.identity`): failed computations are remembered per identity and made key. */
   readonly identity: object;
+  /**
+   * How the cache stores and reads what it computes: its serializer and whether it ignores store
+   * errors. Caches over one store share computations only when these are the same, so each gets
+   * a value, or an error, as it would have on its own.
+   */
+  readonly mode: { serializer: object; ignoreErrors: boolean };
   /** The clock of the error backoff, in ms. */
   now(): number;
   /** Where this isolate's purges of tags on the store stand (see `tagPurgeMark`): a value computed since another purge may be ended. */
@@ -108,11 +114,23 @@ interface UnderWay {
   refreshing: Map<string, { began: number }>;
 }
 
-const underWay = new WeakMap<object, UnderWay>();
+/** What is under way, by store identity, serializer, and `ignoreErrors`. */
+const underWay = new WeakMap<object, WeakMap<object, Map<boolean, UnderWay>>>();
+
+function sharedWith({ identity, mode }: FillHost): UnderWay {
+  let bySerializer = underWay.get(identity);
+  if (!bySerializer) underWay.set(identity, (bySerializer = new WeakMap()));
+  let byMode = bySerializer.get(mode.serializer);
+  if (!byMode) bySerializer.set(mode.serializer, (byMode = new Map()));
+  let shared = byMode.get(mode.ignoreErrors);
+  if (!shared) byMode.set(mode.ignoreErrors, (shared = { filling: new Map(), refreshing: new Map() }));
+  return shared;
+}
 
 /**
  * One cache's computations in this isolate: the misses being filled and the values being
- * refreshed, by made key, shared with every cache over the same store (its `identity`).
+ * refreshed, by made key, shared with every cache over the same store (its `identity`) that
+ * stores and reads as it does (see `FillHost.mode`).
  *
  * @example
  * const value = await fills.fill(plan, undefined, undefined);
@@ -124,9 +142,7 @@ export class Fills {
 
   constructor(host: FillHost) {
     this.host = host;
-    let shared = underWay.get(host.identity);
-    if (!shared) underWay.set(host.identity, (shared = { filling: new Map(), refreshing: new Map() }));
-    ({ filling: this.filling, refreshing: this.refreshing } = shared);
+    ({ filling: this.filling, refreshing: this.refreshing } = sharedWith(host));
   }
 
   /**

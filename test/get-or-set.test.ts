@@ -48,6 +48,19 @@ describe("getOrSet in one isolate", () => {
     expect(await Promise.all(calls)).toEqual(["the report", "the report"]);
     expect(factory.calls()).toBe(1);
   });
+
+  it("shares a computation only with caches that store as it does: one that ignores store errors gets its value, not another's error", async () => {
+    const store = memory();
+    const backend: Backend = { ...store, add: () => Promise.reject(new Error("store write failed")) };
+    const factory = slowFactory("computed");
+    const heard: string[] = [];
+    const strict = createCache({ backend }).getOrSet("report", factory.compute);
+    const lenient = createCache({ backend, ignoreErrors: true, onError: (error) => heard.push(String(error)) }).getOrSet("report", factory.compute);
+    factory.open();
+    await expect(strict).rejects.toThrow("store write failed");
+    expect(await lenient).toBe("computed");
+    expect(heard).toEqual(["Error: store write failed"]);
+  });
 });
 
 describe("getOrSet across processes", () => {
