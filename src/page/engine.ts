@@ -360,13 +360,14 @@ export class PageCacheEngine {
       await limited(writeStreamed(cache, base, storedPageHead(page), page.body, { timeout }), true);
     } else {
       // The epoch comes from the store, never from the memo: after a purge elsewhere, a remembered
-      // epoch would bring the purged variants back.
-      // An index there with this epoch, lasting long enough, is left as it is: each variant's
-      // first miss would write it again (KV takes one write of a key a second).
-      const { index, current } = await limited(varyIndexFor(cache, base, vary, { at: started, until: this.options.now() + timeout * 1000, purgedAt }));
+      // epoch would bring the purged variants back. The index is kept twice as long as the page,
+      // and one there with this epoch that outlasts the page is left as it is: each variant's first
+      // miss would write it again (KV takes one write of a key a second).
+      const writing = this.options.now();
+      const { index, current } = await limited(varyIndexFor(cache, base, vary, { at: started, until: writing + 2 * timeout * 1000, needed: writing + timeout * 1000, purgedAt }));
       const key = await variantKey(base, request, vary, this.options, index.epoch);
       await limited(writeStreamed(cache, key, storedPageHead(page), page.body, { timeout }), true);
-      if (!current) await limited(cache.set(base, index, { timeout }), true);
+      if (!current) await limited(cache.set(base, index, { timeout: 2 * timeout }), true);
       memo.set(base, { vary, epoch: index.epoch, until: this.options.now() + this.options.tagCheckMs }, mark);
     }
     // A purge that came between the look above and these writes removed nothing they wrote (or,

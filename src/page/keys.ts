@@ -154,20 +154,20 @@ export async function variantKey(base: string, request: Request, vary: readonly 
  * `at` and kept until `until` (when known): the epoch of the index already there, else a new one
  * (after a purge, or for a URL seen for the first time). An index whose epoch was taken up
  * before `purgedAt` (the URL's last purge, when known) is taken as none: it may be the purged
- * one, written back. `current`: the index there, when it is this one and lasts long enough (to
- * `until` less half the time from `at`) not to be written again.
+ * one, written back. `current`: the index there, when it is this one and lasts to `needed` (the
+ * page's own expiry) or longer, so it need not be written again.
  *
  * @example
  * const { index } = await varyIndexFor(cache, base, ["cookie"]); // { kind: "vary", vary: ["cookie"], epoch: "3f9c0a1b" }
  */
-export async function varyIndexFor(cache: EdgeCache, base: string, vary: string[], written: { at?: number; until?: number; purgedAt?: number } = {}): Promise<{ index: VaryIndex; current?: VaryIndex }> {
-  const { at, until, purgedAt } = written;
+export async function varyIndexFor(cache: EdgeCache, base: string, vary: string[], written: { at?: number; until?: number; needed?: number; purgedAt?: number } = {}): Promise<{ index: VaryIndex; current?: VaryIndex }> {
+  const { at, until, needed, purgedAt } = written;
   const stored: unknown = await readRecord(cache, base);
   const reusable = isVaryIndex(stored) && stored.epoch !== undefined && (purgedAt === undefined || (stored.since ?? stored.at ?? -Infinity) > purgedAt);
   const epoch = reusable ? stored.epoch! : crypto.randomUUID().slice(0, 8);
   const since = reusable ? stored.since ?? stored.at : at;
   const index: VaryIndex = { kind: "vary", vary, epoch, ...(at !== undefined && { at }), ...(since !== undefined && { since }), ...(until !== undefined && { until }) };
-  const lasts = reusable && at !== undefined && until !== undefined && stored.until !== undefined && stored.until >= until - (until - at) / 2;
+  const lasts = reusable && needed !== undefined && stored.until !== undefined && stored.until >= needed;
   return lasts && sameNames(stored.vary, vary) ? { index, current: stored } : { index };
 }
 

@@ -174,8 +174,10 @@ describe("purgePage", () => {
       delete: (key) => (aroundDelete ? aroundDelete(key, () => backend.delete(key)) : backend.delete(key)),
     }));
     const handler = cachePage(60, { cache: bench.cache, now: bench.clock.now, waitUntil: bench.waitUntil })(counted({ vary: "Accept-Language" }));
-    await get(handler, bench, url, { headers: { "accept-language": "en" } });
-    bench.clock.advance(31); // the index has less than half its minute left: the French render writes it again
+    // English pages are kept 10 s, so their index (kept 20 s) does not outlast the French page: it is written again.
+    const englishHandler = cachePage(10, { cache: bench.cache, now: bench.clock.now, waitUntil: bench.waitUntil })(counted({ vary: "Accept-Language" }));
+    await get(englishHandler, bench, url, { headers: { "accept-language": "en" } });
+    bench.clock.advance(1);
     let variantWrites = 0;
     let germanHasRead!: () => void;
     const germanRead = new Promise<void>((resolve) => (germanHasRead = resolve));
@@ -247,8 +249,10 @@ describe("purgePage", () => {
     }));
     const now = bench.clock.now;
     const handler = cachePage(60, { cache: bench.cache, now, waitUntil: bench.waitUntil })(counted({ vary: "Accept-Language" }));
-    expect((await get(handler, bench, url, language("en"))).body).toBe("/article 1"); // what the purge is for
-    bench.clock.advance(31); // the index has less than half its minute left: the French render writes it again
+    // English pages are kept 10 s, so their index (kept 20 s) does not outlast the French page: it is written again.
+    const englishHandler = cachePage(10, { cache: bench.cache, now, waitUntil: bench.waitUntil })(counted({ vary: "Accept-Language" }));
+    expect((await get(englishHandler, bench, url, language("en"))).body).toBe("/article 1"); // what the purge is for
+    bench.clock.advance(1);
     const base = bench.cache.makeKey(`page.GET.0:.${url}`);
     let purged = false;
     let learnt = false;
@@ -358,10 +362,10 @@ describe("purgePage", () => {
       const ask = (code: string) => read(handler(new Request(url, { headers: { "accept-language": code } })));
       return { cache, ask, settle: () => Promise.all(pending) };
     };
-    const english = isolate();
+    const english = isolate(10); // its index is kept 20 s: the French render, keeping its page a minute, writes it again
     expect((await english.ask("en")).cacheStatus).toBe("edgecache; fwd=uri-miss; stored");
     await english.settle();
-    bench.clock.advance(31); // the index has less than half its minute left: the French render writes it again
+    bench.clock.advance(1);
     phase = "purging";
     const purged = purgePage(url, { cache: isolate().cache, now: bench.clock.now });
     await record.reached;
@@ -375,7 +379,7 @@ describe("purgePage", () => {
     index.open();
     await recheck.reached;
     bench.clock.advance(0.001);
-    const german = isolate(600); // keeping its pages longer, so it writes the index again
+    const german = isolate(600); // keeping its pages longer than the French index lasts, so it writes it again
     await german.ask("de");
     await german.settle();
     recheck.open();
@@ -384,7 +388,7 @@ describe("purgePage", () => {
     expect((await isolate().ask("en")).cacheStatus).not.toMatch(/hit/);
   });
 
-  it("writes a URL's vary index once, not at every variant's first miss, while it has half its life left", async () => {
+  it("writes a URL's vary index once, not at every variant's first miss, while it outlasts the pages stored under it", async () => {
     const url = "https://example.com/article";
     let indexWrites = 0;
     const bench = pageBench((backend) => ({
@@ -395,12 +399,16 @@ describe("purgePage", () => {
       },
     }));
     const handler = cachePage(60, { cache: bench.cache, now: bench.clock.now, waitUntil: bench.waitUntil })(counted({ vary: "Accept-Language" }));
-    for (const code of ["en", "fr", "de"]) await get(handler, bench, url, { headers: { "accept-language": code } });
+    const ask = (code: string) => get(handler, bench, url, { headers: { "accept-language": code } });
+    for (const code of ["en", "fr", "de"]) await ask(code);
+    expect(indexWrites).toBe(1); // kept two minutes, twice as long as the pages
+    bench.clock.advance(30);
+    await ask("it");
     expect(indexWrites).toBe(1);
     bench.clock.advance(31);
-    await get(handler, bench, url, { headers: { "accept-language": "it" } });
-    expect(indexWrites).toBe(2); // less than half its life left: written again, with the new page's
-    for (const code of ["en", "fr", "de", "it"]) expect((await get(handler, bench, url, { headers: { "accept-language": code } })).cacheStatus).toMatch(/^edgecache; hit/);
+    await ask("es"); // the index would go before this page: written again
+    expect(indexWrites).toBe(2);
+    for (const code of ["it", "es"]) expect((await ask(code)).cacheStatus).toMatch(/^edgecache; hit/);
   });
 
   it("forgets at once, in this isolate, a vary index whose read was in flight when the purge came", async () => {
