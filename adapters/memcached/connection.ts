@@ -38,6 +38,9 @@ interface Pending {
   reject(error: Error): void;
 }
 
+/** memcached's answers to a command line it could not read, or whose data did not fit it. */
+const MISREAD = /^(bad command line format|bad data chunk|line too long)/;
+
 /**
  * A pipelined connection to one server.
  *
@@ -155,8 +158,9 @@ export class Connection {
       this.queue.shift();
       pending.reject(error as Error);
       // A command line memcached could not read: it may have taken what followed (a value's
-      // bytes) for commands, so no later answer on this connection can be trusted.
-      if (!(error instanceof TypeError) && (response.code === "ERROR" || response.code === "CLIENT_ERROR")) {
+      // bytes) for commands, so no later answer on this connection can be trusted. A refusal of a
+      // line it read (`CLIENT_ERROR flush_all not allowed`) leaves it in step.
+      if (response.code === "ERROR" || (response.code === "CLIENT_ERROR" && MISREAD.test(response.message))) {
         this.fail(new BackendUnavailableError(`memcached ${this.options.label}: the connection was dropped after ${response.code} ${response.message}`.trimEnd()), false);
       }
       return;

@@ -147,6 +147,20 @@ describe("memcached backend on one server", () => {
     expect(get).toMatchObject({ status: "rejected", reason: expect.any(BackendUnavailableError) });
   });
 
+  it("keeps a connection whose command memcached read and refused (flush_all on a server started with -F)", async () => {
+    const refusing = await startMemcached({ args: ["-F"] });
+    try {
+      const backend = memcached({ servers: refusing.location });
+      open.push(backend);
+      await backend.set("kept", utf8("v"), 60);
+      const [clear, ...gets] = await Promise.allSettled([backend.clear!(), backend.get("kept"), backend.get("kept")]);
+      expect(clear).toMatchObject({ status: "rejected", reason: { message: expect.stringContaining("flush_all not allowed") } });
+      expect(gets.map((got) => got.status === "fulfilled" && text(got.value))).toEqual(["v", "v"]);
+    } finally {
+      await refusing.stop();
+    }
+  });
+
   it("adds atomically: of many concurrent adds from separate clients exactly one wins", async () => {
     const clients = Array.from({ length: 5 }, () => client());
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => clients[i % 5]!.add("lock", utf8(`owner ${i}`), 60)));
