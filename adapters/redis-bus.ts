@@ -325,12 +325,9 @@ function parseUrl(url: unknown): { address: ServerAddress; auth: string[] | unde
   };
 }
 
-/** `url` with whatever comes before the last `@` of its authority (a user and password) masked. */
+/** `url` with whatever comes between `//` and its last `@` (a user and password, which may hold `/`, `?` or `#`) masked. */
 function withoutCredentials(url: string): string {
   const start = url.indexOf("//") + 2;
-  if (start < 2) return url;
-  const end = url.slice(start).search(/[/?#]/);
-  const authority = end < 0 ? url.slice(start) : url.slice(start, start + end);
-  const at = authority.lastIndexOf("@");
-  return at < 0 ? url : `${url.slice(0, start)}***${url.slice(start + at)}`;
+  const at = url.lastIndexOf("@");
+  return start < 2 || at < start ? url : `${url.slice(0, start)}***${url.slice(at)}`;
 }

@@ -164,6 +164,7 @@ describe("redisBus", () => {
     }
     expect(errors[0]).toBe("redis redis://127.0.0.1:6390: cannot connect (connection refused)");
     expect(() => redisBus({ url: "redis://app:s3cr@tP4ss@:6390" })).toThrow('got "redis://***@:6390"');
+    expect(() => redisBus({ url: "redis://user:s3cr/et?#@10.0.0.5:notaport" })).toThrow('got "redis://***@10.0.0.5:notaport"');
   });
 
   it("authenticates with the URL's password, and reports a wrong one", async () => {
