@@ -102,7 +102,9 @@ export class PageLookups {
   /** What is stored under `key`, within the time limit; a streamed page that comes too late is let go of. */
   private read(cache: EdgeCache, key: string): Promise<unknown> {
     const reading = readSharedStreamed(cache, key);
-    return this.limit(cache, reading).catch((error: unknown) => {
+    const limited = this.limit(cache, reading);
+    if (limited === reading) return reading; // no time limit (a local store): nothing comes too late
+    return limited.catch((error: unknown) => {
       reading.then((late) => {
         if (isStreamedBytes(late)) late.rest.cancel().catch(() => {});
       }, () => {});
