@@ -19,7 +19,7 @@ import { identityOf } from "../backend.ts";
 import { ErrorBackoff } from "../backoff.ts";
 import { StoreDeadlines } from "./deadlines.ts";
 import { withDeadline } from "../deadline.ts";
-import { claimFill, type Fill, fillPassed, Fills, releaseFill } from "./fills.ts";
+import { claimFill, type Fill, Fills, releaseFill } from "./fills.ts";
 import { DEFAULT_COLLAPSE_MS, pollsFor, sharesLocks } from "../locks.ts";
 import { orderedNow } from "../ordered-time.ts";
 import { decide, type Decision, type TimeoutRule } from "./policy.ts";
@@ -229,8 +229,7 @@ export class PageCacheEngine {
   /**
    * Take the store-wide fill lock of a missing or stale page, or else wait for the process that
    * holds it: poll (see `pollsFor`) until its page is fresh, or its lock goes without one and
-   * this process takes over, or a pass takes its place (the page could not be stored: every
-   * waiter goes to the handler at once), or `collapseMs` passes and this process fills it too.
+   * this process takes over, or `collapseMs` passes and this process fills it too.
    */
   private async waitForOtherProcess(cache: EdgeCache, request: Request, method: string, lookup: Lookup, usable: (page: DecodedPage | undefined) => page is DecodedPage): Promise<{ fresh?: DecodedPage; lookup: Lookup; now: number; held: boolean }> {
     let now = this.options.now();
@@ -269,7 +268,7 @@ export class PageCacheEngine {
   private update(cache: EdgeCache, request: Request, method: string, response: Response, started: number, fwd: Lookup["fwd"], carry: (write: Promise<unknown>) => void, fill: Fill | undefined, answering?: Request): Response {
     const decision = decide(request, response, this.rule, this.options);
     if (!decision.patch) {
-      fill?.end(true);
+      fill?.end();
       return this.answers.label(response, { hit: false, fwd, detail: decision.refusal }, answering);
     }
     const now = this.options.now();
@@ -288,7 +287,7 @@ export class PageCacheEngine {
     const answer = (sent: Response, outcome: CacheOutcome): Response =>
       this.answers.label(strips ? editHeaders(sent, markPrivate) : sent, outcome, answering);
     if (decision.refusal) {
-      fill?.end(true);
+      fill?.end();
       return answer(patched, { hit: false, fwd, detail: decision.refusal });
     }
     if (this.deadlines.isOpen(cache, now)) {
@@ -410,7 +409,7 @@ export class PageCacheEngine {
     const refresh = (async () => {
       if (sharesLocks(cache.backend)) {
         const claimed = await this.claim(cache, key, request);
-        if (claimed === false || claimed === "pass") return fill.end(); // another process is refreshing it, or found it could not store it
+        if (claimed === false) return fill.end(); // another process is refreshing it
         fill.held = claimed === true;
         // Another process may have refreshed it and let go of the lock since this one looked.
         if (fill.held && (await this.storedSince(cache, request, method, lookup.page!.storedAt))) return fill.end();
@@ -454,13 +453,11 @@ export class PageCacheEngine {
 
   /**
    * Take the store-wide fill lock of `key`: `true` when taken here, `false` when another process
-   * holds it, `"pass"` when a fill that could not store its page has just let everyone past (see
-   * `passFill`), `undefined` when the store could not say (reported; the fill goes ahead unlocked).
+   * holds it, `undefined` when the store could not say (reported; the fill goes ahead unlocked).
    */
-  private async claim(cache: EdgeCache, key: string, request: Request): Promise<boolean | "pass" | undefined> {
+  private async claim(cache: EdgeCache, key: string, request: Request): Promise<boolean | undefined> {
     try {
-      if (await this.deadlines.limit(cache, claimFill(cache, key, this.options.collapseMs))) return true;
-      return (await this.deadlines.limit(cache, fillPassed(cache, key))) ? "pass" : false;
+      return await this.deadlines.limit(cache, claimFill(cache, key, this.options.collapseMs));
     } catch (error) {
       this.report(error, "lookup", request);
       return undefined;

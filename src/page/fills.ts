@@ -35,46 +35,14 @@ export async function releaseFill(cache: EdgeCache, key: string): Promise<void> 
   await cache.backend.delete(lockKey(cache, key));
 }
 
-/** What stands in the lock's place for a second once a fill's response could not be stored. */
-const PASS = new TextEncoder().encode("pass");
-
-/** How long the other processes are let past a page that could not be stored, in seconds. */
-const PASS_SECONDS = 1;
-
-/**
- * Free the fill lock of the page under `key`, whose response could not be stored (private, a
- * cookie...): for a second, a pass in its place lets the processes waiting for the page go
- * straight to the handler, rather than take the lock in turn, one render after another.
- *
- * @example
- * await passFill(cache, "page.GET.0:.https://example.com/account");
- */
-export async function passFill(cache: EdgeCache, key: string): Promise<void> {
-  await cache.backend.set(lockKey(cache, key), PASS, PASS_SECONDS);
-}
-
-/**
- * Whether the lock of the page under `key` is a pass (see `passFill`). Store failures reject.
- *
- * @example
- * if (await fillPassed(cache, key)) return runTheHandler();
- */
-export async function fillPassed(cache: EdgeCache, key: string): Promise<boolean> {
-  const value = await cache.backend.get(lockKey(cache, key));
-  return value !== undefined && value.length === PASS.length && value.every((byte, i) => byte === PASS[i]);
-}
-
 /**
  * One fill under way in this isolate. `end` (idempotent) lets its waiters go and, when `held` is
  * set by then, frees the store-wide lock.
  */
 export interface Fill {
   held: boolean;
-  /**
-   * End the fill; settles once its store-wide lock is freed (at once if it held none). `passed`:
-   * its response could not be stored, so a pass takes the lock's place (see `passFill`).
-   */
-  end(passed?: boolean): Promise<void>;
+  /** End the fill; settles once its store-wide lock is freed (at once if it held none). */
+  end(): Promise<void>;
 }
 
 /** A fill under way, as those waiting for it see it: it settles `done` when it ends; `began` is its `performance.now()`. */
@@ -116,12 +84,12 @@ export class Fills {
     let ended = false;
     const fill: Fill = {
       held: false,
-      end(passed = false) {
+      end() {
         if (ended) return Promise.resolve();
         ended = true;
         if (fills.get(made) === entry) fills.delete(made);
         finish();
-        return fill.held ? (passed ? passFill(cache, key) : releaseFill(cache, key)).catch(onError) : Promise.resolve();
+        return fill.held ? releaseFill(cache, key).catch(onError) : Promise.resolve();
       },
     };
     return fill;

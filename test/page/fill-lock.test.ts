@@ -82,30 +82,6 @@ describe("collapsing across processes (shared stores with an atomic add)", () =>
     expect(await p.one.has(`lock.page.GET.0:.${URL}`)).toBe(false); // freed once the page was stored
   });
 
-  it("lets every waiting process go to the handler at once when the page could not be stored, rather than take the lock in turn", async () => {
-    const p = processes();
-    const first = gated();
-    p.respondWith(async () => {
-      await first.respond();
-      return new Response("your account", { headers: { "cache-control": "private" } });
-    });
-    const three = createCache({ backend: p.one.backend });
-    const answers = [p.wrap(p.one)(new Request(URL))];
-    await p.claims(1); // the first process holds the lock
-    answers.push(p.wrap(p.two)(new Request(URL)), p.wrap(three)(new Request(URL)));
-    await p.claims(3); // the others found it taken, and poll
-    const others = gated();
-    p.respondWith(async () => {
-      await others.respond();
-      return new Response("your account", { headers: { "cache-control": "private" } });
-    });
-    first.open();
-    await expect.poll(() => p.calls()).toBe(3); // both at the handler together
-    others.open();
-    const statuses = await Promise.all(answers.map(async (answer) => (await answer).headers.get("cache-status")));
-    expect(statuses).toEqual(Array(3).fill("edgecache; fwd=uri-miss; detail=private"));
-  });
-
   it("frees the lock when a fill fails, and a waiting process fills the page instead", async () => {
     const p = processes();
     let failNow!: () => void;
