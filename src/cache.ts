@@ -473,6 +473,17 @@ export function deleteOrThrow(cache: EdgeCache, key: string): Promise<boolean> {
 }
 
 /**
+ * The least time, in seconds, that `timeout` keeps an entry in `cache`: its `timeoutJitter` may
+ * shorten it that much. `Infinity` for a timeout so long it never expires. Not exported from the package.
+ *
+ * @example
+ * const lastsUntil = Date.now() + shortestLife(pages, 600) * 1000;
+ */
+export function shortestLife(cache: EdgeCache, timeout: number): number {
+  return cache instanceof Cache ? cache.shortestLife(timeout) : timeout;
+}
+
+/**
  * `cache.get(key)` for edgecache's own records (vary indexes, purge records), which `onRead`
  * does not hear: it counts the caller's reads. Not exported from the package.
  *
@@ -980,6 +991,11 @@ class Cache implements EdgeCache {
     }
     const userKeys = [...keys];
     return [userKeys, userKeys.map((key, i) => this.checkedKey(key, version, `keys[${i}]`))];
+  }
+
+  /** See `shortestLife`. */
+  shortestLife(timeout: number): number {
+    return timeout > LONGEST_TTL ? Infinity : timeout * (1 - this.timeoutJitter);
   }
 
   /** The backend TTL for a timeout option: `KEEP_NOTHING` (0) for 0 or negative. */

@@ -4,7 +4,7 @@
  * collapsed concurrent misses, stale-while-revalidate / stale-if-error, backend time limits, and
  * failures that are misses (reported to `onError`) instead of errors.
  */
-import { type EdgeCache, readSharedStreamed, writeStreamed } from "../cache.ts";
+import { type EdgeCache, readSharedStreamed, shortestLife, writeStreamed } from "../cache.ts";
 import { compileCacheControl, markPrivate, parseDeltaSeconds } from "../http/cache-control.ts";
 import { conditionalRequestHeaders } from "../http/conditional.ts";
 import { editHeaders } from "../http/headers.ts";
@@ -363,7 +363,7 @@ export class PageCacheEngine {
       // and one there with this epoch that outlasts the page is left as it is: each variant's first
       // miss would write it again (KV takes one write of a key a second).
       const writing = this.options.now();
-      const { index, current } = await limited(varyIndexFor(cache, base, vary, { at: started, until: writing + 2 * timeout * 1000, needed: writing + timeout * 1000, purgedAt }));
+      const { index, current } = await limited(varyIndexFor(cache, base, vary, { at: started, until: writing + shortestLife(cache, 2 * timeout) * 1000, needed: writing + timeout * 1000, purgedAt }));
       const key = await variantKey(base, request, vary, this.options, index.epoch);
       await limited(writeStreamed(cache, key, storedPageHead(page), page.body, { timeout }), true);
       if (!current) await limited(cache.set(base, index, { timeout: 2 * timeout }), true);

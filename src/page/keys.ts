@@ -166,7 +166,7 @@ export async function varyIndexFor(cache: EdgeCache, base: string, vary: string[
   const reusable = isVaryIndex(stored) && stored.epoch !== undefined && (purgedAt === undefined || (stored.since ?? stored.at ?? -Infinity) > purgedAt);
   const epoch = reusable ? stored.epoch! : crypto.randomUUID().slice(0, 8);
   const since = reusable ? stored.since ?? stored.at : at;
-  const index: VaryIndex = { kind: "vary", vary, epoch, ...(at !== undefined && { at }), ...(since !== undefined && { since }), ...(until !== undefined && { until }) };
+  const index: VaryIndex = { kind: "vary", vary, epoch, ...(at !== undefined && { at }), ...(since !== undefined && { since }), ...(until !== undefined && Number.isFinite(until) && { until }) };
   const lasts = reusable && needed !== undefined && stored.until !== undefined && stored.until >= needed;
   return lasts && sameNames(stored.vary, vary) ? { index, current: stored } : { index };
 }

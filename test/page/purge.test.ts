@@ -1,5 +1,5 @@
 /** purgePage: a URL's cached pages go, GET and HEAD, every variant included, and stay gone. */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { memory } from "../../adapters/memory.ts";
 import type { Backend } from "../../src/backend.ts";
 import { createCache } from "../../src/cache.ts";
@@ -409,6 +409,24 @@ describe("purgePage", () => {
     await ask("es"); // the index would go before this page: written again
     expect(indexWrites).toBe(2);
     for (const code of ["it", "es"]) expect((await ask(code)).cacheStatus).toMatch(/^edgecache; hit/);
+  });
+
+  it("counts the index's life as the cache's timeoutJitter may shorten it: a variant stored later is never left without its index", async () => {
+    const url = "https://example.com/article";
+    const bench = pageBench();
+    const random = vi.spyOn(Math, "random").mockReturnValue(0.999); // the jitter takes off all it may
+    try {
+      const cache = createCache({ backend: bench.backend, timeoutJitter: 0.5, onWarning: () => {} });
+      const handler = cachePage(60, { cache, now: bench.clock.now, waitUntil: bench.waitUntil })(counted({ vary: "Accept-Language" }));
+      const ask = (code: string) => get(handler, bench, url, { headers: { "accept-language": code } });
+      await ask("en"); // its index kept two minutes less half: about 60 s
+      bench.clock.advance(45);
+      await ask("fr"); // kept a minute less half, about 30 s: past the index's end
+      bench.clock.advance(16);
+      expect((await ask("fr")).cacheStatus).toMatch(/^edgecache; hit/);
+    } finally {
+      random.mockRestore();
+    }
   });
 
   it("forgets at once, in this isolate, a vary index whose read was in flight when the purge came", async () => {
