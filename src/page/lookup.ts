@@ -54,9 +54,9 @@ export class PageLookups {
   }
 
   /**
-   * Find the page for a request: the GET page, or for HEAD the GET page, unless it is missing or
-   * no longer fresh and a HEAD page is there that is (stored by a HEAD request that found the GET
-   * page stale). Never throws.
+   * Find the page for a request: the GET page, or for HEAD the GET page, unless it is missing, or
+   * too old to answer even while refreshed (past stale-while-revalidate) and a fresh HEAD page
+   * stored since is there (by a HEAD request that found it so). Never throws.
    */
   find(cache: EdgeCache, request: Request, method: string): Promise<Lookup> {
     const get = this.findFor(cache, request, "GET");
@@ -65,9 +65,9 @@ export class PageLookups {
 
   private async headOrGet(cache: EdgeCache, request: Request, get: Lookup): Promise<Lookup> {
     if (!get.page) return this.findFor(cache, request, "HEAD");
-    if (this.options.now() < get.page.freshUntil) return { ...get, fromGet: true };
+    if (this.options.now() < get.page.staleWhileRevalidateUntil) return { ...get, fromGet: true };
     const head = await this.findFor(cache, request, "HEAD");
-    if (head.page && this.options.now() < head.page.freshUntil) {
+    if (head.page && this.options.now() < head.page.freshUntil && head.page.storedAt >= get.page.storedAt) {
       release(get.page);
       return head;
     }

@@ -1,7 +1,7 @@
 /** Stale pages: stale-while-revalidate, stale-if-error, error backoff and refreshing ahead of expiry. */
 import { describe, expect, it, vi } from "vitest";
 import { createCache } from "../../src/cache.ts";
-import { cachePage } from "../../src/page/cache-page.ts";
+import { cachePage, cacheSite } from "../../src/page/cache-page.ts";
 import { conditionalGet } from "../../src/wrappers.ts";
 import { get, options, pageBench, read, twice, view } from "./setup.ts";
 
@@ -44,6 +44,22 @@ describe("stale pages", () => {
     for (let i = 0; i < 3; i++) heads.push((await get(handler, bench, "https://example.com/", { method: "HEAD" })).cacheStatus);
     expect(heads).toEqual(["edgecache; fwd=stale; stored", "edgecache; hit; ttl=60", "edgecache; hit; ttl=60"]);
     expect(v.seen.map((request) => request.method)).toEqual(["GET", "HEAD"]);
+  });
+
+  it("never answers HEAD from a HEAD page older than the GET page", async () => {
+    const bench = pageBench();
+    let version = 1;
+    const handler = cacheSite(options(bench, { staleIfError: 3600 }))(async (request: Request) =>
+      new Response(request.method === "HEAD" ? null : "page", { headers: { etag: `"v${version}"`, "cache-control": `max-age=${request.method === "HEAD" ? 600 : 60}` } }));
+    await get(handler, bench, "https://example.com/");
+    bench.clock.advance(70);
+    expect((await get(handler, bench, "https://example.com/", { method: "HEAD" })).headers.get("etag")).toBe('"v1"'); // a HEAD page, kept 10 minutes
+    version = 2;
+    bench.clock.advance(70);
+    await get(handler, bench, "https://example.com/"); // the GET page, newer
+    bench.clock.advance(70);
+    const head = await get(handler, bench, "https://example.com/", { method: "HEAD" });
+    expect(head.headers.get("etag")).toBe('"v2"');
   });
 
   it("refreshes a stale page in full when the request that found it was conditional or asked for a range", async () => {
