@@ -257,6 +257,14 @@ export async function tagVerdicts(cache: EdgeCache, list: ReadonlyArray<Readonly
 }
 
 /**
+ * A time limit put on each store call (`writes`: the call writes), as page caching limits its own.
+ *
+ * @example
+ * const limit: StoreCallLimit = (call, writes) => deadlines.limit(cache, call, writes);
+ */
+export type StoreCallLimit = <T>(call: Promise<T>, writes?: boolean) => Promise<T>;
+
+/**
  * Give each tag of something new (a page, a value, made from `tagged.at` on) a record if it has
  * none, and say when to file it as made. A missing record may be one never written or one the
  * store lost after a purge, so it is written as of now, never earlier: what was filed under the
@@ -264,13 +272,13 @@ export async function tagVerdicts(cache: EdgeCache, list: ReadonlyArray<Readonly
  * a record says it is ended or stale: all are read again from the store first (a purge of another
  * tag may have come while it was made, and this isolate's memo not know it yet), and if any
  * does, it keeps `tagged.at`, and that verdict. Tags whose record this isolate read or wrote
- * within `tagCheckMs` are taken as having one.
+ * within `tagCheckMs` are taken as having one. `limit` is put on each store call.
  *
  * @example
  * const at = await fileUnderTags(cache, { tags: ["product:42"], at: startedAt }, { now: Date.now, tagCheckMs: 1000 });
  * await cache.set(key, wrapTagged(bytes, { tags: ["product:42"], at }));
  */
-export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>, clock: TagClock): Promise<number> {
+export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>, clock: TagClock, limit: StoreCallLimit = (call) => call): Promise<number> {
   const memo = tagMemo(cache);
   const now = clock.now();
   const keys = await recordKeys(tagged.tags);
@@ -284,7 +292,7 @@ export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>, 
   }
   if (unknown.length === 0) return tagged.at;
   const mark = memo.mark();
-  const records = await readTagRecords(cache, unknown);
+  const records = await limit(readTagRecords(cache, unknown));
   /** The records this call wrote, by key, with their times. */
   const created = new Map<string, number>();
   await Promise.all(unknown.map(async (key, i) => {
@@ -296,7 +304,7 @@ export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>, 
       return;
     }
     const at = orderedNow(clock.now);
-    if (await cache.add(key, at, { timeout: null })) {
+    if (await limit(cache.add(key, at, { timeout: null }), true)) {
       memo.set(made, { record: { purged: at }, readAt: now }, mark);
       created.set(key, at);
       return;
@@ -305,7 +313,7 @@ export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>, 
     good = false; // which this isolate has not seen
   }));
   if (!good || created.size === 0) return tagged.at;
-  const current = await readTagRecords(cache, keys);
+  const current = await limit(readTagRecords(cache, keys));
   const unchanged = keys.every((key, i) => {
     const record = current[i];
     const own = created.get(key);

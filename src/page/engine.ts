@@ -351,7 +351,7 @@ export class PageCacheEngine {
     const base = await baseKey(request, method, this.options);
     const purgedAt = await limited(lastPurgedAt(cache, base));
     if (purgedAt !== undefined && purgedAt >= started) return; // it may hold what the purge was for
-    if (page.tagged) page = { ...page, tagged: { tags: page.tagged.tags, at: await limited(fileUnderTags(cache, page.tagged, this.options), true) } };
+    if (page.tagged) page = { ...page, tagged: { tags: page.tagged.tags, at: await fileUnderTags(cache, page.tagged, this.options, limited) } };
     const memo = varyMemo(cache);
     const mark = memo.mark();
     if (vary.length === 0) {

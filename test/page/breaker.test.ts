@@ -165,12 +165,14 @@ describe("the circuit breaker", () => {
       ...backend,
       capabilities: { ...backend.capabilities, shared: true, local: false },
       get: (key) => late(() => backend.get(key), 15),
+      getMany: (keys) => late(() => backend.getMany!(keys), 15),
       set: (key, value, ttl) => late(() => backend.set(key, value, ttl), 15),
+      add: (key, value, ttl) => late(() => backend.add!(key, value, ttl), 15),
     }));
-    const handler = cachePage(60, limited(bench, { tags: () => ["catalogue"] }))(counted());
+    const handler = cachePage(60, limited(bench, { tags: () => ["catalogue"] }))(counted()); // a new tag: its record read, written, read again
     for (const path of ["/a", "/b", "/c", "/d"]) {
       const answered = read(handler(new Request(`https://example.com${path}`)));
-      await vi.advanceTimersByTimeAsync(20);
+      await vi.advanceTimersByTimeAsync(40); // the look and the fill lock's claim
       expect((await answered).cacheStatus).toBe("edgecache; fwd=uri-miss; stored");
       const writes = bench.settle();
       await vi.advanceTimersByTimeAsync(200); // five calls or so, 15 ms each
