@@ -180,7 +180,7 @@ export class Fills {
    */
   private begin<T>(plan: FillPlan<T>, softTimeoutMs: number | undefined, waitUntil: WaitUntil, overdue?: Filling): Promise<T> {
     const purgeMark = overdue ? overdue.purgeMark : plan.tagged ? this.host.purgeMark() : undefined;
-    const computed = this.backingOff(plan) ? this.staleOrCompute(plan, plan.staleCopy.key) : this.compute(plan);
+    const computed = this.backingOff(plan) ? this.staleOrCompute(plan, plan.staleCopy.key) : overdue ? this.storedOrCompute(plan) : this.compute(plan);
     const work = overdue ? orSooner(computed, overdue.work as Promise<T>) : computed;
     const filling: Filling = {
       work,
@@ -238,6 +238,16 @@ export class Fills {
   /** Whether a computation of the value failed within `errorBackoffMs`, and a stale copy may stand in. */
   private backingOff<T>(plan: FillPlan<T>): plan is FillPlan<T> & { staleCopy: NonNullable<FillPlan<T>["staleCopy"]> } {
     return plan.staleCopy !== undefined && plan.errorBackoffMs > 0 && failedLately.holds(this.host.identity, plan.made, this.host.now());
+  }
+
+  /**
+   * For a takeover: the value in the store, if the overdue computation stored it (its answer may
+   * never reach this request: on Workers, a promise of a request that ended never settles), or
+   * the computation.
+   */
+  private async storedOrCompute<T>(plan: FillPlan<T>): Promise<T> {
+    const found = await this.host.read(plan.made, false).catch(() => undefined);
+    return isValue(found) ? (found.value as T) : this.compute(plan);
   }
 
   /** While backing off: the stale copy under `copy`, or the computation where there is none. */
