@@ -4,7 +4,10 @@
  * backend, without listing keys.
  *
  * Each tag has a record in the cache, the clock time it was last purged (or first filed under),
- * and once softly purged, a soft purge record beside it, the time of its last soft purge. A page is
+ * and a soft purge record beside it, the time of its last soft purge (or of its record's making).
+ * A record written by an earlier release, a bare time, may have none: it was never softly purged.
+ * A soft purge record the store evicts is written again as of now, so a soft purge is never
+ * undone: what it made stale stays stale (see `readTagRecords`). A page is
  * filed with the time its handler was called (a value, with the time its write was asked for or
  * its computation began), and stays good while each of its tags has a record older than that. So:
  * - a purge during a render ends the page that render produces (it may hold the purged data);
@@ -68,10 +71,14 @@ export interface TagClock {
   tagCheckMs: number;
 }
 
-/** A tag's record: when it was last purged (or first used), and when it was last purged softly. */
+/**
+ * A tag's record: when it was last purged (or first used), and when it was last purged softly.
+ * `paired`: written with a soft purge record beside it (see `readTagRecords`).
+ */
 interface TagRecord {
   purged: number;
   soft?: number;
+  paired?: true;
 }
 
 /** A tag's record as this isolate read (or wrote) it at `readAt`. */
@@ -168,24 +175,45 @@ const softKey = (key: string): string => `soft-${key}`;
 
 const isTime = (value: unknown): value is number => typeof value === "number" && Number.isFinite(value);
 
+/** A record as written now: `[purge time, purge time]`, paired with a soft purge record that is always there. */
+const pairedRecord = (purged: number): [number, number] => [purged, purged];
+
 /**
- * A record as stored: the purge time (or, as edgecache wrote it before soft purges had records of
- * their own, the purge time and the soft purge time); anything else is none.
+ * A record as stored: `[purge time, purge time]`, paired with a soft purge record; or as
+ * edgecache wrote it before, the purge time alone (a soft purge record beside it only once
+ * softly purged). Earlier still, before soft purges had records of their own, the pair held the
+ * purge and the soft purge times: such a record, read as paired, has lost a soft purge record it
+ * never had, which only makes its things stale once. The pair is the form earlier releases read
+ * too (as a soft purge at the purge time, which changes nothing), so a rollback is safe. Anything
+ * else is none.
  */
 function parseRecord(value: unknown): TagRecord | undefined {
   if (isTime(value)) return { purged: value };
-  if (Array.isArray(value) && value.length === 2 && isTime(value[0]) && isTime(value[1])) return { purged: value[0], soft: value[1] };
+  if (Array.isArray(value) && value.length === 2 && isTime(value[0]) && isTime(value[1])) return { purged: value[0], soft: value[1], paired: true };
   return undefined;
 }
 
-/** The records of the tags whose record keys are `keys`, each with its soft purge time where there is one. */
-async function readTagRecords(cache: EdgeCache, keys: readonly string[]): Promise<Array<TagRecord | undefined>> {
+/**
+ * The records of the tags whose record keys are `keys`, each with its soft purge time where there
+ * is one. A paired record whose soft purge record is gone (the store evicted it) may have lost a
+ * soft purge: its soft purge record is written again as of now, so what it made stale never
+ * comes back fresh. `rewritten`: the keys whose soft purge record this read wrote again, with its time.
+ */
+async function readTagRecords(cache: EdgeCache, keys: readonly string[], clock: TagClock): Promise<{ records: Array<TagRecord | undefined>; rewritten: Map<string, number> }> {
   const found = await readRecords(cache, [...keys, ...keys.map(softKey)]);
-  return keys.map((key) => {
+  const rewritten = new Map<string, number>();
+  const records = await Promise.all(keys.map(async (key): Promise<TagRecord | undefined> => {
     const record = parseRecord(found.get(key));
     const soft = found.get(softKey(key));
-    return record === undefined || !isTime(soft) ? record : { purged: record.purged, soft: Math.max(soft, record.soft ?? soft) };
-  });
+    if (record === undefined) return undefined;
+    if (isTime(soft)) return { ...record, soft: Math.max(soft, record.soft ?? soft) };
+    if (!record.paired) return record;
+    const at = orderedNow(clock.now);
+    // Another may have written it again meanwhile, at about the same time: this read takes its own.
+    if (await cache.add(softKey(key), at, { timeout: null }).catch(() => false)) rewritten.set(key, at);
+    return { ...record, soft: at };
+  }));
+  return { records, rewritten };
 }
 
 /** What one tag's record says of a page made at `at`. */
@@ -245,7 +273,7 @@ export async function tagVerdicts(cache: EdgeCache, list: ReadonlyArray<Readonly
   if (unknown === undefined) return verdicts;
   const keys = [...unknown.keys()];
   const mark = memo.mark();
-  const records = await readTagRecords(cache, keys);
+  const { records } = await readTagRecords(cache, keys, clock);
   keys.forEach((key, i) => {
     // A tag without a record is not remembered: it gets one with the next thing filed under it, and
     // a read that failed (a miss under ignoreErrors) must not leave its things purged once the store is back.
@@ -292,7 +320,7 @@ export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>, 
   }
   if (unknown.length === 0) return tagged.at;
   const mark = memo.mark();
-  const records = await limit(readTagRecords(cache, unknown));
+  const { records, rewritten } = await limit(readTagRecords(cache, unknown, clock));
   /** The records this call wrote, by key, with their times. */
   const created = new Map<string, number>();
   await Promise.all(unknown.map(async (key, i) => {
@@ -300,25 +328,31 @@ export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>, 
     const record = records[i];
     if (record !== undefined) {
       memo.set(made, { record, readAt: now }, mark);
-      if (verdictOf(record, tagged.at) !== undefined) good = false;
+      // A soft purge record written again just now says nothing of this thing: only a purge does.
+      if (verdictOf(rewritten.has(key) ? { purged: record.purged } : record, tagged.at) !== undefined) good = false;
       return;
     }
     const at = orderedNow(clock.now);
-    if (await limit(cache.add(key, at, { timeout: null }), true)) {
-      memo.set(made, { record: { purged: at }, readAt: now }, mark);
+    // Its soft purge record first: a record found without one is taken for one that lost it.
+    await limit(cache.add(softKey(key), at, { timeout: null }), true);
+    if (await limit(cache.add(key, pairedRecord(at), { timeout: null }), true)) {
+      memo.set(made, { record: { purged: at, soft: at, paired: true }, readAt: now }, mark);
       created.set(key, at);
       return;
     }
     memo.delete(made); // another got there first: read the record that is there now
     good = false; // which this isolate has not seen
   }));
-  if (!good || created.size === 0) return tagged.at;
-  const current = await limit(readTagRecords(cache, keys));
+  if (!good || created.size + rewritten.size === 0) return tagged.at;
+  const { records: current } = await limit(readTagRecords(cache, keys, clock));
   const unchanged = keys.every((key, i) => {
     const record = current[i];
+    if (record === undefined) return false;
     const own = created.get(key);
-    if (own === undefined) return verdictOf(record, tagged.at) === undefined;
-    return record !== undefined && record.purged === own && (record.soft === undefined || record.soft < tagged.at);
+    if (own !== undefined) return record.purged === own && (record.soft === undefined || record.soft === own || record.soft < tagged.at);
+    const soft = rewritten.get(key);
+    if (soft !== undefined) return record.purged < tagged.at && (record.soft === soft || (record.soft !== undefined && record.soft < tagged.at));
+    return verdictOf(record, tagged.at) === undefined;
   });
   return unchanged ? orderedNow(clock.now) : tagged.at;
 }
@@ -382,7 +416,12 @@ export async function purgeTag(tags: string | readonly string[], options: PurgeT
   const at = orderedNow(now);
   const failures = await Promise.all(targets.map(async (cache) => {
     // Seen at once here: read again on the next hit, and not from a read begun before the write.
-    const write = () => cache.setMany(written.map((key) => [key, at] as const), { timeout: null });
+    // A hard purge writes a paired record, and its soft purge record where there is none yet (an
+    // add: it never undoes a soft purge made meanwhile); a soft purge writes only the latter.
+    const write = async () => {
+      if (!soft) await Promise.all(keys.map((key) => cache.add(softKey(key), at, { timeout: null }))); // first: see `fileUnderTags`
+      return cache.setMany(written.map((key) => [key, soft ? at : pairedRecord(at)] as const), { timeout: null });
+    };
     const failed = new Set(await tagMemo(cache).purging(keys.map((key) => cache.makeKey(key)), write));
     const unpurged = list.filter((_, i) => failed.has(written[i]!));
     return unpurged.length > 0 ? `the ${cache.backend.name} backend, so these tags were not purged there: ${unpurged.join(", ")}` : undefined;

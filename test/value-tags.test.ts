@@ -337,6 +337,30 @@ describe("tags on low-level values", () => {
     expect(await isolate().get("listing")).toBeUndefined();
   });
 
+  it("a soft purge whose record the store lost is not undone: what it made stale stays stale, and a value written after is good", async () => {
+    const { clock, cache, purge } = bench();
+    await cache.set("price", "old price", { tags: ["catalogue"] });
+    clock.advance(0.01);
+    await purge("catalogue", true);
+    expect(await cache.get("price")).toBeUndefined(); // stale: a miss for get
+    await cache.backend.delete(cache.makeKey("soft-tag:catalogue")); // evicted, its tag's record left
+    clock.advance(2); // past tagCheckMs
+    expect(await cache.get("price")).toBeUndefined();
+    await cache.set("price", "new price", { tags: ["catalogue"] });
+    expect(await cache.get("price")).toBe("new price");
+    clock.advance(2);
+    expect(await cache.get("price")).toBe("new price");
+  });
+
+  it("reads a tag record written before records were paired (the purge time alone) as never softly purged when it has no soft purge record", async () => {
+    const { clock, cache } = bench();
+    await cache.set("price", "kept", { tags: ["legacy"] });
+    await cache.set("tag:legacy", clock.now() - 60_000, { timeout: null }); // as an earlier release wrote it
+    await cache.delete("soft-tag:legacy");
+    clock.advance(2);
+    expect(await cache.get("price")).toBe("kept");
+  });
+
   it("a tagged value is stored as the codec wrote it behind a header; a corrupt header is reported and dropped", async () => {
     const { cache, errors } = bench();
     await cache.set("n", 7, { tags: ["t"] });
