@@ -194,26 +194,35 @@ function parseRecord(value: unknown): TagRecord | undefined {
 }
 
 /**
+ * What a soft purge record says when only its presence counts: written with a tag's first record
+ * and before a hard purge, it makes nothing stale (the paired record's own time stands in).
+ */
+const NO_SOFT_PURGE = 0;
+
+/**
  * The records of the tags whose record keys are `keys`, each with its soft purge time where there
  * is one. A paired record whose soft purge record is gone (the store evicted it) may have lost a
- * soft purge: its soft purge record is written again as of now, so what it made stale never
- * comes back fresh. `rewritten`: the keys whose soft purge record this read wrote again, with its time.
+ * soft purge: its soft purge record is written again as of now, and the record reads as softly
+ * purged then, so what it made stale never comes back fresh. `lost`: the keys found so;
+ * `restored`: those whose soft purge record this read wrote again (another may have done it first,
+ * at about the same time, or the write failed).
  */
-async function readTagRecords(cache: EdgeCache, keys: readonly string[], clock: TagClock): Promise<{ records: Array<TagRecord | undefined>; rewritten: Map<string, number> }> {
+async function readTagRecords(cache: EdgeCache, keys: readonly string[], clock: TagClock): Promise<{ records: Array<TagRecord | undefined>; lost: Set<string>; restored: Set<string> }> {
   const found = await readRecords(cache, [...keys, ...keys.map(softKey)]);
-  const rewritten = new Map<string, number>();
+  const lost = new Set<string>();
+  const restored = new Set<string>();
   const records = await Promise.all(keys.map(async (key): Promise<TagRecord | undefined> => {
     const record = parseRecord(found.get(key));
     const soft = found.get(softKey(key));
     if (record === undefined) return undefined;
     if (isTime(soft)) return { ...record, soft: Math.max(soft, record.soft ?? soft) };
     if (!record.paired) return record;
+    lost.add(key);
     const at = orderedNow(clock.now);
-    // Another may have written it again meanwhile, at about the same time: this read takes its own.
-    if (await cache.add(softKey(key), at, { timeout: null }).catch(() => false)) rewritten.set(key, at);
+    if (await cache.add(softKey(key), at, { timeout: null }).catch(() => false)) restored.add(key);
     return { ...record, soft: at };
   }));
-  return { records, rewritten };
+  return { records, lost, restored };
 }
 
 /** What one tag's record says of a page made at `at`. */
@@ -320,7 +329,7 @@ export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>, 
   }
   if (unknown.length === 0) return tagged.at;
   const mark = memo.mark();
-  const { records, rewritten } = await limit(readTagRecords(cache, unknown, clock));
+  const { records, lost } = await limit(readTagRecords(cache, unknown, clock));
   /** The records this call wrote, by key, with their times. */
   const created = new Map<string, number>();
   await Promise.all(unknown.map(async (key, i) => {
@@ -328,13 +337,13 @@ export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>, 
     const record = records[i];
     if (record !== undefined) {
       memo.set(made, { record, readAt: now }, mark);
-      // A soft purge record written again just now says nothing of this thing: only a purge does.
-      if (verdictOf(rewritten.has(key) ? { purged: record.purged } : record, tagged.at) !== undefined) good = false;
+      // A soft purge record lost and written again just now says nothing of this thing: only a purge does.
+      if (verdictOf(lost.has(key) ? { purged: record.purged } : record, tagged.at) !== undefined) good = false;
       return;
     }
     const at = orderedNow(clock.now);
     // Its soft purge record first: a record found without one is taken for one that lost it.
-    await limit(cache.add(softKey(key), at, { timeout: null }), true);
+    await limit(cache.add(softKey(key), NO_SOFT_PURGE, { timeout: null }), true);
     if (await limit(cache.add(key, pairedRecord(at), { timeout: null }), true)) {
       memo.set(made, { record: { purged: at, soft: at, paired: true }, readAt: now }, mark);
       created.set(key, at);
@@ -343,15 +352,14 @@ export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>, 
     memo.delete(made); // another got there first: read the record that is there now
     good = false; // which this isolate has not seen
   }));
-  if (!good || created.size + rewritten.size === 0) return tagged.at;
-  const { records: current } = await limit(readTagRecords(cache, keys, clock));
+  if (!good || created.size + lost.size === 0) return tagged.at;
+  const again = await limit(readTagRecords(cache, keys, clock));
   const unchanged = keys.every((key, i) => {
-    const record = current[i];
-    if (record === undefined) return false;
+    const record = again.records[i];
+    if (record === undefined || (again.lost.has(key) && !again.restored.has(key))) return false; // its soft purge record could not be written again
     const own = created.get(key);
-    if (own !== undefined) return record.purged === own && (record.soft === undefined || record.soft === own || record.soft < tagged.at);
-    const soft = rewritten.get(key);
-    if (soft !== undefined) return record.purged < tagged.at && (record.soft === soft || (record.soft !== undefined && record.soft < tagged.at));
+    if (own !== undefined) return record.purged === own && (record.soft === undefined || record.soft <= own);
+    if (lost.has(key)) return record.purged < tagged.at;
     return verdictOf(record, tagged.at) === undefined;
   });
   return unchanged ? orderedNow(clock.now) : tagged.at;
@@ -419,7 +427,7 @@ export async function purgeTag(tags: string | readonly string[], options: PurgeT
     // A hard purge writes a paired record, and its soft purge record where there is none yet (an
     // add: it never undoes a soft purge made meanwhile); a soft purge writes only the latter.
     const write = async () => {
-      if (!soft) await Promise.all(keys.map((key) => cache.add(softKey(key), at, { timeout: null }))); // first: see `fileUnderTags`
+      if (!soft) await Promise.all(keys.map((key) => cache.add(softKey(key), NO_SOFT_PURGE, { timeout: null }))); // first: see `fileUnderTags`
       return cache.setMany(written.map((key) => [key, soft ? at : pairedRecord(at)] as const), { timeout: null });
     };
     const failed = new Set(await tagMemo(cache).purging(keys.map((key) => cache.makeKey(key)), write));

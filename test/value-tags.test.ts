@@ -352,6 +352,31 @@ describe("tags on low-level values", () => {
     expect(await cache.get("price")).toBe("new price");
   });
 
+  it("keeps the values two isolates write at once under a tag whose soft purge record they both find lost", async () => {
+    const { clock, cache, isolate } = bench();
+    await cache.set("seed", 1, { tags: ["t"] });
+    await cache.backend.delete(cache.makeKey("soft-tag:t")); // evicted
+    clock.advance(2); // past tagCheckMs
+    const [a, b] = [isolate(), isolate()];
+    await Promise.all([a.set("a", "A's value", { tags: ["t"] }), b.set("b", "B's value", { tags: ["t"] })]);
+    clock.advance(2);
+    const c = isolate();
+    expect([await c.get("a"), await c.get("b")]).toEqual(["A's value", "B's value"]);
+  });
+
+  it("keeps the value of the isolate that wins a new tag's record when another uses the tag at the same time", async () => {
+    const { clock, cache } = bench();
+    const late = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const slowed = (pattern: string, ms: number) => createCache({ now: clock.now, backend: { ...cache.backend, identity: {}, add: async (key, value, ttl) => {
+      if (key.includes(pattern)) await late(ms);
+      return cache.backend.add!(key, value, ttl);
+    } } });
+    const [a, b] = [slowed("soft-tag:t", 20), slowed(":tag:t", 40)]; // a adds its soft purge record last, b its record
+    await Promise.all([a.set("a", "A's value", { tags: ["t"] }), b.set("b", "B's value", { tags: ["t"] })]);
+    clock.advance(2);
+    expect(await cache.get("a")).toBe("A's value"); // the winner's; the loser's is filed before the winner's record: a miss once
+  });
+
   it("reads a tag record written before records were paired (the purge time alone) as never softly purged when it has no soft purge record", async () => {
     const { clock, cache } = bench();
     await cache.set("price", "kept", { tags: ["legacy"] });
