@@ -205,18 +205,22 @@ const NO_SOFT_PURGE = 0;
  * soft purge: its soft purge record is written again as of now, and the record reads as softly
  * purged then, so what it made stale never comes back fresh. `lost`: the keys found so;
  * `restored`: those whose soft purge record this read wrote again (another may have done it first,
- * at about the same time, or the write failed).
+ * at about the same time, or the write failed). Not on Workers KV (`consistent: false`, not
+ * `local`): each key reaches each location in its own time, so a record may show there before
+ * its soft purge record does; and KV evicts nothing, so nothing is lost.
  */
 async function readTagRecords(cache: EdgeCache, keys: readonly string[], clock: TagClock): Promise<{ records: Array<TagRecord | undefined>; lost: Set<string>; restored: Set<string> }> {
   const found = await readRecords(cache, [...keys, ...keys.map(softKey)]);
   const lost = new Set<string>();
   const restored = new Set<string>();
+  const { capabilities } = cache.backend;
+  const evicts = capabilities?.consistent !== false || capabilities.local === true;
   const records = await Promise.all(keys.map(async (key): Promise<TagRecord | undefined> => {
     const record = parseRecord(found.get(key));
     const soft = found.get(softKey(key));
     if (record === undefined) return undefined;
     if (isTime(soft)) return { ...record, soft: Math.max(soft, record.soft ?? soft) };
-    if (!record.paired) return record;
+    if (!record.paired || !evicts) return record;
     lost.add(key);
     const at = orderedNow(clock.now);
     if (await cache.add(softKey(key), at, { timeout: null }).catch(() => false)) restored.add(key);
@@ -427,7 +431,8 @@ export async function purgeTag(tags: string | readonly string[], options: PurgeT
     // A hard purge writes a paired record, and its soft purge record where there is none yet (an
     // add: it never undoes a soft purge made meanwhile); a soft purge writes only the latter.
     const write = async () => {
-      if (!soft) await Promise.all(keys.map((key) => cache.add(softKey(key), NO_SOFT_PURGE, { timeout: null }))); // first: see `fileUnderTags`
+      // First (see `fileUnderTags`); one that fails is written again when a read finds it missing.
+      if (!soft) await Promise.all(keys.map((key) => cache.add(softKey(key), NO_SOFT_PURGE, { timeout: null }).catch(() => false)));
       return cache.setMany(written.map((key) => [key, soft ? at : pairedRecord(at)] as const), { timeout: null });
     };
     const failed = new Set(await tagMemo(cache).purging(keys.map((key) => cache.makeKey(key)), write));
