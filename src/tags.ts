@@ -79,6 +79,8 @@ interface TagRecord {
   purged: number;
   soft?: number;
   paired?: true;
+  /** Its soft purge record was lost and written again (at `soft`), rather than written by a soft purge. */
+  restored?: true;
 }
 
 /** A tag's record as this isolate read (or wrote) it at `readAt`. */
@@ -203,9 +205,10 @@ const NO_SOFT_PURGE = 0;
  * The records of the tags whose record keys are `keys`, each with its soft purge time where there
  * is one. A paired record whose soft purge record is gone (the store evicted it) may have lost a
  * soft purge: its soft purge record is written again as of now, and the record reads as softly
- * purged then, so what it made stale never comes back fresh. `lost`: the keys found so;
- * `restored`: those whose soft purge record this read wrote again (another may have done it first,
- * at about the same time, or the write failed). Not on Workers KV (`consistent: false`, not
+ * purged then, so what it made stale never comes back fresh. It is written as the negated time,
+ * which tells it from a soft purge's (earlier releases read it as no soft purge at all, as they
+ * read a missing one). `lost`: the keys found so; `restored`: those whose soft purge record this
+ * read wrote again (another may have done it first, at about the same time, or the write failed). Not on Workers KV (`consistent: false`, not
  * `local`): each key reaches each location in its own time, so a record may show there before
  * its soft purge record does; and KV evicts nothing, so nothing is lost.
  */
@@ -219,12 +222,13 @@ async function readTagRecords(cache: EdgeCache, keys: readonly string[], clock: 
     const record = parseRecord(found.get(key));
     const soft = found.get(softKey(key));
     if (record === undefined) return undefined;
+    if (isTime(soft) && soft < 0) return { ...record, soft: Math.max(-soft, record.soft ?? -soft), restored: true };
     if (isTime(soft)) return { ...record, soft: Math.max(soft, record.soft ?? soft) };
     if (!record.paired || !evicts) return record;
     lost.add(key);
     const at = orderedNow(clock.now);
-    if (await cache.add(softKey(key), at, { timeout: null }).catch(() => false)) restored.add(key);
-    return { ...record, soft: at };
+    if (await cache.add(softKey(key), -at, { timeout: null }).catch(() => false)) restored.add(key);
+    return { ...record, soft: at, restored: true };
   }));
   return { records, lost, restored };
 }
@@ -363,7 +367,8 @@ export async function fileUnderTags(cache: EdgeCache, tagged: Readonly<Tagged>, 
     if (record === undefined || (again.lost.has(key) && !again.restored.has(key))) return false; // its soft purge record could not be written again
     const own = created.get(key);
     if (own !== undefined) return record.purged === own && (record.soft === undefined || record.soft <= own);
-    if (lost.has(key)) return record.purged < tagged.at;
+    // Lost and written again since (by whoever): only a soft purge that came meanwhile counts.
+    if (lost.has(key)) return record.purged < tagged.at && (record.restored === true || record.soft === undefined || record.soft < tagged.at);
     return verdictOf(record, tagged.at) === undefined;
   });
   return unchanged ? orderedNow(clock.now) : tagged.at;
@@ -425,7 +430,6 @@ export async function purgeTag(tags: string | readonly string[], options: PurgeT
   const targets = Array.isArray(selected) ? selected.map((one, i) => selectTagCache(one, `options.cache[${i}]`)) : [selectTagCache(selected, "options.cache")];
   const keys = await recordKeys(list);
   const written = soft ? keys.map(softKey) : keys;
-  const at = orderedNow(now);
   const failures = await Promise.all(targets.map(async (cache) => {
     // Seen at once here: read again on the next hit, and not from a read begun before the write.
     // A hard purge writes a paired record, and its soft purge record where there is none yet (an
@@ -433,6 +437,9 @@ export async function purgeTag(tags: string | readonly string[], options: PurgeT
     const write = async () => {
       // First (see `fileUnderTags`); one that fails is written again when a read finds it missing.
       if (!soft) await Promise.all(keys.map((key) => cache.add(softKey(key), NO_SOFT_PURGE, { timeout: null }).catch(() => false)));
+      // Dated once those are done, right before its write: a filer that read the records meanwhile
+      // files as made when it read them, which must not be later than this purge.
+      const at = orderedNow(now);
       return cache.setMany(written.map((key) => [key, soft ? at : pairedRecord(at)] as const), { timeout: null });
     };
     const failed = new Set(await tagMemo(cache).purging(keys.map((key) => cache.makeKey(key)), write));

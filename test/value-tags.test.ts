@@ -391,6 +391,53 @@ describe("tags on low-level values", () => {
     expect(writes).toEqual([]);
   });
 
+  it("files a value as stale when a soft purge lands while its tag's lost soft purge record is written again", async () => {
+    const { clock, cache, isolate } = bench();
+    await cache.set("other", 1, { tags: ["t"] });
+    clock.advance(5);
+    await cache.backend.delete(cache.makeKey("soft-tag:t")); // an earlier soft purge record evicted
+    let purged = false;
+    const filer = createCache({ now: clock.now, backend: { ...cache.backend, identity: {}, add: async (key, value, ttl) => {
+      const added = await cache.backend.add!(key, value, ttl);
+      if (key.endsWith("soft-tag:t") && !purged) {
+        purged = true; // the filer has just written it again; a soft purge lands now
+        clock.advance(0.005);
+        await purgeTag("t", { cache: isolate(), soft: true, now: clock.now });
+      }
+      return added;
+    } } });
+    const value = await filer.getOrSet("k", async () => {
+      clock.advance(0.01);
+      return "computed before the soft purge";
+    }, { tags: ["t"] });
+    expect(value).toBe("computed before the soft purge");
+    clock.advance(2);
+    expect(await isolate().get("k")).toBeUndefined(); // stale: a miss
+  });
+
+  it("dates a hard purge once its soft purge records are written, so a value of its new tag filed meanwhile is not filed as made after it", async () => {
+    const { clock, cache, isolate } = bench();
+    let letPurgeLand!: () => void;
+    const landing = new Promise<void>((resolve) => (letPurgeLand = resolve));
+    const purger = createCache({ now: clock.now, backend: { ...cache.backend, identity: {}, add: async (key, value, ttl) => {
+      await landing; // its soft purge record's add, slow
+      return cache.backend.add!(key, value, ttl);
+    } } });
+    let purge: Promise<void> | undefined;
+    const value = cache.getOrSet("k", async () => {
+      clock.advance(0.01);
+      purge = purgeTag("t", { cache: purger, now: clock.now }); // dated now; its write held back
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      clock.advance(0.01);
+      return "computed before the purge";
+    }, { tags: ["t"] });
+    await value;
+    letPurgeLand();
+    await purge;
+    clock.advance(2);
+    expect(await isolate().get("k")).toBeUndefined();
+  });
+
   it("reads a tag record written before records were paired (the purge time alone) as never softly purged when it has no soft purge record", async () => {
     const { clock, cache } = bench();
     await cache.set("price", "kept", { tags: ["legacy"] });
