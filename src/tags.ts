@@ -437,8 +437,9 @@ export async function purgeTag(tags: string | readonly string[], options: PurgeT
     const write = async () => {
       // First (see `fileUnderTags`); one that fails is written again when a read finds it missing.
       if (!soft) await Promise.all(keys.map((key) => cache.add(softKey(key), NO_SOFT_PURGE, { timeout: null }).catch(() => false)));
-      // Dated once those are done, right before its write: a filer that read the records meanwhile
-      // files as made when it read them, which must not be later than this purge.
+      // Dated once those are done, right before its write. A filer that reads a new tag's records
+      // while this write is under way still files as made after it (see `fileUnderTags`): the
+      // window is this one write, not the adds before it too.
       const at = orderedNow(now);
       return cache.setMany(written.map((key) => [key, soft ? at : pairedRecord(at)] as const), { timeout: null });
     };
