@@ -428,6 +428,8 @@ export class PageCacheEngine {
       }
       let store: Promise<unknown> | undefined;
       const stored = this.update(cache, request, method, response, started, "uri-miss", (write) => (store = write), fill);
+      // Read through only to be stored: a response that will not be (an endless event stream, say) is let go of.
+      if (store === undefined) return void (await stored.body?.cancel());
       await stored.body?.pipeTo(new WritableStream());
       await store;
     })().catch((error: unknown) => {

@@ -62,6 +62,26 @@ describe("stale pages", () => {
     expect(head.headers.get("etag")).toBe('"v2"');
   });
 
+  it("lets go of a refresh's response that will not be stored, an endless event stream included, rather than read it for ever", async () => {
+    const bench = pageBench();
+    let streaming = false;
+    let cancelled = false;
+    const handler = cachePage(60, options(bench, { staleWhileRevalidate: 30 }))(async (_request: Request) => {
+      if (!streaming) return new Response("page");
+      const endless = new ReadableStream<Uint8Array>({
+        pull: (controller) => controller.enqueue(new TextEncoder().encode("data: tick\n\n")),
+        cancel: () => void (cancelled = true),
+      });
+      return new Response(endless, { headers: { "content-type": "text/event-stream" } });
+    });
+    await get(handler, bench, "https://example.com/");
+    bench.clock.advance(70);
+    streaming = true;
+    const revalidating = await get(handler, bench, "https://example.com/"); // settles only once the refresh has
+    expect(revalidating.cacheStatus).toBe("edgecache; hit; ttl=-10; detail=revalidating");
+    expect(cancelled).toBe(true);
+  });
+
   it("refreshes a stale page in full when the request that found it was conditional or asked for a range", async () => {
     const bench = pageBench();
     const v = view({ headers: { etag: '"v1"' } });
