@@ -23,11 +23,14 @@
  * - Messages carry the keys and the bus's random id (its own are skipped: its members already
  *   heard them). What is heard on the channel is parsed as JSON data and checked, never run.
  * - The subscription keeps a Node process running while any tiered backend is on the bus:
- *   `close()` the caches to let it exit.
+ *   `close()` the caches to let it exit. Closing sends what waits and hears Redis take it
+ *   (within `timeoutMs`) before it lets go: a script that changes a key and closes still tells
+ *   the others.
  * - Not for Workers: a socket there belongs to the request that opened it, and a subscription
  *   must outlive requests.
  */
 import { checkFunction, describe, timerMs } from "../src/arguments.ts";
+import { withDeadline } from "../src/deadline.ts";
 import { harmless } from "../src/hooks.ts";
 import type { ConnectionOptions } from "node:tls";
 import { connectNode, connectNodeTls } from "./net/node-stream.ts";
@@ -128,10 +131,10 @@ export function redisBus(options: RedisBusOptions): InvalidationBus {
     send(message) {
       publisher?.write(encodeCommand(["PUBLISH", channel, JSON.stringify({ from: id, ...message })]));
     },
-    close() {
-      subscriber?.close();
-      publisher?.close();
+    async close() {
+      const links = [subscriber, publisher];
       subscriber = publisher = undefined;
+      await Promise.all(links.map((link) => link?.close()));
     },
   });
 }
@@ -179,6 +182,10 @@ class Link {
   private heard = false;
   private pinged = false;
   private closed = false;
+  /** Commands written on the current stream whose replies have not come yet. */
+  private unanswered = 0;
+  /** Who waits for nothing to be unsent or unanswered (see `close`). */
+  private readonly drained: Array<() => void> = [];
   /** Whether messages were dropped, the queue being full, since the connection was last opened. */
   private overflowed = false;
   private readonly settings: LinkSettings;
@@ -196,7 +203,7 @@ class Link {
 
   write(command: Uint8Array): void {
     if (this.closed) return;
-    if (this.stream) return this.stream.write(command);
+    if (this.stream) return this.send(this.stream, command);
     if (!this.connecting && Date.now() < this.retryAt) return; // the publisher backing off: dropped
     if (this.queue.length < MAX_QUEUED) this.queue.push(command);
     else if (!this.overflowed) {
@@ -206,8 +213,17 @@ class Link {
     if (!this.connecting) this.open();
   }
 
-  close(): void {
+  /**
+   * Close the link. The publisher first sends what waits and hears Redis answer all it sent
+   * (within `timeoutMs`, a second where that is 0): a process that changes a key and then closes
+   * its cache must still have told the others.
+   */
+  async close(): Promise<void> {
+    if (!this.persistent && !this.closed && (this.queue.length > 0 || this.unanswered > 0)) {
+      await withDeadline(new Promise<void>((resolve) => this.drained.push(resolve)), this.settings.timeoutMs || 1000, () => undefined);
+    }
     this.closed = true;
+    this.settleDrained();
     clearTimeout(this.retry);
     clearInterval(this.beat);
     this.connecting?.abort(new Error("closed"));
@@ -227,6 +243,7 @@ class Link {
         this.heard = true;
         try {
           for (const reply of reader.push(bytes)) {
+            if (this.unanswered > 0 && --this.unanswered === 0 && this.queue.length === 0) this.settleDrained();
             if (reply instanceof RespError) this.settings.onError(new Error(`${this.settings.label}: ${reply.message}`));
             else this.onReply(reply);
           }
@@ -247,8 +264,8 @@ class Link {
         this.connecting = undefined;
         this.stream = stream = opened;
         this.failures = 0;
-        for (const command of this.greeting) opened.write(command);
-        for (const command of this.queue.splice(0)) opened.write(command);
+        for (const command of this.greeting) this.send(opened, command);
+        for (const command of this.queue.splice(0)) this.send(opened, command);
         this.overflowed = false;
         if (this.settings.heartbeatMs > 0) this.startHeartbeat(opened);
       },
@@ -273,13 +290,25 @@ class Link {
         this.lost(`no answer to PING within ${this.settings.heartbeatMs} ms`);
       } else {
         this.pinged = true;
-        stream.write(PING);
+        this.send(stream, PING);
       }
     }, this.settings.heartbeatMs);
   }
 
+  /** Write `command` on `stream`, counting it until its reply comes (see `close`). */
+  private send(stream: ByteStream, command: Uint8Array): void {
+    this.unanswered++;
+    stream.write(command);
+  }
+
+  /** Let whatever waits for the link to have nothing unsent or unanswered go on. */
+  private settleDrained(): void {
+    for (const resolve of this.drained.splice(0)) resolve();
+  }
+
   /** The connection failed or ended: report it, drop what waits (publisher) and try again later (subscriber). */
   private lost(reason: string): void {
+    this.unanswered = 0;
     clearInterval(this.beat);
     this.beat = undefined;
     const stream = this.stream;
@@ -292,6 +321,7 @@ class Link {
     const delay = Math.min(MAX_RETRY_MS, RETRY_MS * 2 ** (this.failures - 1));
     if (!this.persistent) {
       this.queue.length = 0;
+      this.settleDrained(); // dropped: nothing left to wait for
       this.overflowed = false;
       this.retryAt = Date.now() + delay;
       return;

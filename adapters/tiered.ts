@@ -231,7 +231,7 @@ export function tiered(options: TieredOptions): Backend {
     },
 
     async close() {
-      member?.leave();
+      await member?.leave(); // its last changes announced first: the others must drop their copies
       await Promise.all([near.close?.(), far.close?.()]);
     },
   };

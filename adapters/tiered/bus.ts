@@ -35,12 +35,15 @@ export interface InvalidationBus {
  *
  * @example
  * member.publish({ all: true });
- * member.leave();
+ * await member.leave();
  */
 export interface BusMember {
   publish(message: Invalidation): void;
-  /** Stop hearing the bus; the bus lets go of its channel once its last member has left. */
-  leave(): void;
+  /**
+   * Stop hearing the bus; the bus lets go of its channel once its last member has left, having
+   * sent what it was given (settles once it has, where the transport can tell).
+   */
+  leave(): void | Promise<void>;
 }
 
 /**
@@ -53,7 +56,8 @@ export interface BusMember {
 export interface Transport {
   open(hear: (message: Invalidation) => void): void;
   send(message: Invalidation): void;
-  close(): void;
+  /** Let go of the channel, once what was sent has gone out where that takes time. */
+  close(): void | Promise<void>;
 }
 
 /**
@@ -79,7 +83,7 @@ export function busOver(transport: Transport): InvalidationBus {
           deliver(message, listener);
         },
         leave() {
-          if (members.delete(listener) && members.size === 0) transport.close();
+          if (members.delete(listener) && members.size === 0) return transport.close();
         },
       };
     },

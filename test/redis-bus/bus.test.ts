@@ -67,6 +67,30 @@ describe("redisBus", () => {
     await subscribed(t.channel, 0); // closing the caches let go of the subscriptions
   });
 
+  it("announces a change made just before the cache is closed (a script that writes, closes and exits), whether or not its publisher had connected", async () => {
+    const t = processes();
+    try {
+      await subscribed(t.channel, 2);
+      for (const warm of [false, true]) {
+        const key = warm ? "warm" : "cold";
+        await t.far.set(key, "old");
+        expect(await t.b.get(key)).toBe("old"); // kept near for a minute
+        const bus = redisBus({ url: `redis://127.0.0.1:${redis.port}`, channel: t.channel, onError: (error) => t.errors.push(error.message) });
+        const script = createCache({ backend: tiered({ near: memory(), far: t.far.backend, nearTimeout: 60, bus }) });
+        if (warm) {
+          await script.set("warm-up", 1);
+          await subscribed(t.channel, 3);
+        }
+        await script.set(key, "new");
+        await script.close();
+        await expect.poll(() => t.b.get(key), { timeout: 2000, interval: 10 }).toBe("new");
+      }
+      expect(t.errors).toEqual([]);
+    } finally {
+      await t.close();
+    }
+  });
+
   it("ignores what others publish on the channel that is not an invalidation, and reads nothing more into one", async () => {
     const t = processes();
     try {
