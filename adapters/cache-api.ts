@@ -224,7 +224,7 @@ export function cacheApi(options: CacheApiOptions = {}): Backend {
 
   const backend = entryBackend({
     name: "cache-api",
-    capabilities: { atomicAdd: false, atomicIncrement: false, consistent: false, shared: true, local: true, writeSpacingMs: 0 },
+    capabilities: { atomicAdd: false, atomicIncrement: false, consistent: false, shared: true, local: true, writeSpacingMs: 0, ttlGranularityMs: 0 },
     now,
 
     locate,

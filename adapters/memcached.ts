@@ -149,7 +149,7 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
   };
   return {
     name: "memcached",
-    capabilities: { atomicAdd: true, atomicIncrement: true, consistent: true, shared: true, local: false },
+    capabilities: { atomicAdd: true, atomicIncrement: true, consistent: true, shared: true, local: false, ttlGranularityMs: 1000 },
     identity: identityNamed(`memcached ${poolName(servers)}`),
     validateKey: validateMemcachedKey,
 

@@ -147,8 +147,10 @@ export function tiered(options: TieredOptions): Backend {
       // The others' near copies then last until nearTimeout, as without a bus.
     }
   };
-  /** A TTL for the near copy of an entry that lives `ttl` in the far tier. */
-  const nearTtl = (ttl: BackendTtl): number => (ttl === null ? nearTimeout : Math.min(ttl, nearTimeout));
+  /** How much before its TTL a far entry may go (see `ttlGranularityMs`), in seconds. */
+  const farEarly = (far.capabilities?.ttlGranularityMs ?? 0) / 1000;
+  /** A TTL for the near copy of an entry that lives `ttl` in the far tier (0: none is kept). */
+  const nearTtl = (ttl: BackendTtl): number => (ttl === null ? nearTimeout : Math.max(0, Math.min(ttl - farEarly, nearTimeout)));
   /**
    * How much longer than its near copy each value kept near lives in the far tier, in seconds
    * (`null`: for ever there), by the bytes kept near: both count down together, so a near copy's
@@ -163,9 +165,11 @@ export function tiered(options: TieredOptions): Backend {
    */
   const keepNear = async (key: string, value: Uint8Array, ttl: BackendTtl): Promise<void> => {
     if (nearTimeout === 0) return;
-    farLonger.set(value, ttl === null ? null : ttl - nearTtl(ttl));
+    const kept = nearTtl(ttl);
+    if (kept === 0) return void (await near.delete(key)); // the far entry may go at any moment
+    farLonger.set(value, ttl === null ? null : ttl - kept);
     try {
-      await near.set(key, value, nearTtl(ttl));
+      await near.set(key, value, kept);
     } catch (error) {
       if (!(error instanceof BackendUnavailableError)) throw error; // a near store that is broken, not one that refused this value
       await near.delete(key); // whatever it held for the key is older
@@ -197,6 +201,7 @@ export function tiered(options: TieredOptions): Backend {
       shared: far.capabilities?.shared ?? false,
       local: far.capabilities?.local ?? false,
       writeSpacingMs: far.capabilities?.writeSpacingMs ?? 0,
+      ttlGranularityMs: far.capabilities?.ttlGranularityMs ?? 0,
     },
 
     async get(key) {

@@ -151,7 +151,7 @@ export function workersKv(namespace: KvNamespaceLike, options: WorkersKvOptions 
 
   const backend = entryBackend({
     name: "workers-kv",
-    capabilities: { atomicAdd: false, atomicIncrement: false, consistent: false, shared: true, local: false, writeSpacingMs: WRITE_INTERVAL_MS },
+    capabilities: { atomicAdd: false, atomicIncrement: false, consistent: false, shared: true, local: false, writeSpacingMs: WRITE_INTERVAL_MS, ttlGranularityMs: 0 },
     now,
     locate,
 

@@ -32,6 +32,7 @@ export function completeBackend(backend: Backend, defaultTtl: () => BackendTtl):
       shared: b.capabilities?.shared ?? false,
       local: b.capabilities?.local ?? false,
       writeSpacingMs: b.capabilities?.writeSpacingMs ?? 0,
+      ttlGranularityMs: b.capabilities?.ttlGranularityMs ?? 0,
     },
     get: b.get.bind(b),
     set: b.set.bind(b),

@@ -33,6 +33,12 @@ export interface BackendCapabilities {
    * so a held write is not taken for a store that is down. Missing: 0.
    */
   readonly writeSpacingMs: number;
+  /**
+   * How coarsely the store counts expiry, in ms: an entry may go up to this much before its TTL
+   * is up (memcached counts whole seconds: 1000). A tiered backend keeps its near copies that much
+   * shorter, so none outlives its far entry. Missing: 0.
+   */
+  readonly ttlGranularityMs: number;
 }
 
 /**

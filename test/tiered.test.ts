@@ -367,3 +367,21 @@ describe("tiered with an invalidation bus", () => {
     }
   });
 });
+
+describe("tiered over a store that counts expiry coarsely", () => {
+  it("keeps near copies shorter by the far store's ttlGranularityMs (memcached's whole seconds), so none outlives its far entry", async () => {
+    const clock = fakeClock();
+    const near = memory({ now: clock.now, location: `tiered-near-${Math.random()}` });
+    const store = memory({ now: clock.now, location: `tiered-far-${Math.random()}` });
+    const far: Backend = { ...store, capabilities: { ...store.capabilities, shared: true, ttlGranularityMs: 1000 } };
+    const backend = tiered({ near, far, nearTimeout: 30 });
+    await backend.set("k", new Uint8Array([1]), 2);
+    await backend.set("brief", new Uint8Array([2]), 0.5);
+    expect(await near.ttl!("k")).toBe(1);
+    expect(await near.get("brief")).toBeUndefined(); // less than the far store's step: kept far only
+    expect(await backend.get("brief")).toEqual(new Uint8Array([2]));
+    expect(await near.get("brief")).toBeUndefined();
+    clock.advance(1.5);
+    expect(await near.get("k")).toBeUndefined();
+  });
+});

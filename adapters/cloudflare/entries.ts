@@ -41,7 +41,7 @@ export function isLive(expiresAt: number | null, at: number): boolean {
  * @example
  * const store = new Map<string, Entry>();
  * const backend = entryBackend({
- *   name: "map", capabilities: { atomicAdd: false, atomicIncrement: false, consistent: true, shared: false, local: true, writeSpacingMs: 0 },
+ *   name: "map", capabilities: { atomicAdd: false, atomicIncrement: false, consistent: true, shared: false, local: true, writeSpacingMs: 0, ttlGranularityMs: 0 },
  *   now: Date.now, locate: async (key) => key,
  *   load: async (at) => store.get(at), save: async (at, entry) => void store.set(at, entry),
  *   remove: async (at) => void store.delete(at), clear: async () => store.clear(),

@@ -38,7 +38,7 @@ async function recording(name: string): Promise<{ cache: CacheLike; urls: string
 
 describe("cache-api backend", () => {
   it("declares that it is shared but per data centre and local to the runtime, without atomic add or increment", () => {
-    expect(cacheApi().capabilities).toEqual({ atomicAdd: false, atomicIncrement: false, consistent: false, shared: true, local: true, writeSpacingMs: 0 });
+    expect(cacheApi().capabilities).toEqual({ atomicAdd: false, atomicIncrement: false, consistent: false, shared: true, local: true, writeSpacingMs: 0, ttlGranularityMs: 0 });
   });
 
   it("keeps tagged values: purgeTag ends them, and a soft purge lets getOrSet answer while it recomputes", async () => {
