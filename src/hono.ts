@@ -163,8 +163,8 @@ function middleware<E extends Env>(wrapper: Wrapper, pages?: { app: RefreshDispa
   const self: MiddlewareHandler<E> = async (c, next) => {
     const above = pages && !runsFirst(c, self) ? headersSetAbove(c) : undefined;
     const erredBefore = c.error;
-    /** The headers set above that the chain appended to, each with the value set above. */
-    const appended: Array<[string, string]> = [];
+    /** The headers set above that the chain appended to, each with the value set above (none on a hit path with nothing above). */
+    const appended: Array<[string, string]> = above ? [] : NOTHING_APPENDED;
     /** The chain's response once it has run: its error if Hono turned one into it, without the headers set above. */
     const rendered = (): Response => {
       if (c.error !== erredBefore && (!pages || c.res.status >= 500)) throw c.error;
@@ -247,6 +247,9 @@ function judgedHeaders(options: Pick<PageCacheOptions, "targetedCacheControl">):
   const targeted = (options.targetedCacheControl ?? []).map((name) => name.toLowerCase());
   return new Set(["set-cookie", "cache-control", "cdn-cache-control", "vary", "expires", "content-length", ...targeted]);
 }
+
+/** What `withoutHeaders` is never given: nothing was set above, so nothing set above was appended to. */
+const NOTHING_APPENDED: Array<[string, string]> = [];
 
 /**
  * Whether `middleware` is the first handler Hono runs for this request, so nothing above it
