@@ -588,6 +588,13 @@ class Cache implements EdgeCache {
       report: (error) => this.onError?.(error, "getOrSet"),
       now: this.clock.now,
       purgeMark: () => tagPurgeMark(this),
+      copy: (value) => {
+        try {
+          return decodeValue(encodeValue(value, serializer), serializer) as typeof value;
+        } catch {
+          return value; // not storable: there is no copy to give
+        }
+      },
     });
   }
 

@@ -43,6 +43,12 @@ export interface FillHost {
   /** Run a store call; with the cache's `ignoreErrors`, a failure is reported and `otherwise` returned. */
   attempt<T>(operation: string, call: () => Promise<T>, otherwise: T): Promise<T>;
   report(error: unknown): void;
+  /**
+   * What a caller that shares another's computation gets: a copy of the value, as a read of the
+   * store would give it, so that one caller changing what it got never changes another's (the
+   * value itself where it cannot be stored).
+   */
+  copy<T>(value: T): T;
 }
 
 /**
@@ -168,7 +174,8 @@ export class Fills {
    */
   private join<T>(plan: FillPlan<T>, under: Filling, softTimeoutMs: number | undefined, waitUntil: WaitUntil): Promise<T> {
     const patience = (plan.collapseMs || DEFAULT_COLLAPSE_MS) * 2 ** under.takeovers;
-    return withDeadline(under.value as Promise<T>, Math.max(0, under.began + patience - performance.now()), () =>
+    const shared = (under.value as Promise<T>).then((value) => this.host.copy(value));
+    return withDeadline(shared, Math.max(0, under.began + patience - performance.now()), () =>
       this.filling.get(plan.made) === under
         ? this.begin(plan, softTimeoutMs, waitUntil, under)
         : this.fill(plan, softTimeoutMs, waitUntil)); // another caller took it over: share theirs
@@ -181,7 +188,7 @@ export class Fills {
   private begin<T>(plan: FillPlan<T>, softTimeoutMs: number | undefined, waitUntil: WaitUntil, overdue?: Filling): Promise<T> {
     const purgeMark = overdue ? overdue.purgeMark : plan.tagged ? this.host.purgeMark() : undefined;
     const computed = this.backingOff(plan) ? this.staleOrCompute(plan, plan.staleCopy.key) : overdue ? this.storedOrCompute(plan) : this.compute(plan);
-    const work = overdue ? orSooner(computed, overdue.work as Promise<T>) : computed;
+    const work = overdue ? orSooner(computed, (overdue.work as Promise<T>).then((value) => this.host.copy(value))) : computed;
     const filling: Filling = {
       work,
       value: softTimeoutMs === undefined || !plan.staleCopy ? work : this.staleIfSlow(work, plan.staleCopy.key, softTimeoutMs, waitUntil),

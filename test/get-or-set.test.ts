@@ -62,6 +62,46 @@ describe("getOrSet in one isolate", () => {
     expect(heard).toEqual(["Error: store write failed"]);
   });
 
+  it("gives each caller that shares a computation a copy of its own, as a read would: one request changing its value never changes another's", async () => {
+    const cache = createCache({ backend: memory() });
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const compute = async () => { await gate; return { items: ["shared"], at: new Date(0) }; };
+    const calls = [cache.getOrSet("basket", compute), cache.getOrSet("basket", compute), cache.getOrSet("basket", compute)] as const;
+    open();
+    const [first, second, third] = await Promise.all(calls);
+    first.items.push("alice's item");
+    second.items.push("bob's item");
+    expect(third).toEqual({ items: ["shared"], at: new Date(0) });
+    expect(second.items).toEqual(["shared", "bob's item"]);
+    expect(await cache.get("basket")).toEqual({ items: ["shared"], at: new Date(0) });
+  });
+
+  it("gives a caller that took an overdue computation over a copy of its value when that comes first", async () => {
+    const cache = createCache({ backend: memory() });
+    let finish!: (value: { items: string[] }) => void;
+    const overdue = cache.getOrSet("basket", () => new Promise<{ items: string[] }>((resolve) => (finish = resolve)), { collapseMs: 20 });
+    let tookOver = false;
+    const takeover = cache.getOrSet("basket", () => { tookOver = true; return new Promise<{ items: string[] }>(() => {}); }, { collapseMs: 20 });
+    await vi.waitFor(() => expect(tookOver).toBe(true)); // past collapseMs, the second caller computes too
+    finish({ items: ["shared"] });
+    const [first, second] = await Promise.all([overdue, takeover]);
+    first.items.push("alice's item");
+    expect(second).toEqual({ items: ["shared"] });
+  });
+
+  it("shares a value it could not store as it is: there is no copy to give", async () => {
+    const onError = vi.fn();
+    const cache = createCache({ backend: memory(), onError });
+    const handle = () => "not data";
+    const compute = async () => handle;
+    const timeout = (): number => { throw new Error("no timeout for this one"); }; // so it is neither stored nor refused
+    const [a, b] = await Promise.all([cache.getOrSet("f", compute, { timeout }), cache.getOrSet("f", compute, { timeout })]);
+    expect(a).toBe(handle);
+    expect(b).toBe(handle);
+    expect(onError).toHaveBeenCalledOnce();
+  });
+
   it("takes an overdue computation over by reading the store first: its value may be there though its answer never comes", async () => {
     const cache = createCache({ backend: memory() });
     void cache.getOrSet("report", () => new Promise<string>(() => {}), { collapseMs: 20 }); // its request ended: it never answers
