@@ -19,7 +19,7 @@ import { identityOf } from "../backend.ts";
 import { ErrorBackoff } from "../backoff.ts";
 import { StoreDeadlines } from "./deadlines.ts";
 import { withDeadline } from "../deadline.ts";
-import { claimFill, type Fill, Fills, releaseFill } from "./fills.ts";
+import { claimFill, type Fill, Fills, isFilledFor, releaseFill, whileFilling } from "./fills.ts";
 import { DEFAULT_COLLAPSE_MS, pollsFor, sharesLocks } from "../locks.ts";
 import { orderedNow } from "../ordered-time.ts";
 import { decide, type Decision, type TimeoutRule } from "./policy.ts";
@@ -97,6 +97,13 @@ export class PageCacheEngine {
       return this.answers.label(await run(request), { hit: false, fwd: "miss", detail: "store-down" }, request);
     }
     let lookup = await this.lookups.find(cache, request, method);
+    // Inside another layer over the same store and key (cachePage within cacheSite), which is
+    // filling this page for this very request: render it (see `isFilledFor`).
+    const nested = lookup.fwd !== "miss" && isFilledFor(request, cache, lookup.missKey);
+    if (nested) {
+      release(lookup.page);
+      lookup = { missKey: lookup.missKey, fwd: lookup.fwd };
+    }
     const authorized = request.headers.has("authorization");
     const usable = (page: DecodedPage | undefined): page is DecodedPage => page !== undefined && (page.shareable || !authorized);
     let now = this.options.now();
@@ -119,7 +126,7 @@ export class PageCacheEngine {
     // client that went away), and its work with it. The first request to find it overdue then
     // takes it over, and the others wait for that one.
     const collapseMs = this.options.collapseMs;
-    const pending = lookup.fwd !== "miss" && collapseMs > 0 ? this.fills.pending(cache, lookup.missKey, collapseMs) : undefined;
+    const pending = lookup.fwd !== "miss" && !nested && collapseMs > 0 ? this.fills.pending(cache, lookup.missKey, collapseMs) : undefined;
     let takeover: Fill | undefined;
     if (pending) {
       for (let waited = pending; ;) {
@@ -149,7 +156,7 @@ export class PageCacheEngine {
     }
     // Another process may be filling it (a shared store with an atomic add).
     let held = false;
-    if (!pending && lookup.fwd !== "miss" && collapseMs > 0 && sharesLocks(cache.backend)) {
+    if (!pending && lookup.fwd !== "miss" && !nested && collapseMs > 0 && sharesLocks(cache.backend)) {
       const waited = await this.waitForOtherProcess(cache, request, method, lookup, usable);
       if (waited.fresh) return this.answers.hit(request, method, waited.fresh, waited.now, "collapsed");
       ({ lookup, now, held } = waited);
@@ -167,7 +174,7 @@ export class PageCacheEngine {
     const asked = copyRequest(request);
     const started = orderedNow(this.options.now);
     try {
-      response = await run(request);
+      response = await (lookup.fwd === "miss" ? run(request) : whileFilling(request, cache, lookup.missKey, () => run(request)));
     } catch (error) {
       fill?.end();
       if (stale) {
@@ -415,7 +422,10 @@ export class PageCacheEngine {
         if (fill.held && (await this.storedSince(cache, request, method, lookup.page!.storedAt))) return fill.end();
       }
       const started = orderedNow(this.options.now);
-      const response = await run(request.clone());
+      // Marked for an inner layer that gets the request this answers instead (Hono's middleware,
+      // refreshing in-request, renders with its context's own request).
+      const rendering = request.clone();
+      const response = await whileFilling(asked, cache, key, () => whileFilling(rendering, cache, key, () => run(rendering)));
       handled();
       if (response.status >= 500) {
         this.handlerFailed(cache, key);

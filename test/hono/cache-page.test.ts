@@ -10,6 +10,7 @@ import { cachePage, cacheSite, isRefreshDispatch, varyOnCookie } from "../../src
 import type { Backend } from "../../src/backend.ts";
 import { createCache, type EdgeCache } from "../../src/index.ts";
 import { client, counting, executionContext, store } from "./helpers.ts";
+import { fakeClock } from "../conformance/fake-clock.ts";
 
 describe("cachePage middleware", () => {
   it("serves a hit without running the rest of the chain", async () => {
@@ -465,6 +466,25 @@ describe("cacheSite middleware", () => {
     const answers = await Promise.all(["/", "/news", "/live"].map((path) => get(path)));
     expect(answers.map((answer) => answer.body)).toEqual(["home 1", "news 2", "live 2"]);
     expect(answers[0]!.cacheStatus).toBe("edgecache; hit; ttl=60");
+  });
+
+  it("lets a route's cachePage on the same store and key render and refresh for it, on a store with fill locks (memcached, Upstash)", async () => {
+    const clock = fakeClock();
+    const shared = memory({ now: clock.now });
+    let claims = 0;
+    const backend: Backend = { ...shared, capabilities: { ...shared.capabilities, shared: true, local: false }, add: (key, value, ttl) => (claims++, shared.add!(key, value, ttl)) };
+    const options = { cache: createCache({ backend }), now: clock.now, staleWhileRevalidate: 300 };
+    const report = counting("report");
+    const app = new Hono();
+    app.use(cacheSite(options));
+    app.get("/report", cachePage(60, options), report);
+    const get = client(app);
+    expect((await get("/report")).body).toBe("report 1");
+    expect(claims).toBe(1); // the site's fill lock, held for the route's layer, which neither claims nor waits
+    clock.advance(90);
+    expect((await get("/report")).cacheStatus).toBe("edgecache; hit; ttl=-30; detail=revalidating");
+    expect(report.calls).toBe(2); // the refresh rendered
+    expect((await get("/report")).body).toBe("report 2");
   });
 
   it("leaves 404s from Hono's not-found handler uncached", async () => {

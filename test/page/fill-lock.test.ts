@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { memory } from "../../adapters/memory.ts";
 import type { Backend } from "../../src/backend.ts";
 import { createCache, type EdgeCache } from "../../src/cache.ts";
-import { cachePage } from "../../src/page/cache-page.ts";
+import { cachePage, cacheSite } from "../../src/page/cache-page.ts";
 import { pollPause } from "../../src/locks.ts";
 import type { PageCacheOptions } from "../../src/page/options.ts";
 import { fakeClock } from "../conformance/fake-clock.ts";
@@ -137,6 +137,33 @@ describe("collapsing across processes (shared stores with an atomic add)", () =>
     await carried[0];
     expect(await p.one.get("lock.page.GET.0:.https://example.com/report")).toBeUndefined();
     expect((await handler(new Request(URL))).headers.get("cache-status")).toBe("edgecache; hit; ttl=60");
+  });
+
+  it("renders at once inside another layer over the same store and key (cachePage within cacheSite), whose lock is held for it", async () => {
+    const p = processes();
+    const site = cacheSite({ cache: p.one, now: p.clock.now, onError: (e) => p.errors.push(e) });
+    const response = await site(p.wrap(p.one))(new Request(URL));
+    expect(await response.text()).toBe("page 1");
+    expect(p.adds.filter((key) => key.includes("lock."))).toHaveLength(1); // the outer layer's claim: the inner one neither claims nor polls
+    await p.settle();
+    expect((await site(p.wrap(p.one))(new Request(URL))).headers.get("cache-status")).toBe("edgecache; hit; ttl=60");
+    expect(p.calls()).toBe(1);
+    expect(p.errors).toEqual([]);
+  });
+
+  it("refreshes a stale page inside another layer over the same store and key: the inner one renders for the outer one's refresh", async () => {
+    const p = processes();
+    const carried: Promise<unknown>[] = [];
+    const options = { staleWhileRevalidate: 300, waitUntil: (work: Promise<unknown>) => void carried.push(work) };
+    const site = cacheSite({ cache: p.one, now: p.clock.now, ...options });
+    const handler = site(p.wrap(p.one, options));
+    await (await handler(new Request(URL))).text();
+    await Promise.all(carried.splice(0));
+    p.clock.advance(90);
+    expect((await handler(new Request(URL))).headers.get("cache-status")).toBe("edgecache; hit; ttl=-30; detail=revalidating");
+    while (carried.length > 0) await Promise.all(carried.splice(0));
+    expect(p.calls()).toBe(2);
+    expect(await (await handler(new Request(URL))).text()).toBe("page 2");
   });
 
   it("frees a lock it took when its look for the page just after fails, as no fill is left to free it", async () => {
