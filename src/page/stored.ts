@@ -199,7 +199,17 @@ function decodeStreamedPage(value: StreamedBytes): DecodedPage | undefined {
   return { ...fields, body, bodyLength: value.length - size };
 }
 
-/** The page fields in the head `bytes` open with, and the head's size; `undefined` when they hold no page head. */
+/** A header name as stored: RFC 9110's token. */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** A header value as stored: a byte string without what a `Headers` refuses (NUL, CR, LF). */
+const HEADER_VALUE = /^[^\0\r\n\u0100-\uffff]*$/;
+
+/**
+ * The page fields in the head `bytes` open with, and the head's size; `undefined` when they hold
+ * no page head. A head that would make a Response throw (a status out of 200–599, a header a
+ * `Headers` refuses) or with a time that is not a number is none either: it is dropped as
+ * corrupt, never answered.
+ */
 function decodeHead(bytes: Uint8Array): PageHead | undefined {
   const fixed = bytes[2] === MAGIC[2] ? FIXED : bytes[2] === 1 ? FIXED_V1 : 0;
   if (fixed === 0 || bytes.byteLength < fixed || bytes[0] !== MAGIC[0] || bytes[1] !== MAGIC[1]) return undefined;
@@ -222,13 +232,16 @@ function decodeHead(bytes: Uint8Array): PageHead | undefined {
   for (let i = 0; i < lines.length; i += 2) {
     const name = lines[i]!;
     const value = lines[i + 1]!;
+    if (!HEADER_NAME.test(name) || !HEADER_VALUE.test(value)) return undefined;
     headers.push([name, value]);
     if (name === "etag") validators.etag = value;
     else if (name === "last-modified") validators.lastModified = value;
-    if (headerRecord && Object.hasOwn(headerRecord, name)) headerRecord = undefined;
+    // A record cannot hold "__proto__" as a plain key: such a page keeps the list alone.
+    if (headerRecord && (Object.hasOwn(headerRecord, name) || name === "__proto__")) headerRecord = undefined;
     else if (headerRecord) headerRecord[name] = value;
   }
   const status = view.getUint16(MAGIC.length);
+  if (status < 200 || status > 599) return undefined;
   const validated = validators.etag !== undefined || validators.lastModified !== undefined;
   const preconditions = validated ? conditionalRequestHeaders(validators) : [];
   const at = MAGIC.length + 3;
@@ -247,6 +260,7 @@ function decodeHead(bytes: Uint8Array): PageHead | undefined {
     validated,
     tagged,
   };
+  if ([fields.storedAt, fields.freshUntil, fields.staleWhileRevalidateUntil, fields.staleIfErrorUntil].some(Number.isNaN)) return undefined;
   return { fields, size };
 }
 

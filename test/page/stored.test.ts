@@ -65,6 +65,24 @@ describe("stored pages", () => {
     expect({ ...decoded, ageOnArrival: 7, headerRecord: undefined, bodyLength: undefined, answerHeaders: undefined, validated: undefined }).toEqual({ ...page, headerRecord: undefined, bodyLength: undefined, answerHeaders: undefined });
   });
 
+  it("read a head a Response could not be made from as no page: a status out of 200–599, a header a Headers refuses, a time that is not a number", () => {
+    const corrupt: StoredPage[] = [
+      { ...page, status: 0 }, { ...page, status: 101 }, { ...page, status: 999 },
+      { ...page, headers: [["bad name", "x"]] }, { ...page, headers: [["", "x"]] },
+      { ...page, headers: [["x-a", "nul\0byte"]] }, { ...page, headers: [["x-a", "carriage\rreturn"]] }, { ...page, headers: [["x-a", "not latin-1: \u20ac"]] },
+      { ...page, freshUntil: Number.NaN }, { ...page, storedAt: Number.NaN },
+    ];
+    for (const each of corrupt) expect(decodeStoredPage(encodeStoredPage(each))).toBeUndefined();
+    const odd = { ...page, headers: [["x-a", "latin-1 \u00e9, a tab\tand DEL \u007f"]] as Array<[string, string]> };
+    expect(decodeStoredPage(encodeStoredPage(odd))!.headers).toEqual(odd.headers);
+  });
+
+  it("keep a header named __proto__, which a record cannot hold, in the list alone", () => {
+    const decoded = decodeStoredPage(encodeStoredPage({ ...page, headers: [["__proto__", "kept"], ["content-type", "text/plain"]] }))!;
+    expect(decoded.headers).toEqual([["__proto__", "kept"], ["content-type", "text/plain"]]);
+    expect(decoded.headerRecord).toBeUndefined();
+  });
+
   it("read anything else as no page", () => {
     for (const value of [undefined, "page", new Uint8Array(3), Uint8Array.of(0x45, 0x50, 0x01), Uint8Array.of(0x45, 0x50, 0x02), concatBytes(Uint8Array.of(0x45, 0x50, 0x03), storedPageHead(page).subarray(3))]) expect(decodeStoredPage(value)).toBeUndefined();
   });
