@@ -1,6 +1,6 @@
 /**
  * The published shape: `npm run build` emits ESM with declarations for every entry point in
- * package.json's `exports`, Node 20 imports the build by the package's public names, `npm pack`
+ * package.json's `exports`, Node 20 imports (and requires) the build by the package's public names, `npm pack`
  * ships only the build and the docs, and jsr.json lets Deno publish (and import) the sources.
  */
 import { existsSync } from "node:fs";
@@ -60,6 +60,24 @@ export default suite("package", (test) => {
     const { exports, statuses } = JSON.parse(smoke.stdout) as { exports: number[]; statuses: string[] };
     ok(exports.every((count) => count > 0), "every entry point exports something");
     equal(statuses, ["edgecache; fwd=uri-miss; stored", "edgecache; hit; ttl=60"]);
+  });
+
+  test("package.json exports each entry point by name, Node 20 require()s them (require of ESM), and none of the adapters' inner modules", async () => {
+    const { exports } = JSON.parse(await readFile("package.json", "utf8")) as { exports: Record<string, unknown> };
+    const entries = await entryPoints();
+    equal(Object.keys(exports).filter((entry) => entry !== "./package.json").sort(), Object.keys(entries).sort(), "package.json exports");
+    const specifiers = Object.keys(entries).map((entry) => `edgecache${entry.slice(1)}`);
+    const script = `
+      const loaded = ${JSON.stringify(specifiers)}.map((specifier) => Object.keys(require(specifier)).length);
+      const inner = ["edgecache/adapters/memcached/commands", "edgecache/adapters/cloudflare/keys"].map((specifier) => {
+        try { require(specifier); return "loaded"; } catch (error) { return error.code; }
+      });
+      console.log(JSON.stringify({ loaded, inner }));`;
+    const run = await runCommand(process.execPath, ["--no-warnings", "-e", script], LIMIT_MS);
+    ok(run.code === 0, `the require()s failed:\n${run.output}`);
+    const { loaded, inner } = JSON.parse(run.stdout) as { loaded: number[]; inner: string[] };
+    ok(loaded.every((count) => count > 0), "every entry point exports something");
+    equal(inner, ["ERR_PACKAGE_PATH_NOT_EXPORTED", "ERR_PACKAGE_PATH_NOT_EXPORTED"]);
   });
 
   test("npm pack ships the build, the README and the docs, and nothing else", async () => {
