@@ -5,7 +5,7 @@
 import { checkOptionNames, checkTimeout, describe, type Timeout } from "../arguments.ts";
 import type { Handler, Wrapper } from "../types.ts";
 import { PageCacheEngine, type RefreshMode } from "./engine.ts";
-import { PAGE_OPTIONS, type PageCacheOptions, resolvePageOptions } from "./options.ts";
+import { CACHE_MIDDLEWARE_SECONDS, PAGE_OPTIONS, type PageCacheOptions, resolvePageOptions } from "./options.ts";
 
 /**
  * Cache a handler's pages for `timeout` seconds (Django's `cache_page`). The timeout beats the
@@ -31,7 +31,7 @@ export function cachePage(timeout: Timeout, options: PageCacheOptions = {}): Wra
  */
 export function pageCaching(timeout: Timeout, options: PageCacheOptions, refresh: RefreshMode): Wrapper {
   checkTimeout(timeout);
-  const rule = timeout === null ? { kind: "site" as const, seconds: 600 } : { kind: "page" as const, timeout };
+  const rule = timeout === null ? { kind: "site" as const, seconds: CACHE_MIDDLEWARE_SECONDS } : { kind: "page" as const, timeout };
   const engine = new PageCacheEngine(rule, resolvePageOptions(options), refresh);
   return <H extends Handler>(handler: H): H => engine.wrap(handler);
 }
@@ -65,7 +65,7 @@ export function cacheSite(options: SiteCacheOptions = {}): Wrapper {
  */
 export function siteCaching(options: SiteCacheOptions, refresh: RefreshMode): Wrapper {
   if (options !== null && typeof options === "object") checkOptionNames(options, SITE_OPTIONS, "cacheSite");
-  const { seconds = 600, ...rest } = options ?? {};
+  const { seconds = CACHE_MIDDLEWARE_SECONDS, ...rest } = options ?? {};
   if (typeof seconds !== "number" || !Number.isFinite(seconds)) {
     throw new TypeError(`options.seconds must be a finite number of seconds, got ${describe(seconds)}`);
   }

@@ -19,7 +19,7 @@ import { acceptedCodings } from "../http/accept-encoding.ts";
 import { TOKEN } from "../http/headers.ts";
 import { orderedNow } from "../ordered-time.ts";
 import { parseVary } from "../http/vary.ts";
-import { keySettings, type PageCacheOptions, type ResolvedPageOptions } from "./options.ts";
+import { CACHE_MIDDLEWARE_SECONDS, keySettings, type PageCacheOptions, type ResolvedPageOptions } from "./options.ts";
 import { lastPurgedAt } from "./purge-records.ts";
 import { selectCache } from "./select.ts";
 import { isVaryIndex, type VaryIndex } from "./stored.ts";
@@ -200,7 +200,7 @@ export async function getCacheKey(request: Request, options: GetCacheKeyOptions 
 
 /** Options of `learnCacheKey`. */
 export interface LearnCacheKeyOptions extends Pick<PageCacheOptions, "keyPrefix" | "cache" | "query" | "keyParts" | "varyCookies" | "now"> {
-  /** How long the vary index is kept, in seconds. Default: the cache's default timeout. */
+  /** How long the vary index is kept, in seconds. Default 600, Django's `CACHE_MIDDLEWARE_SECONDS` (and `cacheSite`'s `seconds`). */
   timeout?: number | null;
 }
 
@@ -227,6 +227,6 @@ export async function learnCacheKey(request: Request, response: Response, option
   // Written now, from an index written since the last purge: a page stored after this takes up
   // its epoch, and a purged one is not brought back (see `varyIndexFor`).
   const { index } = await varyIndexFor(cache, base, vary, { at: orderedNow(settings.now), purgedAt: await lastPurgedAt(cache, base) });
-  await cache.set(base, index, timeout === undefined ? undefined : { timeout });
+  await cache.set(base, index, { timeout: timeout === undefined ? CACHE_MIDDLEWARE_SECONDS : timeout });
   return variantKey(base, request, vary, settings, index.epoch);
 }

@@ -234,6 +234,15 @@ function stringList(value: unknown, name: string): readonly string[] {
 }
 
 /**
+ * Django's `CACHE_MIDDLEWARE_SECONDS`: how long `cacheSite` keeps a page whose response gives no
+ * max-age, and `learnCacheKey` a vary index, unless told otherwise.
+ *
+ * @example
+ * const { seconds = CACHE_MIDDLEWARE_SECONDS } = options;
+ */
+export const CACHE_MIDDLEWARE_SECONDS = 600;
+
+/**
  * Every option of {@link PageCacheOptions} (the compiler holds the list to the interface): any other name is a slip.
  *
  * @example

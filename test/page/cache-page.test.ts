@@ -733,6 +733,16 @@ describe("getCacheKey and learnCacheKey", () => {
     expect(await getCacheKey(new Request("https://example.com/x", { headers: { cookie: "a=2" } }), { cache })).not.toBe(key);
   });
 
+  it("keeps the vary list for 600 s unless told otherwise, as Django's CACHE_MIDDLEWARE_SECONDS, whatever the cache's own default", async () => {
+    const bench = pageBench();
+    const request = new Request("https://example.com/x", { headers: { cookie: "a=1" } });
+    const key = await learnCacheKey(request, new Response("hi", { headers: { vary: "Cookie" } }), { cache: bench.cache, now: bench.clock.now });
+    bench.clock.advance(599);
+    expect(await getCacheKey(request, { cache: bench.cache })).toBe(key);
+    bench.clock.advance(2);
+    expect(await getCacheKey(request, { cache: bench.cache })).toBeUndefined();
+  });
+
   it("gives a page that varies on nothing the URL's key itself, never overwriting what is stored there (Django keeps two keys)", async () => {
     const cache = createCache();
     const request = new Request("https://example.com/plain");
