@@ -107,6 +107,17 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
     validateMemcachedKey(key);
     return connections[connections.length === 1 ? 0 : ring.lookup(key)]!;
   };
+  /**
+   * Per connection, the `add` waiting for the server's item size limit before it goes out (see
+   * `oversized`): calls made after it go out after it, so that each reaches the server in the
+   * order it was made (an add, then a delete of its key, must not be undone by the add).
+   */
+  const heldBack = new WeakMap<Connection, Promise<void>>();
+  /** Send `command` on `connection`, after any add held back there. */
+  const send = <T>(connection: Connection, command: commands.Command<T>): Promise<T> => {
+    const before = heldBack.get(connection);
+    return before ? before.then(() => connection.send(command)) : connection.send(command);
+  };
   /** Split `items` by the server of their key, remembering each item's position. */
   const byServer = <T>(items: readonly T[], keyOf: (item: T) => string) => {
     const groups = new Map<Connection, { items: T[]; positions: number[] }>();
@@ -118,7 +129,7 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
     });
     return [...groups];
   };
-  const remove = (key: string) => connectionFor(key).send(commands.del(key));
+  const remove = (key: string) => send(connectionFor(key), commands.del(key));
   /**
    * Each server's item size limit once asked (`null`: it would not say), or the question under
    * way (see `oversized`), with the stream it was asked on: a server reconnected to is asked again.
@@ -128,8 +139,9 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
    * Whether `value` is too large for the server's items: memcached deletes the key when it cannot
    * store a value, even for an `add`, which must leave an existing entry be (a lock would vanish),
    * so such an add is refused before it is sent. Answers at once (`false`) for values under
-   * memcached's smallest limit (1 KiB) and once the server's is known, so an add goes out in the
-   * order it was called; the limit is asked once per server, on the first larger value.
+   * memcached's smallest limit (1 KiB) and once the server's is known; the limit is asked once per
+   * connection, on the first larger value, and that add holds back the calls made after it on its
+   * connection until it is sent (see `heldBack`), so all go out in the order they were made.
    */
   const oversized = (connection: Connection, key: string, value: Uint8Array): boolean | Promise<boolean> => {
     const size = value.byteLength + encoder.encode(key).byteLength + ITEM_OVERHEAD;
@@ -154,25 +166,39 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
     validateKey: validateMemcachedKey,
 
     // async, so that a bad key rejects the returned promise instead of throwing synchronously
-    get: async (key) => connectionFor(key).send(commands.get(key)),
-    has: async (key) => connectionFor(key).send(commands.has(key)),
+    get: async (key) => send(connectionFor(key), commands.get(key)),
+    has: async (key) => send(connectionFor(key), commands.has(key)),
     delete: async (key) => remove(key),
     async add(key, value, ttl) {
       const connection = connectionFor(key);
       const refused = oversized(connection, key, value);
-      if (refused === true || (refused !== false && (await refused))) {
-        throw new BackendUnavailableError(`memcached: the value for ${key} (${value.byteLength} bytes) does not fit, with its key and memcached's own ${ITEM_OVERHEAD} bytes, the server's ${itemLimits.get(connection)?.limit as number}-byte items; not sent, as memcached deletes the entry when it cannot store one, which an add must leave alone`);
+      const tooLarge = () => new BackendUnavailableError(`memcached: the value for ${key} (${value.byteLength} bytes) does not fit, with its key and memcached's own ${ITEM_OVERHEAD} bytes, the server's ${itemLimits.get(connection)?.limit as number}-byte items; not sent, as memcached deletes the entry when it cannot store one, which an add must leave alone`);
+      if (refused === true) throw tooLarge();
+      if (refused === false) return send(connection, commands.add(key, value, commands.expiry(ttl)));
+      // Held back until the limit is known; the calls made meanwhile on its connection wait for it.
+      let sent!: () => void;
+      const turn = new Promise<void>((resolve) => (sent = resolve));
+      const before = heldBack.get(connection);
+      heldBack.set(connection, turn);
+      let answer: Promise<boolean>;
+      try {
+        await before;
+        if (await refused) throw tooLarge();
+        answer = connection.send(commands.add(key, value, commands.expiry(ttl)));
+      } finally {
+        if (heldBack.get(connection) === turn) heldBack.delete(connection);
+        sent(); // once it is sent (or refused), not answered: the calls after it still pipeline
       }
-      return connection.send(commands.add(key, value, commands.expiry(ttl)));
+      return answer;
     },
-    touch: async (key, ttl) => connectionFor(key).send(commands.touch(key, commands.expiry(ttl))),
-    ttl: async (key) => connectionFor(key).send(commands.ttl(key)),
-    getWithTtl: async (key) => connectionFor(key).send(commands.getWithTtl(key)),
+    touch: async (key, ttl) => send(connectionFor(key), commands.touch(key, commands.expiry(ttl))),
+    ttl: async (key) => send(connectionFor(key), commands.ttl(key)),
+    getWithTtl: async (key) => send(connectionFor(key), commands.getWithTtl(key)),
 
     async set(key, value, ttl) {
       const connection = connectionFor(key);
       try {
-        await connection.send(commands.set(key, value, commands.expiry(ttl)));
+        await send(connection, commands.set(key, value, commands.expiry(ttl)));
       } catch (error) {
         // Never leave the old value behind (Django does the same). Not waited for: after a time-out
         // it could take as long again, and a later call on the key goes after it on its connection.
@@ -183,13 +209,13 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
 
     async increment(key, delta) {
       if (!Number.isSafeInteger(delta)) throw new TypeError(`delta must be an integer, got ${describe(delta)}`);
-      return connectionFor(key).send(commands.increment(key, delta));
+      return send(connectionFor(key), commands.increment(key, delta));
     },
 
     async getMany(keys) {
       const values = new Array<Uint8Array | undefined>(keys.length).fill(undefined);
       await Promise.all(byServer(keys, (key) => key).map(async ([connection, group]) => {
-        const found = await connection.send(commands.getMany(group.items));
+        const found = await send(connection, commands.getMany(group.items));
         found.forEach((value, index) => (values[group.positions[index]!] = value));
       }));
       return values;
@@ -199,7 +225,7 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
       const exptime = commands.expiry(ttl);
       const failed = new Set<number>();
       await Promise.all(byServer(entries, ([key]) => key).map(async ([connection, group]) => {
-        const refused = await connection.send(commands.setMany(group.items, exptime)).catch(() => group.items.map((_, index) => index));
+        const refused = await send(connection, commands.setMany(group.items, exptime)).catch(() => group.items.map((_, index) => index));
         for (const index of refused) failed.add(group.positions[index]!);
       }));
       const failedKeys = entries.filter((_, position) => failed.has(position)).map(([key]) => key);
@@ -208,11 +234,11 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
     },
 
     async deleteMany(keys) {
-      await Promise.all(byServer(keys, (key) => key).map(([connection, group]) => connection.send(commands.deleteMany(group.items))));
+      await Promise.all(byServer(keys, (key) => key).map(([connection, group]) => send(connection, commands.deleteMany(group.items))));
     },
 
     async clear() {
-      await Promise.all(connections.map((connection) => connection.send(commands.flushAll())));
+      await Promise.all(connections.map((connection) => send(connection, commands.flushAll())));
     },
 
     async close() {

@@ -59,6 +59,20 @@ describe("memcached backend on one server", () => {
     }
   });
 
+  it("keeps the order of calls made while the first large add on a connection waits for the item size limit", async () => {
+    const backend = client();
+    const [added, removed, present] = await Promise.all([backend.add("first-large", new Uint8Array(5000), 60), backend.delete("first-large"), backend.has("first-large")]);
+    expect([added, removed, present, await backend.has("first-large")]).toEqual([true, true, false, false]);
+    const other = client(); // a new connection asks again: two large adds and a set, in call order
+    const [one, two] = await Promise.all([other.add("k", new Uint8Array(4000), 60), other.add("k", new Uint8Array(6000), 60), other.set("k", utf8("set last"), 60)]);
+    expect([one, two, text(await other.get("k"))]).toEqual([true, false, "set last"]);
+    const refusing = client({ servers: small.location });
+    await refusing.set("lock", utf8("held"), 60);
+    const [tooLarge, after] = await Promise.allSettled([refusing.add("lock", new Uint8Array(5000), 60), refusing.get("lock")]);
+    expect(tooLarge.status).toBe("rejected");
+    expect(after.status === "fulfilled" && text(after.value)).toBe("held");
+  });
+
   it("pipelines hundreds of concurrent requests over one connection, each getting its own answer", async () => {
     const spy = spyConnector();
     const backend = client({ connect: spy.connect });
