@@ -9,14 +9,13 @@
  *   yield plain data.
  */
 import { decode as cborDecode, encode as cborEncode, Token, Tokenizer, Type } from "cborg";
-import type { TagDecodeControl } from "cborg/interface";
+import type { StrictTypeEncoder, TagDecodeControl } from "cborg/interface";
 import {
   mapDecoder,
   mapEncoder,
   negativeZeroEncoder,
   setDecoder,
   setEncoder,
-  structBigIntEncoder,
   TAG_BIGINT_NEG,
   TAG_BIGINT_POS,
   TAG_DATE_EPOCH,
@@ -28,8 +27,9 @@ import { CorruptEntryError } from "./errors.ts";
 
 /**
  * Turns values into bytes and back. A custom serializer must never produce bare decimal
- * integers (`"12"`, or `"12  "`, as memcached pads a counter it decremented): those bytes are read
- * as integers; nor bytes that open with
+ * integers (`"12"`, or `"12  "`, as memcached pads a counter it decremented; unsigned ones up to
+ * 20 digits, as memcached's 64-bit counters run): those bytes are read as integers; nor bytes that
+ * open with
  * `d9 d9 f7 da 65 64 67 65`: those are read as a value filed under tags (`tagged-value.ts`).
  *
  * @example
@@ -48,6 +48,19 @@ const SELF_DESCRIBED = Uint8Array.of(0xd9, 0xd9, 0xf7);
 /** RFC 9581's extended time. */
 const TAG_EXTENDED_TIME = 1001;
 
+/**
+ * What a thrown value says: an Error's message, anything else as text. A serializer may throw
+ * anything, `null` and `undefined` included, and reading `.message` of those would throw in turn.
+ */
+function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  try {
+    return String(error);
+  } catch {
+    return "a value that cannot be shown"; // an object without a usable toString
+  }
+}
+
 function reject(what: string): never {
   throw new TypeError(`edgecache cannot store ${what}: values must be null, booleans, numbers, bigints, strings, Dates, Uint8Arrays, ArrayBuffers, arrays, plain objects, Maps or Sets`);
 }
@@ -56,12 +69,26 @@ function rejectType(_value: unknown, type: string): never {
   return reject(type === "undefined" ? "undefined" : `a ${type}`);
 }
 
+/** The TypeError for an instance of a class (a subclass of a type we store included): it would come back as another type. */
+function rejectInstance(proto: unknown): never {
+  const name = (proto as { constructor?: { name?: string } } | null)?.constructor?.name || "anonymous class";
+  return reject(`an instance of ${name}`);
+}
+
+/**
+ * `value` itself unless its prototype is not `proto`: a subclass (`class Cart extends Map`) would
+ * be stored as its base class and come back without its methods and fields, so it is refused as
+ * other class instances are.
+ */
+function exactly<T extends object>(value: T, proto: object): T {
+  const actual: unknown = Object.getPrototypeOf(value);
+  if (actual !== proto) rejectInstance(actual);
+  return value;
+}
+
 function plainObjectOnly(value: object): null {
   const proto: unknown = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) {
-    const name = (proto as { constructor?: { name?: string } } | null)?.constructor?.name || "anonymous class";
-    reject(`an instance of ${name}`);
-  }
+  if (proto !== Object.prototype && proto !== null) rejectInstance(proto);
   // cborg encodes string keys only: a symbol-keyed property would be left out without a word.
   if (Object.getOwnPropertySymbols(value).some((symbol) => Object.prototype.propertyIsEnumerable.call(value, symbol))) {
     reject("an object with symbol-keyed properties");
@@ -81,7 +108,7 @@ function wellFormedOnly(value: string): null {
  * extended time (tag 1001): whole seconds (key 1) and milliseconds (key -3).
  */
 function dateEncoder(date: Date): Token[] {
-  const ms = date.getTime();
+  const ms = exactly(date, Date.prototype).getTime();
   if (Math.round((ms / 1000) * 1000) === ms || Number.isNaN(ms)) return [new Token(Type.tag, TAG_DATE_EPOCH), new Token(Type.float, ms / 1000)];
   const seconds = Math.floor(ms / 1000);
   return [
@@ -112,6 +139,26 @@ function bignum(decode: TagDecodeControl): bigint {
 const bigIntDecoder = (decode: TagDecodeControl): bigint => bignum(decode);
 const bigNegIntDecoder = (decode: TagDecodeControl): bigint => -1n - bignum(decode);
 
+/** A hex digit's value, by its character code. */
+const NIBBLE = new Uint8Array(128);
+for (let digit = 0; digit < 16; digit++) NIBBLE[digit.toString(16).charCodeAt(0)] = digit;
+
+/**
+ * A bignum (RFC 8949 §3.4.3): tag 2 and the big-endian bytes of `value`, or tag 3 and those of
+ * `-1n - value` for a negative one; byte for byte what cborg's `structBigIntEncoder` writes (0n is
+ * one zero byte), but in time linear in the length: cborg's shifts the bigint a byte at a time and
+ * `unshift`s each byte, which is quadratic (setting a 128 KiB bigint took 1.7 s).
+ */
+function bigintEncoder(value: bigint): Token[] {
+  const negative = value < 0n;
+  const hex = (negative ? -1n - value : value).toString(16);
+  const odd = hex.length % 2;
+  const bytes = new Uint8Array((hex.length + odd) >> 1);
+  if (odd) bytes[0] = NIBBLE[hex.charCodeAt(0)]!;
+  for (let i = odd, at = odd; i < bytes.length; i++, at += 2) bytes[i] = (NIBBLE[hex.charCodeAt(at)]! << 4) | NIBBLE[hex.charCodeAt(at + 1)]!;
+  return [new Token(Type.tag, negative ? TAG_BIGINT_NEG : TAG_BIGINT_POS), new Token(Type.bytes, bytes)];
+}
+
 function extendedTimeDecoder(decode: TagDecodeControl): Date {
   const fields = new Map(decode.entries());
   const seconds = fields.get(1);
@@ -125,7 +172,35 @@ function extendedTimeDecoder(decode: TagDecodeControl): Date {
 // out of the input; a top-level one is a view (see `decodeByteString`) that EdgeCache copies, so a
 // caller mutating what `get` returned never touches the stored entry.
 function arrayBufferEncoder(buffer: ArrayBuffer): Token[] {
-  return [new Token(Type.tag, TAG_UINT8_ARRAY), new Token(Type.bytes, new Uint8Array(buffer))];
+  return [new Token(Type.tag, TAG_UINT8_ARRAY), new Token(Type.bytes, new Uint8Array(exactly(buffer, ArrayBuffer.prototype)))];
+}
+
+/**
+ * Whether `value` is a Uint8Array, or a `Buffer` (Node's, Deno's and Bun's `node:buffer`, or a
+ * bundler's polyfill of it, told by its class's name): a Uint8Array subclass that code stores all
+ * the time (file contents, hashes, socket data), so it is accepted as the bytes it holds, unlike
+ * other Uint8Array subclasses, and comes back as a plain Uint8Array with the same bytes.
+ */
+function isPlainBytes(value: Uint8Array): boolean {
+  const proto = Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null;
+  return proto === Uint8Array.prototype || proto?.constructor?.name === "Buffer";
+}
+
+/** cborg's own encoding of a byte string, for a Uint8Array or a Buffer; other subclasses are refused. */
+function bytesOnly(value: Uint8Array): null {
+  if (!isPlainBytes(value)) rejectInstance(Object.getPrototypeOf(value));
+  return null;
+}
+
+/**
+ * cborg's own encoding of an array, unless it is an instance of an Array subclass. Named (non-index)
+ * properties on an array are left out, as JSON and cborg leave them out: finding them takes a walk
+ * over every key (`Object.keys`), which costs about half again the encoding of a large array of
+ * numbers, and arrays carrying them are rare (a RegExp match's `index` and `groups`).
+ */
+function arrayOnly(value: unknown[]): null {
+  exactly(value, Array.prototype);
+  return null;
 }
 
 function arrayBufferDecoder(decode: TagDecodeControl): ArrayBuffer {
@@ -145,12 +220,14 @@ const encodeOptions = {
   typeEncoders: {
     ...Object.fromEntries(rejected.map((type) => [type, rejectType])),
     Object: plainObjectOnly,
+    Array: arrayOnly,
+    Uint8Array: bytesOnly,
     string: wellFormedOnly,
     number: negativeZeroEncoder,
-    bigint: structBigIntEncoder,
+    bigint: bigintEncoder,
     Date: dateEncoder,
-    Map: mapEncoder,
-    Set: setEncoder,
+    Map: ((map, typ, options, refStack) => mapEncoder(exactly(map as Map<unknown, unknown>, Map.prototype), typ, options, refStack)) satisfies StrictTypeEncoder,
+    Set: ((set, typ, options, refStack) => setEncoder(exactly(set as Set<unknown>, Set.prototype), typ, options, refStack)) satisfies StrictTypeEncoder,
     ArrayBuffer: arrayBufferEncoder,
   },
 };
@@ -215,14 +292,14 @@ const decodeOptions = {
  */
 export const cborSerializer: Serializer = {
   encode(value) {
-    if (value instanceof Uint8Array && value.byteLength <= 0xffffffff) return encodeByteString(value);
+    if (value instanceof Uint8Array && value.byteLength <= 0xffffffff && isPlainBytes(value)) return encodeByteString(value);
     let body: Uint8Array;
     try {
       body = cborEncode(value, encodeOptions);
     } catch (error) {
       if (error instanceof TypeError) throw error; // ours: what cannot be stored, named
       // cborg's own (a circular reference) and the engine's (nesting too deep for the stack).
-      throw new TypeError(`edgecache cannot store this value: ${(error as Error).message}`, { cause: error });
+      throw new TypeError(`edgecache cannot store this value: ${messageOf(error)}`, { cause: error });
     }
     const out = new Uint8Array(SELF_DESCRIBED.length + body.length);
     out.set(SELF_DESCRIBED);
@@ -240,7 +317,7 @@ export const cborSerializer: Serializer = {
       if (!holdsByteOrderMark(body)) return cborDecode(body, decodeOptions);
       return cborDecode(body, { ...decodeOptions, tokenizer: new MarkKeepingTokenizer(body, { ...CBORG_DEFAULTS, ...decodeOptions }) });
     } catch (error) {
-      throw new CorruptEntryError(`cache entry cannot be decoded: ${(error as Error).message}`);
+      throw new CorruptEntryError(`cache entry cannot be decoded: ${messageOf(error)}`);
     }
   },
 };
@@ -320,26 +397,48 @@ function isCounter(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && !Object.is(value, -0);
 }
 
+/** The largest counter memcached keeps: 2^64 - 1, unsigned 64-bit (20 digits). */
+const MAX_MEMCACHED_COUNTER = "18446744073709551615";
+
 /**
- * The decimal integer in `bytes`, or `undefined` when the bytes are anything else. Spaces after
- * it are allowed: memcached decrements in place and pads a shorter result ("100" less 95 is
- * `"5  "`). Backends without a native increment use this too.
- *
- * @example
- * parseCounter(new TextEncoder().encode("-12")); // -12
- * parseCounter(new TextEncoder().encode("5  ")); // 5
+ * The canonical decimal integer text in `bytes` (digits, maybe a minus before them, no leading
+ * zero but in "0" itself), less any spaces after it: memcached decrements in place and pads a
+ * shorter result ("100" less 95 is `"5  "`). `undefined` for anything else, and for text longer
+ * than memcached's largest counter.
  */
-export function parseCounter(bytes: Uint8Array): number | undefined {
+function decimalText(bytes: Uint8Array): string | undefined {
   let length = bytes.length;
   while (length > 0 && bytes[length - 1] === SPACE) length--;
-  if (length === 0 || length > 17) return undefined;
+  if (length === 0 || length > MAX_MEMCACHED_COUNTER.length) return undefined;
   let i = bytes[0] === MINUS ? 1 : 0;
   if (i === length || (bytes[i] === ZERO && length > i + 1)) return undefined;
   for (; i < length; i++) {
     const byte = bytes[i]!;
     if (byte < ZERO || byte > NINE) return undefined;
   }
-  const value = Number(textDecoder.decode(bytes.subarray(0, length)));
+  return textDecoder.decode(bytes.subarray(0, length));
+}
+
+/** Whether canonical decimal text is a counter memcached can hold beyond the safe integers: up to 2^64 - 1. */
+function isWideCounter(text: string): boolean {
+  return text[0] !== "-" && (text.length < MAX_MEMCACHED_COUNTER.length || text <= MAX_MEMCACHED_COUNTER);
+}
+
+/**
+ * The safe integer in `bytes` as decimal text, exactly, or `undefined` when the bytes are anything
+ * else. Spaces after it are allowed: memcached decrements in place and pads a shorter result
+ * ("100" less 95 is `"5  "`). Backends without a native increment use this too. A counter
+ * memcached incremented past 2^53 - 1 is not one here (`decodeValue` reads it, as a Number).
+ *
+ * @example
+ * parseCounter(new TextEncoder().encode("-12")); // -12
+ * parseCounter(new TextEncoder().encode("5  ")); // 5
+ */
+export function parseCounter(bytes: Uint8Array): number | undefined {
+  const text = decimalText(bytes);
+  if (text === undefined) return undefined;
+  // Canonical text of a safe integer has at most 16 digits, which a float holds exactly.
+  const value = Number(text);
   return isCounter(value) ? value : undefined;
 }
 
@@ -355,15 +454,20 @@ export function encodeCounter(value: number): Uint8Array {
 
 /**
  * The counter stored in `bytes` plus `delta`, and its bytes: what a backend without a native
- * increment stores back. TypeError when `bytes` is not a counter, RangeError when the result
- * leaves the safe integer range; `key` names the entry in both messages.
+ * increment stores back. TypeError when `bytes` is not a counter, RangeError when the counter
+ * (one memcached incremented past 2^53 - 1, copied here) or the result is beyond the safe integer
+ * range, as the sum could not be exact; `key` names the entry in each message.
  *
  * @example
  * const { value, bytes } = addToCounter(entry.value, 1, key); // entry.value "41" → 42, "42"
  */
 export function addToCounter(stored: Uint8Array, delta: number, key: string): { value: number; bytes: Uint8Array } {
   const current = parseCounter(stored);
-  if (current === undefined) throw new TypeError(`the value stored under ${key} is not an integer`);
+  if (current === undefined) {
+    const text = decimalText(stored);
+    if (text !== undefined && isWideCounter(text)) throw new RangeError(`the counter stored under ${key} (${text}) is beyond the safe integer range: it cannot be incremented exactly`);
+    throw new TypeError(`the value stored under ${key} is not an integer`);
+  }
   const value = current + delta;
   if (!Number.isSafeInteger(value)) throw new RangeError(`incrementing ${key} would leave the safe integer range`);
   return { value, bytes: encodeCounter(value) };
@@ -385,19 +489,24 @@ export function encodeValue(value: unknown, serializer: Serializer): Uint8Array 
 
 /**
  * Decode bytes read from a backend. Throws CorruptEntryError when they are not a value this codec
- * wrote. A top-level byte string may come back as a view of `bytes`: copy it before handing it to
- * code that might modify it.
+ * wrote. Decimal text is a counter: a safe integer exactly, and one memcached incremented past
+ * 2^53 - 1 (its counters are unsigned 64-bit) as the nearest Number, precision lost as documented.
+ * A top-level byte string may come back as a view of `bytes`: copy it before handing it to code
+ * that might modify it.
  *
  * @example
  * decodeValue(encodeValue(new Set([1]), cborSerializer), cborSerializer); // Set { 1 }
  */
 export function decodeValue(bytes: Uint8Array, serializer: Serializer): unknown {
-  const counter = parseCounter(bytes);
-  if (counter !== undefined) return counter;
+  const text = decimalText(bytes);
+  if (text !== undefined) {
+    const counter = Number(text);
+    if (isCounter(counter) || isWideCounter(text)) return counter;
+  }
   try {
     return serializer.decode(bytes);
   } catch (error) {
     if (error instanceof CorruptEntryError) throw error;
-    throw new CorruptEntryError(`cache entry cannot be decoded: ${(error as Error).message}`);
+    throw new CorruptEntryError(`cache entry cannot be decoded: ${messageOf(error)}`);
   }
 }
