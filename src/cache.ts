@@ -1024,7 +1024,7 @@ class Cache implements EdgeCache {
   /** See `readSharedStreamed`. */
   readSharedStreamed(key: string): Promise<unknown> {
     const streams = this.calls.streams;
-    return streams === undefined || this.serializer !== cborSerializer ? this.readShared(key) : this.readStreamed(streams, key);
+    return streams === undefined ? this.readShared(key) : this.readStreamed(streams, key);
   }
 
   private async readStreamed(streams: StreamStore, key: string): Promise<unknown> {
@@ -1046,10 +1046,12 @@ class Cache implements EdgeCache {
     }
   }
 
-  /** See `writeStreamed`. */
+  /**
+   * See `writeStreamed`. The bytes go in the byte string envelope the default serializer writes
+   * for a Uint8Array, whatever this cache's serializer: one that cannot hold bytes (JSON) would
+   * otherwise store pages no read could make out, and `decode` reads them back for edgecache's own reads.
+   */
   async writeStreamed(key: string, head: Uint8Array, body: Uint8Array, options?: WriteOptions): Promise<void> {
-    const streams = this.calls.streams;
-    if (streams === undefined || this.serializer !== cborSerializer) return this.set(key, concatBytes(head, body), options);
     const made = this.checkedKey(key, options?.version);
     const ttl = this.ttlFor(options?.timeout);
     if (ttl === KEEP_NOTHING) {
@@ -1057,7 +1059,8 @@ class Cache implements EdgeCache {
       return;
     }
     const opened = concatBytes(byteStringHeader(head.byteLength + body.byteLength), head);
-    await this.attempt("set", () => streams.set(made, opened, body, ttl), undefined);
+    const streams = this.calls.streams;
+    await this.attempt("set", () => (streams ? streams.set(made, opened, body, ttl) : this.store.set(made, concatBytes(opened, body), ttl)), undefined);
   }
 
   private async read<D>(made: string, otherwise: D, copy = true): Promise<unknown | D> {
@@ -1162,11 +1165,12 @@ class Cache implements EdgeCache {
   /**
    * Decode an entry; a corrupt one is reported, dropped and read as missing. With `copy`, a
    * Uint8Array that is a view of the backend's bytes is copied, so callers can never modify a
-   * stored entry through it.
+   * stored entry through it. Without, the read is edgecache's own, which never modifies what it
+   * reads, and a byte string envelope is read as bytes whatever the serializer (see `writeStreamed`).
    */
   private decode(made: string, bytes: Uint8Array, copy = true): unknown | Missing {
     try {
-      const value = decodeValue(bytes, this.serializer);
+      const value = (!copy && this.serializer !== cborSerializer && envelopedBytes(bytes)) || decodeValue(bytes, this.serializer);
       return copy && value instanceof Uint8Array && value.buffer === bytes.buffer ? value.slice() : value;
     } catch (error) {
       this.dropCorrupt(made, error);
@@ -1191,6 +1195,12 @@ class Cache implements EdgeCache {
       return otherwise;
     }
   }
+}
+
+/** The bytes `bytes` hold in a byte string envelope (see `writeStreamed`), if they are one. */
+function envelopedBytes(bytes: Uint8Array): Uint8Array | undefined {
+  const bounds = byteStringBounds(bytes);
+  return bounds && bounds.start + bounds.length === bytes.byteLength ? bytes.subarray(bounds.start) : undefined;
 }
 
 /** What a value `getOrSet` or `getOrSetMany` is to store for `key` is called in an error. */

@@ -6,6 +6,8 @@ import { cachePage, cacheSite } from "../../src/page/cache-page.ts";
 import { getCacheKey, learnCacheKey } from "../../src/page/keys.ts";
 import { configureCaches } from "../../src/registry.ts";
 import { options, pageBench, read, twice, view } from "./setup.ts";
+import { memory } from "../../adapters/memory.ts";
+import { streamingMemory } from "../fixtures/streaming-memory.ts";
 
 describe("cachePage: Django's fetch/update behaviour", () => {
   it("serves the second request from the cache with Cache-Status, Age and the same body", async () => {
@@ -716,6 +718,36 @@ describe("Vary: Accept-Encoding without a copy per spelling", () => {
     expect([firefox.cacheStatus, v.seen]).toEqual(["edgecache; hit; ttl=60", [expect.any(Request)]]);
     const refusing = await read(handler(asking("gzip;q=0, deflate, br, zstd")));
     expect(refusing.cacheStatus).toBe("edgecache; fwd=vary-miss; stored");
+  });
+});
+
+describe("page caching over a cache with a serializer of its own", () => {
+  const json = {
+    encode: (value: unknown) => new TextEncoder().encode(JSON.stringify(value)),
+    decode: (bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes)) as unknown,
+  };
+
+  it.each([
+    ["a plain backend", () => memory()],
+    ["a backend with streams (the Cache API's layout)", () => streamingMemory({}).backend],
+  ])("stores and serves pages, varying ones included, though the serializer cannot hold bytes (JSON), over %s", async (_label, backend) => {
+    const errors: unknown[] = [];
+    const writes: Array<Promise<unknown>> = [];
+    const cache = createCache({ backend: backend(), serializer: json });
+    let renders = 0;
+    const handler = cachePage(60, { cache, waitUntil: (write) => void writes.push(write), onError: (error) => errors.push(error) })(
+      async (request: Request) => new Response(`page ${++renders} for ${request.headers.get("accept-language")}`, { headers: { vary: "Accept-Language" } }));
+    const ask = async (language: string) => {
+      const response = await handler(new Request("https://example.com/p", { headers: { "accept-language": language } }));
+      const body = await response.text();
+      while (writes.length > 0) await Promise.all(writes.splice(0));
+      return [body, response.headers.get("cache-status")];
+    };
+    expect(await ask("en")).toEqual(["page 1 for en", "edgecache; fwd=uri-miss; stored"]);
+    expect(await ask("en")).toEqual(["page 1 for en", "edgecache; hit; ttl=60"]);
+    expect(await ask("fr")).toEqual(["page 2 for fr", "edgecache; fwd=vary-miss; stored"]);
+    expect(await ask("fr")).toEqual(["page 2 for fr", "edgecache; hit; ttl=60"]);
+    expect(errors).toEqual([]);
   });
 });
 
