@@ -186,8 +186,12 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
         if (await refused) throw tooLarge();
         answer = connection.send(commands.add(key, value, commands.expiry(ttl)));
       } finally {
-        if (heldBack.get(connection) === turn) heldBack.delete(connection);
         sent(); // once it is sent (or refused), not answered: the calls after it still pipeline
+        // Let go once the calls waiting on this turn have gone out: one made meanwhile still
+        // lines up behind them.
+        void turn.then(() => {
+          if (heldBack.get(connection) === turn) heldBack.delete(connection);
+        });
       }
       return answer;
     },

@@ -66,6 +66,20 @@ describe("memcached backend on one server", () => {
     const other = client(); // a new connection asks again: two large adds and a set, in call order
     const [one, two] = await Promise.all([other.add("k", new Uint8Array(4000), 60), other.add("k", new Uint8Array(6000), 60), other.set("k", utf8("set last"), 60)]);
     expect([one, two, text(await other.get("k"))]).toEqual([true, false, "set last"]);
+    // A call made just as the held add goes out still goes after those made before it, whichever microtask it comes in.
+    for (let ticks = 0; ticks < 8; ticks++) {
+      const fresh = client();
+      await fresh.set("warm", utf8("w"), 60);
+      const first = fresh.get("warm");
+      const held = fresh.add(`big-${ticks}`, new Uint8Array(5000), 60);
+      const deleted = fresh.delete(`k-${ticks}`);
+      const set = first.then(async () => {
+        for (let i = 0; i < ticks; i++) await null;
+        return fresh.set(`k-${ticks}`, utf8("made after the delete"), 60);
+      });
+      await Promise.all([held, deleted, set]);
+      expect(await fresh.has(`k-${ticks}`), `after ${ticks} microtasks`).toBe(true);
+    }
     const refusing = client({ servers: small.location });
     await refusing.set("lock", utf8("held"), 60);
     const [tooLarge, after] = await Promise.allSettled([refusing.add("lock", new Uint8Array(5000), 60), refusing.get("lock")]);
