@@ -99,7 +99,7 @@ export class PageCacheEngine {
     let lookup = await this.lookups.find(cache, request, method);
     // Inside another layer over the same store and key (cachePage within cacheSite), which is
     // filling this page for this very request: render it (see `isFilledFor`).
-    const nested = lookup.fwd !== "miss" && isFilledFor(request, cache, lookup.missKey);
+    const nested = lookup.fwd !== "miss" && isFilledFor(this, request, cache, lookup.missKey);
     if (nested) {
       release(lookup.page);
       lookup = { missKey: lookup.missKey, fwd: lookup.fwd };
@@ -174,7 +174,7 @@ export class PageCacheEngine {
     const asked = copyRequest(request);
     const started = orderedNow(this.options.now);
     try {
-      response = await (lookup.fwd === "miss" ? run(request) : whileFilling(request, cache, lookup.missKey, () => run(request)));
+      response = await (lookup.fwd === "miss" ? run(request) : whileFilling(this, request, cache, lookup.missKey, () => run(request)));
     } catch (error) {
       fill?.end();
       if (stale) {
@@ -425,7 +425,7 @@ export class PageCacheEngine {
       // Marked for an inner layer that gets the request this answers instead (Hono's middleware,
       // refreshing in-request, renders with its context's own request).
       const rendering = request.clone();
-      const response = await whileFilling(asked, cache, key, () => whileFilling(rendering, cache, key, () => run(rendering)));
+      const response = await whileFilling(this, asked, cache, key, () => whileFilling(this, rendering, cache, key, () => run(rendering)));
       handled();
       if (response.status >= 500) {
         this.handlerFailed(cache, key);

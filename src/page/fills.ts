@@ -39,19 +39,19 @@ export async function releaseFill(cache: EdgeCache, key: string): Promise<void> 
  * The pages whose handler is running to fill them, by the request it was given (see
  * `whileFilling`).
  */
-const filledFor = new WeakMap<Request, Array<{ store: object; key: string }>>();
+const filledFor = new WeakMap<Request, Array<{ layer: object; store: object; key: string }>>();
 
 /**
- * Run `render`, the handler filling the page under `key` with `request`, marked as such while it
- * runs: a page-caching layer inside another over the same store (`cachePage` within `cacheSite`,
- * under the same key by default) then finds that the page it looks up is being filled for this
- * very request (see `isFilledFor`).
+ * Run `render`, the handler that `layer` (a page-caching engine) runs to fill the page under `key`
+ * with `request`, marked as such while it runs: a page-caching layer inside it over the same
+ * store (`cachePage` within `cacheSite`, under the same key by default) then finds that the page
+ * it looks up is being filled for this very request (see `isFilledFor`).
  *
  * @example
- * const response = await whileFilling(request, cache, key, () => handler(request));
+ * const response = await whileFilling(this, request, cache, key, () => handler(request));
  */
-export async function whileFilling<T>(request: Request, cache: EdgeCache, key: string, render: () => T | Promise<T>): Promise<T> {
-  const mark = { store: identityOf(cache.backend), key: cache.makeKey(key) };
+export async function whileFilling<T>(layer: object, request: Request, cache: EdgeCache, key: string, render: () => T | Promise<T>): Promise<T> {
+  const mark = { layer, store: identityOf(cache.backend), key: cache.makeKey(key) };
   let marks = filledFor.get(request);
   if (!marks) filledFor.set(request, (marks = []));
   marks.push(mark);
@@ -63,20 +63,22 @@ export async function whileFilling<T>(request: Request, cache: EdgeCache, key: s
 }
 
 /**
- * Whether an outer layer is filling the page under `key` for `request` (see `whileFilling`). It
- * found the page missing, stale or due for a refresh, and its fill waits for this layer's answer:
- * this one must render the page, neither answer from the store nor wait for that fill (on a
- * store-wide lock, every miss would wait out `collapseMs`).
+ * Whether a layer other than `layer` (one outside it) is filling the page under `key` for
+ * `request` (see `whileFilling`). It found the page missing, stale or due for a refresh, and its
+ * fill waits for this layer's answer: this one must render the page, neither answer from the
+ * store nor wait for that fill (on a store-wide lock, every miss would wait out `collapseMs`).
+ * The same layer given the same Request object twice at once (a warm-up, a fan-out) is no such
+ * case: the second call waits for the first's fill as any other request would.
  *
  * @example
- * if (isFilledFor(request, cache, lookup.missKey)) return render();
+ * if (isFilledFor(this, request, cache, lookup.missKey)) return render();
  */
-export function isFilledFor(request: Request, cache: EdgeCache, key: string): boolean {
+export function isFilledFor(layer: object, request: Request, cache: EdgeCache, key: string): boolean {
   const marks = filledFor.get(request);
   if (marks === undefined || marks.length === 0) return false;
   const store = identityOf(cache.backend);
   const made = cache.makeKey(key);
-  return marks.some((mark) => mark.store === store && mark.key === made);
+  return marks.some((mark) => mark.layer !== layer && mark.store === store && mark.key === made);
 }
 
 /**

@@ -151,6 +151,22 @@ describe("collapsing across processes (shared stores with an atomic add)", () =>
     expect(p.errors).toEqual([]);
   });
 
+  it("still collapses one layer given the same Request object twice at once (a warm-up, a fan-out): that is no nesting", async () => {
+    const p = processes();
+    const gate = gated();
+    p.respondWith(gate.respond);
+    const handler = p.wrap(p.one);
+    const request = new Request(URL);
+    const first = handler(request);
+    await p.claims(1);
+    const second = handler(request);
+    gate.open();
+    expect(await (await first).text()).toBe("the page");
+    await p.settle();
+    expect((await second).headers.get("cache-status")).toBe("edgecache; hit; ttl=60; detail=collapsed");
+    expect(p.calls()).toBe(1);
+  });
+
   it("refreshes a stale page inside another layer over the same store and key: the inner one renders for the outer one's refresh", async () => {
     const p = processes();
     const carried: Promise<unknown>[] = [];
