@@ -309,6 +309,19 @@ describe("cache-api backend", () => {
     expect(head.headers.get("content-length")).toBe(String(body.byteLength));
   });
 
+  it("page caching serves a page whose headers workerd takes though other runtimes would not (a value beyond Latin-1)", async () => {
+    const cache = createCache({ backend: cacheApi({ name: freshName() }) });
+    const errors: unknown[] = [];
+    const handler = cachePage(30, { cache, onError: (error) => errors.push(error) })<Page>(() => new Response("report", { headers: { "content-disposition": "attachment; filename=日本.pdf" } }));
+    const waits: Promise<unknown>[] = [];
+    const ctx = { waitUntil: (promise: Promise<unknown>) => waits.push(promise) };
+    await (await handler(new Request("https://example.com/report"), {}, ctx)).arrayBuffer();
+    await Promise.all(waits);
+    const hit = await handler(new Request("https://example.com/report"), {}, ctx);
+    expect([hit.headers.get("cache-status"), hit.headers.get("content-disposition"), await hit.text()]).toEqual(["edgecache; hit; ttl=30", "attachment; filename=日本.pdf", "report"]);
+    expect(errors).toEqual([]);
+  });
+
   it("keeps put's constraints from callers: HEAD requests, 206 responses and Vary: * never throw", async () => {
     const errors: unknown[] = [];
     const cache = createCache({ backend: cacheApi({ name: freshName() }) });
