@@ -76,19 +76,25 @@ function rejectInstance(proto: unknown): never {
 }
 
 /**
- * `value` itself unless its prototype is not `proto`: a subclass (`class Cart extends Map`) would
- * be stored as its base class and come back without its methods and fields, so it is refused as
- * other class instances are.
+ * `value` itself unless it is an instance of a subclass of the type whose prototype is `proto`: a
+ * `class Cart extends Map` would be stored as a Map and come back without its methods and fields,
+ * so it is refused as other class instances are. The same type made in another realm (`node:vm`,
+ * an iframe, Jest's module registry) is that type: its prototype is that realm's, straight above
+ * its `Object.prototype`, under the same name.
  */
 function exactly<T extends object>(value: T, proto: object): T {
-  const actual: unknown = Object.getPrototypeOf(value);
-  if (actual !== proto) rejectInstance(actual);
+  const actual = Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null;
+  if (actual === proto) return value;
+  const ownName = (proto as { constructor: { name: string } }).constructor.name;
+  const above = actual === null ? null : Object.getPrototypeOf(actual);
+  // Object.prototype itself has nothing above it; another type's sits right under it.
+  const otherRealms = actual !== null && (ownName === "Object" ? above === null : above !== null && Object.getPrototypeOf(above) === null) && actual.constructor?.name === ownName;
+  if (!otherRealms) rejectInstance(actual);
   return value;
 }
 
 function plainObjectOnly(value: object): null {
-  const proto: unknown = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) rejectInstance(proto);
+  if (Object.getPrototypeOf(value) !== null) exactly(value, Object.prototype); // another realm's plain object is one too
   // cborg encodes string keys only: a symbol-keyed property would be left out without a word.
   if (Object.getOwnPropertySymbols(value).some((symbol) => Object.prototype.propertyIsEnumerable.call(value, symbol))) {
     reject("an object with symbol-keyed properties");
@@ -176,14 +182,18 @@ function arrayBufferEncoder(buffer: ArrayBuffer): Token[] {
 }
 
 /**
- * Whether `value` is a Uint8Array, or a `Buffer` (Node's, Deno's and Bun's `node:buffer`, or a
- * bundler's polyfill of it, told by its class's name): a Uint8Array subclass that code stores all
- * the time (file contents, hashes, socket data), so it is accepted as the bytes it holds, unlike
- * other Uint8Array subclasses, and comes back as a plain Uint8Array with the same bytes.
+ * Whether `value` is a Uint8Array (of this realm or another), or a `Buffer`: a Uint8Array
+ * subclass that code stores all the time (file contents, hashes, socket data), so it is accepted
+ * as the bytes it holds, unlike other Uint8Array subclasses, and comes back as a plain Uint8Array
+ * with the same bytes. A Buffer is told by the global `Buffer.isBuffer` (Node, Bun), by the
+ * `_isBuffer` mark of the `buffer` package that bundlers ship as its polyfill (whose class they
+ * may rename), or by its class's name (Deno's `node:buffer`).
  */
 function isPlainBytes(value: Uint8Array): boolean {
   const proto = Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null;
-  return proto === Uint8Array.prototype || proto?.constructor?.name === "Buffer";
+  if (proto === Uint8Array.prototype || !(value instanceof Uint8Array)) return true;
+  const globalBuffer = (globalThis as { Buffer?: { isBuffer?: (value: unknown) => boolean } }).Buffer;
+  return globalBuffer?.isBuffer?.(value) === true || (value as { _isBuffer?: unknown })._isBuffer === true || proto?.constructor?.name === "Buffer";
 }
 
 /** cborg's own encoding of a byte string, for a Uint8Array or a Buffer; other subclasses are refused. */

@@ -1,4 +1,5 @@
 import { Buffer as NodeBuffer } from "node:buffer";
+import { runInNewContext } from "node:vm";
 import { encode as cborgEncode } from "cborg";
 import { structBigIntEncoder } from "cborg/taglib";
 import { describe, expect, it, vi } from "vitest";
@@ -163,9 +164,15 @@ describe("value codec", () => {
     // An object posing as a Map by its Symbol.toStringTag is refused in the same words, not by a crash in cborg.
     const posing = Object.assign(Object.create(null) as object, { [Symbol.toStringTag]: "Map" });
     expect(() => encodeValue(posing, cborSerializer)).toThrow(/cannot store an instance of anonymous class/);
-    // A Buffer (Node's, or a polyfill: told by its class's name), a Uint8Array subclass code stores all the time, is kept as its bytes and comes back a Uint8Array.
-    class Buffer extends Uint8Array {} // as a bundler's polyfill declares it
-    expect(encodeValue(Buffer.of(1, 2, 3), cborSerializer)).toEqual(encodeValue(Uint8Array.of(1, 2, 3), cborSerializer));
+    // A Buffer (Node's, or a polyfill), a Uint8Array subclass code stores all the time, is kept as its bytes and comes back a Uint8Array.
+    class Buffer extends Uint8Array {} // as Deno's node:buffer names it
+    class Buffer3 extends Uint8Array {} // as a bundler renames the buffer package's class, which it marks
+    Object.defineProperty(Buffer3.prototype, "_isBuffer", { value: true });
+    for (const polyfill of [Buffer.of(1, 2, 3), Buffer3.of(1, 2, 3)]) expect(encodeValue(polyfill, cborSerializer)).toEqual(encodeValue(Uint8Array.of(1, 2, 3), cborSerializer));
+    // The types it stores, made in another realm (node:vm, Jest's module registry), are those types.
+    const foreign = runInNewContext("({ list: [1, 2], when: new Date(0), map: new Map([[1, 2]]), set: new Set([3]) })") as object;
+    expect(decodeValue(encodeValue(foreign, cborSerializer), cborSerializer)).toEqual({ list: [1, 2], when: new Date(0), map: new Map([[1, 2]]), set: new Set([3]) });
+    expect(() => encodeValue(runInNewContext("class Cart extends Map {}; new Cart()"), cborSerializer)).toThrow(/cannot store an instance of Cart/);
     const buffer = NodeBuffer.from([1, 2, 3]);
     expect(encodeValue(buffer, cborSerializer)).toEqual(encodeValue(Uint8Array.of(1, 2, 3), cborSerializer));
     expect(decodeValue(encodeValue({ b: buffer }, cborSerializer), cborSerializer)).toEqual({ b: Uint8Array.of(1, 2, 3) });
