@@ -589,8 +589,9 @@ class Cache implements EdgeCache {
       now: this.clock.now,
       purgeMark: () => tagPurgeMark(this),
       copy: (value) => {
+        if (value === null || typeof value !== "object") return value; // nothing to change in it
         try {
-          return decodeValue(encodeValue(value, serializer), serializer) as typeof value;
+          return decodeValue(bytesToCopy(value, serializer), serializer) as typeof value;
         } catch {
           return value; // not storable: there is no copy to give
         }
@@ -1195,6 +1196,18 @@ class Cache implements EdgeCache {
       return otherwise;
     }
   }
+}
+
+/** Values shared by `getOrSet` callers, encoded once per serializer however many callers get a copy. */
+const encodedToCopy = new WeakMap<Serializer, WeakMap<object, Uint8Array>>();
+
+/** `value` encoded by `serializer`, for copies (see `FillHost.copy`): encoded once, decoded per caller. */
+function bytesToCopy(value: object, serializer: Serializer): Uint8Array {
+  let encoded = encodedToCopy.get(serializer);
+  if (!encoded) encodedToCopy.set(serializer, (encoded = new WeakMap()));
+  let bytes = encoded.get(value);
+  if (!bytes) encoded.set(value, (bytes = encodeValue(value, serializer)));
+  return bytes;
 }
 
 /** The bytes `bytes` hold in a byte string envelope (see `writeStreamed`), if they are one. */
