@@ -806,9 +806,9 @@ class Cache implements EdgeCache {
     return this.store.delete(this.checkedKey(key, undefined));
   }
 
-  /** See `readRecord`. */
+  /** See `readRecord`. Edgecache's own read (see `decode`): a page it finds there is not copied, and reads as bytes whatever the serializer. */
   readRecord(key: string): Promise<unknown> {
-    return this.read(this.checkedKey(key, undefined), undefined);
+    return this.read(this.checkedKey(key, undefined), undefined, false);
   }
 
   /** See `readRecords`. */

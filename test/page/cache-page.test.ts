@@ -749,6 +749,20 @@ describe("page caching over a cache with a serializer of its own", () => {
     expect(await ask("fr")).toEqual(["page 2 for fr", "edgecache; hit; ttl=60"]);
     expect(errors).toEqual([]);
   });
+
+  it("finds a page that varies on nothing with getCacheKey and learnCacheKey, which read it as a page, not as a corrupt value", async () => {
+    const errors: unknown[] = [];
+    const writes: Array<Promise<unknown>> = [];
+    const cache = createCache({ serializer: json, onError: (error) => errors.push(error) });
+    const handler = cachePage(60, { cache, waitUntil: (write) => void writes.push(write) })(async () => new Response("the page"));
+    await (await handler(new Request("https://example.com/p"))).text();
+    await Promise.all(writes);
+    const key = "page.GET.0:.https://example.com/p";
+    expect(await getCacheKey(new Request("https://example.com/p"), { cache })).toBe(key);
+    expect(await learnCacheKey(new Request("https://example.com/p"), new Response("the page"), { cache })).toBe(key);
+    expect((await handler(new Request("https://example.com/p"))).headers.get("cache-status")).toBe("edgecache; hit; ttl=60");
+    expect(errors).toEqual([]);
+  });
 });
 
 describe("getCacheKey and learnCacheKey", () => {
