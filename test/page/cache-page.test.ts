@@ -754,7 +754,7 @@ describe("page caching over a cache with a serializer of its own", () => {
     const errors: unknown[] = [];
     const writes: Array<Promise<unknown>> = [];
     const cache = createCache({ serializer: json, onError: (error) => errors.push(error) });
-    const handler = cachePage(60, { cache, waitUntil: (write) => void writes.push(write) })(async () => new Response("the page"));
+    const handler = cachePage(60, { cache, waitUntil: (write) => void writes.push(write) })(async (_request: Request) => new Response("the page"));
     await (await handler(new Request("https://example.com/p"))).text();
     await Promise.all(writes);
     const key = "page.GET.0:.https://example.com/p";
