@@ -27,12 +27,15 @@
  * middleware is the first handler of the request, with nothing above it.
  * Those the page cache judges a response by (Set-Cookie, Cache-Control, the `targetedCacheControl`
  * fields, Vary) stay in: a cookie or `private` set above still keeps the page out of the cache.
+ * Not cookies where the page cache stores or strips them (`allowSetCookie`, `stripSetCookie`):
+ * a cookie set above is then this visitor's, kept out of the page as the other headers are.
  *
- * Errors: Hono turns an error thrown below into its `onError` response before `next()` returns;
- * the header wrappers hear it as the error it was (`cacheControl` patches nothing, as Django's
- * decorators patch nothing when the view raises), and page caching does when it is a server
- * error (a stale page may stand in; a 4xx from an `HTTPException` is an answer, as a returned one
- * is). If the wrapper has no answer of its own, Hono's response stands.
+ * Errors: Hono turns an error thrown below into its `onError` response before `next()` returns.
+ * When that is a server error (5xx), every wrapper hears it as the error it was (`cacheControl`
+ * patches nothing, as Django's decorators patch nothing when the view raises; page caching may
+ * answer with a stale page). Anything below 500 is an answer, to every wrapper alike: a 4xx from
+ * an `HTTPException`, as a returned one is, or the stale page a page cache below answered with.
+ * If the wrapper has no answer of its own, Hono's response stands.
  */
 import type { Context, Env, ExecutionContext, MiddlewareHandler, Next } from "hono";
 import { describe, type Timeout } from "./arguments.ts";
@@ -167,7 +170,9 @@ function middleware<E extends Env>(wrapper: Wrapper, pages?: { app: RefreshDispa
     const appended: Array<[string, string]> = above ? [] : NOTHING_APPENDED;
     /** The chain's response once it has run: its error if Hono turned one into it, without the headers set above. */
     const rendered = (): Response => {
-      if (c.error !== erredBefore && (!pages || c.res.status >= 500)) throw c.error;
+      // A server error Hono answered for: the error it was. Anything below 500 is an answer, to
+      // every middleware alike: a 4xx from an HTTPException, or a page a cache below stood in with.
+      if (c.error !== erredBefore && c.res.status >= 500) throw c.error;
       return above && judged ? withoutHeaders(c.res, above, judged, appended) : c.res;
     };
     const refreshed = app && refreshes.get(c.req.raw);
@@ -241,11 +246,14 @@ function rendersAlike(request: Request, own: Request): boolean {
 /**
  * Headers a page cache with `options` judges or patches a response by (cookies, lifetime, the
  * targeted lifetime fields it obeys, Vary, size): set above, they stay in what it sees (see the
- * module's notes). Called once the wrapper has checked the options.
+ * module's notes). Cookies only while it refuses pages that set them: one that stores them
+ * (`allowSetCookie`) or strips them (`stripSetCookie`) must not take a cookie set above, this
+ * visitor's, for the page's own. Called once the wrapper has checked the options.
  */
-function judgedHeaders(options: Pick<PageCacheOptions, "targetedCacheControl">): ReadonlySet<string> {
+function judgedHeaders(options: Pick<PageCacheOptions, "targetedCacheControl" | "allowSetCookie" | "stripSetCookie">): ReadonlySet<string> {
   const targeted = (options.targetedCacheControl ?? []).map((name) => name.toLowerCase());
-  return new Set(["set-cookie", "cache-control", "cdn-cache-control", "vary", "expires", "content-length", ...targeted]);
+  const cookies = options.allowSetCookie === true || options.stripSetCookie === true ? [] : ["set-cookie"];
+  return new Set([...cookies, "cache-control", "cdn-cache-control", "vary", "expires", "content-length", ...targeted]);
 }
 
 /** What `withoutHeaders` is never given: nothing was set above, so nothing set above was appended to. */
@@ -282,8 +290,13 @@ function headersSetAbove(c: Context): Array<[string, string]> | undefined {
  */
 function withoutHeaders(response: Response, above: ReadonlyArray<[string, string]>, judged: ReadonlySet<string>, appended: Array<[string, string]>): Response {
   const own: Array<[string, string | undefined]> = [];
+  const cookiesAbove = new Set<string>();
   for (const [name, value] of above) {
     if (judged.has(name)) continue;
+    if (name === "set-cookie") {
+      cookiesAbove.add(value); // each cookie apart: get() would join them
+      continue;
+    }
     const sent = response.headers.get(name);
     if (sent === value) {
       own.push([name, undefined]);
@@ -292,8 +305,15 @@ function withoutHeaders(response: Response, above: ReadonlyArray<[string, string
       appended.push([name, value]);
     }
   }
-  if (own.length === 0) return response;
-  return editHeaders(response, (headers) => own.forEach(([name, kept]) => (kept === undefined ? headers.delete(name) : headers.set(name, kept))));
+  const cookies = cookiesAbove.size === 0 ? [] : response.headers.getSetCookie();
+  const ownCookies = cookies.filter((cookie) => !cookiesAbove.has(cookie));
+  if (own.length === 0 && ownCookies.length === cookies.length) return response;
+  return editHeaders(response, (headers) => {
+    own.forEach(([name, kept]) => (kept === undefined ? headers.delete(name) : headers.set(name, kept)));
+    if (ownCookies.length === cookies.length) return;
+    headers.delete("set-cookie");
+    for (const cookie of ownCookies) headers.append("set-cookie", cookie);
+  });
 }
 
 /**

@@ -6,7 +6,7 @@ import { setCookie } from "hono/cookie";
 import { HTTPException } from "hono/http-exception";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { memory } from "../../adapters/memory.ts";
-import { cachePage, cacheSite, isRefreshDispatch, varyOnCookie } from "../../src/hono.ts";
+import { cacheControl, cachePage, cacheSite, isRefreshDispatch, varyOnCookie } from "../../src/hono.ts";
 import type { Backend } from "../../src/backend.ts";
 import { createCache, type EdgeCache } from "../../src/index.ts";
 import { client, counting, executionContext, store } from "./helpers.ts";
@@ -115,6 +115,27 @@ describe("cachePage middleware", () => {
     const hit = await get("/", { headers: { "x-visitor": "bob" } });
     expect([miss.headers.get("server-timing"), miss.cacheStatus]).toEqual(['visitor;desc="alice", render;dur=12', "edgecache; fwd=uri-miss; stored"]);
     expect([hit.headers.get("server-timing"), hit.cacheStatus]).toEqual(["render;dur=12", "edgecache; hit; ttl=60"]);
+  });
+
+  it("with allowSetCookie, stores the route's own cookies but never one set above (a session): each visitor gets only their own", async () => {
+    const { options } = store();
+    let visitors = 0;
+    const app = new Hono();
+    app.use(async (c, next) => {
+      if (!c.req.header("cookie")) setCookie(c, "session", `visitor-${++visitors}`);
+      await next();
+    });
+    app.get("/", cachePage(60, { ...options, allowSetCookie: true }), (c) => {
+      setCookie(c, "banner", "v2");
+      return c.text("home");
+    });
+    const get = client(app);
+    const first = await get("/");
+    expect([first.cacheStatus, first.headers.getSetCookie()]).toEqual(["edgecache; fwd=uri-miss; stored", ["banner=v2; Path=/", "session=visitor-1; Path=/"]]);
+    const second = await get("/");
+    expect([second.cacheStatus, second.headers.getSetCookie(), second.headers.get("cache-control")]).toEqual(["edgecache; hit; ttl=60", ["banner=v2; Path=/", "session=visitor-2; Path=/"], "max-age=60, private"]);
+    const returning = await get("/", { headers: { cookie: "session=visitor-1" } });
+    expect(returning.headers.getSetCookie()).toEqual(["banner=v2; Path=/"]);
   });
 
   it("judges a page by a targetedCacheControl field that middleware above set, as by Cache-Control", async () => {
@@ -429,6 +450,35 @@ describe("stale pages", () => {
     gone = true;
     const answer = await get("/item");
     expect([answer.status, answer.body, answer.cacheStatus]).toEqual([404, "no such item", "edgecache; fwd=stale; detail=status"]);
+  });
+
+  it("lets the header middleware below patch an HTTPException's 4xx before it is stored: varyOnCookie keeps each visitor's error page apart", async () => {
+    const { options } = store();
+    const app = new Hono().get("/doc", cachePage(60, { ...options, statusTimeouts: { 403: 30 } }), varyOnCookie, (c) => {
+      throw new HTTPException(403, { message: `not shared with ${c.req.header("cookie")}` });
+    });
+    const get = client(app);
+    const alice = await get("/doc", { headers: { cookie: "user=alice" } });
+    const bob = await get("/doc", { headers: { cookie: "user=bob" } });
+    expect([alice.status, alice.headers.get("vary"), alice.cacheStatus]).toEqual([403, "Cookie", "edgecache; fwd=uri-miss; stored"]);
+    expect([bob.body, bob.cacheStatus]).toEqual(["not shared with user=bob", "edgecache; fwd=vary-miss; stored"]);
+  });
+
+  it("lets the header middleware above patch the stale page it answers a thrown error with: cacheControl({ private: true }) stays on it", async () => {
+    const { clock, options } = store();
+    let fail = false;
+    const app = new Hono().get("/me", cacheControl({ private: true }), cachePage(60, { ...options, staleIfError: 300 }), varyOnCookie, (c) => {
+      if (fail) throw new Error("profile service down");
+      return c.text("alice's profile");
+    });
+    app.onError((_error, c) => c.text("error", 500));
+    const get = client(app);
+    const alice = { headers: { cookie: "session=alice" } };
+    expect((await get("/me", alice)).headers.get("cache-control")).toBe("max-age=60, stale-if-error=300, private");
+    clock.advance(90);
+    fail = true;
+    const stale = await get("/me", alice);
+    expect([stale.body, stale.cacheStatus, stale.headers.get("cache-control")]).toEqual(["alice's profile", "edgecache; hit; ttl=-30; detail=stale-if-error", "max-age=60, stale-if-error=300, private"]);
   });
 
   it("serves a stale page when the handler throws and Hono answers 500", async () => {
