@@ -31,11 +31,12 @@
  * a cookie set above is then this visitor's, kept out of the page as the other headers are.
  *
  * Errors: Hono turns an error thrown below into its `onError` response before `next()` returns.
- * When that is a server error (5xx), every wrapper hears it as the error it was (`cacheControl`
- * patches nothing, as Django's decorators patch nothing when the view raises; page caching may
- * answer with a stale page). Anything below 500 is an answer, to every wrapper alike: a 4xx from
- * an `HTTPException`, as a returned one is, or the stale page a page cache below answered with.
- * If the wrapper has no answer of its own, Hono's response stands.
+ * The header wrappers hear it as the error it was (`cacheControl` patches nothing, as Django's
+ * decorators patch nothing when the view raises: a 401 gets no public lifetime), and page caching
+ * does when it is a server error (a stale page may stand in: the wrappers above patch that page
+ * as any answer). A 4xx (an `HTTPException`'s) is page caching's answer, neither patched nor
+ * stored (`detail=error`): the wrappers below it patched nothing, so a visitor's 403 would reach
+ * others without its Vary. If the wrapper has no answer of its own, Hono's response stands.
  */
 import type { Context, Env, ExecutionContext, MiddlewareHandler, Next } from "hono";
 import { describe, type Timeout } from "./arguments.ts";
@@ -45,6 +46,7 @@ import { editHeaders } from "./http/headers.ts";
 import type { ConditionalGetOptions } from "./http/conditional.ts";
 import { pageCaching, siteCaching, type SiteCacheOptions } from "./page/cache-page.ts";
 import type { PageCacheOptions } from "./page/options.ts";
+import { errorAnswers } from "./page/policy.ts";
 import type { Wrapper } from "./types.ts";
 import * as wrappers from "./wrappers.ts";
 
@@ -169,10 +171,18 @@ function middleware<E extends Env>(wrapper: Wrapper, pages?: { app: RefreshDispa
     /** The headers set above that the chain appended to, each with the value set above (none on a hit path with nothing above). */
     const appended: Array<[string, string]> = above ? [] : NOTHING_APPENDED;
     /** The chain's response once it has run: its error if Hono turned one into it, without the headers set above. */
+    /** Whether the chain's answer was a server error that the wrapper heard as the error it was. */
+    let failed = false;
     const rendered = (): Response => {
-      // A server error Hono answered for: the error it was. Anything below 500 is an answer, to
-      // every middleware alike: a 4xx from an HTTPException, or a page a cache below stood in with.
-      if (c.error !== erredBefore && c.res.status >= 500) throw c.error;
+      if (c.error !== erredBefore && !standIns.has(c.res)) {
+        // Hono's answer to an error thrown below: the error it was, to a header wrapper (which
+        // patches nothing) and to page caching when it is a server error (a stale page may stand
+        // in); a 4xx (an HTTPException's) is page caching's answer, which it neither patches nor stores.
+        failed = !pages || c.res.status >= 500;
+        if (failed) throw c.error;
+        errorAnswers.add(c.res);
+        return c.res;
+      }
       return above && judged ? withoutHeaders(c.res, above, judged, appended) : c.res;
     };
     const refreshed = app && refreshes.get(c.req.raw);
@@ -211,9 +221,15 @@ function middleware<E extends Env>(wrapper: Wrapper, pages?: { app: RefreshDispa
       c.res = undefined; // replace, rather than merge the handler's old headers over ours
     }
     c.res = above ? withHeaders(response, above, appended) : response;
+    // A page that stood in for the chain's server error (stale-if-error): an answer to the
+    // wrappers above, which patch it as any other.
+    if (pages && failed) standIns.add(c.res);
   };
   return self;
 }
+
+/** The answers a page-caching middleware gave in place of Hono's answer to an error thrown below it (see `middleware`). */
+const standIns = new WeakSet<Response>();
 
 /**
  * Run the rest of the chain for `request`. A refresh may need another request than the
@@ -290,11 +306,12 @@ function headersSetAbove(c: Context): Array<[string, string]> | undefined {
  */
 function withoutHeaders(response: Response, above: ReadonlyArray<[string, string]>, judged: ReadonlySet<string>, appended: Array<[string, string]>): Response {
   const own: Array<[string, string | undefined]> = [];
-  const cookiesAbove = new Set<string>();
+  /** The cookies set above, each with how many times: one line of the response is left out per line set above. */
+  const cookiesAbove = new Map<string, number>();
   for (const [name, value] of above) {
     if (judged.has(name)) continue;
     if (name === "set-cookie") {
-      cookiesAbove.add(value); // each cookie apart: get() would join them
+      cookiesAbove.set(value, (cookiesAbove.get(value) ?? 0) + 1); // each cookie apart: get() would join them
       continue;
     }
     const sent = response.headers.get(name);
@@ -305,8 +322,13 @@ function withoutHeaders(response: Response, above: ReadonlyArray<[string, string
       appended.push([name, value]);
     }
   }
-  const cookies = cookiesAbove.size === 0 ? [] : response.headers.getSetCookie();
-  const ownCookies = cookies.filter((cookie) => !cookiesAbove.has(cookie));
+  const cookies: string[] = [];
+  if (cookiesAbove.size > 0) for (const [name, value] of response.headers) if (name === "set-cookie") cookies.push(value); // each apart, unlike get()
+  const ownCookies = cookies.filter((cookie) => {
+    const left = cookiesAbove.get(cookie) ?? 0;
+    if (left > 0) cookiesAbove.set(cookie, left - 1); // one set above: not the route's own, though the route may set it again
+    return left === 0;
+  });
   if (own.length === 0 && ownCookies.length === cookies.length) return response;
   return editHeaders(response, (headers) => {
     own.forEach(([name, kept]) => (kept === undefined ? headers.delete(name) : headers.set(name, kept)));
@@ -318,19 +340,26 @@ function withoutHeaders(response: Response, above: ReadonlyArray<[string, string
 
 /**
  * `response` with this request's headers set above: where it has none of the name, and before
- * what the chain appended to one (`appended`, from `withoutHeaders`); cookies set above are this
- * visitor's, so an answer that gets one (a hit) is marked private.
+ * what the chain appended to one (`appended`, from `withoutHeaders`). Cookies set above go before
+ * the response's own, where they were set: a browser applies the last line for a name, so a route
+ * that replaced or deleted one (a session rotated at login, cleared at logout) keeps the last
+ * word. They are this visitor's, so an answer that gets one (a hit) is marked private.
  */
 function withHeaders(response: Response, above: ReadonlyArray<[string, string]>, appended: ReadonlyArray<[string, string]>): Response {
-  const cookies = new Set<string>();
-  for (const [name, value] of response.headers) if (name === "set-cookie") cookies.add(value); // each apart, unlike get()
-  const missing = above.filter(([name, value]) => (name === "set-cookie" ? !cookies.has(value) : !response.headers.has(name)));
+  const cookies: string[] = [];
+  for (const [name, value] of response.headers) if (name === "set-cookie") cookies.push(value); // each apart, unlike get()
+  const missing = above.filter(([name, value]) => (name === "set-cookie" ? !cookies.includes(value) : !response.headers.has(name)));
   const restored = appended.filter(([name]) => response.headers.has(name));
   if (missing.length === 0 && restored.length === 0) return response;
   return editHeaders(response, (headers) => {
     for (const [name, value] of restored) headers.set(name, `${value}, ${headers.get(name)!}`);
-    for (const [name, value] of missing) headers.append(name, value);
-    if (missing.some(([name]) => name === "set-cookie")) markPrivate(headers);
+    for (const [name, value] of missing) if (name !== "set-cookie") headers.append(name, value);
+    const missingCookies = missing.filter(([name]) => name === "set-cookie");
+    if (missingCookies.length === 0) return;
+    headers.delete("set-cookie");
+    for (const [, value] of missingCookies) headers.append("set-cookie", value);
+    for (const cookie of cookies) headers.append("set-cookie", cookie);
+    markPrivate(headers);
   });
 }
 

@@ -40,7 +40,19 @@ const EVENT_STREAM = /^\s*text\/event-stream\s*(;|$)/i;
 export type TimeoutRule = { kind: "page"; timeout: number } | { kind: "site"; seconds: number };
 
 /** Why a response was not stored: the `detail` of its Cache-Status. */
-export type Refusal = "status" | "event-stream" | "not-modified" | "set-cookie" | "malformed-cache-control" | "private" | "no-store" | "no-cache" | "vary-star" | "authorization" | "max-age-zero" | "zero-timeout" | "too-large";
+export type Refusal = "status" | "error" | "event-stream" | "not-modified" | "set-cookie" | "malformed-cache-control" | "private" | "no-store" | "no-cache" | "vary-star" | "authorization" | "max-age-zero" | "zero-timeout" | "too-large";
+
+/**
+ * Responses a framework made of an error thrown below the page cache (Hono's `onError` answer to
+ * an `HTTPException(404)`): answered as they are, never patched nor stored, as Django's
+ * `cache_page` stores nothing when the view raises. Wrappers between the page cache and the
+ * thrower patched nothing either (a `varyOnCookie` would have keyed a visitor's 403 by cookie),
+ * so storing one could hand it to others.
+ *
+ * @example
+ * if (c.error !== erredBefore) errorAnswers.add(c.res);
+ */
+export const errorAnswers = new WeakSet<Response>();
 
 /** What to do with a response on a miss. */
 export type Decision =
@@ -69,6 +81,7 @@ export type StalePermission = "options-or-response" | "response" | "none";
  * decide(request, response, { kind: "page", timeout: 900 }, options); // { patch: true, timeout: 900, shareable: false, ... }
  */
 export function decide(request: Request, response: Response, rule: TimeoutRule, options: Pick<ResolvedPageOptions, "cacheableStatuses" | "statusTimeouts" | "setCookie" | "maxBodyBytes" | "targetedCacheControl">): Decision {
+  if (errorAnswers.has(response)) return { patch: false, refusal: "error" };
   const status = response.status;
   const statusTimeout = options.statusTimeouts.get(status);
   const cacheable = statusTimeout !== undefined || options.cacheableStatuses.has(status);
