@@ -588,10 +588,10 @@ class Cache implements EdgeCache {
       report: (error) => this.onError?.(error, "getOrSet"),
       now: this.clock.now,
       purgeMark: () => tagPurgeMark(this),
-      copy: (value) => {
+      copy: (value, computation) => {
         if (value === null || typeof value !== "object") return value; // nothing to change in it
         try {
-          return decodeValue(bytesToCopy(value, serializer), serializer) as typeof value;
+          return decodeValue(bytesToCopy(value, computation, serializer), serializer) as typeof value;
         } catch {
           return value; // not storable: there is no copy to give
         }
@@ -1198,15 +1198,19 @@ class Cache implements EdgeCache {
   }
 }
 
-/** Values shared by `getOrSet` callers, encoded once per serializer however many callers get a copy. */
-const encodedToCopy = new WeakMap<Serializer, WeakMap<object, Uint8Array>>();
+/**
+ * The value each `getOrSet` computation shared (see `FillHost.copy`), encoded once for all its
+ * callers, by computation: a later computation that returns the same object, changed since, is
+ * encoded anew. The callers of one computation share one serializer.
+ */
+const encodedToCopy = new WeakMap<object, { value: object; bytes: Uint8Array }>();
 
-/** `value` encoded by `serializer`, for copies (see `FillHost.copy`): encoded once, decoded per caller. */
-function bytesToCopy(value: object, serializer: Serializer): Uint8Array {
-  let encoded = encodedToCopy.get(serializer);
-  if (!encoded) encodedToCopy.set(serializer, (encoded = new WeakMap()));
-  let bytes = encoded.get(value);
-  if (!bytes) encoded.set(value, (bytes = encodeValue(value, serializer)));
+/** `value`, which `computation` shared, encoded by `serializer` for copies: encoded once, decoded per caller. */
+function bytesToCopy(value: object, computation: object, serializer: Serializer): Uint8Array {
+  const known = encodedToCopy.get(computation);
+  if (known?.value === value) return known.bytes;
+  const bytes = encodeValue(value, serializer);
+  encodedToCopy.set(computation, { value, bytes });
   return bytes;
 }
 

@@ -46,9 +46,10 @@ export interface FillHost {
   /**
    * What a caller that shares another's computation gets: a copy of the value, as a read of the
    * store would give it, so that one caller changing what it got never changes another's (the
-   * value itself where it cannot be stored).
+   * value itself where it cannot be stored). `computation` (one per computation) scopes the work
+   * its callers share: the value is encoded once for all of them.
    */
-  copy<T>(value: T): T;
+  copy<T>(value: T, computation: object): T;
 }
 
 /**
@@ -174,7 +175,7 @@ export class Fills {
    */
   private join<T>(plan: FillPlan<T>, under: Filling, softTimeoutMs: number | undefined, waitUntil: WaitUntil): Promise<T> {
     const patience = (plan.collapseMs || DEFAULT_COLLAPSE_MS) * 2 ** under.takeovers;
-    const shared = (under.value as Promise<T>).then((value) => this.host.copy(value));
+    const shared = (under.value as Promise<T>).then((value) => this.host.copy(value, under));
     return withDeadline(shared, Math.max(0, under.began + patience - performance.now()), () =>
       this.filling.get(plan.made) === under
         ? this.begin(plan, softTimeoutMs, waitUntil, under)
@@ -188,7 +189,7 @@ export class Fills {
   private begin<T>(plan: FillPlan<T>, softTimeoutMs: number | undefined, waitUntil: WaitUntil, overdue?: Filling): Promise<T> {
     const purgeMark = overdue ? overdue.purgeMark : plan.tagged ? this.host.purgeMark() : undefined;
     const computed = this.backingOff(plan) ? this.staleOrCompute(plan, plan.staleCopy.key) : overdue ? this.storedOrCompute(plan) : this.compute(plan);
-    const work = overdue ? orSooner(computed, (overdue.work as Promise<T>).then((value) => this.host.copy(value))) : computed;
+    const work = overdue ? orSooner(computed, (overdue.work as Promise<T>).then((value) => this.host.copy(value, overdue))) : computed;
     const filling: Filling = {
       work,
       value: softTimeoutMs === undefined || !plan.staleCopy ? work : this.staleIfSlow(work, plan.staleCopy.key, softTimeoutMs, waitUntil),

@@ -77,6 +77,23 @@ describe("getOrSet in one isolate", () => {
     expect(await cache.get("basket")).toEqual({ items: ["shared"], at: new Date(0) });
   });
 
+  it("copies a value as it is when each computation ends: an object the factory returns again, changed since, is not the first computation's", async () => {
+    const cache = createCache({ backend: memory() });
+    const state = { version: 1 };
+    const stampede = async () => {
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const compute = async () => { await gate; return state; };
+      const calls = [cache.getOrSet("state", compute), cache.getOrSet("state", compute)] as const;
+      open();
+      return (await Promise.all(calls))[1];
+    };
+    expect(await stampede()).toEqual({ version: 1 });
+    state.version = 2;
+    await cache.delete("state");
+    expect(await stampede()).toEqual({ version: 2 });
+  });
+
   it("gives a caller that took an overdue computation over a copy of its value when that comes first", async () => {
     const cache = createCache({ backend: memory() });
     let finish!: (value: { items: string[] }) => void;
