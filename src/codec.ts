@@ -182,7 +182,7 @@ function arrayBufferEncoder(buffer: ArrayBuffer): Token[] {
 }
 
 /**
- * Whether `value` is a Uint8Array (of this realm or another), or a `Buffer`: a Uint8Array
+ * Whether `value` is a Uint8Array, or a `Buffer`: a Uint8Array
  * subclass that code stores all the time (file contents, hashes, socket data), so it is accepted
  * as the bytes it holds, unlike other Uint8Array subclasses, and comes back as a plain Uint8Array
  * with the same bytes. A Buffer is told by the global `Buffer.isBuffer` (Node, Bun), by the
@@ -191,7 +191,7 @@ function arrayBufferEncoder(buffer: ArrayBuffer): Token[] {
  */
 function isPlainBytes(value: Uint8Array): boolean {
   const proto = Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null;
-  if (proto === Uint8Array.prototype || !(value instanceof Uint8Array)) return true;
+  if (proto === Uint8Array.prototype) return true;
   const globalBuffer = (globalThis as { Buffer?: { isBuffer?: (value: unknown) => boolean } }).Buffer;
   return globalBuffer?.isBuffer?.(value) === true || (value as { _isBuffer?: unknown })._isBuffer === true || proto?.constructor?.name === "Buffer";
 }
