@@ -119,10 +119,15 @@ function expected<T>(value: unknown, is: (value: unknown) => value is T): T {
   throw new Error(`the client answered ${describe(value)}, which no Redis reply to the command is (a client given an aborted signal answers so)`);
 }
 
-/** Turns a client failure into an error that names the operation without echoing the request body. */
-function failure(operation: string, error: unknown): Error {
-  const message = error instanceof Error ? error.message : String(error);
+/**
+ * Turns a client failure into an error that names the operation without echoing the request body,
+ * not even in its `cause`, which loggers print: the client's own error has it in its message (and
+ * so in its stack), values included. The cause is a copy of it, with its name, its reason alone.
+ */
+function failure(operation: string, clientError: unknown): Error {
+  const message = clientError instanceof Error ? clientError.message : String(clientError);
   const reason = message.split(", command was:")[0]!;
+  const error = Object.assign(new Error(reason), { name: clientError instanceof Error ? clientError.name : "Error" });
   if (operation === "increment" && UNSAFE_INTEGER.test(reason)) {
     return new RangeError("upstash increment: the result would leave the safe integer range; the value is left as it was", { cause: error });
   }
@@ -272,7 +277,7 @@ export function upstash(options: UpstashOptions): Backend {
     }),
 
     deleteMany: (keys) => call("deleteMany", async () => {
-      if (keys.length > 0) await redis.del(...keys.map(redisKey));
+      if (keys.length > 0) expected(await redis.del(...keys.map(redisKey)), isInteger);
     }),
 
     touch: (key, ttl) => call("touch", async () => {
@@ -293,7 +298,7 @@ export function upstash(options: UpstashOptions): Backend {
       do {
         const from = cursor;
         const [next, keys] = await call("clear", () => redis.scan(from, { match, count: 1000 }));
-        if (keys.length > 0) await call("clear", () => redis.del(...keys.map(String)));
+        if (keys.length > 0) await call("clear", async () => expected(await redis.del(...keys.map(String)), isInteger));
         cursor = String(next);
       } while (cursor !== "0");
     },

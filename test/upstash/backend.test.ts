@@ -165,6 +165,7 @@ describe("upstash storage", () => {
     await expect(backend.has!("k")).rejects.toThrow(/upstash has failed/);
     await expect(backend.delete("k")).rejects.toThrow(/upstash delete failed/);
     await expect(backend.ttl!("k")).rejects.toThrow(/upstash ttl failed/);
+    await expect(backend.deleteMany!(["k", "j"])).rejects.toThrow(/upstash deleteMany failed: the client answered null/); // not told the keys are gone
     const cache = createCache({ backend, ignoreErrors: true, onError: () => {} });
     expect(await cache.add("lock", 1)).toBe(false); // it took no lock
   });

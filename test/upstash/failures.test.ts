@@ -1,4 +1,5 @@
 import { createServer, type AddressInfo } from "node:net";
+import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { upstash } from "../../adapters/upstash.ts";
 import { createCache } from "../../src/cache.ts";
@@ -15,6 +16,10 @@ describe("upstash failures", () => {
     expect(failure).toBeInstanceOf(BackendUnavailableError);
     expect((failure as Error).message).toMatch(/^upstash set failed: WRONGPASS .*the server rejected the token/);
     expect((failure as Error).message).not.toContain("b64:");
+    // Nor in its cause, which loggers print (console.error, util.inspect), stack included.
+    expect(inspect(failure, { depth: 5 })).not.toContain("b64:");
+    expect(inspect(failure, { depth: 5 })).not.toContain("command was");
+    expect(((failure as Error).cause as Error).message).toMatch(/^WRONGPASS/);
   });
 
   it("a wrong token makes reads miss when the cache ignores errors, and onError hears why", async () => {
