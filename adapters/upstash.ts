@@ -79,6 +79,13 @@ if n > 9007199254740991 or n < -9007199254740991 then
   return redis.error_reply('ERR the result would leave the safe integer range')
 end
 return n`;
+/**
+ * `SET key value NX [EX|PX n]` answering 1 (added) or 0 (taken): SET NX's own answer when the key
+ * is taken is nothing, which a client given an aborted signal answers for every command, so `add`
+ * could not tell a lock it never took from one another process holds.
+ */
+const ADD_NEW = `if redis.call('set', KEYS[1], ARGV[1], 'nx', unpack(ARGV, 2)) then return 1 end
+return 0`;
 const NOT_AN_INTEGER = /not an integer|out of range/i;
 const UNSAFE_INTEGER = /safe integer range/;
 const REJECTED_TOKEN = /WRONGPASS|unauthori[sz]ed|NOAUTH/i;
@@ -105,7 +112,7 @@ function remaining(milliseconds: number): number | null | undefined {
 
 const isInteger = (value: unknown): value is number => typeof value === "number" && Number.isInteger(value);
 const isOk = (value: unknown): value is "OK" => value === "OK";
-const isSetReply = (value: unknown): value is "OK" | null => value === null || isOk(value);
+const isList = (value: unknown): value is unknown[] => Array.isArray(value);
 const isCounter = (value: unknown): value is number | null => value === null || isInteger(value);
 
 /**
@@ -230,9 +237,11 @@ export function upstash(options: UpstashOptions): Backend {
     capabilities: { atomicAdd: true, atomicIncrement: true, consistent: true, shared: true, local: false },
     identity: upstashIdentity(options, redis, namespace),
 
+    // MGET of one key: GET's answer for a missing key is nothing, which a client given an aborted
+    // signal answers for every command; MGET's is a list.
     get: (key) => call("get", async () => {
-      const value = await redis.get(redisKey(key));
-      return value === null ? undefined : fromRedisValue(value);
+      const [value] = expected(await redis.mget<unknown[]>(redisKey(key)), isList);
+      return value === null || value === undefined ? undefined : fromRedisValue(value);
     }),
 
     set: (key, value, ttl) => call("set", async () => {
@@ -244,8 +253,9 @@ export function upstash(options: UpstashOptions): Backend {
     has: (key) => call("has", async () => expected(await redis.exists(redisKey(key)), isInteger) === 1),
 
     add: (key, value, ttl) => call("add", async () => {
-      const stored = await redis.set(redisKey(key), toRedisValue(value), { ...expiry(ttl), nx: true });
-      return expected(stored, isSetReply) !== null;
+      const lifetime = expiry(ttl);
+      const args = "ex" in lifetime ? ["ex", String(lifetime.ex)] : "px" in lifetime ? ["px", String(lifetime.px)] : [];
+      return expected(await redis.eval(ADD_NEW, [redisKey(key)], [toRedisValue(value), ...args]), isInteger) === 1;
     }),
 
     increment: (key, delta) => call("increment", async () => {

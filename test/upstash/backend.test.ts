@@ -166,6 +166,8 @@ describe("upstash storage", () => {
     await expect(backend.delete("k")).rejects.toThrow(/upstash delete failed/);
     await expect(backend.ttl!("k")).rejects.toThrow(/upstash ttl failed/);
     await expect(backend.deleteMany!(["k", "j"])).rejects.toThrow(/upstash deleteMany failed: the client answered null/); // not told the keys are gone
+    await expect(backend.get("k")).rejects.toThrow(/upstash get failed: the client answered null/); // not a quiet miss
+    await expect(backend.add!("fresh", bytes("v"), 60)).rejects.toThrow(/upstash add failed: the client answered null/); // not "another holds it"
     const cache = createCache({ backend, ignoreErrors: true, onError: () => {} });
     expect(await cache.add("lock", 1)).toBe(false); // it took no lock
   });
