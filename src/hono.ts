@@ -34,9 +34,10 @@
  * The header wrappers hear it as the error it was (`cacheControl` patches nothing, as Django's
  * decorators patch nothing when the view raises: a 401 gets no public lifetime), and page caching
  * does when it is a server error (a stale page may stand in: the wrappers above patch that page
- * as any answer). A 4xx (an `HTTPException`'s) is page caching's answer, neither patched nor
- * stored (`detail=error`): the wrappers below it patched nothing, so a visitor's 403 would reach
- * others without its Vary. If the wrapper has no answer of its own, Hono's response stands.
+ * as any answer, as the stale page answered while this request's refresh failed). Any other
+ * answer of `onError` (an `HTTPException`'s 4xx, a redirect) is page caching's answer, neither
+ * patched nor stored (`detail=error`): the wrappers below it patched nothing, so a visitor's 403
+ * would reach others without its Vary. If the wrapper has no answer of its own, Hono's stands.
  */
 import type { Context, Env, ExecutionContext, MiddlewareHandler, Next } from "hono";
 import { describe, type Timeout } from "./arguments.ts";
@@ -47,6 +48,7 @@ import type { ConditionalGetOptions } from "./http/conditional.ts";
 import { pageCaching, siteCaching, type SiteCacheOptions } from "./page/cache-page.ts";
 import type { PageCacheOptions } from "./page/options.ts";
 import { errorAnswers } from "./page/policy.ts";
+import { standInAnswers } from "./page/answer.ts";
 import type { Wrapper } from "./types.ts";
 import * as wrappers from "./wrappers.ts";
 
@@ -171,15 +173,12 @@ function middleware<E extends Env>(wrapper: Wrapper, pages?: { app: RefreshDispa
     /** The headers set above that the chain appended to, each with the value set above (none on a hit path with nothing above). */
     const appended: Array<[string, string]> = above ? [] : NOTHING_APPENDED;
     /** The chain's response once it has run: its error if Hono turned one into it, without the headers set above. */
-    /** Whether the chain's answer was a server error that the wrapper heard as the error it was. */
-    let failed = false;
     const rendered = (): Response => {
-      if (c.error !== erredBefore && !standIns.has(c.res)) {
+      if (c.error !== erredBefore && !answeredErrors.has(c.error as object)) {
         // Hono's answer to an error thrown below: the error it was, to a header wrapper (which
         // patches nothing) and to page caching when it is a server error (a stale page may stand
         // in); a 4xx (an HTTPException's) is page caching's answer, which it neither patches nor stores.
-        failed = !pages || c.res.status >= 500;
-        if (failed) throw c.error;
+        if (!pages || c.res.status >= 500) throw c.error;
         errorAnswers.add(c.res);
         return c.res;
       }
@@ -221,15 +220,16 @@ function middleware<E extends Env>(wrapper: Wrapper, pages?: { app: RefreshDispa
       c.res = undefined; // replace, rather than merge the handler's old headers over ours
     }
     c.res = above ? withHeaders(response, above, appended) : response;
-    // A page that stood in for the chain's server error (stale-if-error): an answer to the
-    // wrappers above, which patch it as any other.
-    if (pages && failed) standIns.add(c.res);
+    // A stale page stood in for a chain that failed (stale-if-error, or a refresh run in this
+    // request): the request is answered, and the middleware above patch that answer as any
+    // other, whatever copies it on the way up (compress, conditionalGet).
+    if (pages && c.error !== erredBefore && standInAnswers.has(response)) answeredErrors.add(c.error as object);
   };
   return self;
 }
 
-/** The answers a page-caching middleware gave in place of Hono's answer to an error thrown below it (see `middleware`). */
-const standIns = new WeakSet<Response>();
+/** The errors thrown below a page-caching middleware that answered with a stale page all the same (see `middleware`). */
+const answeredErrors = new WeakSet<object>();
 
 /**
  * Run the rest of the chain for `request`. A refresh may need another request than the

@@ -62,11 +62,11 @@ export class PageAnswers {
       body = null;
     }
     const response = new Response(body, this.hitInit(page, hit));
-    if (!hasAnyHeader(request.headers, page.answerHeaders)) return response;
+    if (!hasAnyHeader(request.headers, page.answerHeaders)) return detail === undefined ? response : standingIn(response, detail);
     // Preconditions first, then Range (RFC 9110 §13.2.2).
     let answer = page.validated ? getConditionalResponse(request, response) : response;
     if (answer === response) answer = getRangeResponse(request, response, page.bodyLength); // HEAD: left whole
-    return answer === response || answer.status === 206 ? answer : this.withStatus(answer, { hit: true, ttl: hit.ttl, detail });
+    return standingIn(answer === response || answer.status === 206 ? answer : this.withStatus(answer, { hit: true, ttl: hit.ttl, detail }), detail);
   }
 
   /** `response` with its Cache-Status for `outcome` (unless the header is turned off), reported to `onOutcome` as the answer to `request` when given. */
@@ -127,6 +127,23 @@ export class PageAnswers {
  * @example
  * if (lookup.page !== stale) release(lookup.page);
  */
+/**
+ * Hits that stood in for the handler, whose run in this request may have failed: the stale page
+ * answered for a failing handler (`stale-if-error`) or while this request refreshed it
+ * (`revalidating`). A framework's middleware that saw the handler's error learns from this that
+ * the request was answered all the same (see `hono.ts`).
+ *
+ * @example
+ * if (c.error && standInAnswers.has(response)) answeredErrors.add(c.error);
+ */
+export const standInAnswers = new WeakSet<Response>();
+
+/** `answer`, marked as standing in for the handler when `detail` says it may have (see `standInAnswers`). */
+function standingIn(answer: Response, detail: HitDetail | undefined): Response {
+  if (detail === "stale-if-error" || detail === "revalidating") standInAnswers.add(answer);
+  return answer;
+}
+
 export function release(page: DecodedPage | undefined): void {
   if (page !== undefined && !(page.body instanceof Uint8Array)) page.body.cancel().catch(() => {});
 }

@@ -43,8 +43,9 @@ export type TimeoutRule = { kind: "page"; timeout: number } | { kind: "site"; se
 export type Refusal = "status" | "error" | "event-stream" | "not-modified" | "set-cookie" | "malformed-cache-control" | "private" | "no-store" | "no-cache" | "vary-star" | "authorization" | "max-age-zero" | "zero-timeout" | "too-large";
 
 /**
- * Responses a framework made of an error thrown below the page cache (Hono's `onError` answer to
- * an `HTTPException(404)`): answered as they are, never patched nor stored, as Django's
+ * Responses a framework made of an error thrown below the page cache (Hono's `onError` answer,
+ * below 500, to an `HTTPException(404)` or any other error: a redirect, a fallback page):
+ * answered as they are, never patched nor stored, as Django's
  * `cache_page` stores nothing when the view raises. Wrappers between the page cache and the
  * thrower patched nothing either (a `varyOnCookie` would have keyed a visitor's 403 by cookie),
  * so storing one could hand it to others.

@@ -6,7 +6,7 @@ import { deleteCookie, setCookie } from "hono/cookie";
 import { HTTPException } from "hono/http-exception";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { memory } from "../../adapters/memory.ts";
-import { cacheControl, cachePage, cacheSite, isRefreshDispatch, varyOnCookie } from "../../src/hono.ts";
+import { cacheControl, cachePage, cacheSite, conditionalGet, isRefreshDispatch, varyOnCookie } from "../../src/hono.ts";
 import type { Backend } from "../../src/backend.ts";
 import { createCache, type EdgeCache } from "../../src/index.ts";
 import { client, counting, executionContext, store } from "./helpers.ts";
@@ -502,6 +502,26 @@ describe("stale pages", () => {
     fail = true;
     const stale = await get("/me", alice);
     expect([stale.body, stale.cacheStatus, stale.headers.get("cache-control")]).toEqual(["alice's profile", "edgecache; hit; ttl=-30; detail=stale-if-error", "max-age=60, stale-if-error=300, private"]);
+  });
+
+  it("lets the header middleware above patch that stale page whatever copies it on the way up, and the stale page a refresh failed behind", async () => {
+    const { clock, options } = store();
+    let failure: Error | undefined;
+    const app = new Hono().get("/me", cacheControl({ private: true }), conditionalGet, cachePage(60, { ...options, staleIfError: 300, staleWhileRevalidate: 60 }), (c) => {
+      if (failure) throw failure;
+      return c.text("alice's profile");
+    });
+    app.onError((error, c) => (error instanceof HTTPException ? error.getResponse() : c.text("error", 500)));
+    const get = client(app);
+    await get("/me");
+    clock.advance(90); // within stale-while-revalidate: this request refreshes it, and the refresh fails
+    failure = new HTTPException(404, { message: "gone" });
+    const revalidating = await get("/me");
+    expect([revalidating.body, revalidating.cacheStatus, revalidating.headers.get("cache-control")]).toEqual(["alice's profile", "edgecache; hit; ttl=-30; detail=revalidating", "max-age=60, stale-while-revalidate=60, stale-if-error=300, private"]);
+    clock.advance(60); // past it: the stale page stands in for a failing handler
+    failure = new Error("profile service down");
+    const stale = await get("/me");
+    expect([stale.cacheStatus, stale.headers.get("cache-control")]).toEqual(["edgecache; hit; ttl=-90; detail=stale-if-error", "max-age=60, stale-while-revalidate=60, stale-if-error=300, private"]);
   });
 
   it("serves a stale page when the handler throws and Hono answers 500", async () => {
