@@ -306,12 +306,16 @@ function headersSetAbove(c: Context): Array<[string, string]> | undefined {
  */
 function withoutHeaders(response: Response, above: ReadonlyArray<[string, string]>, judged: ReadonlySet<string>, appended: Array<[string, string]>): Response {
   const own: Array<[string, string | undefined]> = [];
-  /** The cookies set above, each with how many times: one line of the response is left out per line set above. */
-  const cookiesAbove = new Map<string, number>();
+  /**
+   * The cookies set above. Every line of the response that sets one of them is left out, the
+   * route's own too: a route that sets this visitor's cookie again (a session saved anew) must
+   * not have it stored.
+   */
+  const cookiesAbove = new Set<string>();
   for (const [name, value] of above) {
     if (judged.has(name)) continue;
     if (name === "set-cookie") {
-      cookiesAbove.set(value, (cookiesAbove.get(value) ?? 0) + 1); // each cookie apart: get() would join them
+      cookiesAbove.add(value); // each cookie apart: get() would join them
       continue;
     }
     const sent = response.headers.get(name);
@@ -324,11 +328,7 @@ function withoutHeaders(response: Response, above: ReadonlyArray<[string, string
   }
   const cookies: string[] = [];
   if (cookiesAbove.size > 0) for (const [name, value] of response.headers) if (name === "set-cookie") cookies.push(value); // each apart, unlike get()
-  const ownCookies = cookies.filter((cookie) => {
-    const left = cookiesAbove.get(cookie) ?? 0;
-    if (left > 0) cookiesAbove.set(cookie, left - 1); // one set above: not the route's own, though the route may set it again
-    return left === 0;
-  });
+  const ownCookies = cookies.filter((cookie) => !cookiesAbove.has(cookie));
   if (own.length === 0 && ownCookies.length === cookies.length) return response;
   return editHeaders(response, (headers) => {
     own.forEach(([name, kept]) => (kept === undefined ? headers.delete(name) : headers.set(name, kept)));

@@ -138,6 +138,24 @@ describe("cachePage middleware", () => {
     expect(returning.headers.getSetCookie()).toEqual(["banner=v2; Path=/"]);
   });
 
+  it("with allowSetCookie, stores no line of a cookie set above, not even the route's own setting it again (a session saved anew)", async () => {
+    const { options } = store();
+    let visitors = 0;
+    const app = new Hono();
+    app.use(async (c, next) => {
+      setCookie(c, "session", `visitor-${++visitors}`);
+      await next();
+    });
+    app.get("/", cachePage(60, { ...options, allowSetCookie: true }), (c) => {
+      setCookie(c, "session", `visitor-${visitors}`); // saved again, as session libraries do
+      return c.text("home");
+    });
+    const get = client(app);
+    await get("/");
+    const second = await get("/");
+    expect([second.cacheStatus, second.headers.getSetCookie()]).toEqual(["edgecache; hit; ttl=60", ["session=visitor-2; Path=/"]]);
+  });
+
   it("with stripSetCookie, keeps a cookie set above before the route's own on a miss, so the route's logout or rotation has the last word", async () => {
     const { options } = store();
     const app = new Hono();
