@@ -122,12 +122,6 @@ export class PageAnswers {
 }
 
 /**
- * Let go of a looked-up page that will not be answered with: a streamed body must be cancelled.
- *
- * @example
- * if (lookup.page !== stale) release(lookup.page);
- */
-/**
  * Hits that stood in for the handler, whose run in this request may have failed: the stale page
  * answered for a failing handler (`stale-if-error`) or while this request refreshed it
  * (`revalidating`). A framework's middleware that saw the handler's error learns from this that
@@ -144,6 +138,12 @@ function standingIn(answer: Response, detail: HitDetail | undefined): Response {
   return answer;
 }
 
+/**
+ * Let go of a looked-up page that will not be answered with: a streamed body must be cancelled.
+ *
+ * @example
+ * if (lookup.page !== stale) release(lookup.page);
+ */
 export function release(page: DecodedPage | undefined): void {
   if (page !== undefined && !(page.body instanceof Uint8Array)) page.body.cancel().catch(() => {});
 }
