@@ -128,13 +128,15 @@ function expected<T>(value: unknown, is: (value: unknown) => value is T): T {
 
 /**
  * Turns a client failure into an error that names the operation without echoing the request body,
- * not even in its `cause`, which loggers print: the client's own error has it in its message (and
- * so in its stack), values included. The cause is a copy of it, with its name, its reason alone.
+ * not even in its `cause`, which loggers print: the client's error for a command Redis refused has
+ * it in its message (and so in its stack), values included, so the cause is then a copy of it, with
+ * its name, its reason alone. Any other (a network failure) is the cause as it is, with its own.
  */
 function failure(operation: string, clientError: unknown): Error {
   const message = clientError instanceof Error ? clientError.message : String(clientError);
-  const reason = message.split(", command was:")[0]!;
-  const error = Object.assign(new Error(reason), { name: clientError instanceof Error ? clientError.name : "Error" });
+  const [reason, body] = message.split(", command was:") as [string, string | undefined];
+  // Only Redis's refusals echo the body; a network failure's own causes (ECONNREFUSED) stay.
+  const error = body === undefined ? clientError : Object.assign(new Error(reason), { name: clientError instanceof Error ? clientError.name : "Error" });
   if (operation === "increment" && UNSAFE_INTEGER.test(reason)) {
     return new RangeError("upstash increment: the result would leave the safe integer range; the value is left as it was", { cause: error });
   }

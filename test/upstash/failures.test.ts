@@ -1,6 +1,7 @@
 import { createServer, type AddressInfo } from "node:net";
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
+import { Redis } from "@upstash/redis";
 import { upstash } from "../../adapters/upstash.ts";
 import { createCache } from "../../src/cache.ts";
 import { BackendUnavailableError } from "../../src/errors.ts";
@@ -79,6 +80,17 @@ describe("upstash failures", () => {
     const started = performance.now();
     await expect(backend.get("k")).rejects.toThrow(new BackendUnavailableError("upstash get failed: no answer within options.timeoutMs"));
     expect(performance.now() - started).toBeLessThan(3000); // the client alone retries for about 4.3 s
+  });
+
+  it("REST server unreachable: the error keeps the network's own reason in its causes (ECONNREFUSED), which echo no request body", async () => {
+    const nobody = createServer();
+    await new Promise<void>((resolve) => nobody.listen(0, "127.0.0.1", resolve));
+    const { port } = nobody.address() as AddressInfo;
+    await new Promise((resolve) => nobody.close(resolve));
+    const backend = upstash({ client: new Redis({ url: `http://127.0.0.1:${port}`, token: "t", retry: false }) });
+    const failure = await backend.set("k", new TextEncoder().encode("a value"), 60).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(BackendUnavailableError);
+    expect(inspect(failure, { depth: 5 })).toContain("ECONNREFUSED");
   });
 
   it("Redis frozen behind a client of your own (no limit of the adapter's): createCache's timeoutMs bounds every call", async () => {
