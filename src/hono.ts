@@ -172,9 +172,11 @@ function middleware<E extends Env>(wrapper: Wrapper, pages?: { app: RefreshDispa
     const erredBefore = c.error;
     /** The headers set above that the chain appended to, each with the value set above (none on a hit path with nothing above). */
     const appended: Array<[string, string]> = above ? [] : NOTHING_APPENDED;
+    /** The chain's own Set-Cookie lines, where some set above were left out of the page (see `withoutHeaders`). */
+    const sentCookies: SentCookies = {};
     /** The chain's response once it has run: its error if Hono turned one into it, without the headers set above. */
     const rendered = (): Response => {
-      if (c.error !== erredBefore && !answeredErrors.has(c.error as object)) {
+      if (c.error !== erredBefore && answeredErrors.get(c) !== c.error) {
         // Hono's answer to an error thrown below: the error it was, to a header wrapper (which
         // patches nothing) and to page caching when it is a server error (a stale page may stand
         // in); a 4xx (an HTTPException's) is page caching's answer, which it neither patches nor stores.
@@ -182,7 +184,7 @@ function middleware<E extends Env>(wrapper: Wrapper, pages?: { app: RefreshDispa
         errorAnswers.add(c.res);
         return c.res;
       }
-      return above && judged ? withoutHeaders(c.res, above, judged, appended) : c.res;
+      return above && judged ? withoutHeaders(c.res, above, judged, appended, sentCookies) : c.res;
     };
     const refreshed = app && refreshes.get(c.req.raw);
     if (refreshed) {
@@ -219,17 +221,27 @@ function middleware<E extends Env>(wrapper: Wrapper, pages?: { app: RefreshDispa
       await downstream.catch(() => {});
       c.res = undefined; // replace, rather than merge the handler's old headers over ours
     }
-    c.res = above ? withHeaders(response, above, appended) : response;
+    c.res = above ? withHeaders(response, above, appended, sentCookies) : response;
     // A stale page stood in for a chain that failed (stale-if-error, or a refresh run in this
     // request): the request is answered, and the middleware above patch that answer as any
     // other, whatever copies it on the way up (compress, conditionalGet).
-    if (pages && c.error !== erredBefore && standInAnswers.has(response)) answeredErrors.add(c.error as object);
+    if (pages && c.error !== erredBefore && standInAnswers.has(response)) answeredErrors.set(c, c.error);
   };
   return self;
 }
 
-/** The errors thrown below a page-caching middleware that answered with a stale page all the same (see `middleware`). */
-const answeredErrors = new WeakSet<object>();
+/**
+ * Per request (its context), the error thrown below a page-caching middleware that answered with a
+ * stale page all the same (see `middleware`): tied to the request, as one error object may be
+ * thrown again by another (a module's shared `HTTPException`, a rejected promise many await).
+ */
+const answeredErrors = new WeakMap<Context, unknown>();
+
+/** The Set-Cookie lines the chain sent, and those of them kept for the page, once `withoutHeaders` left some set above out. */
+interface SentCookies {
+  sent?: readonly string[];
+  kept?: readonly string[];
+}
 
 /**
  * Run the rest of the chain for `request`. A refresh may need another request than the
@@ -304,7 +316,7 @@ function headersSetAbove(c: Context): Array<[string, string]> | undefined {
  * by. Of a header the chain appended to, only what it appended is kept: the value set above is
  * this request's, so it is left out of the page, and `appended` hears of it to give it back.
  */
-function withoutHeaders(response: Response, above: ReadonlyArray<[string, string]>, judged: ReadonlySet<string>, appended: Array<[string, string]>): Response {
+function withoutHeaders(response: Response, above: ReadonlyArray<[string, string]>, judged: ReadonlySet<string>, appended: Array<[string, string]>, sentCookies: SentCookies): Response {
   const own: Array<[string, string | undefined]> = [];
   /**
    * The cookies set above. Every line of the response that sets one of them is left out, the
@@ -329,6 +341,7 @@ function withoutHeaders(response: Response, above: ReadonlyArray<[string, string
   const cookies: string[] = [];
   if (cookiesAbove.size > 0) for (const [name, value] of response.headers) if (name === "set-cookie") cookies.push(value); // each apart, unlike get()
   const ownCookies = cookies.filter((cookie) => !cookiesAbove.has(cookie));
+  if (ownCookies.length !== cookies.length) Object.assign(sentCookies, { sent: cookies, kept: ownCookies });
   if (own.length === 0 && ownCookies.length === cookies.length) return response;
   return editHeaders(response, (headers) => {
     own.forEach(([name, kept]) => (kept === undefined ? headers.delete(name) : headers.set(name, kept)));
@@ -340,27 +353,34 @@ function withoutHeaders(response: Response, above: ReadonlyArray<[string, string
 
 /**
  * `response` with this request's headers set above: where it has none of the name, and before
- * what the chain appended to one (`appended`, from `withoutHeaders`). Cookies set above go before
- * the response's own, where they were set: a browser applies the last line for a name, so a route
- * that replaced or deleted one (a session rotated at login, cleared at logout) keeps the last
- * word. They are this visitor's, so an answer that gets one (a hit) is marked private.
+ * what the chain appended to one (`appended`, from `withoutHeaders`). Cookies set above are this
+ * visitor's, so an answer that gets one is marked private. The answer to the request that rendered
+ * the page (its Set-Cookie lines those `withoutHeaders` kept, `sentCookies`) gets the chain's own
+ * lines back, in the chain's order: a browser applies the last line for a name, so a route that
+ * replaced, deleted or set again a cookie set above keeps the last word. A hit gets the cookies
+ * set above before the page's own.
  */
-function withHeaders(response: Response, above: ReadonlyArray<[string, string]>, appended: ReadonlyArray<[string, string]>): Response {
+function withHeaders(response: Response, above: ReadonlyArray<[string, string]>, appended: ReadonlyArray<[string, string]>, sentCookies: SentCookies): Response {
   const cookies: string[] = [];
   for (const [name, value] of response.headers) if (name === "set-cookie") cookies.push(value); // each apart, unlike get()
-  const missing = above.filter(([name, value]) => (name === "set-cookie" ? !cookies.includes(value) : !response.headers.has(name)));
+  const rendered = sentCookies.sent !== undefined && sameLines(cookies, sentCookies.kept!);
+  const missing = above.filter(([name, value]) => (name === "set-cookie" ? !rendered && !cookies.includes(value) : !response.headers.has(name)));
   const restored = appended.filter(([name]) => response.headers.has(name));
-  if (missing.length === 0 && restored.length === 0) return response;
+  if (missing.length === 0 && restored.length === 0 && !rendered) return response;
   return editHeaders(response, (headers) => {
     for (const [name, value] of restored) headers.set(name, `${value}, ${headers.get(name)!}`);
     for (const [name, value] of missing) if (name !== "set-cookie") headers.append(name, value);
-    const missingCookies = missing.filter(([name]) => name === "set-cookie");
-    if (missingCookies.length === 0) return;
+    const lines = rendered ? sentCookies.sent! : [...missing.filter(([name]) => name === "set-cookie").map(([, value]) => value), ...cookies];
+    if (lines.length === cookies.length && !rendered) return;
     headers.delete("set-cookie");
-    for (const [, value] of missingCookies) headers.append("set-cookie", value);
-    for (const cookie of cookies) headers.append("set-cookie", cookie);
+    for (const line of lines) headers.append("set-cookie", line);
     markPrivate(headers);
   });
+}
+
+/** Whether two lists of header lines are the same, line for line. */
+function sameLines(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((line, i) => line === b[i]);
 }
 
 /** The chain's response for `request`, dispatched through `app` again (see `middleware`). */

@@ -156,6 +156,22 @@ describe("cachePage middleware", () => {
     expect([second.cacheStatus, second.headers.getSetCookie()]).toEqual(["edgecache; hit; ttl=60", ["session=visitor-2; Path=/"]]);
   });
 
+  it("answers the request that rendered the page with the chain's own Set-Cookie lines, in its order: a route that clears then sets again a cookie set above keeps it", async () => {
+    const { options } = store();
+    const app = new Hono();
+    app.use(async (c, next) => {
+      setCookie(c, "session", "A");
+      await next();
+    });
+    app.get("/", cachePage(60, { ...options, stripSetCookie: true }), (c) => {
+      deleteCookie(c, "session");
+      setCookie(c, "session", "A");
+      return c.text("home");
+    });
+    const miss = await client(app)("/");
+    expect(miss.headers.getSetCookie()).toEqual(["session=A; Path=/", "session=; Max-Age=0; Path=/", "session=A; Path=/"]);
+  });
+
   it("with stripSetCookie, keeps a cookie set above before the route's own on a miss, so the route's logout or rotation has the last word", async () => {
     const { options } = store();
     const app = new Hono();
@@ -540,6 +556,28 @@ describe("stale pages", () => {
     failure = new Error("profile service down");
     const stale = await get("/me");
     expect([stale.cacheStatus, stale.headers.get("cache-control")]).toEqual(["edgecache; hit; ttl=-90; detail=stale-if-error", "max-age=60, stale-while-revalidate=60, stale-if-error=300, private"]);
+  });
+
+  it("ties a stale page standing in for an error to its request: another request throwing the same error object is answered as an error", async () => {
+    const { clock, options } = store();
+    const shared = new Error("upstream down"); // one object, thrown by every request that awaits the same failed load
+    let failing = false;
+    const app = new Hono();
+    app.get("/me", cachePage(60, { ...options, staleIfError: 300 }), (c) => {
+      if (failing) throw shared;
+      return c.text("page");
+    });
+    app.get("/api", cacheControl({ public: true, maxAge: 3600 }), () => {
+      throw shared;
+    });
+    app.onError((_error, c) => c.text("error", 500));
+    const get = client(app);
+    await get("/me");
+    clock.advance(90);
+    failing = true;
+    expect((await get("/me")).cacheStatus).toBe("edgecache; hit; ttl=-30; detail=stale-if-error");
+    const api = await get("/api");
+    expect([api.status, api.headers.get("cache-control")]).toEqual([500, null]);
   });
 
   it("serves a stale page when the handler throws and Hono answers 500", async () => {
