@@ -134,9 +134,10 @@ function expected<T>(value: unknown, is: (value: unknown) => value is T): T {
  */
 function failure(operation: string, clientError: unknown): Error {
   const message = clientError instanceof Error ? clientError.message : String(clientError);
-  const [reason, body] = message.split(", command was:") as [string, string | undefined];
-  // Only Redis's refusals echo the body; a network failure's own causes (ECONNREFUSED) stay.
-  const error = body === undefined ? clientError : Object.assign(new Error(reason), { name: clientError instanceof Error ? clientError.name : "Error" });
+  const reason = message.split(", command was:")[0]!;
+  // Only Redis's refusals echo the body, maybe deep in the causes of a client of your own that
+  // wraps its errors; a network failure's own causes (ECONNREFUSED) stay.
+  const error = echoesBody(clientError) ? Object.assign(new Error(reason), { name: clientError instanceof Error ? clientError.name : "Error" }) : clientError;
   if (operation === "increment" && UNSAFE_INTEGER.test(reason)) {
     return new RangeError("upstash increment: the result would leave the safe integer range; the value is left as it was", { cause: error });
   }
@@ -148,6 +149,14 @@ function failure(operation: string, clientError: unknown): Error {
   }
   const hint = REJECTED_TOKEN.test(reason) ? " (the server rejected the token: check UPSTASH_REDIS_REST_TOKEN)" : "";
   return new BackendUnavailableError(`upstash ${operation} failed: ${reason}${hint}`, { cause: error });
+}
+
+/** Whether `error`, or an error in its causes, is the client's report of a command Redis refused, which echoes the request body. */
+function echoesBody(error: unknown, depth = 0): boolean {
+  if (!(error instanceof Error) || depth > 8) return false;
+  if (error.message.includes(", command was:")) return true;
+  const inner = error instanceof AggregateError ? [...(error.errors as unknown[]), error.cause] : [error.cause];
+  return inner.some((each) => echoesBody(each, depth + 1));
 }
 
 /**

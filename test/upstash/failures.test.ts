@@ -23,6 +23,26 @@ describe("upstash failures", () => {
     expect(((failure as Error).cause as Error).message).toMatch(/^WRONGPASS/);
   });
 
+  it("keeps the request body out of the error of a client of your own that wraps the client's errors in its own", async () => {
+    const inner = new Redis({ url: stack().server.url, token: "wrong-token" });
+    const wrapping = new Proxy(inner, {
+      get(target, name, receiver) {
+        const member = Reflect.get(target, name, receiver) as unknown;
+        if (typeof member !== "function") return member;
+        return async (...args: unknown[]) => {
+          try {
+            return await (member as (...args: unknown[]) => Promise<unknown>).apply(target, args);
+          } catch (error) {
+            throw new Error(`redis ${String(name)} failed`, { cause: error });
+          }
+        };
+      },
+    });
+    const failure = await upstash({ client: wrapping }).set("k", new TextEncoder().encode("a value that should not be echoed"), 60).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(BackendUnavailableError);
+    expect(inspect(failure, { depth: 8 })).not.toContain("command was");
+  });
+
   it("a wrong token makes reads miss when the cache ignores errors, and onError hears why", async () => {
     const errors: unknown[] = [];
     const cache = createCache({
