@@ -319,15 +319,15 @@ function headersSetAbove(c: Context): Array<[string, string]> | undefined {
 function withoutHeaders(response: Response, above: ReadonlyArray<[string, string]>, judged: ReadonlySet<string>, appended: Array<[string, string]>, sentCookies: SentCookies): Response {
   const own: Array<[string, string | undefined]> = [];
   /**
-   * The cookies set above. Every line of the response that sets one of them is left out, the
-   * route's own too: a route that sets this visitor's cookie again (a session saved anew) must
-   * not have it stored.
+   * The names of the cookies set above: this visitor's. Every line of the response for one of
+   * them is left out of the page, the route's own too: a route that saves this visitor's session
+   * anew, rotates it or clears it must not have that stored and replayed to others.
    */
   const cookiesAbove = new Set<string>();
   for (const [name, value] of above) {
     if (judged.has(name)) continue;
     if (name === "set-cookie") {
-      cookiesAbove.add(value); // each cookie apart: get() would join them
+      cookiesAbove.add(cookieName(value)); // each cookie apart: get() would join them
       continue;
     }
     const sent = response.headers.get(name);
@@ -340,7 +340,7 @@ function withoutHeaders(response: Response, above: ReadonlyArray<[string, string
   }
   const cookies: string[] = [];
   if (cookiesAbove.size > 0) for (const [name, value] of response.headers) if (name === "set-cookie") cookies.push(value); // each apart, unlike get()
-  const ownCookies = cookies.filter((cookie) => !cookiesAbove.has(cookie));
+  const ownCookies = cookies.filter((cookie) => !cookiesAbove.has(cookieName(cookie)));
   if (ownCookies.length !== cookies.length) Object.assign(sentCookies, { sent: cookies, kept: ownCookies });
   if (own.length === 0 && ownCookies.length === cookies.length) return response;
   return editHeaders(response, (headers) => {
@@ -376,6 +376,13 @@ function withHeaders(response: Response, above: ReadonlyArray<[string, string]>,
     for (const line of lines) headers.append("set-cookie", line);
     markPrivate(headers);
   });
+}
+
+/** The name a Set-Cookie line sets (RFC 6265 §5.2: up to its first `=`, spaces trimmed). */
+function cookieName(line: string): string {
+  const pair = line.split(";", 1)[0]!;
+  const equals = pair.indexOf("=");
+  return (equals < 0 ? "" : pair.slice(0, equals)).trim();
 }
 
 /** Whether two lists of header lines are the same, line for line. */

@@ -128,7 +128,7 @@ export class PageAnswers {
  * the request was answered all the same (see `hono.ts`).
  *
  * @example
- * if (c.error && standInAnswers.has(response)) answeredErrors.add(c.error);
+ * if (c.error && standInAnswers.has(response)) answeredErrors.set(c, c.error);
  */
 export const standInAnswers = new WeakSet<Response>();
 

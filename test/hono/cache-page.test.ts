@@ -156,6 +156,23 @@ describe("cachePage middleware", () => {
     expect([second.cacheStatus, second.headers.getSetCookie()]).toEqual(["edgecache; hit; ttl=60", ["session=visitor-2; Path=/"]]);
   });
 
+  it("with allowSetCookie, stores no line for the name of a cookie set above: a session the route rotates never reaches another visitor", async () => {
+    const { options } = store();
+    const app = new Hono();
+    app.use(async (c, next) => {
+      setCookie(c, "session", c.req.header("x-visitor")!);
+      await next();
+    });
+    app.get("/", cachePage(60, { ...options, allowSetCookie: true }), (c) => {
+      setCookie(c, "session", `${c.req.header("x-visitor")!}-rotated`);
+      return c.text("home");
+    });
+    const get = client(app);
+    expect((await get("/", { headers: { "x-visitor": "alice" } })).headers.getSetCookie()).toEqual(["session=alice; Path=/", "session=alice-rotated; Path=/"]);
+    const bob = await get("/", { headers: { "x-visitor": "bob" } });
+    expect([bob.cacheStatus, bob.headers.getSetCookie()]).toEqual(["edgecache; hit; ttl=60", ["session=bob; Path=/"]]);
+  });
+
   it("answers the request that rendered the page with the chain's own Set-Cookie lines, in its order: a route that clears then sets again a cookie set above keeps it", async () => {
     const { options } = store();
     const app = new Hono();
