@@ -173,7 +173,7 @@ function middleware<E extends Env>(wrapper: Wrapper, pages?: { app: RefreshDispa
     /** The headers set above that the chain appended to, each with the value set above (none on a hit path with nothing above). */
     const appended: Array<[string, string]> = above ? [] : NOTHING_APPENDED;
     /** The chain's own Set-Cookie lines, where some set above were left out of the page (see `withoutHeaders`). */
-    const sentCookies: SentCookies = {};
+    const sentCookies: SentCookies = above ? {} : NOTHING_SENT;
     /** The chain's response once it has run: its error if Hono turned one into it, without the headers set above. */
     const rendered = (): Response => {
       if (c.error !== erredBefore && answeredErrors.get(c) !== c.error) {
@@ -286,6 +286,8 @@ function judgedHeaders(options: Pick<PageCacheOptions, "targetedCacheControl" | 
 
 /** What `withoutHeaders` is never given: nothing was set above, so nothing set above was appended to. */
 const NOTHING_APPENDED: Array<[string, string]> = [];
+/** Likewise: nothing set above, so no cookie of the chain's was left out for one (no object made per hit). */
+const NOTHING_SENT: SentCookies = Object.freeze({});
 
 /**
  * Whether `middleware` is the first handler Hono runs for this request, so nothing above it
