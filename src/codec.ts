@@ -9,7 +9,7 @@
  *   yield plain data.
  */
 import { decode as cborDecode, encode as cborEncode, Token, Tokenizer, Type } from "cborg";
-import type { StrictTypeEncoder, TagDecodeControl } from "cborg/interface";
+import type { Reference, StrictTypeEncoder, TagDecodeControl } from "cborg/interface";
 import {
   mapDecoder,
   mapEncoder,
@@ -93,7 +93,24 @@ function exactly<T extends object>(value: T, proto: object): T {
   return value;
 }
 
-function plainObjectOnly(value: object): null {
+/**
+ * The deepest nesting of arrays, objects, Maps and Sets stored. Decoding takes more stack per level
+ * than encoding (Maps and Sets most: from about 1,700 levels, less inside a deep call), so a value
+ * nested deeper could be stored and never read back: it is refused. JSON-like data nests a few
+ * levels; pickle's default recursion limit, Django's, is 1,000.
+ */
+const MAX_DEPTH = 500;
+
+/** Refuse a container nested deeper than `MAX_DEPTH` (`refStack`: cborg's list of the containers it is in). */
+function shallowEnough(refStack: Reference | undefined): void {
+  let depth = 0;
+  for (let level = refStack; level !== undefined; level = level.parent) {
+    if (++depth >= MAX_DEPTH) reject(`a value nested more than ${MAX_DEPTH} levels deep (it could not be read back)`);
+  }
+}
+
+function plainObjectOnly(value: object, _type: string, _options: unknown, refStack?: Reference): null {
+  shallowEnough(refStack);
   if (Object.getPrototypeOf(value) !== null) exactly(value, Object.prototype); // another realm's plain object is one too
   // cborg encodes string keys only: a symbol-keyed property would be left out without a word.
   if (Object.getOwnPropertySymbols(value).some((symbol) => Object.prototype.propertyIsEnumerable.call(value, symbol))) {
@@ -208,7 +225,8 @@ function bytesOnly(value: Uint8Array): null {
  * over every key (`Object.keys`), which costs about half again the encoding of a large array of
  * numbers, and arrays carrying them are rare (a RegExp match's `index` and `groups`).
  */
-function arrayOnly(value: unknown[]): null {
+function arrayOnly(value: unknown[], _type: string, _options: unknown, refStack?: Reference): null {
+  shallowEnough(refStack);
   exactly(value, Array.prototype);
   return null;
 }
@@ -236,8 +254,8 @@ const encodeOptions = {
     number: negativeZeroEncoder,
     bigint: bigintEncoder,
     Date: dateEncoder,
-    Map: ((map, typ, options, refStack) => mapEncoder(exactly(map as Map<unknown, unknown>, Map.prototype), typ, options, refStack)) satisfies StrictTypeEncoder,
-    Set: ((set, typ, options, refStack) => setEncoder(exactly(set as Set<unknown>, Set.prototype), typ, options, refStack)) satisfies StrictTypeEncoder,
+    Map: ((map, typ, options, refStack) => (shallowEnough(refStack), mapEncoder(exactly(map as Map<unknown, unknown>, Map.prototype), typ, options, refStack))) satisfies StrictTypeEncoder,
+    Set: ((set, typ, options, refStack) => (shallowEnough(refStack), setEncoder(exactly(set as Set<unknown>, Set.prototype), typ, options, refStack))) satisfies StrictTypeEncoder,
     ArrayBuffer: arrayBufferEncoder,
   },
 };

@@ -182,6 +182,20 @@ describe("value codec", () => {
     expect(decodeValue(encodeValue(match, cborSerializer), cborSerializer)).toEqual(["a-b", "a", "b"]);
   });
 
+  it("refuses values nested deeper than it could read back (500 levels), and stores those up to that", () => {
+    const nest = (depth: number, wrap: (inner: unknown) => unknown): unknown => {
+      let value: unknown = 1;
+      for (let i = 0; i < depth; i++) value = wrap(value);
+      return value;
+    };
+    for (const wrap of [(inner: unknown) => [inner], (inner: unknown) => ({ inner }), (inner: unknown) => new Map([[1, inner]]), (inner: unknown) => new Set([inner])]) {
+      const deepest = nest(500, wrap);
+      expect(decodeValue(encodeValue(deepest, cborSerializer), cborSerializer)).toEqual(deepest);
+      expect(() => encodeValue(nest(501, wrap), cborSerializer)).toThrow(/cannot store a value nested more than 500 levels deep/);
+      expect(() => encodeValue(nest(3000, wrap), cborSerializer)).toThrow(TypeError);
+    }
+  });
+
   it("encodes bigints byte for byte as cborg's structBigIntEncoder does (ours in linear time: cborg's took 1.7 s for 128 KiB)", () => {
     const cborgBytes = (value: bigint) => Uint8Array.of(0xd9, 0xd9, 0xf7, ...cborgEncode(value, { typeEncoders: { bigint: structBigIntEncoder } }));
     const values = [
