@@ -133,30 +133,52 @@ function expected<T>(value: unknown, is: (value: unknown) => value is T): T {
  * its name, its reason alone. Any other (a network failure) is the cause as it is, with its own.
  */
 function failure(operation: string, clientError: unknown): Error {
-  const message = clientError instanceof Error ? clientError.message : String(clientError);
-  const reason = message.split(", command was:")[0]!;
-  // Only Redis's refusals echo the body, maybe deep in the causes of a client of your own that
-  // wraps its errors; a network failure's own causes (ECONNREFUSED) stay.
-  const error = echoesBody(clientError) ? Object.assign(new Error(reason), { name: clientError instanceof Error ? clientError.name : "Error" }) : clientError;
+  const message = messageOf(clientError) ?? String(clientError);
+  // Only Redis's refusals echo the body, maybe among the causes of a client of your own that wraps
+  // its errors: the reason is then Redis's; a network failure's own causes (ECONNREFUSED) stay.
+  const echo = echoingMessage(clientError);
+  const reason = (echo ?? message).split(", command was:")[0]!;
+  const name = clientError instanceof Error ? clientError.name : "Error";
+  const error = echo === undefined ? clientError : Object.assign(new Error(reason), { name });
   if (operation === "increment" && UNSAFE_INTEGER.test(reason)) {
     return new RangeError("upstash increment: the result would leave the safe integer range; the value is left as it was", { cause: error });
   }
   if (operation === "increment" && NOT_AN_INTEGER.test(reason)) {
     return new TypeError("upstash increment: the stored value is not an integer (or the result is out of range)", { cause: error });
   }
-  if (error instanceof Error && error.name === "TimeoutError") {
+  if (name === "TimeoutError") {
     return new BackendUnavailableError(`upstash ${operation} failed: no answer within options.timeoutMs`, { cause: error });
   }
   const hint = REJECTED_TOKEN.test(reason) ? " (the server rejected the token: check UPSTASH_REDIS_REST_TOKEN)" : "";
   return new BackendUnavailableError(`upstash ${operation} failed: ${reason}${hint}`, { cause: error });
 }
 
-/** Whether `error`, or an error in its causes, is the client's report of a command Redis refused, which echoes the request body. */
-function echoesBody(error: unknown, depth = 0): boolean {
-  if (!(error instanceof Error) || depth > 8) return false;
-  if (error.message.includes(", command was:")) return true;
-  const inner = error instanceof AggregateError ? [...(error.errors as unknown[]), error.cause] : [error.cause];
-  return inner.some((each) => echoesBody(each, depth + 1));
+/** The message of a thrown value: a string itself, or an error's (of any realm: told by its shape). */
+function messageOf(thrown: unknown): string | undefined {
+  if (typeof thrown === "string") return thrown;
+  const message = thrown !== null && typeof thrown === "object" ? (thrown as { message?: unknown }).message : undefined;
+  return typeof message === "string" ? message : undefined;
+}
+
+/**
+ * The message of the client's report of a command Redis refused, which echoes the request body:
+ * `thrown` itself or one of its causes (those of an AggregateError too), each looked at once, a
+ * few dozen at most.
+ */
+function echoingMessage(thrown: unknown): string | undefined {
+  const seen = new Set<unknown>();
+  const queue: unknown[] = [thrown];
+  while (queue.length > 0 && seen.size < 64) {
+    const each = queue.shift();
+    if (seen.has(each)) continue;
+    seen.add(each);
+    const message = messageOf(each);
+    if (message?.includes(", command was:")) return message;
+    if (each === null || typeof each !== "object") continue;
+    const { cause, errors } = each as { cause?: unknown; errors?: unknown };
+    queue.push(cause, ...(Array.isArray(errors) ? errors : []));
+  }
+  return undefined;
 }
 
 /**

@@ -41,6 +41,15 @@ describe("upstash failures", () => {
     const failure = await upstash({ client: wrapping }).set("k", new TextEncoder().encode("a value that should not be echoed"), 60).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(BackendUnavailableError);
     expect(inspect(failure, { depth: 8 })).not.toContain("command was");
+    expect((failure as Error).message).toMatch(/^upstash set failed: WRONGPASS .*the server rejected the token/); // Redis's reason, from the cause
+  });
+
+  it("keeps the request body out of the error of a client that throws its report as a string", async () => {
+    const report = "ERR wrong number of arguments, command was: [[\"set\",\"k\",\"b64:c2VjcmV0\"]]";
+    const throwing = new Proxy(stack().client(), { get: (target, name, receiver) => (name === "set" ? () => Promise.reject(report) : Reflect.get(target, name, receiver)) });
+    const failure = await upstash({ client: throwing }).set("k", new TextEncoder().encode("secret"), 60).catch((error: unknown) => error);
+    expect((failure as Error).message).toBe("upstash set failed: ERR wrong number of arguments");
+    expect(inspect(failure, { depth: 8 })).not.toContain("b64:");
   });
 
   it("a wrong token makes reads miss when the cache ignores errors, and onError hears why", async () => {
