@@ -591,7 +591,10 @@ class Cache implements EdgeCache {
       copy: (value, computation) => {
         if (value === null || typeof value !== "object") return value; // nothing to change in it
         try {
-          return decodeValue(bytesToCopy(value, computation, serializer), serializer) as typeof value;
+          const bytes = bytesToCopy(value, computation, serializer);
+          const copied = decodeValue(bytes, serializer);
+          // A byte string decodes as a view of the bytes, which every caller's copy would share.
+          return (copied instanceof Uint8Array && copied.buffer === bytes.buffer ? copied.slice() : copied) as typeof value;
         } catch {
           return value; // not storable: there is no copy to give
         }

@@ -77,6 +77,18 @@ describe("getOrSet in one isolate", () => {
     expect(await cache.get("basket")).toEqual({ items: ["shared"], at: new Date(0) });
   });
 
+  it("gives each caller that shares a computation of bytes bytes of its own", async () => {
+    const cache = createCache({ backend: memory() });
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const compute = async () => { await gate; return Uint8Array.of(1, 2, 3); };
+    const calls = [cache.getOrSet("bytes", compute), cache.getOrSet("bytes", compute), cache.getOrSet("bytes", compute)] as const;
+    open();
+    const [, second, third] = await Promise.all(calls);
+    second[0] = 99;
+    expect(third).toEqual(Uint8Array.of(1, 2, 3));
+  });
+
   it("copies a value as it is when each computation ends: an object the factory returns again, changed since, is not the first computation's", async () => {
     const cache = createCache({ backend: memory() });
     const state = { version: 1 };
