@@ -44,6 +44,14 @@ describe("upstash failures", () => {
     expect((failure as Error).message).toMatch(/^upstash set failed: WRONGPASS .*the server rejected the token/); // Redis's reason, from the cause
   });
 
+  it("names the failure of a client that throws something that cannot even be shown (an object without toString)", async () => {
+    const odd = Object.create(null) as object;
+    const throwing = new Proxy(stack().client(), { get: (target, name, receiver) => (name === "set" ? () => Promise.reject(odd) : Reflect.get(target, name, receiver)) });
+    const failure = await upstash({ client: throwing }).set("k", new TextEncoder().encode("v"), 60).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(BackendUnavailableError);
+    expect((failure as Error).message).toMatch(/^upstash set failed: /);
+  });
+
   it("keeps the request body out of the error of a client that throws its report as a string", async () => {
     const report = "ERR wrong number of arguments, command was: [[\"set\",\"k\",\"b64:c2VjcmV0\"]]";
     const throwing = new Proxy(stack().client(), { get: (target, name, receiver) => (name === "set" ? () => Promise.reject(report) : Reflect.get(target, name, receiver)) });
