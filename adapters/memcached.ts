@@ -149,6 +149,7 @@ export function memcached(options: MemcachedOptions): MemcachedBackend {
     const entry = itemLimits.get(connection);
     const known = entry && (entry.limit instanceof Promise || entry.opens === connection.opens) ? entry.limit : undefined;
     if (typeof known === "number" || known === null) return known !== null && size > known;
+    // Sent at once, not behind the add it is for (see `heldBack`): that add waits for its answer.
     const asking = known ?? connection.send(commands.itemSizeLimit()).then(
       (limit) => itemLimits.set(connection, { opens: connection.opens, limit: limit ?? null }),
       () => itemLimits.delete(connection), // the connection failed: ask again next time; this add goes as before
