@@ -316,7 +316,7 @@ export function upstash(options: UpstashOptions): Backend {
 
     getMany: (keys) => call("getMany", async () => {
       if (keys.length === 0) return [];
-      const values = await redis.mget<unknown[]>(keys.map(redisKey));
+      const values = expected(await redis.mget<unknown[]>(keys.map(redisKey)), isList);
       return values.map((value) => (value === null ? undefined : fromRedisValue(value)));
     }),
 

@@ -168,6 +168,9 @@ describe("upstash storage", () => {
     await expect(backend.deleteMany!(["k", "j"])).rejects.toThrow(/upstash deleteMany failed: the client answered null/); // not told the keys are gone
     await expect(backend.get("k")).rejects.toThrow(/upstash get failed: the client answered null/); // not a quiet miss
     await expect(backend.add!("fresh", bytes("v"), 60)).rejects.toThrow(/upstash add failed: the client answered null/); // not "another holds it"
+    await expect(backend.getMany!(["k", "j"])).rejects.toThrow(/upstash getMany failed: the client answered null/);
+    await expect(backend.getWithTtl!("k")).rejects.toThrow(/upstash getWithTtl failed/); // inside the client's own MULTI: its words
+    await expect(backend.setMany!([["k", bytes("v")]], 60)).rejects.toThrow(/upstash setMany failed/); // inside the client's own pipeline: its words
     const cache = createCache({ backend, ignoreErrors: true, onError: () => {} });
     expect(await cache.add("lock", 1)).toBe(false); // it took no lock
   });
