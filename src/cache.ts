@@ -592,9 +592,7 @@ class Cache implements EdgeCache {
         if (value === null || typeof value !== "object") return value; // nothing to change in it
         try {
           const bytes = bytesToCopy(value, computation, serializer);
-          const copied = decodeValue(bytes, serializer);
-          // A byte string decodes as a view of the bytes, which every caller's copy would share.
-          return (copied instanceof Uint8Array && copied.buffer === bytes.buffer ? copied.slice() : copied) as typeof value;
+          return detached(decodeValue(bytes, serializer), bytes) as typeof value; // a byte string would be a view every caller's copy shared
         } catch {
           return value; // not storable: there is no copy to give
         }
@@ -1175,7 +1173,7 @@ class Cache implements EdgeCache {
   private decode(made: string, bytes: Uint8Array, copy = true): unknown | Missing {
     try {
       const value = (!copy && this.serializer !== cborSerializer && envelopedBytes(bytes)) || decodeValue(bytes, this.serializer);
-      return copy && value instanceof Uint8Array && value.buffer === bytes.buffer ? value.slice() : value;
+      return copy ? detached(value, bytes) : value;
     } catch (error) {
       this.dropCorrupt(made, error);
       return MISSING;
@@ -1215,6 +1213,11 @@ function bytesToCopy(value: object, computation: object, serializer: Serializer)
   const bytes = encodeValue(value, serializer);
   encodedToCopy.set(computation, { value, bytes });
   return bytes;
+}
+
+/** `value`, decoded from `bytes`, as a copy where it is a byte string that is a view of them. */
+function detached(value: unknown, bytes: Uint8Array): unknown {
+  return value instanceof Uint8Array && value.buffer === bytes.buffer ? value.slice() : value;
 }
 
 /** The bytes `bytes` hold in a byte string envelope (see `writeStreamed`), if they are one. */
