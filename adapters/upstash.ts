@@ -12,6 +12,7 @@ import { type Backend, type BackendTtl, identityNamed } from "../src/backend.ts"
 import { describe, nonNegative } from "../src/arguments.ts";
 import { withDeadline } from "../src/deadline.ts";
 import { BackendUnavailableError } from "../src/errors.ts";
+import { thrownText } from "../src/codec.ts";
 import { fromRedisValue, toRedisValue } from "./upstash/values.ts";
 
 /**
@@ -133,7 +134,7 @@ function expected<T>(value: unknown, is: (value: unknown) => value is T): T {
  * its name, its reason alone. Any other (a network failure) is the cause as it is, with its own.
  */
 function failure(operation: string, clientError: unknown): Error {
-  const message = messageOf(clientError) ?? shown(clientError);
+  const message = messageOf(clientError) ?? thrownText(clientError);
   // Only Redis's refusals echo the body, maybe among the causes of a client of your own that wraps
   // its errors: the reason is then Redis's; a network failure's own causes (ECONNREFUSED) stay.
   const echo = echoingMessage(clientError);
@@ -151,15 +152,6 @@ function failure(operation: string, clientError: unknown): Error {
   }
   const hint = REJECTED_TOKEN.test(reason) ? " (the server rejected the token: check UPSTASH_REDIS_REST_TOKEN)" : "";
   return new BackendUnavailableError(`upstash ${operation} failed: ${reason}${hint}`, { cause: error });
-}
-
-/** A thrown value as text, whatever it is (an object without a usable toString included). */
-function shown(thrown: unknown): string {
-  try {
-    return String(thrown);
-  } catch {
-    return describe(thrown);
-  }
 }
 
 /** The message of a thrown value: a string itself, or an error's (of any realm: told by its shape). */

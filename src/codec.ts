@@ -49,10 +49,14 @@ const SELF_DESCRIBED = Uint8Array.of(0xd9, 0xd9, 0xf7);
 const TAG_EXTENDED_TIME = 1001;
 
 /**
- * What a thrown value says: an Error's message, anything else as text. A serializer may throw
- * anything, `null` and `undefined` included, and reading `.message` of those would throw in turn.
+ * What a thrown value says: an Error's message, anything else as text. A serializer (or a client)
+ * may throw anything, `null` and `undefined` included, and reading `.message` of those would
+ * throw in turn, as `String` does of an object without a usable `toString`.
+ *
+ * @example
+ * thrownText(null); // "null"
  */
-function messageOf(error: unknown): string {
+export function thrownText(error: unknown): string {
   if (error instanceof Error) return error.message;
   try {
     return String(error);
@@ -327,7 +331,7 @@ export const cborSerializer: Serializer = {
     } catch (error) {
       if (error instanceof TypeError) throw error; // ours: what cannot be stored, named
       // cborg's own (a circular reference) and the engine's (nesting too deep for the stack).
-      throw new TypeError(`edgecache cannot store this value: ${messageOf(error)}`, { cause: error });
+      throw new TypeError(`edgecache cannot store this value: ${thrownText(error)}`, { cause: error });
     }
     const out = new Uint8Array(SELF_DESCRIBED.length + body.length);
     out.set(SELF_DESCRIBED);
@@ -345,7 +349,7 @@ export const cborSerializer: Serializer = {
       if (!holdsByteOrderMark(body)) return cborDecode(body, decodeOptions);
       return cborDecode(body, { ...decodeOptions, tokenizer: new MarkKeepingTokenizer(body, { ...CBORG_DEFAULTS, ...decodeOptions }) });
     } catch (error) {
-      throw new CorruptEntryError(`cache entry cannot be decoded: ${messageOf(error)}`);
+      throw new CorruptEntryError(`cache entry cannot be decoded: ${thrownText(error)}`);
     }
   },
 };
@@ -535,6 +539,6 @@ export function decodeValue(bytes: Uint8Array, serializer: Serializer): unknown 
     return serializer.decode(bytes);
   } catch (error) {
     if (error instanceof CorruptEntryError) throw error;
-    throw new CorruptEntryError(`cache entry cannot be decoded: ${messageOf(error)}`);
+    throw new CorruptEntryError(`cache entry cannot be decoded: ${thrownText(error)}`);
   }
 }
