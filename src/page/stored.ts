@@ -5,6 +5,7 @@
  */
 import { isStreamedBytes, type StreamedBytes } from "../cache.ts";
 import { conditionalRequestHeaders } from "../http/conditional.ts";
+import { TOKEN } from "../http/headers.ts";
 import { type DecodeMemo, decodeOnce } from "../decode-once.ts";
 import { decodeTagBlock, encodeTagBlock } from "../tagged-value.ts";
 import type { Tagged } from "../tags.ts";
@@ -199,9 +200,7 @@ function decodeStreamedPage(value: StreamedBytes): DecodedPage | undefined {
   return { ...fields, body, bodyLength: value.length - size };
 }
 
-/** A header name every runtime's `Headers` takes: RFC 9110's token. */
-const TOKEN_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-/** A header value every runtime's `Headers` takes: Latin-1 without NUL, CR or LF. */
+/** A header value every runtime's `Headers` takes: Latin-1 without NUL, CR or LF (and any RFC 9110 token is a name every one takes). */
 const LATIN1_VALUE = /^[^\0\r\n\u0100-\uffff]*$/;
 
 /**
@@ -211,7 +210,7 @@ const LATIN1_VALUE = /^[^\0\r\n\u0100-\uffff]*$/;
  * runtime that answers judges.
  */
 function takesHeaders(headers: Array<[string, string]>): boolean {
-  if (headers.every(([name, value]) => TOKEN_NAME.test(name) && LATIN1_VALUE.test(value))) return true;
+  if (headers.every(([name, value]) => TOKEN.test(name) && LATIN1_VALUE.test(value))) return true;
   try {
     new Headers(headers);
     return true;
