@@ -115,6 +115,9 @@ const isInteger = (value: unknown): value is number => typeof value === "number"
 const isOk = (value: unknown): value is "OK" => value === "OK";
 const isList = (value: unknown): value is unknown[] => Array.isArray(value);
 const isCounter = (value: unknown): value is number | null => value === null || isInteger(value);
+/** SCAN's reply: the next cursor (a decimal integer, as text or a number) and a page of keys. */
+const isScanPage = (value: unknown): value is [string | number, unknown[]] =>
+  Array.isArray(value) && value.length === 2 && /^\d+$/.test(String(value[0])) && Array.isArray(value[1]);
 
 /**
  * `value`, if it is the kind of answer the command gets; else an error (`call` names the
@@ -124,7 +127,7 @@ const isCounter = (value: unknown): value is number | null => value === null || 
  */
 function expected<T>(value: unknown, is: (value: unknown) => value is T): T {
   if (is(value)) return value;
-  throw new Error(`the client answered ${describe(value)}, which no Redis reply to the command is (a client given an aborted signal answers so)`);
+  throw new Error(`the client answered ${describe(value)}, which is no Redis reply to the command (a client given an aborted signal answers so, and so may a proxy in between)`);
 }
 
 /**
@@ -317,6 +320,10 @@ export function upstash(options: UpstashOptions): Backend {
       const pipeline = redis.pipeline();
       for (const [key, value] of entries) pipeline.set(redisKey(key), toRedisValue(value), expiry(ttl));
       const results = await pipeline.exec({ keepErrors: true });
+      // A reply short of one result per SET (a proxy's) must not count the missing ones as stored.
+      if (!Array.isArray(results) || results.length !== entries.length) {
+        throw new Error(`the client answered ${describe(results)} to a pipeline of ${entries.length} SETs: not one result per SET`);
+      }
       return entries.filter((_entry, i) => results[i]?.error !== undefined).map(([key]) => key);
     }),
 
@@ -341,7 +348,8 @@ export function upstash(options: UpstashOptions): Backend {
       let cursor = "0";
       do {
         const from = cursor;
-        const [next, keys] = await call("clear", () => redis.scan(from, { match, count: 1000 }));
+        // A reply that is no SCAN page (a cursor that is no number) would never reach cursor 0.
+        const [next, keys] = await call("clear", async () => expected(await redis.scan(from, { match, count: 1000 }), isScanPage));
         if (keys.length > 0) await call("clear", async () => expected(await redis.del(...keys.map(String)), isInteger));
         cursor = String(next);
       } while (cursor !== "0");

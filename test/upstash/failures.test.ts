@@ -1,3 +1,4 @@
+import { createServer as createHttpServer } from "node:http";
 import { createServer, type AddressInfo } from "node:net";
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
@@ -169,6 +170,33 @@ describe("upstash failures", () => {
     } finally {
       await admin.send([["CONFIG", "SET", "maxmemory", "0"]]);
       admin.close();
+    }
+  });
+
+  it("refuses a proxy's answers that are no reply to the command: a SCAN cursor that is no number, a pipeline short of results", async () => {
+    // A proxy in front of the local Upstash server that mangles the two replies.
+    const proxy = createHttpServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on("data", (chunk: Buffer) => chunks.push(chunk)).on("end", () => {
+        const body = Buffer.concat(chunks).toString();
+        const forwarded = { "content-type": "application/json", authorization: request.headers.authorization ?? "" };
+        void fetch(new URL(request.url ?? "/", stack().server.url), { method: "POST", headers: forwarded, body }).then(async (answer) => {
+          let reply = (await answer.json()) as unknown;
+          if (body.includes('"scan"')) reply = { result: ["next", []] }; // would loop for good, never reaching cursor 0
+          else if (Array.isArray(reply)) reply = reply.slice(0, -1); // the last SET's result left off
+          response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(reply));
+        });
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+      const backend = upstash({ client: new Redis({ url, token: stack().server.token, automaticDeserialization: false, enableTelemetry: false, retry: false }), prefix: "mangled" });
+      await expect(backend.clear!()).rejects.toThrow(/^upstash clear failed: the client answered an array, which is no Redis reply/);
+      const entries = ["a", "b"].map((key) => [key, new TextEncoder().encode(key)] as const);
+      await expect(backend.setMany!(entries, 60)).rejects.toThrow(/^upstash setMany failed: .*to a pipeline of 2 SETs: not one result per SET/); // not "both stored"
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
     }
   });
 });
