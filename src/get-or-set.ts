@@ -190,19 +190,18 @@ export class Fills {
     const purgeMark = overdue ? overdue.purgeMark : plan.tagged ? this.host.purgeMark() : undefined;
     const computed = this.backingOff(plan) ? this.staleOrCompute(plan, plan.staleCopy.key) : overdue ? this.storedOrCompute(plan) : this.compute(plan);
     const work = overdue ? orSooner(computed, (overdue.work as Promise<T>).then((value) => this.host.copy(value, overdue))) : computed;
-    const filling: Filling = {
-      work,
-      value: softTimeoutMs === undefined || !plan.staleCopy ? work : this.staleIfSlow(work, plan.staleCopy.key, softTimeoutMs, waitUntil),
-      purgeMark,
-      began: performance.now(),
-      takeovers: overdue ? overdue.takeovers + 1 : 0,
-    };
+    const filling: Filling = { work, value: work, purgeMark, began: performance.now(), takeovers: overdue ? overdue.takeovers + 1 : 0 };
     const done = (): void => {
       if (this.filling.get(plan.made) === filling) this.filling.delete(plan.made);
     };
     work.then(done, done); // once answered, by either: the value is in the store, and later misses compute anew
     this.filling.set(plan.made, filling);
-    return filling.value as Promise<T>;
+    if (softTimeoutMs === undefined || !plan.staleCopy) return work;
+    const answered = this.staleIfSlow(work, plan.staleCopy.key, softTimeoutMs, waitUntil);
+    filling.value = answered.then(({ value }) => value);
+    // A stale answer stays shared while the work goes on: callers that come later copy it (see
+    // `join`), so this caller gets a copy too, and changing it never changes theirs.
+    return answered.then(({ value, stale }) => (stale ? this.host.copy(value, filling) : value));
   }
 
   /**
@@ -265,19 +264,19 @@ export class Fills {
   }
 
   /**
-   * `work`, or once it has run for `ms`, the stale copy under `copy` where there is one, `work`
-   * going on in the background (given to `waitUntil`; a failure reported).
+   * `work`'s value, or once it has run for `ms`, the stale copy under `copy` where there is one
+   * (`stale`), `work` going on in the background (given to `waitUntil`; a failure reported).
    */
-  private async staleIfSlow<T>(work: Promise<T>, copy: string, ms: number, waitUntil: WaitUntil): Promise<T> {
+  private async staleIfSlow<T>(work: Promise<T>, copy: string, ms: number, waitUntil: WaitUntil): Promise<{ value: T; stale: boolean }> {
     const SLOW = Symbol("slow");
     const first = await withDeadline<T | typeof SLOW>(work, ms, () => SLOW);
-    if (first !== SLOW) return first;
+    if (first !== SLOW) return { value: first, stale: false };
     const stale = await this.host.read(copy, true).catch(() => undefined);
-    if (!isValue(stale)) return work;
+    if (!isValue(stale)) return { value: await work, stale: false };
     // Reported with or without a waitUntil to carry it (Node, Deno and Bun have none).
     const behind = work.catch((error: unknown) => this.host.report(error));
     waitUntil?.(behind);
-    return stale.value as T;
+    return { value: stale.value as T, stale: true };
   }
 
   /**

@@ -534,6 +534,23 @@ describe("getOrSet with softTimeoutMs", () => {
     expect(await t.cache.get("rates")).toBe("new");
   });
 
+  it("gives each caller its own copy of the stale value: the first caller changing it changes nothing for those that come while the computation goes on", async () => {
+    const clock = fakeClock();
+    const cache = createCache({ backend: memory({ now: clock.now }), timeout: 60 });
+    const options = { staleIfError: 300, softTimeoutMs: 100 };
+    await cache.getOrSet("rates", () => ({ eur: [1.1] }), options);
+    clock.advance(61);
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    const slow = () => new Promise<{ eur: number[] }>(() => {}); // still computing when the later callers come
+    const first = cache.getOrSet("rates", slow, options);
+    await vi.advanceTimersByTimeAsync(100);
+    (await first).eur.push(99);
+    const later = await cache.getOrSet("rates", slow, options);
+    expect(later).toEqual({ eur: [1.1] });
+    later.eur.push(42);
+    expect(await cache.getOrSet("rates", slow, options)).toEqual({ eur: [1.1] });
+  });
+
   it("waits as usual for a quicker computation, and where there is no stale copy", async () => {
     const t = await setup();
     const quick = t.cache.getOrSet("rates", t.slow, t.options);
