@@ -438,8 +438,17 @@ export class PageCacheEngine {
       }
       let store: Promise<unknown> | undefined;
       const stored = this.update(cache, request, method, response, started, "uri-miss", (write) => (store = write), fill);
-      // Read through only to be stored: a response that will not be (an endless event stream, say) is let go of.
-      if (store === undefined) return void (await stored.body?.cancel());
+      if (store === undefined) {
+        // Read through only to be stored: a response that will not be (an endless event stream, say) is let go of.
+        await stored.body?.cancel();
+        // The handler's own answer, not to be stored (a 404 for a page since deleted, one now
+        // private): the page it was to replace must not stand in for it until that expires, with
+        // a render per request meanwhile. The next request misses and gets the handler's answer.
+        if (response.status < 500 && response.status !== 304 && !this.deadlines.isOpen(cache, this.options.now())) {
+          await this.deadlines.limit(cache, cache.delete(key), true);
+        }
+        return;
+      }
       await stored.body?.pipeTo(new WritableStream());
       await store;
     })().catch((error: unknown) => {

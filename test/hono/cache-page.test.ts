@@ -518,6 +518,24 @@ describe("stale pages", () => {
     expect([answer.status, answer.body, answer.cacheStatus]).toEqual([404, "no such item", "edgecache; fwd=stale; detail=error"]);
   });
 
+  it("drops the stale page whose refresh threw an HTTPException's 4xx: the next request gets the 404, not a page since deleted, and no refresh on each request", async () => {
+    const { clock, options } = store();
+    let gone = false;
+    let renders = 0;
+    const app = new Hono().get("/item", cachePage(60, { ...options, staleWhileRevalidate: 300 }), (c) => {
+      renders++;
+      if (gone) throw new HTTPException(404, { message: "no such item" });
+      return c.text("item 42");
+    });
+    const get = client(app);
+    await get("/item");
+    clock.advance(61);
+    gone = true;
+    expect((await get("/item")).cacheStatus).toBe("edgecache; hit; ttl=-1; detail=revalidating");
+    const answer = await get("/item");
+    expect([answer.status, answer.body, answer.cacheStatus, renders]).toEqual([404, "no such item", "edgecache; fwd=uri-miss; detail=error", 3]);
+  });
+
   it("never stores an HTTPException's 4xx, which the middleware below it patched nothing on: each visitor gets their own", async () => {
     const { options } = store();
     const app = new Hono().get("/doc", cachePage(60, { ...options, statusTimeouts: { 403: 30 } }), varyOnCookie, (c) => {
@@ -557,20 +575,19 @@ describe("stale pages", () => {
 
   it("lets the header middleware above patch that stale page whatever copies it on the way up, and the stale page a refresh failed behind", async () => {
     const { clock, options } = store();
-    let failure: Error | undefined;
+    let failing = false;
     const app = new Hono().get("/me", cacheControl({ private: true }), conditionalGet, cachePage(60, { ...options, staleIfError: 300, staleWhileRevalidate: 60 }), (c) => {
-      if (failure) throw failure;
+      if (failing) throw new HTTPException(503, { message: "profile service down" });
       return c.text("alice's profile");
     });
     app.onError((error, c) => (error instanceof HTTPException ? error.getResponse() : c.text("error", 500)));
     const get = client(app);
     await get("/me");
     clock.advance(90); // within stale-while-revalidate: this request refreshes it, and the refresh fails
-    failure = new HTTPException(404, { message: "gone" });
+    failing = true;
     const revalidating = await get("/me");
     expect([revalidating.body, revalidating.cacheStatus, revalidating.headers.get("cache-control")]).toEqual(["alice's profile", "edgecache; hit; ttl=-30; detail=revalidating", "max-age=60, stale-while-revalidate=60, stale-if-error=300, private"]);
     clock.advance(60); // past it: the stale page stands in for a failing handler
-    failure = new Error("profile service down");
     const stale = await get("/me");
     expect([stale.cacheStatus, stale.headers.get("cache-control")]).toEqual(["edgecache; hit; ttl=-90; detail=stale-if-error", "max-age=60, stale-while-revalidate=60, stale-if-error=300, private"]);
   });

@@ -82,6 +82,27 @@ describe("stale pages", () => {
     expect(cancelled).toBe(true);
   });
 
+  it("drops the page a refresh answered with something not to be stored (a 404): later requests get the handler's answer, not a page since deleted", async () => {
+    const ways = [
+      { option: { staleWhileRevalidate: 300 }, after: 61, status: "edgecache; hit; ttl=-1; detail=revalidating" },
+      { option: { refreshAhead: 0.5 }, after: 31, status: "edgecache; hit; ttl=29; detail=refreshing" },
+    ];
+    for (const { option, after, status } of ways) {
+      const bench = pageBench();
+      let answer: () => Response = () => new Response("product 42");
+      let renders = 0;
+      const handler = cachePage(60, options(bench, option))(async (_request: Request) => (renders++, answer()));
+      await get(handler, bench, "https://example.com/products/42");
+      bench.clock.advance(after);
+      answer = () => new Response("no such product", { status: 404 });
+      const refreshing = await get(handler, bench, "https://example.com/products/42");
+      expect([refreshing.body, refreshing.cacheStatus]).toEqual(["product 42", status]);
+      const gone = await get(handler, bench, "https://example.com/products/42");
+      expect([gone.status, gone.body, gone.cacheStatus]).toEqual([404, "no such product", "edgecache; fwd=uri-miss; detail=status"]);
+      expect(renders).toBe(3); // one render per request from now on, not a refresh on each while a deleted page is served
+    }
+  });
+
   it("refreshes a stale page in full when the request that found it was conditional or asked for a range", async () => {
     const bench = pageBench();
     const v = view({ headers: { etag: '"v1"' } });
