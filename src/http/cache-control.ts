@@ -46,6 +46,8 @@ const FLAGS = new Set(["public", "private", "no-store", "no-transform", "must-re
 const SECONDS = new Set(["max-age", "s-maxage", "stale-while-revalidate", "stale-if-error"]);
 /** Directives whose value is a list of field names, written in quoted-string form (RFC 9111 §5.2.2). */
 const FIELD_LISTS = new Set(["no-cache", "private"]);
+/** A quoted string, its closing quote last (RFC 9110 §5.6.4). */
+const QUOTED_STRING = /^"(?:[^"\\]|\\.)*"$/;
 /** A character a header value cannot hold (it may hold HTAB, SP, visible ASCII and obs-text). */
 const NOT_FIELD_TEXT = /[^\t -~\x80-\xff]/;
 /**
@@ -58,29 +60,49 @@ const NOT_FIELD_TEXT = /[^\t -~\x80-\xff]/;
 export const MAX_DELTA_SECONDS = 2147483648;
 
 /**
- * Parse a Cache-Control header value. Never throws: members without a valid name are skipped,
- * quoted values are unquoted, names are trimmed and lowercased. The member of a value that
- * leaves a quote open is split at every comma, as Django splits it: the open quote would
- * otherwise take in every directive after it (a `no-store` in a field joined after a broken one),
- * and a helper that writes the header back would hide them downstream.
+ * Parse a Cache-Control header value. Never throws: members that are not a directive (`name` or
+ * `name=value`, the name a token, the value a token or a quoted string) are skipped, quoted values
+ * are unquoted, names are trimmed and lowercased. The member of a value that leaves a quote open
+ * is split at every comma, as Django splits it: the open quote would otherwise take in every
+ * directive after it (a `no-store` in a field joined after a broken one), and a helper that
+ * writes the header back would hide them downstream.
  *
  * @example
  * parseCacheControl('Max-Age=60, PUBLIC, no-cache="Set-Cookie"')
  * // Map { "max-age" => "60", "public" => true, "no-cache" => "Set-Cookie" }
  */
 export function parseCacheControl(value: string | null | undefined): ParsedCacheControl {
+  return scanCacheControl(value).directives;
+}
+
+/**
+ * A Cache-Control value read as {@link parseCacheControl} reads it, with what it could not read:
+ * the members that are no directive (`no-store; no-cache`, `public private`, `max-age=60;private`:
+ * a `private` or `no-store` may hide in them), kept as they are so that a header written back
+ * still carries them, and whether a quote was left open. Either makes the value `malformed`.
+ *
+ * @example
+ * scanCacheControl("max-age=60, no-store; no-cache")
+ * // { directives: Map { "max-age" => "60" }, unread: ["no-store; no-cache"], malformed: true }
+ */
+export function scanCacheControl(value: string | null | undefined): { directives: ParsedCacheControl; unread: string[]; malformed: boolean } {
   const directives: ParsedCacheControl = new Map();
+  const unread: string[] = [];
   const { members, unterminated } = value ? scanHeaderList(value) : { members: [], unterminated: false };
   // The last member is the one holding the open quote: it alone is split at every comma.
   if (unterminated) members.push(...members.pop()!.split(",").map((member) => member.trim()).filter((member) => member !== ""));
   for (const member of members) {
     const eq = member.indexOf("=");
     const name = (eq < 0 ? member : member.slice(0, eq)).trim().toLowerCase();
-    if (!TOKEN.test(name)) continue;
-    const directive = eq < 0 ? true : unquote(member.slice(eq + 1).trim());
+    const text = eq < 0 ? undefined : member.slice(eq + 1).trim();
+    if (!TOKEN.test(name) || (text !== undefined && !TOKEN.test(text) && !QUOTED_STRING.test(text))) {
+      unread.push(member);
+      continue;
+    }
+    const directive = text === undefined ? true : unquote(text);
     directives.set(name, FIELD_LISTS.has(name) ? mergeFieldList(directives.get(name), directive) : directive);
   }
-  return directives;
+  return { directives, unread, malformed: unterminated || unread.length > 0 };
 }
 
 /**
@@ -164,7 +186,8 @@ export function compileCacheControl(directives: CacheControlDirectives): (header
   const dropped = asks("public") ? "private" : asks("private") ? "public" : undefined;
 
   return (headers) => {
-    const current = parseCacheControl(headers.get("cache-control"));
+    // What it could not read is kept as it is: a `no-store` in `no-store; no-cache` must reach downstream caches as it came.
+    const { directives: current, unread } = scanCacheControl(headers.get("cache-control"));
     if (dropped) current.delete(dropped);
     for (const [name, value] of updates) {
       if (value === false) current.delete(name);
@@ -172,7 +195,7 @@ export function compileCacheControl(directives: CacheControlDirectives): (header
       else if (name === "max-age") current.set(name, minSeconds(current.get(name), value));
       else current.set(name, value);
     }
-    const serialised = formatCacheControl(current);
+    const serialised = [formatCacheControl(current), ...unread].filter((part) => part !== "").join(", ");
     if (serialised === "") headers.delete("cache-control");
     else headers.set("cache-control", serialised);
   };

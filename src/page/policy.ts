@@ -29,8 +29,7 @@
  *    (a body without one is collected while it streams, and dropped once it grows past). HEAD
  *    responses store no body, so theirs does not count.
  */
-import { parseCacheControl, parseDeltaSeconds, type ParsedCacheControl } from "../http/cache-control.ts";
-import { hasUnterminatedQuote } from "../http/headers.ts";
+import { parseDeltaSeconds, type ParsedCacheControl, scanCacheControl } from "../http/cache-control.ts";
 import { parseVary } from "../http/vary.ts";
 import type { ResolvedPageOptions } from "./options.ts";
 
@@ -131,14 +130,16 @@ export function decide(request: Request, response: Response, rule: TimeoutRule, 
 /**
  * The Cache-Control directives this cache obeys (RFC 9213 §2.1): those of the first targeted field
  * present and valid (holding at least one directive), else Cache-Control's; `malformed` when that
- * field leaves a quote open, which may hide a `private` in a field joined after it.
+ * field holds members that are no directive (`no-store; no-cache`) or leaves a quote open (which
+ * may hide a `private` in a field joined after it). A targeted field that holds nothing else
+ * governs too, malformed, rather than being passed over as RFC 9213 would: a `no-store` may be
+ * what it failed to say.
  */
 function governingDirectives(headers: Headers, targeted: readonly string[]): { directives: ParsedCacheControl; malformed: boolean } {
   for (const name of targeted) {
     const value = headers.get(name);
-    const directives = parseCacheControl(value);
-    if (directives.size > 0) return { directives, malformed: hasUnterminatedQuote(value) };
+    const scanned = scanCacheControl(value);
+    if (scanned.directives.size > 0 || scanned.malformed) return scanned;
   }
-  const value = headers.get("cache-control");
-  return { directives: parseCacheControl(value), malformed: hasUnterminatedQuote(value) };
+  return scanCacheControl(headers.get("cache-control"));
 }

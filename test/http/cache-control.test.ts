@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
-  compileCacheControl, formatCacheControl, getMaxAge, parseCacheControl, parseDeltaSeconds, patchCacheControl,
+  compileCacheControl, formatCacheControl, getMaxAge, parseCacheControl, parseDeltaSeconds, patchCacheControl, scanCacheControl,
 } from "../../src/http/cache-control.ts";
 import type { CacheControlDirectives } from "../../src/http/cache-control.ts";
 import { anyString, headerValue } from "./arbitraries.ts";
@@ -45,12 +45,31 @@ describe("parseCacheControl", () => {
   it("splits a value that leaves a quote open at every comma, so no directive after it is lost", () => {
     const headers = new Headers({ "cache-control": 'ext="x' });
     headers.append("cache-control", "no-store"); // another layer's, in a field of its own
-    expect([...parseCacheControl(headers.get("cache-control"))]).toEqual([["ext", "x"], ["no-store", true]]);
+    expect([...parseCacheControl(headers.get("cache-control"))]).toEqual([["no-store", true]]); // ext="x is no directive
     const patched = patchCacheControl(new Response(null, { headers }), { maxAge: 5 });
-    expect(parseCacheControl(patched.headers.get("cache-control")).has("no-store")).toBe(true);
+    expect(patched.headers.get("cache-control")).toBe('no-store, max-age=5, ext="x'); // kept as it came, last
     // Only the member holding the open quote: well-quoted lists before it stay whole.
     expect([...parseCacheControl('private="Set-Cookie, X-User-Token", max-age=0, ext="x, public')])
-      .toEqual([["private", "Set-Cookie, X-User-Token"], ["max-age", "0"], ["ext", "x"], ["public", true]]);
+      .toEqual([["private", "Set-Cookie, X-User-Token"], ["max-age", "0"], ["public", true]]);
+  });
+
+  it("reads no directive from a member that is none (semicolons, a missing comma), reports it, and writes it back as it came", () => {
+    for (const [value, unread] of [
+      ["no-store; no-cache", ["no-store; no-cache"]],
+      ["private; max-age=0", ["private; max-age=0"]],
+      ["max-age=60;private", ["max-age=60;private"]],
+      ["public private", ["public private"]],
+      ["max-age=60, ext=a b", ["ext=a b"]],
+    ] as const) {
+      const scanned = scanCacheControl(value);
+      expect([scanned.unread, scanned.malformed]).toEqual([unread, true]);
+      const patched = patchCacheControl(new Response(null, { headers: { "cache-control": value } }), { public: true });
+      expect(patched.headers.get("cache-control")).toContain(unread[0]); // a no-store hidden in it still reaches downstream caches
+    }
+    expect(scanCacheControl('max-age=60, no-cache="Set-Cookie", community=UCI')).toEqual({
+      directives: new Map([["max-age", "60"], ["no-cache", "Set-Cookie"], ["community", "UCI"]]), unread: [], malformed: false,
+    });
+    expect(patchCacheControl(new Response(null, { headers: { "cache-control": "no-store; no-cache" } }), { maxAge: 60 }).headers.get("cache-control")).toBe("max-age=60, no-store; no-cache");
   });
 
   it("never throws, whatever the input", () => {

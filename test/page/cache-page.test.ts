@@ -135,6 +135,24 @@ describe("timeouts: which one wins", () => {
     expect((await read(quoted(new Request("https://example.com/account2")))).cacheStatus).toBe("edgecache; fwd=uri-miss; detail=malformed-cache-control");
   });
 
+  it("stores nothing whose Cache-Control holds a member that is no directive, and sends it on as it came: a private or no-store may hide in it", async () => {
+    for (const value of ["no-store; no-cache", "private; max-age=0", "max-age=60;private", "public private"]) {
+      for (const wrap of [cachePage(60, options(pageBench())), cacheSite(options(pageBench()))]) {
+        let renders = 0;
+        const handler = wrap(async (request: Request) => new Response(`account of ${request.headers.get("cookie")} (${++renders})`, { headers: { "cache-control": value } }));
+        const alice = await read(handler(new Request("https://example.com/account", { headers: { cookie: "sessionid=alice" } })));
+        expect([alice.cacheStatus, alice.headers.get("cache-control")]).toEqual(["edgecache; fwd=uri-miss; detail=malformed-cache-control", value]);
+        const bob = await read(handler(new Request("https://example.com/account", { headers: { cookie: "sessionid=bob" } })));
+        expect(bob.body).toBe("account of sessionid=bob (2)");
+      }
+    }
+    // In a CDN-Cache-Control field of its own too, which then governs (targetedCacheControl).
+    const bench = pageBench();
+    const targeted = cachePage(60, options(bench, { targetedCacheControl: ["cdn-cache-control"] }))(async (_request: Request) =>
+      new Response("account", { headers: { "cdn-cache-control": "no-store; max-age=0", "cache-control": "public, max-age=600" } }));
+    expect((await read(targeted(new Request("https://example.com/account")))).cacheStatus).toBe("edgecache; fwd=uri-miss; detail=malformed-cache-control");
+  });
+
   it("refuses to store 206, 412 and 416: one client's Range or precondition would answer every plain GET", () => {
     expect(() => cachePage(60, { cacheableStatuses: [200, 206] })).toThrow("options.cacheableStatuses[1] cannot hold 206: a partial response answers one Range request");
     expect(() => cacheSite({ statusTimeouts: { 206: 60 } })).toThrow("options.statusTimeouts cannot hold 206");
