@@ -24,20 +24,9 @@ export function splitHeaderList(value: string | null | undefined): string[] {
 }
 
 /**
- * Whether a header value leaves a double quote open. Its last member then swallows the rest of
- * the value, fields joined after it by `Headers.get` included, so what it says cannot be known.
- *
- * @example
- * hasUnterminatedQuote('max-age=60, ext="x, private') // true
- */
-export function hasUnterminatedQuote(value: string | null | undefined): boolean {
-  return value ? scanHeaderList(value).unterminated : false;
-}
-
-/**
  * `value`'s members, split at the commas outside quoted strings, and whether a quote was left
- * open (the last member then holds it): {@link splitHeaderList} and {@link hasUnterminatedQuote}
- * in one pass.
+ * open (the last member then holds it, swallowing the rest of the value, fields joined after it
+ * by `Headers.get` included).
  *
  * @example
  * scanHeaderList('a, b="c') // { members: ["a", 'b="c'], unterminated: true }
