@@ -194,7 +194,7 @@ export async function getCacheKey(request: Request, options: GetCacheKeyOptions 
   const cache = selectCache(settings.cache, request, []);
   const base = await baseKey(request, method, settings);
   const stored = await readRecord(cache, base);
-  if (isVaryIndex(stored)) return variantKey(base, request, stored.vary, settings, stored.epoch);
+  if (isVaryIndex(stored)) return stored.vary.includes("*") ? undefined : variantKey(base, request, stored.vary, settings, stored.epoch);
   return stored === undefined ? undefined : base; // a page that does not vary (a stored page, or what was stored under learnCacheKey's key)
 }
 
@@ -208,18 +208,21 @@ export interface LearnCacheKeyOptions extends Pick<PageCacheOptions, "keyPrefix"
  * Django's `learn_cache_key`: record which request headers `response` varies on (under the
  * URL's base key) and return the key its page belongs under. A response that varies on nothing
  * has its page under the base key itself, where there is nothing to record: an index of an
- * earlier response that varied is removed instead.
+ * earlier response that varied is removed instead. A response with `Vary: *` (or a member that
+ * is no header name, which counts as `*`) varies on what no key can hold: nothing is recorded
+ * and there is no key (`undefined`), where Django would give every visitor the same one.
  *
  * @example
  * const key = await learnCacheKey(request, response, { timeout: 600 });
- * await caches.default.set(key, somethingDerivedFromTheResponse, { timeout: 600 });
+ * if (key) await caches.default.set(key, somethingDerivedFromTheResponse, { timeout: 600 });
  */
-export async function learnCacheKey(request: Request, response: Response, options: LearnCacheKeyOptions = {}): Promise<string> {
+export async function learnCacheKey(request: Request, response: Response, options: LearnCacheKeyOptions = {}): Promise<string | undefined> {
   const { timeout, ...rest } = options;
   const settings = keySettings(rest, "learnCacheKey");
   const cache: EdgeCache = selectCache(settings.cache, request, []);
   const base = await baseKey(request, request.method, settings);
   const vary = varyNames(response.headers.get("vary"));
+  if (vary.includes("*")) return undefined;
   if (vary.length === 0) {
     if (isVaryIndex(await readRecord(cache, base))) await cache.delete(base);
     return base;
