@@ -88,7 +88,14 @@ export function decide(request: Request, response: Response, rule: TimeoutRule, 
   if (!cacheable && status !== 304) return { patch: false, refusal: "status" };
   const headers = response.headers;
   if (EVENT_STREAM.test(headers.get("content-type") ?? "")) return { patch: false, refusal: "event-stream" };
-  if (options.setCookie === "refuse" && headers.has("set-cookie")) return { patch: false, refusal: "set-cookie" };
+  if (headers.has("set-cookie")) {
+    // Allowed to be stored, a page still is not when it varies on Cookie for a request that had
+    // none, as in Django: the cookie is that visitor's new session, and every later visitor
+    // without one (the same variant) would be handed it.
+    if (options.setCookie === "refuse" || (options.setCookie === "store" && !request.headers.get("cookie") && parseVary(headers.get("vary")).some((name) => name.toLowerCase() === "cookie"))) {
+      return { patch: false, refusal: "set-cookie" };
+    }
+  }
   const { directives, malformed } = governingDirectives(headers, options.targetedCacheControl);
   if (malformed) return { patch: false, refusal: "malformed-cache-control" };
   for (const refusal of ["private", "no-store", "no-cache"] as const) {

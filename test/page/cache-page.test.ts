@@ -5,7 +5,7 @@ import { cacheControl, varyOnCookie, varyOnHeaders } from "../../src/wrappers.ts
 import { cachePage, cacheSite } from "../../src/page/cache-page.ts";
 import { getCacheKey, learnCacheKey } from "../../src/page/keys.ts";
 import { configureCaches } from "../../src/registry.ts";
-import { options, pageBench, read, twice, view } from "./setup.ts";
+import { get, options, pageBench, read, twice, view } from "./setup.ts";
 import { memory } from "../../adapters/memory.ts";
 import { streamingMemory } from "../fixtures/streaming-memory.ts";
 
@@ -345,6 +345,24 @@ describe("where edgecache is stricter than Django (DESIGN.md's table)", () => {
     expect(again.cacheStatus).toBe("edgecache; fwd=uri-miss; detail=set-cookie");
     const [, hit] = await twice(cachePage(60, options(bench, { allowSetCookie: true }))(setsCookie), bench, "https://example.com/allowed");
     expect(hit.cacheStatus).toMatch(/hit/);
+  });
+
+  it("with allowSetCookie, still does not store a page that varies on Cookie and sets one for a request that had none: a new visitor's session (Django's rule)", async () => {
+    const bench = pageBench();
+    let sessions = 0;
+    const handler = cachePage(60, options(bench, { allowSetCookie: true }))(async (request: Request) => {
+      const headers = new Headers({ vary: "Cookie" });
+      if (!request.headers.has("cookie")) headers.set("set-cookie", `sessionid=visitor-${++sessions}`);
+      return new Response("welcome", { headers });
+    });
+    const first = await get(handler, bench, "https://example.com/");
+    const second = await get(handler, bench, "https://example.com/");
+    expect([first.cacheStatus, second.headers.get("set-cookie")]).toEqual(["edgecache; fwd=uri-miss; detail=set-cookie", "sessionid=visitor-2"]);
+    // Without Vary: Cookie, or for a request that had one, allowSetCookie stores it as before.
+    const prefs = cachePage(60, options(bench, { allowSetCookie: true }))(async () => new Response("prefs", { headers: { vary: "Cookie", "set-cookie": "theme=dark" } }));
+    const withCookie = { headers: { cookie: "sessionid=visitor-1" } };
+    await get(prefs, bench, "https://example.com/prefs", withCookie);
+    expect((await get(prefs, bench, "https://example.com/prefs", withCookie)).cacheStatus).toMatch(/^edgecache; hit/);
   });
 
   it("with stripSetCookie, stores the page without its cookies and keeps them private to the client that was sent them", async () => {
