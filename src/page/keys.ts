@@ -34,7 +34,11 @@ const MAX_PLAIN_KEY = 160;
  * `q=%E9` and `q=%E8` (a Latin-1 form's é and è) both decode to U+FFFD.
  */
 function normalisedUrl(request: Request, query: KeySettings["query"]): string {
-  if (query === undefined) return request.url;
+  if (query === undefined) {
+    const url = request.url;
+    // An empty query is no query (`/p?` is `/p`, as apps read it: `search` is "" for both), as Django keys it.
+    return url.endsWith("?") ? url.slice(0, -1) : url;
+  }
   const url = new URL(request.url);
   const ignored = (name: string) => query.ignore.some((rule) => (typeof rule === "string" ? rule === name : rule.test(name)));
   const params = url.search.slice(1).split("&").flatMap((sent) => {

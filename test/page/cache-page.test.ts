@@ -48,6 +48,9 @@ describe("cachePage: Django's fetch/update behaviour", () => {
     }
     expect(v.seen).toHaveLength(4);
     expect((await read(handler(new Request("https://example.com/p?b=2&a=1")))).cacheStatus).toMatch(/hit/);
+    // An empty query is none, as apps read it (and Django keys it): one page for /p and /p?.
+    await get(handler, bench, "https://example.com/p");
+    expect((await get(handler, bench, "https://example.com/p?")).cacheStatus).toMatch(/hit/);
   });
 
   it("normalises the query when asked: sorted, with utm_* dropped", async () => {
