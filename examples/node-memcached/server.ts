@@ -5,7 +5,7 @@
  * the others what it changed, so their copies go at once (`redisBus`).
  *
  * Run it (memcached 1.6.10 or newer):
- *   memcached -l 127.0.0.1 -p 11211 -d; memcached -l 127.0.0.1 -p 11212 -d   # this machine only (-l); pkill memcached stops them
+ *   memcached -u nobody -l 127.0.0.1 -p 11211 -d; memcached -u nobody -l 127.0.0.1 -p 11212 -d   # this machine only (-l; -u counts only as root); pkill -f "memcached -u nobody -l 127.0.0.1" stops them
  *   MEMCACHED_SERVERS="127.0.0.1:11211;127.0.0.1:11212" npx tsx examples/node-memcached/server.ts
  *   curl -i localhost:3000/reports/daily   # slow the first time, then "Cache-Status: edgecache; hit"
  * Two processes with near tiers kept coherent:
