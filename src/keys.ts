@@ -31,7 +31,8 @@ const UNSAFE_KEY_CHARACTERS = /[\x00-\x20\x7f]/;
  */
 export function memcachedKeyWarnings(key: string): string[] {
   const warnings: string[] = [];
-  if (key.length > MEMCACHED_MAX_KEY_LENGTH) {
+  // Counted in code points, as Python's len counts (an emoji is one): UTF-16 units only where there are more.
+  if (key.length > MEMCACHED_MAX_KEY_LENGTH && key.length - (key.match(SURROGATE_PAIRS)?.length ?? 0) > MEMCACHED_MAX_KEY_LENGTH) {
     warnings.push(`Cache key will cause errors if used with memcached: ${quoteKey(key)} (longer than ${MEMCACHED_MAX_KEY_LENGTH})`);
   }
   if (UNSAFE_KEY_CHARACTERS.test(key)) {
@@ -39,6 +40,8 @@ export function memcachedKeyWarnings(key: string): string[] {
   }
   return warnings;
 }
+
+const SURROGATE_PAIRS = /[\uD800-\uDBFF][\uDC00-\uDFFF]/g;
 
 /** A key quoted for messages, with control characters escaped (`'a\tb'`, `'\x7f'`). */
 export function quoteKey(key: string): string {

@@ -512,11 +512,14 @@ export function describeBackendConformance(name: string, options: ConformanceOpt
             await cache.set("x".repeat(250), 1);
             await cache.set("has space", 1);
             await cache.set(`${"y".repeat(250)}\t`, 1);
+            await cache.set("\u{1F600}".repeat(247), 1); // 250 code points made (Python's len), 497 UTF-16 units: no warning
+            await cache.set("\u{1F600}".repeat(248), 1);
             expect(warnings).toEqual([
               `Cache key will cause errors if used with memcached: ':1:${"x".repeat(250)}' (longer than 250)`,
               "Cache key contains characters that will cause errors if used with memcached: ':1:has space'",
               `Cache key will cause errors if used with memcached: ':1:${"y".repeat(250)}\\t' (longer than 250)`,
               `Cache key contains characters that will cause errors if used with memcached: ':1:${"y".repeat(250)}\\t'`,
+              `Cache key will cause errors if used with memcached: ':1:${"\u{1F600}".repeat(248)}' (longer than 250)`,
             ]);
             expect(await cache.get("has space")).toBe(1);
           });
