@@ -199,6 +199,7 @@ export class Fills {
     if (softTimeoutMs === undefined || !plan.staleCopy) return work;
     const answered = this.staleIfSlow(work, plan.staleCopy.key, softTimeoutMs, waitUntil);
     filling.value = answered.then(({ value }) => value);
+    filling.value.catch(() => {}); // its failure is this caller's (below) and each joiner's, not unhandled when none joins
     // A stale answer stays shared while the work goes on: callers that come later copy it (see
     // `join`), so this caller gets a copy too, and changing it never changes theirs.
     return answered.then(({ value, stale }) => (stale ? this.host.copy(value, filling) : value));

@@ -551,6 +551,20 @@ describe("getOrSet with softTimeoutMs", () => {
     expect(await cache.getOrSet("rates", slow, options)).toEqual({ eur: [1.1] });
   });
 
+  it("fails the caller alone when the computation fails with no stale copy: nothing is left unhandled to crash the process", async () => {
+    const unhandled: unknown[] = [];
+    const listen = (reason: unknown) => void unhandled.push(reason);
+    process.on("unhandledRejection", listen);
+    try {
+      const cache = createCache({ timeout: 60 });
+      await expect(cache.getOrSet("never-stored", async () => Promise.reject(new Error("factory failed")), { staleIfError: 60, softTimeoutMs: 50 })).rejects.toThrow("factory failed");
+      await new Promise((resolve) => setImmediate(resolve)); // where Node reports a rejection nobody handled
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", listen);
+    }
+  });
+
   it("waits as usual for a quicker computation, and where there is no stale copy", async () => {
     const t = await setup();
     const quick = t.cache.getOrSet("rates", t.slow, t.options);
