@@ -115,7 +115,12 @@ export class PageCacheEngine {
       }
       if (now < lookup.page.staleWhileRevalidateUntil) {
         const handled = this.revalidate(cache, run, request, lookup, args);
-        if (this.refresh === "in-request") await handled;
+        // Refreshed in this request, the handler may have said the page is gone: that is the answer.
+        const gone = this.refresh === "in-request" ? await handled : undefined;
+        if (gone) {
+          release(lookup.page);
+          return gone;
+        }
         return this.answers.hit(request, method, lookup.page, now, "revalidating");
       }
       if (this.backingOff(cache, lookup.page, lookup.missKey, now)) return this.answers.hit(request, method, lookup.page, now, "stale-if-error");
@@ -192,7 +197,11 @@ export class PageCacheEngine {
         return this.answers.hit(asked, method, stale, this.options.now(), "stale-if-error", request);
       }
       release(stale);
-      return this.update(cache, asked, method, response, started, fwd, (write) => this.schedule(write, args), fill, request);
+      let stores = false;
+      const answer = this.update(cache, asked, method, response, started, fwd, (write) => ((stores = true), this.schedule(write, args)), fill, request);
+      // Kept to stand in for a failure (stale-if-error), a page its handler now says is gone must not.
+      if (stale && !stores && GONE_STATUSES.has(response.status)) this.schedule(this.dropGone(cache, asked, method, lookup.missKey, stale.storedAt), args);
+      return answer;
     } catch (error) {
       fill?.end(); // not a response that can be read (its body used or locked, or none): nothing is coming for the waiters
       throw error;
@@ -405,28 +414,27 @@ export class PageCacheEngine {
    * whatever waits for the refresh waits for the store and the fill lock's release too. A refresh
    * pending for longer than `collapseMs` does not hold this one back: its request may have ended.
    */
-  private revalidate(cache: EdgeCache, run: (request: Request) => Response | Promise<Response>, asked: Request, lookup: Lookup, args: readonly unknown[]): Promise<void> {
+  private revalidate(cache: EdgeCache, run: (request: Request) => Response | Promise<Response>, asked: Request, lookup: Lookup, args: readonly unknown[]): Promise<Response | undefined> {
     const key = lookup.missKey;
-    if (this.fills.pending(cache, key, this.options.collapseMs || DEFAULT_COLLAPSE_MS) || this.handlerBacksOff(cache, key, this.options.now())) return Promise.resolve();
+    if (this.fills.pending(cache, key, this.options.collapseMs || DEFAULT_COLLAPSE_MS) || this.handlerBacksOff(cache, key, this.options.now())) return Promise.resolve(undefined);
     const request = refreshRequest(asked, lookup.fromGet ? "GET" : asked.method);
     const method = request.method;
     const fill = this.startFill(cache, key, request);
-    let handled!: () => void;
-    const answered = new Promise<void>((resolve) => (handled = resolve));
+    let handled!: (gone?: Response) => void;
+    const answered = new Promise<Response | undefined>((resolve) => (handled = resolve));
     const refresh = (async () => {
       if (sharesLocks(cache.backend)) {
         const claimed = await this.claim(cache, key, request);
         if (claimed === false) return fill.end(); // another process is refreshing it
         fill.held = claimed === true;
         // Another process may have refreshed it and let go of the lock since this one looked.
-        if (fill.held && (await this.storedSince(cache, request, method, lookup.page!.storedAt))) return fill.end();
+        if (fill.held && ((await this.storedAtNow(cache, request, method)) ?? -Infinity) > lookup.page!.storedAt) return fill.end();
       }
       const started = orderedNow(this.options.now);
       // Marked for an inner layer that gets the request this answers instead (Hono's middleware,
       // refreshing in-request, renders with its context's own request).
       const rendering = request.clone();
       const response = await whileFilling(this, asked, cache, key, () => whileFilling(this, rendering, cache, key, () => run(rendering)));
-      handled();
       if (response.status >= 500) {
         this.handlerFailed(cache, key);
         // The page it was to replace may stand in for a failure (stale-if-error): it stays, as a
@@ -437,34 +445,48 @@ export class PageCacheEngine {
         }
       }
       let store: Promise<unknown> | undefined;
-      const stored = this.update(cache, request, method, response, started, "uri-miss", (write) => (store = write), fill);
-      if (store === undefined) {
-        // Read through only to be stored: a response that will not be (an endless event stream, say) is let go of.
-        await stored.body?.cancel();
-        // The handler's own answer, not to be stored (a 404 for a page since deleted, one now
-        // private): the page it was to replace must not stand in for it until that expires, with
-        // a render per request meanwhile. The next request misses and gets the handler's answer.
-        if (response.status < 500 && response.status !== 304 && !this.deadlines.isOpen(cache, this.options.now())) {
-          await this.deadlines.limit(cache, cache.delete(key), true);
-        }
-        return;
+      const stored = this.update(cache, request, method, response, started, "stale", (write) => (store = write), fill);
+      if (store === undefined && GONE_STATUSES.has(response.status)) {
+        // The handler says the page is gone: it must not be served for the rest of its stale
+        // window, with a render on every request. A refresh in this request answers with the 404.
+        if (this.refresh === "in-request") handled(stored);
+        else await stored.body?.cancel();
+        return await this.dropGone(cache, request, method, key, lookup.page!.storedAt);
       }
+      handled();
+      // Read through only to be stored: a response that will not be (an endless event stream, say) is let go of.
+      if (store === undefined) return void (await stored.body?.cancel());
       await stored.body?.pipeTo(new WritableStream());
       await store;
     })().catch((error: unknown) => {
       fill.end();
       this.handlerFailed(cache, key);
       this.report(error, "revalidate", request);
-    }).finally(handled);
+    }).finally(() => handled());
     this.schedule(refresh, args);
     return answered;
   }
 
-  /** Whether the page for `request` in the store now was stored after `storedAt` (a refresh landed). */
-  private async storedSince(cache: EdgeCache, request: Request, method: string, storedAt: number): Promise<boolean> {
+  /** When the page for `request` in the store now was stored; `undefined` when there is none. */
+  private async storedAtNow(cache: EdgeCache, request: Request, method: string): Promise<number | undefined> {
     const { page } = await this.lookups.find(cache, request, method);
     release(page);
-    return page !== undefined && page.storedAt > storedAt;
+    return page?.storedAt;
+  }
+
+  /**
+   * Remove the page stored at `storedAt` under `key`, which its handler now says is gone (see
+   * `GONE_STATUSES`), unless another page has been stored there since. A failure is the store's,
+   * reported: the handler did not fail.
+   */
+  private async dropGone(cache: EdgeCache, request: Request, method: string, key: string, storedAt: number): Promise<void> {
+    try {
+      if (this.deadlines.isOpen(cache, this.options.now())) return;
+      if ((await this.deadlines.limit(cache, this.storedAtNow(cache, request, method))) !== storedAt) return;
+      await this.deadlines.limit(cache, cache.delete(key), true);
+    } catch (error) {
+      this.report(error, "store", request);
+    }
   }
 
   /** Mark `key` as being filled in this isolate; a failure to free its store-wide lock is reported. */
@@ -505,6 +527,14 @@ function staleSeconds(decision: Extract<Decision, { patch: true }>, chosen: numb
   const own = parseDeltaSeconds(decision.directives.get(directive));
   return (decision.stale === "options-or-response" ? chosen ?? own : own) ?? 0;
 }
+
+/**
+ * What a handler answers for a page that is gone (Not Found, Gone). Answered for a page stored
+ * before, and not stored itself, it removes that page, rather than leave it to be served stale. Not
+ * any answer that is not stored: one visitor's (a 401 for an expired token, a page private to a
+ * signed-in visitor) says nothing of the page everyone else is served.
+ */
+const GONE_STATUSES = new Set([404, 410]);
 
 /**
  * Request headers that make an answer conditional or partial. A refresh renders the whole page

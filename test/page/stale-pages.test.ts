@@ -82,7 +82,7 @@ describe("stale pages", () => {
     expect(cancelled).toBe(true);
   });
 
-  it("drops the page a refresh answered with something not to be stored (a 404): later requests get the handler's answer, not a page since deleted", async () => {
+  it("drops the page a refresh answered 404 or 410 for, not to be stored: later requests get the handler's answer, not a page since deleted", async () => {
     const ways = [
       { option: { staleWhileRevalidate: 300 }, after: 61, status: "edgecache; hit; ttl=-1; detail=revalidating" },
       { option: { refreshAhead: 0.5 }, after: 31, status: "edgecache; hit; ttl=29; detail=refreshing" },
@@ -101,6 +101,73 @@ describe("stale pages", () => {
       expect([gone.status, gone.body, gone.cacheStatus]).toEqual([404, "no such product", "edgecache; fwd=uri-miss; detail=status"]);
       expect(renders).toBe(3); // one render per request from now on, not a refresh on each while a deleted page is served
     }
+    const bench = pageBench();
+    let status = 200;
+    const handler = cachePage(60, options(bench, { staleWhileRevalidate: 300 }))(async (_request: Request) => new Response("page", { status }));
+    await get(handler, bench, "https://example.com/retired");
+    bench.clock.advance(61);
+    status = 410;
+    await get(handler, bench, "https://example.com/retired");
+    expect((await get(handler, bench, "https://example.com/retired")).status).toBe(410);
+  });
+
+  it("keeps the page a visitor's own refresh answer is not stored for (a 401 for an expired token): it says nothing of everyone else's page", async () => {
+    const bench = pageBench();
+    const handler = cachePage(60, options(bench, { staleWhileRevalidate: 300 }))(async (request: Request) =>
+      request.headers.has("authorization") ? new Response("token expired", { status: 401 }) : new Response("catalogue", { headers: { "cache-control": "public" } }));
+    await get(handler, bench, "https://example.com/catalogue");
+    bench.clock.advance(61);
+    const visitor = await get(handler, bench, "https://example.com/catalogue", { headers: { authorization: "Bearer expired" } });
+    expect([visitor.body, visitor.cacheStatus]).toEqual(["catalogue", "edgecache; hit; ttl=-1; detail=revalidating"]);
+    expect((await get(handler, bench, "https://example.com/catalogue")).cacheStatus).toBe("edgecache; hit; ttl=-1; detail=revalidating");
+  });
+
+  it("drops a page kept for stale-if-error that its handler now answers 404 for: a later failure must not bring it back", async () => {
+    const bench = pageBench();
+    let answer = () => new Response("product 42");
+    const handler = cachePage(60, options(bench, { staleIfError: 3600 }))(async (_request: Request) => answer());
+    await get(handler, bench, "https://example.com/products/42");
+    bench.clock.advance(61);
+    answer = () => new Response("no such product", { status: 404 });
+    expect((await get(handler, bench, "https://example.com/products/42")).cacheStatus).toBe("edgecache; fwd=stale; detail=status");
+    answer = () => new Response("database down", { status: 503 });
+    const failed = await get(handler, bench, "https://example.com/products/42");
+    expect([failed.status, failed.body, failed.cacheStatus]).toEqual([503, "database down", "edgecache; fwd=uri-miss; detail=status"]);
+  });
+
+  it("drops only the page it found stale: one stored since (another process's miss) stays, and a store that fails to delete is reported, not taken for a failing handler", async () => {
+    let failDeletes = false;
+    const bench = pageBench((backend) => ({ ...backend, delete: (key: string) => (failDeletes ? Promise.reject(new Error("delete failed")) : backend.delete(key)) }));
+    let answer = () => new Response("product 42");
+    const handler = cachePage(60, options(bench, { staleWhileRevalidate: 300, staleIfError: 3600 }))(async (_request: Request) => answer());
+    await get(handler, bench, "https://example.com/products/42");
+    bench.clock.advance(61);
+    answer = () => new Response("no such product", { status: 404 });
+    failDeletes = true;
+    await get(handler, bench, "https://example.com/products/42");
+    expect(bench.errors.map(String)).toEqual(["Error: delete failed"]);
+    failDeletes = false;
+    // Not backing off as from a failed handler: the next request refreshes again, and drops it.
+    await get(handler, bench, "https://example.com/products/42");
+    expect((await get(handler, bench, "https://example.com/products/42")).status).toBe(404);
+
+    // A page stored by another process while the refresh ran is not the one to drop.
+    const other = pageBench();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let renders = 0;
+    const slow = cachePage(60, options(other, { staleWhileRevalidate: 5 }))(async (_request: Request) =>
+      ++renders === 1 ? new Response("v1") : held.then(() => new Response("gone", { status: 404 })));
+    const elsewhere = cachePage(60, options(other, { staleWhileRevalidate: 5 }))(async (_request: Request) => new Response("v2"));
+    await get(slow, other, "https://example.com/p");
+    other.clock.advance(61);
+    await read(slow(new Request("https://example.com/p"))); // its refresh waits
+    other.clock.advance(10); // past stale-while-revalidate: a miss elsewhere stores v2
+    await read(elsewhere(new Request("https://example.com/p")));
+    await vi.waitFor(async () => expect((await read(elsewhere(new Request("https://example.com/p")))).cacheStatus).toBe("edgecache; hit; ttl=60"));
+    release();
+    await other.settle();
+    expect((await read(elsewhere(new Request("https://example.com/p")))).cacheStatus).toBe("edgecache; hit; ttl=60"); // still there
   });
 
   it("refreshes a stale page in full when the request that found it was conditional or asked for a range", async () => {
