@@ -131,11 +131,23 @@ function selectedCookies(header: string | null, names: readonly string[]): strin
   return wanted.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, value]) => `${name}=${value}`).join("; ");
 }
 
+/**
+ * What the request's Cookie header counts as in a variant key: with `varyCookies`, those cookies
+ * alone (`""` when it has none of them); `null` when there is no Cookie header.
+ *
+ * @example
+ * keyedCookies(new Request(url, { headers: { cookie: "_ga=1" } }), ["sessionid"]); // "": no session
+ */
+export function keyedCookies(request: Request, varyCookies: readonly string[] | undefined): string | null {
+  const header = request.headers.get("cookie");
+  return varyCookies ? selectedCookies(header, varyCookies) : header;
+}
+
 /** What a request's `name` header (lowercase) counts as in a variant key. */
 function varyValue(request: Request, name: string, settings: KeySettings): string | null {
+  if (name === "cookie") return keyedCookies(request, settings.varyCookies);
   const value = request.headers.get(name);
-  if (name === "accept-encoding") return acceptedCodings(value);
-  return name === "cookie" && settings.varyCookies ? selectedCookies(value, settings.varyCookies) : value;
+  return name === "accept-encoding" ? acceptedCodings(value) : value;
 }
 
 /**

@@ -7,9 +7,12 @@
  *    untouched. So does an event stream (`text/event-stream`): it may never end, and each
  *    client is to get the events from when it connects.
  * 2. Set-Cookie: never stored unless `allowSetCookie` (Django stores it and replays the cookie)
- *    or `stripSetCookie` (the engine stores the page without it).
+ *    or `stripSetCookie` (the engine stores the page without it); with `allowSetCookie`, still not
+ *    when it varies on Cookie for a request without one (of `varyCookies`), as in Django: a new
+ *    visitor's session.
  * 3. Cache-Control `private`, `no-store` or `no-cache` (parsed, any case; Django: substring),
- *    or a quote left open in it, which may hide one of them in a field joined after it.
+ *    or a member that is no directive (`no-store; no-cache`) or a quote left open in it, which
+ *    may hide one of them (in a field joined after it, for the quote).
  *    Here and below, "Cache-Control" is the first of the `targetedCacheControl` fields the
  *    response has (RFC 9213), if any.
  * 4. `Vary: *` (Django caches it without varying).
@@ -32,6 +35,7 @@
 import { parseDeltaSeconds, type ParsedCacheControl, scanCacheControl } from "../http/cache-control.ts";
 import { parseVary } from "../http/vary.ts";
 import type { ResolvedPageOptions } from "./options.ts";
+import { keyedCookies } from "./keys.ts";
 
 const EVENT_STREAM = /^\s*text\/event-stream\s*(;|$)/i;
 
@@ -80,7 +84,7 @@ export type StalePermission = "options-or-response" | "response" | "none";
  * @example
  * decide(request, response, { kind: "page", timeout: 900 }, options); // { patch: true, timeout: 900, shareable: false, ... }
  */
-export function decide(request: Request, response: Response, rule: TimeoutRule, options: Pick<ResolvedPageOptions, "cacheableStatuses" | "statusTimeouts" | "setCookie" | "maxBodyBytes" | "targetedCacheControl">): Decision {
+export function decide(request: Request, response: Response, rule: TimeoutRule, options: Pick<ResolvedPageOptions, "cacheableStatuses" | "statusTimeouts" | "setCookie" | "maxBodyBytes" | "targetedCacheControl" | "varyCookies">): Decision {
   if (errorAnswers.has(response)) return { patch: false, refusal: "error" };
   const status = response.status;
   const statusTimeout = options.statusTimeouts.get(status);
@@ -91,8 +95,9 @@ export function decide(request: Request, response: Response, rule: TimeoutRule, 
   if (headers.has("set-cookie")) {
     // Allowed to be stored, a page still is not when it varies on Cookie for a request that had
     // none, as in Django: the cookie is that visitor's new session, and every later visitor
-    // without one (the same variant) would be handed it.
-    if (options.setCookie === "refuse" || (options.setCookie === "store" && !request.headers.get("cookie") && parseVary(headers.get("vary")).some((name) => name.toLowerCase() === "cookie"))) {
+    // without one (the same variant) would be handed it. With varyCookies, none of those cookies
+    // (a visitor with an analytics cookie alone has no session either).
+    if (options.setCookie === "refuse" || (options.setCookie === "store" && !keyedCookies(request, options.varyCookies) && parseVary(headers.get("vary")).some((name) => name.toLowerCase() === "cookie"))) {
       return { patch: false, refusal: "set-cookie" };
     }
   }

@@ -353,14 +353,20 @@ describe("where edgecache is stricter than Django (DESIGN.md's table)", () => {
   it("with allowSetCookie, still does not store a page that varies on Cookie and sets one for a request that had none: a new visitor's session (Django's rule)", async () => {
     const bench = pageBench();
     let sessions = 0;
-    const handler = cachePage(60, options(bench, { allowSetCookie: true }))(async (request: Request) => {
+    const welcome = async (request: Request) => {
       const headers = new Headers({ vary: "Cookie" });
-      if (!request.headers.has("cookie")) headers.set("set-cookie", `sessionid=visitor-${++sessions}`);
+      if (!request.headers.get("cookie")?.includes("sessionid=")) headers.set("set-cookie", `sessionid=visitor-${++sessions}`);
       return new Response("welcome", { headers });
-    });
+    };
+    const handler = cachePage(60, options(bench, { allowSetCookie: true }))(welcome);
     const first = await get(handler, bench, "https://example.com/");
     const second = await get(handler, bench, "https://example.com/");
     expect([first.cacheStatus, second.headers.get("set-cookie")]).toEqual(["edgecache; fwd=uri-miss; detail=set-cookie", "sessionid=visitor-2"]);
+    // With varyCookies, a request without those cookies has no session, whatever else it sends.
+    const keyed = cachePage(60, options(bench, { allowSetCookie: true, varyCookies: ["sessionid"] }))(welcome);
+    const analyticsOnly = { headers: { cookie: "_ga=GA1.2.3" } };
+    expect((await get(keyed, bench, "https://example.com/keyed", analyticsOnly)).cacheStatus).toBe("edgecache; fwd=uri-miss; detail=set-cookie");
+    expect((await get(keyed, bench, "https://example.com/keyed", analyticsOnly)).cacheStatus).toBe("edgecache; fwd=uri-miss; detail=set-cookie");
     // Without Vary: Cookie, or for a request that had one, allowSetCookie stores it as before.
     const prefs = cachePage(60, options(bench, { allowSetCookie: true }))(async () => new Response("prefs", { headers: { vary: "Cookie", "set-cookie": "theme=dark" } }));
     const withCookie = { headers: { cookie: "sessionid=visitor-1" } };
