@@ -46,8 +46,11 @@ const FLAGS = new Set(["public", "private", "no-store", "no-transform", "must-re
 const SECONDS = new Set(["max-age", "s-maxage", "stale-while-revalidate", "stale-if-error"]);
 /** Directives whose value is a list of field names, written in quoted-string form (RFC 9111 §5.2.2). */
 const FIELD_LISTS = new Set(["no-cache", "private"]);
-/** A quoted string, its closing quote last (RFC 9110 §5.6.4). */
-const QUOTED_STRING = /^"(?:[^"\\]|\\.)*"$/;
+/**
+ * A quoted string, its closing quote last (RFC 9110 §5.6.4), or one left open to the end of the
+ * value (read up to there, and written back closed: the value is malformed all the same).
+ */
+const QUOTED_STRING = /^"(?:[^"\\]|\\.)*(?:"|\\)?$/;
 /** A character a header value cannot hold (it may hold HTAB, SP, visible ASCII and obs-text). */
 const NOT_FIELD_TEXT = /[^\t -~\x80-\xff]/;
 /**

@@ -45,12 +45,14 @@ describe("parseCacheControl", () => {
   it("splits a value that leaves a quote open at every comma, so no directive after it is lost", () => {
     const headers = new Headers({ "cache-control": 'ext="x' });
     headers.append("cache-control", "no-store"); // another layer's, in a field of its own
-    expect([...parseCacheControl(headers.get("cache-control"))]).toEqual([["no-store", true]]); // ext="x is no directive
+    expect([...parseCacheControl(headers.get("cache-control"))]).toEqual([["ext", "x"], ["no-store", true]]);
     const patched = patchCacheControl(new Response(null, { headers }), { maxAge: 5 });
-    expect(patched.headers.get("cache-control")).toBe('no-store, max-age=5, ext="x'); // kept as it came, last
+    expect(patched.headers.get("cache-control")).toBe("ext=x, no-store, max-age=5"); // written back closed: nothing appended later is swallowed
     // Only the member holding the open quote: well-quoted lists before it stay whole.
     expect([...parseCacheControl('private="Set-Cookie, X-User-Token", max-age=0, ext="x, public')])
-      .toEqual([["private", "Set-Cookie, X-User-Token"], ["max-age", "0"], ["public", true]]);
+      .toEqual([["private", "Set-Cookie, X-User-Token"], ["max-age", "0"], ["ext", "x"], ["public", true]]);
+    expect(scanCacheControl('max-age=60, ext="x').malformed).toBe(true);
+    expect(scanCacheControl('max-age=60, ext="x" private').unread).toEqual(['ext="x" private']);
   });
 
   it("reads no directive from a member that is none (semicolons, a missing comma), reports it, and writes it back as it came", () => {
