@@ -225,20 +225,23 @@ export interface LearnCacheKeyOptions extends Pick<PageCacheOptions, "keyPrefix"
  * URL's base key) and return the key its page belongs under. A response that varies on nothing
  * has its page under the base key itself, where there is nothing to record: an index of an
  * earlier response that varied is removed instead. A response with `Vary: *` (or a member that
- * is no header name, which counts as `*`) varies on what no key can hold: nothing is recorded
- * and there is no key (`undefined`), where Django would give every visitor the same one.
+ * is no header name, which counts as `*`) varies on what no key can hold, so it is not to be
+ * cached: a TypeError says so and nothing is recorded, where Django would give every visitor the
+ * same key.
  *
  * @example
  * const key = await learnCacheKey(request, response, { timeout: 600 });
- * if (key) await caches.default.set(key, somethingDerivedFromTheResponse, { timeout: 600 });
+ * await caches.default.set(key, somethingDerivedFromTheResponse, { timeout: 600 });
  */
-export async function learnCacheKey(request: Request, response: Response, options: LearnCacheKeyOptions = {}): Promise<string | undefined> {
+export async function learnCacheKey(request: Request, response: Response, options: LearnCacheKeyOptions = {}): Promise<string> {
   const { timeout, ...rest } = options;
   const settings = keySettings(rest, "learnCacheKey");
   const cache: EdgeCache = selectCache(settings.cache, request, []);
   const base = await baseKey(request, request.method, settings);
   const vary = varyNames(response.headers.get("vary"));
-  if (vary.includes("*")) return undefined;
+  if (vary.includes("*")) {
+    throw new TypeError(`response varies on * (Vary: ${response.headers.get("vary")}): no key can tell its variants apart, so it must not be cached`);
+  }
   if (vary.length === 0) {
     if (isVaryIndex(await readRecord(cache, base))) await cache.delete(base);
     return base;
