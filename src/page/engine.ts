@@ -422,13 +422,18 @@ export class PageCacheEngine {
     const fill = this.startFill(cache, key, request);
     let handled!: (gone?: Response) => void;
     const answered = new Promise<Response | undefined>((resolve) => (handled = resolve));
+    /** Done without a new page: the request is answered before the fill lock's release (a store call) is awaited. */
+    const leave = (): Promise<void> => {
+      handled();
+      return fill.end();
+    };
     const refresh = (async () => {
       if (sharesLocks(cache.backend)) {
         const claimed = await this.claim(cache, key, request);
-        if (claimed === false) return fill.end(); // another process is refreshing it
+        if (claimed === false) return leave(); // another process is refreshing it
         fill.held = claimed === true;
         // Another process may have refreshed it and let go of the lock since this one looked.
-        if (fill.held && ((await this.storedAtNow(cache, request, method)) ?? -Infinity) > lookup.page!.storedAt) return fill.end();
+        if (fill.held && ((await this.storedAtNow(cache, request, method)) ?? -Infinity) > lookup.page!.storedAt) return leave();
       }
       const started = orderedNow(this.options.now);
       // Marked for an inner layer that gets the request this answers instead (Hono's middleware,
@@ -441,22 +446,24 @@ export class PageCacheEngine {
         // miss keeps a stale page over a failing handler's answer.
         if (this.options.now() < lookup.page!.staleIfErrorUntil) {
           response.body?.cancel().catch(() => {});
-          return fill.end();
+          return leave();
         }
       }
+      // The handler says the page is gone: a refresh in this request answers with that, stored or
+      // not (and is reported as the request's answer), rather than with the page.
+      const gone = GONE_STATUSES.has(response.status);
+      const answers = gone && this.refresh === "in-request";
       let store: Promise<unknown> | undefined;
-      const stored = this.update(cache, request, method, response, started, "stale", (write) => (store = write), fill);
-      if (store === undefined && GONE_STATUSES.has(response.status)) {
-        // The handler says the page is gone: it must not be served for the rest of its stale
-        // window, with a render on every request. A refresh in this request answers with the 404.
-        if (this.refresh === "in-request") handled(stored);
-        else await stored.body?.cancel();
-        return await this.dropGone(cache, request, method, key, lookup.page!.storedAt);
+      const stored = this.update(cache, request, method, response, started, "stale", (write) => (store = write), fill, answers ? asked : undefined);
+      handled(answers ? stored : undefined);
+      if (store === undefined) {
+        // Read through only to be stored: a response that will not be (an endless event stream, say) is let go of.
+        if (!answers) await stored.body?.cancel();
+        // Not stored, a page gone must not be served for the rest of its stale window, with a render on every request.
+        if (gone) await this.dropGone(cache, request, method, key, lookup.page!.storedAt);
+        return;
       }
-      handled();
-      // Read through only to be stored: a response that will not be (an endless event stream, say) is let go of.
-      if (store === undefined) return void (await stored.body?.cancel());
-      await stored.body?.pipeTo(new WritableStream());
+      if (!answers) await stored.body?.pipeTo(new WritableStream()); // else its request reads it through
       await store;
     })().catch((error: unknown) => {
       fill.end();

@@ -510,7 +510,9 @@ describe("stale pages", () => {
     const { clock, options } = store();
     let gone = false;
     let renders = 0;
-    const app = new Hono().get("/item", cachePage(60, { ...options, ...staleOption }), (c) => {
+    const heard: string[] = [];
+    const onOutcome = (outcome: { fwd?: string; detail?: string }) => void heard.push(`${outcome.fwd} ${outcome.detail}`);
+    const app = new Hono().get("/item", cachePage(60, { ...options, ...staleOption, onOutcome }), (c) => {
       renders++;
       if (gone) throw new HTTPException(404, { message: "no such item" });
       return c.text("item 42");
@@ -523,6 +525,27 @@ describe("stale pages", () => {
     expect([first.status, first.body, first.cacheStatus]).toEqual([404, "no such item", "edgecache; fwd=stale; detail=error"]);
     const later = await get("/item");
     expect([later.status, later.body, later.cacheStatus, renders]).toEqual([404, "no such item", "edgecache; fwd=uri-miss; detail=error", 3]);
+    expect(heard.slice(1)).toEqual(["stale error", "uri-miss error"]); // each request told, as it was answered
+  });
+
+  it("answers a stale page whose in-request refresh failed at once, not once the store has freed its fill lock (a store call with no time limit)", async () => {
+    const clock = fakeClock();
+    const shared = memory({ now: clock.now });
+    let slowLockRelease = false;
+    const backend: Backend = {
+      ...shared,
+      capabilities: { ...shared.capabilities, shared: true },
+      delete: (key) => (slowLockRelease && key.includes("lock.") ? new Promise<never>(() => {}) : shared.delete(key)),
+    };
+    let failing = false;
+    const app = new Hono().get("/p", cachePage(60, { cache: createCache({ backend }), now: clock.now, staleWhileRevalidate: 300, staleIfError: 3600 }), (c) =>
+      failing ? c.text("database down", 500) : c.text("page"));
+    const get = client(app);
+    await get("/p");
+    clock.advance(61);
+    [failing, slowLockRelease] = [true, true];
+    const stale = await app.request("/p", {}, {}, executionContext()); // its waitUntil never settles: the lock's release hangs
+    expect([stale.status, await stale.text(), stale.headers.get("cache-status")]).toEqual([200, "page", "edgecache; hit; ttl=-1; detail=revalidating"]);
   });
 
   it("never stores an HTTPException's 4xx, which the middleware below it patched nothing on: each visitor gets their own", async () => {
