@@ -198,10 +198,22 @@ export function compileCacheControl(directives: CacheControlDirectives): (header
       else if (name === "max-age") current.set(name, minSeconds(current.get(name), value));
       else current.set(name, value);
     }
-    const serialised = [formatCacheControl(current), ...unread].filter((part) => part !== "").join(", ");
+    const serialised = [formatCacheControl(current), ...unread.map(closedQuote)].filter((part) => part !== "").join(", ");
     if (serialised === "") headers.delete("cache-control");
     else headers.set("cache-control", serialised);
   };
+}
+
+/** `member` as it came, with a quote it leaves open closed: a field appended after it downstream must not be swallowed. */
+function closedQuote(member: string): string {
+  let quoted = false;
+  let escaped = false;
+  for (const char of member) {
+    if (escaped) escaped = false;
+    else if (quoted && char === "\\") escaped = true;
+    else if (char === '"') quoted = !quoted;
+  }
+  return quoted ? `${member}${escaped ? "\\" : ""}"` : member;
 }
 
 function directiveName(key: string): string {

@@ -72,6 +72,12 @@ describe("parseCacheControl", () => {
       directives: new Map([["max-age", "60"], ["no-cache", "Set-Cookie"], ["community", "UCI"]]), unread: [], malformed: false,
     });
     expect(patchCacheControl(new Response(null, { headers: { "cache-control": "no-store; no-cache" } }), { maxAge: 60 }).headers.get("cache-control")).toBe("max-age=60, no-store; no-cache");
+    // One that leaves a quote open is written back with it closed: a field appended downstream is not swallowed.
+    for (const [value, written] of [['ext=a"b', 'ext=a"b"'], ['"x', '"x"'], ['foo=1"2\\', 'foo=1"2\\\\"'], ['a="b"c"d', 'a="b"c"d"']]) {
+      const patched = patchCacheControl(new Response(null, { headers: { "cache-control": `max-age=60, ${value}` } }), { maxAge: 5 });
+      expect(patched.headers.get("cache-control")).toBe(`max-age=5, ${written}`);
+      expect(scanCacheControl(`${patched.headers.get("cache-control")}, no-store`).directives.has("no-store")).toBe(true);
+    }
   });
 
   it("never throws, whatever the input", () => {
