@@ -528,6 +528,20 @@ describe("stale pages", () => {
     expect(heard.slice(1)).toEqual(["stale error", "uri-miss error"]); // each request told, as it was answered
   });
 
+  it("answers with the 404 its in-request refresh stored (statusTimeouts), and serves it from then on", async () => {
+    const { clock, options } = store();
+    let status: 200 | 404 = 200;
+    const app = new Hono().get("/item", cachePage(60, { ...options, staleWhileRevalidate: 300, statusTimeouts: { 404: 30 } }), (c) => c.text(status === 200 ? "item 42" : "no such item", status));
+    const get = client(app);
+    await get("/item");
+    clock.advance(61);
+    status = 404;
+    const refreshing = await get("/item");
+    expect([refreshing.status, refreshing.body, refreshing.cacheStatus]).toEqual([404, "no such item", "edgecache; fwd=stale; stored"]);
+    const hit = await get("/item");
+    expect([hit.status, hit.body, hit.cacheStatus]).toEqual([404, "no such item", "edgecache; hit; ttl=30"]);
+  });
+
   it("answers a stale page whose in-request refresh failed at once, not once the store has freed its fill lock (a store call with no time limit)", async () => {
     const clock = fakeClock();
     const shared = memory({ now: clock.now });
