@@ -8,7 +8,8 @@
  *   `prefix + "k:" + key`. Values over 25 MiB are refused with a BackendUnavailableError (page
  *   caching treats that as "not stored").
  * - KV allows one write per key per second: a second write of a key within the second waits
- *   for it (later writes coalesce into it), and reads in this isolate see the waiting value.
+ *   for it (later writes coalesce into it), and reads in this isolate see the waiting value. A
+ *   write KV refuses for another isolate's (429) is sent again a second later.
  * - KV is eventually consistent (up to 60 s between locations) and has no atomic operations:
  *   `add` and `incr` are best-effort read-modify-writes, and the capabilities say so.
  * - Streams: page caching writes a page's head and body separately; a head that fits KV's 1 KiB
@@ -81,6 +82,25 @@ interface KvEntry extends Entry {
   head?: Uint8Array;
 }
 
+/** KV's refusal of a write of a key written within the second (`KV PUT failed: 429 Too Many Requests`). */
+const TOO_MANY_REQUESTS = /\b429\b/;
+
+/**
+ * `send()`, and once more a second later if KV refuses it with 429: another isolate, which this
+ * one's throttle cannot see, wrote the key within the second. Sent again, this write lands last,
+ * as it would have a moment later (a delete must not lose to a value written just before it). A
+ * second refusal fails the write.
+ */
+async function pastOtherIsolates(send: () => Promise<void>): Promise<void> {
+  try {
+    await send();
+  } catch (error) {
+    if (!TOO_MANY_REQUESTS.test(error instanceof Error ? error.message : String(error))) throw error;
+    await new Promise((resolve) => setTimeout(resolve, WRITE_INTERVAL_MS));
+    await send();
+  }
+}
+
 /** One throttle per namespace binding in this isolate, shared by every backend over it. */
 const throttles = new WeakMap<KvNamespaceLike, WriteThrottle<KvEntry>>();
 
@@ -122,7 +142,7 @@ export function workersKv(namespace: KvNamespaceLike, options: WorkersKvOptions 
   const nameBytes = MAX_KEY_BYTES - utf8Length(prefix);
 
   const remove = (location: string): Promise<void> =>
-    writes.write(location, { entry: undefined, send: () => namespace.delete(location) });
+    writes.write(location, { entry: undefined, send: () => pastOtherIsolates(() => namespace.delete(location)) });
 
   /** The KV key of `key`'s entry; without waiting for keys that need no hashing. */
   const locate = (key: string): string | Promise<string> => {
@@ -141,11 +161,11 @@ export function workersKv(namespace: KvNamespaceLike, options: WorkersKvOptions 
     if (head !== undefined) Object.assign(metadata, { head: toBase64(head), bodyLength: value.byteLength });
     await writes.write(location, {
       entry,
-      send: () => {
+      send: () => pastOtherIsolates(() => {
         // KV counts the TTL from the start of the current second: one second more, or the entry could go before its expiry.
         const expiry = expiresAt === null ? {} : { expirationTtl: Math.max(MIN_EXPIRATION_TTL, Math.ceil((expiresAt - now()) / 1000) + 1) };
         return Object.keys(metadata).length === 0 ? namespace.put(location, value) : namespace.put(location, value, { ...expiry, metadata });
-      },
+      }),
     });
   };
 

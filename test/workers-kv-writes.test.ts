@@ -153,3 +153,53 @@ describe("the Workers KV backend's clear", () => {
     }
   });
 });
+
+describe("the Workers KV backend's writes against other isolates'", () => {
+  /** One KV namespace as two isolates see it (two bindings, so two throttles), refusing a second write of a key within a second with KV's 429. */
+  function sharedNamespace() {
+    const stored = new Map<string, Uint8Array>();
+    const lastWrite = new Map<string, number>();
+    const refused: string[] = [];
+    const write = (key: string, verb: string, change: () => void): Promise<void> => {
+      if (Date.now() - (lastWrite.get(key) ?? -Infinity) < 1000) {
+        refused.push(key);
+        return Promise.reject(new Error(`KV ${verb} failed: 429 Too Many Requests`));
+      }
+      lastWrite.set(key, Date.now());
+      change();
+      return Promise.resolve();
+    };
+    const binding = () => ({
+      getWithMetadata: (key: string) => Promise.resolve({ value: stored.get(key)?.slice().buffer ?? null, metadata: stored.has(key) ? {} : null }),
+      put: (key: string, value: ArrayBufferView) => write(key, "PUT", () => stored.set(key, new Uint8Array(value.buffer.slice(0)))),
+      delete: (key: string) => write(key, "DELETE", () => stored.delete(key)),
+      list: () => Promise.resolve({ keys: [], list_complete: true }),
+    });
+    return { binding, stored, refused };
+  }
+
+  it("sends a write KV refused for another isolate's a second later: it lands last, a delete included", async () => {
+    const kv = sharedNamespace();
+    const [one, two] = [workersKv(kv.binding() as never, { prefix: "p:" }), workersKv(kv.binding() as never, { prefix: "p:" })];
+    await one.set("rates", new Uint8Array([1]), 60);
+    const later = two.set("rates", new Uint8Array([2]), 60);
+    await vi.advanceTimersByTimeAsync(1000);
+    await later;
+    expect([kv.refused, [...kv.stored.get("p:k:rates")!]]).toEqual([["p:k:rates"], [2]]);
+    await vi.advanceTimersByTimeAsync(1000);
+    await one.set("rates", new Uint8Array([3]), 60);
+    const deleted = two.delete("rates");
+    await vi.advanceTimersByTimeAsync(1000);
+    await deleted;
+    expect(kv.stored.has("p:k:rates")).toBe(false);
+  });
+
+  it("fails a write refused twice, and sends nothing more", async () => {
+    let puts = 0;
+    const busy = { ...sharedNamespace().binding(), put: () => (puts++, Promise.reject(new Error("KV PUT failed: 429 Too Many Requests"))) };
+    const refused = expect(workersKv(busy as never).set("rates", new Uint8Array([2]), 60)).rejects.toThrow("KV PUT failed: 429 Too Many Requests");
+    await vi.advanceTimersByTimeAsync(1000);
+    await refused;
+    expect(puts).toBe(2);
+  });
+});
