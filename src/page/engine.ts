@@ -57,6 +57,8 @@ export class PageCacheEngine {
   private readonly rule: TimeoutRule;
   private readonly options: ResolvedPageOptions;
   private readonly refresh: RefreshMode;
+  /** Whether `onError` has been told that on Workers, without a `waitUntil`, nothing is stored. */
+  private toldNoWaitUntil = false;
 
   constructor(rule: TimeoutRule, options: ResolvedPageOptions, refresh: RefreshMode = "background") {
     this.rule = rule;
@@ -198,9 +200,9 @@ export class PageCacheEngine {
       }
       release(stale);
       let stores = false;
-      const answer = this.update(cache, asked, method, response, started, fwd, (write) => ((stores = true), this.schedule(write, args)), fill, request);
+      const answer = this.update(cache, asked, method, response, started, fwd, (write) => ((stores = true), this.schedule(write, args, request)), fill, request);
       // Kept to stand in for a failure (stale-if-error), a page its handler now says is gone must not.
-      if (stale && !stores && GONE_STATUSES.has(response.status)) this.schedule(this.dropGone(cache, asked, method, lookup.missKey, stale.storedAt), args);
+      if (stale && !stores && GONE_STATUSES.has(response.status)) this.schedule(this.dropGone(cache, asked, method, lookup.missKey, stale.storedAt), args, request);
       return answer;
     } catch (error) {
       fill?.end(); // not a response that can be read (its body used or locked, or none): nothing is coming for the waiters
@@ -470,7 +472,7 @@ export class PageCacheEngine {
       this.handlerFailed(cache, key);
       this.report(error, "revalidate", request);
     }).finally(() => handled());
-    this.schedule(refresh, args);
+    this.schedule(refresh, args, asked);
     return answered;
   }
 
@@ -514,12 +516,20 @@ export class PageCacheEngine {
     }
   }
 
-  /** Carry a cache write past the response: the `waitUntil` option, a `ctx` argument's, or the background. */
-  private schedule(write: Promise<unknown>, args: readonly unknown[]): void {
+  /**
+   * Carry a cache write past the response: the `waitUntil` option, a `ctx` argument's, or the
+   * background. On Workers the background ends with the response, so there nothing would ever be
+   * stored: said once to `onError`.
+   */
+  private schedule(write: Promise<unknown>, args: readonly unknown[], request: Request): void {
     if (this.options.waitUntil) return this.options.waitUntil(write);
     const context = args.find((arg): arg is { waitUntil(promise: Promise<unknown>): void } =>
       typeof arg === "object" && arg !== null && typeof (arg as { waitUntil?: unknown }).waitUntil === "function");
-    context?.waitUntil(write);
+    if (context) return context.waitUntil(write);
+    if (ON_WORKERS && !this.toldNoWaitUntil) {
+      this.toldNoWaitUntil = true;
+      this.report(new Error(NO_WAIT_UNTIL), "store", request);
+    }
   }
 
   /** Tell `onError` (nothing it does turns a miss into an error page: see `harmless`). */
@@ -534,6 +544,12 @@ function staleSeconds(decision: Extract<Decision, { patch: true }>, chosen: numb
   const own = parseDeltaSeconds(decision.directives.get(directive));
   return (decision.stale === "options-or-response" ? chosen ?? own : own) ?? 0;
 }
+
+/** Whether this runs on Cloudflare Workers (workerd), where work no `waitUntil` carries stops with its response. */
+const ON_WORKERS = (globalThis as { navigator?: { userAgent?: unknown } }).navigator?.userAgent === "Cloudflare-Workers";
+
+const NO_WAIT_UNTIL = "page caching on Workers has no waitUntil to carry its cache writes past the response, so none is ever stored: "
+  + "pass the fetch handler's (request, env, ctx) arguments through to the wrapped handler, or give options.waitUntil";
 
 /**
  * What a handler answers for a page that is gone (Not Found, Gone). Answered for a page stored

@@ -322,6 +322,13 @@ describe("cache-api backend", () => {
     expect(errors).toEqual([]);
   });
 
+  it("page caching tells onError, once, that without ctx (no waitUntil) nothing it writes outlives the response on Workers", async () => {
+    const errors: Array<[string, string]> = [];
+    const wrapped = cachePage(60, { cache: createCache({ backend: cacheApi({ name: freshName() }) }), onError: (error, { operation }) => errors.push([operation, String(error)]) })((_request: Request) => new Response("page"));
+    for (let i = 0; i < 2; i++) await (await wrapped(new Request("https://example.com/no-ctx"))).text(); // the fetch handler's env and ctx not passed on
+    expect(errors).toEqual([["store", expect.stringContaining("Error: page caching on Workers has no waitUntil to carry its cache writes past the response, so none is ever stored")]]);
+  });
+
   it("keeps put's constraints from callers: HEAD requests, 206 responses and Vary: * never throw", async () => {
     const errors: unknown[] = [];
     const cache = createCache({ backend: cacheApi({ name: freshName() }) });
