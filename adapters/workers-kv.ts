@@ -64,6 +64,8 @@ const MAX_VALUE_BYTES = 25 * 2 ** 20;
 const MIN_EXPIRATION_TTL = 60;
 const MIN_CACHE_TTL = 30;
 const WRITE_INTERVAL_MS = 1000;
+/** How long a write may be held back by design: a second for this isolate's last write of the key, and another if KV refuses it for another isolate's. */
+const WRITE_SPACING_MS = 2 * WRITE_INTERVAL_MS;
 /** Room a hashed name needs after the prefix: "h:" and 64 hex digits. */
 const HASHED_NAME_BYTES = 66;
 
@@ -82,24 +84,13 @@ interface KvEntry extends Entry {
   head?: Uint8Array;
 }
 
-/** KV's refusal of a write of a key written within the second (`KV PUT failed: 429 Too Many Requests`). */
-const TOO_MANY_REQUESTS = /\b429\b/;
-
 /**
- * `send()`, and once more a second later if KV refuses it with 429: another isolate, which this
- * one's throttle cannot see, wrote the key within the second. Sent again, this write lands last,
- * as it would have a moment later (a delete must not lose to a value written just before it). A
- * second refusal fails the write.
+ * Whether KV refused a write because the key was written within the second (`KV PUT failed: 429
+ * Too Many Requests`): by another isolate, which this one's throttle cannot see. The throttle sends
+ * it once more a second later, so it lands last, as it would have a moment later (a delete must not
+ * lose to a value written just before it); a second refusal fails the write.
  */
-async function pastOtherIsolates(send: () => Promise<void>): Promise<void> {
-  try {
-    await send();
-  } catch (error) {
-    if (!TOO_MANY_REQUESTS.test(error instanceof Error ? error.message : String(error))) throw error;
-    await new Promise((resolve) => setTimeout(resolve, WRITE_INTERVAL_MS));
-    await send();
-  }
-}
+const refusedForAnotherIsolate = (error: unknown): boolean => /\b429\b/.test(error instanceof Error ? error.message : String(error));
 
 /** One throttle per namespace binding in this isolate, shared by every backend over it. */
 const throttles = new WeakMap<KvNamespaceLike, WriteThrottle<KvEntry>>();
@@ -135,14 +126,14 @@ export function workersKv(namespace: KvNamespaceLike, options: WorkersKvOptions 
   checkFunction(now, "options.now");
 
   let throttle = throttles.get(namespace);
-  if (!throttle) throttles.set(namespace, (throttle = new WriteThrottle(WRITE_INTERVAL_MS)));
+  if (!throttle) throttles.set(namespace, (throttle = new WriteThrottle(WRITE_INTERVAL_MS, refusedForAnotherIsolate)));
   const writes = throttle;
   const readOptions = cacheTtl === undefined ? { type: "arrayBuffer" as const } : { type: "arrayBuffer" as const, cacheTtl };
   const streamOptions = cacheTtl === undefined ? { type: "stream" as const } : { type: "stream" as const, cacheTtl };
   const nameBytes = MAX_KEY_BYTES - utf8Length(prefix);
 
   const remove = (location: string): Promise<void> =>
-    writes.write(location, { entry: undefined, send: () => pastOtherIsolates(() => namespace.delete(location)) });
+    writes.write(location, { entry: undefined, send: () => namespace.delete(location) });
 
   /** The KV key of `key`'s entry; without waiting for keys that need no hashing. */
   const locate = (key: string): string | Promise<string> => {
@@ -161,17 +152,17 @@ export function workersKv(namespace: KvNamespaceLike, options: WorkersKvOptions 
     if (head !== undefined) Object.assign(metadata, { head: toBase64(head), bodyLength: value.byteLength });
     await writes.write(location, {
       entry,
-      send: () => pastOtherIsolates(() => {
+      send: () => {
         // KV counts the TTL from the start of the current second: one second more, or the entry could go before its expiry.
         const expiry = expiresAt === null ? {} : { expirationTtl: Math.max(MIN_EXPIRATION_TTL, Math.ceil((expiresAt - now()) / 1000) + 1) };
         return Object.keys(metadata).length === 0 ? namespace.put(location, value) : namespace.put(location, value, { ...expiry, metadata });
-      }),
+      },
     });
   };
 
   const backend = entryBackend({
     name: "workers-kv",
-    capabilities: { atomicAdd: false, atomicIncrement: false, consistent: false, shared: true, local: false, writeSpacingMs: WRITE_INTERVAL_MS, ttlGranularityMs: 0 },
+    capabilities: { atomicAdd: false, atomicIncrement: false, consistent: false, shared: true, local: false, writeSpacingMs: WRITE_SPACING_MS, ttlGranularityMs: 0 },
     now,
     locate,
 

@@ -194,6 +194,18 @@ describe("the Workers KV backend's writes against other isolates'", () => {
     expect(kv.stored.has("p:k:rates")).toBe(false);
   });
 
+  it("counts a write sent again as the key's last: this isolate's next write of it waits a second from then", async () => {
+    const kv = sharedNamespace();
+    const [one, two] = [workersKv(kv.binding() as never, { prefix: "p:" }), workersKv(kv.binding() as never, { prefix: "p:" })];
+    await one.set("rates", new Uint8Array([1]), 60);
+    const refusedOnce = two.set("rates", new Uint8Array([2]), 60);
+    await vi.advanceTimersByTimeAsync(0);
+    const next = two.set("rates", new Uint8Array([3]), 60); // held behind the write being sent again
+    await vi.advanceTimersByTimeAsync(2000);
+    await Promise.all([refusedOnce, next]);
+    expect([kv.refused, [...kv.stored.get("p:k:rates")!]]).toEqual([["p:k:rates"], [3]]);
+  });
+
   it("fails a write refused twice, and sends nothing more", async () => {
     let puts = 0;
     const busy = { ...sharedNamespace().binding(), put: () => (puts++, Promise.reject(new Error("KV PUT failed: 429 Too Many Requests"))) };

@@ -75,9 +75,16 @@ const settledWithin = (promise: Promise<unknown> | undefined, ms: number): Promi
 export class WriteThrottle<T> {
   private readonly slots = new Map<string, Slot<T>>();
   private readonly intervalMs: number;
+  private readonly refusedForAnother: (error: unknown) => boolean;
 
-  constructor(intervalMs: number) {
+  /**
+   * `refusedForAnother`: whether a send failed because a writer this throttle cannot see (another
+   * isolate) wrote the key within the interval; such a send is made once more an interval later,
+   * and counts as the key's last write from then.
+   */
+  constructor(intervalMs: number, refusedForAnother: (error: unknown) => boolean = () => false) {
     this.intervalMs = intervalMs;
+    this.refusedForAnother = refusedForAnother;
   }
 
   /** The write of `key` waiting for its window, if any (not one whose callers all stopped waiting). */
@@ -150,7 +157,12 @@ export class WriteThrottle<T> {
 
   private send(slot: Slot<T>, write: PendingWrite<T>): Promise<void> {
     slot.sentAt = Date.now();
-    const sending = write.send();
+    const sending = write.send().catch(async (error: unknown) => {
+      if (!this.refusedForAnother(error)) throw error;
+      await sleep(this.intervalMs);
+      slot.sentAt = Date.now(); // the next write of the key waits for this one's interval
+      return write.send();
+    });
     slot.sending = sending;
     const settled = (): void => {
       if (slot.sending === sending) slot.sending = undefined;

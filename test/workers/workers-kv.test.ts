@@ -50,7 +50,7 @@ function recording(pageSize?: number) {
 
 describe("workers-kv backend", () => {
   it("declares that it is shared, eventually consistent, without atomic add or increment, and holds a second write of a key for a second", () => {
-    expect(workersKv(env.CACHE_KV).capabilities).toEqual({ atomicAdd: false, atomicIncrement: false, consistent: false, shared: true, local: false, writeSpacingMs: 1000, ttlGranularityMs: 0 });
+    expect(workersKv(env.CACHE_KV).capabilities).toEqual({ atomicAdd: false, atomicIncrement: false, consistent: false, shared: true, local: false, writeSpacingMs: 2000, ttlGranularityMs: 0 });
   });
 
   it("gives backends made per request over one binding and prefix one identity, so they share what the isolate learns", () => {
