@@ -11,7 +11,7 @@ import { Redis } from "@upstash/redis";
 import { type Backend, type BackendTtl, identityNamed } from "../src/backend.ts";
 import { describe, nonNegative } from "../src/arguments.ts";
 import { withDeadline } from "../src/deadline.ts";
-import { BackendUnavailableError } from "../src/errors.ts";
+import { BackendTimeoutError, BackendUnavailableError } from "../src/errors.ts";
 import { thrownText } from "../src/codec.ts";
 import { fromRedisValue, toRedisValue } from "./upstash/values.ts";
 
@@ -151,7 +151,7 @@ function failure(operation: string, clientError: unknown): Error {
     return new TypeError("upstash increment: the stored value is not an integer (or the result is out of range)", { cause: error });
   }
   if (name === "TimeoutError") {
-    return new BackendUnavailableError(`upstash ${operation} failed: no answer within options.timeoutMs`, { cause: error });
+    return new BackendTimeoutError(`upstash ${operation} failed: no answer within options.timeoutMs`, { cause: error });
   }
   const hint = REJECTED_TOKEN.test(reason) ? " (the server rejected the token: check UPSTASH_REDIS_REST_TOKEN)" : "";
   return new BackendUnavailableError(`upstash ${operation} failed: ${reason}${hint}`, { cause: error });
@@ -265,7 +265,7 @@ export function upstash(options: UpstashOptions): Backend {
     void settled.then(() => inFlight.delete(settled));
     if (limitMs === 0) return request;
     return withDeadline(request, limitMs, () => {
-      throw new BackendUnavailableError(`upstash ${operation} failed: no answer within options.timeoutMs`);
+      throw new BackendTimeoutError(`upstash ${operation} failed: no answer within options.timeoutMs`);
     });
   }
 

@@ -4,7 +4,7 @@
  * timeout, and after a failure refuses requests at once until a backoff delay has passed (kept in
  * the server's `ServerHealth`, which every connection to the server in this isolate shares).
  */
-import { BackendUnavailableError } from "../../src/errors.ts";
+import { BackendTimeoutError, BackendUnavailableError } from "../../src/errors.ts";
 import { MORE, type Command } from "./commands.ts";
 import type { ServerHealth } from "./health.ts";
 import { ResponseParser, type Response } from "./parser.ts";
@@ -176,7 +176,7 @@ export class Connection {
     if (!oldest) return;
     const wait = oldest.deadline - performance.now();
     if (wait > 0) this.timer = setTimeout(() => this.checkDeadlines(), wait);
-    else this.fail(new BackendUnavailableError(`memcached ${this.options.label}: no answer within ${this.options.timeoutMs} ms`), true);
+    else this.fail(new BackendTimeoutError(`memcached ${this.options.label}: no answer within ${this.options.timeoutMs} ms`), true); // what page caching's circuit breaker counts
   }
 
   /** Drop the connection and fail every request on it; `count` a failure to back off from. */

@@ -6,7 +6,7 @@
  */
 import type { EdgeCache } from "../cache.ts";
 import { withDeadline } from "../deadline.ts";
-import { BackendTimeoutError } from "../errors.ts";
+import { BackendTimeoutError, BackendUnavailableError } from "../errors.ts";
 import { breakerFor } from "./breaker.ts";
 import type { ResolvedPageOptions } from "./options.ts";
 
@@ -64,10 +64,12 @@ export class StoreDeadlines {
       const left = breakMs > 0 ? ` again: page caching leaves it alone for ${breakMs} ms` : "";
       throw new BackendTimeoutError(`the ${cache.backend.name} backend took longer than ${ms} ms${left}`);
     };
-    // A time limit of the cache's own (createCache's timeoutMs) that ran out first counts as well.
+    // A time limit that ran out first, the cache's own (createCache's timeoutMs) or the adapter's,
+    // counts as well. A store the adapter refused at once (it knows the store is down) tells
+    // nothing of the store's speed: it neither counts nor closes the breaker.
     const inTime = (error: unknown): void => {
       if (error instanceof BackendTimeoutError) breaker.timedOut(this.options.now(), this.options.circuitBreakMs);
-      else breaker.answered();
+      else if (!(error instanceof BackendUnavailableError)) breaker.answered();
     };
     return withDeadline(call, ms, atDeadline, inTime);
   }

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { Redis } from "@upstash/redis";
 import { upstash } from "../../adapters/upstash.ts";
 import { createCache } from "../../src/cache.ts";
-import { BackendUnavailableError } from "../../src/errors.ts";
+import { BackendTimeoutError, BackendUnavailableError } from "../../src/errors.ts";
 import { RespConnection } from "../fixtures/redis.ts";
 import { useUpstashStack } from "./stack.ts";
 
@@ -97,12 +97,12 @@ describe("upstash failures", () => {
     expect(await cache.get("k")).toBe("v");
 
     stack().redis.freeze(); // the REST server takes each request and waits on Redis for ever
-    await expect(backend.get("k")).rejects.toThrow(new BackendUnavailableError("upstash get failed: no answer within options.timeoutMs"));
+    await expect(backend.get("k")).rejects.toThrow(new BackendTimeoutError("upstash get failed: no answer within options.timeoutMs"));
     expect(await cache.get("k", { default: "fallback" })).toBe("fallback");
     expect(await cache.add("k", "w")).toBe(false);
     expect(errors.map(String)).toEqual([
-      "BackendUnavailableError: upstash get failed: no answer within options.timeoutMs",
-      "BackendUnavailableError: upstash add failed: no answer within options.timeoutMs",
+      "BackendTimeoutError: upstash get failed: no answer within options.timeoutMs", // what page caching's circuit breaker counts
+      "BackendTimeoutError: upstash add failed: no answer within options.timeoutMs",
     ]);
 
     stack().redis.thaw();
@@ -116,7 +116,7 @@ describe("upstash failures", () => {
     await new Promise((resolve) => nobody.close(resolve)); // connections to it are refused now
     const backend = upstash({ url: `http://127.0.0.1:${port}`, token: "t", timeoutMs: 2000 });
     const started = performance.now();
-    await expect(backend.get("k")).rejects.toThrow(new BackendUnavailableError("upstash get failed: no answer within options.timeoutMs"));
+    await expect(backend.get("k")).rejects.toThrow(new BackendTimeoutError("upstash get failed: no answer within options.timeoutMs"));
     expect(performance.now() - started).toBeLessThan(3000); // the client alone retries for about 4.3 s
   });
 
