@@ -167,6 +167,18 @@ export class PageCacheEngine {
       const waited = await this.waitForOtherProcess(cache, request, method, lookup, usable);
       if (waited.fresh) return this.answers.hit(request, method, waited.fresh, waited.now, "collapsed");
       ({ lookup, now, held } = waited);
+      const free = (): void => void releaseFill(cache, waited.lockKey).catch((error: unknown) => this.report(error, "store", request));
+      // The render waited for (this isolate's, that held the lock) failed meanwhile: the stale page stands in.
+      if (usable(lookup.page) && this.backingOff(cache, lookup.page, lookup.missKey, now)) {
+        if (held) free();
+        return this.answers.hit(request, method, lookup.page, now, "stale-if-error");
+      }
+      // A lock taken under another key than the page's now (the URL's, before its vary list was
+      // known): it is not this fill's to free when it ends.
+      if (held && waited.lockKey !== lookup.missKey) {
+        free();
+        held = false;
+      }
     }
     const stale = usable(lookup.page) && now < lookup.page.staleIfErrorUntil ? lookup.page : undefined;
     // A page was found, but too old to serve: a stale miss (RFC 9211), not a missing one.
@@ -249,7 +261,7 @@ export class PageCacheEngine {
    * holds it: poll (see `pollsFor`) until its page is fresh, or its lock goes without one and
    * this process takes over, or `collapseMs` passes and this process fills it too.
    */
-  private async waitForOtherProcess(cache: EdgeCache, request: Request, method: string, lookup: Lookup, usable: (page: DecodedPage | undefined) => page is DecodedPage): Promise<{ fresh?: DecodedPage; lookup: Lookup; now: number; held: boolean }> {
+  private async waitForOtherProcess(cache: EdgeCache, request: Request, method: string, lookup: Lookup, usable: (page: DecodedPage | undefined) => page is DecodedPage): Promise<{ fresh?: DecodedPage; lookup: Lookup; now: number; held: boolean; lockKey: string }> {
     let now = this.options.now();
     /** Look the page up again: the fresh page, if it is there now. */
     const lookAgain = async (): Promise<DecodedPage | undefined> => {
@@ -263,7 +275,7 @@ export class PageCacheEngine {
     const nextPoll = pollsFor(this.options.collapseMs);
     while (claimed === false && (await nextPoll())) {
       let fresh = await lookAgain();
-      if (fresh) return { fresh, lookup, now, held: false };
+      if (fresh) return { fresh, lookup, now, held: false, lockKey: key };
       if (lookup.fwd === "miss") break; // the store failed: waiting on it is pointless
       claimed = await this.claim(cache, key, request);
       // The holder may have stored the page and let go of its lock between that look and this
@@ -271,10 +283,10 @@ export class PageCacheEngine {
       // no fill to free the lock: it is freed here.
       if (claimed === true && ((fresh = await lookAgain()) || (lookup as Lookup).fwd === "miss")) {
         releaseFill(cache, key).catch((error: unknown) => this.report(error, "store", request));
-        return { fresh, lookup, now, held: false };
+        return { fresh, lookup, now, held: false, lockKey: key };
       }
     }
-    return { lookup, now, held: claimed === true };
+    return { lookup, now, held: claimed === true, lockKey: key };
   }
 
   /**

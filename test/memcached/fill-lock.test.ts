@@ -211,3 +211,38 @@ it("getOrSet does not compute again when the other process stores the value and 
   expect(await createCache({ backend: waiter.backend }).getOrSet("race", work.run, { timeout: 60 })).toEqual({ total: 42 });
   expect(work.runs()).toBe(1);
 });
+
+it("asks a dead origin once for the requests that waited on its failed render, answering them all with the stale page", async () => {
+  const clock = fakeClock();
+  let down = false;
+  let calls = 0;
+  const handler = cachePage(60, { cache: createCache({ backend: memcache.client() }), now: clock.now, staleIfError: 3600, errorBackoffMs: 5000 })(async (_request: Request) => {
+    if (!down) return new Response("page");
+    calls++;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    throw new Error("origin down");
+  });
+  const url = `https://example.com/dead-origin-${Math.random()}`;
+  await (await handler(new Request(url))).text();
+  await new Promise((resolve) => setTimeout(resolve, 100)); // its write
+  clock.advance(61);
+  down = true;
+  const answers = await Promise.all(Array.from({ length: 8 }, async () => {
+    const response = await handler(new Request(url));
+    return [await response.text(), response.headers.get("cache-status")?.replace(/ttl=-?\d+; /, "")];
+  }));
+  expect(calls).toBe(1);
+  expect(answers).toEqual(Array.from({ length: 8 }, () => ["page", "edgecache; hit; detail=stale-if-error"]));
+});
+
+it("frees the URL's fill lock once the page turns out to vary: a first wave of two variants leaves no lock behind", async () => {
+  const backend = memcache.client();
+  const handler = cachePage(60, { cache: createCache({ backend }) })(async (_request: Request) => {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    return new Response("page", { headers: { vary: "Cookie" } });
+  });
+  const url = `https://example.com/varies-${Math.random()}`;
+  await Promise.all(["a", "b"].flatMap((session) => Array.from({ length: 3 }, async () => (await handler(new Request(url, { headers: { cookie: `sid=${session}` } }))).text())));
+  await new Promise((resolve) => setTimeout(resolve, 100)); // the writes and lock releases
+  expect(await backend.get(`:1:lock.page.GET.0:.${url}`)).toBeUndefined();
+});
