@@ -10,7 +10,7 @@ import { ErrorBackoff } from "./backoff.ts";
 import type { BackendTtl } from "./backend.ts";
 import type { CompleteBackend } from "./backend-fallbacks.ts";
 import { withDeadline } from "./deadline.ts";
-import { DEFAULT_COLLAPSE_MS, pollsFor, takeLock } from "./locks.ts";
+import { DEFAULT_COLLAPSE_MS, lockWaitMs, pollsFor, takeLock } from "./locks.ts";
 
 /**
  * What the computations need of their cache: its store (with the generic fallbacks), its reads
@@ -288,7 +288,7 @@ export class Fills {
    */
   private async fillAlone<T>(plan: FillPlan<T>, lock: string): Promise<T> {
     let held = await this.tryLock(lock, plan.collapseMs);
-    const nextPoll = pollsFor(plan.collapseMs);
+    const nextPoll = pollsFor(lockWaitMs(this.host.store, plan.collapseMs));
     while (held === false && (await nextPoll())) {
       const found = await this.host.read(plan.made, false);
       if (isValue(found)) return found.value as T;

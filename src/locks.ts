@@ -32,14 +32,34 @@ export function sharesLocks(backend: Backend): boolean {
 }
 
 /**
+ * How much longer than a lock may live the processes waiting on it keep looking: when its holder
+ * died, the first to find it gone takes over, and the others wait that much longer for its value
+ * rather than all computing at once.
+ */
+const TAKEOVER_GRACE_MS = 1000;
+
+/**
  * Take the lock entry under `key` (a made key) for `ms` milliseconds (at least a second, so a
- * holder that dies frees it soon); `true` when this caller took it. Store failures reject.
+ * holder that dies frees it soon), or up to the store's `ttlGranularityMs` longer: a store that
+ * counts expiry in whole seconds (memcached) may end an entry that much early, and the lock must
+ * last the whole wait. `true` when this caller took it. Store failures reject.
  *
  * @example
  * const mine = await takeLock(cache.backend, cache.makeKey("lock.report"), 5000);
  */
 export function takeLock(backend: Backend, key: string, ms: number): Promise<boolean> {
-  return backend.add!(key, LOCKED, Math.max(1, ms / 1000));
+  return backend.add!(key, LOCKED, Math.max(1, (ms + (backend.capabilities?.ttlGranularityMs ?? 0)) / 1000));
+}
+
+/**
+ * How long a process waits on another's lock taken for `ms` (see `takeLock`): as long as the lock
+ * may live, and `TAKEOVER_GRACE_MS` more.
+ *
+ * @example
+ * const nextPoll = pollsFor(lockWaitMs(backend, 5000)); // 7000 on memcached, 6000 on Redis
+ */
+export function lockWaitMs(backend: Backend, ms: number): number {
+  return ms + (backend.capabilities?.ttlGranularityMs ?? 0) + TAKEOVER_GRACE_MS;
 }
 
 /**

@@ -222,6 +222,28 @@ describe("getOrSet across processes", () => {
     expect(await second).toBe("computed 1");
   });
 
+  it("takes over from a holder that died: when its lock expires, one waiting process computes and the others get its value", async () => {
+    const { backend } = sharedStore();
+    await backend.add!(createCache().makeKey("lock.report"), new Uint8Array([1]), 1); // a process that died computing, its lock left for 1 s
+    let computed = 0;
+    const factory = async () => {
+      computed++;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return "report";
+    };
+    const processes = Array.from({ length: 4 }, () => createCache({ backend: otherProcess(backend) }));
+    expect(await Promise.all(processes.map((cache) => cache.getOrSet("report", factory, { collapseMs: 1000 })))).toEqual(["report", "report", "report", "report"]);
+    expect(computed).toBe(1);
+  });
+
+  it("takes a lock that lasts the whole wait on a store that may end entries up to a second early (memcached's whole seconds)", async () => {
+    const { backend } = sharedStore();
+    const ttls: Array<number | null> = [];
+    const coarse: Backend = { ...backend, capabilities: { ...backend.capabilities!, ttlGranularityMs: 1000 }, add: (key, value, ttl) => (ttls.push(ttl), backend.add!(key, value, ttl)) };
+    await createCache({ backend: coarse }).getOrSet("report", () => "report", { collapseMs: 5000 });
+    expect(ttls[0]).toBe(6);
+  });
+
   it("computes it too once collapseMs has passed without a value", async () => {
     const { backend } = sharedStore();
     const [one, two] = [createCache({ backend }), createCache({ backend: otherProcess(backend) })];
@@ -233,9 +255,9 @@ describe("getOrSet across processes", () => {
     expect(await first).toBe("impatient"); // add lost to the value already there: the winner's value
   });
 
-  it("waits collapseMs of real time in all, the store's slow answers included", async () => {
+  it("waits collapseMs and a second more (for a takeover of a dead holder's lock) of real time in all, the store's slow answers included", async () => {
     const { backend } = sharedStore();
-    // Each read of the value takes 60 ms (of a stubbed performance.now) on this slow store.
+    // Each read of the value takes 550 ms (of a stubbed performance.now) on this slow store.
     let elapsed = 0;
     const now = vi.spyOn(performance, "now").mockImplementation(() => elapsed);
     let reads = 0;
@@ -244,7 +266,7 @@ describe("getOrSet across processes", () => {
       get: async (key) => {
         if (key.endsWith(":report")) {
           reads++;
-          elapsed += 60;
+          elapsed += 550;
         }
         return backend.get(key);
       },
@@ -254,7 +276,7 @@ describe("getOrSet across processes", () => {
       const first = createCache({ backend }).getOrSet("report", factory.compute);
       await vi.waitFor(() => expect(factory.calls()).toBe(1)); // the first holds the lock, computing
       expect(await createCache({ backend: slow }).getOrSet("report", async () => "impatient", { collapseMs: 100 })).toBe("impatient");
-      // Its first look, then two polls (the second begun 60 ms into the wait); none once 100 ms have passed.
+      // Its first look, then two polls (the second begun 550 ms into the wait); none once 1100 ms have passed.
       expect(reads).toBe(3);
       factory.open();
       await first;

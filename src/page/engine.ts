@@ -20,7 +20,7 @@ import { ErrorBackoff } from "../backoff.ts";
 import { StoreDeadlines } from "./deadlines.ts";
 import { withDeadline } from "../deadline.ts";
 import { claimFill, type Fill, Fills, isFilledFor, releaseFill, whileFilling } from "./fills.ts";
-import { DEFAULT_COLLAPSE_MS, pollsFor, sharesLocks } from "../locks.ts";
+import { DEFAULT_COLLAPSE_MS, lockWaitMs, pollsFor, sharesLocks } from "../locks.ts";
 import { orderedNow } from "../ordered-time.ts";
 import { decide, type Decision, type TimeoutRule } from "./policy.ts";
 import { lastPurgedAt } from "./purge-records.ts";
@@ -272,7 +272,7 @@ export class PageCacheEngine {
     };
     const key = lookup.missKey;
     let claimed = await this.claim(cache, key, request);
-    const nextPoll = pollsFor(this.options.collapseMs);
+    const nextPoll = pollsFor(lockWaitMs(cache.backend, this.options.collapseMs));
     while (claimed === false && (await nextPoll())) {
       let fresh = await lookAgain();
       if (fresh) return { fresh, lookup, now, held: false, lockKey: key };
