@@ -160,6 +160,12 @@ export class PageCacheEngine {
       // The fill waited for failed: the stale page stands in rather than every waiter calling the handler.
       if (usable(lookup.page) && this.backingOff(cache, lookup.page, lookup.missKey, now)) return this.answers.hit(request, method, lookup.page, now, "stale-if-error");
       if (tookOver && !takeover && lookup.fwd !== "miss") takeover = this.startFill(cache, lookup.missKey, request); // the page it is now
+      // The fill waited for found the page varies (the URL's first): this request's variant is
+      // another page, whose misses collapse as any do. Start over for it.
+      if (!tookOver && lookup.missKey !== overdueKey && lookup.fwd !== "miss") {
+        release(lookup.page);
+        return this.handle(run, request, args);
+      }
     }
     // Another process may be filling it (a shared store with an atomic add).
     let held = false;

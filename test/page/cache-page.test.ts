@@ -486,6 +486,21 @@ describe("where edgecache is stricter than Django (DESIGN.md's table)", () => {
     expect(performance.now() - started).toBeLessThan(150); // not the 300 ms (collapseMs) of a fill left behind
   });
 
+  it("collapses the first misses of a page that turns out to vary: each variant's waiters wait for one render of it", async () => {
+    const bench = pageBench();
+    const renders: Record<string, number> = {};
+    const handler = cachePage(60, options(bench))(async (request: Request) => {
+      const session = request.headers.get("cookie")!;
+      renders[session] = (renders[session] ?? 0) + 1;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return new Response(`page for ${session}`, { headers: { vary: "Cookie" } });
+    });
+    const asks = ["sid=a", "sid=b", "sid=b", "sid=b", "sid=b", "sid=b"].map((cookie) => read(handler(new Request("https://example.com/me", { headers: { cookie } }))));
+    const answers = await Promise.all(asks);
+    expect(answers.map((answer) => answer.body)).toEqual(["page for sid=a", ...Array(5).fill("page for sid=b")]);
+    expect(renders).toEqual({ "sid=a": 1, "sid=b": 1 });
+  });
+
   it("collapses the misses of caches made per request over one store (a Worker's binding): they share what is under way", async () => {
     const bench = pageBench();
     let calls = 0;
