@@ -180,10 +180,12 @@ export class PageCacheEngine {
         return this.answers.hit(request, method, lookup.page, now, "stale-if-error");
       }
       // A lock taken under another key than the page's now (the URL's, before its vary list was
-      // known): it is not this fill's to free when it ends.
+      // known): this request's variant is another page, whose misses collapse under its own lock.
+      // Start over for it.
       if (held && waited.lockKey !== lookup.missKey) {
         free();
-        held = false;
+        release(lookup.page);
+        return this.handle(run, request, args);
       }
     }
     const stale = usable(lookup.page) && now < lookup.page.staleIfErrorUntil ? lookup.page : undefined;

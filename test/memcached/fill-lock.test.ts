@@ -235,14 +235,20 @@ it("asks a dead origin once for the requests that waited on its failed render, a
   expect(answers).toEqual(Array.from({ length: 8 }, () => ["page", "edgecache; hit; detail=stale-if-error"]));
 });
 
-it("frees the URL's fill lock once the page turns out to vary: a first wave of two variants leaves no lock behind", async () => {
+it("renders each variant once in a first wave of a page that turns out to vary, across processes, and leaves no lock behind", async () => {
   const backend = memcache.client();
-  const handler = cachePage(60, { cache: createCache({ backend }) })(async (_request: Request) => {
+  const renders: Record<string, number> = {};
+  const aProcess = () => cachePage(60, { cache: createCache({ backend: memcache.client() }) })(async (request: Request) => {
+    const session = request.headers.get("cookie")!;
+    renders[session] = (renders[session] ?? 0) + 1;
     await new Promise((resolve) => setTimeout(resolve, 100));
-    return new Response("page", { headers: { vary: "Cookie" } });
+    return new Response(`page for ${session}`, { headers: { vary: "Cookie" } });
   });
+  const processes = [aProcess(), aProcess()];
   const url = `https://example.com/varies-${Math.random()}`;
-  await Promise.all(["a", "b"].flatMap((session) => Array.from({ length: 3 }, async () => (await handler(new Request(url, { headers: { cookie: `sid=${session}` } }))).text())));
+  const asks = processes.flatMap((handler) => ["sid=a", "sid=b", "sid=b", "sid=b"].map(async (cookie) => (await handler(new Request(url, { headers: { cookie } }))).text()));
+  expect((await Promise.all(asks)).filter((body) => body === "page for sid=b")).toHaveLength(6);
+  expect(renders).toEqual({ "sid=a": 1, "sid=b": 1 });
   await new Promise((resolve) => setTimeout(resolve, 100)); // the writes and lock releases
   expect(await backend.get(`:1:lock.page.GET.0:.${url}`)).toBeUndefined();
 });
