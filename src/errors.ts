@@ -48,8 +48,9 @@ export class BackendUnavailableError extends Error {
 
 /**
  * A backend call that took longer than its time limit: `createCache`'s `timeoutMs` for every
- * call, page caching's `timeoutMs` for its own. The call itself may still complete (a write may
- * land); its answer is no longer waited for. Page caching's circuit breaker counts these.
+ * call, page caching's `timeoutMs` for its own, an adapter's own (memcached's, Upstash's). The
+ * call itself may still complete (a write may land); its answer is no longer waited for. Page
+ * caching's circuit breaker counts these.
  *
  * @example
  * createCache({ backend, timeoutMs: 250, ignoreErrors: true, onError: (e) => { if (e instanceof BackendTimeoutError) metrics.slowStore++ } });

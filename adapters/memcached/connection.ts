@@ -176,7 +176,14 @@ export class Connection {
     if (!oldest) return;
     const wait = oldest.deadline - performance.now();
     if (wait > 0) this.timer = setTimeout(() => this.checkDeadlines(), wait);
-    else this.fail(new BackendTimeoutError(`memcached ${this.options.label}: no answer within ${this.options.timeoutMs} ms`), true); // what page caching's circuit breaker counts
+    else {
+      // The calls past their deadline (the first in the queue) ran out of time: what page
+      // caching's circuit breaker counts. The others, dropped with the connection, had not yet.
+      const late = new BackendTimeoutError(`memcached ${this.options.label}: no answer within ${this.options.timeoutMs} ms`);
+      const now = performance.now();
+      while (this.queue[0] !== undefined && this.queue[0].deadline <= now) this.queue.shift()!.reject(late);
+      this.fail(new BackendUnavailableError(`memcached ${this.options.label}: the connection was dropped after a call on it had no answer within ${this.options.timeoutMs} ms`), true);
+    }
   }
 
   /** Drop the connection and fail every request on it; `count` a failure to back off from. */

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { memcached, type MemcachedBackend, socketsConnector } from "../../adapters/memcached.ts";
 import type { ByteStream, Connector, StreamListener } from "../../adapters/net/stream.ts";
 import { connectNode } from "../../adapters/net/node-stream.ts";
-import { BackendUnavailableError, InvalidCacheKeyError } from "../../src/errors.ts";
+import { BackendTimeoutError, BackendUnavailableError, InvalidCacheKeyError } from "../../src/errors.ts";
 import { createCache } from "../../src/index.ts";
 import { startMemcached, type MemcachedServer } from "../fixtures/memcached.ts";
 import { spyConnector, text, utf8 } from "./helpers.ts";
@@ -274,6 +274,25 @@ describe("memcached backend on one server", () => {
     await expect(backend.get("k")).rejects.toThrow(new BackendUnavailableError("memcached throwing-connector.invalid:11211: cannot connect (no sockets here)"));
     await expect(backend.get("k")).rejects.toThrow(/cannot connect \(no sockets here\)/); // tried again, not left waiting
     expect(attempts).toBe(2);
+  });
+
+  it("fails a call that had no answer in time with a BackendTimeoutError, and the calls dropped with its connection, not yet due, with a BackendUnavailableError", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date", "performance"] });
+    try {
+      // A server that takes the connection and never answers (frozen).
+      const backend = client({ servers: "silent-server.invalid:11211", timeoutMs: 100, retryDelayMs: 0, connect: () => Promise.resolve({ write: () => {}, close: () => {} }) });
+      const first = backend.get("a");
+      const firstFailed = first.catch((error: unknown) => error);
+      await vi.advanceTimersByTimeAsync(60);
+      const second = backend.get("b").catch((error: unknown) => error);
+      await vi.advanceTimersByTimeAsync(40);
+      const [late, dropped] = await Promise.all([firstFailed, second]);
+      expect(late).toBeInstanceOf(BackendTimeoutError); // what page caching's circuit breaker counts
+      expect(dropped).toBeInstanceOf(BackendUnavailableError);
+      expect(dropped).not.toBeInstanceOf(BackendTimeoutError); // it had waited 40 ms of its 100
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("never reads an answer from a connection it gave up on, however late its connector calls back", async () => {
