@@ -178,10 +178,16 @@ describe("the Workers KV backend's writes against other isolates'", () => {
     return { binding, stored, refused };
   }
 
-  it("sends a write KV refused for another isolate's a second later: it lands last, a delete included", async () => {
+  /** Two isolates' backends over one namespace, the first having just written `rates`. */
+  async function twoIsolatesAfterAWrite() {
     const kv = sharedNamespace();
     const [one, two] = [workersKv(kv.binding() as never, { prefix: "p:" }), workersKv(kv.binding() as never, { prefix: "p:" })];
     await one.set("rates", new Uint8Array([1]), 60);
+    return { kv, one, two };
+  }
+
+  it("sends a write KV refused for another isolate's a second later: it lands last, a delete included", async () => {
+    const { kv, one, two } = await twoIsolatesAfterAWrite();
     const later = two.set("rates", new Uint8Array([2]), 60);
     await vi.advanceTimersByTimeAsync(1000);
     await later;
@@ -195,9 +201,7 @@ describe("the Workers KV backend's writes against other isolates'", () => {
   });
 
   it("counts a write sent again as the key's last: this isolate's next write of it waits a second from then", async () => {
-    const kv = sharedNamespace();
-    const [one, two] = [workersKv(kv.binding() as never, { prefix: "p:" }), workersKv(kv.binding() as never, { prefix: "p:" })];
-    await one.set("rates", new Uint8Array([1]), 60);
+    const { kv, two } = await twoIsolatesAfterAWrite();
     const refusedOnce = two.set("rates", new Uint8Array([2]), 60);
     await vi.advanceTimersByTimeAsync(0);
     const next = two.set("rates", new Uint8Array([3]), 60); // held behind the write being sent again
