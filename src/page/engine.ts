@@ -220,9 +220,9 @@ export class PageCacheEngine {
       }
       release(stale);
       let stores = false;
-      const answer = this.update(cache, asked, method, response, started, fwd, (write) => ((stores = true), this.schedule(write, args, request)), fill, request);
+      const answer = this.update(cache, asked, method, response, started, fwd, (write) => ((stores = true), this.schedule(write, args, cache, request)), fill, request);
       // Kept to stand in for a failure (stale-if-error), a page its handler now says is gone must not.
-      if (stale && !stores && GONE_STATUSES.has(response.status)) this.schedule(this.dropGone(cache, asked, method, lookup.missKey, stale.storedAt), args, request);
+      if (stale && !stores && GONE_STATUSES.has(response.status)) this.schedule(this.dropGone(cache, asked, method, lookup.missKey, stale.storedAt), args, cache, request);
       return answer;
     } catch (error) {
       fill?.end(); // not a response that can be read (its body used or locked, or none): nothing is coming for the waiters
@@ -492,7 +492,7 @@ export class PageCacheEngine {
       this.handlerFailed(cache, key);
       this.report(error, "revalidate", request);
     }).finally(() => handled());
-    this.schedule(refresh, args, asked);
+    this.schedule(refresh, args, cache, asked);
     return answered;
   }
 
@@ -538,15 +538,15 @@ export class PageCacheEngine {
 
   /**
    * Carry a cache write past the response: the `waitUntil` option, a `ctx` argument's, or the
-   * background. On Workers the background ends with the response, so there nothing would ever be
-   * stored: said once to `onError`.
+   * background. On Workers the background ends with the response, so a store beyond the isolate
+   * would never be written: said once to `onError` (the isolate's own memory is written at once).
    */
-  private schedule(write: Promise<unknown>, args: readonly unknown[], request: Request): void {
+  private schedule(write: Promise<unknown>, args: readonly unknown[], cache: EdgeCache, request: Request): void {
     if (this.options.waitUntil) return this.options.waitUntil(write);
     const context = args.find((arg): arg is { waitUntil(promise: Promise<unknown>): void } =>
       typeof arg === "object" && arg !== null && typeof (arg as { waitUntil?: unknown }).waitUntil === "function");
     if (context) return context.waitUntil(write);
-    if (ON_WORKERS && !this.toldNoWaitUntil) {
+    if (ON_WORKERS && !this.toldNoWaitUntil && cache.backend.capabilities?.shared !== false) {
       this.toldNoWaitUntil = true;
       this.report(new Error(NO_WAIT_UNTIL), "store", request);
     }

@@ -327,6 +327,11 @@ describe("cache-api backend", () => {
     const wrapped = cachePage(60, { cache: createCache({ backend: cacheApi({ name: freshName() }) }), onError: (error, { operation }) => errors.push([operation, String(error)]) })((_request: Request) => new Response("page"));
     for (let i = 0; i < 2; i++) await (await wrapped(new Request("https://example.com/no-ctx"))).text(); // the fetch handler's env and ctx not passed on
     expect(errors).toEqual([["store", expect.stringContaining("Error: page caching on Workers has no waitUntil to carry its cache writes past the response, so none is ever stored")]]);
+    // The isolate's own memory is written before the response ends: nothing to say, and a hit follows.
+    const inIsolate = cachePage(60, { cache: createCache(), onError: (error, { operation }) => errors.push([operation, String(error)]) })((_request: Request) => new Response("page"));
+    await (await inIsolate(new Request("https://example.com/no-ctx-memory"))).text();
+    expect((await inIsolate(new Request("https://example.com/no-ctx-memory"))).headers.get("cache-status")).toBe("edgecache; hit; ttl=60");
+    expect(errors).toHaveLength(1);
   });
 
   it("keeps put's constraints from callers: HEAD requests, 206 responses and Vary: * never throw", async () => {
