@@ -151,7 +151,6 @@ export class PageCacheEngine {
       release(lookup.page);
       lookup = await this.lookups.find(cache, request, method);
       now = this.options.now();
-      const tookOver = takeover !== undefined;
       if (takeover && (lookup.missKey !== overdueKey || lookup.fwd === "miss" || (usable(lookup.page) && (now < lookup.page.freshUntil || this.backingOff(cache, lookup.page, lookup.missKey, now))))) {
         void takeover.end(); // answered without it, or it is another page's now
         takeover = undefined;
@@ -159,10 +158,9 @@ export class PageCacheEngine {
       if (usable(lookup.page) && now < lookup.page.freshUntil) return this.answers.hit(request, method, lookup.page, now, "collapsed");
       // The fill waited for failed: the stale page stands in rather than every waiter calling the handler.
       if (usable(lookup.page) && this.backingOff(cache, lookup.page, lookup.missKey, now)) return this.answers.hit(request, method, lookup.page, now, "stale-if-error");
-      if (tookOver && !takeover && lookup.fwd !== "miss") takeover = this.startFill(cache, lookup.missKey, request); // the page it is now
-      // The fill waited for found the page varies (the URL's first): this request's variant is
-      // another page, whose misses collapse as any do. Start over for it.
-      if (!tookOver && lookup.missKey !== overdueKey && lookup.fwd !== "miss") {
+      // The fill waited for (or taken over) found the page varies (the URL's first): this request's
+      // variant is another page, whose misses collapse as any do. Start over for it.
+      if (lookup.missKey !== overdueKey && lookup.fwd !== "miss") {
         release(lookup.page);
         return this.handle(run, request, args);
       }

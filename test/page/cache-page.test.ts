@@ -8,6 +8,7 @@ import { configureCaches } from "../../src/registry.ts";
 import { get, options, pageBench, read, twice, view } from "./setup.ts";
 import { memory } from "../../adapters/memory.ts";
 import { streamingMemory } from "../fixtures/streaming-memory.ts";
+import { type Backend, identityNamed } from "../../src/backend.ts";
 
 describe("cachePage: Django's fetch/update behaviour", () => {
   it("serves the second request from the cache with Cache-Status, Age and the same body", async () => {
@@ -499,6 +500,35 @@ describe("where edgecache is stricter than Django (DESIGN.md's table)", () => {
     const answers = await Promise.all(asks);
     expect(answers.map((answer) => answer.body)).toEqual(["page for sid=a", ...Array(5).fill("page for sid=b")]);
     expect(renders).toEqual({ "sid=a": 1, "sid=b": 1 });
+  });
+
+  it("has a request that took over an overdue first render, and found the page varies, wait for its variant's render under way rather than render it too", async () => {
+    const store = memory();
+    const [here, elsewhere]: Backend[] = [{ ...store, identity: identityNamed("this process") }, { ...store, identity: identityNamed("another process") }];
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    const renders: string[] = [];
+    const aProcess = (backend: Backend, name: string, firstMs: number) => {
+      let first = true;
+      return cachePage(60, { cache: createCache({ backend }), collapseMs: 100 })(async (request: Request) => {
+        const session = request.headers.get("cookie")!;
+        renders.push(`${name} ${session}`);
+        await sleep(first ? ((first = false), firstMs) : 80);
+        return new Response(`page for ${session}`, { headers: { vary: "Cookie" } });
+      });
+    };
+    const [mine, theirs] = [aProcess(here!, "here", 400), aProcess(elsewhere!, "elsewhere", 20)];
+    const ask = async (handler: typeof mine, cookie: string, at: number) => {
+      await sleep(at);
+      return (await handler(new Request("https://example.com/me", { headers: { cookie } }))).text();
+    };
+    const bodies = await Promise.all([
+      ask(mine, "sid=p", 0), // this process's first render of the URL: slower than collapseMs
+      ask(theirs, "sid=q", 0), // the other process stores the URL's vary index meanwhile
+      ask(mine, "sid=c", 5), // waits on the first render, takes it over once overdue
+      ask(mine, "sid=c", 50), // finds the index, and renders variant c
+    ]);
+    expect(bodies).toEqual(["page for sid=p", "page for sid=q", "page for sid=c", "page for sid=c"]);
+    expect(renders.filter((render) => render === "here sid=c")).toHaveLength(1);
   });
 
   it("collapses the misses of caches made per request over one store (a Worker's binding): they share what is under way", async () => {
