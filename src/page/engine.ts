@@ -457,8 +457,10 @@ export class PageCacheEngine {
       }
       const started = orderedNow(this.options.now);
       // Marked for an inner layer that gets the request this answers instead (Hono's middleware,
-      // refreshing in-request, renders with its context's own request).
-      const rendering = request.clone();
+      // refreshing in-request, renders with its context's own request). In the background it
+      // follows no signal of the request that found the page stale: Deno aborts that signal once
+      // the response is delivered, and a handler passing it on to its upstream fetch would fail.
+      const rendering = this.refresh === "background" ? copyRequest(request, { signal: null }) : request.clone();
       const response = await whileFilling(this, asked, cache, key, () => whileFilling(this, rendering, cache, key, () => run(rendering)));
       if (response.status >= 500) {
         this.handlerFailed(cache, key);

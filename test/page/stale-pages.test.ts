@@ -218,6 +218,24 @@ describe("stale pages", () => {
     expect(fresh.cacheStatus).toBe("edgecache; hit; ttl=10");
   });
 
+  it("refreshes in the background with a request of its own, whose signal is not aborted when the request that found the page stale ends (Deno aborts it)", async () => {
+    const bench = pageBench();
+    let renders = 0;
+    const handler = cachePage(10, options(bench, { staleWhileRevalidate: 30 }))(async (request: Request) => {
+      await new Promise((resolve) => setTimeout(resolve, 10)); // an upstream fetch given request.signal
+      if (request.signal.aborted) throw new Error("upstream fetch aborted");
+      return new Response(`page ${++renders}`);
+    });
+    await get(handler, bench, "https://example.com/");
+    bench.clock.advance(15);
+    const client = new AbortController();
+    const stale = await read(handler(new Request("https://example.com/", { signal: client.signal })));
+    client.abort(); // the response was delivered: Deno.serve aborts the request's signal
+    await bench.settle();
+    expect(stale.cacheStatus).toBe("edgecache; hit; ttl=-5; detail=revalidating");
+    expect([(await read(handler(new Request("https://example.com/")))).body, bench.errors]).toEqual(["page 2", []]);
+  });
+
   it("carries the background refresh and its cache write through the handler's ctx.waitUntil", async () => {
     const bench = pageBench();
     const { waitUntil: _w, ...rest } = options(bench, { staleWhileRevalidate: 30 });
