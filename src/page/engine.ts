@@ -171,17 +171,16 @@ export class PageCacheEngine {
       const waited = await this.waitForOtherProcess(cache, request, method, lookup, usable);
       if (waited.fresh) return this.answers.hit(request, method, waited.fresh, waited.now, "collapsed");
       ({ lookup, now, held } = waited);
-      const free = (): void => void releaseFill(cache, waited.lockKey).catch((error: unknown) => this.report(error, "store", request));
       // The render waited for (this isolate's, that held the lock) failed meanwhile: the stale page stands in.
       if (usable(lookup.page) && this.backingOff(cache, lookup.page, lookup.missKey, now)) {
-        if (held) free();
+        if (held) this.freeLock(cache, waited.lockKey, request);
         return this.answers.hit(request, method, lookup.page, now, "stale-if-error");
       }
       // A lock taken under another key than the page's now (the URL's, before its vary list was
       // known): this request's variant is another page, whose misses collapse under its own lock.
       // Start over for it.
       if (held && waited.lockKey !== lookup.missKey) {
-        free();
+        this.freeLock(cache, waited.lockKey, request);
         release(lookup.page);
         return this.handle(run, request, args);
       }
@@ -288,7 +287,7 @@ export class PageCacheEngine {
       // claim: look once more before running the handler a second time. A look that fails leaves
       // no fill to free the lock: it is freed here.
       if (claimed === true && ((fresh = await lookAgain()) || (lookup as Lookup).fwd === "miss")) {
-        releaseFill(cache, key).catch((error: unknown) => this.report(error, "store", request));
+        this.freeLock(cache, key, request);
         return { fresh, lookup, now, held: false, lockKey: key };
       }
     }
@@ -516,6 +515,11 @@ export class PageCacheEngine {
     } catch (error) {
       this.report(error, "store", request);
     }
+  }
+
+  /** Free the store-wide fill lock of `key` that no fill holds, in the background; a failure is reported. */
+  private freeLock(cache: EdgeCache, key: string, request: Request): void {
+    releaseFill(cache, key).catch((error: unknown) => this.report(error, "store", request));
   }
 
   /** Mark `key` as being filled in this isolate; a failure to free its store-wide lock is reported. */
