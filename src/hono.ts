@@ -340,8 +340,7 @@ function withoutHeaders(response: Response, above: ReadonlyArray<[string, string
       appended.push([name, value]);
     }
   }
-  const cookies: string[] = [];
-  if (cookiesAbove.size > 0) for (const [name, value] of response.headers) if (name === "set-cookie") cookies.push(value); // each apart, unlike get()
+  const cookies = cookiesAbove.size > 0 ? setCookieLines(response.headers) : [];
   const ownCookies = cookies.filter((cookie) => !cookiesAbove.has(cookieName(cookie)));
   if (ownCookies.length !== cookies.length) Object.assign(sentCookies, { sent: cookies, kept: ownCookies });
   if (own.length === 0 && ownCookies.length === cookies.length) return response;
@@ -363,8 +362,7 @@ function withoutHeaders(response: Response, above: ReadonlyArray<[string, string
  * set above before the page's own.
  */
 function withHeaders(response: Response, above: ReadonlyArray<[string, string]>, appended: ReadonlyArray<[string, string]>, sentCookies: SentCookies): Response {
-  const cookies: string[] = [];
-  for (const [name, value] of response.headers) if (name === "set-cookie") cookies.push(value); // each apart, unlike get()
+  const cookies = setCookieLines(response.headers);
   const rendered = sentCookies.sent !== undefined && sameLines(cookies, sentCookies.kept!);
   const missing = above.filter(([name, value]) => (name === "set-cookie" ? !rendered && !cookies.includes(value) : !response.headers.has(name)));
   const restored = appended.filter(([name]) => response.headers.has(name));
@@ -378,6 +376,13 @@ function withHeaders(response: Response, above: ReadonlyArray<[string, string]>,
     for (const line of lines) headers.append("set-cookie", line);
     markPrivate(headers);
   });
+}
+
+/** The Set-Cookie lines of `headers`, each apart (`get` would join them; Workers' types lack `getSetCookie`). */
+function setCookieLines(headers: Headers): string[] {
+  const lines: string[] = [];
+  for (const [name, value] of headers) if (name === "set-cookie") lines.push(value);
+  return lines;
 }
 
 /** The name a Set-Cookie line sets (RFC 6265 §5.2: up to its first `=`, spaces trimmed). */
